@@ -1,0 +1,410 @@
+"""The network document: neurons and weighted edges forming any directed acyclic graph.
+
+It is the single source of truth that the canvas, the engine and the files read.
+Every change goes through a method here that validates, changes, then emits one
+`Change` on `network.changed`.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+import re
+from collections import deque
+from dataclasses import dataclass, field, replace
+from typing import Iterable
+
+from core.activations import ACTIVATIONS
+from core.events import Signal
+
+ROLES = ("input", "hidden", "output")
+
+
+class NetworkError(ValueError):
+    """An edit the document refuses; the message is meant for the user."""
+
+
+@dataclass
+class Neuron:
+    id: str
+    role: str = "hidden"
+    activation: str = "sigmoid"
+    bias: float = 0.0
+    label: str = ""
+    x: float = 0.0
+    y: float = 0.0
+    frozen: bool = False
+
+    @property
+    def name(self) -> str:
+        """What a message calls this neuron: its label if it has one, else its id."""
+        return self.label or self.id
+
+
+@dataclass
+class Edge:
+    id: str
+    source: str
+    target: str
+    weight: float = 0.0
+    frozen: bool = False
+
+
+@dataclass(frozen=True)
+class Change:
+    """One event on `Network.changed`.
+
+    kind is one of: neuron_added, neuron_removed, neuron_changed, neuron_moved,
+    edge_added, edge_removed, edge_changed, values (many weights/biases at once),
+    reset (everything replaced). `structural` says whether a compiled plan goes stale: true
+    for the graph's shape, roles, activations and frozen flags; false for values and positions.
+    """
+
+    kind: str
+    ids: tuple[str, ...] = ()
+    structural: bool = False
+
+
+@dataclass
+class Network:
+    neurons: dict[str, Neuron] = field(default_factory=dict)
+    edges: dict[str, Edge] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.changed = Signal()
+        # Bumped on every structural change: a compiled plan remembers the version it was built from.
+        self.structure_version = 0
+        self._next_id: dict[str, int] = {}
+
+    # ----- queries -------------------------------------------------------------------------
+    def neuron(self, nid: str) -> Neuron:
+        try:
+            return self.neurons[nid]
+        except KeyError:
+            raise NetworkError(f"there is no neuron {nid!r}") from None
+
+    def edge(self, eid: str) -> Edge:
+        try:
+            return self.edges[eid]
+        except KeyError:
+            raise NetworkError(f"there is no edge {eid!r}") from None
+
+    def by_role(self, role: str) -> list[Neuron]:
+        return [n for n in self.neurons.values() if n.role == role]
+
+    @property
+    def inputs(self) -> list[Neuron]:
+        return self.by_role("input")
+
+    @property
+    def outputs(self) -> list[Neuron]:
+        return self.by_role("output")
+
+    def incoming(self, nid: str) -> list[Edge]:
+        return [e for e in self.edges.values() if e.target == nid]
+
+    def outgoing(self, nid: str) -> list[Edge]:
+        return [e for e in self.edges.values() if e.source == nid]
+
+    def find_edge(self, source: str, target: str) -> Edge | None:
+        for e in self.edges.values():
+            if e.source == source and e.target == target:
+                return e
+        return None
+
+    def new_id(self, prefix: str) -> str:
+        """A fresh id such as 'n7' or 'e12', never used by this document before."""
+        while True:
+            number = self._next_id.get(prefix, 1)
+            self._next_id[prefix] = number + 1
+            candidate = f"{prefix}{number}"
+            if candidate not in self.neurons and candidate not in self.edges:
+                return candidate
+
+    def edge_refusal(self, source: str, target: str) -> str | None:
+        """Why an edge source -> target may not be added, or None if it may."""
+        if source not in self.neurons:
+            return f"there is no neuron {source!r}"
+        if target not in self.neurons:
+            return f"there is no neuron {target!r}"
+        s, t = self.neurons[source], self.neurons[target]
+        if source == target:
+            return f"a neuron cannot feed itself ({s.name})"
+        if t.role == "input":
+            return f"{t.name} is an input neuron: nothing can feed it"
+        if s.role == "output":
+            return f"{s.name} is an output neuron: it cannot feed other neurons"
+        if self.find_edge(source, target) is not None:
+            return f"{s.name} is already connected to {t.name}"
+        path = self._path(target, source)
+        if path is not None:
+            names = " -> ".join(self.neurons[n].name for n in path)
+            return f"connecting {s.name} to {t.name} would close a cycle ({names} -> {t.name})"
+        return None
+
+    def _path(self, start: str, goal: str) -> list[str] | None:
+        """A directed path start -> ... -> goal, found breadth first (no recursion)."""
+        succ: dict[str, list[str]] = {}
+        for e in self.edges.values():
+            succ.setdefault(e.source, []).append(e.target)
+        parent: dict[str, str | None] = {start: None}
+        queue = deque([start])
+        while queue:
+            n = queue.popleft()
+            if n == goal:
+                path = [n]
+                while parent[path[-1]] is not None:
+                    path.append(parent[path[-1]])  # type: ignore[arg-type]
+                return path[::-1]
+            for m in succ.get(n, ()):
+                if m not in parent:
+                    parent[m] = n
+                    queue.append(m)
+        return None
+
+    def topological_order(self) -> list[str]:
+        """Neuron ids, every source before its targets; ties keep document order (Kahn)."""
+        indeg = {nid: 0 for nid in self.neurons}
+        succ: dict[str, list[str]] = {nid: [] for nid in self.neurons}
+        for e in self.edges.values():
+            indeg[e.target] += 1
+            succ[e.source].append(e.target)
+        position = {nid: i for i, nid in enumerate(self.neurons)}
+        ready = [nid for nid, d in indeg.items() if d == 0]
+        order: list[str] = []
+        heap = [(position[n], n) for n in ready]
+        heapq.heapify(heap)
+        while heap:
+            _, n = heapq.heappop(heap)
+            order.append(n)
+            for m in succ[n]:
+                indeg[m] -= 1
+                if indeg[m] == 0:
+                    heapq.heappush(heap, (position[m], m))
+        if len(order) != len(self.neurons):  # only reachable through from_dict of a bad file
+            raise NetworkError("the graph has a cycle")
+        return order
+
+    def depths(self) -> dict[str, int]:
+        """Inputs are depth 0; any other neuron is one more than its deepest source (at least 1)."""
+        depth: dict[str, int] = {}
+        pred: dict[str, list[str]] = {nid: [] for nid in self.neurons}
+        for e in self.edges.values():
+            pred[e.target].append(e.source)
+        for nid in self.topological_order():
+            if self.neurons[nid].role == "input":
+                depth[nid] = 0
+            else:
+                depth[nid] = 1 + max((depth[p] for p in pred[nid]), default=0)
+        return depth
+
+    # ----- structural edits ----------------------------------------------------------------
+    def add_neuron(
+        self,
+        role: str = "hidden",
+        activation: str | None = None,
+        bias: float = 0.0,
+        label: str = "",
+        x: float = 0.0,
+        y: float = 0.0,
+        frozen: bool = False,
+        id: str | None = None,
+        index: int | None = None,
+    ) -> Neuron:
+        if role not in ROLES:
+            raise NetworkError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+        if activation is None:
+            activation = "identity" if role == "input" else "sigmoid"
+        _check_activation(activation)
+        nid = id if id is not None else self.new_id("n")
+        if nid in self.neurons or nid in self.edges:
+            raise NetworkError(f"the id {nid!r} is already in use")
+        neuron = Neuron(nid, role, activation, _finite(bias, "bias"), str(label), _finite(x, "x"),
+                        _finite(y, "y"), bool(frozen))
+        self.neurons = _insert(self.neurons, nid, neuron, index)
+        self._structure_changed(Change("neuron_added", (nid,)))
+        return neuron
+
+    def remove_neuron(self, nid: str) -> tuple[Neuron, int, list[tuple[int, Edge]]]:
+        """Remove a neuron and its edges.
+
+        Returns the neuron, its index and its edges with their indices (ascending): what undo
+        needs to put everything back with the same order and ids.
+        """
+        neuron = self.neuron(nid)
+        index = list(self.neurons).index(nid)
+        attached = [e for e in self.edges.values() if nid in (e.source, e.target)]
+        edge_index = list(self.edges)
+        removed = [(edge_index.index(e.id), e) for e in attached]
+        with self.changed.blocked():
+            for e in attached:
+                self.disconnect(e.id)
+        del self.neurons[nid]
+        self._structure_changed(Change("neuron_removed", (nid, *(e.id for e in attached))))
+        return neuron, index, removed
+
+    def connect(self, source: str, target: str, weight: float = 0.0, frozen: bool = False,
+                id: str | None = None, index: int | None = None) -> Edge:
+        reason = self.edge_refusal(source, target)
+        if reason:
+            raise NetworkError(reason)
+        eid = id if id is not None else self.new_id("e")
+        if eid in self.edges or eid in self.neurons:
+            raise NetworkError(f"the id {eid!r} is already in use")
+        edge = Edge(eid, source, target, _finite(weight, "weight"), bool(frozen))
+        self.edges = _insert(self.edges, eid, edge, index)
+        self._structure_changed(Change("edge_added", (eid,)))
+        return edge
+
+    def disconnect(self, eid: str) -> Edge:
+        edge = self.edge(eid)
+        del self.edges[eid]
+        self._structure_changed(Change("edge_removed", (eid,)))
+        return edge
+
+    # ----- value edits ---------------------------------------------------------------------
+    def set_weight(self, eid: str, weight: float) -> None:
+        self.edge(eid).weight = _finite(weight, "weight")
+        self.changed.emit(Change("edge_changed", (eid,)))
+
+    def set_edge_frozen(self, eid: str, frozen: bool) -> None:
+        self.edge(eid).frozen = bool(frozen)
+        self._structure_changed(Change("edge_changed", (eid,)))
+
+    def set_bias(self, nid: str, bias: float) -> None:
+        self.neuron(nid).bias = _finite(bias, "bias")
+        self.changed.emit(Change("neuron_changed", (nid,)))
+
+    def set_activation(self, nid: str, activation: str) -> None:
+        _check_activation(activation)
+        self.neuron(nid).activation = activation
+        self._structure_changed(Change("neuron_changed", (nid,)))
+
+    def set_label(self, nid: str, label: str) -> None:
+        self.neuron(nid).label = str(label)
+        self.changed.emit(Change("neuron_changed", (nid,)))
+
+    def set_frozen(self, nid: str, frozen: bool) -> None:
+        self.neuron(nid).frozen = bool(frozen)
+        self._structure_changed(Change("neuron_changed", (nid,)))
+
+    def set_role(self, nid: str, role: str) -> None:
+        """Change a neuron's role; refused if its existing edges would become invalid."""
+        if role not in ROLES:
+            raise NetworkError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+        n = self.neuron(nid)
+        if role == "input" and self.incoming(nid):
+            raise NetworkError(f"{n.name} has incoming edges, so it cannot become an input")
+        if role == "output" and self.outgoing(nid):
+            raise NetworkError(f"{n.name} has outgoing edges, so it cannot become an output")
+        n.role = role
+        self._structure_changed(Change("neuron_changed", (nid,)))
+
+    def move_neuron(self, nid: str, x: float, y: float) -> None:
+        n = self.neuron(nid)
+        n.x, n.y = _finite(x, "x"), _finite(y, "y")
+        self.changed.emit(Change("neuron_moved", (nid,)))
+
+    def set_values(self, weights: dict[str, float] | None = None,
+                   biases: dict[str, float] | None = None) -> None:
+        """Write many weights and biases at once (training results): one `values` event."""
+        for eid, w in (weights or {}).items():
+            self.edge(eid).weight = float(w)
+        for nid, b in (biases or {}).items():
+            self.neuron(nid).bias = float(b)
+        self.changed.emit(Change("values"))
+
+    def replace_with(self, other: "Network") -> None:
+        """Take over another document's contents (New, Open, templates): one `reset` event."""
+        self.neurons = {k: replace(v) for k, v in other.neurons.items()}
+        self.edges = {k: replace(v) for k, v in other.edges.items()}
+        for prefix, number in other._next_id.items():
+            self._next_id[prefix] = max(self._next_id.get(prefix, 1), number)
+        self._structure_changed(Change("reset"))
+
+    # ----- copies and plain data -------------------------------------------------------------
+    def copy(self) -> "Network":
+        net = Network({k: replace(v) for k, v in self.neurons.items()},
+                      {k: replace(v) for k, v in self.edges.items()})
+        net._next_id = dict(self._next_id)
+        return net
+
+    def to_dict(self) -> dict:
+        return {
+            "neurons": [
+                {"id": n.id, "role": n.role, "activation": n.activation, "bias": n.bias,
+                 "label": n.label, "x": n.x, "y": n.y, "frozen": n.frozen}
+                for n in self.neurons.values()
+            ],
+            "edges": [
+                {"id": e.id, "source": e.source, "target": e.target, "weight": e.weight,
+                 "frozen": e.frozen}
+                for e in self.edges.values()
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Network":
+        """Build a document from plain data, validating as the edit methods do."""
+        net = cls()
+        for i, n in enumerate(data.get("neurons", [])):
+            try:
+                net.add_neuron(n["role"], n.get("activation"), n.get("bias", 0.0), n.get("label", ""),
+                               n.get("x", 0.0), n.get("y", 0.0), n.get("frozen", False), id=n["id"])
+            except KeyError as exc:
+                raise NetworkError(f"neurons[{i}] has no {exc.args[0]!r}") from None
+            except (NetworkError, TypeError, ValueError) as exc:
+                raise NetworkError(f"neurons[{i}]: {exc}") from None
+        for i, e in enumerate(data.get("edges", [])):
+            try:
+                net.connect(e["source"], e["target"], e.get("weight", 0.0), e.get("frozen", False),
+                            id=e["id"])
+            except KeyError as exc:
+                raise NetworkError(f"edges[{i}] has no {exc.args[0]!r}") from None
+            except (NetworkError, TypeError, ValueError) as exc:
+                raise NetworkError(f"edges[{i}]: {exc}") from None
+        for prefix, items in (("n", net.neurons), ("e", net.edges)):
+            net._next_id[prefix] = 1 + max((_numeric_suffix(k) for k in items), default=0)
+        return net
+
+    def same_as(self, other: "Network") -> bool:
+        """Equal contents, order and ids (what undo and file round trips must preserve)."""
+        return self.to_dict() == other.to_dict()
+
+    def _structure_changed(self, change: Change) -> None:
+        self.structure_version += 1
+        self.changed.emit(replace(change, structural=True))
+
+
+def _check_activation(name: str) -> None:
+    if name not in ACTIVATIONS:
+        raise NetworkError(f"unknown activation {name!r}; use one of {', '.join(ACTIVATIONS)}")
+
+
+def _finite(value: float, what: str) -> float:
+    if isinstance(value, bool):
+        raise NetworkError(f"{what} must be a number, not {value!r}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise NetworkError(f"{what} must be a number, not {value!r}") from None
+    if not math.isfinite(v):
+        raise NetworkError(f"{what} must be a finite number, not {value!r}")
+    return v
+
+
+def _insert(d: dict, key: str, value: object, index: int | None) -> dict:
+    if index is None or index >= len(d):
+        d[key] = value
+        return d
+    items = list(d.items())
+    items.insert(max(index, 0), (key, value))
+    return dict(items)
+
+
+def _numeric_suffix(key: str) -> int:
+    match = re.search(r"(\d+)$", key)
+    return int(match.group(1)) if match else 0
+
+
+def ids(items: Iterable[Neuron | Edge]) -> list[str]:
+    return [i.id for i in items]

@@ -1,0 +1,130 @@
+"""Data and training settings: plain dataclasses with validation that names the bad field."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A bad setting; the message names the field."""
+
+
+@dataclass
+class DataSettings:
+    source: str = "generator"  # "generator" or "csv"
+    generator: str = "xor"  # see core.data.GENERATORS
+    samples: int = 200
+    noise: float = 0.1
+    classes: int = 3  # blobs only
+    test_fraction: float = 0.2
+    standardize: bool = False
+    seed: int = 0
+    csv_path: str = ""
+    input_columns: list[str] = field(default_factory=list)
+    target_columns: list[str] = field(default_factory=list)
+    task: str = "classification"  # csv only: "classification" or "regression"
+
+    _choices = {"source": ("generator", "csv"), "task": ("classification", "regression")}
+    _ranges = {"samples": (1, 1_000_000), "noise": (0.0, 100.0), "classes": (2, 100),
+               "test_fraction": (0.0, 0.9)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DataSettings":
+        return _from_dict(cls, data, "data")
+
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+DECAYS = ("none", "step", "exponential", "inverse_time")
+INITIALIZERS = ("normal", "xavier_uniform", "xavier_normal", "he", "lecun", "zeros", "constant")
+
+
+@dataclass
+class TrainingSettings:
+    loss: str = "mse"  # see core.losses.LOSSES
+    optimizer: str = "sgd"
+    learning_rate: float = 0.1
+    momentum: float = 0.9  # momentum and nesterov
+    beta1: float = 0.9  # adam
+    beta2: float = 0.999  # adam
+    rho: float = 0.9  # rmsprop
+    epsilon: float = 1e-8  # adagrad, rmsprop, adam
+    batch_size: int = 0  # 0 = full batch, 1 = online
+    shuffle: bool = True
+    epochs: int = 1000
+    decay: str = "none"
+    decay_rate: float = 0.5
+    decay_steps: int = 1000
+    clip_norm: float = 0.0  # 0 = off
+    clip_value: float = 0.0  # 0 = off
+    l1: float = 0.0
+    l2: float = 0.0
+    max_norm: float = 0.0  # 0 = off
+    dropout: float = 0.0  # on hidden neurons, training only
+    initializer: str = "xavier_uniform"
+    init_constant: float = 0.1  # "constant" initializer
+    seed: int = 0
+
+    _choices = {"optimizer": OPTIMIZERS, "decay": DECAYS, "initializer": INITIALIZERS,
+                "loss": ("mse", "bce", "softmax_ce", "huber")}
+    _ranges = {"learning_rate": (0.0, 1e6), "momentum": (0.0, 0.9999), "beta1": (0.0, 0.9999),
+               "beta2": (0.0, 0.999999), "rho": (0.0, 0.9999), "epsilon": (1e-300, 1.0),
+               "batch_size": (0, 10_000_000), "epochs": (0, 100_000_000),
+               "decay_rate": (0.0, 1e6), "decay_steps": (1, 100_000_000),
+               "clip_norm": (0.0, 1e12), "clip_value": (0.0, 1e12), "l1": (0.0, 1e6),
+               "l2": (0.0, 1e6), "max_norm": (0.0, 1e12), "dropout": (0.0, 0.95),
+               "init_constant": (-1e6, 1e6)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainingSettings":
+        return _from_dict(cls, data, "training")
+
+
+def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
+    """Build settings from plain data; missing fields take defaults, unknown or bad ones are refused."""
+    if not isinstance(data, dict):
+        raise SettingsError(f"{where} must be an object")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise SettingsError(f"{where}.{unknown[0]} is not a known setting")
+    defaults = cls()
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        values[name] = _check(f"{where}.{name}", value, getattr(defaults, name),
+                              cls._choices.get(name), cls._ranges.get(name))
+    return cls(**values)
+
+
+def _check(path: str, value: Any, default: Any, choices: tuple | None, bounds: tuple | None) -> Any:
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise SettingsError(f"{path} must be true or false")
+        return value
+    if isinstance(default, list):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise SettingsError(f"{path} must be a list of column names")
+        return list(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise SettingsError(f"{path} must be a string")
+        if choices and value not in choices:
+            raise SettingsError(f"{path} must be one of {', '.join(choices)}, not {value!r}")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+            raise SettingsError(f"{path} must be a whole number")
+        value = int(value)
+    else:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise SettingsError(f"{path} must be a finite number")
+        value = float(value)
+    if bounds and not bounds[0] <= value <= bounds[1]:
+        raise SettingsError(f"{path} must be between {bounds[0]:g} and {bounds[1]:g}, not {value:g}")
+    return value
