@@ -1,0 +1,96 @@
+"""Bounded, decimating histories: a million steps in a fixed amount of memory.
+
+When a buffer fills, every other point is dropped and from then on only every second (then
+fourth, ...) value is kept, so the stored points always span the whole run evenly.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+TRAJECTORY_BYTES = 64 * 2**20
+
+
+class Series:
+    """(step, value) pairs, at most `capacity` of them."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self.capacity = max(4, capacity - capacity % 2)
+        self._x = np.empty(self.capacity)
+        self._y = np.empty(self.capacity)
+        self._n = 0
+        self.stride = 1
+        self._seen = 0
+
+    def append(self, x: float, y: float) -> None:
+        keep = self._seen % self.stride == 0
+        self._seen += 1
+        if not keep:
+            return
+        if self._n == self.capacity:
+            self._decimate()
+        self._x[self._n] = x
+        self._y[self._n] = y
+        self._n += 1
+
+    def _decimate(self) -> None:
+        half = self._n // 2
+        self._x[:half] = self._x[: self._n: 2]
+        self._y[:half] = self._y[: self._n: 2]
+        self._n = half
+        self.stride *= 2
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._x[: self._n]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._y[: self._n]
+
+    def __len__(self) -> int:
+        return self._n
+
+    def clear(self) -> None:
+        self._n, self.stride, self._seen = 0, 1, 0
+
+
+class Trajectory:
+    """Snapshots of the flat parameter vector theta, decimated like Series."""
+
+    def __init__(self, n_parameters: int, max_bytes: int = TRAJECTORY_BYTES) -> None:
+        self.capacity = int(min(4096, max(16, max_bytes // (8 * max(n_parameters, 1)))))
+        self.capacity -= self.capacity % 2
+        self._theta = np.empty((self.capacity, n_parameters))
+        self._steps = np.empty(self.capacity, dtype=np.int64)
+        self._n = 0
+        self.stride = 1
+
+    def wants(self, step: int) -> bool:
+        """Whether the snapshot of this step would be kept (so callers skip flattening)."""
+        return step % self.stride == 0
+
+    def append(self, step: int, theta: np.ndarray) -> None:
+        if not self.wants(step):
+            return
+        if self._n == self.capacity:
+            half = self._n // 2
+            self._theta[:half] = self._theta[: self._n: 2]
+            self._steps[:half] = self._steps[: self._n: 2]
+            self._n = half
+            self.stride *= 2
+            if not self.wants(step):
+                return
+        self._theta[self._n] = theta
+        self._steps[self._n] = step
+        self._n += 1
+
+    @property
+    def thetas(self) -> np.ndarray:
+        return self._theta[: self._n]
+
+    @property
+    def steps(self) -> np.ndarray:
+        return self._steps[: self._n]
+
+    def __len__(self) -> int:
+        return self._n

@@ -1,0 +1,36 @@
+"""Automatic placement: neurons in columns by depth, each column centred vertically."""
+from __future__ import annotations
+
+from core.network import Network
+
+COLUMN_GAP = 180.0
+ROW_GAP = 80.0
+
+
+def layout_by_depth(net: Network, column_gap: float = COLUMN_GAP,
+                    row_gap: float = ROW_GAP) -> dict[str, tuple[float, float]]:
+    """A position for every neuron: x by depth, outputs in the last column, y centred on 0.
+
+    Within a column neurons keep their current top-to-bottom order, so re-running the layout
+    after a small edit does not shuffle what the user already arranged.
+    """
+    depth = net.depths()
+    last = max(depth.values(), default=0)
+    for n in net.outputs:  # outputs line up on the right even when some are shallow
+        depth[n.id] = max(last, 1)
+    columns: dict[int, list[str]] = {}
+    for nid in net.neurons:
+        columns.setdefault(depth[nid], []).append(nid)
+    positions = {}
+    for d, members in columns.items():
+        members.sort(key=lambda nid: net.neurons[nid].y)
+        top = -(len(members) - 1) * row_gap / 2.0
+        for i, nid in enumerate(members):
+            positions[nid] = (d * column_gap, top + i * row_gap)
+    return positions
+
+
+def apply_layout(net: Network) -> None:
+    """Move every neuron to its layout position (scripts; the GUI wraps this in an undoable edit)."""
+    for nid, (x, y) in layout_by_depth(net).items():
+        net.move_neuron(nid, x, y)

@@ -1,0 +1,197 @@
+"""The loss over a 2D plane in parameter space, and where the training path lies on it.
+
+Three planes (see ../shared/notes/loss-surface.md and Li et al. 2018, arXiv:1712.09913):
+  exact  - two chosen parameters, all others held: the only exact picture;
+  pca    - the top two principal directions of the trajectory, through its last point (sec. 7);
+  random - two random filter-normalised directions through the current weights (sec. 4).
+A point (a, b) of the plane is theta = center + a d1 + b d2 with d1, d2 orthonormal.
+
+The grid is evaluated in chunks of K parameter vectors at once. Every weight matrix is affine
+in (a, b): W(a, b) = Wc + a W1 + b W2, so the first level, which reads the fixed inputs, costs
+three products per chunk no matter how large K is; deeper levels use batched products.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.activations import ACTIVATIONS
+from core.engine import Plan, forward
+
+MAX_SAMPLES = 256  # a fixed subsample keeps a 51x51 grid interactive (the note: 0.6 s -> 0.12 s)
+CHUNK = 128
+
+
+@dataclass(frozen=True)
+class Plane:
+    kind: str  # "exact", "pca" or "random"
+    center: np.ndarray
+    d1: np.ndarray
+    d2: np.ndarray
+    labels: tuple[str, str]
+    explained: tuple[float, float] | None = None  # pca: share of variance along d1, d2
+
+    def coordinates(self, thetas: np.ndarray) -> np.ndarray:
+        """(a, b) of each parameter vector's projection onto the plane: shape (T, 2)."""
+        diff = np.atleast_2d(thetas) - self.center
+        return np.stack([diff @ self.d1, diff @ self.d2], axis=1)
+
+    def point(self, a: float, b: float) -> np.ndarray:
+        return self.center + a * self.d1 + b * self.d2
+
+    def off_plane_fraction(self, theta: np.ndarray) -> float:
+        """|r| / |theta - center|, r the part of theta - center off the plane (0 = on it)."""
+        diff = theta - self.center
+        norm = np.linalg.norm(diff)
+        if norm == 0.0:
+            return 0.0
+        a, b = diff @ self.d1, diff @ self.d2
+        return float(np.linalg.norm(diff - a * self.d1 - b * self.d2) / norm)
+
+
+def exact_plane(plan: Plan, theta: np.ndarray, i: int, j: int) -> Plane:
+    """Parameters i and j of plan.flatten() order; every other one held at theta."""
+    if i == j:
+        raise ValueError("pick two different parameters")
+    d1, d2 = np.zeros_like(theta), np.zeros_like(theta)
+    d1[i], d2[j] = 1.0, 1.0
+    names = plan.parameter_names()
+    return Plane("exact", theta.copy(), d1, d2, (_pretty(names[i]), _pretty(names[j])))
+
+
+def _pretty(name: str) -> str:
+    return f"bias of {name[5:]}" if name.startswith("bias:") else f"weight {name}"
+
+
+def pca_plane(thetas: np.ndarray) -> Plane:
+    """Top two right singular vectors of the uncentred matrix theta_i - theta_final."""
+    thetas = np.asarray(thetas, dtype=float)
+    if len(thetas) < 3:
+        raise ValueError("the PCA plane needs a trajectory of at least 3 points: train first")
+    center = thetas[-1]
+    diff = thetas - center
+    _, s, vt = np.linalg.svd(diff, full_matrices=False)
+    total = float(np.sum(s**2))
+    if total == 0.0 or len(s) < 2 or s[1] == 0.0:
+        raise ValueError("the trajectory does not move in two directions yet: train longer")
+    shares = (float(s[0] ** 2 / total), float(s[1] ** 2 / total))
+    return Plane("pca", center.copy(), vt[0].copy(), vt[1].copy(),
+                 (f"PC1 ({100 * shares[0]:.1f}% of variance)",
+                  f"PC2 ({100 * shares[1]:.1f}% of variance)"), shares)
+
+
+def random_plane(plan: Plan, theta: np.ndarray, rng: np.random.Generator) -> Plane:
+    """Two Gaussian directions, filter-normalised per neuron, then orthonormalised (QR).
+
+    Filter normalisation (Li et al. sec. 4): each neuron's block of incoming weights in a
+    direction is scaled to the norm of that neuron's weights; biases are left at zero.
+    """
+    n_e = len(plan.edge_ids)
+    target_of = np.empty(n_e, dtype=np.intp)
+    for lv in plan.levels:
+        target_of[lv.edge_pos] = lv.rows + lv.start
+    dirs = []
+    for _ in range(2):
+        d = np.zeros_like(theta)
+        g = rng.standard_normal(n_e)
+        for t in np.unique(target_of):
+            idx = np.flatnonzero(target_of == t)
+            gn, wn = np.linalg.norm(g[idx]), np.linalg.norm(theta[idx])
+            d[idx] = g[idx] * (wn / gn if gn > 0 else 0.0)
+        dirs.append(d)
+    q, r = np.linalg.qr(np.stack(dirs, axis=1))
+    if abs(r[1, 1]) < 1e-12 * max(abs(r[0, 0]), 1.0):
+        raise ValueError("the network has too few weights for two independent directions")
+    return Plane("random", theta.copy(), q[:, 0].copy(), q[:, 1].copy(),
+                 ("random direction 1", "random direction 2"))
+
+
+def subsample(x: np.ndarray, y: np.ndarray, seed: int = 0,
+              limit: int = MAX_SAMPLES) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed subsample (same rows every call) so the surface does not flicker."""
+    if len(x) <= limit:
+        return x, y
+    idx = np.sort(np.random.default_rng(seed).choice(len(x), limit, replace=False))
+    return x[idx], y[idx]
+
+
+def grid_losses(plan: Plan, plane: Plane, alphas: np.ndarray, betas: np.ndarray,
+                x: np.ndarray, y: np.ndarray, loss: str, chunk: int = CHUNK) -> np.ndarray:
+    """Loss at every grid point, as Z[j, i] for (alphas[i], betas[j]) (row-major, y first)."""
+    aa, bb = np.meshgrid(np.asarray(alphas, float), np.asarray(betas, float))
+    a_flat, b_flat = aa.ravel(), bb.ravel()
+    c, p1, p2 = (plan.unflatten(v) for v in (plane.center, plane.d1, plane.d2))
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    out = np.empty(a_flat.size)
+    for s in range(0, a_flat.size, chunk):
+        a, b = a_flat[s: s + chunk], b_flat[s: s + chunk]
+        out[s: s + chunk] = _chunk_losses(plan, (c, p1, p2), a, b, x, y, loss)
+    return out.reshape(aa.shape)
+
+
+def _chunk_losses(plan, cps, a, b, x, y, loss) -> np.ndarray:
+    """Forward pass for K parameter vectors at once; activations are (K, neurons, samples)."""
+    c, p1, p2 = cps
+    k, n_in = a.size, plan.n_inputs
+    acts = np.empty((k, plan.n_neurons, x.shape[0]))
+    nets = np.empty_like(acts)
+    acts[:, :n_in] = x.T
+    ka, kb = a[:, None, None], b[:, None, None]
+    for i, lv in enumerate(plan.levels):
+        bias = c.biases[lv.start: lv.stop, None] + ka * p1.biases[lv.start: lv.stop, None] \
+            + kb * p2.biases[lv.start: lv.stop, None]
+        z = nets[:, lv.start: lv.stop]
+        if lv.src_hi <= lv.src_lo:
+            z[:] = bias
+        elif lv.src_hi <= n_in:  # reads only the fixed inputs: affine in (a, b)
+            src = x.T[lv.src_lo: lv.src_hi]
+            z[:] = c.weights[i] @ src + ka * (p1.weights[i] @ src) + kb * (p2.weights[i] @ src) + bias
+        else:
+            w = c.weights[i] + ka * p1.weights[i] + kb * p2.weights[i]
+            np.matmul(w, acts[:, lv.src_lo: lv.src_hi], out=z)
+            z += bias
+        for name, g0, g1 in lv.groups:
+            acts[:, g0:g1] = ACTIVATIONS[name].f(nets[:, g0:g1])
+    rows = plan.output_rows
+    return batched_loss(loss, nets[:, rows], acts[:, rows], y.T[None])
+
+
+def batched_loss(loss: str, z: np.ndarray, a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Mean loss for each of K nets at once; arrays are (K, outputs, samples).
+
+    Same definitions as core.losses (the tests compare the two).
+    """
+    if loss == "mse":
+        return np.mean((a - y) ** 2, axis=(1, 2))
+    if loss == "huber":
+        r = np.abs(a - y)
+        return np.mean(np.where(r <= 1.0, 0.5 * r * r, r - 0.5), axis=(1, 2))
+    if loss == "bce":
+        per = np.maximum(z, 0.0) - z * y + np.log1p(np.exp(-np.abs(z)))
+        return np.mean(per, axis=(1, 2))
+    if loss == "softmax_ce":
+        shifted = a - a.max(axis=1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        return -np.sum(y * log_p, axis=(1, 2)) / a.shape[2]
+    raise ValueError(f"unknown loss {loss!r}")
+
+
+def loss_at(plan: Plan, theta: np.ndarray, x: np.ndarray, y: np.ndarray, loss: str) -> float:
+    """The true loss at one parameter vector (for the gap between surface and path)."""
+    fwd = forward(plan, plan.unflatten(theta), x)
+    z, a = fwd.outputs(plan)
+    return float(batched_loss(loss, z.T[None], a.T[None], np.asarray(y, float).T[None])[0])
+
+
+def extent(plane: Plane, path: np.ndarray | None, margin: float = 0.5,
+           minimum: float = 1.0) -> tuple[float, float, float, float]:
+    """(a0, a1, b0, b1): the path's bounding box grown by `margin` of its size, centred on 0."""
+    if path is None or len(path) == 0:
+        return (-minimum, minimum, -minimum, minimum)
+    lo, hi = np.minimum(path.min(axis=0), 0.0), np.maximum(path.max(axis=0), 0.0)
+    span = np.maximum(hi - lo, minimum)
+    pad = margin * span
+    return (float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[1] - pad[1]),
+            float(hi[1] + pad[1]))

@@ -1,0 +1,158 @@
+"""Ready-made networks with data and training settings that suit them (File > New from template).
+
+The example projects in assets/examples/ are built from these same recipes (see
+`write_examples`), so an example and its template never drift apart.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from core.initializers import initialize
+from core.layout import apply_layout
+from core.network import Network
+from core.project import Project, save_project
+from core.settings import DataSettings, TrainingSettings
+
+
+@dataclass(frozen=True)
+class Template:
+    title: str
+    build: Callable[[], Project]
+
+
+def layered(sizes: list[int], hidden: str = "sigmoid", output: str = "sigmoid",
+            input_labels: list[str] | None = None, output_labels: list[str] | None = None
+            ) -> Network:
+    """A fully connected feed-forward net, e.g. sizes [2, 8, 8, 1]; weights left at zero."""
+    net = Network()
+    previous: list[str] = []
+    for i, size in enumerate(sizes):
+        role = "input" if i == 0 else "output" if i == len(sizes) - 1 else "hidden"
+        labels = input_labels if role == "input" else output_labels if role == "output" else None
+        activation = "identity" if role == "input" else output if role == "output" else hidden
+        layer = [net.add_neuron(role, activation, label=labels[j] if labels else "").id
+                 for j in range(size)]
+        if previous:
+            net.connect_many([(s, t) for t in layer for s in previous])
+        previous = layer
+    apply_layout(net)
+    return net
+
+
+def _project(net: Network, data: DataSettings, training: TrainingSettings, title: str,
+             description: str, goal: dict | None = None) -> Project:
+    weights, biases = initialize(net, training.initializer, training.seed, training.init_constant)
+    net.set_values(weights, biases)
+    return Project(net, data, training, title, description, goal)
+
+
+def perceptron() -> Project:
+    net = layered([2, 1], output="sigmoid", input_labels=["x1", "x2"], output_labels=["y"])
+    return _project(net, DataSettings(generator="and", samples=100, noise=0.05),
+                    TrainingSettings(loss="bce", learning_rate=1.0, epochs=300),
+                    "Perceptron", "One sigmoid neuron learns AND: a straight decision line.",
+                    {"loss": 0.15, "epochs": 300})
+
+
+def xor() -> Project:
+    net = layered([2, 2, 1], input_labels=["x1", "x2"], output_labels=["y"])
+    return _project(net, DataSettings(generator="xor", samples=4, noise=0.0, test_fraction=0.0),
+                    TrainingSettings(loss="mse", learning_rate=2.0, epochs=3000,
+                                     initializer="xavier_uniform", seed=3),
+                    "XOR 2-2-1", "The classic: no single line separates XOR, two hidden "
+                    "sigmoids do.", {"loss": 0.01, "epochs": 3000})
+
+
+def chain() -> Project:
+    """x -> w1 -> tanh -> w2 -> y: frozen zero biases leave exactly two parameters."""
+    net = Network()
+    x = net.add_neuron("input", label="x", x=0, y=0).id
+    h = net.add_neuron("hidden", "tanh", label="h", x=180, y=0, frozen=True).id
+    y = net.add_neuron("output", "identity", label="y", x=360, y=0, frozen=True).id
+    net.connect(x, h, 0.1)
+    net.connect(h, y, -1.5)
+    return Project(net, DataSettings(generator="sine", samples=100, noise=0.05),
+                   TrainingSettings(loss="mse", learning_rate=0.1, epochs=400, initializer="normal"),
+                   "Two-weight chain", "x -> w1 -> tanh -> w2 -> y fits sin(x). With two "
+                   "parameters its loss surface is exactly the plane of w1 and w2.",
+                   {"loss": 0.03, "epochs": 400})
+
+
+def classifier_2881() -> Project:
+    net = layered([2, 8, 8, 1], hidden="tanh", input_labels=["x1", "x2"], output_labels=["y"])
+    return _project(net, DataSettings(generator="circles", samples=400, noise=0.1),
+                    TrainingSettings(loss="bce", optimizer="adam", learning_rate=0.03,
+                                     batch_size=32, epochs=100),
+                    "Classifier 2-8-8-1", "Two tanh layers draw a closed boundary around the "
+                    "inner circle.", {"loss": 0.1, "epochs": 100})
+
+
+def spiral() -> Project:
+    net = layered([2, 12, 12, 1], hidden="tanh", input_labels=["x1", "x2"], output_labels=["y"])
+    return _project(net, DataSettings(generator="spiral", samples=400, noise=0.05),
+                    TrainingSettings(loss="bce", optimizer="adam", learning_rate=0.02,
+                                     batch_size=32, epochs=600),
+                    "Spiral", "Two interleaved arms: the hard one.", {"loss": 0.15, "epochs": 600})
+
+
+def softmax3() -> Project:
+    net = layered([2, 8, 3], hidden="tanh", output="identity", input_labels=["x1", "x2"],
+                  output_labels=["class 0", "class 1", "class 2"])
+    return _project(net, DataSettings(generator="blobs", samples=300, noise=0.5, classes=3),
+                    TrainingSettings(loss="softmax_ce", optimizer="momentum", learning_rate=0.1,
+                                     batch_size=16, epochs=100),
+                    "3-class softmax", "Three Gaussian blobs; softmax over three outputs with "
+                    "cross-entropy.", {"loss": 0.15, "epochs": 100})
+
+
+def regression() -> Project:
+    net = layered([1, 8, 1], hidden="tanh", output="identity", input_labels=["x"],
+                  output_labels=["y"])
+    return _project(net, DataSettings(generator="sine", samples=200, noise=0.1),
+                    TrainingSettings(loss="mse", optimizer="adam", learning_rate=0.02,
+                                     batch_size=20, epochs=300),
+                    "Regression 1-8-1", "Eight tanh neurons bend a line into a sine wave.",
+                    {"loss": 0.02, "epochs": 300})
+
+
+def autoencoder838() -> Project:
+    net = layered([8, 3, 8], hidden="sigmoid", output="sigmoid")
+    return _project(net, DataSettings(generator="onehot8", samples=8, noise=0.0, test_fraction=0.0),
+                    TrainingSettings(loss="bce", optimizer="adam", learning_rate=0.05,
+                                     epochs=3000),
+                    "Autoencoder 8-3-8", "Eight one-hot patterns squeezed through three hidden "
+                    "neurons: the net invents a binary code.", {"loss": 0.1, "epochs": 3000})
+
+
+TEMPLATES: dict[str, Template] = {
+    "perceptron": Template("Perceptron (AND)", perceptron),
+    "xor": Template("XOR 2-2-1", xor),
+    "chain": Template("Two-weight chain", chain),
+    "classifier_2881": Template("Classifier 2-8-8-1 (circles)", classifier_2881),
+    "softmax3": Template("3-class softmax 2-8-3", softmax3),
+    "autoencoder838": Template("Autoencoder 8-3-8", autoencoder838),
+}
+
+# The example files: name -> recipe. Tests train each and check it reaches its goal.
+EXAMPLES: dict[str, Callable[[], Project]] = {
+    "xor": xor, "chain": chain, "circles": classifier_2881, "spiral": spiral,
+    "softmax3": softmax3, "regression": regression,
+}
+
+
+def write_examples(folder: Path) -> list[Path]:
+    """(Re)write assets/examples/*.json from the recipes: `python -m core.templates`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, recipe in EXAMPLES.items():
+        path = folder / f"{name}.json"
+        save_project(recipe(), path)
+        paths.append(path)
+    return paths
+
+
+if __name__ == "__main__":
+    for p in write_examples(Path(__file__).resolve().parents[1] / "assets" / "examples"):
+        print(p)

@@ -1,0 +1,306 @@
+"""The trainer: minibatch steps on a network document, with history and divergence rollback.
+
+Qt-free. The GUI runs it in a worker thread; the command line runs it directly. While it
+trains, parameters live in the compiled plan's matrices (fast); `sync_network()` writes them
+back into the document, which the GUI does at a throttled rate and everyone does at the end.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.data import Dataset
+from core.engine import Params, check_loss, compile_plan, forward, loss_and_gradients, mask_frozen
+from core.events import Signal
+from core.history import Series, Trajectory
+from core.losses import LOSSES, predictions
+from core.network import Change, Network
+from core.optimizers import clip_gradients, learning_rate, make_optimizer
+from core.regularization import add_penalty_gradient, apply_max_norm, penalty
+from core.settings import TrainingSettings
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on; the message is for the user."""
+
+
+class Diverged(TrainingError):
+    """A non-finite loss or weight: the parameters were rolled back to the last finite state."""
+
+    def __init__(self, message: str, step: int, edge: str | None) -> None:
+        super().__init__(message)
+        self.step = step
+        self.edge = edge
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    step: int  # steps completed
+    epoch: int  # epochs completed
+    loss: float  # minibatch loss of this step (with the regularisation penalty)
+    learning_rate: float
+    gradient_norm: float
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    train_loss: float
+    test_loss: float | None
+    train_accuracy: float | None  # classification only
+    test_accuracy: float | None
+
+
+class Trainer:
+    """Trains `network` on `data` with `settings`; observes the document for edits."""
+
+    def __init__(self, network: Network, data: Dataset, settings: TrainingSettings) -> None:
+        self.network = network
+        self.data = data
+        self.settings = settings
+        self.stepped = Signal()  # StepInfo after every step
+        self.evaluated = Signal()  # Evaluation after every evaluate()
+        self.step_count = 0
+        self.epoch = 0
+        self.batch_loss = Series()
+        self.train_loss, self.test_loss = Series(), Series()
+        self.train_accuracy, self.test_accuracy = Series(), Series()
+        self.last_gradients: Params | None = None
+        self._writing = False  # our own writes to the document are not user edits
+        self._edited: set[str] = set()
+        self._stale = True
+        self._order = np.arange(0)
+        self._position = 0
+        self._rng = np.random.default_rng(settings.seed)
+        self._dropout_rng = np.random.default_rng([settings.seed, 1])
+        self.optimizer = make_optimizer(settings)
+        network.changed.connect(self._on_network_changed)
+        self._rebuild()
+
+    # ----- structure -------------------------------------------------------------------------
+    def _on_network_changed(self, change: Change) -> None:
+        if self._writing:
+            return
+        if change.structural:
+            self._stale = True
+        self._edited.update(change.ids)
+        if change.kind in ("values", "reset"):
+            self._edited.update(self.network.edges)
+            self._edited.update(self.network.neurons)
+
+    def _rebuild(self) -> None:
+        """Compile the plan; keep trained values and optimiser state for parameters that remain."""
+        old = getattr(self, "plan", None)
+        plan = compile_plan(self.network)
+        problem = check_loss(plan, self.network, self.settings.loss) or self._data_mismatch(plan)
+        if problem:
+            raise TrainingError(problem)
+        params = plan.pack(self.network)
+        if old is not None:
+            kept = self._carry_over(old, plan, self.params)
+            params = plan.unflatten(kept)
+            for slot, arrays in self.optimizer.state.items():
+                if len(arrays) == len(old.levels) + 1:
+                    moved = self._carry_over(old, plan, Params(arrays[:-1], arrays[-1]), zero=True)
+                    new = plan.unflatten(moved)
+                    self.optimizer.state[slot] = new.arrays()
+        self.plan, self.params = plan, params
+        if old is None or old.n_parameters != plan.n_parameters:
+            self.trajectory = Trajectory(plan.n_parameters)
+        self._stale = False
+        self._edited.clear()
+
+    def _carry_over(self, old, plan, values: Params, zero: bool = False) -> np.ndarray:
+        """Values for the new plan's parameters: the old run's value unless the user edited it."""
+        old_values = dict(zip(old.parameter_names(), old.flatten(values)))
+        doc = plan.flatten(plan.pack(self.network))
+        out = np.zeros_like(doc) if zero else doc
+        for i, name in enumerate(plan.parameter_names()):
+            ident = name.removeprefix("bias:")
+            if name in old_values and ident not in self._edited:
+                out[i] = old_values[name]
+        return out
+
+    def _data_mismatch(self, plan) -> str | None:
+        n_out = len(plan.output_rows)
+        if plan.n_inputs != self.data.n_inputs or n_out != self.data.n_targets:
+            return (f"the data has {self.data.n_inputs} input(s) and {self.data.n_targets} "
+                    f"target(s), but the network has {plan.n_inputs} input neuron(s) and "
+                    f"{n_out} output neuron(s)")
+        return None
+
+    def prepare(self) -> None:
+        """Adopt edits made to the document since the last step (called before each step)."""
+        if self._stale:
+            self._rebuild()
+        elif self._edited:
+            self._adopt_edited_values()
+
+    def _adopt_edited_values(self) -> None:
+        theta = self.plan.flatten(self.params)
+        doc = self.plan.flatten(self.plan.pack(self.network))
+        for i, name in enumerate(self.plan.parameter_names()):
+            if name.removeprefix("bias:") in self._edited:
+                theta[i] = doc[i]
+        self.params = self.plan.unflatten(theta)
+        self._edited.clear()
+
+    def set_settings(self, settings: TrainingSettings) -> None:
+        """New settings take effect at the next step; a new optimiser starts with fresh state."""
+        if settings.loss not in LOSSES:
+            raise TrainingError(f"unknown loss {settings.loss!r}")
+        problem = check_loss(self.plan, self.network, settings.loss)
+        if problem:
+            raise TrainingError(problem)
+        optimizer = make_optimizer(settings)
+        if settings.optimizer == self.settings.optimizer:  # same rule: keep its momentum etc.
+            optimizer.state, optimizer.t = self.optimizer.state, self.optimizer.t
+        self.optimizer = optimizer
+        self.settings = settings
+
+    def set_data(self, data: Dataset) -> None:
+        self.data = data
+        problem = self._data_mismatch(self.plan)
+        if problem:
+            raise TrainingError(problem)
+        self._order = np.arange(0)
+        self._position = 0
+
+    # ----- stepping --------------------------------------------------------------------------
+    def _next_batch(self) -> tuple[np.ndarray, np.ndarray, bool]:
+        """The next minibatch, and whether it ends an epoch."""
+        n = len(self.data.x_train)
+        if n == 0:
+            raise TrainingError("the training set is empty")
+        size = self.settings.batch_size
+        if size <= 0 or size >= n:
+            return self.data.x_train, self.data.y_train, True
+        if self._position >= len(self._order):
+            self._order = self._rng.permutation(n) if self.settings.shuffle else np.arange(n)
+            self._position = 0
+        idx = self._order[self._position: self._position + size]
+        self._position += size
+        return self.data.x_train[idx], self.data.y_train[idx], self._position >= n
+
+    def step(self) -> StepInfo:
+        """One minibatch: forward, backward, update. Raises Diverged (after rolling back)."""
+        self.prepare()
+        s = self.settings
+        x, y, ends_epoch = self._next_batch()
+        lr = learning_rate(s, self.step_count, self.epoch)
+        loss, grads = loss_and_gradients(self.plan, self.params, x, y, s.loss, s.dropout,
+                                         self._dropout_rng)
+        if s.l1 or s.l2:
+            loss += penalty(self.params.weights, s.l1, s.l2)
+            add_penalty_gradient(self.params.weights, grads.weights, s.l1, s.l2)
+        mask_frozen(self.plan, grads)
+        norm = clip_gradients(grads.arrays(), s.clip_norm, s.clip_value)
+        if not (math.isfinite(loss) and math.isfinite(norm)):
+            self._diverge(grads, "the loss" if not math.isfinite(loss) else "a gradient", loss)
+        backup = self.params.copy()
+        self.optimizer.step(self.params.arrays(), grads.arrays(), lr)
+        if s.max_norm > 0:
+            apply_max_norm(self.params.weights, s.max_norm, [lv.trainable for lv in self.plan.levels])
+        if not self.params.all_finite():
+            self.params = backup
+            self.optimizer.reset()  # its state saw the bad step too
+            self._diverge(grads, "a weight", loss)
+        self.last_gradients = grads
+        self.step_count += 1
+        if ends_epoch:
+            self.epoch += 1
+        self.batch_loss.append(self.step_count, loss)
+        if self.trajectory.wants(self.step_count):
+            self.trajectory.append(self.step_count, self.plan.flatten(self.params))
+        info = StepInfo(self.step_count, self.epoch, loss, lr, norm)
+        self.stepped.emit(info)
+        return info
+
+    def _diverge(self, grads: Params, what: str, loss: float) -> None:
+        g = np.abs(self.plan.edge_vector(grads.weights))
+        g = np.where(np.isfinite(g), g, np.inf)
+        edge = self.plan.edge_ids[int(np.argmax(g))] if g.size else None
+        where = ""
+        if edge is not None:
+            e = self.network.edges[edge]
+            src, dst = self.network.neurons[e.source].name, self.network.neurons[e.target].name
+            where = f" The largest gradient was on edge {edge} ({src} -> {dst}): {g.max():.3g}."
+        lr = learning_rate(self.settings, self.step_count, self.epoch)
+        value = f"{loss}" if what == "the loss" else "infinite or NaN"
+        raise Diverged(
+            f"Training stopped at step {self.step_count + 1}: {what} became {value}."
+            f" The weights were rolled back to the last finite state (step {self.step_count})."
+            f"{where} Try a smaller learning rate (now {lr:g}) or gradient clipping.",
+            self.step_count + 1, edge)
+
+    def steps_per_epoch(self) -> int:
+        n, size = len(self.data.x_train), self.settings.batch_size
+        return 1 if size <= 0 or size >= n else math.ceil(n / size)
+
+    def run(self, epochs: int | None = None, steps: int | None = None, evaluate_every: int = 1,
+            should_stop=lambda: False) -> Evaluation:
+        """Run whole epochs (or a number of steps), evaluating every `evaluate_every` epochs."""
+        if steps is None:
+            steps = (self.settings.epochs if epochs is None else epochs) * self.steps_per_epoch()
+        last_epoch = self.epoch
+        for _ in range(steps):
+            if should_stop():
+                break
+            self.step()
+            if self.epoch != last_epoch and self.epoch % evaluate_every == 0:
+                self.evaluate()
+            last_epoch = self.epoch
+        return self.evaluate()
+
+    # ----- results ---------------------------------------------------------------------------
+    def evaluate(self) -> Evaluation:
+        """Loss and accuracy on the whole train and test sets (no dropout, no penalty)."""
+        train = self._loss_accuracy(self.data.x_train, self.data.y_train)
+        test = self._loss_accuracy(self.data.x_test, self.data.y_test) \
+            if len(self.data.x_test) else (None, None)
+        result = Evaluation(train[0], test[0], train[1], test[1])
+        self.train_loss.append(self.step_count, result.train_loss)
+        if result.test_loss is not None:
+            self.test_loss.append(self.step_count, result.test_loss)
+        if result.train_accuracy is not None:
+            self.train_accuracy.append(self.step_count, result.train_accuracy)
+        if result.test_accuracy is not None:
+            self.test_accuracy.append(self.step_count, result.test_accuracy)
+        self.evaluated.emit(result)
+        return result
+
+    def _loss_accuracy(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float | None]:
+        fwd = forward(self.plan, self.params, x)
+        z_out, a_out = fwd.outputs(self.plan)
+        loss = LOSSES[self.settings.loss].compute(z_out, a_out, y).value
+        if self.data.task != "classification":
+            return loss, None
+        return loss, accuracy(predictions(self.settings.loss, a_out), y)
+
+    def edge_gradients(self) -> np.ndarray:
+        """dL/dw of the last step for each edge, in plan.edge_ids order (zeros before any step)."""
+        if self.last_gradients is None:
+            return np.zeros(len(self.plan.edge_ids))
+        return self.plan.edge_vector(self.last_gradients.weights)
+
+    def sync_network(self) -> None:
+        """Write the trained weights and biases into the document (one `values` event)."""
+        weights, biases = self.plan.unpack(self.params)
+        self._writing = True
+        try:
+            self.network.set_values(weights, biases)
+        finally:
+            self._writing = False
+
+    def close(self) -> None:
+        self.network.changed.disconnect(self._on_network_changed)
+
+
+def accuracy(predicted: np.ndarray, y: np.ndarray) -> float:
+    """Share of samples classified right: threshold 0.5 for one output, argmax for several."""
+    if len(y) == 0:
+        return float("nan")
+    if y.shape[1] == 1:
+        return float(np.mean((predicted[:, 0] > 0.5) == (y[:, 0] > 0.5)))
+    return float(np.mean(np.argmax(predicted, axis=1) == np.argmax(y, axis=1)))

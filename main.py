@@ -1,0 +1,29 @@
+"""Backprop Studio: `python main.py` opens the window; `python main.py train|gradcheck|export ...`
+runs headless (see `python main.py --help`)."""
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    from core.cli import COMMANDS
+
+    if argv and (argv[0] in COMMANDS or argv[0] in ("-h", "--help")):
+        from core import cli
+
+        if argv[0] in ("-h", "--help"):
+            cli.build_parser().print_help()
+            return 0
+        return cli.main(argv)
+    if len(argv) > 1:
+        print("error: give at most one project file to open "
+              "(or a command: train, gradcheck, export)", file=sys.stderr)
+        return 2
+    from gui.app import run_gui
+
+    return run_gui(argv[0] if argv else None)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

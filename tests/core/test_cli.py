@@ -1,0 +1,111 @@
+"""The headless command line, run as a user would: a real subprocess for the exit codes and
+stderr, in-process for the numbers."""
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core import cli
+from core.project import load_project, save_project
+from core.templates import xor
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_main(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=120)
+
+
+@pytest.fixture
+def xor_file(tmp_path):
+    path = tmp_path / "xor.json"
+    save_project(xor(), path)
+    return path
+
+
+def test_train_writes_the_trained_project_and_a_final_line(xor_file, tmp_path):
+    out_path = tmp_path / "trained.json"
+    proc = run_main("train", str(xor_file), "--epochs", "3000", "-o", str(out_path))
+    assert proc.returncode == 0, proc.stderr
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("after 3000 epochs: train loss") and "train accuracy 100.0%" in last
+    assert "epoch" in proc.stderr  # the progress bar
+    trained, before = load_project(out_path), load_project(xor_file)
+    assert not trained.network.same_as(before.network)
+    # The final loss printed is the loss of the written weights, computed independently here.
+    from core.engine import compile_plan, predict
+    plan = compile_plan(trained.network)
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float)
+    y = np.array([[0], [1], [1], [0]], float)
+    mse = float(np.mean((predict(plan, plan.pack(trained.network), x) - y) ** 2))
+    assert f"train loss {mse:.6g}" in last
+
+
+def test_train_default_output_sits_beside_the_file(xor_file):
+    proc = run_main("train", str(xor_file), "--epochs", "5", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert xor_file.with_suffix(".trained.json").exists()
+    assert proc.stderr == ""
+
+
+def test_gradcheck_passes_on_an_example_and_reports_the_worst_parameter(xor_file):
+    proc = run_main("gradcheck", str(xor_file))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("OK: largest relative error")
+    assert " at edge " in proc.stdout or " at the bias of " in proc.stdout
+
+
+def test_gradcheck_fails_with_exit_1_when_backprop_is_wrong(xor_file, monkeypatch):
+    import core.engine
+
+    real = core.engine.backward
+
+    def broken(plan, params, fwd, result):
+        back = real(plan, params, fwd, result)
+        back.grads.weights[0] *= 1.01
+        return back
+
+    monkeypatch.setattr(core.engine, "backward", broken)
+    out = io.StringIO()
+    assert cli.main(["gradcheck", str(xor_file)], out, io.StringIO()) == 1
+    assert out.getvalue().startswith("FAILED")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "missing.json"], "missing.json"),
+    (["train", "{file}", "--epochs", "zero"], "not a whole number"),
+    (["export", "{file}", "--format", "xls", "-o", "x"], "unknown format"),
+    (["frobnicate"], "error"),
+    (["train"], "file"),
+])
+def test_bad_arguments_give_one_line_and_exit_2(xor_file, args, message):
+    args = [a.format(file=xor_file) for a in args]
+    proc = run_main(*args)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], proc.stderr
+
+
+def test_a_corrupt_project_file_gives_one_line_and_exit_2(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": 1, "neurons": [{"id": "n1", "role": "wizard"}],
+                               "edges": []}))
+    proc = run_main("train", str(bad))
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1 and "bad.json" in proc.stderr
+
+
+def test_export_npz_holds_every_edge_and_bias(xor_file, tmp_path):
+    out = tmp_path / "w.npz"
+    proc = run_main("export", str(xor_file), "--format", "npz", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    project = load_project(xor_file)
+    with np.load(out) as npz:
+        text = " ".join(npz.files)
+        for eid in project.network.edges:
+            assert eid in text
