@@ -117,45 +117,65 @@ def subsample(x: np.ndarray, y: np.ndarray, seed: int = 0,
 
 
 def grid_losses(plan: Plan, plane: Plane, alphas: np.ndarray, betas: np.ndarray,
-                x: np.ndarray, y: np.ndarray, loss: str, chunk: int = CHUNK) -> np.ndarray:
-    """Loss at every grid point, as Z[j, i] for (alphas[i], betas[j]) (row-major, y first)."""
+                x: np.ndarray, y: np.ndarray, loss: str, chunk: int = CHUNK,
+                dtype: type = np.float64) -> np.ndarray:
+    """Loss at every grid point, as Z[j, i] for (alphas[i], betas[j]) (row-major, y first).
+
+    float32 halves the time (the GUI uses it); float64 reproduces the engine to the last bit.
+    """
     aa, bb = np.meshgrid(np.asarray(alphas, float), np.asarray(betas, float))
-    a_flat, b_flat = aa.ravel(), bb.ravel()
-    c, p1, p2 = (plan.unflatten(v) for v in (plane.center, plane.d1, plane.d2))
-    x = np.asarray(x, float)
-    y = np.asarray(y, float)
-    out = np.empty(a_flat.size)
-    for s in range(0, a_flat.size, chunk):
-        a, b = a_flat[s: s + chunk], b_flat[s: s + chunk]
-        out[s: s + chunk] = _chunk_losses(plan, (c, p1, p2), a, b, x, y, loss)
+    coeff = np.stack([np.ones(aa.size), aa.ravel(), bb.ravel()], axis=1).astype(dtype)
+    x_t = np.asarray(x, dtype).T
+    stacks = _affine_stacks(plan, plane, x_t, dtype)
+    y_t = np.asarray(y, dtype).T[None]
+    out = np.empty(aa.size)
+    for s in range(0, aa.size, chunk):
+        out[s: s + chunk] = _chunk_losses(plan, x_t, stacks, coeff[s: s + chunk], y_t, loss)
     return out.reshape(aa.shape)
 
 
-def _chunk_losses(plan, cps, a, b, x, y, loss) -> np.ndarray:
-    """Forward pass for K parameter vectors at once; activations are (K, neurons, samples)."""
-    c, p1, p2 = cps
-    k, n_in = a.size, plan.n_inputs
-    acts = np.empty((k, plan.n_neurons, x.shape[0]))
-    nets = np.empty_like(acts)
-    acts[:, :n_in] = x.T
-    ka, kb = a[:, None, None], b[:, None, None]
+def _affine_stacks(plan: Plan, plane: Plane, x_t: np.ndarray, dtype: type) -> list[tuple]:
+    """Per level, what its net input is an affine function of, as a (3, ...) stack.
+
+    A level that reads only the fixed inputs gets its whole net input precomputed:
+    z(a, b) = [1 a b] @ [Wc X + bc; W1 X + b1; W2 X + b2]. Deeper levels get their weights
+    and biases stacked the same way, combined per chunk with one matrix product.
+    """
+    parts = [plan.unflatten(v.astype(dtype)) for v in (plane.center, plane.d1, plane.d2)]
+    stacks = []
     for i, lv in enumerate(plan.levels):
-        bias = c.biases[lv.start: lv.stop, None] + ka * p1.biases[lv.start: lv.stop, None] \
-            + kb * p2.biases[lv.start: lv.stop, None]
-        z = nets[:, lv.start: lv.stop]
-        if lv.src_hi <= lv.src_lo:
-            z[:] = bias
-        elif lv.src_hi <= n_in:  # reads only the fixed inputs: affine in (a, b)
-            src = x.T[lv.src_lo: lv.src_hi]
-            z[:] = c.weights[i] @ src + ka * (p1.weights[i] @ src) + kb * (p2.weights[i] @ src) + bias
+        biases = np.stack([p.biases[lv.start: lv.stop] for p in parts])[:, :, None]
+        if lv.src_hi <= plan.n_inputs:
+            src = x_t[lv.src_lo: lv.src_hi]
+            z = np.stack([p.weights[i] @ src if lv.src_hi > lv.src_lo else
+                          np.zeros((lv.stop - lv.start, x_t.shape[1]), dtype) for p in parts])
+            stacks.append(("fixed", None, (z + biases).reshape(3, -1)))
         else:
-            w = c.weights[i] + ka * p1.weights[i] + kb * p2.weights[i]
+            w = np.stack([p.weights[i] for p in parts]).reshape(3, -1)
+            stacks.append(("weights", w, biases.reshape(3, -1)))
+    return stacks
+
+
+def _chunk_losses(plan: Plan, x_t: np.ndarray, stacks: list[tuple], coeff: np.ndarray,
+                  y_t: np.ndarray, loss: str) -> np.ndarray:
+    """Forward pass for K parameter vectors at once; activations are (K, neurons, samples)."""
+    k, b = len(coeff), x_t.shape[1]
+    acts = np.empty((k, plan.n_neurons, b), coeff.dtype)
+    nets = np.empty_like(acts)
+    acts[:, : plan.n_inputs] = x_t
+    for lv, (kind, first, second) in zip(plan.levels, stacks):
+        n = lv.stop - lv.start
+        z = nets[:, lv.start: lv.stop]
+        if kind == "fixed":
+            z[:] = (coeff @ second).reshape(k, n, b)
+        else:
+            w = (coeff @ first).reshape(k, n, lv.src_hi - lv.src_lo)
             np.matmul(w, acts[:, lv.src_lo: lv.src_hi], out=z)
-            z += bias
+            z += (coeff @ second).reshape(k, n, 1)
         for name, g0, g1 in lv.groups:
             acts[:, g0:g1] = ACTIVATIONS[name].f(nets[:, g0:g1])
     rows = plan.output_rows
-    return batched_loss(loss, nets[:, rows], acts[:, rows], y.T[None])
+    return batched_loss(loss, nets[:, rows], acts[:, rows], y_t)
 
 
 def batched_loss(loss: str, z: np.ndarray, a: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -137,3 +137,12 @@ def test_extent_contains_the_path_and_the_centre():
     path = np.array([[-2.0, 0.5], [1.0, 3.0]])
     a0, a1, b0, b1 = extent(None, path)
     assert a0 < -2 and a1 > 1 and b0 < 0 and b1 > 3
+
+
+def test_float32_grid_agrees_with_float64(setup):
+    _, plan, theta, x, y = setup
+    plane = random_plane(plan, theta, np.random.default_rng(4))
+    g = np.linspace(-1, 1, 9)
+    exact = grid_losses(plan, plane, g, g, x, y, "bce", dtype=np.float64)
+    fast = grid_losses(plan, plane, g, g, x, y, "bce", dtype=np.float32)
+    np.testing.assert_allclose(fast, exact, rtol=1e-4)
