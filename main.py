@@ -16,13 +16,23 @@ def main(argv: list[str] | None = None) -> int:
             cli.build_parser().print_help()
             return 0
         return cli.main(argv)
-    if len(argv) > 1:
+    if argv and not argv[0].startswith("-") and not _exists(argv[0]):
+        print(f"error: {argv[0]!r} is neither a project file nor a command "
+              "(train, gradcheck, export)", file=sys.stderr)
+        return 2
+    if len(argv) > 1 or (argv and argv[0].startswith("-")):
         print("error: give at most one project file to open "
               "(or a command: train, gradcheck, export)", file=sys.stderr)
         return 2
     from gui.app import run_gui
 
     return run_gui(argv[0] if argv else None)
+
+
+def _exists(path: str) -> bool:
+    from pathlib import Path
+
+    return Path(path).is_file()
 
 
 if __name__ == "__main__":

@@ -391,27 +391,91 @@ class Network:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Network":
-        """Build a document from plain data, validating as the edit methods do."""
+        """Build a document from plain data, validating as the edit methods do.
+
+        Linear in the size of the graph: edges are checked one by one without the cycle
+        search, then one topological sort finds any cycle (and only then is the edge that
+        closes it looked for, to name it).
+        """
         net = cls()
         for i, n in enumerate(data.get("neurons", [])):
             try:
-                net.add_neuron(n["role"], n.get("activation"), n.get("bias", 0.0), n.get("label", ""),
-                               n.get("x", 0.0), n.get("y", 0.0), n.get("frozen", False), id=n["id"])
+                nid = n["id"]
+                if nid in net.neurons:
+                    raise NetworkError(f"the id {nid!r} is already in use")
+                activation = n.get("activation")
+                role = n["role"]
+                if role not in ROLES:
+                    raise NetworkError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+                activation = activation or ("identity" if role == "input" else "sigmoid")
+                _check_activation(activation)
+                net.neurons[nid] = Neuron(nid, role, activation, _finite(n.get("bias", 0.0), "bias"),
+                                          str(n.get("label", "")), _finite(n.get("x", 0.0), "x"),
+                                          _finite(n.get("y", 0.0), "y"), bool(n.get("frozen", False)))
             except KeyError as exc:
                 raise NetworkError(f"neurons[{i}] has no {exc.args[0]!r}") from None
             except (NetworkError, TypeError, ValueError) as exc:
                 raise NetworkError(f"neurons[{i}]: {exc}") from None
+        pairs: set[tuple[str, str]] = set()
         for i, e in enumerate(data.get("edges", [])):
             try:
-                net.connect(e["source"], e["target"], e.get("weight", 0.0), e.get("frozen", False),
-                            id=e["id"])
+                eid, src, dst = e["id"], e["source"], e["target"]
+                if eid in net.edges or eid in net.neurons:
+                    raise NetworkError(f"the id {eid!r} is already in use")
+                reason = net._simple_refusal(src, dst, pairs)
+                if reason:
+                    raise NetworkError(reason)
+                pairs.add((src, dst))
+                net.edges[eid] = Edge(eid, src, dst, _finite(e.get("weight", 0.0), "weight"),
+                                      bool(e.get("frozen", False)))
             except KeyError as exc:
                 raise NetworkError(f"edges[{i}] has no {exc.args[0]!r}") from None
             except (NetworkError, TypeError, ValueError) as exc:
                 raise NetworkError(f"edges[{i}]: {exc}") from None
+        try:
+            net.topological_order()
+        except NetworkError:
+            net._name_cycle(data.get("edges", []))
         for prefix, items in (("n", net.neurons), ("e", net.edges)):
             net._next_id[prefix] = 1 + max((_numeric_suffix(k) for k in items), default=0)
         return net
+
+    def _name_cycle(self, edges: list[dict]) -> None:
+        """Raise an error naming one cycle and the edge of it that comes last in the file.
+
+        Every neuron that a topological sort cannot place has a predecessor it cannot place
+        either, so walking predecessors among them must revisit one: that loop is a cycle.
+        Linear in the graph's size.
+        """
+        indeg = {nid: 0 for nid in self.neurons}
+        succ: dict[str, list[str]] = {nid: [] for nid in self.neurons}
+        pred: dict[str, list[str]] = {nid: [] for nid in self.neurons}
+        for e in self.edges.values():
+            indeg[e.target] += 1
+            succ[e.source].append(e.target)
+            pred[e.target].append(e.source)
+        queue = deque(n for n, d in indeg.items() if d == 0)
+        while queue:
+            for m in succ[queue.popleft()]:
+                indeg[m] -= 1
+                if indeg[m] == 0:
+                    queue.append(m)
+        stuck = {n for n, d in indeg.items() if d > 0}
+        walk: dict[str, int] = {}
+        node = next(iter(stuck))
+        while node not in walk:
+            walk[node] = len(walk)
+            node = next(p for p in pred[node] if p in stuck)
+        loop = list(walk)[walk[node]:][::-1]  # in edge direction
+        index = {(e["source"], e["target"]): i for i, e in enumerate(edges)}
+        hops = [(a, loop[(k + 1) % len(loop)]) for k, a in enumerate(loop)]
+        last = max(hops, key=lambda h: index[h])
+        k = hops.index(last)
+        path = [loop[(k + 1 + j) % len(loop)] for j in range(len(loop))]
+        names = " -> ".join(self.neurons[n].name for n in path)
+        raise NetworkError(f"edges[{index[last]}]: connecting {self.neurons[last[0]].name} to "
+                           f"{self.neurons[last[1]].name} would close a cycle ({names} -> "
+                           f"{self.neurons[last[1]].name})")
 
     def same_as(self, other: "Network") -> bool:
         """Equal contents, order and ids (what undo and file round trips must preserve)."""

@@ -146,6 +146,21 @@ class Trainer:
         self.params = self.plan.unflatten(theta)
         self._edited.clear()
 
+    def adopt_document(self, snapshot: Network, edited: set[str] | frozenset[str],
+                       structural: bool) -> None:
+        """Take the GUI document's state (a copy made on the GUI thread) between two steps.
+
+        The trainer keeps its trained values except for the ids the user edited; a
+        structural change recompiles at the next step.
+        """
+        self._writing = True
+        try:
+            self.network.replace_with(snapshot)
+        finally:
+            self._writing = False
+        self._stale = self._stale or structural
+        self._edited.update(edited)
+
     def set_settings(self, settings: TrainingSettings) -> None:
         """New settings take effect at the next step; a new optimiser starts with fresh state."""
         if settings.loss not in LOSSES:
@@ -185,6 +200,11 @@ class Trainer:
 
     def step(self) -> StepInfo:
         """One minibatch: forward, backward, update. Raises Diverged (after rolling back)."""
+        # Overflow is expected when a run diverges; it is detected and reported below.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._step()
+
+    def _step(self) -> StepInfo:
         self.prepare()
         s = self.settings
         x, y, ends_epoch = self._next_batch()
@@ -283,6 +303,34 @@ class Trainer:
         if self.last_gradients is None:
             return np.zeros(len(self.plan.edge_ids))
         return self.plan.edge_vector(self.last_gradients.weights)
+
+    def level_gradient_norms(self) -> np.ndarray:
+        """L2 norm of the last step's weight gradient per depth level (vanishing / exploding)."""
+        if self.last_gradients is None:
+            return np.zeros(len(self.plan.levels))
+        return np.array([np.sqrt(np.sum(g * g)) for g in self.last_gradients.weights])
+
+    def neuron_health(self, samples: int = 256) -> dict[str, str]:
+        """Neurons that cannot learn on the training data: dead ReLUs, saturated sigmoids/tanh.
+
+        A ReLU whose net input is <= 0 for every sample passes no gradient at all; a sigmoid or
+        tanh whose output sits within 1% of its limits on 90% of samples passes almost none.
+        """
+        x = self.data.x_train[:samples]
+        if len(x) == 0:
+            return {}
+        fwd = forward(self.plan, self.params, x)
+        warnings = {}
+        for row, nid in enumerate(self.plan.order[self.plan.n_inputs:], self.plan.n_inputs):
+            act = self.network.neurons[nid].activation
+            z, a = fwd.z[row], fwd.a[row]
+            if act == "relu" and np.all(z <= 0):
+                warnings[nid] = "dead ReLU: its net input is negative for every sample"
+            elif act == "sigmoid" and np.mean((a < 0.01) | (a > 0.99)) >= 0.9:
+                warnings[nid] = "saturated sigmoid: output near 0 or 1 for most samples"
+            elif act == "tanh" and np.mean(np.abs(a) > 0.99) >= 0.9:
+                warnings[nid] = "saturated tanh: output near -1 or 1 for most samples"
+        return warnings
 
     def sync_network(self) -> None:
         """Write the trained weights and biases into the document (one `values` event)."""

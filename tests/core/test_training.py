@@ -212,3 +212,41 @@ def test_trajectory_stays_within_its_memory_budget():
         t.append(step, np.full(1000, float(step)))
     assert len(t) <= 32
     np.testing.assert_array_equal(t.thetas[:, 0], t.steps.astype(float))
+
+
+def test_adopt_document_takes_edits_and_keeps_training_progress():
+    gui_doc, data = small_net(), regression_data()
+    trainer = Trainer(gui_doc.copy(), data, TrainingSettings(optimizer="sgd", learning_rate=0.1))
+    for _ in range(5):
+        trainer.step()
+    trained = dict(zip(trainer.plan.parameter_names(), trainer.plan.flatten(trainer.params)))
+    eid = next(iter(gui_doc.edges))
+    gui_doc.set_weight(eid, 3.0)
+    trainer.adopt_document(gui_doc.copy(), {eid}, structural=False)
+    trainer.prepare()
+    now = dict(zip(trainer.plan.parameter_names(), trainer.plan.flatten(trainer.params)))
+    assert now[eid] == 3.0
+    assert all(now[k] == v for k, v in trained.items() if k != eid)
+    new = gui_doc.add_neuron("hidden", "tanh").id
+    gui_doc.connect("n1", new, 0.7)
+    gui_doc.connect(new, gui_doc.outputs[0].id, 0.2)
+    trainer.adopt_document(gui_doc.copy(), set(), structural=True)
+    trainer.step()
+    assert trainer.plan.n_parameters == len(trained) + 3
+
+
+def test_gradient_norms_and_neuron_health():
+    net, data = small_net(), regression_data()
+    net.set_activation("n3", "relu")
+    net.set_bias("n3", -100.0)  # never active: dead
+    plan, _, grad = numeric_gradient(net, data)
+    depth = net.depths()
+    by_level = {}
+    for k, eid in enumerate(plan.edge_ids):
+        by_level.setdefault(depth[net.edges[eid].target], []).append(grad[k])
+    expected = [np.linalg.norm(by_level.get(d, [])) for d in sorted(by_level)]
+    trainer = Trainer(net, data, TrainingSettings())
+    trainer.step()
+    np.testing.assert_allclose(trainer.level_gradient_norms(), expected, rtol=1e-6, atol=1e-9)
+    health = trainer.neuron_health()
+    assert set(health) == {"n3"} and "dead ReLU" in health["n3"]

@@ -1,0 +1,92 @@
+"""Datasets: train/test parts, standardisation fitted on the training part, and their source
+(a built-in generator or a CSV file) described by DataSettings."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.settings import DataSettings
+
+
+class DataError(ValueError):
+    """Data that cannot be used; the message is for the user (file, line, column)."""
+
+
+@dataclass
+class Dataset:
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    task: str  # "classification" or "regression"
+    input_names: list[str]
+    target_names: list[str]
+    class_names: list[str] | None = None
+    mean: np.ndarray | None = None  # standardisation of the inputs, fitted on x_train
+    std: np.ndarray | None = None
+
+    @property
+    def n_inputs(self) -> int:
+        return self.x_train.shape[1]
+
+    @property
+    def n_targets(self) -> int:
+        return self.y_train.shape[1]
+
+    def describe(self) -> str:
+        parts = [f"{len(self.x_train)} training and {len(self.x_test)} test samples",
+                 f"{self.n_inputs} input(s)", f"{self.n_targets} target(s)", self.task]
+        return ", ".join(parts)
+
+    def standardize(self, x: np.ndarray) -> np.ndarray:
+        """Apply the training part's standardisation to new inputs (e.g. a plot grid)."""
+        return x if self.mean is None else (x - self.mean) / self.std
+
+
+def split(x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A seeded shuffle split; with test_fraction 0 the test part is empty."""
+    n = len(x)
+    n_test = int(round(n * test_fraction))
+    if n_test >= n:
+        n_test = n - 1
+    order = np.random.default_rng([seed, 2]).permutation(n)
+    test, train = order[:n_test], order[n_test:]
+    return x[train], y[train], x[test], y[test]
+
+
+def fit_standardization(x_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = x_train.mean(axis=0)
+    std = x_train.std(axis=0)
+    std = np.where(std > 1e-12, std, 1.0)  # a constant column stays as it is, shifted to 0
+    return mean, std
+
+
+def make_dataset(settings: DataSettings, base_dir: str | Path | None = None) -> Dataset:
+    """The data a project trains on: generate or load, split, optionally standardise."""
+    from core.csv_data import load_csv
+    from core.datasets import generate
+
+    class_names = None
+    if settings.source == "csv":
+        if not settings.csv_path:
+            raise DataError("no CSV file is chosen for this project's data")
+        path = Path(settings.csv_path)
+        if not path.is_absolute() and base_dir is not None:
+            path = Path(base_dir) / path
+        x, y, inputs, targets, class_names = load_csv(
+            path, settings.input_columns, settings.target_columns, settings.task)
+        task = settings.task
+    else:
+        x, y, task, inputs, targets = generate(settings.generator, settings.samples,
+                                               settings.noise, settings.seed, settings.classes)
+        if task == "classification" and y.shape[1] > 1:
+            class_names = list(targets)
+    x_train, y_train, x_test, y_test = split(x, y, settings.test_fraction, settings.seed)
+    mean = std = None
+    if settings.standardize:
+        mean, std = fit_standardization(x_train)
+        x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
+    return Dataset(x_train, y_train, x_test, y_test, task, inputs, targets, class_names, mean, std)

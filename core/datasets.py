@@ -1,0 +1,120 @@
+"""Built-in, seeded data generators: the same seed gives bit-identical arrays.
+
+Binary classification gives one 0/1 target column (one sigmoid output); k >= 3 classes give k
+one-hot columns (softmax cross-entropy over k outputs). Noise is Gaussian, added to inputs for
+classification and to targets for regression.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+Arrays = tuple[np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Generator:
+    description: str
+    task: str  # "classification" or "regression"
+    n_inputs: int
+    uses_classes: bool
+    make: Callable[[int, float, np.random.Generator, int], Arrays]  # (samples, noise, rng, k)
+
+
+def _logic(table: list[int]) -> Callable[[int, float, np.random.Generator, int], Arrays]:
+    def make(n: int, noise: float, rng: np.random.Generator, k: int) -> Arrays:
+        corners = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+        idx = np.arange(n) % 4  # every pattern equally often; n = 4 gives the classic table
+        x = corners[idx] + noise * rng.standard_normal((n, 2))
+        return x, np.array(table, dtype=float)[idx][:, None]
+    return make
+
+
+def _circles(n: int, noise: float, rng: np.random.Generator, k: int) -> Arrays:
+    label = np.arange(n) % 2  # 1 = inner circle
+    radius = np.where(label == 1, rng.uniform(0.0, 0.5, n), rng.uniform(0.7, 1.0, n))
+    angle = rng.uniform(0, 2 * np.pi, n)
+    x = np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1)
+    return x + noise * rng.standard_normal((n, 2)), label[:, None].astype(float)
+
+
+def _moons(n: int, noise: float, rng: np.random.Generator, k: int) -> Arrays:
+    label = np.arange(n) % 2
+    t = rng.uniform(0, np.pi, n)
+    x = np.where(label[:, None] == 0, np.stack([np.cos(t), np.sin(t)], axis=1),
+                 np.stack([1 - np.cos(t), 0.5 - np.sin(t)], axis=1))
+    return x + noise * rng.standard_normal((n, 2)), label[:, None].astype(float)
+
+
+def _spiral(n: int, noise: float, rng: np.random.Generator, k: int) -> Arrays:
+    label = np.arange(n) % 2
+    r = rng.uniform(0.05, 1.0, n)
+    angle = 1.75 * 2 * np.pi * r + np.pi * label  # two arms, half a turn apart
+    x = np.stack([r * np.cos(angle), r * np.sin(angle)], axis=1)
+    return x + noise * rng.standard_normal((n, 2)), label[:, None].astype(float)
+
+
+def _blobs(n: int, noise: float, rng: np.random.Generator, k: int) -> Arrays:
+    label = np.arange(n) % k
+    centres = 2.0 * np.stack([np.cos(2 * np.pi * np.arange(k) / k),
+                              np.sin(2 * np.pi * np.arange(k) / k)], axis=1)
+    x = centres[label] + noise * rng.standard_normal((n, 2))
+    return x, (np.eye(k)[label] if k > 2 else label[:, None].astype(float))
+
+
+def _line(n: int, noise: float, rng: np.random.Generator, k: int) -> Arrays:
+    x = rng.uniform(-1, 1, (n, 1))
+    return x, 0.8 * x - 0.2 + noise * rng.standard_normal((n, 1))
+
+
+def _sine(n: int, noise: float, rng: np.random.Generator, k: int) -> Arrays:
+    x = rng.uniform(-np.pi, np.pi, (n, 1))
+    return x, np.sin(x) + noise * rng.standard_normal((n, 1))
+
+
+def _plane(n: int, noise: float, rng: np.random.Generator, k: int) -> Arrays:
+    x = rng.uniform(-1, 1, (n, 2))
+    return x, (0.5 * x[:, :1] - 0.7 * x[:, 1:] + 0.1) + noise * rng.standard_normal((n, 1))
+
+
+def _onehot8(n: int, noise: float, rng: np.random.Generator, k: int) -> Arrays:
+    x = np.eye(8)[np.arange(n) % 8] + noise * rng.standard_normal((n, 8))
+    return x, np.eye(8)[np.arange(n) % 8]
+
+
+GENERATORS: dict[str, Generator] = {
+    "xor": Generator("XOR of two binary inputs", "classification", 2, False, _logic([0, 1, 1, 0])),
+    "and": Generator("AND of two binary inputs", "classification", 2, False, _logic([0, 0, 0, 1])),
+    "or": Generator("OR of two binary inputs", "classification", 2, False, _logic([0, 1, 1, 1])),
+    "circles": Generator("a disc inside a ring", "classification", 2, False, _circles),
+    "moons": Generator("two interleaving half circles", "classification", 2, False, _moons),
+    "spiral": Generator("two interleaved spiral arms", "classification", 2, False, _spiral),
+    "blobs": Generator("k Gaussian blobs on a circle", "classification", 2, True, _blobs),
+    "line": Generator("y = 0.8 x - 0.2", "regression", 1, False, _line),
+    "sine": Generator("y = sin(x) on [-pi, pi]", "regression", 1, False, _sine),
+    "plane": Generator("y = 0.5 x1 - 0.7 x2 + 0.1", "regression", 2, False, _plane),
+    "onehot8": Generator("the 8 one-hot patterns, target = input (autoencoder)", "regression",
+                         8, False, _onehot8),
+}
+
+
+def generate(name: str, samples: int, noise: float, seed: int, classes: int = 3
+             ) -> tuple[np.ndarray, np.ndarray, str, list[str], list[str]]:
+    """(x, y, task, input names, target names) from a built-in generator."""
+    from core.data import DataError
+
+    if name not in GENERATORS:
+        raise DataError(f"unknown data generator {name!r}; use one of {', '.join(GENERATORS)}")
+    gen = GENERATORS[name]
+    if samples < 1:
+        raise DataError("the number of samples must be at least 1")
+    k = classes if gen.uses_classes else 2
+    x, y = gen.make(samples, noise, np.random.default_rng(seed), k)
+    inputs = [f"x{i + 1}" for i in range(gen.n_inputs)] if gen.n_inputs > 1 else ["x"]
+    if y.shape[1] > 1 and gen.task == "classification":
+        targets = [f"class {i}" for i in range(y.shape[1])]
+    else:
+        targets = [f"y{i + 1}" for i in range(y.shape[1])] if y.shape[1] > 1 else ["y"]
+    return x.astype(float), y.astype(float), gen.task, inputs, targets

@@ -1,0 +1,241 @@
+"""Project files: one JSON document with the network, its data and its training settings.
+
+Loading validates everything and names the bad field ("xor.json: neurons[2].bias must be a
+number"); any input either loads or raises ProjectError, quickly (size limits are checked
+before anything slow). Saving is atomic: a temporary file in the same folder, then a rename.
+See docs/file-format.md.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from core.activations import ACTIVATIONS
+from core.network import ROLES, Network, NetworkError
+from core.settings import DataSettings, SettingsError, TrainingSettings
+
+FORMAT = 1
+MAX_FILE_BYTES = 200 * 2**20
+MAX_NEURONS = 20_000
+MAX_EDGES = 1_000_000
+SCHEMA_ITEMS = 5_000  # above this many neurons + edges, items are checked by a fast loop
+SCHEMA_PATH = Path(__file__).with_name("project_schema.json")
+
+
+class ProjectError(ValueError):
+    """A file that cannot be loaded or saved; one line for the user."""
+
+
+@dataclass
+class Project:
+    network: Network = field(default_factory=Network)
+    data: DataSettings = field(default_factory=DataSettings)
+    training: TrainingSettings = field(default_factory=TrainingSettings)
+    title: str = ""
+    description: str = ""
+    goal: dict | None = None  # {"loss": float, "epochs": int}: what an example promises
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT, "app": "Backprop Studio", "title": self.title,
+                "description": self.description, "goal": self.goal,
+                **self.network.to_dict(), "data": self.data.to_dict(),
+                "training": self.training.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "<memory>") -> "Project":
+        try:
+            _validate(data)
+            network = Network.from_dict(data)
+            settings = DataSettings.from_dict(data.get("data", {}))
+            training = TrainingSettings.from_dict(data.get("training", {}))
+        except (NetworkError, SettingsError, _Invalid) as exc:
+            raise ProjectError(f"{source}: {exc}") from None
+        return cls(network, settings, training, data.get("title", ""),
+                   data.get("description", ""), data.get("goal"))
+
+    def same_as(self, other: "Project") -> bool:
+        return self.to_dict() == other.to_dict()
+
+
+class _Invalid(ValueError):
+    pass
+
+
+# ----- loading ------------------------------------------------------------------------------
+def load_project(path: str | Path) -> Project:
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ProjectError(f"{path.name}: the file is {size / 2**20:.0f} MB; the limit is "
+                               f"{MAX_FILE_BYTES // 2**20} MB")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ProjectError(f"{path}: {exc.strerror or 'cannot be read'}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ProjectError(f"{path.name}: not UTF-8 text (byte {exc.start})") from None
+    return loads_project(text, path.name)
+
+
+def loads_project(text: str, source: str = "<text>") -> Project:
+    if not text.strip():
+        raise ProjectError(f"{source}: the file is empty")
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as exc:
+        raise ProjectError(f"{source}: not JSON (line {exc.lineno}, column {exc.colno}: "
+                           f"{exc.msg})") from None
+    except RecursionError:
+        raise ProjectError(f"{source}: the JSON is nested too deeply") from None
+    except (_Invalid, ValueError) as exc:
+        raise ProjectError(f"{source}: {exc}") from None
+    return Project.from_dict(data, source)
+
+
+def _refuse_constant(name: str) -> float:
+    raise _Invalid(f"{name} is not allowed: every number must be finite")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Invalid(f"the number {text[:20]} is too large")
+    return value
+
+
+@lru_cache(maxsize=1)
+def _schema_validators() -> tuple[Any, Any, Any]:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    cls = jsonschema.validators.validator_for(schema)
+    item = {"$defs": schema["$defs"]}
+    return (cls(schema), cls({**item, "$ref": "#/$defs/neuron"}),
+            cls({**item, "$ref": "#/$defs/edge"}))
+
+
+def _validate(data: Any) -> None:
+    """Structure and types, by the JSON Schema in project_schema.json."""
+    if not isinstance(data, dict):
+        raise _Invalid("a project file must hold a JSON object")
+    fmt = data.get("format")
+    if isinstance(fmt, int) and not isinstance(fmt, bool) and fmt > FORMAT:
+        raise _Invalid(f"format {fmt} was made by a newer version of Backprop Studio; "
+                       f"this version reads format {FORMAT}")
+    if "format" not in data:
+        raise _Invalid("this is not a Backprop Studio project (no \"format\" field)")
+    neurons, edges = data.get("neurons"), data.get("edges")
+    if isinstance(neurons, list) and len(neurons) > MAX_NEURONS:
+        raise _Invalid(f"{len(neurons):,} neurons; the limit is {MAX_NEURONS:,}")
+    if isinstance(edges, list) and len(edges) > MAX_EDGES:
+        raise _Invalid(f"{len(edges):,} edges; the limit is {MAX_EDGES:,}")
+    whole, neuron, edge = _schema_validators()
+    big = isinstance(neurons, list) and isinstance(edges, list) and \
+        len(neurons) + len(edges) > SCHEMA_ITEMS
+    if not big:
+        _raise_first(whole, data, ())
+        return
+    # Large graphs: the schema checks everything but the arrays, and each item against its
+    # own sub-schema only when a fast pre-check finds it unusual (jsonschema costs ~50 us an item).
+    _raise_first(whole, {**data, "neurons": [], "edges": []}, ())
+    for name, items, validator, keys in (("neurons", neurons, neuron, _NEURON_KEYS),
+                                         ("edges", edges, edge, _EDGE_KEYS)):
+        for i, item in enumerate(items):
+            if not _plain_item(item, keys):
+                _raise_first(validator, item, (name, i))
+
+
+_NEURON_KEYS = {"id": str, "role": str, "activation": str, "bias": float, "label": str,
+                "x": float, "y": float, "frozen": bool}
+_EDGE_KEYS = {"id": str, "source": str, "target": str, "weight": float, "frozen": bool}
+_REQUIRED = {"neurons": {"id", "role"}, "edges": {"id", "source", "target"}}
+
+
+def _plain_item(item: Any, keys: dict[str, type]) -> bool:
+    """True when an item certainly passes its sub-schema (the common case), cheaply."""
+    required = _REQUIRED["neurons" if "role" in keys else "edges"]
+    if not isinstance(item, dict) or not required <= item.keys() <= keys.keys():
+        return False
+    for k, v in item.items():
+        t = keys[k]
+        if t is float:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                return False
+        elif not isinstance(v, t):
+            return False
+        elif t is str and (len(v) > 200 or (k != "label" and not v)):
+            return False
+    return item.get("role", "hidden") in ROLES and item.get("activation", "identity") in ACTIVATIONS
+
+
+def _raise_first(validator: Any, instance: Any, prefix: tuple) -> None:
+    error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
+    if error is not None:
+        raise _Invalid(_describe(error, prefix))
+
+
+def _describe(error: Any, prefix: tuple) -> str:
+    """A jsonschema error as 'neurons[2].bias must be a number'."""
+    where = _path((*prefix, *error.absolute_path))
+    v, value = error.validator, error.validator_value
+    if v == "required":
+        missing = next((k for k in value if k not in error.instance), value[0])
+        return f"{where or 'the file'} has no {missing!r}"
+    if v == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return f"{_path((*prefix, *error.absolute_path, extra[0]))} is not a known field"
+    if v == "type":
+        kinds = value if isinstance(value, list) else [value]
+        names = {"number": "a number", "integer": "a whole number", "string": "a string",
+                 "boolean": "true or false", "object": "an object", "array": "a list",
+                 "null": "null"}
+        return f"{where} must be {' or '.join(names.get(k, k) for k in kinds)}"
+    if v == "enum":
+        return f"{where} must be one of {', '.join(map(str, value))}, not {error.instance!r}"[:300]
+    if v == "const":
+        return f"{where} must be {value!r}"
+    if v in ("maxLength", "minLength"):
+        return f"{where} must have {'at most' if v == 'maxLength' else 'at least'} {value} characters"
+    if v in ("minimum", "maximum"):
+        return f"{where} must be {'at least' if v == 'minimum' else 'at most'} {value}"
+    return f"{where}: {error.message}"[:300]
+
+
+def _path(parts: tuple) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+# ----- saving -------------------------------------------------------------------------------
+def dumps_project(project: Project) -> str:
+    return json.dumps(project.to_dict(), indent=1, allow_nan=False) + "\n"
+
+
+def save_project(project: Project, path: str | Path) -> None:
+    """Write atomically: the old file stays intact until the new one is complete on disk."""
+    path = Path(path)
+    text = dumps_project(project)
+    folder = path.resolve().parent
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
