@@ -1,0 +1,138 @@
+"""The vectorised engine against a naive one-neuron-at-a-time implementation, plus masks,
+parameter packing, dropout and numerically extreme losses."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.activations import ACTIVATIONS
+from core.engine import (backward, check_loss, compile_plan, forward, loss_and_gradients,
+                         loss_and_output_grad, mask_frozen, predict)
+from core.losses import LOSSES, softmax
+from core.network import Network
+from tests.core.strategies import build_dag, random_dags
+
+
+def naive_forward(net, x_row):
+    value = {}
+    for nid in net.topological_order():
+        n = net.neurons[nid]
+        if n.role == "input":
+            value[nid] = x_row[[m.id for m in net.inputs].index(nid)]
+            continue
+        z = n.bias + sum(e.weight * value[e.source] for e in net.incoming(nid))
+        value[nid] = float(ACTIVATIONS[n.activation].f(np.array([z]))[0])
+    return [value[o.id] for o in net.outputs]
+
+
+@settings(max_examples=30, deadline=None)
+@given(random_dags(), st.integers(0, 100))
+def test_forward_matches_a_naive_per_neuron_walk(net, seed):
+    x = np.random.default_rng(seed).normal(size=(4, len(net.inputs)))
+    plan = compile_plan(net)
+    got = predict(plan, plan.pack(net), x)
+    expected = np.array([naive_forward(net, row) for row in x])
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_pack_unpack_flatten_round_trips():
+    net = build_dag(5, 3, 6, 2)
+    plan = compile_plan(net)
+    params = plan.pack(net)
+    weights, biases = plan.unpack(params)
+    assert weights == {e.id: e.weight for e in net.edges.values()}
+    assert biases == {n.id: n.bias for n in net.neurons.values() if n.role != "input"}
+    theta = plan.flatten(params)
+    assert len(theta) == plan.n_parameters == len(plan.parameter_names())
+    np.testing.assert_array_equal(plan.flatten(plan.unflatten(theta)), theta)
+
+
+def test_mask_frozen_zeroes_frozen_and_absent_entries():
+    net = build_dag(2, 2, 4, 1, density=0.5)
+    frozen = next(iter(net.edges))
+    net.set_edge_frozen(frozen, True)
+    hidden = [n.id for n in net.neurons.values() if n.role == "hidden"][0]
+    net.set_frozen(hidden, True)
+    plan = compile_plan(net)
+    rng = np.random.default_rng(0)
+    _, grads = loss_and_gradients(plan, plan.pack(net), rng.normal(size=(5, 2)),
+                                  rng.normal(size=(5, 1)), "mse")
+    mask_frozen(plan, grads)
+    g = dict(zip(plan.edge_ids, plan.edge_vector(grads.weights)))
+    assert g[frozen] == 0.0
+    assert grads.biases[plan.row[hidden]] == 0.0
+    total = sum(float(np.abs(w).sum()) for w in grads.weights)
+    assert total == pytest.approx(sum(abs(v) for v in g.values()))  # nothing off the edges
+
+
+def test_dropout_zero_is_no_dropout_and_backward_uses_the_same_mask():
+    net = build_dag(7, 2, 6, 1, output_activation="identity")
+    plan = compile_plan(net)
+    params = plan.pack(net)
+    x = np.random.default_rng(1).normal(size=(50, 2))
+    np.testing.assert_array_equal(forward(plan, params, x, 0.0).a, forward(plan, params, x).a)
+    y = np.zeros((50, 1))
+
+    def loss_with_mask(theta):
+        rng = np.random.default_rng(42)  # the same mask each call
+        return loss_and_gradients(plan, plan.unflatten(theta), x, y, "mse", 0.5, rng)
+
+    theta = plan.flatten(params)
+    _, grads = loss_with_mask(theta)
+    analytic = np.concatenate([plan.edge_vector(grads.weights), grads.biases[plan.bias_rows]])
+    eps = 1e-6
+    for k in range(theta.size):
+        up, down = theta.copy(), theta.copy()
+        up[k] += eps
+        down[k] -= eps
+        numeric = (loss_with_mask(up)[0] - loss_with_mask(down)[0]) / (2 * eps)
+        assert analytic[k] == pytest.approx(numeric, rel=1e-5, abs=1e-8)
+
+
+def test_dropout_keeps_the_expected_activation():
+    net = Network()
+    i = net.add_neuron("input").id
+    h = net.add_neuron("hidden", "identity").id
+    o = net.add_neuron("output", "identity").id
+    net.connect(i, h, 1.0)
+    net.connect(h, o, 1.0)
+    plan = compile_plan(net)
+    x = np.ones((20000, 1))
+    a = forward(plan, plan.pack(net), x, 0.3, np.random.default_rng(0)).a[plan.row[h]]
+    assert set(np.round(np.unique(a), 6)) == {0.0, round(1 / 0.7, 6)}
+    assert a.mean() == pytest.approx(1.0, abs=0.02)
+
+
+@pytest.mark.parametrize("z", [1000.0, -1000.0])
+def test_stable_losses_at_huge_logits(z):
+    zz = np.array([[z, -z]])
+    bce = LOSSES["bce"].compute(zz, 1 / (1 + np.exp(-np.clip(zz, -500, 500))), np.array([[0.0, 0.0]]))
+    assert math.isfinite(bce.value)
+    expected = (max(z, 0.0) + max(-z, 0.0)) / 2  # -ln(1 - s(z)) = softplus(z), averaged
+    assert bce.value == pytest.approx(expected)
+    np.testing.assert_allclose(bce.grad, (np.array([[z > 0, -z > 0]], float)) / 2)
+    ce = LOSSES["softmax_ce"].compute(zz, zz, np.array([[0.0, 1.0]]))
+    assert ce.value == pytest.approx(max(0.0, 2 * z))
+    np.testing.assert_allclose(ce.grad, softmax(zz) - [[0.0, 1.0]])
+
+
+def test_loss_checks_name_the_problem():
+    net = build_dag(1, 2, 2, 1, output_activation="tanh")
+    plan = compile_plan(net)
+    assert "sigmoid" in check_loss(plan, net, "bce") and net.outputs[0].id in check_loss(plan, net, "bce")
+    assert "two output" in check_loss(plan, net, "softmax_ce")
+    assert check_loss(plan, net, "mse") is None
+
+
+def test_per_sample_quantities_for_inspection():
+    """backward exposes delta = dL/dz per neuron for each sample (what step-through shows)."""
+    net = build_dag(9, 2, 3, 1, output_activation="identity")
+    plan = compile_plan(net)
+    params = plan.pack(net)
+    x, y = np.array([[0.3, -0.8]]), np.array([[0.5]])
+    fwd = forward(plan, params, x)
+    back = backward(plan, params, fwd, loss_and_output_grad(plan, fwd, y, "mse"))
+    out = plan.output_rows[0]
+    assert back.delta[out - plan.n_inputs, 0] == pytest.approx(2 * (fwd.a[out, 0] - 0.5))

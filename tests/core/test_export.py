@@ -1,0 +1,129 @@
+"""Weights out: every format's round trip or runtime check, and bad imports."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from hypothesis import given, settings
+
+from core.engine import compile_plan, predict
+from core.export import FORMATS, ExportError, export_weights, import_weights
+from core.losses import predictions
+from core.templates import layered
+from core.weights_io import layers
+from tests.core.strategies import build_dag, random_dags
+
+
+def reference(net, loss, x):
+    plan = compile_plan(net)
+    return predictions(loss, predict(plan, plan.pack(net), x))
+
+
+@settings(max_examples=25, deadline=None)
+@given(random_dags(min_outputs=1))
+def test_onnx_runs_in_onnxruntime_like_the_engine(tmp_path_factory, net):
+    loss = "softmax_ce" if len(net.outputs) > 1 else "mse"
+    path = tmp_path_factory.mktemp("onnx") / "net.onnx"
+    export_weights(net, loss, "onnx", path)
+    x = np.random.default_rng(0).normal(size=(7, len(net.inputs)))
+    got = ort.InferenceSession(str(path)).run(None, {"x": x.astype(np.float32)})[0]
+    np.testing.assert_allclose(got, reference(net, loss, x), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_python_file_predicts_like_the_engine_in_a_subprocess(tmp_path, seed):
+    net = build_dag(seed, 3, 6, 2)
+    path = tmp_path / "predict.py"
+    export_weights(net, "softmax_ce", "py", path)
+    x = np.random.default_rng(seed).normal(size=(5, 3))
+    text = "\n".join(" ".join(repr(float(v)) for v in row) for row in x)
+    proc = subprocess.run([sys.executable, str(path)], input=text, capture_output=True,
+                          text=True, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    got = np.array([[float(v) for v in line.split()] for line in proc.stdout.splitlines()])
+    np.testing.assert_allclose(got, reference(net, "softmax_ce", x), atol=1e-9)
+    assert "import core" not in path.read_text() and "from core" not in path.read_text()
+
+
+@pytest.mark.parametrize("fmt", ["npz", "json"])
+def test_npz_and_json_round_trip(tmp_path, fmt):
+    net = build_dag(3, 2, 5, 2)
+    path = tmp_path / f"w.{fmt}"
+    export_weights(net, "mse", fmt, path)
+    other = net.copy()
+    other.set_values({e: 0.0 for e in other.edges}, {n: 0.0 for n in other.neurons})
+    weights, biases = import_weights(other, path)
+    other.set_values(weights, biases)
+    assert other.same_as(net)
+
+
+def test_layered_npz_has_one_matrix_per_layer(tmp_path):
+    net = layered([3, 4, 2])
+    rng = np.random.default_rng(0)
+    net.set_values({e: float(rng.normal()) for e in net.edges}, {})
+    path = tmp_path / "w.npz"
+    export_weights(net, "mse", "npz", path)
+    x = rng.normal(size=(6, 3))
+    with np.load(path) as npz:
+        h = 1 / (1 + np.exp(-(x @ npz["layer1.W"] + npz["layer1.b"])))
+        y = 1 / (1 + np.exp(-(h @ npz["layer2.W"] + npz["layer2.b"])))
+        assert npz["layer1.W"].shape == (3, 4) and list(npz["layer2.units"]) == [n.id for n in net.outputs]
+    np.testing.assert_allclose(y, reference(net, "mse", x))
+
+
+def test_csv_tables_hold_every_weight(tmp_path):
+    net = layered([2, 3, 1])
+    net.set_values({e: i + 0.5 for i, e in enumerate(net.edges)}, {})
+    export_weights(net, "mse", "csv", tmp_path / "out")
+    rows = (tmp_path / "out" / "layer1.csv").read_text().splitlines()
+    assert rows[0].split(",")[1:] == [n.id for n in net.neurons.values() if n.role == "hidden"]
+    (rows1, cols1, w, b) = layers(net)[0]
+    assert [float(v) for v in rows[1].split(",")[1:]] == list(w[0])
+    skip = build_dag(1, 2, 3, 1)
+    assert layers(skip) is None  # has skip connections
+    export_weights(skip, "mse", "csv", tmp_path / "skip")
+    lines = (tmp_path / "skip" / "edges.csv").read_text().splitlines()
+    assert len(lines) == len(skip.edges) + 1
+    assert {line.split(",")[0] for line in lines[1:]} == set(skip.edges)
+
+
+def test_import_refuses_mismatches_and_corrupt_files(tmp_path):
+    net = layered([2, 2, 1])
+    path = tmp_path / "w.json"
+    export_weights(net, "mse", "json", path)
+    bigger = net.copy()
+    extra = bigger.add_neuron("hidden").id
+    bigger.connect("n1", extra)
+    with pytest.raises(ExportError, match="has no weight for edge e7 \\(n1 -> n6\\)"):
+        import_weights(bigger, path)
+    doc = json.loads(path.read_text())
+    first = doc["edges"][0]
+    doc["edges"][0] = [first[0], first[1], "n9"]
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ExportError, match=f"edge {first[0]} goes"):
+        import_weights(net, path)
+    doc = json.loads(path.read_text().replace('"n9"', f'"{first[2]}"'))
+    doc["weights"][first[0]] = "heavy"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ExportError, match="must be numbers"):
+        import_weights(net, path)
+    for name, content in [("junk.npz", b"not a zip"), ("junk.json", b"{]"),
+                          ("empty.npz", b"")]:
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(ExportError):
+            import_weights(net, tmp_path / name)
+    npz = tmp_path / "nan.npz"
+    export_weights(net, "mse", "npz", npz)
+    data = dict(np.load(npz))
+    data[f"weight:{first[0]}"] = np.array(np.nan)
+    np.savez(npz, **data)
+    with pytest.raises(ExportError, match="not a finite number"):
+        import_weights(net, npz)
+
+
+def test_unknown_format_is_refused():
+    assert set(FORMATS) == {"npz", "json", "csv", "onnx", "py"}
+    with pytest.raises(ExportError, match="unknown format"):
+        export_weights(layered([1, 1]), "mse", "xls", "out")
