@@ -5,6 +5,8 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from core.datasets import GENERATORS
+
 
 class SettingsError(ValueError):
     """A bad setting; the message names the field."""
@@ -25,7 +27,8 @@ class DataSettings:
     target_columns: list[str] = field(default_factory=list)
     task: str = "classification"  # csv only: "classification" or "regression"
 
-    _choices = {"source": ("generator", "csv"), "task": ("classification", "regression")}
+    _choices = {"source": ("generator", "csv"), "task": ("classification", "regression"),
+                "generator": tuple(GENERATORS)}
     _ranges = {"samples": (1, 1_000_000), "noise": (0.0, 100.0), "classes": (2, 100),
                "test_fraction": (0.0, 0.9)}
 

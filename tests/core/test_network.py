@@ -1,0 +1,127 @@
+"""The document: refusals and their messages, removal that undo can reverse exactly, events."""
+import gc
+
+import pytest
+
+from core.events import Signal
+from core.network import Network, NetworkError
+
+
+def chain3():
+    net = Network()
+    a = net.add_neuron("input", label="x").id
+    b = net.add_neuron("hidden", "tanh", label="h").id
+    c = net.add_neuron("output", label="y").id
+    net.connect(a, b, 0.5)
+    net.connect(b, c, -1.0)
+    return net, a, b, c
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda n, a, b, c: n.connect(b, b), "cannot feed itself (h)"),
+    (lambda n, a, b, c: n.connect(a, b), "x is already connected to h"),
+    (lambda n, a, b, c: n.connect(b, a), "x is an input neuron"),
+    (lambda n, a, b, c: n.connect(c, b), "y is an output neuron"),
+    (lambda n, a, b, c: n.add_neuron("wizard"), "unknown role 'wizard'"),
+    (lambda n, a, b, c: n.set_activation(b, "swish"), "unknown activation 'swish'"),
+    (lambda n, a, b, c: n.set_weight("e1", float("nan")), "finite number"),
+    (lambda n, a, b, c: n.set_bias(b, "heavy"), "must be a number"),
+    (lambda n, a, b, c: n.connect(a, "n99"), "no neuron 'n99'"),
+    (lambda n, a, b, c: n.set_role(a, "output"), "has outgoing edges"),
+])
+def test_refusals_name_the_neurons(edit, message):
+    net, a, b, c = chain3()
+    before = net.to_dict()
+    with pytest.raises(NetworkError) as info:
+        edit(net, a, b, c)
+    assert message in str(info.value)
+    assert net.to_dict() == before  # nothing half-done
+
+
+def test_a_cycle_is_refused_with_its_path():
+    net, a, b, c = chain3()
+    d = net.add_neuron("hidden", label="g").id
+    net.connect(b, d)
+    with pytest.raises(NetworkError, match=r"connecting g to h would close a cycle \(h -> g -> h\)"):
+        net.connect(d, b)
+
+
+def test_remove_neuron_returns_what_restores_it_exactly():
+    net, a, b, c = chain3()
+    extra = net.add_neuron("hidden").id
+    net.connect(a, extra, 0.25)
+    original = net.copy()
+    neuron, index, edges = net.remove_neuron(b)
+    assert b not in net.neurons and all(b not in (e.source, e.target) for e in net.edges.values())
+    net.add_neuron(neuron.role, neuron.activation, neuron.bias, neuron.label, neuron.x,
+                   neuron.y, neuron.frozen, id=neuron.id, index=index)
+    for i, e in edges:
+        net.connect(e.source, e.target, e.weight, e.frozen, id=e.id, index=i)
+    assert net.same_as(original)
+
+
+def test_each_edit_emits_one_event_with_its_kind():
+    net, a, b, c = chain3()
+    seen = []
+    net.changed.connect(seen.append)
+    net.set_weight("e1", 2.0)
+    net.move_neuron(b, 10, 20)
+    net.set_activation(b, "relu")
+    d = net.add_neuron("hidden").id
+    net.connect_many([(a, d), (d, c)])
+    net.remove_neuron(d)
+    kinds = [(ch.kind, ch.structural) for ch in seen]
+    assert kinds == [("edge_changed", False), ("neuron_moved", False), ("neuron_changed", True),
+                     ("neuron_added", True), ("edge_added", True), ("neuron_removed", True)]
+    assert seen[-1].ids[0] == d and len(seen[-1].ids) == 3
+
+
+def test_connect_many_is_all_or_nothing():
+    net, a, b, c = chain3()
+    d = net.add_neuron("hidden").id
+    before = net.to_dict()
+    with pytest.raises(NetworkError, match="already connected"):
+        net.connect_many([(a, d), (a, b)])
+    with pytest.raises(NetworkError, match="close a cycle"):
+        net.connect_many([(b, d), (d, b)])
+    assert net.to_dict() == before
+
+
+def test_topological_order_and_depths_are_deterministic():
+    net, a, b, c = chain3()
+    net.connect(a, c, 0.1)  # skip connection
+    assert net.topological_order() == [a, b, c]
+    assert net.depths() == {a: 0, b: 1, c: 2}
+
+
+def test_copy_is_independent_and_dict_round_trip_keeps_ids_and_counters():
+    net, a, b, c = chain3()
+    other = net.copy()
+    other.set_weight("e1", 9.0)
+    assert net.edges["e1"].weight == 0.5
+    loaded = Network.from_dict(net.to_dict())
+    assert loaded.same_as(net)
+    assert loaded.add_neuron().id == "n4" and loaded.connect("n1", "n4").id == "e3"
+
+
+def test_signal_holds_bound_methods_weakly_and_blocks():
+    class View:
+        def __init__(self):
+            self.got = []
+
+        def on(self, value):
+            self.got.append(value)
+
+    sig, view, plain = Signal(), View(), []
+    sig.connect(view.on)
+    sig.connect(plain.append)
+    sig.emit(1)
+    with sig.blocked():
+        sig.emit(2)
+    sig.disconnect(plain.append)
+    sig.emit(3)
+    assert view.got == [1, 3] and plain == [1]
+    del view
+    gc.collect()
+    sig.emit(4)
+    assert len(sig) == 0
