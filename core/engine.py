@@ -34,6 +34,7 @@ class Level:
     trainable: np.ndarray | None  # 1.0 where a weight may change, None when all may
     hidden_rows: np.ndarray  # rows (relative) of hidden neurons: where dropout may act
     has_outputs: bool
+    inputs_only: bool  # reads input rows only: then it reads x directly, no copy needed
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -52,6 +53,22 @@ class Plan:
     bias_rows: np.ndarray
     bias_trainable: np.ndarray  # per buffer row: 1.0 if that bias may change
     structure_version: int
+    output_slice: slice | None  # the output rows as a slice when they are contiguous (no copy)
+    inputs_in_buffer: bool  # some level reads inputs and other rows in one block
+    biases_all_trainable: bool
+    # Work buffers reused by training steps, keyed by (batch size, dtype): allocating a few MB
+    # afresh every step costs more in page faults than the matrix products themselves.
+    buffers: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def work_buffers(self, b: int, dtype: np.dtype) -> tuple[np.ndarray, ...]:
+        key = (b, np.dtype(dtype).str)
+        if key not in self.buffers:
+            if len(self.buffers) > 4:  # batch sizes change rarely; keep the cache small
+                self.buffers.clear()
+            n, hidden = self.n_neurons, self.n_neurons - self.n_inputs
+            self.buffers[key] = (np.empty((n, b), dtype), np.empty((n, b), dtype),
+                                 np.empty((hidden, b), dtype), np.empty((hidden, b), dtype))
+        return self.buffers[key]
 
     @property
     def n_neurons(self) -> int:
@@ -132,12 +149,14 @@ class Forward:
 
     z: np.ndarray  # (neurons x samples) net inputs
     a: np.ndarray  # (neurons x samples) activations (after dropout)
+    x: np.ndarray  # (samples x inputs): levels that read only inputs read it directly
     derivative: dict[int, np.ndarray] = field(default_factory=dict)  # level -> f'(z), dropout only
     dropout_scale: dict[int, np.ndarray] = field(default_factory=dict)  # level -> mask / keep
 
     def outputs(self, plan: Plan) -> tuple[np.ndarray, np.ndarray]:
         """(z, a) of the output neurons, as (samples x outputs)."""
-        return self.z[plan.output_rows].T, self.a[plan.output_rows].T
+        rows = plan.output_rows if plan.output_slice is None else plan.output_slice
+        return self.z[rows].T, self.a[rows].T
 
 
 def compile_plan(net: Network) -> Plan:
@@ -173,10 +192,14 @@ def compile_plan(net: Network) -> Plan:
     bias_trainable = np.zeros(len(order))
     for nid in bias_ids:
         bias_trainable[row[nid]] = 0.0 if net.neurons[nid].frozen else 1.0
-    return Plan(order, row, len(inputs), np.array([row[n.id] for n in net.outputs], dtype=np.intp),
-                tuple(levels), edge_ids, bias_ids,
-                np.array([row[n] for n in bias_ids], dtype=np.intp), bias_trainable,
-                net.structure_version)
+    out_rows = np.array([row[n.id] for n in net.outputs], dtype=np.intp)
+    contiguous = bool(np.all(np.diff(out_rows) == 1))
+    bias_rows = np.array([row[n] for n in bias_ids], dtype=np.intp)
+    return Plan(order, row, len(inputs), out_rows, tuple(levels), edge_ids, bias_ids, bias_rows,
+                bias_trainable, net.structure_version,
+                slice(int(out_rows[0]), int(out_rows[-1]) + 1) if contiguous else None,
+                any(lv.src_lo < len(inputs) < lv.src_hi for lv in levels),
+                bool(np.all(bias_trainable[bias_rows] == 1.0)))
 
 
 def _level(net: Network, order: tuple[str, ...], start: int, stop: int, edge_src: np.ndarray,
@@ -198,25 +221,36 @@ def _level(net: Network, order: tuple[str, ...], start: int, stop: int, edge_src
     roles = [net.neurons[order[r]].role for r in range(start, stop)]
     hidden = np.array([i for i, role in enumerate(roles) if role == "hidden"], dtype=np.intp)
     return Level(start, stop, src_lo, src_hi, tuple(groups), pos, rows, cols,
-                 None if full else trainable, hidden, "output" in roles)
+                 None if full else trainable, hidden, "output" in roles,
+                 src_hi <= len(net.inputs))
 
 
 def forward(plan: Plan, params: Params, x: np.ndarray, dropout: float = 0.0,
-            rng: np.random.Generator | None = None) -> Forward:
-    """Run the batch x (samples x inputs) through the net. dropout > 0 means training mode."""
+            rng: np.random.Generator | None = None, reuse: bool = False) -> Forward:
+    """Run the batch x (samples x inputs) through the net. dropout > 0 means training mode.
+
+    reuse=True writes into the plan's work buffers (the next reuse call overwrites them), and
+    leaves z of the input rows unset; only for callers that consume the result at once.
+    """
     x = np.asarray(x, dtype=params.biases.dtype)
     if x.ndim != 2 or x.shape[1] != plan.n_inputs:
         raise ValueError(f"expected inputs of shape (samples, {plan.n_inputs}), got {x.shape}")
     n, b = plan.n_neurons, x.shape[0]
-    z = np.empty((n, b), x.dtype)
-    a = np.empty((n, b), x.dtype)
-    z[: plan.n_inputs] = x.T
-    a[: plan.n_inputs] = x.T
-    fwd = Forward(z, a)
+    if reuse:
+        z, a = plan.work_buffers(b, x.dtype)[:2]
+        if plan.inputs_in_buffer:
+            a[: plan.n_inputs] = x.T
+    else:
+        z, a = np.empty((n, b), x.dtype), np.empty((n, b), x.dtype)
+        z[: plan.n_inputs] = x.T
+        a[: plan.n_inputs] = x.T
+    fwd = Forward(z, a, x)
+    x_t = x.T
     for i, (lv, w) in enumerate(zip(plan.levels, params.weights)):
         zl = z[lv.start: lv.stop]
         if lv.src_hi > lv.src_lo:
-            np.matmul(w, a[lv.src_lo: lv.src_hi], out=zl)
+            src = x_t[lv.src_lo: lv.src_hi] if lv.inputs_only else a[lv.src_lo: lv.src_hi]
+            np.matmul(w, src, out=zl)
             zl += params.biases[lv.start: lv.stop, None]
         else:
             zl[:] = params.biases[lv.start: lv.stop, None]
@@ -237,6 +271,8 @@ def _apply_dropout(fwd: Forward, i: int, lv: Level, p: float, rng: np.random.Gen
 
 
 def _derivative(lv: Level, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    if len(lv.groups) == 1:
+        return ACTIVATIONS[lv.groups[0][0]].df(z[lv.start: lv.stop], a[lv.start: lv.stop])
     out = np.empty_like(z[lv.start: lv.stop])
     for name, g0, g1 in lv.groups:
         out[g0 - lv.start: g1 - lv.start] = ACTIVATIONS[name].df(z[g0:g1], a[g0:g1])
@@ -258,13 +294,20 @@ def loss_and_output_grad(plan: Plan, fwd: Forward, y: np.ndarray, loss: str) -> 
     return LOSSES[loss].compute(z_out, a_out, y)
 
 
-def backward(plan: Plan, params: Params, fwd: Forward, result: LossResult) -> Backward:
+def backward(plan: Plan, params: Params, fwd: Forward, result: LossResult,
+             reuse: bool = False) -> Backward:
     """dL/dW and dL/db for every parameter, from the loss gradient at the outputs."""
     n_in = plan.n_inputs
     b = fwd.a.shape[1]
-    grad_a = np.zeros((plan.n_neurons - n_in, b), fwd.a.dtype)
-    delta = np.zeros_like(grad_a)
-    out = plan.output_rows - n_in
+    if reuse:
+        grad_a, delta = plan.work_buffers(b, fwd.a.dtype)[2:]
+        grad_a.fill(0.0)
+        delta.fill(0.0)
+    else:
+        grad_a = np.zeros((plan.n_neurons - n_in, b), fwd.a.dtype)
+        delta = np.zeros_like(grad_a)
+    out = plan.output_rows - n_in if plan.output_slice is None else \
+        slice(plan.output_slice.start - n_in, plan.output_slice.stop - n_in)
     if result.wrt_net:
         delta[out] = result.grad.T
     else:
@@ -275,20 +318,27 @@ def backward(plan: Plan, params: Params, fwd: Forward, result: LossResult) -> Ba
         lv, w = plan.levels[i], params.weights[i]
         r0, r1 = lv.start - n_in, lv.stop - n_in
         ga = grad_a[r0:r1]
+        dl = delta[r0:r1]
         if i in fwd.dropout_scale:
             ga *= fwd.dropout_scale[i]
             d_local = fwd.derivative[i]
+        elif lv.groups == (("identity", lv.start, lv.stop),) and not result.wrt_net:
+            d_local = None  # f' = 1: delta is dL/da itself
+            np.copyto(dl, ga)
         else:
             d_local = _derivative(lv, fwd.z, fwd.a)
-        dl = delta[r0:r1]
-        if lv.has_outputs and result.wrt_net:
+        if d_local is None:
+            pass
+        elif lv.has_outputs and result.wrt_net:
             # Output rows already hold dL/dz from the loss; nothing flows into outputs from later.
             dl += ga * d_local
         else:
             np.multiply(ga, d_local, out=dl)
         grads_b[lv.start: lv.stop] = dl.sum(axis=1)
         if lv.src_hi > lv.src_lo:
-            grads_w[i] = dl @ fwd.a[lv.src_lo: lv.src_hi].T
+            src = fwd.x[:, lv.src_lo: lv.src_hi] if lv.inputs_only else \
+                fwd.a[lv.src_lo: lv.src_hi].T
+            grads_w[i] = dl @ src
             lo = max(lv.src_lo, n_in)
             if lv.src_hi > lo:
                 grad_a[lo - n_in: lv.src_hi - n_in] += w[:, lo - lv.src_lo:].T @ dl
@@ -302,7 +352,8 @@ def mask_frozen(plan: Plan, grads: Params) -> None:
     for lv, g in zip(plan.levels, grads.weights):
         if lv.trainable is not None:
             g *= lv.trainable
-    grads.biases *= plan.bias_trainable
+    if not plan.biases_all_trainable:
+        grads.biases *= plan.bias_trainable
 
 
 def loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.ndarray, loss: str,
@@ -313,9 +364,9 @@ def loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.ndarray,
     Entries of the weight matrices where the graph has no edge hold meaningless values: read
     per-edge gradients with Plan.edge_vector, or call mask_frozen before an update.
     """
-    fwd = forward(plan, params, x, dropout, rng)
+    fwd = forward(plan, params, x, dropout, rng, reuse=True)
     result = loss_and_output_grad(plan, fwd, y, loss)
-    return result.value, backward(plan, params, fwd, result).grads
+    return result.value, backward(plan, params, fwd, result, reuse=True).grads
 
 
 def predict(plan: Plan, params: Params, x: np.ndarray) -> np.ndarray:

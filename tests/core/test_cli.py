@@ -65,8 +65,8 @@ def test_gradcheck_fails_with_exit_1_when_backprop_is_wrong(xor_file, monkeypatc
 
     real = core.engine.backward
 
-    def broken(plan, params, fwd, result):
-        back = real(plan, params, fwd, result)
+    def broken(plan, params, fwd, result, **kw):
+        back = real(plan, params, fwd, result, **kw)
         back.grads.weights[0] *= 1.01
         return back
 
