@@ -247,8 +247,8 @@ class Network:
         self._structure_changed(Change("edge_added", (eid,)))
         return edge
 
-    def connect_many(self, pairs: list[tuple[str, str]], weights: list[float] | None = None
-                     ) -> list[Edge]:
+    def connect_many(self, pairs: list[tuple[str, str]], weights: list[float] | None = None,
+                     ids: list[str] | None = None) -> list[Edge]:
         """Add many edges at once (bulk tools, templates): all or none, one event.
 
         Checks every pair as edge_refusal would, but finds cycles with one topological sort of
@@ -264,10 +264,13 @@ class Network:
                 raise NetworkError(reason)
             existing.add((s, t))
             _finite(w, "weight")
+        if ids is not None and (len(ids) != len(pairs) or len(set(ids)) != len(ids) or
+                                any(i in self.edges or i in self.neurons for i in ids)):
+            raise NetworkError("connect_many needs one new, unused id per pair")
         trial = Network(dict(self.neurons), dict(self.edges))
         new_edges = []
-        for (s, t), w in zip(pairs, weights):
-            eid = self.new_id("e")
+        for k, ((s, t), w) in enumerate(zip(pairs, weights)):
+            eid = ids[k] if ids is not None else self.new_id("e")
             new_edges.append(Edge(eid, s, t, float(w)))
             trial.edges[eid] = new_edges[-1]
         try:

@@ -1,0 +1,216 @@
+"""Reversible edits of the network document: plain objects with apply(net) and revert(net).
+
+The GUI wraps each in one QUndoCommand; scripts and tests use them directly. Removal keeps
+indices and attached edges, so revert restores order and ids exactly. apply after revert
+re-creates with the same ids, so redo after undo gives the same document too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from core.network import Edge, Network, Neuron
+
+
+class Edit:
+    title = "Edit"
+    merge_key: tuple | None = None  # edits with equal keys in a row merge into one undo step
+
+    def apply(self, net: Network) -> None:
+        raise NotImplementedError
+
+    def revert(self, net: Network) -> None:
+        raise NotImplementedError
+
+    def merge(self, later: "Edit") -> bool:
+        return False
+
+
+@dataclass
+class AddNeuron(Edit):
+    neuron: Neuron
+    index: int | None = None
+
+    @property
+    def title(self) -> str:
+        return f"Add {self.neuron.role} neuron"
+
+    def apply(self, net: Network) -> None:
+        n = self.neuron
+        net.add_neuron(n.role, n.activation, n.bias, n.label, n.x, n.y, n.frozen, id=n.id,
+                       index=self.index)
+
+    def revert(self, net: Network) -> None:
+        net.remove_neuron(self.neuron.id)
+
+
+@dataclass
+class RemoveItems(Edit):
+    """Delete neurons (with their edges) and edges; revert puts everything back in place."""
+
+    neuron_ids: list[str]
+    edge_ids: list[str]
+    _neurons: list[tuple[int, Neuron]] = field(default_factory=list)
+    _edges: list[tuple[int, Edge]] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        n, e = len(self.neuron_ids), len(self.edge_ids)
+        return "Delete " + " and ".join(p for p in (f"{n} neuron(s)" if n else "",
+                                                    f"{e} edge(s)" if e else "") if p)
+
+    def apply(self, net: Network) -> None:
+        neuron_order, edge_order = list(net.neurons), list(net.edges)
+        doomed_edges = set(self.edge_ids) | {e.id for e in net.edges.values()
+                                             if e.source in self.neuron_ids or e.target in self.neuron_ids}
+        self._edges = sorted((edge_order.index(e), replace(net.edges[e])) for e in doomed_edges)
+        self._neurons = sorted((neuron_order.index(n), replace(net.neurons[n]))
+                               for n in self.neuron_ids)
+        for _, e in self._edges:
+            net.disconnect(e.id)
+        for _, n in self._neurons:
+            net.remove_neuron(n.id)
+
+    def revert(self, net: Network) -> None:
+        for index, n in self._neurons:
+            net.add_neuron(n.role, n.activation, n.bias, n.label, n.x, n.y, n.frozen, id=n.id,
+                           index=index)
+        for index, e in self._edges:
+            net.connect(e.source, e.target, e.weight, e.frozen, id=e.id, index=index)
+
+
+@dataclass
+class Connect(Edit):
+    source: str
+    target: str
+    weight: float
+    edge_id: str
+
+    @property
+    def title(self) -> str:
+        return f"Connect {self.source} -> {self.target}"
+
+    def apply(self, net: Network) -> None:
+        net.connect(self.source, self.target, self.weight, id=self.edge_id)
+
+    def revert(self, net: Network) -> None:
+        net.disconnect(self.edge_id)
+
+
+@dataclass
+class ConnectMany(Edit):
+    pairs: list[tuple[str, str]]
+    weights: list[float]
+    title: str = "Connect"
+    _ids: list[str] = field(default_factory=list)
+
+    def apply(self, net: Network) -> None:
+        # Redo gives the edges the ids they had the first time.
+        edges = net.connect_many(self.pairs, self.weights, self._ids or None)
+        self._ids = [e.id for e in edges]
+
+    def revert(self, net: Network) -> None:
+        for eid in reversed(self._ids):
+            net.disconnect(eid)
+
+
+@dataclass
+class SetValue(Edit):
+    """One scalar attribute of a neuron or edge: weight, bias, activation, label, frozen, role."""
+
+    kind: str  # "weight", "edge_frozen", "bias", "activation", "label", "frozen", "role"
+    item_id: str
+    old: object
+    new: object
+
+    @property
+    def title(self) -> str:
+        name = {"edge_frozen": "frozen flag"}.get(self.kind, self.kind)
+        return f"Set {name} of {self.item_id}"
+
+    @property
+    def merge_key(self) -> tuple | None:  # typing into a weight field is one undo step
+        return (self.kind, self.item_id) if self.kind in ("weight", "bias") else None
+
+    def apply(self, net: Network) -> None:
+        self._set(net, self.new)
+
+    def revert(self, net: Network) -> None:
+        self._set(net, self.old)
+
+    def merge(self, later: Edit) -> bool:
+        if isinstance(later, SetValue) and later.merge_key == self.merge_key is not None:
+            self.new = later.new
+            return True
+        return False
+
+    def _set(self, net: Network, value: object) -> None:
+        setter = {"weight": net.set_weight, "edge_frozen": net.set_edge_frozen,
+                  "bias": net.set_bias, "activation": net.set_activation, "label": net.set_label,
+                  "frozen": net.set_frozen, "role": net.set_role}[self.kind]
+        setter(self.item_id, value)
+
+
+@dataclass
+class MoveNeurons(Edit):
+    """A drag: every moved neuron's old and new position, one undo step."""
+
+    old: dict[str, tuple[float, float]]
+    new: dict[str, tuple[float, float]]
+    title: str = "Move"
+
+    def apply(self, net: Network) -> None:
+        for nid, (x, y) in self.new.items():
+            net.move_neuron(nid, x, y)
+
+    def revert(self, net: Network) -> None:
+        for nid, (x, y) in self.old.items():
+            net.move_neuron(nid, x, y)
+
+
+@dataclass
+class SetValues(Edit):
+    """Many weights and biases at once (reset weights, a stretch of training, an import)."""
+
+    old: tuple[dict[str, float], dict[str, float]]
+    new: tuple[dict[str, float], dict[str, float]]
+    title: str = "Set weights"
+
+    def apply(self, net: Network) -> None:
+        net.set_values(*self.new)
+
+    def revert(self, net: Network) -> None:
+        net.set_values(*self.old)
+
+
+@dataclass
+class ReplaceNetwork(Edit):
+    """New document or template: the whole network at once."""
+
+    old: Network
+    new: Network
+    title: str = "Replace network"
+
+    def apply(self, net: Network) -> None:
+        net.replace_with(self.new)
+
+    def revert(self, net: Network) -> None:
+        net.replace_with(self.old)
+
+
+@dataclass
+class Compound(Edit):
+    edits: list[Edit]
+    title: str = "Edit"
+
+    def apply(self, net: Network) -> None:
+        for e in self.edits:
+            e.apply(net)
+
+    def revert(self, net: Network) -> None:
+        for e in reversed(self.edits):
+            e.revert(net)
+
+
+def values_of(net: Network) -> tuple[dict[str, float], dict[str, float]]:
+    return ({e.id: e.weight for e in net.edges.values()},
+            {n.id: n.bias for n in net.neurons.values()})

@@ -1,0 +1,34 @@
+"""Starting the window: `python main.py [FILE]`."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "assets" / "examples" / "xor.json"
+
+
+def create_window(path: str | None = None):
+    """The main window with FILE, or the XOR example when no file is given."""
+    from gui.main_window import MainWindow
+
+    window = MainWindow()
+    target = Path(path) if path else (EXAMPLE if EXAMPLE.exists() else None)
+    if target is not None:
+        window.files.load(target)
+        if path is None:  # the example is a starting point, not a file to overwrite
+            window.files.path = None
+            window.files.update_title()
+    window.view.fit()
+    return window
+
+
+def run_gui(path: str | None = None) -> int:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Backprop Studio")
+    app.setOrganizationName("Backprop Studio")
+    window = create_window(path)
+    window.show()
+    window.view.fit()
+    return app.exec()

@@ -1,0 +1,108 @@
+"""A neuron on the canvas: paints what the document says; reports nothing but its id."""
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QFont, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+from gui import theme
+
+R = theme.NEURON_RADIUS
+GLYPH = {"identity": "lin", "sigmoid": "σ", "tanh": "tanh", "relu": "ReLU",
+         "leaky_relu": "lReLU", "elu": "ELU", "softplus": "soft+"}
+
+
+class NeuronItem(QGraphicsItem):
+    def __init__(self, scene_model, nid: str) -> None:
+        super().__init__()
+        self.model = scene_model  # the CanvasScene: the document is read through it
+        self.nid = nid
+        self.highlight = None  # optional QColor fill override (activation colouring)
+        self.setFlags(QGraphicsItem.ItemIsSelectable | QGraphicsItem.ItemIsMovable |
+                      QGraphicsItem.ItemSendsGeometryChanges)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(2)
+        self.sync()
+
+    @property
+    def neuron(self):
+        return self.model.network.neurons[self.nid]
+
+    def sync(self) -> None:
+        n = self.neuron
+        self.setPos(n.x, n.y)
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(-R - 8, -R - 8, 2 * R + 16, 2 * R + 30)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addEllipse(QPointF(0, 0), R + theme.PORT_RADIUS, R + 2)
+        return path
+
+    def port_pos(self) -> QPointF:
+        """Where outgoing edges leave (the right side) in scene coordinates."""
+        return self.mapToScene(QPointF(R, 0))
+
+    def entry_pos(self) -> QPointF:
+        return self.mapToScene(QPointF(-R, 0))
+
+    def on_port(self, scene_pos: QPointF) -> bool:
+        local = self.mapFromScene(scene_pos)
+        return self.neuron.role != "output" and \
+            math.hypot(local.x() - R, local.y()) <= theme.PORT_RADIUS + 5
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        n = self.neuron
+        painter.setRenderHint(QPainter.Antialiasing)
+        selected = self.isSelected()
+        fill = self.highlight or theme.ROLE_FILL[n.role]
+        pen = QPen(theme.SELECTION if selected else theme.ROLE_EDGE[n.role], 3.5 if selected else 2)
+        if n.frozen:
+            pen.setStyle(Qt.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(QBrush(fill))
+        if n.role == "input":
+            painter.drawRoundedRect(QRectF(-R, -R, 2 * R, 2 * R), 8, 8)
+        else:
+            painter.drawEllipse(QPointF(0, 0), R, R)
+        if n.role != "output":
+            painter.setBrush(theme.ROLE_EDGE[n.role])
+            painter.setPen(Qt.NoPen)
+            painter.drawEllipse(QPointF(R, 0), theme.PORT_RADIUS - 1.5, theme.PORT_RADIUS - 1.5)
+        painter.setPen(theme.TEXT)
+        font = QFont(painter.font())
+        font.setPointSizeF(8.5)
+        font.setBold(True)
+        painter.setFont(font)
+        painter.drawText(QRectF(-R, -R + 4, 2 * R, R - 2), Qt.AlignHCenter | Qt.AlignBottom,
+                         _elide(n.name, 7))
+        font.setBold(False)
+        font.setPointSizeF(8)
+        painter.setFont(font)
+        painter.setPen(theme.MUTED_TEXT)
+        glyph = "in" if n.role == "input" else GLYPH[n.activation]
+        painter.drawText(QRectF(-R, 2, 2 * R, R - 6), Qt.AlignHCenter | Qt.AlignTop, glyph)
+        if n.role != "input":
+            painter.drawText(QRectF(-R - 8, R + 2, 2 * R + 16, 16), Qt.AlignHCenter | Qt.AlignTop,
+                             f"b={n.bias:+.2f}")
+
+    def itemChange(self, change, value):
+        if change == QGraphicsItem.ItemPositionChange and self.model.snap_to_grid:
+            g = theme.GRID
+            return QPointF(round(value.x() / g) * g, round(value.y() / g) * g)
+        if change == QGraphicsItem.ItemPositionHasChanged:
+            self.model.neuron_moved_on_canvas(self.nid)
+        return super().itemChange(change, value)
+
+    def hoverEnterEvent(self, event) -> None:
+        self.setToolTip(self.model.neuron_formula(self.nid))
+        super().hoverEnterEvent(event)
+
+
+def _elide(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"

@@ -1,0 +1,312 @@
+"""The canvas scene: a view of the network document.
+
+It subscribes to the document's changes and keeps a dict from id to item; items paint what
+the document says. Gestures (wiring from a neuron's port, moving, dropping a new neuron) turn
+into core edits pushed on the undo stack; the document then tells the scene what changed.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QPainter, QPen, QUndoStack
+from PySide6.QtWidgets import QGraphicsLineItem, QGraphicsScene
+
+from core.edits import AddNeuron, Connect, MoveNeurons
+from core.initializers import draw_weight
+from core.network import Change, Network, Neuron
+from gui import theme
+from gui.canvas.batched_edges import THRESHOLD, BatchedEdgesItem
+from gui.canvas.edge_item import EdgeItem
+from gui.canvas.neuron_item import NeuronItem
+from gui.commands import apply_and_push
+
+
+class CanvasScene(QGraphicsScene):
+    message = Signal(str)  # for the status bar: why a gesture did nothing, what it did
+
+    def __init__(self, network: Network, undo_stack: QUndoStack, parent=None) -> None:
+        super().__init__(parent)
+        self.network = network
+        self.undo_stack = undo_stack
+        self.neuron_items: dict[str, NeuronItem] = {}
+        self.edge_items: dict[str, EdgeItem] = {}
+        self.batched: BatchedEdgesItem | None = None
+        self.weak_threshold = 0.0
+        self.snap_to_grid = False
+        self.initializer = "xavier_uniform"
+        self.rng = np.random.default_rng()
+        self.gradients: dict[str, float] | None = None  # set: the gradients view is on
+        self._scale: float | None = None
+        self._wire: tuple[str, QGraphicsLineItem] | None = None
+        self._drag_start: dict[str, tuple[float, float]] = {}
+        self._moving_on_canvas: set[str] = set()
+        self._batch_timer = QTimer(self, singleShot=True, interval=30)
+        self._batch_timer.timeout.connect(self._rebuild_batched)
+        self.setSceneRect(QRectF(-5000, -5000, 10000, 10000))
+        self.setItemIndexMethod(QGraphicsScene.NoIndex)
+        network.changed.connect(self._on_network_changed)
+        self.rebuild()
+
+    # ----- building items from the document --------------------------------------------------
+    def rebuild(self) -> None:
+        self.clear()
+        self.neuron_items, self.edge_items, self.batched, self._wire = {}, {}, None, None
+        for nid in self.network.neurons:
+            self._add_neuron_item(nid)
+        self._build_edges()
+
+    def _build_edges(self) -> None:
+        for item in self.edge_items.values():
+            self.removeItem(item)
+        self.edge_items = {}
+        if self.batched is not None:
+            self.removeItem(self.batched)
+            self.batched = None
+        self._scale = None
+        if len(self.network.edges) > THRESHOLD:
+            self.batched = BatchedEdgesItem(self)
+            self.addItem(self.batched)
+        else:
+            for eid in self.network.edges:
+                self._add_edge_item(eid)
+
+    def _add_neuron_item(self, nid: str) -> None:
+        item = NeuronItem(self, nid)
+        self.neuron_items[nid] = item
+        self.addItem(item)
+
+    def _add_edge_item(self, eid: str) -> None:
+        item = EdgeItem(self, eid)
+        self.edge_items[eid] = item
+        self.addItem(item)
+
+    def _on_network_changed(self, change: Change) -> None:
+        handler = getattr(self, f"_on_{change.kind}", None)
+        self._scale = None
+        if handler:
+            handler(change.ids)
+
+    def _on_reset(self, ids) -> None:
+        self.rebuild()
+
+    def _on_neuron_added(self, ids) -> None:
+        self._add_neuron_item(ids[0])
+
+    def _on_neuron_removed(self, ids) -> None:
+        for i in ids:
+            for table in (self.neuron_items, self.edge_items):
+                item = table.pop(i, None)
+                if item is not None:
+                    self.removeItem(item)
+        self._edges_changed()
+
+    def _on_edge_added(self, ids) -> None:
+        if self.batched is None and len(self.network.edges) <= THRESHOLD:
+            for eid in ids:
+                self._add_edge_item(eid)
+        else:
+            self._edges_changed()
+
+    def _on_edge_removed(self, ids) -> None:
+        for eid in ids:
+            item = self.edge_items.pop(eid, None)
+            if item is not None:
+                self.removeItem(item)
+        self._edges_changed()
+
+    def _on_neuron_changed(self, ids) -> None:
+        for nid in ids:
+            if nid in self.neuron_items:
+                self.neuron_items[nid].update()
+
+    def _on_neuron_moved(self, ids) -> None:
+        for nid in ids:
+            if nid in self.neuron_items and nid not in self._moving_on_canvas:
+                self.neuron_items[nid].sync()
+
+    def _on_edge_changed(self, ids) -> None:
+        for eid in ids:
+            if eid in self.edge_items:
+                self.edge_items[eid].update()
+        self._edges_changed()
+
+    def _on_values(self, ids) -> None:
+        for item in self.neuron_items.values():
+            item.update()
+        self.refresh_edges()
+
+    def _edges_changed(self) -> None:
+        """Switch between one item per edge and the batched drawing at THRESHOLD edges."""
+        if (len(self.network.edges) > THRESHOLD) != (self.batched is not None):
+            self._build_edges()
+        elif self.batched is not None:
+            self._batch_timer.start()
+
+    def _rebuild_batched(self) -> None:
+        if self.batched is not None:
+            self.batched.rebuild()
+
+    def refresh_edges(self) -> None:
+        """Repaint every edge (new weights, threshold, or gradients)."""
+        self._scale = None
+        if self.batched is not None:
+            self._batch_timer.start()
+        for item in self.edge_items.values():
+            item.update()
+
+    # ----- what items show ---------------------------------------------------------------------
+    def edge_value(self, eid: str) -> float:
+        if self.gradients is not None:
+            return self.gradients.get(eid, 0.0)
+        return self.network.edges[eid].weight
+
+    def edge_scale(self) -> float:
+        """The |value| that draws at full width: the largest on the canvas (cached)."""
+        if self._scale is None:
+            values = [abs(self.edge_value(e)) for e in self.network.edges]
+            self._scale = max(values, default=1.0) or 1.0
+        return self._scale
+
+    def set_weak_threshold(self, value: float) -> None:
+        self.weak_threshold = value
+        self.refresh_edges()
+
+    def set_gradients(self, gradients: dict[str, float] | None) -> None:
+        self.gradients = gradients
+        self.refresh_edges()
+
+    def neuron_formula(self, nid: str) -> str:
+        net = self.network
+        n = net.neurons[nid]
+        if n.role == "input":
+            return f"<b>{n.name}</b>: input neuron"
+        terms = " + ".join(f"{e.weight:.3g}·{net.neurons[e.source].name}" for e in net.incoming(nid))
+        formula = f"net = {terms} + {n.bias:.3g}" if terms else f"net = {n.bias:.3g} (no inputs)"
+        return (f"<b>{n.name}</b> ({n.role}, {n.activation})<br>{formula}<br>"
+                f"out = {n.activation}(net)" + ("<br><i>frozen</i>" if n.frozen else ""))
+
+    def edge_tooltip(self, eid: str) -> str:
+        e = self.network.edges[eid]
+        src, dst = self.network.neurons[e.source].name, self.network.neurons[e.target].name
+        text = f"{src} → {dst}<br>w = {e.weight:.6g}"
+        if self.gradients is not None:
+            text += f"<br>dL/dw = {self.gradients.get(eid, 0.0):.4g}"
+        return text + ("<br><i>frozen</i>" if e.frozen else "")
+
+    # ----- edits -----------------------------------------------------------------------------
+    def push(self, edit) -> bool:
+        reason = apply_and_push(self.undo_stack, self.network, edit)
+        if reason:
+            self.message.emit(reason)
+        return reason is None
+
+    def add_neuron_at(self, role: str, activation: str | None, pos: QPointF) -> str:
+        nid = self.network.new_id("n")
+        if activation is None:
+            activation = "identity" if role == "input" else "sigmoid"
+        if self.snap_to_grid:
+            g = theme.GRID
+            pos = QPointF(round(pos.x() / g) * g, round(pos.y() / g) * g)
+        self.push(AddNeuron(Neuron(nid, role, activation, 0.0, "", pos.x(), pos.y())))
+        return nid
+
+    def connect_neurons(self, source: str, target: str) -> bool:
+        reason = self.network.edge_refusal(source, target)
+        if reason:
+            self.message.emit(f"No edge: {reason}")
+            return False
+        fan_in = len(self.network.incoming(target)) + 1
+        fan_out = len(self.network.outgoing(source)) + 1
+        weight = draw_weight(self.initializer, fan_in, fan_out, self.rng)
+        eid = self.network.new_id("e")
+        ok = self.push(Connect(source, target, weight, eid))
+        if ok:
+            self.message.emit(f"Connected {self.network.neurons[source].name} → "
+                              f"{self.network.neurons[target].name} (w = {weight:.3f})")
+        return ok
+
+    def neuron_moved_on_canvas(self, nid: str) -> None:
+        """An item is being dragged: its edges follow now; the document learns on release."""
+        self._moving_on_canvas.add(nid)
+        if self.batched is not None:
+            self._batch_timer.start()
+            return
+        for e in self.network.edges.values():
+            if nid in (e.source, e.target) and e.id in self.edge_items:
+                self.edge_items[e.id].refresh_geometry()
+
+    # ----- gestures ----------------------------------------------------------------------------
+    def neuron_at(self, pos: QPointF) -> NeuronItem | None:
+        for item in self.items(pos):
+            if isinstance(item, NeuronItem):
+                return item
+        return None
+
+    def mousePressEvent(self, event) -> None:
+        item = self.neuron_at(event.scenePos())
+        if event.button() == Qt.LeftButton and item is not None and item.on_port(event.scenePos()):
+            line = QGraphicsLineItem(QLineF(item.port_pos(), event.scenePos()))
+            pen = QPen(theme.MUTED_TEXT, 2, Qt.DashLine)
+            line.setPen(pen)
+            line.setZValue(5)
+            self.addItem(line)
+            self._wire = (item.nid, line)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+        self._drag_start = {i.nid: (i.neuron.x, i.neuron.y) for i in self.selectedItems()
+                            if isinstance(i, NeuronItem)}
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._wire is not None:
+            source, line = self._wire
+            line.setLine(QLineF(self.neuron_items[source].port_pos(), event.scenePos()))
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._wire is not None:
+            source, line = self._wire
+            self.removeItem(line)
+            self._wire = None
+            target = self.neuron_at(event.scenePos())
+            if target is None:
+                self.message.emit("No edge: release the wire on a neuron")
+            else:
+                self.connect_neurons(source, target.nid)
+            return
+        super().mouseReleaseEvent(event)
+        self._finish_move()
+
+    def _finish_move(self) -> None:
+        moved = {nid: (self.neuron_items[nid].pos().x(), self.neuron_items[nid].pos().y())
+                 for nid in self._drag_start if nid in self.neuron_items}
+        old = {nid: xy for nid, xy in self._drag_start.items() if nid in moved}
+        self._drag_start = {}
+        changed = {nid for nid in moved if moved[nid] != old[nid]}
+        self._moving_on_canvas = set()
+        if changed:
+            self.push(MoveNeurons({n: old[n] for n in changed}, {n: moved[n] for n in changed},
+                                  f"Move {len(changed)} neuron(s)"))
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        painter.fillRect(rect, theme.BACKGROUND)
+        scale = painter.worldTransform().m11()
+        if scale < 0.35:
+            return
+        g = theme.GRID
+        left, top = int(rect.left() // g) * g, int(rect.top() // g) * g
+        minor, major = [], []
+        x = left
+        while x < rect.right():
+            (major if round(x / g) % 5 == 0 else minor).append(QLineF(x, rect.top(), x, rect.bottom()))
+            x += g
+        y = top
+        while y < rect.bottom():
+            (major if round(y / g) % 5 == 0 else minor).append(QLineF(rect.left(), y, rect.right(), y))
+            y += g
+        for lines, colour in ((minor, theme.GRID_MINOR), (major, theme.GRID_MAJOR)):
+            pen = QPen(colour, 1)
+            pen.setCosmetic(True)
+            painter.setPen(pen)
+            painter.drawLines(lines)

@@ -1,0 +1,45 @@
+"""QUndoCommand around a core edit. The edit is applied before pushing (so a refused edit
+never reaches the stack), which makes the first redo() that push() calls a no-op."""
+from __future__ import annotations
+
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from core.edits import Edit
+from core.network import Network, NetworkError
+
+_MERGE_ID = 1
+
+
+class EditCommand(QUndoCommand):
+    def __init__(self, edit: Edit, network: Network) -> None:
+        super().__init__(edit.title)
+        self.edit = edit
+        self.network = network
+        self._applied = True
+
+    def redo(self) -> None:
+        if self._applied:  # push() calls redo() once right away: the edit is already done
+            self._applied = False
+            return
+        self.edit.apply(self.network)
+
+    def undo(self) -> None:
+        self.edit.revert(self.network)
+
+    def id(self) -> int:
+        return _MERGE_ID if self.edit.merge_key is not None else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, EditCommand) or other.edit.merge_key != self.edit.merge_key:
+            return False
+        return self.edit.merge(other.edit)
+
+
+def apply_and_push(stack: QUndoStack, network: Network, edit: Edit) -> str | None:
+    """Apply `edit` and record it for undo; return the reason if the document refused it."""
+    try:
+        edit.apply(network)
+    except NetworkError as exc:
+        return str(exc)
+    stack.push(EditCommand(edit, network))
+    return None

@@ -1,0 +1,131 @@
+"""Clipboard (copy, cut, paste, duplicate) and the bulk tools (add a layer, connect A to B,
+auto-layout), each as one undoable edit."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from PySide6.QtWidgets import QApplication
+
+from core.edits import AddNeuron, Compound, ConnectMany, MoveNeurons, RemoveItems
+from core.initializers import draw_weights
+from core.layout import layout_by_depth
+from core.network import Neuron
+from gui.canvas.edge_item import EdgeItem
+from gui.canvas.neuron_item import NeuronItem
+from gui.canvas.scene import CanvasScene
+
+CLIP_TAG = "backprop-studio-subgraph:"
+PASTE_OFFSET = 40.0
+
+
+def selected_ids(scene: CanvasScene) -> tuple[list[str], list[str]]:
+    items = scene.selectedItems()
+    return ([i.nid for i in items if isinstance(i, NeuronItem)],
+            [i.eid for i in items if isinstance(i, EdgeItem)])
+
+
+def delete_selection(scene: CanvasScene) -> None:
+    neurons, edges = selected_ids(scene)
+    if neurons or edges:
+        scene.push(RemoveItems(neurons, edges))
+
+
+def copy_selection(scene: CanvasScene) -> int:
+    """The selected neurons and the edges among them, as JSON on the clipboard."""
+    neurons, _ = selected_ids(scene)
+    net = scene.network
+    keep = set(neurons)
+    data = {"neurons": [net.to_dict()["neurons"][list(net.neurons).index(n)] for n in neurons],
+            "edges": [{"source": e.source, "target": e.target, "weight": e.weight}
+                      for e in net.edges.values() if e.source in keep and e.target in keep]}
+    # Plain text with a tag (not a QMimeData: the clipboard would own a Python-made object).
+    QApplication.clipboard().setText(CLIP_TAG + json.dumps(data))
+    return len(neurons)
+
+
+def paste(scene: CanvasScene) -> list[str]:
+    """New copies (new ids, offset positions, same weights) of what was copied."""
+    text = QApplication.clipboard().text()
+    if not text.startswith(CLIP_TAG):
+        scene.message.emit("Nothing to paste: copy some neurons first")
+        return []
+    try:
+        data = json.loads(text[len(CLIP_TAG):])
+    except ValueError:
+        scene.message.emit("Nothing to paste: the clipboard holds no neurons")
+        return []
+    net = scene.network
+    ids: dict[str, str] = {}
+    edits = []
+    for n in data["neurons"]:
+        nid = net.new_id("n")
+        ids[n["id"]] = nid
+        edits.append(AddNeuron(Neuron(nid, n["role"], n["activation"], n["bias"], n["label"],
+                                      n["x"] + PASTE_OFFSET, n["y"] + PASTE_OFFSET, n["frozen"])))
+    pairs = [(ids[e["source"]], ids[e["target"]]) for e in data["edges"]]
+    if pairs:
+        edits.append(ConnectMany(pairs, [e["weight"] for e in data["edges"]], "Paste edges"))
+    if edits and scene.push(Compound(edits, f"Paste {len(ids)} neuron(s)")):
+        scene.clearSelection()
+        for nid in ids.values():
+            scene.neuron_items[nid].setSelected(True)
+        return list(ids.values())
+    return []
+
+
+def add_layer(scene: CanvasScene, count: int, role: str, activation: str) -> list[str]:
+    """A column of `count` neurons to the right of everything."""
+    net = scene.network
+    x = max((n.x for n in net.neurons.values()), default=-180.0) + 180.0
+    top = -(count - 1) * 80.0 / 2
+    edits, ids = [], []
+    for i in range(count):
+        nid = net.new_id("n")
+        ids.append(nid)
+        edits.append(AddNeuron(Neuron(nid, role, activation if role != "input" else "identity",
+                                      0.0, "", x, top + 80.0 * i)))
+    scene.push(Compound(edits, f"Add layer of {count}"))
+    return ids
+
+
+def connect_sets(scene: CanvasScene, sources: list[str], targets: list[str], mode: str,
+                 probability: float = 0.5, seed: int | None = None) -> int:
+    """Connect sources to targets: "all" (all-to-all), "one" (one-to-one in order) or "random".
+
+    Pairs that are already connected or invalid (into an input, a self-loop) are skipped; a
+    cycle refuses the whole operation with the document's message.
+    """
+    net = scene.network
+    if mode == "one":
+        if len(sources) != len(targets):
+            scene.message.emit(f"One-to-one needs equal sets: {len(sources)} sources, "
+                               f"{len(targets)} targets")
+            return 0
+        pairs = list(zip(sources, targets))
+    else:
+        pairs = [(s, t) for t in targets for s in sources]
+        if mode == "random":
+            rng = np.random.default_rng(seed)
+            pairs = [p for p in pairs if rng.random() < probability]
+    existing = {(e.source, e.target) for e in net.edges.values()}
+    pairs = [p for p in pairs if net._simple_refusal(*p, existing) is None]
+    if not pairs:
+        scene.message.emit("No new edges: every pair is connected already or not allowed")
+        return 0
+    fan_in = np.array([len(net.incoming(t)) + sum(1 for _, b in pairs if b == t) for _, t in pairs])
+    fan_out = np.array([len(net.outgoing(s)) + sum(1 for a, _ in pairs if a == s) for s, _ in pairs])
+    weights = draw_weights(scene.initializer, fan_in, fan_out, scene.rng).tolist()
+    if scene.push(ConnectMany(pairs, weights, f"Connect {len(pairs)} edge(s)")):
+        scene.message.emit(f"Added {len(pairs)} edge(s)")
+        return len(pairs)
+    return 0
+
+
+def auto_layout(scene: CanvasScene) -> None:
+    net = scene.network
+    new = layout_by_depth(net)
+    old = {nid: (n.x, n.y) for nid, n in net.neurons.items()}
+    moved = {nid: xy for nid, xy in new.items() if xy != old[nid]}
+    if moved:
+        scene.push(MoveNeurons({n: old[n] for n in moved}, moved, "Auto-layout"))

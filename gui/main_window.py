@@ -1,0 +1,191 @@
+"""The main window: canvas in the centre, palette and inspector docks, menus, status bar."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (QDockWidget, QInputDialog, QLabel, QMainWindow, QSlider,
+                               QUndoView, QWidget, QHBoxLayout)
+
+from core.project import Project
+from core.templates import TEMPLATES
+from gui import edit_tools
+from gui.canvas.scene import CanvasScene
+from gui.canvas.view import CanvasView
+from gui.connect_dialog import ConnectDialog, LayerDialog
+from gui.file_controller import FileController
+from gui.inspector import Inspector
+from gui.palette import Palette
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, project: Project | None = None) -> None:
+        super().__init__()
+        self.project = project or Project()
+        self.undo_stack = QUndoStack(self)
+        self.scene = CanvasScene(self.project.network, self.undo_stack, self)
+        self.view = CanvasView(self.scene, self)
+        self.setCentralWidget(self.view)
+        self.files = FileController(self, self.project, self.undo_stack)
+        self.files.project_replaced.connect(self._on_project_replaced)
+        self.sources: list[str] = []  # "connect A to B": the marked A
+        self._docks()
+        self._menus()
+        self.scene.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.statusBar().showMessage("Drag neurons from the palette; drag from a neuron's dot "
+                                     "to another neuron to connect them.")
+        self.resize(1280, 800)
+        self.files.update_title()
+
+    # ----- layout --------------------------------------------------------------------------------
+    def _docks(self) -> None:
+        self.palette = Palette()
+        self.palette.activated_kind.connect(self._add_at_centre)
+        self.inspector = Inspector(self.scene)
+        self.history = QUndoView(self.undo_stack)
+        for title, widget, area, name in (("Neurons", self.palette, Qt.LeftDockWidgetArea, "palette"),
+                                          ("Inspector", self.inspector, Qt.RightDockWidgetArea, "inspector"),
+                                          ("History", self.history, Qt.RightDockWidgetArea, "history")):
+            dock = QDockWidget(title, self)
+            dock.setObjectName(name)
+            dock.setWidget(widget)
+            self.addDockWidget(area, dock)
+            setattr(self, f"{name}_dock", dock)
+        self.history_dock.hide()
+        self.palette_dock.setMinimumWidth(170)
+        self.palette_dock.setMaximumWidth(220)
+        self.inspector_dock.setMinimumWidth(260)
+        self.weak_slider = QSlider(Qt.Horizontal)
+        self.weak_slider.setRange(0, 100)
+        self.weak_slider.setFixedWidth(140)
+        self.weak_slider.setToolTip("Hide edges whose |weight| is below this share of the largest")
+        self.weak_slider.valueChanged.connect(self._on_weak_changed)
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 6, 0)
+        row.addWidget(QLabel("Hide weak edges"))
+        row.addWidget(self.weak_slider)
+        self.statusBar().addPermanentWidget(box)
+
+    def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _menus(self) -> None:
+        bar = self.menuBar()
+        f = bar.addMenu("&File")
+        self._action(f, "&New", self.new_document, QKeySequence.New)
+        templates = f.addMenu("New from &template")
+        for name, template in TEMPLATES.items():
+            self._action(templates, template.title,
+                         lambda _=False, t=template: self.files.new_from(t.build(), f"Template: {t.title}"))
+        self._action(f, "&Open…", lambda: self.files.open(), QKeySequence.Open)
+        self.recent_menu = f.addMenu("Open &recent")
+        self.files.recent_changed.connect(self._fill_recent)
+        self._fill_recent()
+        self._action(f, "&Save", self.files.save, QKeySequence.Save)
+        self._action(f, "Save &as…", self.files.save_as, QKeySequence.SaveAs)
+        f.addSeparator()
+        self._action(f, "&Quit", self.close, QKeySequence.Quit)
+        e = bar.addMenu("&Edit")
+        undo = self.undo_stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence.Undo)
+        redo = self.undo_stack.createRedoAction(self, "&Redo")
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
+        e.addActions([undo, redo])
+        e.addSeparator()
+        self._action(e, "Cu&t", self.cut, QKeySequence.Cut)
+        self._action(e, "&Copy", lambda: edit_tools.copy_selection(self.scene), QKeySequence.Copy)
+        self._action(e, "&Paste", lambda: edit_tools.paste(self.scene), QKeySequence.Paste)
+        self._action(e, "&Duplicate", self.duplicate, "Ctrl+D")
+        self._action(e, "&Delete", lambda: edit_tools.delete_selection(self.scene),
+                     QKeySequence.Delete)
+        self._action(e, "Select &all", self.select_all, QKeySequence.SelectAll)
+        v = bar.addMenu("&View")
+        self._action(v, "Zoom &in", lambda: self.view.zoom(1.25), QKeySequence.ZoomIn)
+        self._action(v, "Zoom &out", lambda: self.view.zoom(0.8), QKeySequence.ZoomOut)
+        self._action(v, "&Fit to view", self.view.fit, "Ctrl+0")
+        snap = self._action(v, "&Snap to grid", self._toggle_snap)
+        snap.setCheckable(True)
+        v.addAction(self.history_dock.toggleViewAction())
+        v.addAction(self.palette_dock.toggleViewAction())
+        v.addAction(self.inspector_dock.toggleViewAction())
+        t = bar.addMenu("&Tools")
+        self._action(t, "Add &layer…", self.add_layer, "Ctrl+L")
+        self._action(t, "Mark selection as &sources (A)", self.mark_sources, "Ctrl+Shift+A")
+        self._action(t, "&Connect sources (A) to selection…", self.connect_to_selection, "Ctrl+K")
+        self._action(t, "&Auto-layout", lambda: edit_tools.auto_layout(self.scene), "Ctrl+Shift+L")
+        self.menus = {"file": f, "edit": e, "view": v, "tools": t}
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.files.recent_files():
+            self._action(self.recent_menu, path, lambda _=False, p=path: self.files.open(p))
+        self.recent_menu.setEnabled(bool(self.files.recent_files()))
+
+    # ----- commands ----------------------------------------------------------------------------
+    def new_document(self) -> None:
+        self.files.new_from(Project(), "New network")
+
+    def select_all(self) -> None:
+        for item in self.scene.items():
+            item.setSelected(True)
+
+    def cut(self) -> None:
+        edit_tools.copy_selection(self.scene)
+        edit_tools.delete_selection(self.scene)
+
+    def duplicate(self) -> None:
+        if edit_tools.copy_selection(self.scene):
+            edit_tools.paste(self.scene)
+
+    def add_layer(self) -> None:
+        dialog = LayerDialog(self)
+        if dialog.exec():
+            count, role, activation = dialog.values()
+            edit_tools.add_layer(self.scene, count, role, activation)
+
+    def mark_sources(self) -> None:
+        self.sources, _ = edit_tools.selected_ids(self.scene)
+        self.statusBar().showMessage(f"{len(self.sources)} neuron(s) marked as sources (A); now "
+                                     "select the targets and use Tools > Connect", 8000)
+
+    def connect_to_selection(self) -> None:
+        targets, _ = edit_tools.selected_ids(self.scene)
+        sources = [s for s in self.sources if s in self.project.network.neurons]
+        if not sources or not targets:
+            self.statusBar().showMessage("Mark sources first (Tools > Mark selection as sources), "
+                                         "then select the targets", 8000)
+            return
+        dialog = ConnectDialog(len(sources), len(targets), self)
+        if dialog.exec():
+            mode, probability = dialog.values()
+            edit_tools.connect_sets(self.scene, sources, targets, mode, probability)
+
+    def _add_at_centre(self, role: str, activation: str) -> None:
+        centre = self.view.mapToScene(self.view.viewport().rect().center())
+        self.scene.add_neuron_at(role, activation, QPointF(centre))
+
+    def _toggle_snap(self, on: bool) -> None:
+        self.scene.snap_to_grid = on
+
+    def _on_weak_changed(self, value: int) -> None:
+        self.scene.set_weak_threshold(self.scene.edge_scale() * value / 100.0)
+
+    def _on_project_replaced(self) -> None:
+        self.scene.initializer = self.project.training.initializer
+        self.view.fit()
+
+    def closeEvent(self, event) -> None:
+        if self.files.maybe_save():
+            event.accept()
+        else:
+            event.ignore()

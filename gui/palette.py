@@ -1,0 +1,45 @@
+"""The palette of neuron kinds: drag one onto the canvas (or double-click to add at the
+centre of the view)."""
+from __future__ import annotations
+
+from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem
+
+from core.activations import ACTIVATIONS
+from gui.canvas.view import MIME
+
+KINDS = [("input", "identity", "Input")] + \
+    [("hidden", a, f"Hidden · {a}") for a in ACTIVATIONS] + \
+    [("output", "sigmoid", "Output · sigmoid"), ("output", "identity", "Output · linear"),
+     ("output", "tanh", "Output · tanh")]
+
+
+class Palette(QListWidget):
+    activated_kind = Signal(str, str)  # role, activation (double-click)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setDragEnabled(True)
+        self.setDragDropMode(QAbstractItemView.DragOnly)
+        self.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.setSpacing(2)
+        for role, activation, title in KINDS:
+            item = QListWidgetItem(title)
+            item.setData(Qt.UserRole, f"{role}:{activation}")
+            item.setToolTip(f"Drag onto the canvas to add a {role} neuron"
+                            + ("" if role == "input" else f" with {activation} activation"))
+            self.addItem(item)
+        self.itemDoubleClicked.connect(self._on_double_clicked)
+
+    def mimeTypes(self) -> list[str]:
+        return [MIME]
+
+    def mimeData(self, items) -> QMimeData:
+        data = QMimeData()
+        if items:
+            data.setData(MIME, items[0].data(Qt.UserRole).encode())
+        return data
+
+    def _on_double_clicked(self, item: QListWidgetItem) -> None:
+        role, _, activation = item.data(Qt.UserRole).partition(":")
+        self.activated_kind.emit(role, activation)

@@ -1,0 +1,27 @@
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from core.templates import xor
+from gui.main_window import MainWindow
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # recent files stay here
+    # pytest-qt closes the window before fixtures are torn down: answer "Discard" to the
+    # unsaved-changes question then (the test of that question installs its own answers).
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+@pytest.fixture
+def xor_window(window):
+    window.files.new_from(xor(), "XOR")
+    window.undo_stack.clear()
+    window.undo_stack.setClean()
+    window.view.fit()
+    return window
