@@ -20,11 +20,11 @@ class NeuronItem(QGraphicsItem):
         self.model = scene_model  # the CanvasScene: the document is read through it
         self.nid = nid
         self.highlight = None  # optional QColor fill override (activation colouring)
-        self.setFlags(QGraphicsItem.ItemIsSelectable | QGraphicsItem.ItemIsMovable |
-                      QGraphicsItem.ItemSendsGeometryChanges)
         self.setAcceptHoverEvents(True)
         self.setZValue(2)
         self.sync()
+        self.setFlags(QGraphicsItem.ItemIsSelectable | QGraphicsItem.ItemIsMovable |
+                      QGraphicsItem.ItemSendsGeometryChanges)
 
     @property
     def neuron(self):
@@ -95,7 +95,8 @@ class NeuronItem(QGraphicsItem):
         if change == QGraphicsItem.ItemPositionChange and self.model.snap_to_grid:
             g = theme.GRID
             return QPointF(round(value.x() / g) * g, round(value.y() / g) * g)
-        if change == QGraphicsItem.ItemPositionHasChanged:
+        if change == QGraphicsItem.ItemPositionHasChanged and self.scene() is not None \
+                and self.scene().mouseGrabberItem() is not None:  # a drag, not a document move
             self.model.neuron_moved_on_canvas(self.nid)
         return super().itemChange(change, value)
 

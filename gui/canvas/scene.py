@@ -39,6 +39,7 @@ class CanvasScene(QGraphicsScene):
         self._scale: float | None = None
         self._wire: tuple[str, QGraphicsLineItem] | None = None
         self._drag_start: dict[str, tuple[float, float]] = {}
+        self._adjacent: dict[str, list[str]] | None = None  # neuron id -> its edge ids
         self._moving_on_canvas: set[str] = set()
         self._batch_timer = QTimer(self, singleShot=True, interval=30)
         self._batch_timer.timeout.connect(self._rebuild_batched)
@@ -83,6 +84,8 @@ class CanvasScene(QGraphicsScene):
     def _on_network_changed(self, change: Change) -> None:
         handler = getattr(self, f"_on_{change.kind}", None)
         self._scale = None
+        if change.structural:
+            self._adjacent = None
         if handler:
             handler(change.ids)
 
@@ -123,6 +126,24 @@ class CanvasScene(QGraphicsScene):
         for nid in ids:
             if nid in self.neuron_items and nid not in self._moving_on_canvas:
                 self.neuron_items[nid].sync()
+        self._refresh_edges_of(ids)
+
+    def _edges_of(self, nid: str) -> list[str]:
+        if self._adjacent is None:
+            self._adjacent = {n: [] for n in self.network.neurons}
+            for e in self.network.edges.values():
+                self._adjacent[e.source].append(e.id)
+                self._adjacent[e.target].append(e.id)
+        return self._adjacent.get(nid, [])
+
+    def _refresh_edges_of(self, nids) -> None:
+        if self.batched is not None:
+            self._batch_timer.start()
+            return
+        for nid in nids:
+            for eid in self._edges_of(nid):
+                if eid in self.edge_items:
+                    self.edge_items[eid].refresh_geometry()
 
     def _on_edge_changed(self, ids) -> None:
         for eid in ids:
@@ -228,12 +249,7 @@ class CanvasScene(QGraphicsScene):
     def neuron_moved_on_canvas(self, nid: str) -> None:
         """An item is being dragged: its edges follow now; the document learns on release."""
         self._moving_on_canvas.add(nid)
-        if self.batched is not None:
-            self._batch_timer.start()
-            return
-        for e in self.network.edges.values():
-            if nid in (e.source, e.target) and e.id in self.edge_items:
-                self.edge_items[e.id].refresh_geometry()
+        self._refresh_edges_of([nid])
 
     # ----- gestures ----------------------------------------------------------------------------
     def neuron_at(self, pos: QPointF) -> NeuronItem | None:
