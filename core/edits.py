@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from core.network import Edge, Network, Neuron
+from core.network import Change, Edge, Network, Neuron
 
 
 class Edit:
@@ -214,3 +214,22 @@ class Compound(Edit):
 def values_of(net: Network) -> tuple[dict[str, float], dict[str, float]]:
     return ({e.id: e.weight for e in net.edges.values()},
             {n.id: n.bias for n in net.neurons.values()})
+
+
+@dataclass
+class SetSettings(Edit):
+    """A change of the project's data or training settings (undoable like any other edit)."""
+
+    project: object  # core.project.Project (kept loose: edits need no project import)
+    field_name: str  # "data" or "training"
+    old: object
+    new: object
+    title: str = "Change settings"
+
+    def apply(self, net: Network) -> None:
+        setattr(self.project, self.field_name, self.new)
+        net.changed.emit(Change("settings"))
+
+    def revert(self, net: Network) -> None:
+        setattr(self.project, self.field_name, self.old)
+        net.changed.emit(Change("settings"))

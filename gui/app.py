@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "assets" / "examples" / "xor.json"
@@ -30,5 +31,5 @@ def run_gui(path: str | None = None) -> int:
     app.setOrganizationName("Backprop Studio")
     window = create_window(path)
     window.show()
-    window.view.fit()
+    QTimer.singleShot(0, window.view.fit)  # after the docks have taken their space
     return app.exec()

@@ -37,7 +37,10 @@ class MainWindow(QMainWindow):
         self.scene.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.statusBar().showMessage("Drag neurons from the palette; drag from a neuron's dot "
                                      "to another neuron to connect them.")
-        self.resize(1280, 800)
+        from gui.live.training_ui import TrainingUI
+
+        self.training = TrainingUI(self)
+        self.resize(1400, 900)
         self.files.update_title()
 
     # ----- layout --------------------------------------------------------------------------------
@@ -186,6 +189,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         if self.files.maybe_save():
+            self.training.shutdown()
             event.accept()
         else:
             event.ignore()

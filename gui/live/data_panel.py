@@ -1,0 +1,90 @@
+"""What the net makes of the data: for 2-input data the output over the input plane with the
+train and test points on it (the decision boundary); for 1-input data the fitted curve."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from core.engine import compile_plan, predict
+from core.losses import predictions
+from core.network import NetworkError
+from gui.live.worker import Progress
+
+GRID = 60
+
+
+class DataPanel(QWidget):
+    def __init__(self, window, parent=None) -> None:
+        super().__init__(parent)
+        self.window = window
+        self.plot = pg.PlotWidget(background="w")
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setLookupTable(pg.colormap.get("CET-D1").getLookupTable(nPts=256))
+        self.plot.addItem(self.image)
+        self.train_points = pg.ScatterPlotItem(size=7, pen=pg.mkPen("w", width=0.8))
+        self.test_points = pg.ScatterPlotItem(size=8, symbol="t", pen=pg.mkPen("k", width=0.8))
+        self.curve = self.plot.plot(pen=pg.mkPen("#2f6fde", width=2.5))
+        self.plot.addItem(self.train_points)
+        self.plot.addItem(self.test_points)
+        self.note = QLabel("")
+        self.note.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.note)
+
+    def refresh(self, progress: Progress | None = None) -> None:
+        data = self.window.dataset
+        net = self.window.project.network
+        if data is None:
+            return
+        try:
+            plan = compile_plan(net)
+        except NetworkError as exc:
+            self.note.setText(f"No predictions: {exc}")
+            return
+        if plan.n_inputs != data.n_inputs:
+            self.note.setText("The network's inputs do not match the data.")
+            return
+        params = plan.unflatten(progress.theta) if progress is not None and \
+            progress.theta is not None and len(progress.theta) == plan.n_parameters else plan.pack(net)
+        loss = self.window.project.training.loss
+        if data.n_inputs == 2:
+            self._plane(plan, params, data, loss)
+        elif data.n_inputs == 1:
+            self._line(plan, params, data, loss)
+        else:
+            self.note.setText(f"{data.n_inputs} inputs: no picture of the input space.")
+
+    def _plane(self, plan, params, data, loss) -> None:
+        x = np.vstack([data.x_train, data.x_test])
+        lo, hi = x.min(axis=0), x.max(axis=0)
+        pad = 0.1 * (hi - lo + 1e-9)
+        lo, hi = lo - pad, hi + pad
+        gx, gy = np.linspace(lo[0], hi[0], GRID), np.linspace(lo[1], hi[1], GRID)
+        xx, yy = np.meshgrid(gx, gy)
+        out = predictions(loss, predict(plan, params, np.stack([xx.ravel(), yy.ravel()], 1)))
+        value = out[:, 0] if out.shape[1] == 1 else np.argmax(out, 1) / max(out.shape[1] - 1, 1)
+        self.image.setImage(value.reshape(GRID, GRID).astype(np.float32), levels=(0, 1))
+        self.image.setRect(pg.QtCore.QRectF(lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]))
+        self.curve.setData([], [])
+        for item, xs, ys in ((self.train_points, data.x_train, data.y_train),
+                             (self.test_points, data.x_test, data.y_test)):
+            cls = ys[:, 0] if ys.shape[1] == 1 else np.argmax(ys, 1) / max(ys.shape[1] - 1, 1)
+            brushes = [pg.mkBrush("#e0582b" if c < 0.5 else "#2f6fde") if ys.shape[1] == 1
+                       else pg.mkBrush(pg.intColor(int(round(c * (ys.shape[1] - 1))), ys.shape[1]))
+                       for c in cls]
+            item.setData(xs[:, 0], xs[:, 1], brush=brushes)
+        self.note.setText("Background: the network's output over the input plane. "
+                          "Circles: training points; triangles: test points.")
+
+    def _line(self, plan, params, data, loss) -> None:
+        self.image.clear()
+        x = np.vstack([data.x_train, data.x_test])
+        grid = np.linspace(x.min(), x.max(), 200)[:, None]
+        out = predictions(loss, predict(plan, params, grid))
+        self.curve.setData(grid[:, 0], out[:, 0])
+        self.train_points.setData(data.x_train[:, 0], data.y_train[:, 0], brush=pg.mkBrush("#9aa5b8"))
+        self.test_points.setData(data.x_test[:, 0], data.y_test[:, 0], brush=pg.mkBrush("#e0582b"))
+        self.note.setText("Line: the network's output; points: training (grey) and test (orange) data.")

@@ -1,0 +1,65 @@
+"""Loss (and accuracy) against step: curves created once and updated with setData."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from gui.live.worker import Progress
+
+
+class LossPanel(QWidget):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.plot.setLabel("bottom", "step")
+        self.plot.setLabel("left", "loss")
+        self.plot.addLegend(offset=(-10, 10))
+        for item in (self.plot.getPlotItem(),):
+            item.setDownsampling(auto=True, mode="peak")
+            item.setClipToView(True)
+        self.batch = self.plot.plot(name="minibatch", pen=pg.mkPen("#b8c4d9", width=1))
+        self.train = self.plot.plot(name="train", pen=pg.mkPen("#2f6fde", width=2))
+        self.test = self.plot.plot(name="test", pen=pg.mkPen("#e0582b", width=2))
+        self.accuracy = pg.PlotWidget(background="w")
+        self.accuracy.setMaximumHeight(130)
+        self.accuracy.setLabel("left", "accuracy")
+        self.accuracy.setYRange(0, 1.02)
+        self.accuracy.showGrid(x=True, y=True, alpha=0.25)
+        self.train_acc = self.accuracy.plot(pen=pg.mkPen("#2f6fde", width=2))
+        self.test_acc = self.accuracy.plot(pen=pg.mkPen("#e0582b", width=2))
+        self.log = QCheckBox("log scale")
+        self.log.toggled.connect(lambda on: self.plot.setLogMode(y=on))
+        self.summary = QLabel("Press Run (Space) or Step to train.")
+        top = QHBoxLayout()
+        top.addWidget(self.summary, 1)
+        top.addWidget(self.log)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.accuracy)
+
+    def show_progress(self, p: Progress) -> None:
+        _set(self.batch, p.batch_loss)
+        _set(self.train, p.train_loss)
+        _set(self.test, p.test_loss)
+        _set(self.train_acc, p.train_accuracy)
+        _set(self.test_acc, p.test_accuracy)
+        self.accuracy.setVisible(len(p.train_accuracy.x) > 0)
+        ev = p.evaluation
+        if ev is not None:
+            text = f"step {p.step}, epoch {p.epoch}: train loss {ev.train_loss:.4g}"
+            if ev.test_loss is not None:
+                text += f", test loss {ev.test_loss:.4g}"
+            if ev.train_accuracy is not None:
+                text += f", accuracy {100 * ev.train_accuracy:.1f}%"
+                if ev.test_accuracy is not None:
+                    text += f" / {100 * ev.test_accuracy:.1f}% (test)"
+            self.summary.setText(text)
+
+
+def _set(curve, series) -> None:
+    y = np.asarray(series.y)
+    curve.setData(series.x, np.where(np.isfinite(y), y, np.nan), connect="finite")

@@ -1,0 +1,262 @@
+"""The loss surface over a 2D plane of parameter space, with the path training took on it.
+
+The grid is computed in a background thread (core.surface, batched) only when the plane
+changes; while training, only the path, the current point and the arrow move. Each mode says
+how far its picture is from the truth (../shared/notes/loss-surface.md).
+"""
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import contourpy
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from core import surface
+from core.engine import compile_plan, loss_and_gradients
+from core.network import NetworkError
+from gui.live.worker import Progress
+
+MODES = [("exact", "Two parameters (exact)"), ("pca", "PCA of the path"),
+         ("random", "Random directions")]
+GRID_RUNNING, GRID_PAUSED = 41, 61
+RESLICE_SECONDS = 3.0  # while training, the plane follows the weights on this schedule
+LEVELS = 12
+
+
+class SurfacePanel(QWidget):
+    def __init__(self, window, parent=None) -> None:
+        super().__init__(parent)
+        self.window = window
+        self.plane: surface.Plane | None = None
+        self.plan = None
+        self.z: np.ndarray | None = None
+        self.extent = (-1.0, 1.0, -1.0, 1.0)
+        self.chosen: tuple[str, str] | None = None  # parameter names picked on the canvas
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._future: Future | None = None
+        self._poll = QTimer(self, interval=30)
+        self._poll.timeout.connect(self._collect)
+        self.mode = QComboBox()
+        for key, title in MODES:
+            self.mode.addItem(title, key)
+        self.mode.currentIndexChanged.connect(lambda _: self.refit())
+        self.refit_button = QPushButton("Re-slice")
+        self.refit_button.setToolTip("Recompute the plane and the grid around the current weights")
+        self.refit_button.clicked.connect(self.refit)
+        self.info = QLabel("Train a few steps, then the surface appears here.")
+        self.info.setWordWrap(True)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setAspectLocked(False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.plot.addItem(self.image)
+        self.bar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("viridis"),
+                                   label="log10 loss", interactive=False)
+        self.bar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
+        self.contours: list[pg.PlotDataItem] = []
+        self.path = self.plot.plot(pen=pg.mkPen("w", width=2))
+        self.point = pg.ScatterPlotItem(size=11, brush=pg.mkBrush("#ff3b30"), pen=pg.mkPen("w"))
+        self.plot.addItem(self.point)
+        self.arrow = pg.ArrowItem(angle=0, headLen=14, brush="#ffffff", pen=pg.mkPen("k"))
+        self.arrow_line = self.plot.plot(pen=pg.mkPen("w", width=2))
+        self.plot.addItem(self.arrow)
+        top = QHBoxLayout()
+        top.addWidget(self.mode, 1)
+        top.addWidget(self.refit_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.info)
+        self.latest: Progress | None = None
+        self._sliced_at = time.monotonic()
+
+    # ----- the plane and its grid (background) ----------------------------------------------
+    def choose(self, names: tuple[str, str] | None) -> None:
+        """Two parameters picked on the canvas (edge ids or 'bias:<neuron>')."""
+        self.chosen = names
+        if self.mode.currentData() == "exact":
+            self.refit()
+        else:
+            self.mode.setCurrentIndex(0)
+
+    def refit(self) -> None:
+        p = self.latest
+        try:
+            plan = compile_plan(self.window.project.network)
+        except NetworkError as exc:
+            self.info.setText(f"No surface: {exc}")
+            return
+        theta = p.theta if p is not None and p.theta is not None and \
+            len(p.theta) == plan.n_parameters else plan.flatten(plan.pack(self.window.project.network))
+        try:
+            plane = self._make_plane(plan, theta)
+        except ValueError as exc:
+            self.info.setText(str(exc))
+            return
+        data = self.window.dataset
+        if data is None:
+            return
+        x, y = surface.subsample(data.x_train, data.y_train)
+        path = self._path_coords(plane)
+        ext = self._extent(plane, path, theta)
+        g = GRID_RUNNING if self.window.controller.running else GRID_PAUSED
+        alphas, betas = np.linspace(ext[0], ext[1], g), np.linspace(ext[2], ext[3], g)
+        loss = self.window.project.training.loss
+        if self._future is not None:
+            self._future.cancel()
+        self._pending = (plan, plane, ext)
+        self._future = self._pool.submit(surface.grid_losses, plan, plane, alphas, betas, x, y,
+                                         loss, dtype=np.float32)
+        self._poll.start()
+
+    def _make_plane(self, plan, theta) -> surface.Plane:
+        mode = self.mode.currentData()
+        names = plan.parameter_names()
+        if mode == "exact":
+            trainable = [i for i, ok in enumerate(plan.trainable_vector()) if ok]
+            if self.chosen and all(n in names for n in self.chosen):
+                i, j = names.index(self.chosen[0]), names.index(self.chosen[1])
+            elif len(trainable) >= 2:
+                i, j = trainable[0], trainable[1]
+            else:
+                raise ValueError("The exact slice needs two trainable parameters.")
+            return surface.exact_plane(plan, theta, i, j)
+        if mode == "pca":
+            thetas, _, traj_names = self.window.controller.worker.trajectory()
+            if tuple(traj_names) != tuple(names) or len(thetas) < 3:
+                raise ValueError("The PCA plane needs a training path: train for a while first.")
+            return surface.pca_plane(np.vstack([thetas, theta[None]]))
+        return surface.random_plane(plan, theta, np.random.default_rng(0))
+
+    def _extent(self, plane, path, theta) -> tuple[float, float, float, float]:
+        if plane.kind == "random":
+            r = max(float(np.linalg.norm(theta)) * 0.5, 1.0)
+            return (-r, r, -r, r)
+        if plane.kind == "exact":
+            centre = plane.coordinates(theta)[0]
+            span = max(2.0, float(np.abs(centre).max()))
+            pts = path if len(path) else centre[None]
+            return surface.extent(plane, np.vstack([pts, pts.mean(0) + [[-span, -span], [span, span]]]),
+                                  margin=0.1)
+        return surface.extent(plane, path)
+
+    def _collect(self) -> None:
+        if self._future is None or not self._future.done():
+            return
+        self._poll.stop()
+        future, self._future = self._future, None
+        if future.cancelled():
+            return
+        self.plan, self.plane, self.extent = self._pending
+        self.z = future.result()
+        self._draw_surface()
+        self._draw_path()
+
+    # ----- drawing ---------------------------------------------------------------------------
+    def _draw_surface(self) -> None:
+        logz = np.log10(np.maximum(self.z, 1e-12)).astype(np.float32)
+        lo, hi = float(np.nanmin(logz)), float(np.nanmax(logz))
+        hi = hi if hi > lo else lo + 1.0
+        self.image.setImage(logz, levels=(lo, hi))
+        a0, a1, b0, b1 = self.extent
+        self.image.setRect(pg.QtCore.QRectF(a0, b0, a1 - a0, b1 - b0))
+        self.bar.setLevels((lo, hi))
+        for c in self.contours:
+            self.plot.removeItem(c)
+        self.contours = []
+        g = logz.shape[0]
+        xs, ys = np.linspace(a0, a1, logz.shape[1]), np.linspace(b0, b1, g)
+        gen = contourpy.contour_generator(xs, ys, logz)
+        for level in np.linspace(lo, hi, LEVELS + 2)[1:-1]:
+            lines = gen.lines(level)
+            if not lines:
+                continue
+            joined = np.vstack([np.vstack([seg, [np.nan, np.nan]]) for seg in lines])
+            item = self.plot.plot(joined[:, 0], joined[:, 1], pen=pg.mkPen((255, 255, 255, 90)),
+                                  connect="finite")
+            self.contours.append(item)
+        self.plot.setXRange(a0, a1, padding=0)
+        self.plot.setYRange(b0, b1, padding=0)
+        self.plot.setLabel("bottom", self.plane.labels[0])
+        self.plot.setLabel("left", self.plane.labels[1])
+
+    def _path_coords(self, plane) -> np.ndarray:
+        thetas, _, names = self.window.controller.worker.trajectory()
+        if len(thetas) == 0 or thetas.shape[1] != len(plane.center):
+            return np.zeros((0, 2))
+        return plane.coordinates(thetas[-5000:])
+
+    def show_progress(self, p: Progress) -> None:
+        self.latest = p
+        now = time.monotonic()
+        if p.running and self.plane is not None and self._future is None and \
+                now - self._sliced_at > RESLICE_SECONDS:
+            self._sliced_at = now
+            self.refit()
+        if self.plane is None or p.theta is None:
+            if p.step > 0 and self._future is None and self.plane is None:
+                self.refit()
+            return
+        if len(p.theta) != len(self.plane.center):
+            self.refit()  # the structure changed: a new plane
+            return
+        self._draw_path()
+
+    def _draw_path(self) -> None:
+        p = self.latest
+        if self.plane is None or p is None or p.theta is None or len(p.theta) != len(self.plane.center):
+            return
+        path = self._path_coords(self.plane)
+        here = self.plane.coordinates(p.theta)[0]
+        if len(path):
+            path = np.vstack([path, here[None]])
+            self.path.setData(path[:, 0], path[:, 1])
+        self.point.setData([here[0]], [here[1]])
+        self._draw_arrow(p.theta, here)
+        self._honesty(p.theta, here)
+
+    def _draw_arrow(self, theta, here) -> None:
+        data = self.window.dataset
+        x, y = surface.subsample(data.x_train, data.y_train)
+        _, grads = loss_and_gradients(self.plan, self.plan.unflatten(theta), x, y,
+                                      self.window.project.training.loss)
+        g = np.concatenate([self.plan.edge_vector(grads.weights), grads.biases[self.plan.bias_rows]])
+        d = -np.array([g @ self.plane.d1, g @ self.plane.d2])
+        a0, a1, b0, b1 = self.extent
+        norm = np.linalg.norm(d / [a1 - a0, b1 - b0])
+        if norm == 0 or not np.isfinite(norm):
+            self.arrow.hide()
+            self.arrow_line.setData([], [])
+            return
+        tip = here + d / norm * 0.15  # 15% of the view, in the direction of steepest descent
+        self.arrow_line.setData([here[0], tip[0]], [here[1], tip[1]])
+        angle = np.degrees(np.arctan2(-(tip[1] - here[1]) / (b1 - b0), (tip[0] - here[0]) / (a1 - a0)))
+        self.arrow.setStyle(angle=180 + angle)
+        self.arrow.setPos(tip[0], tip[1])
+        self.arrow.show()
+
+    def _honesty(self, theta, here) -> None:
+        plane = self.plane
+        data = self.window.dataset
+        x, y = surface.subsample(data.x_train, data.y_train)
+        loss = self.window.project.training.loss
+        true = surface.loss_at(self.plan, theta, x, y, loss)
+        shown = surface.loss_at(self.plan, plane.point(*here), x, y, loss)
+        parts = [{"exact": "Exact slice: all other parameters held at their values when sliced.",
+                  "pca": "PCA plane of the whole path (Li et al. 2018).",
+                  "random": "Random filter-normalised directions (local curvature only)."}[plane.kind]]
+        if plane.explained:
+            parts.append(f"Plane explains {100 * sum(plane.explained):.1f}% of the path's variance.")
+        parts.append(f"Off-plane fraction {plane.off_plane_fraction(theta):.2f}; "
+                     f"loss here {true:.4g} vs surface {shown:.4g} under the marker.")
+        if plane.kind == "exact" and self.latest is not None:
+            parts.append("Re-slice when the other weights have moved on.")
+        self.info.setText(" ".join(parts))
+
+    def shutdown(self) -> None:
+        self._poll.stop()
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,207 @@
+"""Everything the window needs to train live: the run toolbar, the settings dock, the loss,
+gradient, surface and data panels, and the weights / gradients view of the canvas."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QComboBox, QDockWidget, QLabel, QScrollArea, QSpinBox, QToolBar,
+                               QWidget)
+
+from core.data import DataError, make_dataset
+from core.edits import SetSettings, SetValues, values_of
+from core.initializers import initialize
+from gui.canvas.edge_item import EdgeItem
+from gui.canvas.neuron_item import NeuronItem
+from gui.commands import EditCommand
+from gui.live.controller import TrainingController
+from gui.live.data_panel import DataPanel
+from gui.live.gradient_panel import GradientPanel
+from gui.live.loss_panel import LossPanel
+from gui.live.settings_dock import SettingsPanel
+from gui.live.surface_panel import SurfacePanel
+from gui.live.worker import Progress
+
+
+class TrainingUI(QObject):
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.window = window
+        window.dataset = None
+        self._make_dataset()
+        project = window.project
+        self.controller = TrainingController(project.network, window.dataset, project.training, self)
+        window.controller = self.controller
+        self.controller.progress.connect(self._on_progress)
+        self.controller.message.connect(self._on_message)
+        self.controller.running_changed.connect(self._on_running_changed)
+        self.controller.trained.connect(self._on_trained)
+        self._toolbar()
+        self._docks()
+        window.files.project_replaced.connect(self._on_project_replaced)
+        window.scene.selectionChanged.connect(self._on_selection_changed)
+        project.network.changed.connect(self._on_network_changed)
+        self.settings.load(project.data, project.training)
+
+    # ----- building ------------------------------------------------------------------------------
+    def _toolbar(self) -> None:
+        w = self.window
+        bar = QToolBar("Training", w)
+        bar.setObjectName("training_toolbar")
+        w.addToolBar(Qt.TopToolBarArea, bar)
+        self.run_action = self._act(bar, "▶ Run", self.controller.toggle, "Space",
+                                    "Run or pause training (Space)")
+        self._act(bar, "Step", lambda: self.controller.step(1), "Ctrl+Right", "One minibatch")
+        self._act(bar, "Step epoch", self.controller.step_epoch, "Ctrl+Shift+Right", "One epoch")
+        self._act(bar, "Reset weights", self.reset_weights, "Ctrl+R",
+                  "Re-initialise every weight from the initialiser and seed")
+        bar.addSeparator()
+        bar.addWidget(QLabel(" Show every "))
+        self.speed = QSpinBox()
+        self.speed.setRange(0, 10000)
+        self.speed.setSpecialValueText("frame")
+        self.speed.setSuffix(" steps")
+        self.speed.setToolTip("Steps between screen updates: 'frame' trains as fast as it can and "
+                              "redraws about 30 times a second; 1 shows every step")
+        self.speed.valueChanged.connect(self.controller.set_steps_per_update)
+        bar.addWidget(self.speed)
+        bar.addSeparator()
+        bar.addWidget(QLabel(" Edges show "))
+        self.view_mode = QComboBox()
+        self.view_mode.addItems(["weights", "gradients"])
+        self.view_mode.currentTextChanged.connect(self._on_view_mode)
+        bar.addWidget(self.view_mode)
+        self.counter = QLabel("  step 0 · epoch 0")
+        bar.addWidget(self.counter)
+        self.run_action.setShortcutContext(Qt.WindowShortcut)
+
+    def _act(self, bar, text, slot, shortcut, tip) -> QAction:
+        action = QAction(text, self.window)
+        action.setShortcut(QKeySequence(shortcut))
+        action.setToolTip(tip)
+        action.triggered.connect(slot)
+        bar.addAction(action)
+        return action
+
+    def _docks(self) -> None:
+        w = self.window
+        self.settings = SettingsPanel()
+        self.settings.changed.connect(self._on_settings_edited)
+        scroll = QScrollArea()
+        scroll.setWidget(self.settings)
+        scroll.setWidgetResizable(True)
+        settings_dock = self._dock("Settings", scroll, Qt.LeftDockWidgetArea, "settings")
+        w.tabifyDockWidget(w.palette_dock, settings_dock)
+        w.palette_dock.raise_()
+        self.loss_panel = LossPanel()
+        self.gradient_panel = GradientPanel()
+        self.surface_panel = SurfacePanel(w)
+        self.data_panel = DataPanel(w)
+        docks = [self._dock(title, panel, Qt.BottomDockWidgetArea, name) for title, panel, name in
+                 (("Loss", self.loss_panel, "loss"), ("Data", self.data_panel, "data"),
+                  ("Loss surface", self.surface_panel, "surface"),
+                  ("Gradients", self.gradient_panel, "gradients"))]
+        w.splitDockWidget(docks[0], docks[2], Qt.Horizontal)
+        w.tabifyDockWidget(docks[0], docks[1])
+        w.tabifyDockWidget(docks[2], docks[3])
+        docks[0].raise_()
+        docks[2].raise_()
+        self.docks = docks
+        w.resizeDocks(docks[:1] + docks[2:3], [330, 330], Qt.Vertical)
+
+    def _dock(self, title: str, widget: QWidget, area, name: str) -> QDockWidget:
+        dock = QDockWidget(title, self.window)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        self.window.addDockWidget(area, dock)
+        return dock
+
+    # ----- data ----------------------------------------------------------------------------------
+    def _make_dataset(self) -> bool:
+        w = self.window
+        base = w.files.path.parent if w.files.path else Path.cwd()
+        try:
+            w.dataset = make_dataset(w.project.data, base)
+            return True
+        except DataError as exc:
+            w.statusBar().showMessage(f"Data: {exc}", 10000)
+            return False
+
+    # ----- reactions ---------------------------------------------------------------------------
+    def _on_progress(self, p: Progress) -> None:
+        self.counter.setText(f"  step {p.step} · epoch {p.epoch}")
+        self.loss_panel.show_progress(p)
+        self.gradient_panel.show_progress(p)
+        self.surface_panel.show_progress(p)
+        self.data_panel.refresh(p)
+        if self.view_mode.currentText() == "gradients":
+            self.window.scene.set_gradients(dict(zip(p.edge_ids, p.gradients.tolist())))
+
+    def _on_message(self, text: str) -> None:
+        self.window.statusBar().showMessage(text, 20000)
+
+    def _on_running_changed(self, running: bool) -> None:
+        self.run_action.setText("❚❚ Pause" if running else "▶ Run")
+
+    def _on_trained(self, before, after, steps: int) -> None:
+        net = self.window.project.network
+        self.window.undo_stack.push(EditCommand(SetValues(before, after, f"Train {steps} step(s)"), net))
+
+    def _on_view_mode(self, mode: str) -> None:
+        p = self.controller.latest
+        grads = dict(zip(p.edge_ids, p.gradients.tolist())) if p is not None else {}
+        self.window.scene.set_gradients(grads if mode == "gradients" else None)
+
+    def _on_selection_changed(self) -> None:
+        try:
+            items = self.window.scene.selectedItems()
+        except RuntimeError:
+            return
+        names = [i.eid for i in items if isinstance(i, EdgeItem)] + \
+            [f"bias:{i.nid}" for i in items if isinstance(i, NeuronItem)
+             and i.neuron.role != "input"]
+        if len(names) == 2:
+            self.surface_panel.choose((names[0], names[1]))
+
+    def _on_network_changed(self, change) -> None:
+        if change.kind == "settings":  # an undo or redo of a settings edit
+            self._apply_settings()
+
+    def _on_settings_edited(self, group: str, new) -> None:
+        p = self.window.project
+        edit = SetSettings(p, group, getattr(p, group), new, f"Change {group} settings")
+        edit.apply(p.network)
+        self.window.undo_stack.push(EditCommand(edit, p.network))
+
+    def _apply_settings(self) -> None:
+        p = self.window.project
+        self.settings.load(p.data, p.training)
+        self.controller.set_settings(p.training)
+        self.window.scene.initializer = p.training.initializer
+        if self._make_dataset():
+            self.controller.set_data(self.window.dataset)
+            self.data_panel.refresh()
+            self.gradient_panel.reset()
+
+    def _on_project_replaced(self) -> None:
+        self.controller.pause()
+        self._apply_settings()
+        self.controller.restart()
+        self.surface_panel.plane = None
+
+    def reset_weights(self) -> None:
+        net, t = self.window.project.network, self.window.project.training
+        self.controller.pause()
+        new = initialize(net, t.initializer, t.seed, t.init_constant)
+        before = values_of(net)
+        edit = SetValues(before, (new[0], new[1]), "Reset weights")
+        edit.apply(net)
+        self.window.undo_stack.push(EditCommand(edit, net))
+        self.controller.restart()
+        self.gradient_panel.reset()
+        self.surface_panel.plane = None
+
+    def shutdown(self) -> None:
+        self.surface_panel.shutdown()
+        self.controller.shutdown()
