@@ -190,6 +190,10 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         if self.files.maybe_save():
             self.training.shutdown()
+            # The stack and the document outlive this window briefly while Qt tears it
+            # down: stop their signals from reaching half-deleted views.
+            self.undo_stack.cleanChanged.disconnect(self.files.update_title)
+            self.project.network.changed.blocked().__enter__()
             event.accept()
         else:
             event.ignore()

@@ -28,6 +28,7 @@ class TrainingController(QObject):
         self._structural = False
         self._session_start: tuple[dict, dict] | None = None
         self._session_steps = 0
+        self._closed = False
         self._thread = QThread()
         self._thread.setObjectName("training")
         self.worker = TrainingWorker(network.copy(), data, settings)
@@ -77,6 +78,7 @@ class TrainingController(QObject):
         self.worker.steps_per_update = max(0, int(n))
 
     def shutdown(self) -> None:
+        self._closed = True
         self.worker.commands.put(("quit",))
         self._thread.quit()
         self._thread.wait(5000)
@@ -102,6 +104,8 @@ class TrainingController(QObject):
 
     # ----- worker -> document and panels -------------------------------------------------------
     def _on_progress(self, progress: Progress) -> None:
+        if self._closed:
+            return
         try:
             present = self.network.edges.keys() & set(progress.edge_ids)
             weights = {e: float(w) for e, w in zip(progress.edge_ids, progress.weights)
@@ -133,7 +137,7 @@ class TrainingController(QObject):
 
     def _end_session(self) -> None:
         """Report a finished stretch of training so the window can push one undo step."""
-        if self._session_start is None or self.running:
+        if self._session_start is None or self.running or self._closed:
             return
         after = _values(self.network)
         steps = (self.latest.step if self.latest else 0) - self._session_steps

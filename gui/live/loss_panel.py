@@ -61,5 +61,8 @@ class LossPanel(QWidget):
 
 
 def _set(curve, series) -> None:
+    # Losses of a diverging run reach 1e300 and beyond: pyqtgraph's auto-range would then
+    # overflow to inf, so such points are left out of the curve.
     y = np.asarray(series.y)
-    curve.setData(series.x, np.where(np.isfinite(y), y, np.nan), connect="finite")
+    curve.setData(series.x, np.where(np.isfinite(y) & (np.abs(y) < 1e100), y, np.nan),
+                  connect="finite")

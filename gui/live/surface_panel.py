@@ -73,6 +73,7 @@ class SurfacePanel(QWidget):
         layout.addWidget(self.info)
         self.latest: Progress | None = None
         self._sliced_at = time.monotonic()
+        self._closed = False
 
     # ----- the plane and its grid (background) ----------------------------------------------
     def choose(self, names: tuple[str, str] | None) -> None:
@@ -84,6 +85,8 @@ class SurfacePanel(QWidget):
             self.mode.setCurrentIndex(0)
 
     def refit(self) -> None:
+        if self._closed:
+            return
         p = self.latest
         try:
             plan = compile_plan(self.window.project.network)
@@ -103,6 +106,10 @@ class SurfacePanel(QWidget):
         x, y = surface.subsample(data.x_train, data.y_train)
         path = self._path_coords(plane)
         ext = self._extent(plane, path, theta)
+        if not np.all(np.isfinite(ext)) or max(map(abs, ext)) > 1e6:
+            self.info.setText("The weights are too large to draw a surface around them "
+                              "(did training diverge?). Reset the weights, then Re-slice.")
+            return
         g = GRID_RUNNING if self.window.controller.running else GRID_PAUSED
         alphas, betas = np.linspace(ext[0], ext[1], g), np.linspace(ext[2], ext[3], g)
         loss = self.window.project.training.loss
@@ -151,8 +158,12 @@ class SurfacePanel(QWidget):
         future, self._future = self._future, None
         if future.cancelled():
             return
+        z = future.result()
+        if not np.isfinite(z).any():
+            self.info.setText("The loss is not finite anywhere on this plane.")
+            return
         self.plan, self.plane, self.extent = self._pending
-        self.z = future.result()
+        self.z = z
         self._draw_surface()
         self._draw_path()
 
@@ -258,5 +269,6 @@ class SurfacePanel(QWidget):
         self.info.setText(" ".join(parts))
 
     def shutdown(self) -> None:
+        self._closed = True
         self._poll.stop()
         self._pool.shutdown(wait=True, cancel_futures=True)

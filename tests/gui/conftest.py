@@ -25,3 +25,19 @@ def xor_window(window):
     window.undo_stack.setClean()
     window.view.fit()
     return window
+
+
+def wait_until(condition, timeout_ms: int = 10000) -> None:
+    """Run a real event loop until condition() holds. qtbot.waitUntil sleeps in QTest.qWait,
+    which keeps the GIL and so starves the training thread; this lets it run."""
+    import time
+
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {timeout_ms} ms")
+        loop = QEventLoop()
+        QTimer.singleShot(10, loop.quit)
+        loop.exec()

@@ -1,0 +1,157 @@
+"""Training from the window: the worker thread, the toolbar, panels that hold the right numbers.
+(Waits use qtbot.wait/waitUntil, which run a real event loop: QTest.qWait would hold the GIL
+and starve the training thread.)"""
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from core import surface
+from core.engine import compile_plan, loss_and_gradients
+from core.templates import chain, classifier_2881
+from tests.gui.conftest import wait_until
+
+
+def pause(ms):
+    import time
+    end = time.monotonic() + ms / 1000
+    try:
+        wait_until(lambda: time.monotonic() > end, ms + 1000)
+    except TimeoutError:
+        pass
+
+
+@pytest.fixture
+def trained_window(window, qtbot):
+    window.files.new_from(classifier_2881(), "circles")
+    window.undo_stack.clear()
+    return window
+
+
+def run_steps(window, qtbot, n):
+    """n more steps, through the controller as the Step button does."""
+    target = (window.controller.latest.step if window.controller.latest else 0) + n
+    window.controller.step(n)
+    wait_until(lambda: window.controller.latest is not None
+                    and window.controller.latest.step >= target, 20000)
+
+
+def test_two_hundred_steps_from_the_gui_lower_the_loss_and_fill_the_panels(trained_window, qtbot):
+    w = trained_window
+    first_loss = None
+    run_steps(w, qtbot, 1)
+    first_loss = w.controller.latest.evaluation.train_loss
+    run_steps(w, qtbot, 200)
+    p = w.controller.latest
+    assert p.evaluation.train_loss < first_loss
+    x, y = w.training.loss_panel.train.getData()
+    assert len(x) >= 2 and y[-1] == pytest.approx(p.evaluation.train_loss)
+    bx, _ = w.training.loss_panel.batch.getData()
+    assert bx[-1] == 201
+    assert "step 201" in w.training.counter.text()
+    # The document holds the trained weights, and training is one undo step.
+    plan = compile_plan(w.project.network)
+    np.testing.assert_allclose(plan.flatten(plan.pack(w.project.network)), p.theta)
+    wait_until(lambda: w.undo_stack.count() == 2)  # two stretches: 1 step, 200 steps
+    assert w.undo_stack.undoText().startswith("Train")
+
+
+def test_run_then_pause_stops_stepping(trained_window, qtbot):
+    w = trained_window
+    w.view.setFocus()
+    qtbot.keyClick(w, Qt.Key_Space)
+    wait_until(lambda: w.controller.running, 5000)
+    wait_until(lambda: w.controller.latest is not None and w.controller.latest.step > 50,
+                    10000)
+    qtbot.keyClick(w, Qt.Key_Space)
+    wait_until(lambda: not w.controller.running, 5000)
+    pause(200)
+    stopped_at = w.controller.worker.trainer.step_count
+    pause(300)
+    assert w.controller.worker.trainer.step_count == stopped_at
+    assert w.controller.latest.step == stopped_at
+
+
+def test_gradients_shown_on_edges_equal_the_engine(trained_window, qtbot):
+    w = trained_window
+    run_steps(w, qtbot, 3)
+    p = w.controller.latest
+    w.training.view_mode.setCurrentText("gradients")
+    # Independent: the gradient of the minibatch of step 3 is not recomputable here, so run
+    # one full-batch step from the current weights and compare with the engine directly.
+    net = w.project.network
+    plan = compile_plan(net)
+    params = plan.unflatten(p.theta)
+    trainer = w.controller.worker.trainer
+    batch_x, batch_y = trainer.data.x_train, trainer.data.y_train
+    _, grads = loss_and_gradients(plan, params, batch_x, batch_y, "bce")
+    expected = dict(zip(plan.edge_ids, plan.edge_vector(grads.weights)))
+    shown = {eid: w.scene.edge_value(eid) for eid in net.edges}
+    assert shown == dict(zip(p.edge_ids, p.gradients.tolist()))
+    # The worker's last-step gradients are the engine's for that step's batch: check the
+    # worker against the engine on the same batch by taking one full-batch step.
+    trainer.settings = type(trainer.settings)(**{**trainer.settings.to_dict(), "batch_size": 0})
+    before = trainer.plan.unflatten(trainer.plan.flatten(trainer.params))
+    trainer.step()
+    _, g2 = loss_and_gradients(trainer.plan, before, batch_x, batch_y, "bce")
+    np.testing.assert_allclose(trainer.edge_gradients(), trainer.plan.edge_vector(g2.weights),
+                               rtol=1e-10, atol=1e-14)
+    assert len(expected) == len(shown)
+
+
+def test_surface_grid_values_equal_core_loss_at_those_parameters(window, qtbot):
+    w = window
+    w.files.new_from(chain(), "chain")
+    run_steps(w, qtbot, 20)
+    panel = w.training.surface_panel
+    panel.mode.setCurrentIndex(0)
+    panel.refit()
+    wait_until(lambda: panel.z is not None and panel._future is None, 10000)
+    assert panel.plane.labels == ("weight e1", "weight e2")  # the chain's two weights
+    a0, a1, b0, b1 = panel.extent
+    g = panel.z.shape[0]
+    alphas, betas = np.linspace(a0, a1, panel.z.shape[1]), np.linspace(b0, b1, g)
+    data = w.dataset
+    x, y = surface.subsample(data.x_train, data.y_train)
+    plan = panel.plan
+    for j, i in [(0, 0), (g // 2, 3), (g - 1, panel.z.shape[1] - 1)]:
+        theta = panel.plane.point(alphas[i], betas[j])
+        expected = loss_and_gradients(plan, plan.unflatten(theta), x, y, "mse")[0]
+        assert panel.z[j, i] == pytest.approx(expected, rel=1e-4)
+    assert "Off-plane fraction 0.00" in panel.info.text()
+
+
+def test_pca_plane_path_coordinates_equal_an_independent_projection(trained_window, qtbot):
+    w = trained_window
+    run_steps(w, qtbot, 300)
+    panel = w.training.surface_panel
+    panel.mode.setCurrentIndex(1)
+    wait_until(lambda: panel._future is None and panel.plane is not None
+                    and panel.plane.kind == "pca", 10000)
+    thetas, _, _ = w.controller.worker.trajectory()
+    thetas = np.vstack([thetas, w.controller.latest.theta[None]])
+    d = thetas - thetas[-1]
+    _, vecs = np.linalg.eigh(d.T @ d)
+    top = vecs[:, ::-1][:, :2]
+    path_x, path_y = panel.path.getData()
+    shown = np.stack([path_x, path_y], 1)
+    expected = (w.controller.worker.trajectory()[0] - panel.plane.center) @ top
+    expected = np.vstack([expected, (w.controller.latest.theta - panel.plane.center) @ top])
+    for k in range(2):
+        sign = np.sign(shown[:, k] @ expected[-len(shown):, k]) or 1.0
+        np.testing.assert_allclose(shown[:, k], sign * expected[-len(shown):, k], atol=1e-6)
+    assert "% of variance" in panel.plane.labels[0]
+
+
+def test_divergence_pauses_with_a_message_and_keeps_the_canvas_usable(window, qtbot):
+    w = window
+    w.files.new_from(chain(), "chain")  # w2 * tanh(w1 x): the loss grows without bound in w2
+    w.training._on_settings_edited("training", type(w.project.training)(
+        **{**w.project.training.to_dict(), "learning_rate": 1e5}))
+    w.controller.run()
+    wait_until(lambda: "Training stopped at step" in w.statusBar().currentMessage(),
+                    10000)
+    assert not w.controller.running
+    assert "smaller learning rate" in w.statusBar().currentMessage()
+    assert all(np.isfinite(e.weight) for e in w.project.network.edges.values())
+    w.scene.add_neuron_at("hidden", "tanh", w.view.mapToScene(10, 10))  # still editable
+    assert len(w.project.network.neurons) == 4
