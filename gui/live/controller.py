@@ -2,12 +2,19 @@
 writes trained weights back into the document (throttled, once per drawn frame)."""
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from core.data import Dataset
 from core.network import Change, Network
 from core.settings import TrainingSettings
 from gui.live.worker import Progress, TrainingWorker
+
+
+# While running, the document (and so the canvas) takes the trained weights at most this
+# often: every redraw in Python competes with the training thread for the GIL.
+SYNC_SECONDS = 0.1
 
 
 class TrainingController(QObject):
@@ -29,6 +36,7 @@ class TrainingController(QObject):
         self._session_start: tuple[dict, dict] | None = None
         self._session_steps = 0
         self._closed = False
+        self._synced_at = 0.0
         self._thread = QThread()
         self._thread.setObjectName("training")
         self.worker = TrainingWorker(network.copy(), data, settings)
@@ -106,6 +114,12 @@ class TrainingController(QObject):
     def _on_progress(self, progress: Progress) -> None:
         if self._closed:
             return
+        now = time.monotonic()
+        if progress.running and now - self._synced_at < SYNC_SECONDS:
+            self.latest = progress
+            self.worker.drawn.set()
+            return
+        self._synced_at = now
         try:
             present = self.network.edges.keys() & set(progress.edge_ids)
             weights = {e: float(w) for e, w in zip(progress.edge_ids, progress.weights)

@@ -2,6 +2,8 @@
 train and test points on it (the decision boundary); for 1-input data the fitted curve."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
@@ -12,6 +14,7 @@ from core.network import NetworkError
 from gui.live.worker import Progress
 
 GRID = 60
+MIN_SECONDS = 0.2  # the prediction map is redrawn at most 5 times a second
 
 
 class DataPanel(QWidget):
@@ -33,12 +36,17 @@ class DataPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.note)
+        self._points_for = None  # the dataset whose points are drawn
+        self._drawn_at = 0.0
 
     def refresh(self, progress: Progress | None = None) -> None:
         data = self.window.dataset
         net = self.window.project.network
-        if data is None:
+        now = time.monotonic()
+        if data is None or not self.isVisible() or (
+                progress is not None and progress.running and now - self._drawn_at < MIN_SECONDS):
             return
+        self._drawn_at = now
         try:
             plan = compile_plan(net)
         except NetworkError as exc:
@@ -69,6 +77,9 @@ class DataPanel(QWidget):
         self.image.setImage(value.reshape(GRID, GRID).astype(np.float32), levels=(0, 1))
         self.image.setRect(pg.QtCore.QRectF(lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]))
         self.curve.setData([], [])
+        if self._points_for is data:
+            return
+        self._points_for = data
         for item, xs, ys in ((self.train_points, data.x_train, data.y_train),
                              (self.test_points, data.x_test, data.y_test)):
             cls = ys[:, 0] if ys.shape[1] == 1 else np.argmax(ys, 1) / max(ys.shape[1] - 1, 1)
@@ -85,6 +96,9 @@ class DataPanel(QWidget):
         grid = np.linspace(x.min(), x.max(), 200)[:, None]
         out = predictions(loss, predict(plan, params, grid))
         self.curve.setData(grid[:, 0], out[:, 0])
+        if self._points_for is data:
+            return
+        self._points_for = data
         self.train_points.setData(data.x_train[:, 0], data.y_train[:, 0], brush=pg.mkBrush("#9aa5b8"))
         self.test_points.setData(data.x_test[:, 0], data.y_test[:, 0], brush=pg.mkBrush("#e0582b"))
         self.note.setText("Line: the network's output; points: training (grey) and test (orange) data.")

@@ -74,6 +74,7 @@ class SurfacePanel(QWidget):
         self.latest: Progress | None = None
         self._sliced_at = time.monotonic()
         self._closed = False
+        self._drawn_at = 0.0
 
     # ----- the plane and its grid (background) ----------------------------------------------
     def choose(self, names: tuple[str, str] | None) -> None:
@@ -215,7 +216,9 @@ class SurfacePanel(QWidget):
         if len(p.theta) != len(self.plane.center):
             self.refit()  # the structure changed: a new plane
             return
-        self._draw_path()
+        if self.isVisible() and (not p.running or now - self._drawn_at >= 0.2):
+            self._drawn_at = now
+            self._draw_path()
 
     def _draw_path(self) -> None:
         p = self.latest
