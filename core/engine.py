@@ -387,3 +387,32 @@ def check_loss(plan: Plan, net: Network, loss: str) -> str | None:
     if loss == "softmax_ce" and len(net.outputs) < 2:
         return "softmax cross-entropy needs at least two output neurons (one per class)"
     return None
+
+
+@dataclass(frozen=True)
+class NeuronValues:
+    """One neuron for one sample: what the step-through view and hover texts show."""
+
+    net_input: float  # z = sum of w * x + b (for an input: its value)
+    activation: float  # a = f(z)
+    derivative: float  # f'(z)
+    delta: float  # dL/dz (0 for inputs)
+
+
+def inspect_sample(plan: Plan, params: Params, x: np.ndarray, y: np.ndarray, loss: str
+                   ) -> tuple[float, dict[str, NeuronValues], dict[str, float]]:
+    """Loss, every neuron's values and every edge's dL/dw for one sample x (and target y)."""
+    x = np.asarray(x, dtype=params.biases.dtype).reshape(1, -1)
+    fwd = forward(plan, params, x)
+    result = loss_and_output_grad(plan, fwd, np.asarray(y, dtype=x.dtype).reshape(1, -1), loss)
+    back = backward(plan, params, fwd, result)
+    derivative = np.ones(plan.n_neurons)
+    for lv in plan.levels:
+        derivative[lv.start: lv.stop] = _derivative(lv, fwd.z, fwd.a)[:, 0]
+    neurons = {}
+    for row, nid in enumerate(plan.order):
+        delta = 0.0 if row < plan.n_inputs else float(back.delta[row - plan.n_inputs, 0])
+        neurons[nid] = NeuronValues(float(fwd.z[row, 0]), float(fwd.a[row, 0]),
+                                    float(derivative[row]), delta)
+    edge_grads = dict(zip(plan.edge_ids, plan.edge_vector(back.grads.weights).tolist()))
+    return result.value, neurons, edge_grads

@@ -136,3 +136,28 @@ def test_per_sample_quantities_for_inspection():
     back = backward(plan, params, fwd, loss_and_output_grad(plan, fwd, y, "mse"))
     out = plan.output_rows[0]
     assert back.delta[out - plan.n_inputs, 0] == pytest.approx(2 * (fwd.a[out, 0] - 0.5))
+
+
+def test_inspect_sample_against_the_chain_rule_by_hand():
+    """x -> w1 -> tanh -> w2 -> identity, mse, one sample: every number from the textbook."""
+    from core.engine import inspect_sample
+
+    net = Network()
+    x_id = net.add_neuron("input").id
+    h = net.add_neuron("hidden", "tanh", bias=0.1).id
+    o = net.add_neuron("output", "identity", bias=-0.2).id
+    e1 = net.connect(x_id, h, 0.8).id
+    e2 = net.connect(h, o, 1.5).id
+    plan = compile_plan(net)
+    loss, neurons, grads = inspect_sample(plan, plan.pack(net), [0.5], [0.3], "mse")
+    z1 = 0.8 * 0.5 + 0.1
+    a1 = math.tanh(z1)
+    z2 = 1.5 * a1 - 0.2
+    d2 = 2 * (z2 - 0.3)  # dL/dz2, identity output
+    d1 = d2 * 1.5 * (1 - a1 * a1)
+    assert loss == pytest.approx((z2 - 0.3) ** 2)
+    assert neurons[h].net_input == pytest.approx(z1) and neurons[h].activation == pytest.approx(a1)
+    assert neurons[h].derivative == pytest.approx(1 - a1 * a1)
+    assert neurons[o].delta == pytest.approx(d2) and neurons[h].delta == pytest.approx(d1)
+    assert grads[e2] == pytest.approx(d2 * a1) and grads[e1] == pytest.approx(d1 * 0.5)
+    assert neurons[x_id].activation == 0.5 and neurons[x_id].delta == 0.0
