@@ -57,7 +57,9 @@ def exact_plane(plan: Plan, theta: np.ndarray, i: int, j: int) -> Plane:
     d1, d2 = np.zeros_like(theta), np.zeros_like(theta)
     d1[i], d2[j] = 1.0, 1.0
     names = plan.parameter_names()
-    return Plane("exact", theta.copy(), d1, d2, (_pretty(names[i]), _pretty(names[j])))
+    # Axes are offsets from the values at slicing time: say so, with those values.
+    return Plane("exact", theta.copy(), d1, d2, (f"{_pretty(names[i])} − {theta[i]:.4g}",
+                                                  f"{_pretty(names[j])} − {theta[j]:.4g}"))
 
 
 def _pretty(name: str) -> str:
