@@ -33,10 +33,7 @@ class Series:
         self._n += 1
 
     def _decimate(self) -> None:
-        half = self._n // 2
-        self._x[:half] = self._x[: self._n: 2]
-        self._y[:half] = self._y[: self._n: 2]
-        self._n = half
+        self._n = _halve((self._x, self._y), self._n)
         self.stride *= 2
 
     @property
@@ -73,10 +70,7 @@ class Trajectory:
         if not self.wants(step):
             return
         if self._n == self.capacity:
-            half = self._n // 2
-            self._theta[:half] = self._theta[: self._n: 2]
-            self._steps[:half] = self._steps[: self._n: 2]
-            self._n = half
+            self._n = _halve((self._theta, self._steps), self._n)
             self.stride *= 2
             if not self.wants(step):
                 return
@@ -94,3 +88,10 @@ class Trajectory:
 
     def __len__(self) -> int:
         return self._n
+
+
+def _halve(buffers: tuple[np.ndarray, ...], n: int) -> int:
+    """Keep every other one of the first n rows of each buffer; return the new count."""
+    for b in buffers:
+        b[: n // 2] = b[:n:2]
+    return n // 2

@@ -291,9 +291,10 @@ class Trainer:
         return result
 
     def _loss_accuracy(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float | None]:
-        fwd = forward(self.plan, self.params, x)
-        z_out, a_out = fwd.outputs(self.plan)
-        loss = LOSSES[self.settings.loss].compute(z_out, a_out, y).value
+        with np.errstate(over="ignore", invalid="ignore"):  # huge weights just before a rollback
+            fwd = forward(self.plan, self.params, x)
+            z_out, a_out = fwd.outputs(self.plan)
+            loss = LOSSES[self.settings.loss].compute(z_out, a_out, y).value
         if self.data.task != "classification":
             return loss, None
         return loss, accuracy(predictions(self.settings.loss, a_out), y)

@@ -73,11 +73,13 @@ class MainWindow(QMainWindow):
         row.addWidget(self.weak_slider)
         self.statusBar().addPermanentWidget(box)
 
-    def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+    def add_action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        """An action on a menu or toolbar (also used by the training toolbar)."""
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
         action.setStatusTip(tip)
+        action.setToolTip(tip or text)
         action.triggered.connect(slot)
         menu.addAction(action)
         return action
@@ -85,19 +87,19 @@ class MainWindow(QMainWindow):
     def _menus(self) -> None:
         bar = self.menuBar()
         f = bar.addMenu("&File")
-        self._action(f, "&New", self.new_document, QKeySequence.New)
+        self.add_action(f, "&New", self.new_document, QKeySequence.New)
         templates = f.addMenu("New from &template")
         for name, template in TEMPLATES.items():
-            self._action(templates, template.title,
+            self.add_action(templates, template.title,
                          lambda _=False, t=template: self.files.new_from(t.build(), f"Template: {t.title}"))
-        self._action(f, "&Open…", lambda: self.files.open(), QKeySequence.Open)
+        self.add_action(f, "&Open…", lambda: self.files.open(), QKeySequence.Open)
         self.recent_menu = f.addMenu("Open &recent")
         self.files.recent_changed.connect(self._fill_recent)
         self._fill_recent()
-        self._action(f, "&Save", self.files.save, QKeySequence.Save)
-        self._action(f, "Save &as…", self.files.save_as, QKeySequence.SaveAs)
+        self.add_action(f, "&Save", self.files.save, QKeySequence.Save)
+        self.add_action(f, "Save &as…", self.files.save_as, QKeySequence.SaveAs)
         f.addSeparator()
-        self._action(f, "&Quit", self.close, QKeySequence.Quit)
+        self.add_action(f, "&Quit", self.close, QKeySequence.Quit)
         e = bar.addMenu("&Edit")
         undo = self.undo_stack.createUndoAction(self, "&Undo")
         undo.setShortcut(QKeySequence.Undo)
@@ -105,33 +107,33 @@ class MainWindow(QMainWindow):
         redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
         e.addActions([undo, redo])
         e.addSeparator()
-        self._action(e, "Cu&t", self.cut, QKeySequence.Cut)
-        self._action(e, "&Copy", lambda: edit_tools.copy_selection(self.scene), QKeySequence.Copy)
-        self._action(e, "&Paste", lambda: edit_tools.paste(self.scene), QKeySequence.Paste)
-        self._action(e, "&Duplicate", self.duplicate, "Ctrl+D")
-        self._action(e, "&Delete", lambda: edit_tools.delete_selection(self.scene),
+        self.add_action(e, "Cu&t", self.cut, QKeySequence.Cut)
+        self.add_action(e, "&Copy", lambda: edit_tools.copy_selection(self.scene), QKeySequence.Copy)
+        self.add_action(e, "&Paste", lambda: edit_tools.paste(self.scene), QKeySequence.Paste)
+        self.add_action(e, "&Duplicate", self.duplicate, "Ctrl+D")
+        self.add_action(e, "&Delete", lambda: edit_tools.delete_selection(self.scene),
                      QKeySequence.Delete)
-        self._action(e, "Select &all", self.select_all, QKeySequence.SelectAll)
+        self.add_action(e, "Select &all", self.select_all, QKeySequence.SelectAll)
         v = bar.addMenu("&View")
-        self._action(v, "Zoom &in", lambda: self.view.zoom(1.25), QKeySequence.ZoomIn)
-        self._action(v, "Zoom &out", lambda: self.view.zoom(0.8), QKeySequence.ZoomOut)
-        self._action(v, "&Fit to view", self.view.fit, "Ctrl+0")
-        snap = self._action(v, "&Snap to grid", self._toggle_snap)
+        self.add_action(v, "Zoom &in", lambda: self.view.zoom(1.25), QKeySequence.ZoomIn)
+        self.add_action(v, "Zoom &out", lambda: self.view.zoom(0.8), QKeySequence.ZoomOut)
+        self.add_action(v, "&Fit to view", self.view.fit, "Ctrl+0")
+        snap = self.add_action(v, "&Snap to grid", self._toggle_snap)
         snap.setCheckable(True)
         v.addAction(self.history_dock.toggleViewAction())
         v.addAction(self.palette_dock.toggleViewAction())
         v.addAction(self.inspector_dock.toggleViewAction())
         t = bar.addMenu("&Tools")
-        self._action(t, "Add &layer…", self.add_layer, "Ctrl+L")
-        self._action(t, "Mark selection as &sources (A)", self.mark_sources, "Ctrl+Shift+A")
-        self._action(t, "&Connect sources (A) to selection…", self.connect_to_selection, "Ctrl+K")
-        self._action(t, "&Auto-layout", lambda: edit_tools.auto_layout(self.scene), "Ctrl+Shift+L")
+        self.add_action(t, "Add &layer…", self.add_layer, "Ctrl+L")
+        self.add_action(t, "Mark selection as &sources (A)", self.mark_sources, "Ctrl+Shift+A")
+        self.add_action(t, "&Connect sources (A) to selection…", self.connect_to_selection, "Ctrl+K")
+        self.add_action(t, "&Auto-layout", lambda: edit_tools.auto_layout(self.scene), "Ctrl+Shift+L")
         self.menus = {"file": f, "edit": e, "view": v, "tools": t}
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
         for path in self.files.recent_files():
-            self._action(self.recent_menu, path, lambda _=False, p=path: self.files.open(p))
+            self.add_action(self.recent_menu, path, lambda _=False, p=path: self.files.open(p))
         self.recent_menu.setEnabled(bool(self.files.recent_files()))
 
     # ----- commands ----------------------------------------------------------------------------

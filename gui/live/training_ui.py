@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QLabel, QScrollArea, QSpinBox, QToolBar,
                                QWidget)
 
@@ -50,11 +49,11 @@ class TrainingUI(QObject):
         bar = QToolBar("Training", w)
         bar.setObjectName("training_toolbar")
         w.addToolBar(Qt.TopToolBarArea, bar)
-        self.run_action = self._act(bar, "▶ Run", self.controller.toggle, "Space",
+        self.run_action = w.add_action(bar, "▶ Run", self.controller.toggle, "Space",
                                     "Run or pause training (Space)")
-        self._act(bar, "Step", lambda: self.controller.step(1), "Ctrl+Right", "One minibatch")
-        self._act(bar, "Step epoch", self.controller.step_epoch, "Ctrl+Shift+Right", "One epoch")
-        self._act(bar, "Reset weights", self.reset_weights, "Ctrl+R",
+        w.add_action(bar, "Step", lambda: self.controller.step(1), "Ctrl+Right", "One minibatch")
+        w.add_action(bar, "Step epoch", self.controller.step_epoch, "Ctrl+Shift+Right", "One epoch")
+        w.add_action(bar, "Reset weights", self.reset_weights, "Ctrl+R",
                   "Re-initialise every weight from the initialiser and seed")
         bar.addSeparator()
         bar.addWidget(QLabel(" Show every "))
@@ -75,14 +74,6 @@ class TrainingUI(QObject):
         self.counter = QLabel("  step 0 · epoch 0")
         bar.addWidget(self.counter)
         self.run_action.setShortcutContext(Qt.WindowShortcut)
-
-    def _act(self, bar, text, slot, shortcut, tip) -> QAction:
-        action = QAction(text, self.window)
-        action.setShortcut(QKeySequence(shortcut))
-        action.setToolTip(tip)
-        action.triggered.connect(slot)
-        bar.addAction(action)
-        return action
 
     def _docks(self) -> None:
         w = self.window
