@@ -93,7 +93,7 @@ def main() -> None:
             flops = sum(a * b for a, b in zip(sizes, sizes[1:])) * batch
             repeats = max(20, min(3000, int(2e8 / max(flops, 1) / 10)))
             hand_t, eng_t = [], []
-            for _ in range(7):  # interleave, keep the best block of each
+            for _ in range(15):  # interleave, keep the best block of each
                 hand_t.append(timed(lambda: hand.step(x, y), repeats))
                 eng_t.append(timed(lambda: engine_step(plan, params, x, y), repeats))
             h, e = min(hand_t), min(eng_t)

@@ -56,6 +56,7 @@ class Plan:
     output_slice: slice | None  # the output rows as a slice when they are contiguous (no copy)
     inputs_in_buffer: bool  # some level reads inputs and other rows in one block
     biases_all_trainable: bool
+    chain: bool  # a plain layered net: each level reads exactly the one before (fast path)
     # Work buffers reused by training steps, keyed by (batch size, dtype): allocating a few MB
     # afresh every step costs more in page faults than the matrix products themselves.
     buffers: dict = field(default_factory=dict, compare=False, repr=False)
@@ -199,7 +200,17 @@ def compile_plan(net: Network) -> Plan:
                 bias_trainable, net.structure_version,
                 slice(int(out_rows[0]), int(out_rows[-1]) + 1) if contiguous else None,
                 any(lv.src_lo < len(inputs) < lv.src_hi for lv in levels),
-                bool(np.all(bias_trainable[bias_rows] == 1.0)))
+                bool(np.all(bias_trainable[bias_rows] == 1.0)), _is_chain(levels, len(inputs),
+                                                                    out_rows, len(order)))
+
+
+def _is_chain(levels: list[Level], n_inputs: int, out_rows: np.ndarray, n: int) -> bool:
+    previous = (0, n_inputs)
+    for lv in levels:
+        if (lv.src_lo, lv.src_hi) != previous or len(lv.groups) != 1:
+            return False
+        previous = (lv.start, lv.stop)
+    return bool(levels) and out_rows.tolist() == list(range(levels[-1].start, n))
 
 
 def _level(net: Network, order: tuple[str, ...], start: int, stop: int, edge_src: np.ndarray,
@@ -364,6 +375,8 @@ def loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.ndarray,
     Entries of the weight matrices where the graph has no edge hold meaningless values: read
     per-edge gradients with Plan.edge_vector, or call mask_frozen before an update.
     """
+    if plan.chain and dropout == 0.0:
+        return chain_loss_and_gradients(plan, params, x, y, loss)
     fwd = forward(plan, params, x, dropout, rng, reuse=True)
     result = loss_and_output_grad(plan, fwd, y, loss)
     return result.value, backward(plan, params, fwd, result, reuse=True).grads
@@ -416,3 +429,7 @@ def inspect_sample(plan: Plan, params: Params, x: np.ndarray, y: np.ndarray, los
                                     float(derivative[row]), delta)
     edge_grads = dict(zip(plan.edge_ids, plan.edge_vector(back.grads.weights).tolist()))
     return result.value, neurons, edge_grads
+
+
+# The layered fast path uses Plan and Params defined above, hence the import at the end.
+from core.layered_path import chain_loss_and_gradients  # noqa: E402

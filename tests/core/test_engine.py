@@ -161,3 +161,30 @@ def test_inspect_sample_against_the_chain_rule_by_hand():
     assert neurons[o].delta == pytest.approx(d2) and neurons[h].delta == pytest.approx(d1)
     assert grads[e2] == pytest.approx(d2 * a1) and grads[e1] == pytest.approx(d1 * 0.5)
     assert neurons[x_id].activation == 0.5 and neurons[x_id].delta == 0.0
+
+
+@pytest.mark.parametrize("hidden", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("loss, output", [("mse", "identity"), ("bce", "sigmoid"),
+                                          ("softmax_ce", "identity"), ("huber", "tanh")])
+def test_layered_fast_path_equals_the_general_path(hidden, loss, output):
+    from core.engine import backward as general_backward
+    from core.templates import layered
+
+    net = layered([3, 5, 4, 2], hidden=hidden, output=output)
+    rng = np.random.default_rng(1)
+    net.set_values({e: float(rng.normal()) for e in net.edges},
+                   {n: float(rng.normal()) for n in net.neurons})
+    plan = compile_plan(net)
+    assert plan.chain
+    params = plan.pack(net)
+    x = rng.normal(size=(6, 3))
+    y = np.eye(2)[rng.integers(0, 2, 6)] if loss != "mse" else rng.normal(size=(6, 2))
+    fast_loss, fast = loss_and_gradients(plan, params, x, y, loss)
+    fwd = forward(plan, params, x)
+    result = loss_and_output_grad(plan, fwd, y, loss)
+    slow = general_backward(plan, params, fwd, result).grads
+    assert fast_loss == pytest.approx(result.value, rel=1e-12)
+    for a, b in zip(fast.arrays(), slow.arrays()):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+    skip = build_dag(3, 2, 3, 1)
+    assert not compile_plan(skip).chain  # skip connections take the general path

@@ -1,0 +1,69 @@
+"""The fast path for plain layered nets (each level reads exactly the level before, one
+activation per level, no dropout): the engine's numbers with the per-call bookkeeping of a
+hand-written MLP, so that tiny nets, where a step takes microseconds, are not slowed by the
+generic skip-connection machinery. core.engine.loss_and_gradients chooses it; the tests hold
+it to the general path."""
+from __future__ import annotations
+
+import numpy as np
+
+from core.activations import ACTIVATIONS
+from core.engine import Params, Plan
+from core.losses import LOSSES
+
+
+# In-place activations and derivatives-from-output for the chain fast path.
+def _sigmoid_inplace(z: np.ndarray) -> np.ndarray:
+    z *= 0.5
+    np.tanh(z, out=z)
+    z += 1.0
+    z *= 0.5
+    return z
+
+
+_INPLACE = {"identity": lambda z: z, "sigmoid": _sigmoid_inplace,
+            "tanh": lambda z: np.tanh(z, out=z), "relu": lambda z: np.maximum(z, 0.0, out=z)}
+_FROM_OUTPUT = {"sigmoid": lambda a: a * (1.0 - a), "tanh": lambda a: 1.0 - a * a,
+                "relu": lambda a: (a > 0.0).astype(a.dtype)}
+
+
+def chain_loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.ndarray,
+                              loss: str) -> tuple[float, Params]:
+    """Forward and backward for a plain layered net with one activation per level: the same
+    numbers as the general path, with the per-call bookkeeping of a hand-written MLP.
+
+    Hidden levels with an in-place activation keep only their outputs (their derivatives are
+    written in terms of the output); the output level keeps z for the stable losses.
+    """
+    x = np.asarray(x, dtype=params.biases.dtype)
+    b = params.biases
+    last = len(plan.levels) - 1
+    acts, nets = [x.T], []
+    for i, (lv, w) in enumerate(zip(plan.levels, params.weights)):
+        z = w @ acts[-1]
+        z += b[lv.start: lv.stop, None]
+        name = lv.groups[0][0]
+        if i == last or name not in _INPLACE:
+            nets.append(z)
+            acts.append(ACTIVATIONS[name].f(z))
+        else:
+            nets.append(None)
+            acts.append(_INPLACE[name](z))
+    result = LOSSES[loss].compute(nets[-1].T, acts[-1].T, np.asarray(y, dtype=x.dtype))
+    grads_w: list[np.ndarray] = [np.empty(0)] * len(plan.levels)
+    grads_b = np.zeros_like(b)
+    grad = result.grad.T
+    for i in range(last, -1, -1):
+        lv = plan.levels[i]
+        name = lv.groups[0][0]
+        if name == "identity" or (i == last and result.wrt_net):
+            delta = grad  # dL/dz already
+        elif nets[i] is None:
+            delta = grad * _FROM_OUTPUT[name](acts[i + 1])
+        else:
+            delta = grad * ACTIVATIONS[name].df(nets[i], acts[i + 1])
+        grads_b[lv.start: lv.stop] = delta.sum(axis=1)
+        grads_w[i] = delta @ (x if i == 0 else acts[i].T)
+        if i:
+            grad = params.weights[i].T @ delta
+    return result.value, Params(grads_w, grads_b)
