@@ -14,6 +14,9 @@ from core.network import NetworkError
 from gui.live.worker import Progress
 
 GRID = 60
+# One palette for the background and the points: class k is PALETTE[k] everywhere.
+PALETTE = np.array([[224, 88, 43], [47, 111, 222], [60, 154, 95], [155, 89, 182],
+                    [212, 160, 23], [22, 160, 133], [192, 57, 43], [90, 90, 90]], float)
 MIN_SECONDS = 0.2  # the prediction map is redrawn at most 5 times a second
 
 
@@ -23,7 +26,6 @@ class DataPanel(QWidget):
         self.window = window
         self.plot = pg.PlotWidget(background="w")
         self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setLookupTable(pg.colormap.get("CET-D1").getLookupTable(nPts=256))
         self.plot.addItem(self.image)
         self.train_points = pg.ScatterPlotItem(size=7, pen=pg.mkPen("w", width=0.8))
         self.test_points = pg.ScatterPlotItem(size=8, symbol="t", pen=pg.mkPen("k", width=0.8))
@@ -73,8 +75,7 @@ class DataPanel(QWidget):
         gx, gy = np.linspace(lo[0], hi[0], GRID), np.linspace(lo[1], hi[1], GRID)
         xx, yy = np.meshgrid(gx, gy)
         out = predictions(loss, predict(plan, params, np.stack([xx.ravel(), yy.ravel()], 1)))
-        value = out[:, 0] if out.shape[1] == 1 else np.argmax(out, 1) / max(out.shape[1] - 1, 1)
-        self.image.setImage(value.reshape(GRID, GRID).astype(np.float32), levels=(0, 1))
+        self.image.setImage(_class_colours(out).reshape(GRID, GRID, 3), levels=(0, 255))
         self.image.setRect(pg.QtCore.QRectF(lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]))
         self.curve.setData([], [])
         if self._points_for is data:
@@ -82,10 +83,8 @@ class DataPanel(QWidget):
         self._points_for = data
         for item, xs, ys in ((self.train_points, data.x_train, data.y_train),
                              (self.test_points, data.x_test, data.y_test)):
-            cls = ys[:, 0] if ys.shape[1] == 1 else np.argmax(ys, 1) / max(ys.shape[1] - 1, 1)
-            brushes = [pg.mkBrush("#e0582b" if c < 0.5 else "#2f6fde") if ys.shape[1] == 1
-                       else pg.mkBrush(pg.intColor(int(round(c * (ys.shape[1] - 1))), ys.shape[1]))
-                       for c in cls]
+            cls = (ys[:, 0] > 0.5).astype(int) if ys.shape[1] == 1 else np.argmax(ys, 1)
+            brushes = [pg.mkBrush(*PALETTE[c % len(PALETTE)]) for c in cls]
             item.setData(xs[:, 0], xs[:, 1], brush=brushes)
         self.note.setText("Background: the network's output over the input plane. "
                           "Circles: training points; triangles: test points.")
@@ -102,3 +101,17 @@ class DataPanel(QWidget):
         self.train_points.setData(data.x_train[:, 0], data.y_train[:, 0], brush=pg.mkBrush("#9aa5b8"))
         self.test_points.setData(data.x_test[:, 0], data.y_test[:, 0], brush=pg.mkBrush("#e0582b"))
         self.note.setText("Line: the network's output; points: training (grey) and test (orange) data.")
+
+
+def _class_colours(out: np.ndarray) -> np.ndarray:
+    """Each point's predicted class colour, faded towards white as the net is less sure."""
+    if out.shape[1] == 1:  # one output: the probability of class 1
+        p = np.clip(out[:, 0], 0.0, 1.0)[:, None]
+        colour = (1 - p) * PALETTE[0] + p * PALETTE[1]
+        sure = np.abs(2 * p - 1)
+    else:
+        k = np.argmax(out, 1)
+        colour = PALETTE[k % len(PALETTE)]
+        sure = ((out.max(1) - 1 / out.shape[1]) / (1 - 1 / out.shape[1]))[:, None]
+    strength = 0.25 + 0.45 * np.clip(sure, 0, 1)  # light tints: the points stay readable
+    return (255 * (1 - strength) + colour * strength).astype(np.uint8)

@@ -156,3 +156,29 @@ def test_divergence_pauses_with_a_message_and_keeps_the_canvas_usable(window, qt
     assert all(np.isfinite(e.weight) for e in w.project.network.edges.values())
     w.scene.add_neuron_at("hidden", "tanh", w.view.mapToScene(10, 10))  # still editable
     assert len(w.project.network.neurons) == 4
+
+
+def test_data_panel_background_shows_each_points_class_in_the_points_colour(window, qtbot):
+    from core.templates import softmax3
+    from gui.live.data_panel import GRID, PALETTE
+
+    w = window
+    w.files.new_from(softmax3(), "blobs")
+    w.training.docks[1].raise_()  # the Data tab
+    run_steps(w, qtbot, 400)
+    panel = w.training.data_panel
+    panel.refresh(w.controller.latest)
+    image = panel.image.image  # (GRID, GRID, 3), row-major: [y, x]
+    rect = panel.image.mapRectToParent(panel.image.boundingRect())
+    data = w.dataset
+    hits = 0
+    for (x, y), target in zip(data.x_train, data.y_train):
+        col = int((x - rect.left()) / rect.width() * GRID)
+        row = int((y - rect.top()) / rect.height() * GRID)
+        pixel = image[min(max(row, 0), GRID - 1), min(max(col, 0), GRID - 1)].astype(float)
+        # The tint is white mixed with the class colour: the nearest palette colour after
+        # removing the white part names the class shown.
+        shown = np.argmin([np.linalg.norm((255 - pixel) / np.linalg.norm(255 - pixel + 1e-9)
+                                          - (255 - c) / np.linalg.norm(255 - c)) for c in PALETTE[:3]])
+        hits += shown == int(np.argmax(target))
+    assert hits / len(data.x_train) > 0.9
