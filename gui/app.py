@@ -30,6 +30,10 @@ def run_gui(path: str | None = None) -> int:
     app.setApplicationName("Backprop Studio")
     app.setOrganizationName("Backprop Studio")
     window = create_window(path)
+    from gui.recovery import install_excepthook, offer_restore
+
+    install_excepthook(window)
     window.show()
+    offer_restore(window)
     QTimer.singleShot(0, window.view.fit)  # after the docks have taken their space
     return app.exec()

@@ -40,6 +40,9 @@ class MainWindow(QMainWindow):
         from gui.live.training_ui import TrainingUI
 
         self.training = TrainingUI(self)
+        from gui.recovery import Autosaver
+
+        self.autosaver = Autosaver(self)
         self.resize(1400, 900)
         self.files.update_title()
 
@@ -191,6 +194,10 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         if self.files.maybe_save():
+            self.autosaver.timer.stop()
+            from core.recovery import clear_recovery
+
+            clear_recovery()  # saved or deliberately discarded: nothing to recover
             self.training.shutdown()
             # The stack and the document outlive this window briefly while Qt tears it
             # down: stop their signals from reaching half-deleted views.

@@ -86,6 +86,8 @@ class TrainingController(QObject):
         self.worker.steps_per_update = max(0, int(n))
 
     def shutdown(self) -> None:
+        if self._closed:
+            return
         self._closed = True
         self.worker.commands.put(("quit",))
         self._thread.quit()

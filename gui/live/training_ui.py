@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import (QComboBox, QDockWidget, QLabel, QScrollArea, QSpinBox, QToolBar,
+from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QLabel, QScrollArea, QSpinBox, QToolBar,
                                QWidget)
 
 from core.data import DataError, make_dataset
@@ -42,6 +42,9 @@ class TrainingUI(QObject):
         window.scene.selectionChanged.connect(self._on_selection_changed)
         project.network.changed.connect(self._on_network_changed)
         self.settings.load(project.data, project.training)
+        app = QApplication.instance()
+        if app is not None:  # quitting without closing the window must still stop the thread
+            app.aboutToQuit.connect(self.shutdown)
 
     # ----- building ------------------------------------------------------------------------------
     def _toolbar(self) -> None:
@@ -194,5 +197,8 @@ class TrainingUI(QObject):
         self.surface_panel.plane = None
 
     def shutdown(self) -> None:
+        if getattr(self, "_shut", False):
+            return
+        self._shut = True
         self.surface_panel.shutdown()
         self.controller.shutdown()

@@ -8,6 +8,7 @@ from gui.main_window import MainWindow
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # recent files stay here
+    monkeypatch.setenv("BACKPROP_STUDIO_DATA", str(tmp_path / "data"))  # recovery, error log
     # pytest-qt closes the window before fixtures are torn down: answer "Discard" to the
     # unsaved-changes question then (the test of that question installs its own answers).
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)

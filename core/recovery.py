@@ -1,0 +1,62 @@
+"""The recovery file: unsaved work written aside (autosave) so a crash loses almost nothing.
+
+It lives in the user's data folder (platformdirs), next to a small note saying which file the
+work belonged to and when it was written. A clean save or close deletes both.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+from core.project import Project, ProjectError, load_project, save_project
+
+APP = "Backprop Studio"
+
+
+def data_folder() -> Path:
+    folder = Path(os.environ.get("BACKPROP_STUDIO_DATA") or user_data_dir(APP, appauthor=False))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _paths() -> tuple[Path, Path]:
+    folder = data_folder()
+    return folder / "recovery.json", folder / "recovery-note.json"
+
+
+def write_recovery(project: Project, source: Path | None) -> Path:
+    """Write the unsaved project aside (atomically, like any save)."""
+    path, note = _paths()
+    save_project(project, path)
+    note.write_text(json.dumps({"source": str(source) if source else None, "time": time.time()}))
+    return path
+
+
+def read_recovery() -> tuple[Project, Path | None, float] | None:
+    """(project, the file it belonged to, when it was written), or None if there is none.
+
+    A recovery file that cannot be read is removed: it must never stop the program starting.
+    """
+    path, note = _paths()
+    if not path.exists():
+        return None
+    try:
+        project = load_project(path)
+        meta = json.loads(note.read_text()) if note.exists() else {}
+    except (ProjectError, OSError, ValueError):
+        clear_recovery()
+        return None
+    source = meta.get("source")
+    return project, Path(source) if source else None, float(meta.get("time", path.stat().st_mtime))
+
+
+def clear_recovery() -> None:
+    for p in _paths():
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass
