@@ -11,6 +11,7 @@ from core.edits import AddNeuron, Compound, ConnectMany, MoveNeurons, RemoveItem
 from core.initializers import draw_weights
 from core.layout import layout_by_depth
 from core.network import Neuron
+from core.project import MAX_EDGES, MAX_NEURONS
 from gui.canvas.edge_item import EdgeItem
 from gui.canvas.neuron_item import NeuronItem
 from gui.canvas.scene import CanvasScene
@@ -56,6 +57,8 @@ def paste(scene: CanvasScene) -> list[str]:
         scene.message.emit("Nothing to paste: the clipboard holds no neurons")
         return []
     net = scene.network
+    if too_big(scene, len(data.get("neurons", [])), len(data.get("edges", []))):
+        return []
     ids: dict[str, str] = {}
     edits = []
     for n in data["neurons"]:
@@ -74,9 +77,26 @@ def paste(scene: CanvasScene) -> list[str]:
     return []
 
 
+def too_big(scene: CanvasScene, new_neurons: int = 0, new_edges: int = 0) -> bool:
+    """Refuse (with a message) what would pass the project limits: it could not be saved
+    or opened again, and the canvas would crawl long before."""
+    net = scene.network
+    if len(net.neurons) + new_neurons > MAX_NEURONS:
+        scene.message.emit(f"Not done: the network would have {len(net.neurons) + new_neurons:,} "
+                           f"neurons; the limit is {MAX_NEURONS:,}")
+        return True
+    if len(net.edges) + new_edges > MAX_EDGES:
+        scene.message.emit(f"Not done: the network would have {len(net.edges) + new_edges:,} "
+                           f"edges; the limit is {MAX_EDGES:,}")
+        return True
+    return False
+
+
 def add_layer(scene: CanvasScene, count: int, role: str, activation: str) -> list[str]:
     """A column of `count` neurons to the right of everything."""
     net = scene.network
+    if too_big(scene, new_neurons=count):
+        return []
     x = max((n.x for n in net.neurons.values()), default=-180.0) + 180.0
     top = -(count - 1) * 80.0 / 2
     edits, ids = [], []
@@ -108,6 +128,8 @@ def connect_sets(scene: CanvasScene, sources: list[str], targets: list[str], mod
         if mode == "random":
             rng = np.random.default_rng(seed)
             pairs = [p for p in pairs if rng.random() < probability]
+    if too_big(scene, new_edges=len(pairs)):
+        return 0
     existing = {(e.source, e.target) for e in net.edges.values()}
     pairs = [p for p in pairs if net._simple_refusal(*p, existing) is None]
     if not pairs:

@@ -241,3 +241,19 @@ def test_smoke_every_item_type_repainted_many_times(xor_window, qtbot):
     for i in range(200):
         w.view.zoom(1.01 if i % 2 else 1 / 1.01)
         w.view.viewport().repaint()
+
+
+def test_bulk_tools_refuse_graphs_past_the_limits_with_a_message(window, qtbot, monkeypatch):
+    from gui import edit_tools
+
+    w = window
+    monkeypatch.setattr(edit_tools, "MAX_EDGES", 50)
+    a = edit_tools.add_layer(w.scene, 10, "input", "identity")
+    b = edit_tools.add_layer(w.scene, 10, "hidden", "tanh")
+    assert edit_tools.connect_sets(w.scene, a, b, "all") == 0
+    assert "100 edges; the limit is 50" in w.statusBar().currentMessage()
+    assert not w.project.network.edges
+    monkeypatch.setattr(edit_tools, "MAX_NEURONS", 25)
+    assert edit_tools.add_layer(w.scene, 10, "hidden", "relu") == []
+    assert "the limit is 25" in w.statusBar().currentMessage()
+    assert len(w.project.network.neurons) == 20
