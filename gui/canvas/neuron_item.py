@@ -20,6 +20,7 @@ class NeuronItem(QGraphicsItem):
         self.model = scene_model  # the CanvasScene: the document is read through it
         self.nid = nid
         self.highlight = None  # optional QColor fill override (activation colouring)
+        self.value_text: str | None = None  # shown instead of the bias (e.g. "a=0.73")
         self.setAcceptHoverEvents(True)
         self.setZValue(2)
         self.sync()
@@ -87,9 +88,10 @@ class NeuronItem(QGraphicsItem):
         painter.setPen(theme.MUTED_TEXT)
         glyph = "in" if n.role == "input" else GLYPH[n.activation]
         painter.drawText(QRectF(-R, 2, 2 * R, R - 6), Qt.AlignHCenter | Qt.AlignTop, glyph)
-        if n.role != "input":
-            painter.drawText(QRectF(-R - 8, R + 2, 2 * R + 16, 16), Qt.AlignHCenter | Qt.AlignTop,
-                             f"b={n.bias:+.2f}")
+        if self.value_text is not None or n.role != "input":
+            text = self.value_text if self.value_text is not None else f"b={n.bias:+.2f}"
+            painter.drawText(QRectF(-R - 12, R + 2, 2 * R + 24, 16), Qt.AlignHCenter | Qt.AlignTop,
+                             text)
 
     def itemChange(self, change, value):
         if change == QGraphicsItem.ItemPositionChange and self.model.snap_to_grid:
@@ -102,7 +104,12 @@ class NeuronItem(QGraphicsItem):
 
     def hoverEnterEvent(self, event) -> None:
         self.setToolTip(self.model.neuron_formula(self.nid))
+        self.model.neuron_hovered.emit(self.nid)
         super().hoverEnterEvent(event)
+
+    def hoverLeaveEvent(self, event) -> None:
+        self.model.neuron_hovered.emit("")
+        super().hoverLeaveEvent(event)
 
 
 def _elide(text: str, n: int) -> str:

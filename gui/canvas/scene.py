@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QPainter, QPen, QUndoStack
+from PySide6.QtGui import QColor, QPainter, QPen, QUndoStack
 from PySide6.QtWidgets import QGraphicsLineItem, QGraphicsScene
 
 from core.edits import AddNeuron, Connect, MoveNeurons
@@ -23,6 +23,7 @@ from gui.commands import apply_and_push
 
 class CanvasScene(QGraphicsScene):
     message = Signal(str)  # for the status bar: why a gesture did nothing, what it did
+    neuron_hovered = Signal(str)  # a neuron id, or "" when the mouse leaves it
 
     def __init__(self, network: Network, undo_stack: QUndoStack, parent=None) -> None:
         super().__init__(parent)
@@ -192,6 +193,16 @@ class CanvasScene(QGraphicsScene):
         self.weak_threshold = value
         self.refresh_edges()
 
+    def set_neuron_values(self, values: dict[str, float] | None) -> None:
+        """Colour neurons by a value each (an activation for one sample), or back to plain."""
+        for nid, item in self.neuron_items.items():
+            if values is None or nid not in values:
+                item.highlight, item.value_text = None, None
+            else:
+                item.highlight = activation_colour(values[nid])
+                item.value_text = f"a={values[nid]:+.3f}"
+            item.update()
+
     def set_gradients(self, gradients: dict[str, float] | None) -> None:
         self.gradients = gradients
         self.refresh_edges()
@@ -326,3 +337,12 @@ class CanvasScene(QGraphicsScene):
             pen.setCosmetic(True)
             painter.setPen(pen)
             painter.drawLines(lines)
+
+
+def activation_colour(value: float) -> QColor:
+    """White at 0, towards blue for positive and orange for negative activations (|a| <= 1)."""
+    t = max(-1.0, min(1.0, value))
+    end = theme.POSITIVE if t >= 0 else theme.NEGATIVE
+    k = 0.75 * abs(t)
+    return QColor(round(255 + (end.red() - 255) * k), round(255 + (end.green() - 255) * k),
+                  round(255 + (end.blue() - 255) * k))

@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from core.engine import compile_plan, predict
+from core.engine import compile_plan, forward, predict
 from core.losses import predictions
 from core.network import NetworkError
 from gui.live.worker import Progress
@@ -39,7 +39,14 @@ class DataPanel(QWidget):
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.note)
         self._points_for = None  # the dataset whose points are drawn
+        self.hovered: str | None = None  # a neuron whose own output is shown instead
         self._drawn_at = 0.0
+
+    def show_neuron(self, nid: str) -> None:
+        """Hovering a neuron on the canvas: its own output over the input plane."""
+        self.hovered = nid or None
+        self._drawn_at = 0.0
+        self.refresh(self.window.controller.latest)
 
     def refresh(self, progress: Progress | None = None) -> None:
         data = self.window.dataset
@@ -74,8 +81,19 @@ class DataPanel(QWidget):
         lo, hi = lo - pad, hi + pad
         gx, gy = np.linspace(lo[0], hi[0], GRID), np.linspace(lo[1], hi[1], GRID)
         xx, yy = np.meshgrid(gx, gy)
-        out = predictions(loss, predict(plan, params, np.stack([xx.ravel(), yy.ravel()], 1)))
-        self.image.setImage(_class_colours(out).reshape(GRID, GRID, 3), levels=(0, 255))
+        grid = np.stack([xx.ravel(), yy.ravel()], 1)
+        if self.hovered in plan.row:
+            a = forward(plan, params, grid).a[plan.row[self.hovered]]
+            rgb = _signed_colours(a / max(float(np.abs(a).max()), 1e-12))
+            name = self.window.project.network.neurons[self.hovered].name
+            note = (f"Background: the output of neuron {name} over the input plane "
+                    f"(blue positive, orange negative; largest |a| = {np.abs(a).max():.3g}).")
+        else:
+            rgb = _class_colours(predictions(loss, predict(plan, params, grid)))
+            note = ("Background: the network's prediction over the input plane (hover a neuron "
+                    "to see its own output). Circles: training points; triangles: test points.")
+        self.image.setImage(rgb.reshape(GRID, GRID, 3), levels=(0, 255))
+        self.note.setText(note)
         self.image.setRect(pg.QtCore.QRectF(lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]))
         self.curve.setData([], [])
         if self._points_for is data:
@@ -86,8 +104,6 @@ class DataPanel(QWidget):
             cls = (ys[:, 0] > 0.5).astype(int) if ys.shape[1] == 1 else np.argmax(ys, 1)
             brushes = [pg.mkBrush(*PALETTE[c % len(PALETTE)]) for c in cls]
             item.setData(xs[:, 0], xs[:, 1], brush=brushes)
-        self.note.setText("Background: the network's output over the input plane. "
-                          "Circles: training points; triangles: test points.")
 
     def _line(self, plan, params, data, loss) -> None:
         self.image.clear()
@@ -115,3 +131,11 @@ def _class_colours(out: np.ndarray) -> np.ndarray:
         sure = ((out.max(1) - 1 / out.shape[1]) / (1 - 1 / out.shape[1]))[:, None]
     strength = 0.25 + 0.45 * np.clip(sure, 0, 1)  # light tints: the points stay readable
     return (255 * (1 - strength) + colour * strength).astype(np.uint8)
+
+
+def _signed_colours(t: np.ndarray) -> np.ndarray:
+    """White at 0, blue towards +1, orange towards -1 (the canvas's weight colours)."""
+    t = np.clip(t, -1.0, 1.0)[:, None]
+    end = np.where(t >= 0, PALETTE[1], PALETTE[0])
+    k = 0.8 * np.abs(t)
+    return (255 * (1 - k) + end * k).astype(np.uint8)

@@ -8,7 +8,11 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QLabel, QScrollArea, QSpinBox, QToolBar,
                                QWidget)
 
+import numpy as np
+
 from core.data import DataError, make_dataset
+from core.engine import compile_plan, forward
+from core.network import NetworkError
 from core.edits import SetSettings, SetValues, values_of
 from core.initializers import initialize
 from gui.canvas.edge_item import EdgeItem
@@ -40,6 +44,7 @@ class TrainingUI(QObject):
         self._docks()
         window.files.project_replaced.connect(self._on_project_replaced)
         window.scene.selectionChanged.connect(self._on_selection_changed)
+        window.scene.neuron_hovered.connect(lambda nid: self.data_panel.show_neuron(nid))
         project.network.changed.connect(self._on_network_changed)
         self.settings.load(project.data, project.training)
         app = QApplication.instance()
@@ -74,6 +79,15 @@ class TrainingUI(QObject):
         self.view_mode.addItems(["weights", "gradients"])
         self.view_mode.currentTextChanged.connect(self._on_view_mode)
         bar.addWidget(self.view_mode)
+        bar.addSeparator()
+        bar.addWidget(QLabel(" Neurons show sample "))
+        self.sample = QSpinBox()
+        self.sample.setRange(-1, 1_000_000)
+        self.sample.setSpecialValueText("none")
+        self.sample.setValue(-1)
+        self.sample.setToolTip("Colour every neuron by its activation for this training sample")
+        self.sample.valueChanged.connect(lambda _: self._show_sample(self.controller.latest))
+        bar.addWidget(self.sample)
         self.counter = QLabel("  step 0 · epoch 0")
         bar.addWidget(self.counter)
         self.run_action.setShortcutContext(Qt.WindowShortcut)
@@ -131,6 +145,28 @@ class TrainingUI(QObject):
         self.data_panel.refresh(p)
         if self.view_mode.currentText() == "gradients":
             self.window.scene.set_gradients(dict(zip(p.edge_ids, p.gradients.tolist())))
+        if self.sample.value() >= 0:
+            self._show_sample(p)
+
+    def _show_sample(self, p: Progress | None) -> None:
+        """Colour the neurons by their activation for the chosen training sample."""
+        data, index = self.window.dataset, self.sample.value()
+        if index < 0 or data is None or len(data.x_train) == 0:
+            self.window.scene.set_neuron_values(None)
+            return
+        index = min(index, len(data.x_train) - 1)
+        try:
+            plan = compile_plan(self.window.project.network)
+        except NetworkError:
+            return
+        params = plan.unflatten(p.theta) if p is not None and p.theta is not None and \
+            len(p.theta) == plan.n_parameters else plan.pack(self.window.project.network)
+        a = forward(plan, params, data.x_train[index: index + 1]).a[:, 0]
+        self.window.scene.set_neuron_values(dict(zip(plan.order, a.tolist())))
+        self.window.statusBar().showMessage(
+            f"Neurons show their activation for training sample {index}: inputs "
+            f"{np.array2string(data.x_train[index], precision=3)}, target "
+            f"{np.array2string(data.y_train[index], precision=3)}", 8000)
 
     def _on_message(self, text: str) -> None:
         self.window.statusBar().showMessage(text, 20000)

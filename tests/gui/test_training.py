@@ -3,7 +3,7 @@
 and starve the training thread.)"""
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 
 from core import surface
 from core.engine import compile_plan, loss_and_gradients
@@ -182,3 +182,43 @@ def test_data_panel_background_shows_each_points_class_in_the_points_colour(wind
                                           - (255 - c) / np.linalg.norm(255 - c)) for c in PALETTE[:3]])
         hits += shown == int(np.argmax(target))
     assert hits / len(data.x_train) > 0.9
+
+
+def test_neurons_show_their_activation_for_the_chosen_sample(trained_window, qtbot):
+    w = trained_window
+    run_steps(w, qtbot, 5)
+    w.training.sample.setValue(3)
+    net = w.project.network
+    plan = compile_plan(net)
+    x = w.dataset.x_train[3]
+    # Independent: walk the graph neuron by neuron with the document's weights.
+    value = {}
+    for nid in net.topological_order():
+        n = net.neurons[nid]
+        if n.role == "input":
+            value[nid] = x[[m.id for m in net.inputs].index(nid)]
+            continue
+        z = n.bias + sum(e.weight * value[e.source] for e in net.incoming(nid))
+        value[nid] = float(np.tanh(z)) if n.activation == "tanh" else 1 / (1 + np.exp(-z))
+    for nid, item in w.scene.neuron_items.items():
+        assert item.value_text == f"a={value[nid]:+.3f}"
+        assert item.highlight is not None
+    w.training.sample.setValue(-1)
+    assert all(i.value_text is None for i in w.scene.neuron_items.values())
+    assert plan.n_inputs == 2
+
+
+def test_hovering_a_neuron_shows_its_own_output_over_the_input_plane(trained_window, qtbot):
+    w = trained_window
+    w.training.docks[1].raise_()
+    run_steps(w, qtbot, 5)
+    panel = w.training.data_panel
+    before = panel.image.image.copy()
+    vp = w.view.viewport()
+    w.view.fit()
+    qtbot.mouseMove(vp, vp.rect().topLeft() + QPoint(2, 2))
+    qtbot.mouseMove(vp, w.view.mapFromScene(w.scene.neuron_items["n3"].pos()))
+    wait_until(lambda: "output of neuron n3" in panel.note.text(), 3000)
+    assert not np.array_equal(before, panel.image.image)
+    qtbot.mouseMove(vp, vp.rect().topLeft() + QPoint(2, 2))
+    wait_until(lambda: "prediction" in panel.note.text(), 3000)
