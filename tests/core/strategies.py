@@ -37,3 +37,18 @@ def random_dags(draw, output_activation: str | None = None, min_outputs: int = 1
     return build_dag(draw(st.integers(0, 2**31)), draw(st.integers(1, 4)),
                      draw(st.integers(0, 8)), draw(st.integers(min_outputs, 3)),
                      draw(st.floats(0.2, 0.9)), output_activation)
+
+
+def naive_activations(net: Network, x_row) -> dict[str, float]:
+    """Every neuron's output for one sample, one neuron at a time in topological order with
+    plain Python sums: an oracle independent of the engine's matrices."""
+    value: dict[str, float] = {}
+    inputs = [m.id for m in net.inputs]
+    for nid in net.topological_order():
+        n = net.neurons[nid]
+        if n.role == "input":
+            value[nid] = float(x_row[inputs.index(nid)])
+            continue
+        z = n.bias + sum(e.weight * value[e.source] for e in net.incoming(nid))
+        value[nid] = float(ACTIVATIONS[n.activation].f(np.array([z]))[0])
+    return value

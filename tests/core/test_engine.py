@@ -12,18 +12,11 @@ from core.engine import (backward, check_loss, compile_plan, forward, loss_and_g
                          loss_and_output_grad, mask_frozen, predict)
 from core.losses import LOSSES, softmax
 from core.network import Network
-from tests.core.strategies import build_dag, random_dags
+from tests.core.strategies import build_dag, naive_activations, random_dags
 
 
 def naive_forward(net, x_row):
-    value = {}
-    for nid in net.topological_order():
-        n = net.neurons[nid]
-        if n.role == "input":
-            value[nid] = x_row[[m.id for m in net.inputs].index(nid)]
-            continue
-        z = n.bias + sum(e.weight * value[e.source] for e in net.incoming(nid))
-        value[nid] = float(ACTIVATIONS[n.activation].f(np.array([z]))[0])
+    value = naive_activations(net, x_row)
     return [value[o.id] for o in net.outputs]
 
 

@@ -8,6 +8,7 @@ from PySide6.QtCore import QPoint, Qt
 from core import surface
 from core.engine import compile_plan, loss_and_gradients
 from core.templates import chain, classifier_2881
+from tests.core.strategies import naive_activations
 from tests.gui.conftest import wait_until
 
 
@@ -191,15 +192,7 @@ def test_neurons_show_their_activation_for_the_chosen_sample(trained_window, qtb
     net = w.project.network
     plan = compile_plan(net)
     x = w.dataset.x_train[3]
-    # Independent: walk the graph neuron by neuron with the document's weights.
-    value = {}
-    for nid in net.topological_order():
-        n = net.neurons[nid]
-        if n.role == "input":
-            value[nid] = x[[m.id for m in net.inputs].index(nid)]
-            continue
-        z = n.bias + sum(e.weight * value[e.source] for e in net.incoming(nid))
-        value[nid] = float(np.tanh(z)) if n.activation == "tanh" else 1 / (1 + np.exp(-z))
+    value = naive_activations(net, x)  # independent: neuron by neuron, plain sums
     for nid, item in w.scene.neuron_items.items():
         assert item.value_text == f"a={value[nid]:+.3f}"
         assert item.highlight is not None
