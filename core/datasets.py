@@ -84,6 +84,33 @@ def _onehot8(n: int, noise: float, rng: np.random.Generator, k: int) -> Arrays:
     return x, np.eye(8)[np.arange(n) % 8]
 
 
+def _sklearn(loader: str) -> Callable[[int, float, np.random.Generator, int], Arrays]:
+    """A real data set that scikit-learn ships inside its package (no download): all of its
+    samples (the sample count does not apply), noise added to the inputs if asked."""
+    def make(n: int, noise: float, rng: np.random.Generator, k: int) -> Arrays:
+        from core.data import DataError
+
+        try:
+            from sklearn import datasets
+        except ImportError:
+            raise DataError("the real data sets need scikit-learn: pip install -e \".[datasets]\"") \
+                from None
+        bunch = getattr(datasets, loader)()
+        x = bunch.data.astype(float)
+        if noise:
+            x = x + noise * rng.standard_normal(x.shape)
+        classes = len(bunch.target_names)
+        y = np.eye(classes)[bunch.target] if classes > 2 else bunch.target[:, None].astype(float)
+        return x, y
+    return make
+
+
+REAL_DATA = {"iris": ("iris flowers: 4 measurements, 3 species (150 samples)", 4),
+             "wine": ("wines: 13 chemical measurements, 3 cultivars (178 samples)", 13),
+             "breast_cancer": ("breast tumours: 30 features, benign or malignant (569)", 30),
+             "digits": ("8x8 handwritten digits, the postal-code story: 64 pixels, 10 classes "
+                        "(1797 samples)", 64)}
+
 GENERATORS: dict[str, Generator] = {
     "xor": Generator("XOR of two binary inputs", "classification", 2, False, _logic([0, 1, 1, 0])),
     "and": Generator("AND of two binary inputs", "classification", 2, False, _logic([0, 0, 0, 1])),
@@ -97,6 +124,8 @@ GENERATORS: dict[str, Generator] = {
     "plane": Generator("y = 0.5 x1 - 0.7 x2 + 0.1", "regression", 2, False, _plane),
     "onehot8": Generator("the 8 one-hot patterns, target = input (autoencoder)", "regression",
                          8, False, _onehot8),
+    **{name: Generator(text, "classification", n_in, False, _sklearn(f"load_{name}"))
+       for name, (text, n_in) in REAL_DATA.items()},
 }
 
 
@@ -113,8 +142,17 @@ def generate(name: str, samples: int, noise: float, seed: int, classes: int = 3
     k = classes if gen.uses_classes else 2
     x, y = gen.make(samples, noise, np.random.default_rng(seed), k)
     inputs = [f"x{i + 1}" for i in range(gen.n_inputs)] if gen.n_inputs > 1 else ["x"]
+    if name in REAL_DATA:
+        inputs = _feature_names(name) or inputs
     if y.shape[1] > 1 and gen.task == "classification":
         targets = [f"class {i}" for i in range(y.shape[1])]
     else:
         targets = [f"y{i + 1}" for i in range(y.shape[1])] if y.shape[1] > 1 else ["y"]
     return x.astype(float), y.astype(float), gen.task, inputs, targets
+
+
+def _feature_names(name: str) -> list[str] | None:
+    from sklearn import datasets
+
+    names = getattr(datasets, f"load_{name}")().feature_names
+    return [str(n) for n in names]

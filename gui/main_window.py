@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QDockWidget, QInputDialog, QLabel, QMainWindow, Q
                                QUndoView, QWidget, QHBoxLayout)
 
 from core.project import Project
-from core.templates import TEMPLATES
+from core.templates import REAL_TEMPLATES, TEMPLATES
 from gui import edit_tools
 from gui.canvas.scene import CanvasScene
 from gui.canvas.view import CanvasView
@@ -92,9 +92,12 @@ class MainWindow(QMainWindow):
         f = bar.addMenu("&File")
         self.add_action(f, "&New", self.new_document, QKeySequence.New)
         templates = f.addMenu("New from &template")
-        for name, template in TEMPLATES.items():
-            self.add_action(templates, template.title,
-                         lambda _=False, t=template: self.files.new_from(t.build(), f"Template: {t.title}"))
+        for i, group in enumerate((TEMPLATES, REAL_TEMPLATES)):
+            if i:
+                templates.addSeparator()
+            for template in group.values():
+                self.add_action(templates, template.title, lambda _=False, t=template:
+                                self.files.new_from(t.build(), f"Template: {t.title}"))
         self.add_action(f, "&Open…", lambda: self.files.open(), QKeySequence.Open)
         self.recent_menu = f.addMenu("Open &recent")
         self.files.recent_changed.connect(self._fill_recent)
