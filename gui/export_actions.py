@@ -1,0 +1,86 @@
+"""File > Export weights, Import weights, Export canvas image: the GUI side of core.export."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QRectF, QSize
+from PySide6.QtGui import QImage, QPainter
+from PySide6.QtSvg import QSvgGenerator
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from core.edits import SetValues, values_of
+from core.export import ExportError, export_weights, import_weights
+
+WEIGHT_FILTERS = {"npz": "NumPy archive (*.npz)", "json": "JSON (*.json)",
+                  "csv": "CSV tables, one per layer (folder)", "onnx": "ONNX model (*.onnx)",
+                  "py": "Standalone Python, NumPy only (*.py)"}
+
+
+def export_weights_to(window, fmt: str, path: str | Path) -> bool:
+    try:
+        export_weights(window.project.network, window.project.training.loss, fmt, path)
+    except ExportError as exc:
+        QMessageBox.critical(window, "Cannot export", str(exc))
+        return False
+    window.statusBar().showMessage(f"Wrote {path}", 6000)
+    return True
+
+
+def ask_export_weights(window) -> None:
+    filters = ";;".join(WEIGHT_FILTERS.values())
+    path, chosen = QFileDialog.getSaveFileName(window, "Export weights", "weights.npz", filters)
+    if path:
+        fmt = next(k for k, v in WEIGHT_FILTERS.items() if v == chosen)
+        export_weights_to(window, fmt, path)
+
+
+def import_weights_from(window, path: str | Path) -> bool:
+    """Weights from an .npz or JSON export into the open network: one undoable edit."""
+    net = window.project.network
+    try:
+        weights, biases = import_weights(net, path)
+    except ExportError as exc:
+        QMessageBox.critical(window, "Cannot import weights", str(exc))
+        return False
+    before = values_of(net)
+    window.scene.push(SetValues(before, (weights, {**before[1], **biases}),
+                                f"Import weights from {Path(path).name}"))
+    return True
+
+
+def ask_import_weights(window) -> None:
+    path, _ = QFileDialog.getOpenFileName(window, "Import weights", "",
+                                          "Weights (*.npz *.json);;All files (*)")
+    if path:
+        import_weights_from(window, path)
+
+
+def export_canvas(window, path: str | Path) -> None:
+    """The whole network as PNG (2x resolution) or SVG (vector)."""
+    scene = window.scene
+    rect = scene.itemsBoundingRect().adjusted(-40, -40, 40, 40)
+    path = Path(path)
+    if path.suffix.lower() == ".svg":
+        gen = QSvgGenerator()
+        gen.setFileName(str(path))
+        gen.setSize(QSize(int(rect.width()), int(rect.height())))
+        gen.setViewBox(QRectF(0, 0, rect.width(), rect.height()))
+        gen.setTitle(window.windowTitle())
+        painter = QPainter(gen)
+    else:
+        image = QImage(int(rect.width() * 2), int(rect.height() * 2), QImage.Format_ARGB32)
+        image.fill(0xFFFFFFFF)
+        painter = QPainter(image)
+        painter.setRenderHint(QPainter.Antialiasing)
+    scene.render(painter, QRectF(), rect)
+    painter.end()
+    if path.suffix.lower() != ".svg":
+        image.save(str(path))
+    window.statusBar().showMessage(f"Wrote {path}", 6000)
+
+
+def ask_export_canvas(window) -> None:
+    path, _ = QFileDialog.getSaveFileName(window, "Export network picture", "network.png",
+                                          "PNG image (*.png);;SVG vector image (*.svg)")
+    if path:
+        export_canvas(window, path)
