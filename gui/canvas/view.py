@@ -14,6 +14,7 @@ ZOOM_STEP = 1.2
 
 class CanvasView(QGraphicsView):
     zoom_changed = Signal(float)
+    space_tapped = Signal()  # Space pressed and released without panning: Run / Pause
 
     def __init__(self, scene: CanvasScene, parent=None) -> None:
         super().__init__(scene, parent)
@@ -24,6 +25,7 @@ class CanvasView(QGraphicsView):
         self.setAcceptDrops(True)
         self.viewport().setAcceptDrops(True)
         self._space = False
+        self._panned = False
         self._pan_from: QPointF | None = None
 
     @property
@@ -55,16 +57,20 @@ class CanvasView(QGraphicsView):
             self.zoom(ZOOM_STEP ** steps)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() == Qt.Key_Space and not event.isAutoRepeat():
-            self._space = True
-            self.setCursor(Qt.OpenHandCursor)
+        if event.key() == Qt.Key_Space:
+            if not event.isAutoRepeat():
+                self._space, self._panned = True, False
+                self.setCursor(Qt.OpenHandCursor)
             return
         super().keyPressEvent(event)
 
     def keyReleaseEvent(self, event: QKeyEvent) -> None:
-        if event.key() == Qt.Key_Space and not event.isAutoRepeat():
-            self._space = False
-            self.unsetCursor()
+        if event.key() == Qt.Key_Space:
+            if not event.isAutoRepeat():
+                self._space = False
+                self.unsetCursor()
+                if not self._panned:
+                    self.space_tapped.emit()
             return
         super().keyReleaseEvent(event)
 
@@ -78,6 +84,7 @@ class CanvasView(QGraphicsView):
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self._pan_from is not None:
+            self._panned = True
             delta = event.position() - self._pan_from
             self._pan_from = event.position()
             self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - int(delta.x()))

@@ -136,7 +136,7 @@ class TrainingController(QObject):
             self.latest = progress
             self.progress.emit(progress)
             if not progress.running and self._session_start is not None:
-                QTimer.singleShot(0, self._end_session)
+                self._end_session()  # now, so a Step right after starts a stretch of its own
         finally:
             self.worker.drawn.set()
 

@@ -57,8 +57,10 @@ class TrainingUI(QObject):
         bar = QToolBar("Training", w)
         bar.setObjectName("training_toolbar")
         w.addToolBar(Qt.TopToolBarArea, bar)
-        self.run_action = w.add_action(bar, "▶ Run", self.controller.toggle, "Space",
-                                    "Run or pause training (Space)")
+        # Space is handled by the canvas: a tap runs or pauses, Space + drag pans.
+        self.run_action = w.add_action(bar, "▶ Run", self.controller.toggle, "Ctrl+Space",
+                                       "Run or pause training (Space on the canvas, or Ctrl+Space)")
+        w.view.space_tapped.connect(self.controller.toggle)
         w.add_action(bar, "Step", lambda: self.controller.step(1), "Ctrl+Right", "One minibatch")
         w.add_action(bar, "Step epoch", self.controller.step_epoch, "Ctrl+Shift+Right", "One epoch")
         w.add_action(bar, "Reset weights", self.reset_weights, "Ctrl+R",
@@ -90,7 +92,6 @@ class TrainingUI(QObject):
         bar.addWidget(self.sample)
         self.counter = QLabel("  step 0 · epoch 0")
         bar.addWidget(self.counter)
-        self.run_action.setShortcutContext(Qt.WindowShortcut)
 
     def _docks(self) -> None:
         w = self.window

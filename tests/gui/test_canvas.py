@@ -257,3 +257,20 @@ def test_bulk_tools_refuse_graphs_past_the_limits_with_a_message(window, qtbot, 
     assert edit_tools.add_layer(w.scene, 10, "hidden", "relu") == []
     assert "the limit is 25" in w.statusBar().currentMessage()
     assert len(w.project.network.neurons) == 20
+
+
+def test_space_drag_pans_without_toggling_and_a_tap_toggles(xor_window, qtbot):
+    w = xor_window
+    taps = []
+    w.view.space_tapped.connect(lambda: taps.append(1))
+    w.view.setFocus()
+    vp = w.view.viewport()
+    before = w.view.horizontalScrollBar().value()
+    qtbot.keyPress(w.view, Qt.Key_Space)
+    qtbot.mousePress(vp, Qt.LeftButton, pos=QPoint(300, 300))
+    qtbot.mouseMove(vp, QPoint(200, 300))
+    qtbot.mouseRelease(vp, Qt.LeftButton, pos=QPoint(200, 300))
+    qtbot.keyRelease(w.view, Qt.Key_Space)
+    assert w.view.horizontalScrollBar().value() != before and taps == []
+    qtbot.keyClick(w.view, Qt.Key_Space)
+    assert taps == [1]

@@ -59,11 +59,11 @@ def test_two_hundred_steps_from_the_gui_lower_the_loss_and_fill_the_panels(train
 def test_run_then_pause_stops_stepping(trained_window, qtbot):
     w = trained_window
     w.view.setFocus()
-    qtbot.keyClick(w, Qt.Key_Space)
+    qtbot.keyClick(w.view, Qt.Key_Space)  # a tap on the canvas: Run
     wait_until(lambda: w.controller.running, 5000)
     wait_until(lambda: w.controller.latest is not None and w.controller.latest.step > 50,
                     10000)
-    qtbot.keyClick(w, Qt.Key_Space)
+    qtbot.keyClick(w.view, Qt.Key_Space)  # and again: Pause
     wait_until(lambda: not w.controller.running, 5000)
     pause(200)
     stopped_at = w.controller.worker.trainer.step_count
