@@ -150,3 +150,13 @@ def test_mutated_valid_files_load_or_give_a_project_error(data):
     except ProjectError:
         pass
     assert time.perf_counter() - start < 2
+
+
+def test_very_long_strings_are_refused_quickly():
+    for field, value in (("label", "x" * 5_000_000), ("id", "n" * 1_000_000)):
+        doc = valid()
+        doc["neurons"][0][field] = value
+        start = time.perf_counter()
+        with pytest.raises(ProjectError, match=f"neurons\\[0\\].{field} must have at most 200"):
+            loads_project(json.dumps(doc))
+        assert time.perf_counter() - start < 2
