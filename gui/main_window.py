@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QDockWidget, QInputDialog, QLabel, QMainWindow, Q
 
 from core.project import Project
 from core.templates import REAL_TEMPLATES, TEMPLATES
-from gui import edit_tools, export_actions
+from gui import csv_import, edit_tools, export_actions
 from gui.canvas.scene import CanvasScene
 from gui.canvas.view import CanvasView
 from gui.connect_dialog import ConnectDialog, LayerDialog
@@ -105,6 +105,8 @@ class MainWindow(QMainWindow):
         self.add_action(f, "&Save", self.files.save, QKeySequence.Save)
         self.add_action(f, "Save &as…", self.files.save_as, QKeySequence.SaveAs)
         f.addSeparator()
+        self.add_action(f, "Import &CSV data…", lambda: csv_import.import_csv(self),
+                        tip="Preview a CSV file and choose its input and target columns")
         self.add_action(f, "&Export weights…", lambda: export_actions.ask_export_weights(self),
                         "Ctrl+E", "NumPy, JSON, CSV, ONNX or a standalone Python file")
         self.add_action(f, "&Import weights…", lambda: export_actions.ask_import_weights(self))

@@ -1,0 +1,167 @@
+"""File > Import CSV data: preview, choose input and target columns, classification or
+regression, standardisation, test share. The file is loaded in full before anything changes;
+a bad row or column is reported (line and column) and nothing is imported. On success the data
+settings change and the network's input and output neurons are made to match the columns (one
+undoable step)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
+                               QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout,
+                               QHBoxLayout, QLabel, QListWidget, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout)
+
+from core.csv_data import csv_preview, load_csv
+from core.data import DataError
+from core.edits import AddNeuron, Compound, RemoveItems, SetSettings, SetValue
+from core.network import Network, Neuron
+from core.settings import DataSettings
+
+PREVIEW_ROWS = 12
+
+
+class CsvImportDialog(QDialog):
+    def __init__(self, path: Path, parent=None) -> None:
+        super().__init__(parent)
+        self.path = path
+        self.setWindowTitle(f"Import {path.name}")
+        self.header, rows = csv_preview(path, PREVIEW_ROWS)
+        self.table = QTableWidget(len(rows), len(self.header))
+        self.table.setHorizontalHeaderLabels(self.header)
+        for r, row in enumerate(rows):
+            for c, text in enumerate(row[: len(self.header)]):
+                self.table.setItem(r, c, QTableWidgetItem(text))
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.inputs, self.targets = self._column_list(), self._column_list()
+        for i, name in enumerate(self.header):
+            (self.targets if i == len(self.header) - 1 else self.inputs).item(i).setSelected(True)
+        self.task = QComboBox()
+        self.task.addItems(["classification", "regression"])
+        self.standardize = QCheckBox("standardise inputs (fitted on the training part)")
+        self.standardize.setChecked(True)
+        self.test_share = QDoubleSpinBox()
+        self.test_share.setRange(0.0, 0.9)
+        self.test_share.setSingleStep(0.05)
+        self.test_share.setValue(0.2)
+        self.error = QLabel("")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #b3261e;")
+        columns = QHBoxLayout()
+        for title, widget in (("Inputs", self.inputs), ("Targets", self.targets)):
+            box = QVBoxLayout()
+            box.addWidget(QLabel(f"<b>{title}</b>"))
+            box.addWidget(widget)
+            columns.addLayout(box)
+        form = QFormLayout()
+        form.addRow("Task", self.task)
+        form.addRow("", self.standardize)
+        form.addRow("Test share", self.test_share)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"First rows of {path.name}:"))
+        layout.addWidget(self.table)
+        layout.addLayout(columns)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        self.resize(720, 560)
+        self.result_data = None
+
+    def _column_list(self) -> QListWidget:
+        widget = QListWidget()
+        widget.setSelectionMode(QAbstractItemView.MultiSelection)
+        widget.addItems(self.header)
+        return widget
+
+    def chosen(self) -> tuple[list[str], list[str]]:
+        pick = lambda w: [self.header[i.row()] for i in w.selectedIndexes()]  # noqa: E731
+        return sorted(pick(self.inputs), key=self.header.index), \
+            sorted(pick(self.targets), key=self.header.index)
+
+    def accept(self) -> None:
+        """Load everything now; stay open with the message if any row or column is bad."""
+        inputs, targets = self.chosen()
+        try:
+            x, y, in_names, out_names, classes = load_csv(self.path, inputs, targets,
+                                                          self.task.currentText())
+        except DataError as exc:
+            self.error.setText(str(exc))
+            return
+        self.result_data = (inputs, targets, in_names, out_names, y.shape[1])
+        super().accept()
+
+    def settings(self, base_dir: Path | None) -> DataSettings:
+        inputs, targets = self.chosen()
+        path = self.path
+        if base_dir is not None:
+            try:
+                path = path.resolve().relative_to(base_dir.resolve())
+            except ValueError:
+                pass
+        return DataSettings(source="csv", csv_path=str(path), input_columns=inputs,
+                            target_columns=targets, task=self.task.currentText(),
+                            standardize=self.standardize.isChecked(),
+                            test_fraction=self.test_share.value())
+
+
+def match_neurons(net: Network, role: str, labels: list[str], x: float) -> list:
+    """Edits that give `net` exactly len(labels) neurons of `role`, labelled like the columns:
+    existing ones are kept (and relabelled) in order, missing ones added, extra ones removed."""
+    existing = [n for n in net.neurons.values() if n.role == role]
+    edits: list = []
+    for n, label in zip(existing, labels):
+        if n.label != label:
+            edits.append(SetValue("label", n.id, n.label, label))
+    extra = [n.id for n in existing[len(labels):]]
+    if extra:
+        edits.append(RemoveItems(extra, []))
+    activation = "identity" if role == "input" else "sigmoid"
+    for i, label in enumerate(labels[len(existing):], len(existing)):
+        edits.append(AddNeuron(Neuron(net.new_id("n"), role, activation, 0.0, label, x,
+                                      -((len(labels) - 1) * 80.0) / 2 + 80.0 * i)))
+    return edits
+
+
+def import_csv(window, path: str | Path | None = None) -> bool:
+    if path is None:
+        path, _ = QFileDialog.getOpenFileName(window, "Import CSV data", "", "CSV (*.csv);;All files (*)")
+        if not path:
+            return False
+    path = Path(path)
+    try:
+        dialog = CsvImportDialog(path, window)
+    except DataError as exc:
+        from PySide6.QtWidgets import QMessageBox
+
+        QMessageBox.critical(window, "Cannot import CSV", str(exc))
+        return False
+    if not dialog.exec():
+        return False
+    return apply_import(window, dialog)
+
+
+def apply_import(window, dialog: CsvImportDialog) -> bool:
+    project = window.project
+    net = project.network
+    _, _, in_names, out_names, n_targets = dialog.result_data
+    base = window.files.path.parent if window.files.path else None
+    xs = [n.x for n in net.neurons.values()] or [0.0]
+    loss_fix = []
+    if dialog.task.currentText() == "classification" and n_targets > 1 \
+            and project.training.loss != "softmax_ce":
+        loss_fix = [SetSettings(project, "training", project.training,
+                                type(project.training)(**{**project.training.to_dict(),
+                                                          "loss": "softmax_ce"}))]
+    edits = [*match_neurons(net, "input", in_names, min(xs) if net.inputs else 0.0),
+             *match_neurons(net, "output", out_names, max(xs) + (0 if net.outputs else 360.0)),
+             SetSettings(project, "data", project.data, dialog.settings(base)), *loss_fix]
+    ok = window.scene.push(Compound(edits, f"Import data from {dialog.path.name}"))
+    if ok:
+        window.statusBar().showMessage(
+            f"Imported {dialog.path.name}: {len(in_names)} input(s), {len(out_names)} "
+            f"target(s). Connect the new neurons, then train.", 10000)
+    return ok
