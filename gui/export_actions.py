@@ -84,3 +84,44 @@ def ask_export_canvas(window) -> None:
                                           "PNG image (*.png);;SVG vector image (*.svg)")
     if path:
         export_canvas(window, path)
+
+
+def export_plot(widget, path: str | Path) -> None:
+    """One plot as PNG (pyqtgraph's ImageExporter) or SVG. For SVG the widget is rendered
+    through QSvgGenerator: pyqtgraph 0.14's SVGExporter fails on every plot with Qt 6.11."""
+    path = Path(path)
+    if path.suffix.lower() == ".svg":
+        gen = QSvgGenerator()
+        gen.setFileName(str(path))
+        gen.setSize(widget.size())
+        gen.setViewBox(QRectF(0, 0, widget.width(), widget.height()))
+        painter = QPainter(gen)
+        widget.render(painter)
+        painter.end()
+    else:
+        import pyqtgraph.exporters as exporters
+
+        exporter = exporters.ImageExporter(widget.getPlotItem())
+        exporter.parameters()["width"] = max(widget.width() * 2, 400)
+        exporter.export(str(path))
+
+
+def ask_export_plots(window) -> None:
+    """Every panel's plot as PNG and SVG into a chosen folder."""
+    folder = QFileDialog.getExistingDirectory(window, "Export plots to folder")
+    if folder:
+        names = export_all_plots(window, Path(folder))
+        window.statusBar().showMessage(f"Wrote {len(names)} files to {folder}", 6000)
+
+
+def export_all_plots(window, folder: Path) -> list[str]:
+    t = window.training
+    plots = {"loss": t.loss_panel.plot, "accuracy": t.loss_panel.accuracy,
+             "gradients": t.gradient_panel.plot, "loss_surface": t.surface_panel.plot,
+             "data": t.data_panel.plot}
+    written = []
+    for name, widget in plots.items():
+        for suffix in (".png", ".svg"):
+            export_plot(widget, folder / f"{name}{suffix}")
+            written.append(f"{name}{suffix}")
+    return written

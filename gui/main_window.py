@@ -112,6 +112,8 @@ class MainWindow(QMainWindow):
         self.add_action(f, "&Import weights…", lambda: export_actions.ask_import_weights(self))
         self.add_action(f, "Export network &picture…",
                         lambda: export_actions.ask_export_canvas(self), tip="PNG or SVG")
+        self.add_action(f, "Export p&lots…", lambda: export_actions.ask_export_plots(self),
+                        tip="Every panel's plot as PNG and SVG into a folder")
         f.addSeparator()
         self.add_action(f, "&Quit", self.close, QKeySequence.Quit)
         e = bar.addMenu("&Edit")

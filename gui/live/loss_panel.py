@@ -64,5 +64,9 @@ def _set(curve, series) -> None:
     # Losses of a diverging run reach 1e300 and beyond: pyqtgraph's auto-range would then
     # overflow to inf, so such points are left out of the curve.
     y = np.asarray(series.y)
-    curve.setData(series.x, np.where(np.isfinite(y) & (np.abs(y) < 1e100), y, np.nan),
-                  connect="finite")
+    # An empty curve (no test part) is hidden, not emptied: pyqtgraph's SVG export fails on
+    # a curve with no points.
+    curve.setVisible(len(y) > 0)
+    if len(y):
+        curve.setData(series.x, np.where(np.isfinite(y) & (np.abs(y) < 1e100), y, np.nan),
+                      connect="finite")

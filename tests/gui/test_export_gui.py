@@ -46,3 +46,17 @@ def test_network_picture_as_png_and_svg(xor_window, tmp_path):
     export_actions.export_canvas(w, tmp_path / "net.svg")
     text = (tmp_path / "net.svg").read_text()
     assert text.startswith("<?xml") and "<svg" in text and "path" in text
+
+
+def test_every_plot_exports_as_png_and_svg(xor_window, qtbot, tmp_path):
+    from tests.gui.conftest import wait_until
+
+    w = xor_window
+    w.controller.step(20)
+    wait_until(lambda: w.controller.latest is not None and w.controller.latest.step >= 20, 10000)
+    written = export_actions.export_all_plots(w, tmp_path)
+    assert len(written) == 10
+    for name in ("loss", "accuracy", "gradients", "loss_surface", "data"):
+        assert QImage(str(tmp_path / f"{name}.png")).width() >= 400
+        svg = (tmp_path / f"{name}.svg").read_text()
+        assert "<svg" in svg and ("<path" in svg or "<polyline" in svg)
