@@ -23,7 +23,8 @@ from gui.live.worker import Progress
 MODES = [("exact", "Two parameters (exact)"), ("pca", "PCA of the path"),
          ("random", "Random directions")]
 GRID_RUNNING, GRID_PAUSED = 41, 61
-RESLICE_SECONDS = 3.0  # while training, the plane follows the weights on this schedule
+RESLICE_SECONDS = 3.0
+AUTO_LIMIT = 2000  # edges above which the surface is computed only on request  # while training, the plane follows the weights on this schedule
 LEVELS = 12
 
 
@@ -47,7 +48,7 @@ class SurfacePanel(QWidget):
         self.refit_button = QPushButton("Re-slice")
         self.refit_button.setToolTip("Recompute the plane and the grid around the current weights")
         self.refit_button.clicked.connect(self.refit)
-        self.info = QLabel("Train a few steps, then the surface appears here.")
+        self.info = QLabel("The surface appears here once a network and data are open.")
         self.info.setWordWrap(True)
         self.plot = pg.PlotWidget(background="w")
         self.plot.setAspectLocked(False)
@@ -63,6 +64,7 @@ class SurfacePanel(QWidget):
         self.arrow = pg.ArrowItem(angle=0, headLen=14, brush="#ffffff", pen=pg.mkPen("k"))
         self.arrow_line = self.plot.plot(pen=pg.mkPen("w", width=2))
         self.plot.addItem(self.arrow)
+        self.arrow.hide()  # until there is a surface and a gradient to point along
         top = QHBoxLayout()
         top.addWidget(self.mode, 1)
         top.addWidget(self.refit_button)
@@ -85,8 +87,11 @@ class SurfacePanel(QWidget):
         else:
             self.mode.setCurrentIndex(0)
 
-    def refit(self) -> None:
+    def refit(self, automatic: bool = False) -> None:
         if self._closed:
+            return
+        if automatic and len(self.window.project.network.edges) > AUTO_LIMIT:
+            self.info.setText("A large network: press Re-slice to compute its surface.")
             return
         p = self.latest
         try:
@@ -103,6 +108,9 @@ class SurfacePanel(QWidget):
             return
         data = self.window.dataset
         if data is None:
+            return
+        if plan.n_inputs != data.n_inputs or len(plan.output_rows) != data.n_targets:
+            self.info.setText("No surface: the network's inputs and outputs do not match the data.")
             return
         x, y = surface.subsample(data.x_train, data.y_train)
         path = self._path_coords(plane)
@@ -159,7 +167,11 @@ class SurfacePanel(QWidget):
         future, self._future = self._future, None
         if future.cancelled():
             return
-        z = future.result()
+        try:
+            z = future.result()
+        except (ValueError, FloatingPointError, MemoryError) as exc:
+            self.info.setText(f"No surface: {exc}")
+            return
         if not np.isfinite(z).any():
             self.info.setText("The loss is not finite anywhere on this plane.")
             return
@@ -208,7 +220,7 @@ class SurfacePanel(QWidget):
         if p.running and self.plane is not None and self._future is None and \
                 now - self._sliced_at > RESLICE_SECONDS:
             self._sliced_at = now
-            self.refit()
+            self.refit(automatic=True)
         if self.plane is None or p.theta is None:
             if p.step > 0 and self._future is None and self.plane is None:
                 self.refit()
@@ -221,17 +233,21 @@ class SurfacePanel(QWidget):
             self._draw_path()
 
     def _draw_path(self) -> None:
+        if self.plane is None:
+            return
         p = self.latest
-        if self.plane is None or p is None or p.theta is None or len(p.theta) != len(self.plane.center):
+        # Before any training the current point is the slice's own centre.
+        theta = p.theta if p is not None and p.theta is not None else self.plane.center
+        if len(theta) != len(self.plane.center):
             return
         path = self._path_coords(self.plane)
-        here = self.plane.coordinates(p.theta)[0]
+        here = self.plane.coordinates(theta)[0]
         if len(path):
             path = np.vstack([path, here[None]])
             self.path.setData(path[:, 0], path[:, 1])
         self.point.setData([here[0]], [here[1]])
-        self._draw_arrow(p.theta, here)
-        self._honesty(p.theta, here)
+        self._draw_arrow(theta, here)
+        self._honesty(theta, here)
 
     def _draw_arrow(self, theta, here) -> None:
         data = self.window.dataset

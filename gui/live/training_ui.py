@@ -220,6 +220,8 @@ class TrainingUI(QObject):
         self._apply_settings()
         self.controller.restart()
         self.surface_panel.plane = None
+        self.surface_panel.latest = None
+        self.surface_panel.refit(automatic=True)  # the exact slice needs no training
 
     def reset_weights(self) -> None:
         net, t = self.window.project.network, self.window.project.training
