@@ -11,7 +11,6 @@ import math
 import re
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Iterable
 
 from core.activations import ACTIVATIONS
 from core.events import Signal
@@ -518,7 +517,3 @@ def _insert(d: dict, key: str, value: object, index: int | None) -> dict:
 def _numeric_suffix(key: str) -> int:
     match = re.search(r"(\d+)$", key)
     return int(match.group(1)) if match else 0
-
-
-def ids(items: Iterable[Neuron | Edge]) -> list[str]:
-    return [i.id for i in items]

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
-from PySide6.QtWidgets import (QDockWidget, QInputDialog, QLabel, QMainWindow, QSlider,
-                               QUndoView, QWidget, QHBoxLayout)
+from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QMainWindow, QSlider,
+                               QUndoView, QWidget)
 
 from core.project import Project
 from core.templates import REAL_TEMPLATES, TEMPLATES

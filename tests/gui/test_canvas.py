@@ -6,8 +6,6 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from core.engine import compile_plan
-from core.network import Network
-from core.project import load_project, save_project
 from core.templates import xor
 from gui.canvas.view import MIME
 

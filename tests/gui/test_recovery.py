@@ -13,7 +13,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QMessageBox
 
 from core.export import ExportError, export_weights, import_weights
 from core.templates import xor
