@@ -125,8 +125,7 @@ class SurfacePanel(QWidget):
         if self._future is not None:
             self._future.cancel()
         self._pending = (plan, plane, ext)
-        self._future = self._pool.submit(surface.grid_losses, plan, plane, alphas, betas, x, y,
-                                         loss, dtype=np.float32)
+        self._future = self._pool.submit(_quiet_grid, plan, plane, alphas, betas, x, y, loss)
         self._poll.start()
 
     def _make_plane(self, plan, theta) -> surface.Plane:
@@ -233,6 +232,10 @@ class SurfacePanel(QWidget):
             self._draw_path()
 
     def _draw_path(self) -> None:
+        with np.errstate(all="ignore"):  # weights of a diverging run: non-finite values are
+            self._draw_path_now()         # checked where they are drawn
+
+    def _draw_path_now(self) -> None:
         if self.plane is None:
             return
         p = self.latest
@@ -291,3 +294,9 @@ class SurfacePanel(QWidget):
         self._closed = True
         self._poll.stop()
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _quiet_grid(plan, plane, alphas, betas, x, y, loss) -> np.ndarray:
+    """The grid in the background; overflow far out on the plane just gives inf, drawn as such."""
+    with np.errstate(all="ignore"):
+        return surface.grid_losses(plan, plane, alphas, betas, x, y, loss, dtype=np.float32)
