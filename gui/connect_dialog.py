@@ -6,6 +6,14 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpin
 
 from core.activations import ACTIVATIONS
 
+def ok_cancel(dialog: QDialog) -> QDialogButtonBox:
+    """The dialog's OK and Cancel buttons, wired to accept and reject."""
+    buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+    buttons.accepted.connect(dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    return buttons
+
+
 MODES = [("all", "All to all"), ("one", "One to one (in order)"), ("random", "Random")]
 
 
@@ -27,10 +35,7 @@ class ConnectDialog(QDialog):
             lambda _: self.probability.setEnabled(self.mode.currentData() == "random"))
         form.addRow("Pattern", self.mode)
         form.addRow("Probability", self.probability)
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        form.addRow(ok_cancel(self))
 
     def values(self) -> tuple[str, float]:
         return self.mode.currentData(), self.probability.value()
@@ -52,10 +57,7 @@ class LayerDialog(QDialog):
         form.addRow("Neurons", self.count)
         form.addRow("Role", self.role)
         form.addRow("Activation", self.activation)
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        form.addRow(ok_cancel(self))
 
     def values(self) -> tuple[int, str, str]:
         return self.count.value(), self.role.currentText(), self.activation.currentText()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
-                               QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout,
+                               QDoubleSpinBox, QFileDialog, QFormLayout,
                                QHBoxLayout, QLabel, QListWidget, QTableWidget, QTableWidgetItem,
                                QVBoxLayout)
 
@@ -17,6 +17,7 @@ from core.data import DataError
 from core.edits import AddNeuron, Compound, RemoveItems, SetSettings, SetValue
 from core.network import Network, Neuron
 from core.settings import DataSettings
+from gui.connect_dialog import ok_cancel
 
 PREVIEW_ROWS = 12
 
@@ -57,9 +58,7 @@ class CsvImportDialog(QDialog):
         form.addRow("Task", self.task)
         form.addRow("", self.standardize)
         form.addRow("Test share", self.test_share)
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        buttons = ok_cancel(self)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(f"First rows of {path.name}:"))
         layout.addWidget(self.table)

@@ -61,12 +61,9 @@ def export_canvas(window, path: str | Path) -> None:
     rect = scene.itemsBoundingRect().adjusted(-40, -40, 40, 40)
     path = Path(path)
     if path.suffix.lower() == ".svg":
-        gen = QSvgGenerator()
-        gen.setFileName(str(path))
-        gen.setSize(QSize(int(rect.width()), int(rect.height())))
-        gen.setViewBox(QRectF(0, 0, rect.width(), rect.height()))
-        gen.setTitle(window.windowTitle())
-        painter = QPainter(gen)
+        # Keep the generator referenced: Python would free it while the painter draws on it.
+        generator = _svg(path, rect.width(), rect.height(), window.windowTitle())
+        painter = QPainter(generator)
     else:
         image = QImage(int(rect.width() * 2), int(rect.height() * 2), QImage.Format_ARGB32)
         image.fill(0xFFFFFFFF)
@@ -91,11 +88,8 @@ def export_plot(widget, path: str | Path) -> None:
     through QSvgGenerator: pyqtgraph 0.14's SVGExporter fails on every plot with Qt 6.11."""
     path = Path(path)
     if path.suffix.lower() == ".svg":
-        gen = QSvgGenerator()
-        gen.setFileName(str(path))
-        gen.setSize(widget.size())
-        gen.setViewBox(QRectF(0, 0, widget.width(), widget.height()))
-        painter = QPainter(gen)
+        generator = _svg(path, widget.width(), widget.height(), "Backprop Studio")
+        painter = QPainter(generator)
         widget.render(painter)
         painter.end()
     else:
@@ -125,3 +119,12 @@ def export_all_plots(window, folder: Path) -> list[str]:
             export_plot(widget, folder / f"{name}{suffix}")
             written.append(f"{name}{suffix}")
     return written
+
+
+def _svg(path: Path, width: float, height: float, title: str) -> QSvgGenerator:
+    generator = QSvgGenerator()
+    generator.setFileName(str(path))
+    generator.setSize(QSize(int(width), int(height)))
+    generator.setViewBox(QRectF(0, 0, width, height))
+    generator.setTitle(title)
+    return generator

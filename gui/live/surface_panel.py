@@ -124,7 +124,7 @@ class SurfacePanel(QWidget):
         loss = self.window.project.training.loss
         if self._future is not None:
             self._future.cancel()
-        self._pending = (plan, plane, ext)
+        self._pending = (plan, plane, ext, x, y)
         self._future = self._pool.submit(_quiet_grid, plan, plane, alphas, betas, x, y, loss)
         self._poll.start()
 
@@ -174,7 +174,10 @@ class SurfacePanel(QWidget):
         if not np.isfinite(z).any():
             self.info.setText("The loss is not finite anywhere on this plane.")
             return
-        self.plan, self.plane, self.extent = self._pending
+        plan, plane, ext, x, y = self._pending
+        if plan.structure_version != self.window.project.network.structure_version:
+            return  # computed for a network that has changed since: a new slice is due
+        self.plan, self.plane, self.extent, self.xy = plan, plane, ext, (x, y)
         self.z = z
         self._draw_surface()
         self._draw_path()
@@ -253,8 +256,7 @@ class SurfacePanel(QWidget):
         self._honesty(theta, here)
 
     def _draw_arrow(self, theta, here) -> None:
-        data = self.window.dataset
-        x, y = surface.subsample(data.x_train, data.y_train)
+        x, y = self.xy  # the sample the grid was computed on
         _, grads = loss_and_gradients(self.plan, self.plan.unflatten(theta), x, y,
                                       self.window.project.training.loss)
         g = np.concatenate([self.plan.edge_vector(grads.weights), grads.biases[self.plan.bias_rows]])
@@ -274,8 +276,7 @@ class SurfacePanel(QWidget):
 
     def _honesty(self, theta, here) -> None:
         plane = self.plane
-        data = self.window.dataset
-        x, y = surface.subsample(data.x_train, data.y_train)
+        x, y = self.xy
         loss = self.window.project.training.loss
         true = surface.loss_at(self.plan, theta, x, y, loss)
         shown = surface.loss_at(self.plan, plane.point(*here), x, y, loss)
