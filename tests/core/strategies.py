@@ -1,19 +1,86 @@
-"""Random networks for property tests: any DAG the editor can draw."""
+"""Random networks and batches for property tests: any DAG the editor can draw."""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from core.activations import ACTIVATIONS
 from core.network import Network
 
 ACTS = sorted(ACTIVATIONS)
+LOSS_NAMES = ("mse", "huber", "bce", "softmax_ce")
+WEIGHTS = st.floats(-2.0, 2.0, allow_subnormal=False)
+BIASES = st.floats(-1.0, 1.0, allow_subnormal=False)
+VALUES = st.floats(-2.0, 2.0, allow_subnormal=False)
+
+
+@st.composite
+def random_dag(draw, output_activation: str | None = None, min_outputs: int = 1,
+               max_hidden: int = 8) -> Network:
+    """A valid Network: 1-4 inputs, 0-max_hidden hidden, min_outputs-3 outputs, any
+    activations. Neurons are created with their roles shuffled, so document order is not
+    topological order; edges run from any earlier to any later neuron of a random topological
+    order (skip connections included) and are added in shuffled order. Hidden neurons may have
+    no incoming edge; every output has at least one."""
+    n_in, n_hidden = draw(st.integers(1, 4)), draw(st.integers(0, max_hidden))
+    n_out = draw(st.integers(min_outputs, 3))
+    roles = draw(st.permutations(["input"] * n_in + ["hidden"] * n_hidden + ["output"] * n_out))
+    net = Network()
+    for role in roles:
+        act = "identity" if role == "input" else (
+            output_activation if role == "output" and output_activation else
+            draw(st.sampled_from(ACTS)))
+        net.add_neuron(role, act, bias=0.0 if role == "input" else draw(BIASES))
+    inputs = [n.id for n in net.inputs]
+    topo = inputs + draw(st.permutations([nid for nid in net.neurons if nid not in inputs]))
+    pairs = []
+    for k, target in enumerate(topo[n_in:], start=n_in):
+        sources = [s for s in topo[:k] if net.neurons[s].role != "output"]
+        chosen = draw(st.sets(st.sampled_from(sources),
+                              min_size=1 if net.neurons[target].role == "output" else 0))
+        pairs += [(s, target) for s in sorted(chosen, key=topo.index)]
+    for s, t in draw(st.permutations(pairs)):
+        net.connect(s, t, draw(WEIGHTS))
+    return net
+
+
+def targets_for(loss: str, n_samples: int, n_outputs: int) -> st.SearchStrategy[np.ndarray]:
+    """Targets a loss accepts: real numbers, 0/1 labels (bce) or one-hot rows (softmax_ce)."""
+    if loss == "softmax_ce":
+        return st.lists(st.integers(0, n_outputs - 1), min_size=n_samples,
+                        max_size=n_samples).map(lambda c: np.eye(n_outputs)[c])
+    if loss == "bce":
+        return hnp.arrays(np.float64, (n_samples, n_outputs), elements=st.sampled_from([0.0, 1.0]))
+    return hnp.arrays(np.float64, (n_samples, n_outputs), elements=VALUES)
+
+
+@st.composite
+def batches(draw, n_inputs: int, n_outputs: int, loss: str,
+            sizes: tuple[int, ...] = (1, 16)) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y): x as (samples x inputs), y as (samples x outputs) matching the loss."""
+    b = draw(st.sampled_from(sizes))
+    x = draw(hnp.arrays(np.float64, (b, n_inputs), elements=VALUES))
+    return x, draw(targets_for(loss, b, n_outputs))
+
+
+@st.composite
+def problems(draw, losses: tuple[str, ...] = LOSS_NAMES, sizes: tuple[int, ...] = (1, 16)):
+    """(loss, net, x, y): a loss, a random DAG that loss accepts (sigmoid outputs for bce, at
+    least two outputs for softmax_ce) and a batch for it."""
+    loss = draw(st.sampled_from(losses))
+    net = draw(random_dag(output_activation="sigmoid" if loss == "bce" else None,
+                          min_outputs=2 if loss == "softmax_ce" else 1))
+    x, y = draw(batches(len(net.inputs), len(net.outputs), loss, sizes))
+    return loss, net, x, y
 
 
 def build_dag(seed: int, n_in: int, n_hidden: int, n_out: int, density: float = 0.5,
               output_activation: str | None = None) -> Network:
-    """A random DAG: hidden neurons in a random order, each edge from an earlier neuron to a
-    later one (skip connections included), every output fed by at least one neuron."""
+    """A seeded random DAG for example tests: hidden neurons in document order, each edge
+    from an earlier neuron to a later one, every output fed by at least one neuron."""
     rng = np.random.default_rng(seed)
     net = Network()
     inputs = [net.add_neuron("input").id for _ in range(n_in)]
@@ -32,16 +99,28 @@ def build_dag(seed: int, n_in: int, n_hidden: int, n_out: int, density: float = 
     return net
 
 
-@st.composite
-def random_dags(draw, output_activation: str | None = None, min_outputs: int = 1):
-    return build_dag(draw(st.integers(0, 2**31)), draw(st.integers(1, 4)),
-                     draw(st.integers(0, 8)), draw(st.integers(min_outputs, 3)),
-                     draw(st.floats(0.2, 0.9)), output_activation)
+def _sigmoid(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)  # this form cannot overflow for very negative z
+    return e / (1.0 + e)
+
+
+# The activations from their textbook definitions, one float at a time: not core.activations.
+NAIVE_F = {
+    "identity": lambda z: z,
+    "sigmoid": _sigmoid,
+    "tanh": math.tanh,
+    "relu": lambda z: max(z, 0.0),
+    "leaky_relu": lambda z: z if z > 0 else 0.01 * z,
+    "elu": lambda z: z if z > 0 else math.expm1(z),
+    "softplus": lambda z: max(z, 0.0) + math.log1p(math.exp(-abs(z))),
+}
 
 
 def naive_activations(net: Network, x_row) -> dict[str, float]:
     """Every neuron's output for one sample, one neuron at a time in topological order with
-    plain Python sums: an oracle independent of the engine's matrices."""
+    plain Python sums and math-module activations: an oracle independent of the engine."""
     value: dict[str, float] = {}
     inputs = [m.id for m in net.inputs]
     for nid in net.topological_order():
@@ -50,5 +129,5 @@ def naive_activations(net: Network, x_row) -> dict[str, float]:
             value[nid] = float(x_row[inputs.index(nid)])
             continue
         z = n.bias + sum(e.weight * value[e.source] for e in net.incoming(nid))
-        value[nid] = float(ACTIVATIONS[n.activation].f(np.array([z]))[0])
+        value[nid] = NAIVE_F[n.activation](z)
     return value

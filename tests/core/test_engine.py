@@ -12,7 +12,7 @@ from core.engine import (backward, check_loss, compile_plan, forward, loss_and_g
                          loss_and_output_grad, mask_frozen, predict)
 from core.losses import LOSSES, softmax
 from core.network import Network
-from tests.core.strategies import build_dag, naive_activations, random_dags
+from tests.core.strategies import build_dag, naive_activations, random_dag
 
 
 def naive_forward(net, x_row):
@@ -21,7 +21,7 @@ def naive_forward(net, x_row):
 
 
 @settings(max_examples=30, deadline=None)
-@given(random_dags(), st.integers(0, 100))
+@given(random_dag(), st.integers(0, 100))
 def test_forward_matches_a_naive_per_neuron_walk(net, seed):
     x = np.random.default_rng(seed).normal(size=(4, len(net.inputs)))
     plan = compile_plan(net)

@@ -13,7 +13,7 @@ from core.export import FORMATS, ExportError, export_weights, import_weights
 from core.losses import predictions
 from core.templates import layered
 from core.weights_io import layers
-from tests.core.strategies import build_dag, random_dags
+from tests.core.strategies import build_dag, random_dag
 
 
 def reference(net, loss, x):
@@ -22,7 +22,7 @@ def reference(net, loss, x):
 
 
 @settings(max_examples=25, deadline=None)
-@given(random_dags(min_outputs=1))
+@given(random_dag(min_outputs=1))
 def test_onnx_runs_in_onnxruntime_like_the_engine(tmp_path_factory, net):
     loss = "softmax_ce" if len(net.outputs) > 1 else "mse"
     path = tmp_path_factory.mktemp("onnx") / "net.onnx"
