@@ -1,0 +1,405 @@
+"""Step-through: one sample's forward pass, loss, backward pass and update as a sequence of
+events, each written out as the chain-rule arithmetic with the actual numbers.
+
+The numbers are the engine's own (core.engine.inspect_sample, float64): this module only
+arranges them in the order the textbooks tell the algorithm and names the rule at each step.
+Every number an event shows is also in its `values`, so tests can hold the text to the engine.
+
+Order of events:
+  input      the sample's values enter the input neurons
+  forward    one per computed neuron, in topological order: net, f(net), f'(net)
+  loss       the loss for this sample (softmax probabilities first, for softmax_ce)
+  output     one per output neuron: dL/d(output) and its delta
+  backward   one per hidden neuron, in reverse topological order: delta = f'(net) * sum over
+             the outgoing edges of w * delta (one term per path)
+  gradient   after each neuron's delta, one per incoming edge: dL/dw = delta * a(source)
+  update     plain gradient descent on this sample: w <- w - lr * dL/dw, for every parameter
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.activations import ELU_ALPHA, LEAKY_SLOPE
+from core.engine import NeuronValues, check_loss, compile_plan, inspect_sample
+from core.losses import HUBER_DELTA, softmax
+from core.network import Network
+
+# Beyond this the canvas cannot show a number per neuron and edge legibly, and the event list
+# runs into the thousands: the mode says so instead of trying.
+MAX_NEURONS = 50
+
+
+class StepThroughError(ValueError):
+    """Why this network or sample cannot be stepped through; the message is for the user."""
+
+
+def fmt(value: float) -> str:
+    """A number as every event shows it: four significant digits, no "-0"."""
+    text = f"{value:.4g}"
+    return "0" if text in ("-0", "0") else text
+
+
+def _p(value: float) -> str:
+    """fmt, in parentheses when negative, for use as a factor: 0.5·(-0.3)."""
+    text = fmt(value)
+    return f"({text})" if text.startswith("-") else text
+
+
+@dataclass(frozen=True)
+class Event:
+    phase: str  # input, forward, loss, output, backward, gradient, update
+    title: str
+    rule: str  # the rule at work, in words
+    lines: tuple[str, ...]  # the equations, numbers substituted
+    neurons: tuple[str, ...] = ()  # lit up on the canvas
+    edges: tuple[str, ...] = ()
+    values: dict[str, float] = field(default_factory=dict)  # every number shown, by name
+    # What this event adds to the canvas labels: id -> {quantity: value}
+    reveals: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Update:
+    """The gradient-descent step this sample asks for."""
+
+    learning_rate: float
+    old: tuple[dict[str, float], dict[str, float]]  # (weights, biases)
+    new: tuple[dict[str, float], dict[str, float]]
+
+
+@dataclass(frozen=True)
+class Walkthrough:
+    x: np.ndarray
+    y: np.ndarray
+    loss_name: str
+    loss: float
+    neurons: dict[str, NeuronValues]
+    edge_gradients: dict[str, float]
+    update: Update
+    events: tuple[Event, ...]
+
+    def revealed(self, index: int) -> dict[str, dict[str, float]]:
+        """Everything the canvas shows once events 0..index have been played."""
+        shown: dict[str, dict[str, float]] = {}
+        for event in self.events[: index + 1]:
+            for key, values in event.reveals.items():
+                shown.setdefault(key, {}).update(values)
+        return shown
+
+
+def walkthrough(net: Network, x, y, loss: str, learning_rate: float) -> Walkthrough:
+    """Every event of one forward and backward pass on sample x with target y."""
+    if len(net.neurons) > MAX_NEURONS:
+        raise StepThroughError(
+            f"step-through shows every number of every neuron, which stays readable up to "
+            f"{MAX_NEURONS} neurons; this network has {len(net.neurons)}. Try it on a smaller "
+            f"network (File > New from template), or watch this one train live.")
+    plan = compile_plan(net)  # NetworkError, with its own message, if it cannot run
+    problem = check_loss(plan, net, loss)
+    if problem:
+        raise StepThroughError(problem)
+    x = _vector(x, len(net.inputs), "input")
+    y = _vector(y, len(net.outputs), "target")
+    if not (np.isfinite(learning_rate) and learning_rate >= 0):
+        raise StepThroughError(f"the learning rate must be a number >= 0, not {learning_rate}")
+    params = plan.pack(net, np.float64)
+    value, neurons, edge_grads = inspect_sample(plan, params, x, y, loss)
+    return _Builder(net, x, y, loss, learning_rate, value, neurons, edge_grads).build()
+
+
+def _vector(values, size: int, what: str) -> np.ndarray:
+    try:
+        v = np.asarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise StepThroughError(f"the {what} values must be numbers") from None
+    if v.size != size:
+        raise StepThroughError(f"the network has {size} {what} value(s) to fill, "
+                               f"but {v.size} were given")
+    if not np.isfinite(v).all():
+        raise StepThroughError(f"the {what} values must be finite numbers")
+    return v
+
+
+class _Builder:
+    def __init__(self, net: Network, x, y, loss: str, lr: float, value: float,
+                 neurons: dict[str, NeuronValues], edge_grads: dict[str, float]) -> None:
+        self.net, self.x, self.y, self.loss_name, self.lr = net, x, y, loss, lr
+        self.value, self.v, self.g = value, neurons, edge_grads
+        self.outputs = [n.id for n in net.outputs]
+        self.order = net.topological_order()
+        self.events: list[Event] = []
+
+    def name(self, nid: str) -> str:
+        return self.net.neurons[nid].name
+
+    def w(self, eid: str) -> str:
+        e = self.net.edges[eid]
+        return f"w({self.name(e.source)}→{self.name(e.target)})"
+
+    def build(self) -> Walkthrough:
+        self._inputs()
+        for nid in self.order:
+            if self.net.neurons[nid].role != "input":
+                self._forward(nid)
+        self._loss()
+        for nid in reversed(self.order):
+            role = self.net.neurons[nid].role
+            if role == "input":
+                continue
+            if role == "output":
+                self._output(nid)
+            else:
+                self._backward(nid)
+            for e in self.net.incoming(nid):
+                self._gradient(e.id)
+        update = self._update()
+        return Walkthrough(self.x, self.y, self.loss_name, self.value, self.v, self.g, update,
+                           tuple(self.events))
+
+    # ----- forward ---------------------------------------------------------------------------
+    def _inputs(self) -> None:
+        ids = [n.id for n in self.net.inputs]
+        lines = tuple(f"a({self.name(i)}) = {fmt(v)}" for i, v in zip(ids, self.x))
+        targets = tuple(f"t({self.name(o)}) = {fmt(t)}   (target)"
+                        for o, t in zip(self.outputs, self.y))
+        self.events.append(Event(
+            "input", "The sample enters the inputs",
+            "An input neuron passes its value on unchanged: a = x.",
+            lines + targets, neurons=tuple(ids),
+            values={**{f"a:{i}": float(v) for i, v in zip(ids, self.x)},
+                    **{f"t:{o}": float(t) for o, t in zip(self.outputs, self.y)}},
+            reveals={i: {"a": float(v)} for i, v in zip(ids, self.x)}))
+
+    def _forward(self, nid: str) -> None:
+        n, nv = self.net.neurons[nid], self.v[nid]
+        edges = self.net.incoming(nid)
+        name = self.name(nid)
+        symbolic = " + ".join(f"{self.w(e.id)}·a({self.name(e.source)})" for e in edges)
+        numbers = " + ".join(f"{_p(e.weight)}·{_p(self.v[e.source].activation)}"
+                             for e in edges)
+        values = {"net": nv.net_input, "a": nv.activation, "f'": nv.derivative, "b": n.bias}
+        for e in edges:
+            values[f"w:{e.id}"] = e.weight
+            values[f"a:{e.source}"] = self.v[e.source].activation
+        if edges:
+            pad = " " * len(f"net({name}) ")
+            lines = [f"net({name}) = {symbolic} + b({name})",
+                     f"{pad}= {numbers} + {_p(n.bias)}",
+                     f"{pad}= {fmt(nv.net_input)}"]
+        else:
+            lines = [f"net({name}) = b({name}) = {fmt(nv.net_input)}   (no incoming edges)"]
+        activation_line, derivative_line, rule = _activation_text(n.activation, nv)
+        lines += [f"a({name}) = {activation_line}", f"f'(net) = {derivative_line}"]
+        why = ("Weighted sum of what flows in, plus the bias; then the activation. "
+               f"f'(net) is kept for the backward pass ({rule}).")
+        self.events.append(Event(
+            "forward", f"Forward: {name}", why, tuple(lines), neurons=(nid,),
+            edges=tuple(e.id for e in edges), values=values,
+            reveals={nid: {"net": nv.net_input, "a": nv.activation}}))
+
+    # ----- loss ------------------------------------------------------------------------------
+    def _loss(self) -> None:
+        a = np.array([self.v[o].activation for o in self.outputs])
+        y, k = self.y, len(self.outputs)
+        values = {"loss": self.value}
+        if self.loss_name == "softmax_ce":
+            p = softmax(a.reshape(1, -1))[0]
+            values.update({f"p:{o}": float(pi) for o, pi in zip(self.outputs, p)})
+            lines = [f"p = softmax(a) = ({', '.join(fmt(pi) for pi in p)})",
+                     "      p(i) = e^a(i) / Σ e^a(j)",
+                     "L = -Σ t·ln p = " + " + ".join(
+                         f"-{_p(yi)}·ln {_p(pi)}" for yi, pi in zip(y, p)),
+                     f"  = {fmt(self.value)}"]
+            rule = "Softmax turns the outputs into probabilities; cross-entropy is -ln of the " \
+                   "probability given to the right class."
+        elif self.loss_name == "bce":
+            terms = " + ".join(f"-[{_p(yi)}·ln {_p(ai)} + (1 - {_p(yi)})·ln(1 - {_p(ai)})]"
+                               for yi, ai in zip(y, a))
+            lines = ["L = -[t·ln a + (1 - t)·ln(1 - a)]" + (f", averaged over {k} outputs"
+                                                             if k > 1 else ""),
+                     f"  = {terms}" + (f" / {k}" if k > 1 else ""), f"  = {fmt(self.value)}"]
+            rule = "Binary cross-entropy: -ln of the probability the sigmoid gave the target."
+        elif self.loss_name == "huber":
+            r = a - y
+            lines = ["L = h(a - t), h(r) = r²/2 if |r| <= 1 else |r| - 1/2"
+                     + (f", averaged over {k} outputs" if k > 1 else ""),
+                     "  = " + " + ".join(f"h({_p(ai)} - {_p(yi)})" for ai, yi in zip(a, y))
+                     + (f" / {k}" if k > 1 else ""),
+                     "  = " + " + ".join(fmt(_huber(ri)) for ri in r)
+                     + (f" / {k}" if k > 1 else ""), f"  = {fmt(self.value)}"]
+            rule = "Huber loss: squared for small errors, linear for large ones."
+        else:
+            lines = ["L = (a - t)²" + (f", averaged over {k} outputs" if k > 1 else ""),
+                     "  = " + " + ".join(f"({_p(ai)} - {_p(yi)})²" for ai, yi in zip(a, y))
+                     + (f" / {k}" if k > 1 else ""), f"  = {fmt(self.value)}"]
+            rule = "Mean squared error between the outputs and the target."
+        self.events.append(Event("loss", "The loss", rule, tuple(lines),
+                                 neurons=tuple(self.outputs), values=values))
+
+    # ----- backward --------------------------------------------------------------------------
+    def _output(self, nid: str) -> None:
+        n, nv, name = self.net.neurons[nid], self.v[nid], self.name(nid)
+        i = self.outputs.index(nid)
+        a, y, k = nv.activation, float(self.y[i]), len(self.outputs)
+        per = f"/{k}" if k > 1 else ""
+        values = {"delta": nv.delta, "a": a, "t": y, "f'": nv.derivative}
+        if self.loss_name == "bce":  # the loss hands back dL/dnet directly (the stable form)
+            lines = [f"δ({name}) = ∂L/∂net = (a - t){per} = ({fmt(a)} - {fmt(y)}){per}"
+                     f" = {fmt(nv.delta)}"]
+            rule = ("Sigmoid and cross-entropy combined: the sigmoid's a(1 - a) cancels the "
+                    "loss's 1/(a(1 - a)), leaving a - t.")
+        else:
+            if self.loss_name == "softmax_ce":
+                p = softmax(np.array([[self.v[o].activation for o in self.outputs]]))[0][i]
+                grad = float(p - y)
+                values["p"] = float(p)
+                first = f"∂L/∂a({name}) = p - t = {fmt(p)} - {fmt(y)} = {fmt(grad)}"
+                rule = "Softmax with cross-entropy: the derivative at each output is p - t."
+            elif self.loss_name == "huber":
+                r = a - y
+                grad = (r if abs(r) <= HUBER_DELTA else float(np.sign(r))) / k
+                form = "(a - t)" if abs(r) <= HUBER_DELTA else "sign(a - t)"
+                first = (f"∂L/∂a({name}) = {form}{per} = {form.replace('a - t', f'{fmt(a)} - {fmt(y)}')}"
+                         f"{per} = {fmt(grad)}")
+                rule = "Huber loss: its slope is the error, capped at ±1."
+            else:
+                grad = 2.0 * (a - y) / k
+                first = (f"∂L/∂a({name}) = 2(a - t){per} = 2·({fmt(a)} - {fmt(y)}){per}"
+                         f" = {fmt(grad)}")
+                rule = "Derivative of the squared error: 2(a - t)."
+            values["dL/da"] = grad
+            lines = [first, f"δ({name}) = ∂L/∂net = f'(net)·∂L/∂a = {_p(nv.derivative)}·"
+                            f"{_p(grad)} = {fmt(nv.delta)}"]
+            rule += " Chain rule: times the activation's local derivative f'(net)."
+            if n.activation == "identity":
+                rule += " (Identity output: f' = 1.)"
+        lines.append(f"∂L/∂b({name}) = δ({name}) = {fmt(nv.delta)}")
+        values["dL/db"] = nv.delta
+        self.events.append(Event("output", f"Backward: {name} (output)", rule, tuple(lines),
+                                 neurons=(nid,), values=values,
+                                 reveals={nid: {"δ": nv.delta}}))
+
+    def _backward(self, nid: str) -> None:
+        nv, name = self.v[nid], self.name(nid)
+        out = self.net.outgoing(nid)
+        values = {"delta": nv.delta, "f'": nv.derivative}
+        if not out:
+            lines = [f"δ({name}) = 0   ({name} feeds nothing: no path reaches the loss)"]
+            rule = "No outgoing edge, so the loss does not depend on this neuron."
+        else:
+            total = 0.0
+            lines = [f"δ({name}) = f'(net)·Σ w·δ over the edges leaving {name}"]
+            for e in out:
+                term = e.weight * self.v[e.target].delta
+                total += term
+                values[f"w:{e.id}"] = e.weight
+                values[f"delta:{e.target}"] = self.v[e.target].delta
+                values[f"term:{e.id}"] = term
+                lines.append(f"  path via {self.name(e.target)}: {self.w(e.id)}·δ({self.name(e.target)})"
+                             f" = {_p(e.weight)}·{_p(self.v[e.target].delta)} = {fmt(term)}")
+            values["sum"] = total
+            if len(out) > 1:
+                lines.append(f"  Σ = {' + '.join(_p(values[f'term:{e.id}']) for e in out)}"
+                             f" = {fmt(total)}")
+            lines.append(f"δ({name}) = {_p(nv.derivative)}·{_p(total)} = {fmt(nv.delta)}")
+            rule = ("Chain rule: the error flows back through each edge, times its weight, "
+                    "then through this neuron's local derivative f'(net).")
+            if len(out) > 1:
+                rule += (f" {name} feeds {len(out)} neurons, so the loss reaches it along "
+                         f"{len(out)} paths: their terms add up (sum over paths).")
+        lines.append(f"∂L/∂b({name}) = δ({name}) = {fmt(nv.delta)}")
+        values["dL/db"] = nv.delta
+        self.events.append(Event("backward", f"Backward: {name}", rule, tuple(lines),
+                                 neurons=(nid,), edges=tuple(e.id for e in out), values=values,
+                                 reveals={nid: {"δ": nv.delta}}))
+
+    def _gradient(self, eid: str) -> None:
+        e = self.net.edges[eid]
+        src, dst = self.name(e.source), self.name(e.target)
+        delta, a, grad = self.v[e.target].delta, self.v[e.source].activation, self.g[eid]
+        self.events.append(Event(
+            "gradient", f"Gradient: {self.w(eid)}",
+            "At an edge, the error at its target times the value in front of the edge is the "
+            "weight's gradient (chain rule: ∂net/∂w = a).",
+            (f"∂L/∂{self.w(eid)} = δ({dst})·a({src}) = {_p(delta)}·{_p(a)} = {fmt(grad)}",),
+            neurons=(e.source, e.target), edges=(eid,),
+            values={"delta": delta, "a": a, "dL/dw": grad}, reveals={eid: {"∂L/∂w": grad}}))
+
+    # ----- update ----------------------------------------------------------------------------
+    def _update(self) -> Update:
+        net, lr = self.net, self.lr
+        old_w = {e.id: e.weight for e in net.edges.values()}
+        old_b = {n.id: n.bias for n in net.neurons.values()}
+        new_w, new_b, lines, values = dict(old_w), dict(old_b), [], {"lr": lr}
+        with np.errstate(over="ignore", invalid="ignore"):
+            for eid, e in net.edges.items():
+                step = 0.0 if e.frozen else -lr * self.g[eid]
+                new_w[eid] = e.weight + step
+                values[f"step:{eid}"], values[f"new:{eid}"] = step, new_w[eid]
+                lines.append(f"{self.w(eid)}: {fmt(e.weight)} - {fmt(lr)}·{_p(self.g[eid])} = "
+                             f"{fmt(new_w[eid])}" + ("   (frozen: unchanged)" if e.frozen else ""))
+            for nid in self.order:
+                n = net.neurons[nid]
+                if n.role == "input":
+                    continue
+                delta = self.v[nid].delta
+                step = 0.0 if n.frozen else -lr * delta
+                new_b[nid] = n.bias + step
+                values[f"step:{nid}"], values[f"new:{nid}"] = step, new_b[nid]
+                lines.append(f"b({n.name}): {fmt(n.bias)} - {fmt(lr)}·{_p(delta)} = "
+                             f"{fmt(new_b[nid])}" + ("   (frozen: unchanged)" if n.frozen else ""))
+        self.events.append(Event(
+            "update", "The update",
+            f"Gradient descent on this one sample: each parameter moves against its gradient, "
+            f"new = old - learning rate·gradient, with learning rate {fmt(lr)}. (Plain SGD: the "
+            f"optimiser, regularisation and dropout of the training settings are not applied "
+            f"here.) Apply writes these values into the network as one undoable edit.",
+            ("new = old - η·∂L/∂(parameter)",) + tuple(lines),
+            edges=tuple(net.edges), values=values,
+            reveals={eid: {"new": w} for eid, w in new_w.items()}))
+        return Update(lr, (old_w, old_b), (new_w, new_b))
+
+
+def _huber(r: float) -> float:
+    return 0.5 * r * r if abs(r) <= HUBER_DELTA else HUBER_DELTA * (abs(r) - 0.5 * HUBER_DELTA)
+
+
+def _activation_text(activation: str, nv: NeuronValues) -> tuple[str, str, str]:
+    """(a = ... , f'(net) = ..., the rule's name) for one neuron, numbers substituted."""
+    z, a, d = fmt(nv.net_input), fmt(nv.activation), fmt(nv.derivative)
+    if activation == "sigmoid":
+        return (f"σ(net) = 1/(1 + e^-{_p(nv.net_input)}) = {a}",
+                f"a(1 - a) = {a}·(1 - {a}) = {d}", "local derivative of the sigmoid: σ(1 - σ)")
+    if activation == "tanh":
+        return (f"tanh({z}) = {a}", f"1 - a² = 1 - {_p(nv.activation)}² = {d}",
+                "local derivative of tanh: 1 - tanh²")
+    if activation == "relu":
+        side = "net > 0" if nv.net_input > 0 else "net <= 0"
+        return (f"max(0, {z}) = {a}", f"1 if net > 0 else 0 = {d}   ({side})",
+                "ReLU passes the gradient where net > 0 and blocks it elsewhere")
+    if activation == "leaky_relu":
+        side = "net > 0" if nv.net_input > 0 else "net <= 0"
+        return (f"net if net > 0 else {LEAKY_SLOPE}·net = {a}",
+                f"1 if net > 0 else {LEAKY_SLOPE} = {d}   ({side})",
+                f"leaky ReLU keeps a slope of {LEAKY_SLOPE} below 0")
+    if activation == "elu":
+        if nv.net_input > 0:
+            return f"net = {a}", f"1 = {d}   (net > 0)", "ELU is the identity above 0"
+        return (f"e^{_p(nv.net_input)} - 1 = {a}",
+                f"a + {fmt(ELU_ALPHA)} = {a} + {fmt(ELU_ALPHA)} = {d}   (net <= 0)",
+                "below 0 the ELU's slope is e^net = a + 1")
+    if activation == "softplus":
+        return (f"ln(1 + e^{_p(nv.net_input)}) = {a}", f"σ(net) = σ({z}) = {d}",
+                "the softplus's slope is the sigmoid")
+    if activation == "identity":
+        return f"net = {a}", "1", "identity: a = net, slope 1"
+    # An activation added to core.activations without a text here still shows its numbers.
+    return f"{activation}({z}) = {a}", d, f"local derivative of {activation}"
+
+
+def sample_names(loss: str) -> str:
+    """What the target values mean for this loss (for the GUI's target fields)."""
+    return {"softmax_ce": "one-hot class (1 for the right class, 0 elsewhere)",
+            "bce": "0 or 1 per output"}.get(loss, "any number per output")
