@@ -105,7 +105,8 @@ def walkthrough(net: Network, x, y, loss: str, learning_rate: float) -> Walkthro
     if not (np.isfinite(learning_rate) and learning_rate >= 0):
         raise StepThroughError(f"the learning rate must be a number >= 0, not {learning_rate}")
     params = plan.pack(net, np.float64)
-    value, neurons, edge_grads = inspect_sample(plan, params, x, y, loss)
+    with np.errstate(over="ignore", invalid="ignore"):  # huge inputs show as inf, not warnings
+        value, neurons, edge_grads = inspect_sample(plan, params, x, y, loss)
     return _Builder(net, x, y, loss, learning_rate, value, neurons, edge_grads).build()
 
 

@@ -40,6 +40,9 @@ class MainWindow(QMainWindow):
         from gui.live.training_ui import TrainingUI
 
         self.training = TrainingUI(self)
+        from gui.stepthrough.mode import StepThroughMode
+
+        self.stepthrough = StepThroughMode(self)
         from gui.recovery import Autosaver
 
         self.autosaver = Autosaver(self)

@@ -131,3 +131,17 @@ def naive_activations(net: Network, x_row) -> dict[str, float]:
         z = n.bias + sum(e.weight * value[e.source] for e in net.incoming(nid))
         value[nid] = NAIVE_F[n.activation](z)
     return value
+
+
+def dag_with_skips() -> Network:
+    """A seeded random DAG with skip connections and a hidden neuron feeding several others
+    (2 inputs, 5 hidden, 2 outputs)."""
+    for seed in range(100):
+        net = build_dag(seed, 2, 5, 2, density=0.6)
+        depth = net.depths()
+        skips = [e for e in net.edges.values() if depth[e.target] - depth[e.source] > 1]
+        fan_out = [n for n in net.neurons if len(net.outgoing(n)) > 1 and
+                   net.neurons[n].role == "hidden"]
+        if skips and fan_out:
+            return net
+    raise AssertionError("no seed gave skip connections")

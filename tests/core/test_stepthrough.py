@@ -11,7 +11,7 @@ from core.engine import compile_plan, inspect_sample
 from core.network import Network, NetworkError
 from core.stepthrough import MAX_NEURONS, StepThroughError, fmt, walkthrough
 from core.templates import chain, softmax3, xor
-from tests.core.strategies import build_dag, naive_activations
+from tests.core.strategies import dag_with_skips as skip_dag, naive_activations
 
 
 def numeric_loss(net: Network, x, y, loss: str) -> float:
@@ -31,19 +31,6 @@ def finite_difference(net: Network, x, y, loss: str, eid: str | None = None,
             copy.set_bias(nid, net.neurons[nid].bias + sign * h)
         values.append(numeric_loss(copy, x, y, loss))
     return (values[0] - values[1]) / (2 * h)
-
-
-def skip_dag() -> Network:
-    """A random DAG with skip connections and a neuron that feeds two others."""
-    for seed in range(100):
-        net = build_dag(seed, 2, 5, 2, density=0.6)
-        depth = net.depths()
-        skips = [e for e in net.edges.values() if depth[e.target] - depth[e.source] > 1]
-        fan_out = [n for n in net.neurons if len(net.outgoing(n)) > 1 and
-                   net.neurons[n].role == "hidden"]
-        if skips and fan_out:
-            return net
-    raise AssertionError("no seed gave skip connections")
 
 
 CASES = [

@@ -1,0 +1,283 @@
+"""Step-through mode: one sample forward, its gradient backward, and the update, one event at a
+time, with the arithmetic in the formula panel and the numbers on the canvas.
+
+The walkthrough (core.stepthrough) is rebuilt whenever the document, the settings or the sample
+change, so it always shows the network as it is; the position in it is kept where it still
+exists. Training is paused on entering: the numbers are for the weights on the canvas.
+"""
+from __future__ import annotations
+
+import math
+
+import shiboken6
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QListWidget, QPushButton,
+                               QSlider, QSplitter, QTextBrowser, QVBoxLayout, QWidget)
+
+from core.edits import SetValues
+from core.network import NetworkError
+from core.stepthrough import StepThroughError, Walkthrough, fmt, walkthrough
+from gui.commands import apply_and_push
+from gui.stepthrough.formula_view import event_html, refusal_html
+from gui.stepthrough.overlay import StepOverlay
+from gui.stepthrough.sample_chooser import SampleChooser
+
+PLAY_MS = 900  # per event while playing: time to read a line or two
+
+
+class StepThroughMode(QObject):
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.window = window
+        self.walk: Walkthrough | None = None
+        self.index = 0
+        self.active = False
+        self.overlay: StepOverlay | None = None
+        self._build_panel()
+        self._actions()
+        self._rebuild_timer = QTimer(self, singleShot=True, interval=0)
+        self._rebuild_timer.timeout.connect(self.rebuild)
+        self._play_timer = QTimer(self, interval=PLAY_MS)
+        self._play_timer.timeout.connect(self._play_tick)
+        window.project.network.changed.connect(lambda _change: self._schedule())
+        window.files.project_replaced.connect(self._schedule)
+        self.chooser.changed.connect(self._schedule)
+
+    # ----- building ------------------------------------------------------------------------------
+    def _build_panel(self) -> None:
+        self.chooser = SampleChooser()
+        self.back_button = QPushButton("◀ Back")
+        self.next_button = QPushButton("Next ▶")
+        self.play_button = QPushButton("Play")
+        self.restart_button = QPushButton("First")
+        self.restart_button.setToolTip("Back to the first event (Home)")
+        self.back_button.setToolTip("One event back (Left arrow)")
+        self.next_button.setToolTip("One event on (Right arrow)")
+        self.play_button.setToolTip("Run through the events (P)")
+        self.restart_button.clicked.connect(lambda: self.go(0))
+        self.back_button.clicked.connect(self.back)
+        self.next_button.clicked.connect(self.next)
+        self.play_button.clicked.connect(self.toggle_play)
+        nav = QHBoxLayout()
+        nav.setContentsMargins(0, 0, 0, 0)
+        for b in (self.restart_button, self.back_button, self.next_button, self.play_button):
+            nav.addWidget(b)
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setToolTip("Drag to any event")
+        self.slider.valueChanged.connect(self.go)
+        self.formula = QTextBrowser()
+        self.formula.setOpenLinks(False)
+        self.formula.setMinimumHeight(170)
+        self.events_list = QListWidget()
+        self.events_list.setToolTip("Every event of this sample; click one to go there")
+        self.events_list.currentRowChanged.connect(lambda row: row >= 0 and self.go(row))
+        split = QSplitter(Qt.Vertical)
+        split.addWidget(self.formula)
+        split.addWidget(self.events_list)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 1)
+        split.setChildrenCollapsible(False)
+        self.apply_button = QPushButton("Apply update")
+        self.apply_button.setToolTip("Write the new weights and biases into the network "
+                                     "(one undoable edit)")
+        self.apply_button.clicked.connect(self.apply_update)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        panel = QWidget()
+        layout = QVBoxLayout(panel)
+        layout.addWidget(self.chooser)
+        layout.addLayout(nav)
+        layout.addWidget(self.slider)
+        layout.addWidget(split, 1)
+        layout.addWidget(self.apply_button)
+        layout.addWidget(self.status)
+        self.panel = panel
+        w = self.window
+        self.dock = QDockWidget("Step-through", w)
+        self.dock.setObjectName("stepthrough")
+        self.dock.setWidget(panel)
+        w.addDockWidget(Qt.RightDockWidgetArea, self.dock)
+        w.tabifyDockWidget(w.inspector_dock, self.dock)
+        self.dock.hide()
+        self.dock.visibilityChanged.connect(self._on_dock_visibility)
+
+    def _actions(self) -> None:
+        w = self.window
+        menu = w.menuBar().addMenu("&Step-through")
+        w.menus["stepthrough"] = menu
+        self.toggle_action = w.add_action(
+            menu, "&Step through one sample", self.set_active, "F8",
+            "Follow one sample forward and its gradient backward, one event at a time")
+        self.toggle_action.setCheckable(True)
+        menu.addSeparator()
+        self.next_action = w.add_action(menu, "&Next event", self.next, "Right")
+        self.back_action = w.add_action(menu, "&Back one event", self.back, "Left")
+        self.first_action = w.add_action(menu, "&First event", lambda: self.go(0), "Home")
+        self.play_action = w.add_action(menu, "&Play / pause", self.toggle_play, "P")
+        self.apply_action = w.add_action(menu, "&Apply update", self.apply_update, "Ctrl+Return")
+        self._enable_keys(False)
+
+    def _enable_keys(self, on: bool) -> None:
+        # The arrows, Home and P belong to the canvas and text fields outside this mode.
+        for action in (self.next_action, self.back_action, self.first_action, self.play_action,
+                       self.apply_action):
+            action.setEnabled(on)
+
+    # ----- entering and leaving --------------------------------------------------------------
+    def set_active(self, on: bool) -> None:
+        if on == self.active:
+            self.toggle_action.setChecked(on)
+            return
+        self.active = on
+        self.toggle_action.setChecked(on)
+        self._enable_keys(on)
+        if on:
+            controller = getattr(self.window, "controller", None)
+            if controller is not None and controller.running:
+                controller.pause()
+            self.dock.show()
+            self.dock.raise_()
+            self.window.resizeDocks([self.dock], [520], Qt.Horizontal)
+            self.rebuild()
+            # Frame the network once the dock has taken its width: the labels need the room.
+            QTimer.singleShot(50, self.window.view.fit)
+        else:
+            self._play_timer.stop()
+            self.play_button.setText("Play")
+            if self.overlay is not None and shiboken6.isValid(self.overlay) and \
+                    self.overlay.scene() is not None:
+                self.overlay.scene().removeItem(self.overlay)
+            self.overlay = None
+            self.dock.hide()
+
+    def _on_dock_visibility(self, visible: bool) -> None:
+        if not visible and self.dock.isHidden() and self.active:  # closed, not just tabbed away
+            self.set_active(False)
+
+    # ----- the walkthrough ---------------------------------------------------------------------
+    def _schedule(self) -> None:
+        if self.active:
+            self._rebuild_timer.start()
+
+    def rebuild(self) -> None:
+        if not self.active:
+            return
+        w = self.window
+        net = w.project.network
+        self.chooser.set_shape([n.name for n in net.inputs], [n.name for n in net.outputs],
+                               getattr(w, "dataset", None))
+        training = w.project.training
+        try:
+            x, t = self.chooser.current()
+            self.walk = walkthrough(net, x, t, training.loss, training.learning_rate)
+        except (StepThroughError, NetworkError) as exc:
+            self.walk = None
+            self._refuse(str(exc))
+            return
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, len(self.walk.events) - 1)
+        self.slider.blockSignals(False)
+        self.events_list.blockSignals(True)
+        self.events_list.clear()
+        self.events_list.addItems([e.title for e in self.walk.events])
+        self.events_list.blockSignals(False)
+        self.status.setText(f"Loss on this sample: {fmt(self.walk.loss)}  ·  "
+                            f"{training.loss}, learning rate {fmt(training.learning_rate)}")
+        self.go(min(self.index, len(self.walk.events) - 1), force=True)
+
+    def _refuse(self, message: str) -> None:
+        self.formula.setHtml(refusal_html(message))
+        self.events_list.clear()
+        self.status.setText("")
+        for widget in (self.back_button, self.next_button, self.play_button,
+                       self.restart_button, self.slider, self.apply_button):
+            widget.setEnabled(False)
+        self._play_timer.stop()
+        self._overlay().show_state("", (), (), {})
+
+    def go(self, index: int, force: bool = False) -> None:
+        if self.walk is None:
+            return
+        index = max(0, min(int(index), len(self.walk.events) - 1))
+        if index == self.index and not force:
+            return
+        self.index = index
+        event = self.walk.events[index]
+        last = len(self.walk.events) - 1
+        self.formula.setHtml(event_html(event, index, len(self.walk.events)))
+        for widget, on in ((self.back_button, index > 0), (self.restart_button, index > 0),
+                           (self.next_button, index < last), (self.play_button, True),
+                           (self.slider, True), (self.apply_button, index == last)):
+            widget.setEnabled(on)
+        self.apply_button.setText("Apply update" if index == last else
+                                  "Apply update (step to the end first)")
+        for widget, value in ((self.slider, index),):
+            widget.blockSignals(True)
+            widget.setValue(value)
+            widget.blockSignals(False)
+        self.events_list.blockSignals(True)
+        self.events_list.setCurrentRow(index)
+        self.events_list.blockSignals(False)
+        self._overlay().show_state(event.phase, event.neurons, event.edges,
+                                    self.walk.revealed(index))
+
+    def _overlay(self) -> StepOverlay:
+        if self.overlay is None or not shiboken6.isValid(self.overlay):
+            # New, Open and templates rebuild the canvas, deleting every item on it
+            self.overlay = StepOverlay(self.window.scene)
+            self.window.scene.addItem(self.overlay)
+        return self.overlay
+
+    def next(self) -> None:
+        if self.walk is not None:
+            self.go(self.index + 1)
+
+    def back(self) -> None:
+        if self.walk is not None:
+            self.go(self.index - 1)
+
+    def toggle_play(self) -> None:
+        if self._play_timer.isActive():
+            self._play_timer.stop()
+            self.play_button.setText("Play")
+            return
+        if self.walk is None:
+            return
+        if self.index >= len(self.walk.events) - 1:
+            self.go(0)
+        self._play_timer.start()
+        self.play_button.setText("Pause")
+
+    def _play_tick(self) -> None:
+        if self.walk is None or self.index >= len(self.walk.events) - 1:
+            self._play_timer.stop()
+            self.play_button.setText("Play")
+            return
+        self.next()
+
+    # ----- the update --------------------------------------------------------------------------
+    def apply_update(self) -> None:
+        if self._rebuild_timer.isActive():  # an edit is waiting: never apply stale numbers
+            self._rebuild_timer.stop()
+            self.rebuild()
+        if self.walk is None or self.index != len(self.walk.events) - 1:
+            return
+        update = self.walk.update
+        bad = [k for values in update.new for k, v in values.items() if not math.isfinite(v)]
+        if bad:
+            self.status.setText(f"Nothing was changed: with learning rate "
+                                f"{fmt(update.learning_rate)} the update would make "
+                                f"{len(bad)} parameter(s) infinite. Lower the learning rate.")
+            return
+        before = self.walk.loss
+        edit = SetValues(update.old, update.new, "Apply step-through update")
+        reason = apply_and_push(self.window.undo_stack, self.window.project.network, edit)
+        if reason:
+            self.status.setText(f"Nothing was changed: {reason}")
+            return
+        self.index = 0
+        self.rebuild()  # now, so the message below reports the new loss
+        self._rebuild_timer.stop()  # the edit's own change event asked for the same rebuild
+        if self.walk is not None:
+            self.status.setText(f"Applied (Ctrl+Z undoes it). Loss on this sample: "
+                                f"{fmt(before)} → {fmt(self.walk.loss)}")
