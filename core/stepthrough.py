@@ -339,8 +339,8 @@ class _Builder:
                 step = 0.0 if e.frozen else -lr * self.g[eid]
                 new_w[eid] = e.weight + step
                 values[f"step:{eid}"], values[f"new:{eid}"] = step, new_w[eid]
-                lines.append(f"{self.w(eid)}: {fmt(e.weight)} - {fmt(lr)}·{_p(self.g[eid])} = "
-                             f"{fmt(new_w[eid])}" + ("   (frozen: unchanged)" if e.frozen else ""))
+                lines.append(_update_line(self.w(eid), e.weight, lr, self.g[eid], step,
+                                          new_w[eid], e.frozen))
             for nid in self.order:
                 n = net.neurons[nid]
                 if n.role == "input":
@@ -349,18 +349,26 @@ class _Builder:
                 step = 0.0 if n.frozen else -lr * delta
                 new_b[nid] = n.bias + step
                 values[f"step:{nid}"], values[f"new:{nid}"] = step, new_b[nid]
-                lines.append(f"b({n.name}): {fmt(n.bias)} - {fmt(lr)}·{_p(delta)} = "
-                             f"{fmt(new_b[nid])}" + ("   (frozen: unchanged)" if n.frozen else ""))
+                lines.append(_update_line(f"b({n.name})", n.bias, lr, delta, step, new_b[nid],
+                                          n.frozen))
         self.events.append(Event(
             "update", "The update",
             f"Gradient descent on this one sample: each parameter moves against its gradient, "
             f"new = old - learning rate·gradient, with learning rate {fmt(lr)}. (Plain SGD: the "
             f"optimiser, regularisation and dropout of the training settings are not applied "
             f"here.) Apply writes these values into the network as one undoable edit.",
-            ("new = old - η·∂L/∂(parameter)",) + tuple(lines),
+            ("new = old + step,  step = -η·∂L/∂(parameter)",) + tuple(lines),
             edges=tuple(net.edges), values=values,
             reveals={eid: {"new": w} for eid, w in new_w.items()}))
         return Update(lr, (old_w, old_b), (new_w, new_b))
+
+
+def _update_line(name: str, old: float, lr: float, grad: float, step: float, new: float,
+                 frozen: bool) -> str:
+    if frozen:
+        return f"{name}: old {fmt(old)}, frozen: unchanged"
+    return (f"{name}: old {fmt(old)}, step -{fmt(lr)}·{_p(grad)} = {fmt(step)}, "
+            f"new {fmt(new)}")
 
 
 def _huber(r: float) -> float:

@@ -18,7 +18,7 @@ def event_html(event: Event, index: int, total: int) -> str:
     return (
         f"<div style='color:#5b6272'>{index + 1} of {total} · {PHASE_NAMES[event.phase]}</div>"
         f"<div style='color:{colour}; font-size:12pt; font-weight:600'>{escape(event.title)}</div>"
-        f"<pre style='font-family:\"DejaVu Sans Mono\", monospace; font-size:9pt; "
+        f"<pre style='font-family:\"DejaVu Sans Mono\", monospace; font-size:10pt; "
         f"white-space:pre-wrap'>"
         f"{equations}</pre>"
         f"<table width='100%' cellpadding='6' style='background-color:#f1f3f7'><tr>"

@@ -53,7 +53,7 @@ class StepOverlay(QGraphicsItem):
         rect = QRectF()
         for item in items:
             rect = rect.united(item.sceneBoundingRect())
-        return rect.adjusted(-140, -90, 140, 90)
+        return rect.adjusted(-70, -10, 70, 45)  # labels reach past the neurons this far
 
     # ----- painting --------------------------------------------------------------------------
     def paint(self, painter: QPainter, option, widget=None) -> None:

@@ -213,6 +213,11 @@ def test_update_and_frozen_parameters():
     assert new_b[hidden] == old_b[hidden]
     update = walk.events[-1]
     assert any("frozen" in line for line in update.lines)
+    for eid, g in walk.edge_gradients.items():  # old, step and new for each trainable weight
+        if eid != frozen_edge:
+            assert any(f"old {fmt(old_w[eid])}, step -0.3·" in line
+                       and f"= {fmt(-0.3 * g)}, new {fmt(new_w[eid])}" in line
+                       for line in update.lines)
     assert walk.revealed(len(walk.events) - 1)[frozen_edge]["new"] == old_w[frozen_edge]
 
 

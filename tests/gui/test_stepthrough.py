@@ -201,7 +201,7 @@ def test_edits_while_stepping_rebuild_with_the_new_numbers(xor_window, qtbot):
     wait_until(lambda: mode.walk.loss == loss)
     assert mode.index == 3  # the position is kept
     mode.go(len(mode.walk.events) - 1)
-    assert f"= {fmt(2.5 - w.project.training.learning_rate * grads[eid])}" in \
+    assert f"new {fmt(2.5 - w.project.training.learning_rate * grads[eid])}" in \
         mode.formula.toPlainText()
 
 
