@@ -408,7 +408,7 @@ def _activation_text(activation: str, nv: NeuronValues) -> tuple[str, str, str]:
     return f"{activation}({z}) = {a}", d, f"local derivative of {activation}"
 
 
-def sample_names(loss: str) -> str:
-    """What the target values mean for this loss (for the GUI's target fields)."""
+def target_meaning(loss: str) -> str:
+    """What the target values mean for this loss (for typed targets)."""
     return {"softmax_ce": "one-hot class (1 for the right class, 0 elsewhere)",
             "bce": "0 or 1 per output"}.get(loss, "any number per output")

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QListWidget, QP
 
 from core.edits import SetValues
 from core.network import NetworkError
-from core.stepthrough import StepThroughError, Walkthrough, fmt, walkthrough
+from core.stepthrough import StepThroughError, Walkthrough, fmt, target_meaning, walkthrough
 from gui.commands import apply_and_push
 from gui.stepthrough.formula_view import event_html, refusal_html
 from gui.stepthrough.overlay import StepOverlay
@@ -164,9 +164,9 @@ class StepThroughMode(QObject):
             return
         w = self.window
         net = w.project.network
-        self.chooser.set_shape([n.name for n in net.inputs], [n.name for n in net.outputs],
-                               getattr(w, "dataset", None))
         training = w.project.training
+        self.chooser.set_shape([n.name for n in net.inputs], [n.name for n in net.outputs],
+                               getattr(w, "dataset", None), target_meaning(training.loss))
         try:
             x, t = self.chooser.current()
             self.walk = walkthrough(net, x, t, training.loss, training.learning_rate)

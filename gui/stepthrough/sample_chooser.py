@@ -19,6 +19,7 @@ class SampleChooser(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.data: Dataset | None = None
+        self.target_hint = ""
         self.input_names: list[str] = []
         self.output_names: list[str] = []
         self.source = QComboBox()
@@ -50,8 +51,10 @@ class SampleChooser(QWidget):
 
     # ----- what the network and the data offer ----------------------------------------------
     def set_shape(self, input_names: list[str], output_names: list[str],
-                  data: Dataset | None) -> None:
-        """Fit the chooser to the network's inputs and outputs and to the current data."""
+                  data: Dataset | None, target_hint: str = "") -> None:
+        """Fit the chooser to the network's inputs and outputs and to the current data;
+        target_hint says what targets mean for the loss in use."""
+        self.target_hint = target_hint
         fits = data is not None and data.x_train.shape[1] == len(input_names) and \
             data.y_train.shape[1] == len(output_names)
         self.data = data if fits else None
@@ -74,7 +77,8 @@ class SampleChooser(QWidget):
         names = [f"input {n}" for n in self.input_names] + \
             [f"target {n}" for n in self.output_names]
         for k, name in enumerate(names):
-            field = QLineEdit(old[k] if k < len(old) else ("1" if k == 0 else "0"))
+            first = k in (0, len(self.input_names))  # a one-hot target fits every loss
+            field = QLineEdit(old[k] if k < len(old) else ("1" if first else "0"))
             field.setAccessibleName(name)
             field.editingFinished.connect(self._emit)
             self.form.addRow(name, field)
@@ -102,7 +106,9 @@ class SampleChooser(QWidget):
 
     def _show_summary(self) -> None:
         if self.source.currentIndex() == 2:
-            self.summary.setText("Type the values the input neurons receive and the targets.")
+            hint = f" Targets: {self.target_hint}." if self.target_hint else ""
+            self.summary.setText("Type the values the input neurons receive and the targets."
+                                 + hint)
             return
         try:
             x, y = self.current()

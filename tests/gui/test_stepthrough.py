@@ -109,6 +109,8 @@ def test_random_dag_with_skips_typed_values_and_softmax(window, qtbot):
     assert mode.chooser.source.currentText() == "Typed values"
     fields = mode.chooser.fields
     assert len(fields) == 4
+    assert [f.text() for f in fields] == ["1", "0", "1", "0"]  # a one-hot target to start
+    assert "one-hot" in mode.chooser.summary.text()
     for field, value in zip(fields, ["0.7", "-1.3", "0", "1"]):
         field.clear()
         qtbot.keyClicks(field, value)
