@@ -12,7 +12,8 @@ import math
 import shiboken6
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QListWidget, QPushButton,
-                               QSlider, QSplitter, QTextBrowser, QVBoxLayout, QWidget)
+                               QSlider, QSplitter, QTextBrowser, QToolBar, QVBoxLayout,
+                               QWidget)
 
 from core.edits import SetValues
 from core.network import NetworkError
@@ -109,6 +110,11 @@ class StepThroughMode(QObject):
             menu, "&Step through one sample", self.set_active, "F8",
             "Follow one sample forward and its gradient backward, one event at a time")
         self.toggle_action.setCheckable(True)
+        self.toggle_action.setIconText("Step through")
+        toolbar = w.findChild(QToolBar, "training_toolbar")
+        if toolbar is not None:  # beside Run and Step, where a learner looks for it
+            toolbar.addSeparator()
+            toolbar.addAction(self.toggle_action)
         menu.addSeparator()
         self.next_action = w.add_action(menu, "&Next event", self.next, "Right")
         self.back_action = w.add_action(menu, "&Back one event", self.back, "Left")

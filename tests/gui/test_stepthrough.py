@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import shiboken6
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QToolBar
 
 from core.edits import SetValue
 from core.engine import compile_plan, inspect_sample
@@ -238,7 +239,12 @@ def test_a_network_above_the_limit_is_refused_with_a_message(window, qtbot):
 
 def test_leaving_removes_the_overlay_and_gives_the_arrows_back(xor_window, qtbot):
     w = xor_window
-    mode = enter(w)
+    toolbar = w.findChild(QToolBar, "training_toolbar")
+    button = toolbar.widgetForAction(w.stepthrough.toggle_action)
+    assert button.text() == "Step through"
+    qtbot.mouseClick(button, Qt.LeftButton)
+    mode = w.stepthrough
+    assert mode.active and mode.walk is not None
     overlay = mode.overlay
     assert overlay.scene() is w.scene
     mode.toggle_action.trigger()
