@@ -1,6 +1,6 @@
 """The trainer: minibatch steps on a network document, with history and divergence rollback.
 
-Qt-free. The GUI runs it in a worker thread; the command line runs it directly. While it
+Qt-free. The GUI runs it in a process of its own; the command line runs it directly. While it
 trains, parameters live in the compiled plan's matrices (fast); `sync_network()` writes them
 back into the document, which the GUI does at a throttled rate and everyone does at the end.
 """

@@ -1,25 +1,35 @@
-"""The GUI side of training: owns the worker thread, forwards document edits to it, and
-writes trained weights back into the document (throttled, once per drawn frame)."""
+"""The GUI side of training: keeps a training process (gui/live/training_process.py, reached
+through gui/live/training_link.py), forwards document edits to it, and writes trained weights
+back into the document (throttled, once per drawn frame). If the process dies it starts a new
+one from the document as it is."""
 from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.data import Dataset
 from core.network import Change, Network
 from core.settings import TrainingSettings
-from gui.live.worker import Progress, TrainingWorker
+from gui.live.progress import Progress
+from gui.live.training_link import TrainingLink
+from gui.live.trajectory_mirror import TrajectoryMirror
 
-
-# While running, the document (and so the canvas) takes the trained weights at most this
-# often: every redraw in Python competes with the training thread for the GIL.
-SYNC_SECONDS = 0.1
+# While running, the window takes a Progress (the document and so the canvas its trained
+# weights, the panels their curves) at most this often. Asking more often costs the training
+# process the making of frames the window cannot draw: with every panel open it draws about
+# 16 a second on 2 cores (bench/live_speed.py: 0.80-0.84 of headless at this rate, 0.75-0.92
+# at 30 a second, 0.90-0.94 at 10).
+SYNC_SECONDS = 1 / 20
+# A training process that keeps dying (say, crashing as it starts) is not restarted for ever:
+# at most this many times within this many seconds.
+RESTARTS, RESTART_SECONDS = 3, 60.0
 
 
 class TrainingController(QObject):
     progress = Signal(object)  # Progress, after the document holds its weights
-    message = Signal(str)  # divergence and other reasons training paused
+    message = Signal(str)  # why training paused (divergence, ...), or that its process died
     running_changed = Signal(bool)
     # A finished stretch of training as one undoable change: (weights, biases) before and after.
     trained = Signal(object, object, int)
@@ -36,27 +46,28 @@ class TrainingController(QObject):
         self._session_start: tuple[dict, dict] | None = None
         self._session_steps = 0
         self._closed = False
-        self._synced_at = 0.0
-        self._thread = QThread()
-        self._thread.setObjectName("training")
-        self.worker = TrainingWorker(network.copy(), data, settings)
-        self.worker.moveToThread(self._thread)
-        self._thread.started.connect(self.worker.loop)
-        self.worker.progress.connect(self._on_progress)
-        self.worker.failed.connect(self.message)
-        self.worker.running_changed.connect(self._on_running_changed)
+        # What a new training process starts from, should the running one die.
+        self._data, self._settings = data, settings
+        self._steps_per_update = 0
+        self._trajectory = TrajectoryMirror()
+        self._restarted_at: list[float] = []
+        self._link = TrainingLink(self)
+        self._link.received.connect(self._on_message)
+        self._link.died.connect(self._on_process_died)
         network.changed.connect(self._on_network_changed)
         self._flush_timer = QTimer(self, singleShot=True, interval=0)
         self._flush_timer.timeout.connect(self._flush_edits)
-        self._thread.start()
+        self._next_progress = QTimer(self, singleShot=True)
+        self._next_progress.timeout.connect(lambda: self._link.send("drawn"))
+        self._link.start(network.copy(), data, settings)
 
     # ----- commands ---------------------------------------------------------------------------
     def run(self) -> None:
         self._flush_edits()
-        self.worker.commands.put(("run",))
+        self._link.send("run")
 
     def pause(self) -> None:
-        self.worker.commands.put(("pause",))
+        self._link.send("pause")
 
     def toggle(self) -> None:
         self.pause() if self.running else self.run()
@@ -64,37 +75,59 @@ class TrainingController(QObject):
     def step(self, n: int = 1) -> None:
         self._flush_edits()
         self._begin_session()
-        self.worker.commands.put(("steps", n))
+        self._link.send("steps", n)
 
     def step_epoch(self) -> None:
-        trainer = self.worker.trainer
-        self.step(trainer.steps_per_epoch() if trainer else 1)
+        self._flush_edits()
+        self._begin_session()
+        self._link.send("epoch")  # the process knows the epoch's length
 
     def restart(self) -> None:
         """Forget the run (history, optimiser state); the next step starts from the document."""
         self._flush_edits()
-        self.worker.commands.put(("restart",))
+        self._link.send("restart")
 
     def set_settings(self, settings: TrainingSettings) -> None:
-        self.worker.commands.put(("settings", settings))
+        self._settings = settings
+        self._link.send("settings", settings)
 
     def set_data(self, data: Dataset) -> None:
         self._flush_edits()
-        self.worker.commands.put(("data", data))
+        self._data = data
+        self._link.send("data", data)
 
     def set_steps_per_update(self, n: int) -> None:
-        self.worker.steps_per_update = max(0, int(n))
+        self._steps_per_update = max(0, int(n))
+        self._link.send("speed", self._steps_per_update)
 
     def shutdown(self) -> None:
         if self._closed:
             return
         self._closed = True
-        self.worker.commands.put(("quit",))
-        self._thread.quit()
-        self._thread.wait(5000)
+        self._link.stop()
         self.network.changed.disconnect(self._on_network_changed)
 
-    # ----- document edits -> worker ------------------------------------------------------------
+    # ----- questions to the process (they wait for its answer) -----------------------------
+    def trajectory(self) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+        """The decimated parameter path of the run so far: thetas, their steps, and the
+        parameter names (empty if there is no run; as last known if the process does not
+        answer). Read only: the arrays are shared."""
+        reply = self._link.request(*self._trajectory.request())
+        if reply is not None:
+            self._trajectory.update(*reply[1:])
+        t = self._trajectory
+        return t.thetas, t.steps, t.names
+
+    def fresh_progress(self) -> Progress | None:
+        """The run's state right now, not the last one drawn (None if there is no run)."""
+        reply = self._link.request("fresh_progress")
+        return reply[1] if reply is not None else None
+
+    @property
+    def process_id(self) -> int | None:
+        return self._link.pid
+
+    # ----- document edits -> process -----------------------------------------------------------
     def _on_network_changed(self, change: Change) -> None:
         if self._applying:
             return
@@ -109,19 +142,44 @@ class TrainingController(QObject):
         if not self._edited and not self._structural:
             return
         snapshot = self.network.copy()
-        self.worker.commands.put(("adopt", snapshot, frozenset(self._edited), self._structural))
+        self._link.send("adopt", snapshot, frozenset(self._edited), self._structural)
         self._edited, self._structural = set(), False
 
-    # ----- worker -> document and panels -------------------------------------------------------
+    # ----- process -> document and panels ------------------------------------------------------
+    def _on_message(self, message: tuple) -> None:
+        kind = message[0]
+        if kind == "progress":
+            self._on_progress(message[1])
+        elif kind == "failed":
+            self.message.emit(message[1])
+        elif kind == "running":
+            self._on_running_changed(message[1])
+        # anything else is the answer to a request that gave up waiting for it
+
+    def _on_process_died(self) -> None:
+        if self._closed:
+            return
+        if self.running:
+            self._on_running_changed(False)
+        self._end_session()  # what reached the document so far is one undoable stretch
+        self.latest = None  # the new process counts from step 0
+        self._trajectory = TrajectoryMirror()  # and numbers its paths afresh
+        self._edited, self._structural = set(), False  # it starts from the document as it is
+        now = time.monotonic()
+        self._restarted_at = [t for t in self._restarted_at if now - t < RESTART_SECONDS] + [now]
+        if len(self._restarted_at) > RESTARTS:
+            self.message.emit("The training process keeps stopping, so training is off in this "
+                              "window. Save your work and restart Backprop Studio.")
+            return
+        self._link.start(self.network.copy(), self._data, self._settings)
+        if self._steps_per_update:
+            self._link.send("speed", self._steps_per_update)
+        self.message.emit("The training process stopped unexpectedly; it was restarted.")
+
     def _on_progress(self, progress: Progress) -> None:
         if self._closed:
             return
-        now = time.monotonic()
-        if progress.running and now - self._synced_at < SYNC_SECONDS:
-            self.latest = progress
-            self.worker.drawn.set()
-            return
-        self._synced_at = now
+        received = time.monotonic()
         try:
             present = self.network.edges.keys() & set(progress.edge_ids)
             weights = {e: float(w) for e, w in zip(progress.edge_ids, progress.weights)
@@ -138,7 +196,10 @@ class TrainingController(QObject):
             if not progress.running and self._session_start is not None:
                 self._end_session()  # now, so a Step right after starts a stretch of its own
         finally:
-            self.worker.drawn.set()
+            # Let the next one come when the canvas is due another update: asking sooner
+            # would only bring frames to be dropped (and cost both processes their making).
+            wait = SYNC_SECONDS - (time.monotonic() - received)
+            self._next_progress.start(max(0, round(wait * 1000)))
 
     def _begin_session(self) -> None:
         if self._session_start is None:

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from core.engine import compile_plan, forward, predict
 from core.losses import predictions
 from core.network import NetworkError
-from gui.live.worker import Progress
+from gui.live.progress import Progress
 
 GRID = 60
 # One palette for the background and the points: class k is PALETTE[k] everywhere.

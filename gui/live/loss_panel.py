@@ -5,7 +5,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from gui.live.worker import Progress
+from gui.live.progress import Progress
 
 
 class LossPanel(QWidget):

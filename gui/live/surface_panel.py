@@ -6,6 +6,9 @@ how far its picture is from the truth (../shared/notes/loss-surface.md).
 """
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -18,7 +21,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBox
 from core import surface
 from core.engine import compile_plan, loss_and_gradients
 from core.network import NetworkError
-from gui.live.worker import Progress
+from gui.live.progress import Progress
 
 MODES = [("exact", "Two parameters (exact)"), ("pca", "PCA of the path"),
          ("random", "Random directions")]
@@ -37,7 +40,7 @@ class SurfacePanel(QWidget):
         self.z: np.ndarray | None = None
         self.extent = (-1.0, 1.0, -1.0, 1.0)
         self.chosen: tuple[str, str] | None = None  # parameter names picked on the canvas
-        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._pool = ThreadPoolExecutor(max_workers=1, initializer=_as_background_work)
         self._future: Future | None = None
         self._poll = QTimer(self, interval=30)
         self._poll.timeout.connect(self._collect)
@@ -141,7 +144,7 @@ class SurfacePanel(QWidget):
                 raise ValueError("The exact slice needs two trainable parameters.")
             return surface.exact_plane(plan, theta, i, j)
         if mode == "pca":
-            thetas, _, traj_names = self.window.controller.worker.trajectory()
+            thetas, _, traj_names = self.window.controller.trajectory()
             if tuple(traj_names) != tuple(names) or len(thetas) < 3:
                 raise ValueError("The PCA plane needs a training path: train for a while first.")
             return surface.pca_plane(np.vstack([thetas, theta[None]]))
@@ -211,7 +214,7 @@ class SurfacePanel(QWidget):
         self.plot.setLabel("left", self.plane.labels[1])
 
     def _path_coords(self, plane) -> np.ndarray:
-        thetas, _, names = self.window.controller.worker.trajectory()
+        thetas, _, names = self.window.controller.trajectory()
         if len(thetas) == 0 or thetas.shape[1] != len(plane.center):
             return np.zeros((0, 2))
         return plane.coordinates(thetas[-5000:])
@@ -295,6 +298,13 @@ class SurfacePanel(QWidget):
         self._closed = True
         self._poll.stop()
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _as_background_work() -> None:
+    """The grid thread yields to the training process and to painting: on a machine with few
+    cores it would otherwise take turns with the trainer (up to a tenth of its speed, on 2)."""
+    if sys.platform.startswith("linux"):  # where a thread has a priority of its own
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 def _quiet_grid(plan, plane, alphas, betas, x, y, loss) -> np.ndarray:

@@ -30,7 +30,8 @@ def xor_window(window):
 
 def wait_until(condition, timeout_ms: int = 10000) -> None:
     """Run a real event loop until condition() holds. qtbot.waitUntil sleeps in QTest.qWait,
-    which keeps the GIL and so starves the training thread; this lets it run."""
+    which keeps the GIL and so starves the window's background threads (the loss-surface
+    grid); this lets them run."""
     import time
 
     from PySide6.QtCore import QEventLoop, QTimer

@@ -1,6 +1,10 @@
-"""Training from the window: the worker thread, the toolbar, panels that hold the right numbers.
-(Waits use qtbot.wait/waitUntil, which run a real event loop: QTest.qWait would hold the GIL
-and starve the training thread.)"""
+"""Training from the window: the training process, the toolbar, panels that hold the right
+numbers. (Waits use wait_until, which runs a real event loop.)"""
+import math
+import os
+import signal
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
@@ -8,6 +12,7 @@ from PySide6.QtCore import QPoint, Qt
 from core import surface
 from core.engine import compile_plan, loss_and_gradients
 from core.templates import chain, classifier_2881
+from core.training import Trainer
 from tests.core.strategies import naive_activations
 from tests.gui.conftest import wait_until
 
@@ -66,10 +71,20 @@ def test_run_then_pause_stops_stepping(trained_window, qtbot):
     qtbot.keyClick(w.view, Qt.Key_Space)  # and again: Pause
     wait_until(lambda: not w.controller.running, 5000)
     pause(200)
-    stopped_at = w.controller.worker.trainer.step_count
+    stopped_at = w.controller.fresh_progress().step  # the trainer's count, not the last drawn
     pause(300)
-    assert w.controller.worker.trainer.step_count == stopped_at
+    assert w.controller.fresh_progress().step == stopped_at
     assert w.controller.latest.step == stopped_at
+
+
+def test_step_epoch_takes_one_epoch_of_minibatches(trained_window, qtbot):
+    w = trained_window
+    w.controller.step_epoch()
+    n, size = len(w.dataset.x_train), w.project.training.batch_size
+    wait_until(lambda: w.controller.latest is not None and not w.controller.latest.running)
+    assert 1 < size < n
+    assert w.controller.latest.step == math.ceil(n / size)
+    assert w.controller.latest.epoch == 1
 
 
 def test_gradients_shown_on_edges_equal_the_engine(trained_window, qtbot):
@@ -77,25 +92,23 @@ def test_gradients_shown_on_edges_equal_the_engine(trained_window, qtbot):
     run_steps(w, qtbot, 3)
     p = w.controller.latest
     w.training.view_mode.setCurrentText("gradients")
-    # Independent: the gradient of the minibatch of step 3 is not recomputable here, so run
-    # one full-batch step from the current weights and compare with the engine directly.
     net = w.project.network
-    plan = compile_plan(net)
-    params = plan.unflatten(p.theta)
-    trainer = w.controller.worker.trainer
-    batch_x, batch_y = trainer.data.x_train, trainer.data.y_train
-    _, grads = loss_and_gradients(plan, params, batch_x, batch_y, "bce")
-    expected = dict(zip(plan.edge_ids, plan.edge_vector(grads.weights)))
     shown = {eid: w.scene.edge_value(eid) for eid in net.edges}
     assert shown == dict(zip(p.edge_ids, p.gradients.tolist()))
-    # The worker's last-step gradients are the engine's for that step's batch: check the
-    # worker against the engine on the same batch by taking one full-batch step.
-    trainer.settings = type(trainer.settings)(**{**trainer.settings.to_dict(), "batch_size": 0})
-    before = trainer.plan.unflatten(trainer.plan.flatten(trainer.params))
-    trainer.step()
-    _, g2 = loss_and_gradients(trainer.plan, before, batch_x, batch_y, "bce")
-    np.testing.assert_allclose(trainer.edge_gradients(), trainer.plan.edge_vector(g2.weights),
-                               rtol=1e-10, atol=1e-14)
+    # The gradient of the minibatch of step 3 is not recomputable here, so take one full-batch
+    # step from the weights after step 3 and compare its gradients with the engine's on the
+    # whole training set, computed here independently.
+    plan = compile_plan(net)
+    assert tuple(plan.parameter_names()) == p.parameter_names
+    data = w.dataset
+    _, grads = loss_and_gradients(plan, plan.unflatten(p.theta), data.x_train, data.y_train, "bce")
+    expected = plan.edge_vector(grads.weights)
+    settings = w.project.training
+    w.controller.set_settings(type(settings)(**{**settings.to_dict(), "batch_size": 0}))
+    run_steps(w, qtbot, 1)
+    after = w.controller.latest
+    assert tuple(after.edge_ids) == tuple(plan.edge_ids)
+    np.testing.assert_allclose(after.gradients, expected, rtol=1e-10, atol=1e-14)
     assert len(expected) == len(shown)
 
 
@@ -129,19 +142,37 @@ def test_pca_plane_path_coordinates_equal_an_independent_projection(trained_wind
     panel.mode.setCurrentIndex(1)
     wait_until(lambda: panel._future is None and panel.plane is not None
                     and panel.plane.kind == "pca", 10000)
-    thetas, _, _ = w.controller.worker.trajectory()
+    thetas, _, _ = w.controller.trajectory()
     thetas = np.vstack([thetas, w.controller.latest.theta[None]])
     d = thetas - thetas[-1]
     _, vecs = np.linalg.eigh(d.T @ d)
     top = vecs[:, ::-1][:, :2]
     path_x, path_y = panel.path.getData()
     shown = np.stack([path_x, path_y], 1)
-    expected = (w.controller.worker.trajectory()[0] - panel.plane.center) @ top
+    expected = (w.controller.trajectory()[0] - panel.plane.center) @ top
     expected = np.vstack([expected, (w.controller.latest.theta - panel.plane.center) @ top])
     for k in range(2):
         sign = np.sign(shown[:, k] @ expected[-len(shown):, k]) or 1.0
         np.testing.assert_allclose(shown[:, k], sign * expected[-len(shown):, k], atol=1e-6)
     assert "% of variance" in panel.plane.labels[0]
+
+
+def test_the_windows_copy_of_the_path_equals_the_trainers_as_it_thins_out(trained_window, qtbot):
+    w = trained_window
+    reference = Trainer(w.project.network.copy(), w.dataset, w.project.training)
+    for chunk in (5, 3000, 1, 2500, 1500):  # the path holds 4,096 snapshots, then thins out
+        run_steps(w, qtbot, chunk)
+        for _ in range(chunk):
+            reference.step()
+        thetas, steps, names = w.controller.trajectory()
+        np.testing.assert_array_equal(steps, reference.trajectory.steps)
+        np.testing.assert_allclose(thetas, reference.trajectory.thetas, rtol=1e-12)
+        assert names == tuple(reference.plan.parameter_names())
+    assert reference.trajectory.stride > 1
+    w.controller.restart()  # a new run: a new path, not the old one continued
+    w.controller.step(4)
+    wait_until(lambda: w.controller.latest.step == 4)
+    assert list(w.controller.trajectory()[1]) == list(range(1, 5))
 
 
 def test_divergence_pauses_with_a_message_and_keeps_the_canvas_usable(window, qtbot):
@@ -157,6 +188,57 @@ def test_divergence_pauses_with_a_message_and_keeps_the_canvas_usable(window, qt
     assert all(np.isfinite(e.weight) for e in w.project.network.edges.values())
     w.scene.add_neuron_at("hidden", "tanh", w.view.mapToScene(10, 10))  # still editable
     assert len(w.project.network.neurons) == 4
+
+
+def test_a_killed_training_process_is_replaced_and_training_goes_on(trained_window, qtbot):
+    w = trained_window
+    run_steps(w, qtbot, 20)
+    w.controller.run()
+    wait_until(lambda: w.controller.running, 5000)
+    wait_until(lambda: w.controller.latest.running, 5000)  # the document has trained weights
+    killed = w.controller.process_id
+    os.kill(killed, signal.SIGKILL)
+    wait_until(lambda: "stopped unexpectedly" in w.statusBar().currentMessage(), 10000)
+    assert w.controller.process_id not in (None, killed)
+    assert not w.controller.running
+    assert w.training.run_action.text() == "▶ Run"
+    assert w.undo_stack.count() == 2  # the 20 steps, and the run up to the last weights shown
+    # The new process starts from the document as it is: ten steps there are ten steps of a
+    # fresh trainer on the same network, data and settings.
+    reference = Trainer(w.project.network.copy(), w.dataset, w.project.training)
+    for _ in range(10):
+        reference.step()
+    run_steps(w, qtbot, 10)
+    assert w.controller.latest.step == 10
+    np.testing.assert_allclose(w.controller.latest.theta,
+                               reference.plan.flatten(reference.params), rtol=1e-12)
+    w.controller.run()  # and it runs on
+    wait_until(lambda: w.controller.latest.step > 100, 10000)
+    w.controller.pause()
+    wait_until(lambda: not w.controller.running, 5000)
+
+
+def test_a_training_process_that_keeps_dying_is_not_restarted_for_ever(trained_window, qtbot):
+    w = trained_window
+    for _ in range(3):
+        killed = w.controller.process_id
+        os.kill(killed, signal.SIGKILL)
+        wait_until(lambda: w.controller.process_id not in (None, killed), 10000)
+    os.kill(w.controller.process_id, signal.SIGKILL)
+    wait_until(lambda: "keeps stopping" in w.statusBar().currentMessage(), 10000)
+    assert w.controller.process_id is None
+    w.controller.step(1)  # does nothing, and raises nothing
+    assert w.controller.trajectory()[0].shape == (0, 0)
+    assert w.controller.fresh_progress() is None
+
+
+def test_the_training_process_loads_no_qt(window):
+    maps = Path(f"/proc/{window.controller.process_id}/maps")
+    if not maps.exists():
+        pytest.skip("needs /proc")
+    wait_until(lambda: "numpy" in maps.read_text(), 5000)  # the check sees loaded libraries
+    text = maps.read_text()
+    assert not any(name in text for name in ("Qt6", "PySide6", "shiboken6"))
 
 
 def test_data_panel_background_shows_each_points_class_in_the_points_colour(window, qtbot):

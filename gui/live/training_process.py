@@ -1,0 +1,250 @@
+"""The training loop, in a process of its own: a core Trainer on the process's own copy of the
+network, driven by commands from the window and reporting `Progress` back.
+
+Why a process and not a thread: the window's painting calls into Python many times per frame
+(pyqtgraph items, canvas items). With the trainer on a thread of the same interpreter, each of
+those calls had to take the GIL back from the busy training loop, waiting up to the switch
+interval (5 ms) every time; drawing crawled and training got a fraction of its speed. Here the
+trainer has an interpreter to itself.
+
+No Qt here, ever: this module is preloaded into the forkserver the process starts from.
+
+Commands arrive on a multiprocessing Queue, as tuples:
+    ("run",)  ("pause",)  ("steps", n)  ("epoch",)
+    ("adopt", network, edited_ids, structural)   the document after edits
+    ("settings", TrainingSettings)  ("data", Dataset)  ("restart",)
+    ("speed", n)        show every n-th step; 0: train flat out, one Progress per frame
+    ("drawn",)          the window has drawn the last Progress and wants the next
+    ("trajectory", number, since_step)  ("fresh_progress",)
+                        requests, answered by a message of the same name
+    ("quit",)
+Messages go back on a Connection, as tuples:
+    ("progress", Progress)  ("failed", text)  ("running", bool)
+    ("trajectory", number, steps, new_thetas, parameter_names)   see trajectory_mirror.py
+    ("fresh_progress", Progress | None)
+At most one unforced Progress is in flight: the next waits for "drawn", so a window that draws
+slower than training trains at full speed and is never buried in messages.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import signal
+import time
+
+import numpy as np
+
+from core.data import Dataset
+from core.network import Network
+from core.settings import TrainingSettings
+from core.training import Diverged, Evaluation, Trainer, TrainingError
+from gui.live.progress import Progress, SeriesCopy
+
+FRAME_SECONDS = 1 / 30
+HEALTH_SECONDS = 1.0
+EVALUATE_SECONDS = 0.25
+# While training, look for commands this often: a look costs about 8 us, a small net's step
+# 100-150 us, so looking before every step would cost several percent of the speed.
+LISTEN_SECONDS = 0.002
+# While paused, wake up this often to check that the window still exists.
+IDLE_SECONDS = 0.1
+
+
+def serve(commands, replies, network: Network, data: Dataset,
+          settings: TrainingSettings) -> None:
+    """The process's entry point; returns when told to quit or when the window is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in the terminal is the window's to handle
+    try:
+        TrainingLoop(commands, replies, network, data, settings).loop()
+    except BrokenPipeError:
+        pass  # the window closed its end: nobody is left to train for
+
+
+class TrainingLoop:
+    def __init__(self, commands, replies, network: Network, data: Dataset,
+                 settings: TrainingSettings) -> None:
+        self._commands, self._replies = commands, replies
+        self._window = multiprocessing.parent_process()
+        self._network, self._data, self._settings = network, data, settings
+        self._trainer: Trainer | None = None
+        self._running = False
+        self._quit = False
+        self._drawn = True  # the window has drawn the last Progress sent and wants the next
+        self._steps_per_update = 0
+        self._evaluated_at = 0.0
+        self._evaluation: Evaluation | None = None
+        self._health_at = 0.0
+        self._health: dict[str, str] = {}
+        self._path = None  # the trainer's Trajectory object last asked for, and its number
+        self._path_number = 0
+
+    def loop(self) -> None:
+        while not self._quit:
+            if self._running:
+                self._run_frame()
+            else:
+                self._wait_for_command()
+            if not self._window.is_alive():  # killed without a word: do not train on
+                return
+
+    # ----- commands ---------------------------------------------------------------------------
+    def _wait_for_command(self) -> None:
+        try:
+            command = self._commands.get(timeout=IDLE_SECONDS)
+        except queue.Empty:
+            return
+        self._handle(*command)
+        self._handle_waiting()
+
+    def _handle_waiting(self) -> None:
+        while not self._quit and not self._commands.empty():
+            self._handle(*self._commands.get())
+
+    def _handle(self, name: str, *args) -> None:
+        if name == "drawn":
+            self._drawn = True
+        elif name == "quit":
+            self._quit = True
+        elif name == "run":
+            self._set_running(True)
+        elif name == "pause":
+            self._set_running(False)
+            self._publish(force=True)
+        elif name in ("steps", "epoch"):
+            self._set_running(False)
+            if self._ensure_trainer():
+                n = args[0] if name == "steps" else self._trainer.steps_per_epoch()
+                if self._guard(lambda: self._train(n)):
+                    self._publish(force=True)
+        elif name == "adopt":
+            snapshot, edited, structural = args
+            self._network = snapshot
+            if self._trainer is not None:
+                self._trainer.adopt_document(snapshot, edited, structural)
+        elif name == "settings":
+            self._settings = args[0]
+            if self._trainer is not None:
+                self._guard(lambda: self._trainer.set_settings(args[0]))
+        elif name == "data":
+            self._data = args[0]
+            self._trainer = None  # a new data set: a new run (history restarts)
+        elif name == "restart":
+            self._trainer = None
+        elif name == "speed":
+            self._steps_per_update = args[0]
+        elif name == "trajectory":
+            self._send("trajectory", *self._trajectory_since(*args))
+        elif name == "fresh_progress":
+            self._send("fresh_progress", self._progress(fresh=True) if self._trainer else None)
+
+    def _send(self, *message) -> None:
+        # Sent from the training loop itself: the window widens the pipe so that a Progress
+        # fits and this does not wait for the window to read (see training_link.py).
+        self._replies.send(message)
+
+    def _set_running(self, running: bool) -> None:
+        if running != self._running:
+            self._running = running
+            self._send("running", running)
+
+    # ----- training ---------------------------------------------------------------------------
+    def _ensure_trainer(self) -> bool:
+        if self._trainer is None:
+            try:
+                self._trainer = Trainer(self._network.copy(), self._data, self._settings)
+                self._trainer.evaluate()
+            except TrainingError as exc:
+                self._trainer = None
+                self._fail(f"Cannot train yet: {exc}")
+                return False
+        return True
+
+    def _guard(self, action) -> bool:
+        try:
+            action()
+            return True
+        except Diverged as exc:
+            self._fail(str(exc))
+        except TrainingError as exc:
+            self._fail(f"Cannot train: {exc}")
+        return False
+
+    def _fail(self, message: str) -> None:
+        self._set_running(False)
+        self._send("failed", message)
+        self._publish(force=True)
+
+    def _train(self, n: int) -> None:
+        for _ in range(n):
+            self._trainer.step()
+
+    def _run_frame(self) -> None:
+        """Train until the frame is over (or n steps in slow motion), then publish."""
+        if not self._ensure_trainer():
+            return
+        start = listened = time.monotonic()
+        per_update = self._steps_per_update
+        done = 0
+        while True:
+            if not self._guard(self._trainer.step):
+                return
+            done += 1
+            if per_update and done >= per_update:
+                break
+            now = time.monotonic()
+            if now - start >= FRAME_SECONDS:
+                break
+            if now - listened >= LISTEN_SECONDS:
+                listened = now
+                self._handle_waiting()
+                if self._quit or not self._running or self._trainer is None:
+                    return  # paused, stepped, restarted: those published what they had to
+        if per_update:  # slow motion: hold each shown step for a frame
+            time.sleep(max(0.0, FRAME_SECONDS - (time.monotonic() - start)))
+        self._handle_waiting()  # a "drawn" that came in during the frame lets this one out
+        if self._running and self._trainer is not None:
+            self._publish()
+
+    # ----- reports ----------------------------------------------------------------------------
+    def _publish(self, force: bool = False) -> None:
+        if self._trainer is None or not (force or self._drawn):
+            return
+        self._drawn = False
+        self._send("progress", self._progress(fresh=force))
+
+    def _progress(self, fresh: bool) -> Progress:
+        """The trainer's state; evaluation and neuron health are refreshed on their own
+        schedules (both cost forward passes over the data) unless `fresh`."""
+        trainer = self._trainer
+        now = time.monotonic()
+        if fresh or now - self._evaluated_at >= EVALUATE_SECONDS:
+            self._evaluation = trainer.evaluate()
+            self._evaluated_at = now
+        if fresh or now - self._health_at >= HEALTH_SECONDS:
+            self._health = trainer.neuron_health()
+            self._health_at = now
+        plan, params = trainer.plan, trainer.params
+        return Progress(
+            trainer.step_count, trainer.epoch, self._running, _series(trainer.batch_loss),
+            _series(trainer.train_loss), _series(trainer.test_loss),
+            _series(trainer.train_accuracy), _series(trainer.test_accuracy), self._evaluation,
+            plan.edge_ids, plan.edge_vector(params.weights), trainer.edge_gradients(),
+            plan.bias_ids, params.biases[plan.bias_rows], trainer.level_gradient_norms(),
+            dict(self._health), plan.flatten(params), tuple(plan.parameter_names()))
+
+    def _trajectory_since(self, number: int, since_step: int) -> tuple:
+        """The parameter path: its number, the steps it keeps, the snapshots after
+        `since_step` (all of them unless the window holds path `number`), parameter names.
+        Views into the trainer's buffers: sending pickles (copies) them at once."""
+        t = self._trainer
+        if t is None:
+            return -1, np.zeros(0, dtype=np.int64), np.zeros((0, 0)), ()
+        if t.trajectory is not self._path:  # a new run, or a new parameter count
+            self._path, self._path_number = t.trajectory, self._path_number + 1
+        path = t.trajectory
+        new = path.thetas[path.steps > since_step] if number == self._path_number else path.thetas
+        return self._path_number, path.steps, new, tuple(t.plan.parameter_names())
+
+
+def _series(s) -> SeriesCopy:
+    return SeriesCopy(s.x, s.y)  # views, like the arrays of _trajectory_since
