@@ -5,6 +5,9 @@ Target (canvas issue): a 784-64-10 graph (about 51k edges) opens in under 3 s an
 zooms smoothly.
 
     QT_QPA_PLATFORM=offscreen python bench/canvas_speed.py
+
+Qt and the window are imported inside main(): the window's training process runs this
+script's top level again (multiprocessing does that) and must not load Qt.
 """
 from __future__ import annotations
 
@@ -16,11 +19,8 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
 from core.project import Project  # noqa: E402
 from core.templates import layered  # noqa: E402
-from gui.main_window import MainWindow  # noqa: E402
 
 SHAPES = [[20, 40, 5], [100, 100, 10], [784, 64, 10]]
 
@@ -35,6 +35,10 @@ def repaint_ms(window, repeats: int = 10) -> float:
 
 
 def main() -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from gui.main_window import MainWindow
+
     app = QApplication.instance() or QApplication([])
     window = MainWindow()
     window.resize(1280, 800)

@@ -1,8 +1,12 @@
 """Soak: a long run of the XOR net with the window open (offscreen) and every panel live;
-reports resident memory at the start and the end. Target: growth under 50 MB over 10^6 steps.
-Not part of the test run (it takes several minutes).
+reports resident memory at the start and the end, of the window's process and of its training
+process. Target: growth under 50 MB over 10^6 steps. Not part of the test run (it takes several
+minutes).
 
     python bench/soak.py [--steps 1000000]
+
+Qt is imported inside functions: the training process runs this script's top level again
+(multiprocessing does that) and must not load Qt.
 """
 from __future__ import annotations
 
@@ -15,12 +19,10 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
 
 
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
+def rss_mb(pid: int | str = "self") -> float:
+    with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
@@ -28,6 +30,8 @@ def rss_mb() -> float:
 
 
 def wait(ms: int) -> None:
+    from PySide6.QtCore import QEventLoop, QTimer
+
     loop = QEventLoop()
     QTimer.singleShot(ms, loop.quit)
     loop.exec()
@@ -37,6 +41,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=1_000_000)
     args = parser.parse_args()
+    from PySide6.QtWidgets import QApplication
+
     app = QApplication.instance() or QApplication([])  # noqa: F841
     from core.templates import xor
     from gui.main_window import MainWindow
@@ -48,23 +54,27 @@ def main() -> None:
     wait(500)
     window.controller.run()
     wait(2000)  # the first panels and buffers exist: measure from here
-    start_mb, start = rss_mb(), time.perf_counter()
+    trainer = window.controller.process_id
+    start_mb, start_trainer_mb, start = rss_mb(), rss_mb(trainer), time.perf_counter()
     start_step = window.controller.latest.step if window.controller.latest else 0
-    print(f"start: step {start_step}, {start_mb:.1f} MB resident", flush=True)
+    print(f"start: step {start_step}, window {start_mb:.1f} MB, training process "
+          f"{start_trainer_mb:.1f} MB resident", flush=True)
     while True:
         wait(5000)
         p = window.controller.latest
         if p is None or not window.controller.running:
             print("training stopped early:", window.statusBar().currentMessage())
             break
-        print(f"step {p.step:>9}  {rss_mb():7.1f} MB  {p.step / (time.perf_counter() - start):7.0f} steps/s",
-              flush=True)
+        print(f"step {p.step:>9}  {rss_mb():7.1f} MB  {rss_mb(trainer):7.1f} MB  "
+              f"{p.step / (time.perf_counter() - start):7.0f} steps/s", flush=True)
         if p.step - start_step >= args.steps:
             break
     window.controller.pause()
     wait(500)
-    end_mb = rss_mb()
-    print(f"end: {end_mb:.1f} MB resident, growth {end_mb - start_mb:+.1f} MB (target < 50 MB)")
+    end_mb, end_trainer_mb = rss_mb(), rss_mb(trainer)
+    print(f"end: window {end_mb:.1f} MB resident, growth {end_mb - start_mb:+.1f} MB; training "
+          f"process {end_trainer_mb:.1f} MB, growth {end_trainer_mb - start_trainer_mb:+.1f} MB "
+          "(target < 50 MB each)")
     window.undo_stack.setClean()
     window.close()
 
