@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QMainWindow, QSlider,
                                QUndoView, QWidget)
@@ -207,6 +207,19 @@ class MainWindow(QMainWindow):
     def _on_project_replaced(self) -> None:
         self.scene.initializer = self.project.training.initializer
         self.view.fit()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not getattr(self, "_shown_once", False):
+            self._shown_once = True
+            # Sizes given before the first show are not kept: give the plots their share of
+            # the height (about two fifths) once the window has its real size.
+            QTimer.singleShot(0, self._size_panels)
+
+    def _size_panels(self) -> None:
+        docks = self.training.docks
+        height = int(self.height() * 0.4)
+        self.resizeDocks([docks[0], docks[2]], [height, height], Qt.Vertical)
 
     def closeEvent(self, event) -> None:
         if self.files.maybe_save():

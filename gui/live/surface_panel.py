@@ -16,12 +16,15 @@ import contourpy
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox,
+                               QVBoxLayout, QWidget)
 
 from core import surface
 from core.engine import compile_plan, loss_and_gradients
 from core.network import NetworkError
+from core.race import MAX_STEPS, RaceError, race
 from gui.live.progress import Progress
+from gui.live.race_layer import RaceLayer
 
 MODES = [("exact", "Two parameters (exact)"), ("pca", "PCA of the path"),
          ("random", "Random directions")]
@@ -71,6 +74,22 @@ class SurfacePanel(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.mode, 1)
         top.addWidget(self.refit_button)
+        self.race_steps = QSpinBox()
+        self.race_steps.setRange(10, MAX_STEPS)
+        self.race_steps.setValue(200)
+        self.race_steps.setSuffix(" steps")
+        self.race_steps.setToolTip("How long each optimiser runs in a race")
+        self.race_button = QPushButton("Race optimisers")
+        self.race_button.setToolTip(
+            "Train SGD, momentum, RMSprop and Adam from the current weights on the same "
+            "minibatches (every other setting as in Settings) and draw their paths here")
+        self.race_button.clicked.connect(self.start_race)
+        top.addWidget(self.race_steps)
+        top.addWidget(self.race_button)
+        self.race_layer = RaceLayer(self.plot)
+        self._race_future: Future | None = None
+        self._race_poll = QTimer(self, interval=50)
+        self._race_poll.timeout.connect(self._collect_race)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
@@ -117,6 +136,10 @@ class SurfacePanel(QWidget):
             return
         x, y = surface.subsample(data.x_train, data.y_train)
         path = self._path_coords(plane)
+        raced = [xy for xy in self.race_layer.coordinates(plane) if len(xy)]
+        if raced:  # the view takes in every racer's path too
+            with np.errstate(all="ignore"):
+                path = np.vstack([path] + [xy[np.isfinite(xy).all(1)] for xy in raced])
         ext = self._extent(plane, path, theta)
         if not np.all(np.isfinite(ext)) or max(map(abs, ext)) > 1e6:
             self.info.setText("The weights are too large to draw a surface around them "
@@ -212,6 +235,7 @@ class SurfacePanel(QWidget):
         self.plot.setYRange(b0, b1, padding=0)
         self.plot.setLabel("bottom", self.plane.labels[0])
         self.plot.setLabel("left", self.plane.labels[1])
+        self.race_layer.draw(self.plane)
 
     def _path_coords(self, plane) -> np.ndarray:
         thetas, _, names = self.window.controller.trajectory()
@@ -294,6 +318,41 @@ class SurfacePanel(QWidget):
             parts.append("Re-slice when the other weights have moved on.")
         self.info.setText(" ".join(parts))
 
+    # ----- racing optimisers ---------------------------------------------------------------
+    def start_race(self) -> None:
+        """Race from the document's weights in the background; draw when all have finished."""
+        if self._race_future is not None or self._closed:
+            return
+        w = self.window
+        if w.controller.running:
+            w.controller.pause()
+        if w.dataset is None:
+            self.info.setText("No race: there is no data to train on.")
+            return
+        self.race_button.setEnabled(False)
+        self.race_button.setText("Racing…")
+        self._race_future = self._pool.submit(
+            _quiet_race, w.project.network.copy(), w.dataset, w.project.training,
+            self.race_steps.value())
+        self._race_poll.start()
+
+    def _collect_race(self) -> None:
+        if self._race_future is None or not self._race_future.done():
+            return
+        self._race_poll.stop()
+        future, self._race_future = self._race_future, None
+        self.race_button.setEnabled(True)
+        self.race_button.setText("Race optimisers")
+        if future.cancelled():
+            return
+        try:
+            racers = future.result()
+        except RaceError as exc:
+            self.info.setText(f"No race: {exc}")
+            return
+        self.race_layer.set_racers(racers)
+        self.refit()  # a grid wide enough for every path; drawn with them when it arrives
+
     def shutdown(self) -> None:
         self._closed = True
         self._poll.stop()
@@ -305,6 +364,11 @@ def _as_background_work() -> None:
     cores it would otherwise take turns with the trainer (up to a tenth of its speed, on 2)."""
     if sys.platform.startswith("linux"):  # where a thread has a priority of its own
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
+def _quiet_race(network, data, settings, steps):
+    with np.errstate(all="ignore"):  # a racer that diverges stops with its reason
+        return race(network, data, settings, steps)
 
 
 def _quiet_grid(plan, plane, alphas, betas, x, y, loss) -> np.ndarray:

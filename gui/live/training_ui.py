@@ -221,6 +221,7 @@ class TrainingUI(QObject):
         self.controller.restart()
         self.surface_panel.plane = None
         self.surface_panel.latest = None
+        self.surface_panel.race_layer.clear()  # a race belongs to the document it ran on
         self.surface_panel.refit(automatic=True)  # the exact slice needs no training
 
     def reset_weights(self) -> None:

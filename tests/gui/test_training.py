@@ -297,3 +297,35 @@ def test_hovering_a_neuron_shows_its_own_output_over_the_input_plane(trained_win
     assert not np.array_equal(before, panel.image.image)
     qtbot.mouseMove(vp, vp.rect().topLeft() + QPoint(2, 2))
     wait_until(lambda: "prediction" in panel.note.text(), 3000)
+
+
+def test_racing_optimisers_draws_each_path_from_the_same_start(window, qtbot):
+    w = window
+    w.files.new_from(chain(), "chain")
+    w.undo_stack.clear()
+    panel = w.training.surface_panel
+    panel.race_steps.setValue(30)
+    start = {e.id: e.weight for e in w.project.network.edges.values()}
+    qtbot.mouseClick(panel.race_button, Qt.LeftButton)
+    wait_until(lambda: panel.race_layer.items and panel.plane is not None
+               and panel.race_button.isEnabled(), 20000)
+    racers = panel.race_layer.racers
+    assert [r.optimizer for r in racers] == ["sgd", "momentum", "rmsprop", "adam"]
+    names = list(racers[0].parameter_names)
+    i, j = names.index("e1"), names.index("e2")  # the chain's exact plane: its two weights
+    assert np.flatnonzero(panel.plane.d1).tolist() == [i]
+    curves = [item for item in panel.race_layer.items if hasattr(item, "getData")
+              and not hasattr(item, "points")]
+    assert len(curves) == 4
+    for racer, curve in zip(racers, curves):
+        xs, ys = curve.getData()
+        assert len(xs) == 31  # the start and 30 steps
+        # drawn coordinates = that racer's two weights minus the plane's centre, worked here
+        np.testing.assert_allclose(xs, racer.thetas[:, i] - panel.plane.center[i])
+        np.testing.assert_allclose(ys, racer.thetas[:, j] - panel.plane.center[j])
+        assert racer.thetas[0, i] == start["e1"] and racer.thetas[0, j] == start["e2"]
+    assert not np.allclose(racers[0].thetas[-1], racers[3].thetas[-1])
+    # the document is untouched by a race, and the legend names each racer with its loss
+    assert {e.id: e.weight for e in w.project.network.edges.values()} == start
+    labels = [label.text for _, label in panel.race_layer.legend.items]
+    assert any(t.startswith("adam: loss") for t in labels)

@@ -1,0 +1,65 @@
+"""Racing optimisers on the loss-surface plot: each racer's path projected into the panel's
+plane, in its own colour, with its final loss in the legend."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+
+from core.race import Racer
+
+# Distinct on viridis (dark blue to yellow) and for common colour blindness.
+COLOURS = {"sgd": "#ffffff", "momentum": "#ff4f9a", "nesterov": "#ff9f1c",
+           "adagrad": "#b8f2e6", "rmsprop": "#ff3b30", "adam": "#1cc8ff"}
+
+
+class RaceLayer:
+    def __init__(self, plot: pg.PlotWidget) -> None:
+        self.plot = plot
+        self.racers: list[Racer] = []
+        self.items: list[pg.PlotDataItem] = []
+        self.legend: pg.LegendItem | None = None
+
+    def set_racers(self, racers: list[Racer]) -> None:
+        self.racers = racers
+
+    def clear(self) -> None:
+        self.racers = []
+        self._remove_items()
+
+    def coordinates(self, plane) -> list[np.ndarray]:
+        """Each racer's path in the plane's coordinates (empty if it was raced on another
+        network: its parameter count differs)."""
+        return [plane.coordinates(r.thetas) if r.thetas.shape[1] == len(plane.center)
+                else np.zeros((0, 2)) for r in self.racers]
+
+    def draw(self, plane) -> None:
+        self._remove_items()
+        paths = self.coordinates(plane) if plane is not None else []
+        if not any(len(xy) for xy in paths):  # none raced on this network
+            return
+        # One row along the top: a column per racer keeps the plot itself visible.
+        self.legend = pg.LegendItem(offset=(5, 2), labelTextColor="w", colCount=len(self.racers),
+                                    brush=pg.mkBrush(0, 0, 0, 140), verSpacing=-6,
+                                    horSpacing=12)
+        self.legend.setParentItem(self.plot.getPlotItem().vb)
+        for racer, xy in zip(self.racers, paths):
+            if not len(xy):
+                continue
+            colour = COLOURS.get(racer.optimizer, "#ffffff")
+            with np.errstate(all="ignore"):
+                item = self.plot.plot(xy[:, 0], xy[:, 1], pen=pg.mkPen(colour, width=2),
+                                      connect="finite")
+            end = pg.ScatterPlotItem([xy[-1, 0]], [xy[-1, 1]], size=9,
+                                     brush=pg.mkBrush(colour), pen=pg.mkPen("k"))
+            self.plot.addItem(end)
+            self.items += [item, end]
+            note = "diverged" if racer.diverged else f"loss {racer.final_loss:.3g}"
+            self.legend.addItem(item, f"{racer.optimizer}: {note}")
+
+    def _remove_items(self) -> None:
+        for item in self.items:
+            self.plot.removeItem(item)
+        self.items = []
+        if self.legend is not None and self.legend.scene() is not None:
+            self.legend.scene().removeItem(self.legend)
+        self.legend = None
