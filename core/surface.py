@@ -58,8 +58,14 @@ def exact_plane(plan: Plan, theta: np.ndarray, i: int, j: int) -> Plane:
     d1[i], d2[j] = 1.0, 1.0
     names = plan.parameter_names()
     # Axes are offsets from the values at slicing time: say so, with those values.
-    return Plane("exact", theta.copy(), d1, d2, (f"{_pretty(names[i])} − {theta[i]:.4g}",
-                                                  f"{_pretty(names[j])} − {theta[j]:.4g}"))
+    return Plane("exact", theta.copy(), d1, d2, (_offset_label(names[i], theta[i]),
+                                                  _offset_label(names[j], theta[j])))
+
+
+def _offset_label(name: str, value: float) -> str:
+    """'weight e1 − 0.1', or 'weight e2 + 0.6447' for a negative value (never '− -0.6')."""
+    sign = "−" if value >= 0 else "+"
+    return f"{_pretty(name)} {sign} {abs(value):.4g}"
 
 
 def _pretty(name: str) -> str:
