@@ -121,7 +121,8 @@ def test_surface_grid_values_equal_core_loss_at_those_parameters(window, qtbot):
     panel.refit()
     wait_until(lambda: panel.z is not None and panel._future is None, 10000)
     labels = panel.plane.labels  # the chain's two weights
-    assert labels[0].startswith("weight e1 − ") and labels[1].startswith("weight e2 − ")
+    assert labels[0].startswith(("weight e1 − ", "weight e1 + ")) and \
+        labels[1].startswith(("weight e2 − ", "weight e2 + "))
     a0, a1, b0, b1 = panel.extent
     g = panel.z.shape[0]
     alphas, betas = np.linspace(a0, a1, panel.z.shape[1]), np.linspace(b0, b1, g)
