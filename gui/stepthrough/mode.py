@@ -71,7 +71,7 @@ class StepThroughMode(QObject):
         self.formula.setMinimumHeight(170)
         self.events_list = QListWidget()
         self.events_list.setToolTip("Every event of this sample; click one to go there")
-        self.events_list.currentRowChanged.connect(lambda row: row >= 0 and self.go(row))
+        self.events_list.currentRowChanged.connect(self._on_event_clicked)
         split = QSplitter(Qt.Vertical)
         split.addWidget(self.formula)
         split.addWidget(self.events_list)
@@ -217,10 +217,9 @@ class StepThroughMode(QObject):
             widget.setEnabled(on)
         self.apply_button.setText("Apply update" if index == last else
                                   "Apply update (step to the end first)")
-        for widget, value in ((self.slider, index),):
-            widget.blockSignals(True)
-            widget.setValue(value)
-            widget.blockSignals(False)
+        self.slider.blockSignals(True)
+        self.slider.setValue(index)
+        self.slider.blockSignals(False)
         self.events_list.blockSignals(True)
         self.events_list.setCurrentRow(index)
         self.events_list.blockSignals(False)
@@ -233,6 +232,10 @@ class StepThroughMode(QObject):
             self.overlay = StepOverlay(self.window.scene)
             self.window.scene.addItem(self.overlay)
         return self.overlay
+
+    def _on_event_clicked(self, row: int) -> None:
+        if row >= 0:  # -1 while the list is refilled
+            self.go(row)
 
     def next(self) -> None:
         if self.walk is not None:

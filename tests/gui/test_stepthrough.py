@@ -255,3 +255,15 @@ def test_leaving_removes_the_overlay_and_gives_the_arrows_back(xor_window, qtbot
     open_project(w, xor(), "again")
     wait_until(lambda: shiboken6.isValid(mode.overlay) and mode.overlay.scene() is w.scene)
     w.grab()  # paints the overlay with the new document's items
+
+
+def test_clicking_an_event_in_the_list_and_dragging_the_slider_jump_there(xor_window, qtbot):
+    mode = enter(xor_window)
+    row = len(mode.walk.events) - 3
+    item = mode.events_list.item(row)
+    mode.events_list.scrollToItem(item)
+    rect = mode.events_list.visualItemRect(item)
+    qtbot.mouseClick(mode.events_list.viewport(), Qt.LeftButton, pos=rect.center())
+    assert mode.index == row and mode.walk.events[row].title in mode.formula.toPlainText()
+    mode.slider.setValue(2)
+    assert mode.index == 2 and mode.events_list.currentRow() == 2
