@@ -355,11 +355,20 @@ class Network:
 
     def set_values(self, weights: dict[str, float] | None = None,
                    biases: dict[str, float] | None = None) -> None:
-        """Write many weights and biases at once (training results): one `values` event."""
-        for eid, w in (weights or {}).items():
-            self.edge(eid).weight = float(w)
-        for nid, b in (biases or {}).items():
-            self.neuron(nid).bias = float(b)
+        """Write many weights and biases at once (training results): one `values` event.
+        All or nothing: a non-finite value is refused before anything changes, as in
+        set_weight and set_bias."""
+        weights = {eid: float(w) for eid, w in (weights or {}).items()}
+        biases = {nid: float(b) for nid, b in (biases or {}).items()}
+        for what, values in (("weight", weights), ("bias", biases)):
+            bad = next((k for k, v in values.items() if not math.isfinite(v)), None)
+            if bad is not None:
+                raise NetworkError(f"the {what} of {bad} would be {values[bad]}, not a finite "
+                                   f"number")
+        for eid, w in weights.items():
+            self.edge(eid).weight = w
+        for nid, b in biases.items():
+            self.neuron(nid).bias = b
         self.changed.emit(Change("values"))
 
     def replace_with(self, other: "Network") -> None:

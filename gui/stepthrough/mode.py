@@ -7,8 +7,6 @@ exists. Training is paused on entering: the numbers are for the weights on the c
 """
 from __future__ import annotations
 
-import math
-
 import shiboken6
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QListWidget, QPushButton,
@@ -272,17 +270,13 @@ class StepThroughMode(QObject):
         if self.walk is None or self.index != len(self.walk.events) - 1:
             return
         update = self.walk.update
-        bad = [k for values in update.new for k, v in values.items() if not math.isfinite(v)]
-        if bad:
-            self.status.setText(f"Nothing was changed: with learning rate "
-                                f"{fmt(update.learning_rate)} the update would make "
-                                f"{len(bad)} parameter(s) infinite. Lower the learning rate.")
-            return
         before = self.walk.loss
         edit = SetValues(update.old, update.new, "Apply step-through update")
         reason = apply_and_push(self.window.undo_stack, self.window.project.network, edit)
-        if reason:
-            self.status.setText(f"Nothing was changed: {reason}")
+        if reason:  # the document refuses non-finite values
+            self.status.setText(f"Nothing was changed: {reason}. With learning rate "
+                                f"{fmt(update.learning_rate)} this step is too large; "
+                                f"lower the learning rate.")
             return
         self.index = 0
         self.rebuild()  # now, so the message below reports the new loss

@@ -125,3 +125,18 @@ def test_signal_holds_bound_methods_weakly_and_blocks():
     gc.collect()
     sig.emit(4)
     assert len(sig) == 0
+
+
+def test_set_values_refuses_non_finite_values_and_changes_nothing():
+    net = Network()
+    a, b = net.add_neuron("input").id, net.add_neuron("output").id
+    eid = net.connect(a, b, 0.5).id
+    events = []
+    net.changed.connect(events.append)
+    for weights, biases in (({eid: float("inf")}, {b: 1.0}), ({eid: 2.0}, {b: float("nan")})):
+        with pytest.raises(NetworkError, match="not a finite number"):
+            net.set_values(weights, biases)
+        assert net.edges[eid].weight == 0.5 and net.neurons[b].bias == 0.0
+    assert events == []
+    net.set_values({eid: 2.0}, {b: 1.0})
+    assert net.edges[eid].weight == 2.0 and net.neurons[b].bias == 1.0 and len(events) == 1
