@@ -233,3 +233,21 @@ class SetSettings(Edit):
     def revert(self, net: Network) -> None:
         setattr(self.project, self.field_name, self.old)
         net.changed.emit(Change("settings"))
+
+
+@dataclass
+class ReplaceProject(Edit):
+    """New, a template, a restore: the whole project (network, data and training settings,
+    title) at once, so undo gives back the network and its settings together."""
+
+    project: object  # core.project.Project (kept loose: edits need no project import)
+    old: object  # Project snapshots
+    new: object
+    title: str = "Replace project"
+
+    def apply(self, net: Network) -> None:
+        self.project.replace_with(self.new.snapshot())
+
+    def revert(self, net: Network) -> None:
+        self.project.replace_with(self.old.snapshot())
+

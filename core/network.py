@@ -375,8 +375,8 @@ class Network:
         """Take over another document's contents (New, Open, templates): one `reset` event."""
         self.neurons = {k: replace(v) for k, v in other.neurons.items()}
         self.edges = {k: replace(v) for k, v in other.edges.items()}
-        for prefix, number in other._next_id.items():
-            self._next_id[prefix] = max(self._next_id.get(prefix, 1), number)
+        # Ids restart with each document: a fresh net gets n1, e1, not the last one's n37.
+        self._next_id = dict(other._next_id)
         self._structure_changed(Change("reset"))
 
     # ----- copies and plain data -------------------------------------------------------------

@@ -30,7 +30,7 @@ class MainWindow(QMainWindow):
         self.view = CanvasView(self.scene, self)
         self.setCentralWidget(self.view)
         self.files = FileController(self, self.project, self.undo_stack)
-        self.files.project_replaced.connect(self._on_project_replaced)
+        self.project.network.changed.connect(self._on_document_changed)
         self.sources: list[str] = []  # "connect A to B": the marked A
         self._docks()
         self._menus()
@@ -124,6 +124,12 @@ class MainWindow(QMainWindow):
         undo.setShortcut(QKeySequence.Undo)
         redo = self.undo_stack.createRedoAction(self, "&Redo")
         redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
+        # Training in progress first becomes an undo step of its own, so Undo while training
+        # undoes the training, never an edit from before it behind the run's back.
+        for action, move in ((undo, self.undo_stack.undo), (redo, self.undo_stack.redo)):
+            action.triggered.disconnect()
+            action.triggered.connect(lambda _=False, move=move: (self.files.settle_requested.emit(),
+                                                                  move()))
         e.addActions([undo, redo])
         e.addSeparator()
         self.add_action(e, "Cu&t", self.cut, QKeySequence.Cut)
@@ -204,9 +210,9 @@ class MainWindow(QMainWindow):
     def _on_weak_changed(self, value: int) -> None:
         self.scene.set_weak_threshold(self.scene.edge_scale() * value / 100.0)
 
-    def _on_project_replaced(self) -> None:
-        self.scene.initializer = self.project.training.initializer
-        self.view.fit()
+    def _on_document_changed(self, change) -> None:
+        if change.kind == "reset":  # another document: show all of it
+            self.view.fit()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

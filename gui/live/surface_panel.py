@@ -100,6 +100,28 @@ class SurfacePanel(QWidget):
         self._closed = False
         self._drawn_at = 0.0
 
+    def reset(self) -> None:
+        """A new run or document: no grid, path, race or chosen pair of the old one; the
+        exact slice of the new network is computed at once (it needs no training)."""
+        if self._future is not None:
+            self._future.cancel()
+            self._future = None
+        self._poll.stop()
+        self.plane = self.plan = self.z = None
+        self.latest = None
+        self.chosen = None
+        self.race_layer.clear()
+        self.image.clear()
+        for c in self.contours:
+            self.plot.removeItem(c)
+        self.contours = []
+        for item in (self.path, self.arrow_line):
+            item.setData([], [])
+        self.point.setData([], [])
+        self.arrow.hide()
+        self.info.setText("The surface appears here once a network and data are open.")
+        self.refit(automatic=True)
+
     # ----- the plane and its grid (background) ----------------------------------------------
     def choose(self, names: tuple[str, str] | None) -> None:
         """Two parameters picked on the canvas (edge ids or 'bias:<neuron>')."""
