@@ -34,6 +34,7 @@ class LossPanel(QWidget):
         self.log = QCheckBox("log scale")
         self.log.toggled.connect(lambda on: self.plot.setLogMode(y=on))
         self.summary = QLabel(EMPTY_SUMMARY)
+        self.summary.setWordWrap(True)
         top = QHBoxLayout()
         top.addWidget(self.summary, 1)
         top.addWidget(self.log)

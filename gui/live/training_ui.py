@@ -103,9 +103,12 @@ class TrainingUI(QObject):
         scroll = QScrollArea()
         scroll.setWidget(self.settings)
         scroll.setWidgetResizable(True)
-        settings_dock = self._dock("Settings", scroll, Qt.LeftDockWidgetArea, "settings")
-        w.tabifyDockWidget(w.palette_dock, settings_dock)
-        w.palette_dock.raise_()
+        scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        # A dock of its own under the inspector: every label beside its value, and the
+        # splitter between canvas and this column widens it.
+        self.settings_dock = self._dock("Settings", scroll, Qt.RightDockWidgetArea, "settings")
+        w.splitDockWidget(w.inspector_dock, self.settings_dock, Qt.Vertical)
         self.loss_panel = LossPanel()
         self.gradient_panel = GradientPanel()
         self.surface_panel = SurfacePanel(w)
@@ -127,6 +130,7 @@ class TrainingUI(QObject):
         dock.setObjectName(name)
         dock.setWidget(widget)
         self.window.addDockWidget(area, dock)
+        self.window.panels_menu.addAction(dock.toggleViewAction())
         return dock
 
     # ----- data ----------------------------------------------------------------------------------
