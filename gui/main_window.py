@@ -42,6 +42,7 @@ class MainWindow(QMainWindow):
         from gui.live.training_ui import TrainingUI
 
         self.training = TrainingUI(self)
+        self.training.controller.running_changed.connect(self.update_undo_actions)
         from gui.stepthrough.mode import StepThroughMode
 
         self.stepthrough = StepThroughMode(self)
@@ -128,17 +129,14 @@ class MainWindow(QMainWindow):
         f.addSeparator()
         self.add_action(f, "&Quit", self.close, QKeySequence.Quit)
         e = bar.addMenu("&Edit")
-        undo = self.undo_stack.createUndoAction(self, "&Undo")
-        undo.setShortcut(QKeySequence.Undo)
-        redo = self.undo_stack.createRedoAction(self, "&Redo")
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
         # Training in progress first becomes an undo step of its own, so Undo while training
-        # undoes the training, never an edit from before it behind the run's back.
-        for action, move in ((undo, self.undo_stack.undo), (redo, self.undo_stack.redo)):
-            action.triggered.disconnect()
-            action.triggered.connect(lambda _=False, move=move: (self.files.settle_requested.emit(),
-                                                                  move()))
-        e.addActions([undo, redo])
+        # undoes the training (enabled even before that step exists), never an edit from
+        # before it behind the run's back.
+        self.undo_action = self.add_action(e, "&Undo", self.undo, QKeySequence.Undo)
+        self.redo_action = self.add_action(e, "&Redo", self.redo, "Ctrl+Shift+Z")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
+        self.undo_stack.indexChanged.connect(self.update_undo_actions)
+        self.update_undo_actions()
         e.addSeparator()
         self.add_action(e, "Cu&t", self.cut, QKeySequence.Cut)
         self.add_action(e, "&Copy", lambda: edit_tools.copy_selection(self.scene), QKeySequence.Copy)
@@ -173,6 +171,23 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(bool(self.files.recent_files()))
 
     # ----- commands ----------------------------------------------------------------------------
+    def undo(self) -> None:
+        self.files.settle_requested.emit()
+        self.undo_stack.undo()
+
+    def redo(self) -> None:
+        self.files.settle_requested.emit()
+        self.undo_stack.redo()
+
+    def update_undo_actions(self, *_) -> None:
+        stack = self.undo_stack
+        training = hasattr(self, "training") and self.training.controller.running
+        self.undo_action.setEnabled(stack.canUndo() or training)
+        self.undo_action.setText("&Undo training" if training else
+                                 f"&Undo {stack.undoText()}".rstrip())
+        self.redo_action.setEnabled(stack.canRedo())
+        self.redo_action.setText(f"&Redo {stack.redoText()}".rstrip())
+
     def new_document(self) -> None:
         self.files.new_from(Project(), "New network")
 
