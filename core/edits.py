@@ -59,12 +59,15 @@ class RemoveItems(Edit):
                                                     f"{e} edge(s)" if e else "") if p)
 
     def apply(self, net: Network) -> None:
-        neuron_order, edge_order = list(net.neurons), list(net.edges)
+        # Positions by dict lookup: list.index per item was quadratic (0.4 s deleting one
+        # neuron with its 800 edges from a 51k-edge net).
+        neuron_at = {n: i for i, n in enumerate(net.neurons)}
+        edge_at = {e: i for i, e in enumerate(net.edges)}
+        doomed = set(self.neuron_ids)
         doomed_edges = set(self.edge_ids) | {e.id for e in net.edges.values()
-                                             if e.source in self.neuron_ids or e.target in self.neuron_ids}
-        self._edges = sorted((edge_order.index(e), replace(net.edges[e])) for e in doomed_edges)
-        self._neurons = sorted((neuron_order.index(n), replace(net.neurons[n]))
-                               for n in self.neuron_ids)
+                                             if e.source in doomed or e.target in doomed}
+        self._edges = sorted((edge_at[e], replace(net.edges[e])) for e in doomed_edges)
+        self._neurons = sorted((neuron_at[n], replace(net.neurons[n])) for n in self.neuron_ids)
         for _, e in self._edges:
             net.disconnect(e.id)
         for _, n in self._neurons:

@@ -63,6 +63,16 @@ class Change:
     structural: bool = False
 
 
+@dataclass(frozen=True)
+class NetworkDelta:
+    """Edited items of a document, for a copy of it elsewhere (the training process)."""
+
+    neurons: dict[str, "Neuron"]
+    edges: dict[str, "Edge"]
+    gone: tuple[str, ...]
+    order: tuple[tuple[str, ...], tuple[str, ...]] | None
+
+
 @dataclass
 class Network:
     neurons: dict[str, Neuron] = field(default_factory=dict)
@@ -377,6 +387,27 @@ class Network:
         self.edges = {k: replace(v) for k, v in other.edges.items()}
         # Ids restart with each document: a fresh net gets n1, e1, not the last one's n37.
         self._next_id = dict(other._next_id)
+        self._structure_changed(Change("reset"))
+
+    def delta(self, ids: set[str] | frozenset[str], structural: bool) -> "NetworkDelta":
+        """What another copy of this document needs to catch up with edits of `ids`: the
+        items as they are now, the ids gone, and (after a structure edit) the order. Costs
+        the edited items, not the whole network (51k edges copied took 0.6 s per edit)."""
+        return NetworkDelta({i: replace(self.neurons[i]) for i in ids if i in self.neurons},
+                            {i: replace(self.edges[i]) for i in ids if i in self.edges},
+                            tuple(i for i in ids if i not in self.neurons and i not in self.edges),
+                            (tuple(self.neurons), tuple(self.edges)) if structural else None)
+
+    def apply_delta(self, delta: "NetworkDelta") -> None:
+        """Catch up with the copy a delta was taken from: one `reset` event."""
+        for i in delta.gone:
+            self.neurons.pop(i, None)
+            self.edges.pop(i, None)
+        self.neurons.update({i: replace(n) for i, n in delta.neurons.items()})
+        self.edges.update({i: replace(e) for i, e in delta.edges.items()})
+        if delta.order is not None:  # the same order: the same compiled plan
+            self.neurons = {i: self.neurons[i] for i in delta.order[0]}
+            self.edges = {i: self.edges[i] for i in delta.order[1]}
         self._structure_changed(Change("reset"))
 
     # ----- copies and plain data -------------------------------------------------------------

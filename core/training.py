@@ -16,7 +16,7 @@ from core.engine import Params, check_loss, compile_plan, forward, loss_and_grad
 from core.events import Signal
 from core.history import Series, Trajectory
 from core.losses import LOSSES, predictions
-from core.network import Change, Network
+from core.network import Change, Network, NetworkDelta
 from core.optimizers import clip_gradients, learning_rate, make_optimizer
 from core.regularization import add_penalty_gradient, apply_max_norm, penalty
 from core.settings import TrainingSettings
@@ -146,16 +146,20 @@ class Trainer:
         self.params = self.plan.unflatten(theta)
         self._edited.clear()
 
-    def adopt_document(self, snapshot: Network, edited: set[str] | frozenset[str],
+    def adopt_document(self, snapshot: Network | NetworkDelta, edited: set[str] | frozenset[str],
                        structural: bool) -> None:
-        """Take the GUI document's state (a copy made on the GUI thread) between two steps.
+        """Take the GUI document's state (a copy, or the edited items of it) between two
+        steps.
 
         The trainer keeps its trained values except for the ids the user edited; a
         structural change recompiles at the next step.
         """
         self._writing = True
         try:
-            self.network.replace_with(snapshot)
+            if isinstance(snapshot, NetworkDelta):
+                self.network.apply_delta(snapshot)
+            else:
+                self.network.replace_with(snapshot)
         finally:
             self._writing = False
         self._stale = self._stale or structural

@@ -21,6 +21,8 @@ class BatchedEdgesItem(QGraphicsItem):
         self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self._lines: tuple[list[QLineF], list[QLineF]] = ([], [])
         self._rect = QRectF()
+        self._line_of: dict[str, QLineF] = {}
+        self._ports: dict = {}
         self.rebuild()
 
     def rebuild(self) -> None:
@@ -28,14 +30,21 @@ class BatchedEdgesItem(QGraphicsItem):
         pos, neg = [], []
         ports = {nid: (item.port_pos(), item.entry_pos())
                  for nid, item in self.model.neuron_items.items()}
+        # Lines are kept between rebuilds and made anew only for new edges and edges of
+        # neurons that moved: making all 51k QLineFs took half a second per edit or frame.
+        moved = {nid for nid, p in ports.items() if self._ports.get(nid) != p}
+        lines, old = {}, self._line_of
         threshold = self.model.weak_threshold
         xs, ys = [], []
         for e in self.model.network.edges.values():
+            line = old.get(e.id)
+            if line is None or e.source in moved or e.target in moved:
+                line = QLineF(ports[e.source][0], ports[e.target][1])
+            lines[e.id] = line
             value = self.model.edge_value(e.id)
-            if abs(value) < threshold:
-                continue
-            a, b = ports[e.source][0], ports[e.target][1]
-            (pos if value >= 0 else neg).append(QLineF(a, b))
+            if abs(value) >= threshold:
+                (pos if value >= 0 else neg).append(line)
+        self._line_of, self._ports = lines, ports
         for p, _ in ports.values():
             xs.append(p.x())
             ys.append(p.y())

@@ -193,8 +193,9 @@ class TrainingController(QObject):
     def _flush_edits(self) -> None:
         if not self._edited and not self._structural:
             return
-        snapshot = self.network.copy()
-        self._link.send("adopt", snapshot, frozenset(self._edited), self._structural)
+        edited = frozenset(self._edited)
+        delta = self.network.delta(edited, self._structural)
+        self._link.send("adopt", delta, edited, self._structural)
         self._edited, self._structural = set(), False
 
     # ----- process -> document and panels ------------------------------------------------------

@@ -13,7 +13,7 @@ Commands arrive on a multiprocessing Queue, as tuples:
     ("run",)  ("pause",)  ("steps", n)  ("epoch",)
     ("document", generation, network, Dataset | None, TrainingSettings)
                         another document (Open, New, undo of New...): a new run of its own
-    ("adopt", network, edited_ids, structural)   the document after edits
+    ("adopt", NetworkDelta, edited_ids, structural)   the edited items of the document
     ("settings", TrainingSettings)  ("data", Dataset)  ("restart",)
     ("speed", n)        show every n-th step; 0: train flat out, one Progress per frame
     ("drawn",)          the window has drawn the last Progress and wants the next
@@ -126,10 +126,10 @@ class TrainingLoop:
             self._drawn = True
             self._set_running(False)
         elif name == "adopt":
-            snapshot, edited, structural = args
-            self._network = snapshot
+            delta, edited, structural = args
+            self._network.apply_delta(delta)
             if self._trainer is not None:
-                self._trainer.adopt_document(snapshot, edited, structural)
+                self._trainer.adopt_document(delta, edited, structural)
         elif name == "settings":
             self._settings = args[0]
             if self._trainer is not None:
