@@ -68,8 +68,7 @@ class RemoveItems(Edit):
                                              if e.source in doomed or e.target in doomed}
         self._edges = sorted((edge_at[e], replace(net.edges[e])) for e in doomed_edges)
         self._neurons = sorted((neuron_at[n], replace(net.neurons[n])) for n in self.neuron_ids)
-        for _, e in self._edges:
-            net.disconnect(e.id)
+        net.disconnect_many([e.id for _, e in self._edges])
         for _, n in self._neurons:
             net.remove_neuron(n.id)
 
