@@ -248,8 +248,8 @@ class ReplaceProject(Edit):
     title: str = "Replace project"
 
     def apply(self, net: Network) -> None:
-        self.project.replace_with(self.new.snapshot())
+        self.project.replace_with(self.new.snapshot(), copy=False)
 
     def revert(self, net: Network) -> None:
-        self.project.replace_with(self.old.snapshot())
+        self.project.replace_with(self.old.snapshot(), copy=False)
 

@@ -390,10 +390,14 @@ class Network:
             self.neuron(nid).bias = b
         self.changed.emit(Change("values"))
 
-    def replace_with(self, other: "Network") -> None:
-        """Take over another document's contents (New, Open, templates): one `reset` event."""
-        self.neurons = {k: replace(v) for k, v in other.neurons.items()}
-        self.edges = {k: replace(v) for k, v in other.edges.items()}
+    def replace_with(self, other: "Network", copy: bool = True) -> None:
+        """Take over another document's contents (New, Open, templates): one `reset` event.
+        With copy=False the items are taken as they are (a network nobody else holds)."""
+        if copy:
+            self.neurons = {k: replace(v) for k, v in other.neurons.items()}
+            self.edges = {k: replace(v) for k, v in other.edges.items()}
+        else:
+            self.neurons, self.edges = dict(other.neurons), dict(other.edges)
         # Ids restart with each document: a fresh net gets n1, e1, not the last one's n37.
         self._next_id = dict(other._next_id)
         self._structure_changed(Change("reset"))

@@ -66,7 +66,7 @@ class Project:
         return Project(self.network.copy(), self.data, self.training, self.title,
                        self.description, None if self.goal is None else dict(self.goal))
 
-    def replace_with(self, other: "Project") -> None:
+    def replace_with(self, other: "Project", copy: bool = True) -> None:
         """Take over another project's whole contents (Open, New, a template, a restore).
 
         Settings and title first, then the network, whose one `reset` event tells every view
@@ -74,7 +74,7 @@ class Project:
         self.data, self.training = other.data, other.training
         self.title, self.description = other.title, other.description
         self.goal = None if other.goal is None else dict(other.goal)
-        self.network.replace_with(other.network)
+        self.network.replace_with(other.network, copy)
 
     def same_as(self, other: "Project") -> bool:
         return self.to_dict() == other.to_dict()

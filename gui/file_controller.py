@@ -90,7 +90,8 @@ class FileController(QObject):
             return False
         return self.load(Path(path))
 
-    def load(self, path: Path) -> bool:
+    def load(self, path: str | Path) -> bool:
+        path = Path(path)
         try:
             loaded = load_project(path)
         except ProjectError as exc:
@@ -98,7 +99,7 @@ class FileController(QObject):
             return False
         self.settle_requested.emit()
         self.path = path.resolve()  # first: a relative CSV path is found beside the file
-        self.project.replace_with(loaded)
+        self.project.replace_with(loaded, copy=False)  # freshly read: nobody else holds it
         self.undo_stack.clear()
         self.undo_stack.setClean()
         self._remember(self.path)
