@@ -67,9 +67,12 @@ class CanvasView(QGraphicsView):
     def keyReleaseEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key_Space:
             if not event.isAutoRepeat():
+                # Only a press seen here makes a tap: Ctrl+Space is the Run shortcut, whose
+                # press Qt hands to the action; its release alone toggled the run back.
+                tapped = self._space and not self._panned
                 self._space = False
                 self.unsetCursor()
-                if not self._panned:
+                if tapped:
                     self.space_tapped.emit()
             return
         super().keyReleaseEvent(event)

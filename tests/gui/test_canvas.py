@@ -277,3 +277,14 @@ def test_space_drag_pans_without_toggling_and_a_tap_toggles(xor_window, qtbot):
     assert w.view.horizontalScrollBar().value() != before and taps == []
     qtbot.keyClick(w.view, Qt.Key_Space)
     assert taps == [1]
+
+
+def test_ctrl_space_on_the_canvas_toggles_once(xor_window, qtbot):
+    """Ctrl+Space is the Run shortcut: its press goes to the action, and the release of its
+    Space alone on the canvas must not toggle the run back (it did: Run, then Pause at once)."""
+    w = xor_window
+    taps = []
+    w.view.space_tapped.connect(lambda: taps.append(1))
+    w.view.setFocus()
+    qtbot.keyRelease(w.view, Qt.Key_Space, Qt.ControlModifier)  # the press went to the action
+    assert taps == []
