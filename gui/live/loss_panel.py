@@ -26,6 +26,7 @@ class LossPanel(QWidget):
         self.test = self.plot.plot(name="test", pen=pg.mkPen("#e0582b", width=2))
         self.accuracy = pg.PlotWidget(background="w")
         self.accuracy.setMaximumHeight(130)
+        self.accuracy.setMinimumHeight(60)
         self.accuracy.setLabel("left", "accuracy")
         self.accuracy.setYRange(0, 1.02)
         self.accuracy.showGrid(x=True, y=True, alpha=0.25)
@@ -41,8 +42,8 @@ class LossPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
-        layout.addWidget(self.plot, 1)
-        layout.addWidget(self.accuracy)
+        layout.addWidget(self.plot, 3)  # the loss keeps most of a short panel
+        layout.addWidget(self.accuracy, 1)
 
     def reset(self) -> None:
         """A new run: no curve of the old one."""

@@ -68,6 +68,12 @@ class TrainingUI(QObject):
         w.add_action(bar, "Step epoch", self.controller.step_epoch, "Ctrl+Shift+Right", "One epoch")
         w.add_action(bar, "Reset weights", self.reset_weights, "Ctrl+R",
                   "Re-initialise every weight from the initialiser and seed")
+        # The counter right after the buttons: on a narrow window the end of the toolbar
+        # goes behind its overflow arrow, and the counter is what is watched while training.
+        self.counter = QLabel("  step 0 · epoch 0  ")
+        self.counter.setMinimumWidth(self.counter.fontMetrics().horizontalAdvance(
+            "  step 0,000,000 · epoch 000,000  "))
+        bar.addWidget(self.counter)
         bar.addSeparator()
         bar.addWidget(QLabel(" Show every "))
         self.speed = QSpinBox()
@@ -85,7 +91,7 @@ class TrainingUI(QObject):
         self.view_mode.currentTextChanged.connect(self._on_view_mode)
         bar.addWidget(self.view_mode)
         bar.addSeparator()
-        bar.addWidget(QLabel(" Neurons show sample "))
+        bar.addWidget(QLabel(" Colour by sample "))
         self.sample = QSpinBox()
         self.sample.setRange(-1, 1_000_000)
         self.sample.setSpecialValueText("none")
@@ -93,8 +99,6 @@ class TrainingUI(QObject):
         self.sample.setToolTip("Colour every neuron by its activation for this training sample")
         self.sample.valueChanged.connect(lambda _: self._show_sample(self.controller.latest))
         bar.addWidget(self.sample)
-        self.counter = QLabel("  step 0 · epoch 0")
-        bar.addWidget(self.counter)
 
     def _docks(self) -> None:
         w = self.window
@@ -147,7 +151,7 @@ class TrainingUI(QObject):
 
     # ----- reactions ---------------------------------------------------------------------------
     def _on_progress(self, p: Progress) -> None:
-        self.counter.setText(f"  step {p.step} · epoch {p.epoch}")
+        self.counter.setText(f"  step {p.step:,} · epoch {p.epoch:,}  ")
         self.loss_panel.show_progress(p)
         self.gradient_panel.show_progress(p)
         self.surface_panel.show_progress(p)
@@ -242,7 +246,7 @@ class TrainingUI(QObject):
 
     def _reset_run_views(self) -> None:
         """A new run (another document, other data): every view of the old run is cleared."""
-        self.counter.setText("  step 0 · epoch 0")
+        self.counter.setText("  step 0 · epoch 0  ")
         self.loss_panel.reset()
         self.gradient_panel.reset()
         self.data_panel.reset()
