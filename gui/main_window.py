@@ -272,16 +272,24 @@ class MainWindow(QMainWindow):
 
     def _keep_canvas_share(self) -> None:
         """Qt gives all of a resize to the canvas: shrink the window far enough and the docks
-        would leave it a sliver. Below a third of the window, lay the panels out afresh."""
+        would leave it a sliver; grow it from a laptop's size to a large screen and the plots
+        stay small. Lay the panels out afresh when the canvas falls below a third of the
+        window, or the window changes between small and large."""
         viewport = self.view.viewport()
-        if viewport.width() * viewport.height() * 3 < self.width() * self.height():
+        size_class = self._size_class()
+        if viewport.width() * viewport.height() * 3 < self.width() * self.height() or \
+                size_class != self._laid_out_for:
             self._size_panels()
             self.view.fit()
+
+    def _size_class(self) -> tuple[bool, bool]:
+        return self.width() >= 1300, self.height() >= 900
 
     def _size_panels(self) -> None:
         """The plots get about a third of the height (two fifths on a tall screen), the side
         columns their natural width, and the canvas the rest."""
         docks = self.training.docks
+        self._laid_out_for = self._size_class()
         small = self.width() < 1300
         share = 0.4 if self.height() >= 900 else 0.31
         height = int(self.height() * share)

@@ -38,6 +38,7 @@ class GradientPanel(QWidget):
             self.plot.removeItem(c)
         self.curves = []
         self.warnings.setText("")
+        self.plot.getPlotItem().enableAutoRange()
 
     def show_progress(self, p: Progress) -> None:
         levels = len(p.level_norms)

@@ -51,6 +51,8 @@ class LossPanel(QWidget):
             curve.setVisible(False)  # hidden, not emptied: see _set
         self.accuracy.setVisible(False)
         self.summary.setText(EMPTY_SUMMARY)
+        for plot in (self.plot, self.accuracy):  # axes of the old run's range go too
+            plot.getPlotItem().enableAutoRange()
 
     def show_progress(self, p: Progress) -> None:
         _set(self.batch, p.batch_loss)
