@@ -67,7 +67,7 @@ class MainWindow(QMainWindow):
             self.addDockWidget(area, dock)
             setattr(self, f"{name}_dock", dock)
         self.history_dock.hide()
-        self.palette_dock.setMinimumWidth(140)
+        self.palette_dock.setMinimumWidth(130)
         self.palette_dock.setMaximumWidth(220)
         self.inspector_dock.setMinimumWidth(250)
         # The inspector and settings column runs the window's full height; the plots sit
@@ -291,10 +291,10 @@ class MainWindow(QMainWindow):
         docks = self.training.docks
         self._laid_out_for = self._size_class()
         small = self.width() < 1300
-        share = 0.4 if self.height() >= 900 else 0.31
+        share = 0.38 if self.height() >= 900 else 0.3
         height = int(self.height() * share)
         self.resizeDocks([docks[0], docks[2]], [height, height], Qt.Vertical)
-        side = (140, 260) if small else (190, 330)
+        side = (130, 260) if small else (190, 330)
         self.resizeDocks([self.palette_dock, self.inspector_dock], list(side), Qt.Horizontal)
         half = (self.width() - side[1]) // 2
         self.resizeDocks([docks[0], docks[2]], [half, half], Qt.Horizontal)
