@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QMainWindow, QS
 from core.project import Project
 from core.templates import REAL_TEMPLATES, TEMPLATES
 from gui import csv_import, edit_tools, export_actions
+from gui.canvas.batched_edges import MAX_DRAWN
 from gui.canvas.scene import CanvasScene
 from gui.canvas.view import CanvasView
 from gui.connect_dialog import ConnectDialog, LayerDialog
@@ -84,6 +85,12 @@ class MainWindow(QMainWindow):
         box = QWidget()
         row = QHBoxLayout(box)
         row.setContentsMargins(0, 0, 6, 0)
+        self.edges_note = QLabel("")
+        self.edges_note.setToolTip("A graph this big draws only its strongest edges (by |w|, "
+                                   "or |dL/dw| when edges show gradients); hover and the "
+                                   "Inspector still reach every edge")
+        self.scene.edges_drawn.connect(self._on_edges_drawn)
+        row.addWidget(self.edges_note)
         row.addWidget(QLabel("Hide weak edges"))
         row.addWidget(self.weak_slider)
         self.statusBar().addPermanentWidget(box)
@@ -232,6 +239,10 @@ class MainWindow(QMainWindow):
 
     def _toggle_snap(self, on: bool) -> None:
         self.scene.snap_to_grid = on
+
+    def _on_edges_drawn(self, drawn: int, total: int) -> None:
+        self.edges_note.setText(f"strongest {drawn:,} of {total:,} edges shown  "
+                                if drawn < total and drawn >= MAX_DRAWN else "")
 
     def _on_weak_changed(self, value: int) -> None:
         self.scene.set_weak_threshold(self.scene.edge_scale() * value / 100.0)

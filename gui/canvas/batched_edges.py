@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QGraphicsItem
 from gui import theme
 
 THRESHOLD = 1500  # edge count above which edges are drawn batched
+MAX_DRAWN = 8000  # above this many edges only the strongest are drawn
 
 
 class BatchedEdgesItem(QGraphicsItem):
@@ -28,7 +29,9 @@ class BatchedEdgesItem(QGraphicsItem):
         self._ports: dict = {}
         self._ids: list[str] = []
         self._line_list: list[QLineF] = []
-        self.geometry_stale = True  # set by the scene when edges or neurons change place
+        self.geometry_stale = True  # set by the scene when neurons change place
+        self._added: set[str] = set()  # edge ids the scene reported since the last rebuild
+        self._removed: set[str] = set()
         self.rebuild()
 
     def rebuild(self) -> None:
@@ -41,15 +44,56 @@ class BatchedEdgesItem(QGraphicsItem):
         if self.geometry_stale:
             self.prepareGeometryChange()
             self._relayout(net)
+        elif self._added or self._removed:
+            self._catch_up(net)
         if self.model.gradients is not None:
             grads = self.model.gradients
             values = np.fromiter((grads.get(i, 0.0) for i in self._ids), float, len(self._ids))
         else:
-            values = np.fromiter((e.weight for e in net.edges.values()), float, len(net.edges))
-        strong = np.abs(values) >= self.model.weak_threshold
+            edges = net.edges
+            values = np.fromiter((edges[i].weight for i in self._ids), float, len(self._ids))
+        size = np.abs(values)
+        strong = size >= self.model.weak_threshold
+        shown = int(strong.sum())
+        if shown > MAX_DRAWN:
+            # Drawing costs the lines' length in pixels: 50k edges of a 784-64-10 net at Fit
+            # took about a second a repaint, and overdrawn they are one solid blob anyway.
+            # The strongest MAX_DRAWN show the structure; the status bar says so.
+            keep = np.argpartition(np.where(strong, size, -1.0), -MAX_DRAWN)[-MAX_DRAWN:]
+            strong = np.zeros_like(strong)
+            strong[keep] = True
         self._lines = (list(compress(self._line_list, strong & (values >= 0))),
                        list(compress(self._line_list, strong & (values < 0))))
+        self.drawn = (len(self._lines[0]) + len(self._lines[1]), len(self._ids))
+        self.model.edges_drawn.emit(*self.drawn)
         self.update()
+
+    def edges_added(self, ids) -> None:
+        self._added.update(ids)
+        self._removed.difference_update(ids)
+
+    def edges_removed(self, ids) -> None:
+        self._removed.update(ids)
+        self._added.difference_update(ids)
+
+    def _catch_up(self, net) -> None:
+        """Edges added or removed since the last rebuild, without visiting the others (a
+        structure edit on a 51k-edge net touches a few hundred)."""
+        for eid in self._removed:
+            self._line_of.pop(eid, None)
+        items = self.model.neuron_items
+        for eid in self._added:
+            e = net.edges.get(eid)
+            if e is None:
+                continue
+            line = QLineF(items[e.source].port_pos(), items[e.target].entry_pos())
+            self._line_of[eid] = line
+            if not self._rect.contains(line.p1()) or not self._rect.contains(line.p2()):
+                self.prepareGeometryChange()
+                self._rect = self._rect.united(QRectF(line.p1(), line.p2()).normalized()
+                                               .adjusted(-60, -60, 60, 60))
+        self._added, self._removed = set(), set()
+        self._ids, self._line_list = list(self._line_of), list(self._line_of.values())
 
     def _relayout(self, net) -> None:
         ports = {nid: (item.port_pos(), item.entry_pos())
@@ -69,6 +113,7 @@ class BatchedEdgesItem(QGraphicsItem):
                             max(xs, default=0) - min(xs, default=0) + 120,
                             max(ys, default=0) - min(ys, default=0) + 120)
         self.geometry_stale = False
+        self._added, self._removed = set(), set()
 
     def boundingRect(self) -> QRectF:
         return self._rect

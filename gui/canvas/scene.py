@@ -24,6 +24,7 @@ from gui.commands import apply_and_push
 class CanvasScene(QGraphicsScene):
     message = Signal(str)  # for the status bar: why a gesture did nothing, what it did
     neuron_hovered = Signal(str)  # a neuron id, or "" when the mouse leaves it
+    edges_drawn = Signal(int, int)  # of a big graph: edges drawn, edges in the graph
 
     def __init__(self, network: Network, undo_stack: QUndoStack, parent=None) -> None:
         super().__init__(parent)
@@ -71,6 +72,7 @@ class CanvasScene(QGraphicsScene):
         else:
             for eid in self.network.edges:
                 self._add_edge_item(eid)
+            self.edges_drawn.emit(len(self.network.edges), len(self.network.edges))
 
     def _add_neuron_item(self, nid: str) -> None:
         item = NeuronItem(self, nid)
@@ -87,8 +89,13 @@ class CanvasScene(QGraphicsScene):
         self._scale = None
         if change.structural:
             self._adjacent = None
-        if self.batched is not None and (change.structural or change.kind == "neuron_moved"):
-            self.batched.geometry_stale = True
+        if self.batched is not None:
+            if change.kind == "edge_added":
+                self.batched.edges_added(change.ids)
+            elif change.kind in ("edge_removed", "neuron_removed"):
+                self.batched.edges_removed(change.ids)  # a neuron's ids include its edges'
+            elif change.kind == "neuron_moved":
+                self.batched.geometry_stale = True
         if handler:
             handler(change.ids)
 

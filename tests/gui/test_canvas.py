@@ -236,6 +236,28 @@ def test_big_graph_draws_edges_batched_and_repaints(window, qtbot):
     w.view.viewport().grab()
 
 
+def test_a_huge_graph_draws_its_strongest_edges_and_says_so(window, qtbot):
+    import numpy as np
+
+    from core.initializers import initialize
+    from core.templates import layered
+    from gui.canvas.batched_edges import MAX_DRAWN
+
+    w = window
+    big = layered([784, 64, 10])
+    big.set_values(*initialize(big, "he", 0))
+    w.files.new_from(type(xor())(big), "big")
+    w.scene._rebuild_batched()
+    size = np.sort(np.abs([e.weight for e in big.edges.values()]))[::-1]
+    assert size[MAX_DRAWN - 1] > size[MAX_DRAWN]  # no tie at the cut in this net
+    pos, neg = w.scene.batched._lines
+    assert len(pos) + len(neg) == MAX_DRAWN
+    assert len(pos) == sum(1 for e in big.edges.values() if e.weight >= size[MAX_DRAWN - 1])
+    assert f"of {len(big.edges):,} edges" in w.edges_note.text()
+    w.files.new_from(xor(), "XOR")  # a small graph: every edge, no note
+    assert w.edges_note.text() == ""
+
+
 def test_smoke_every_item_type_repainted_many_times(xor_window, qtbot):
     w = xor_window
     w.scene.neuron_items["n3"].setSelected(True)

@@ -1,0 +1,126 @@
+"""Editing a big net while it trains: how long the window stops answering when one neuron is
+added or deleted on a 784-64-10 net (51k edges), and how long opening it takes.
+
+A 5 ms timer runs throughout; the longest gap between its ticks around an edit is the time
+the window could not answer. Reference in the same run: the longest gap with no edit (what
+training and drawing alone cost). Medians of 5 edits each.
+
+Target (issue 11): at most 100 ms per structure edit; opening under 3 s.
+
+    python bench/edit_speed.py
+
+The training process runs with 1 BLAS thread, the window's own NumPy with 1 (threadpoolctl,
+as in the app). Qt is imported inside main(): the training process re-runs this top level.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+ROUNDS = 5
+
+
+def main() -> None:
+    import tempfile
+
+    os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp()
+    os.environ["BACKPROP_STUDIO_DATA"] = tempfile.mkdtemp()
+    from PySide6.QtCore import QEventLoop, QPointF, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from core.initializers import initialize
+    from core.project import Project, save_project
+    from core.settings import DataSettings, TrainingSettings
+    from core.templates import layered
+    from gui import edit_tools
+    from gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+
+    def pump(ms: int) -> None:
+        loop = QEventLoop()
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+
+    net = layered([784, 64, 10], hidden="relu", output="identity")
+    net.set_values(*initialize(net, "he", 0))
+    folder = Path(tempfile.mkdtemp())
+    path = folder / "mnist-shaped.json"
+    # The data is a stand-in of the right shape: 300 random 784-d points in 10 classes.
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    columns = [f"p{i}" for i in range(784)]
+    rows = [",".join(columns + ["digit"])] + [
+        ",".join(f"{v:.3f}" for v in rng.random(784)) + f",d{rng.integers(10)}"
+        for _ in range(300)]
+    (folder / "digits.csv").write_text("\n".join(rows) + "\n")
+    data = DataSettings(source="csv", csv_path="digits.csv", input_columns=columns,
+                        target_columns=["digit"], task="classification")
+    save_project(Project(net, data, TrainingSettings(loss="softmax_ce", batch_size=32)), path)
+    window = MainWindow()
+    window.resize(1400, 900)
+    window.show()
+    pump(300)
+    opened = []
+    for _ in range(3):
+        start = time.perf_counter()
+        window.files.load(path)
+        app.processEvents()
+        opened.append(time.perf_counter() - start)
+        pump(300)
+    window.controller.run()
+    pump(500)
+
+    def longest_gap(action) -> float:
+        gaps, last = [], [time.perf_counter()]
+
+        def tick() -> None:
+            now = time.perf_counter()
+            gaps.append(now - last[0])
+            last[0] = now
+        timer = QTimer()
+        timer.timeout.connect(tick)
+        timer.start(5)
+        pump(100)
+        action()
+        pump(1200)
+        timer.stop()
+        return max(gaps)
+
+    def add() -> None:
+        window.scene.add_neuron_at("hidden", "tanh", QPointF(0, 0))
+
+    def delete() -> None:
+        window.scene.clearSelection()
+        hidden = [n.id for n in window.project.network.neurons.values() if n.role == "hidden"]
+        window.scene.neuron_items[hidden[0]].setSelected(True)
+        edit_tools.delete_selection(window.scene)
+
+    results = {"no edit": [], "add a neuron": [], "delete a neuron (795 edges)": []}
+    for _ in range(ROUNDS):  # interleaved: the machine's speed drifts
+        results["no edit"].append(longest_gap(lambda: None))
+        results["add a neuron"].append(longest_gap(add))
+        results["delete a neuron (795 edges)"].append(longest_gap(delete))
+    window.controller.pause()
+    pump(200)
+    running = window.controller.latest is not None and window.controller.latest.step > 0
+    print(f"784-64-10, 50,816 edges; training {'ran' if running else 'did NOT run'} "
+          "throughout; BLAS 1 thread in each process")
+    print(f"open in the window: median {statistics.median(opened):.2f} s "
+          f"({', '.join(f'{t:.2f}' for t in opened)})")
+    for name, gaps in results.items():
+        ms = [round(1000 * g) for g in gaps]
+        print(f"{name:28s} longest stall median {statistics.median(ms):5.0f} ms  {ms}")
+    window.undo_stack.setClean()
+    window.close()
+
+
+if __name__ == "__main__":
+    main()
