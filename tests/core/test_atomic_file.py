@@ -30,3 +30,29 @@ def test_temporaries_a_killed_write_left_are_removed_by_the_next_write(tmp_path)
     assert path.read_bytes() == b"new"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["out.bin", other.name, keep.name])
+
+
+def test_permissions_are_kept_and_new_files_follow_the_umask(tmp_path):
+    import os
+    old = tmp_path / "old.bin"
+    old.write_bytes(b"x")
+    os.chmod(old, 0o640)
+    atomic_write(old, b"y")
+    assert old.stat().st_mode & 0o777 == 0o640
+    mask = os.umask(0o027)
+    try:
+        atomic_write(tmp_path / "new.bin", b"z")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "new.bin").stat().st_mode & 0o777 == 0o640
+
+
+def test_a_symlink_is_written_through_and_stays_a_link(tmp_path):
+    target = tmp_path / "real" / "file.bin"
+    target.parent.mkdir()
+    target.write_bytes(b"old")
+    link = tmp_path / "link.bin"
+    link.symlink_to(target)
+    atomic_write(link, b"new")
+    assert link.is_symlink() and target.read_bytes() == b"new"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["file.bin"]
