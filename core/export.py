@@ -77,7 +77,7 @@ _KIND_WORDS = {"project": "a Backprop Studio project", "other": "not a file this
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist (or cannot be read): not the same file
+    except (OSError, ValueError):  # one does not exist, or cannot (NUL): not the same file
         return False
 
 
