@@ -108,6 +108,11 @@ def build_model(net: Network, loss: str, prep: Preprocessing = NONE, title: str 
         bias = b.const("bias", params.biases[lv.start: lv.stop].astype(np.float32))
         if lv.src_hi > lv.src_lo:
             src = rows.read(lv.src_lo, lv.src_hi)
+            used = np.unique(lv.cols)
+            if len(used) < w.shape[1]:  # e.g. the input and the previous neuron of a long chain:
+                # gather those columns rather than carry a matrix of zeros for all between
+                src = b.op("Gather", [src, b.const("used", used.astype(np.int64))], "src", axis=1)
+                w = w[:, used]
             z = b.op("Add", [b.op("MatMul", [src, b.const("W", w.T.copy())], "mm"), bias], "z")
         else:  # no incoming edges: net input is the bias for every sample
             zeros = b.op("MatMul", [b.columns(x, 0, 1), b.const("zero", np.zeros((1, n), np.float32))], "z0")
