@@ -86,8 +86,10 @@ def classify(x):
 
 
 def _main(argv, stdin):
+    name = os.path.basename(argv[0])
+    name = name if name.isprintable() else ascii(name)  # no terminal control codes
     usage = "usage: python %s X1 ... X%d   (or rows of %d numbers on stdin)" % (
-        os.path.basename(argv[0]), len(INPUTS), len(INPUTS))
+        name, len(INPUTS), len(INPUTS))
     if len(argv) > 1:
         rows = [argv[1:]]
     elif stdin is None or stdin.isatty():

@@ -58,8 +58,9 @@ def chosen_export(window, path: str, chosen: str) -> tuple[str, str] | None:
         name = Path(path).name
         answer = QMessageBox.question(
             window, "Export weights",
-            f"{name} names a {FORMAT_WORDS[choice.fmt]} but the chosen file type is "
-            f"{FORMAT_WORDS[chosen]}.\n\nWrite {name} as a {FORMAT_WORDS[choice.fmt]}?",
+            f"The name {name} asks for the {FORMAT_WORDS[choice.fmt]} format, but the chosen "
+            f"file type is {FORMAT_WORDS[chosen]}.\n\nWrite {name} in the "
+            f"{FORMAT_WORDS[choice.fmt]} format?",
             QMessageBox.Yes | QMessageBox.Cancel, QMessageBox.Yes)
         if answer != QMessageBox.Yes:
             return None

@@ -97,8 +97,8 @@ def test_a_typed_extension_that_contradicts_the_file_type_is_asked_about(xor_win
     monkeypatch.setattr(QMessageBox, "question", yes)
     type_in_save_dialog(qtbot, tmp_path / "model.onnx", export_actions.WEIGHT_FILTERS["npz"])
     export_actions.ask_export_weights(w)
-    assert len(asked) == 1 and "model.onnx names a ONNX model" in asked[0]
-    assert "NumPy archive" in asked[0]
+    assert len(asked) == 1 and "model.onnx asks for the ONNX model format" in asked[0]
+    assert "the chosen file type is NumPy archive" in asked[0]
     x = np.array([[0, 1]], np.float32)
     got = ort.InferenceSession(str(tmp_path / "model.onnx")).run(None, {"x": x})[0]
     plan = compile_plan(w.project.network)
