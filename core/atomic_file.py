@@ -1,9 +1,10 @@
 """Atomic file writes, shared by project saves and every export: a temporary file in the
 target's folder, flushed to disk, then renamed over the target. The old file stays intact
 until the new one is complete; on any failure (a full disk, an exception, Ctrl+C) the
-temporary file is removed. The file keeps its permissions (a new one gets the usual
-0666 less the umask) and a symlink is written through to its target. A process killed outright cannot remove it, so each write first
-removes the temporary files an earlier killed write of the same name left behind."""
+temporary file is removed. The file keeps its permissions (a new one gets the usual 0666
+less the umask) and a symlink is written through to its target. A process killed outright
+cannot remove its temporary file, so each write first removes the ones an earlier killed
+write of the same name left behind."""
 from __future__ import annotations
 
 import os

@@ -11,7 +11,8 @@ from pathlib import Path
 from core.engine import compile_plan
 from core.network import Network, NetworkError
 from core.preprocessing import NONE, Preprocessing
-from core.weights_io import JSON_FORMAT, ExportError, export_csv, export_json, export_npz, import_weights
+from core.weights_io import (JSON_FORMAT, ExportError, export_csv, export_json, export_npz,
+                             import_weights)
 
 FORMATS = ("npz", "json", "csv", "onnx", "py")
 SUFFIXES = {".npz": "npz", ".json": "json", ".onnx": "onnx", ".py": "py"}  # csv: a folder
@@ -67,8 +68,9 @@ def check_output(path: str | Path, fmt: str, source: str | Path | None = None,
         raise ExportError(f"{path} is a folder; choose a file name")
     kind = existing_kind(path)
     if kind not in (fmt, "empty"):
-        raise ExportError(f"{path} exists and is {_KIND_WORDS.get(kind, 'not a ' + fmt + ' export')}; "
-                          "it is not replaced: remove it or choose another name")
+        what = _KIND_WORDS.get(kind, f"not a {fmt} export")
+        raise ExportError(f"{path} exists and is {what}; it is not replaced: remove it or "
+                          "choose another name")
 
 
 _KIND_WORDS = {"project": "a Backprop Studio project", "other": "not a file this program exported"}

@@ -85,7 +85,9 @@ class _Rows:
     def read(self, lo: int, hi: int) -> str:
         for start, stop, tensor in reversed(self.blocks):
             if start <= lo and hi <= stop:
-                return tensor if (lo, hi) == (start, stop) else self.b.columns(tensor, lo - start, hi - start)
+                if (lo, hi) == (start, stop):
+                    return tensor
+                return self.b.columns(tensor, lo - start, hi - start)
         if hi > self.base_stop:
             self.fold()
         if (lo, hi) == (0, self.base_stop):
@@ -100,8 +102,8 @@ def build_model(net: Network, loss: str, prep: Preprocessing = NONE, title: str 
     b = _Builder()
     x = "x"
     if prep.mean is not None:  # the model takes raw inputs, as the app's user types them
-        x = b.op("Div", [b.op("Sub", [x, b.const("mean", np.array(prep.mean, np.float32))], "centred"),
-                         b.const("std", np.array(prep.std, np.float32))], "standardized")
+        centred = b.op("Sub", [x, b.const("mean", np.array(prep.mean, np.float32))], "centred")
+        x = b.op("Div", [centred, b.const("std", np.array(prep.std, np.float32))], "standardized")
     rows = _Rows(b, x, plan.n_inputs)
     for lv, w in zip(plan.levels, params.weights):
         n = lv.stop - lv.start
@@ -115,14 +117,16 @@ def build_model(net: Network, loss: str, prep: Preprocessing = NONE, title: str 
                 w = w[:, used]
             z = b.op("Add", [b.op("MatMul", [src, b.const("W", w.T.copy())], "mm"), bias], "z")
         else:  # no incoming edges: net input is the bias for every sample
-            zeros = b.op("MatMul", [b.columns(x, 0, 1), b.const("zero", np.zeros((1, n), np.float32))], "z0")
+            zero = b.const("zero", np.zeros((1, n), np.float32))
+            zeros = b.op("MatMul", [b.columns(x, 0, 1), zero], "z0")
             z = b.op("Add", [zeros, bias], "z")
         groups = []
         for act, g0, g1 in lv.groups:
             cols = z if len(lv.groups) == 1 else b.columns(z, g0 - lv.start, g1 - lv.start)
             kind, attrs = _OPS[act]
             groups.append(b.op(kind, [cols], act, **attrs))
-        rows.add(lv.start, lv.stop, groups[0] if len(groups) == 1 else b.op("Concat", groups, "a", axis=1))
+        block = groups[0] if len(groups) == 1 else b.op("Concat", groups, "a", axis=1)
+        rows.add(lv.start, lv.stop, block)
     out = b.op("Gather", [rows.fold(), b.const("outputs", plan.output_rows.astype(np.int64))],
                "out", axis=1)
     if loss == "softmax_ce":

@@ -117,7 +117,8 @@ def export_canvas(window, path: str | Path) -> None:
             painter.end()
             _write_image(path, image)
     except OSError as exc:
-        QMessageBox.critical(window, "Cannot export", f"{path}: {exc.strerror or 'cannot be written'}")
+        QMessageBox.critical(window, "Cannot export",
+                             f"{path}: {exc.strerror or 'cannot be written'}")
         return
     window.statusBar().showMessage(f"Wrote {path}", 6000)
 
