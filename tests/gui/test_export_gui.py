@@ -154,3 +154,74 @@ def test_the_network_picture_is_well_formed_xml_whatever_the_labels(xor_window, 
     root = ET.parse(tmp_path / "net.svg").getroot()
     text = "".join(root.itertext())
     assert "ab" in text and "<&>" in text and "é\N{SNOWMAN}" in text
+
+
+def test_the_window_exports_its_data_standardisation_and_classes(window, tmp_path):
+    """Wine's inputs are far from centred (proline ~750): the ONNX model and the .py given
+    raw rows must give what the window's engine gives on its standardised rows."""
+    import json
+    import subprocess
+    import sys
+
+    import onnx
+    from sklearn.datasets import load_wine
+
+    from core.losses import predictions
+    from core.templates import wine
+
+    window.files.new_from(wine(), "wine")
+    data = window.dataset
+    assert data is not None and data.mean is not None and data.mean.max() > 500
+    net, loss = window.project.network, window.project.training.loss
+    rng = np.random.default_rng(0)
+    net.set_values({e: float(rng.normal()) for e in net.edges}, {})
+    raw = load_wine().data[:20]
+    plan = compile_plan(net)
+    want = predictions(loss, predict(plan, plan.pack(net), data.standardize(raw)))
+    assert export_actions.export_weights_to(window, "onnx", tmp_path / "w.onnx")
+    got = ort.InferenceSession(str(tmp_path / "w.onnx")).run(None, {"x": raw.astype(np.float32)})[0]
+    np.testing.assert_allclose(got, want, atol=2e-5)
+    props = {p.key: p.value for p in onnx.load(str(tmp_path / "w.onnx")).metadata_props}
+    assert json.loads(props["class_names"]) == list(data.class_names)
+    assert export_actions.export_weights_to(window, "py", tmp_path / "w.py")
+    text = "\n".join(" ".join(repr(float(v)) for v in row) for row in raw)
+    proc = subprocess.run([sys.executable, str(tmp_path / "w.py")], input=text,
+                          capture_output=True, text=True, timeout=60)
+    got = np.array([[float(v) for v in line.split()[:3]] for line in proc.stdout.splitlines()])
+    np.testing.assert_allclose(got, want, atol=1e-9, rtol=0)
+
+
+def test_hostile_labels_and_title_through_every_format_of_the_window(xor_window, tmp_path):
+    import ast
+    import subprocess
+    import sys
+
+    from tests.core.test_export_hostile import HOSTILE
+
+    w = xor_window
+    for nid, text in zip(w.project.network.neurons, HOSTILE):
+        w.project.network.set_label(nid, text)
+    w.project.title = HOSTILE[0]
+    name = HOSTILE[0]
+    for fmt, suffix in (("npz", ".npz"), ("json", ".json"), ("csv", ""), ("onnx", ".onnx"),
+                        ("py", ".py")):
+        assert export_actions.export_weights_to(w, fmt, tmp_path / (name + suffix))
+    py = tmp_path / (name + ".py")
+    ast.parse(py.read_text())
+    proc = subprocess.run([sys.executable, str(py), "0", "1"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0 and not (tmp_path / "PWNED").exists()
+    ort.InferenceSession(str(tmp_path / (name + ".onnx")))
+
+
+def test_without_its_data_a_standardised_project_is_not_exported(xor_window, tmp_path,
+                                                                 monkeypatch):
+    from dataclasses import replace
+
+    w = xor_window
+    w.project.data = replace(w.project.data, standardize=True)
+    w.dataset = None  # as when the data could not be loaded
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda *a: shown.append(a[2]))
+    assert not export_actions.export_weights_to(w, "onnx", tmp_path / "w.onnx")
+    assert "could not be loaded" in shown[0] and not (tmp_path / "w.onnx").exists()
