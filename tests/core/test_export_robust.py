@@ -99,3 +99,14 @@ def test_onnx_of_the_deepest_chain_a_project_may_hold_exports_in_bounded_time(tm
     for _ in range(299):
         a = np.tanh(0.9 * a + 0.01)
     assert abs(y[0, 0] - 0.9 * a) < 1e-5
+
+
+def test_an_onnx_model_over_the_protobuf_limit_is_refused_and_nothing_written(tmp_path,
+                                                                              monkeypatch):
+    import core.export_onnx
+    from core.export import ExportError
+
+    monkeypatch.setattr(core.export_onnx, "MAX_BYTES", 1000)  # stands for protobuf's 2 GB
+    with pytest.raises(ExportError, match="ONNX files are limited to 2 GB"):
+        export_weights(layered([20, 20, 2]), "mse", "onnx", tmp_path / "big.onnx")
+    assert list(tmp_path.iterdir()) == []
