@@ -105,6 +105,11 @@ def export_canvas(window, path: str | Path) -> None:
     rect = scene.itemsBoundingRect().adjusted(-40, -40, 40, 40)
     path = Path(path)
     try:
+        check_output(path, "picture", source=window.files.path, other_kinds=True)
+    except ExportError as exc:
+        QMessageBox.critical(window, "Cannot export", str(exc))
+        return
+    try:
         if path.suffix.lower() == ".svg":
             _write_svg(path, rect.width(), rect.height(), window.windowTitle(),
                        lambda painter: scene.render(painter, QRectF(), rect))
