@@ -39,8 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", help="project file (.json)")
     export = sub.add_parser("export", help="write the trained weights in another format")
     export.add_argument("file", help="project file (.json)")
-    export.add_argument("--format", required=True, help="npz, json, csv, onnx or py")
-    export.add_argument("-o", "--output", required=True, help="output path")
+    export.add_argument("--format", help="npz, json, csv, onnx or py (default: from OUT's "
+                        "extension; no extension = a folder of CSV tables)")
+    export.add_argument("-o", "--output", required=True, help="output path (OUT)")
     return parser
 
 
@@ -156,17 +157,20 @@ def _gradcheck(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from core.export import FORMATS, ExportError, export_weights
-    from core.project import load_project
+    from core.export import ExportError, Preprocessing, check_output, choose_format, export_weights
 
-    if args.format not in FORMATS:
-        raise UsageError(f"unknown format {args.format!r}; use one of {', '.join(FORMATS)}")
-    project = load_project(args.file)
     try:
-        export_weights(project.network, project.training.loss, args.format, args.output)
+        choice = choose_format(args.output, args.format)
+        if choice.conflict:
+            raise ExportError(f"{choice.conflict}; drop --format or change -o")
+        check_output(args.output, choice.fmt, source=args.file)
+        # The data gives the standardisation and class names the exported model must carry.
+        project, data = _load(args.file)
+        path = export_weights(project.network, project.training.loss, choice.fmt, args.output,
+                              Preprocessing.from_dataset(data), project.title)
     except ExportError as exc:
         raise UsageError(str(exc)) from None
-    print(f"wrote {args.output}", file=out)
+    print(f"wrote {path} ({choice.fmt})", file=out)
     return 0
 
 

@@ -82,8 +82,9 @@ def make_dataset(settings: DataSettings, base_dir: str | Path | None = None) -> 
     else:
         x, y, task, inputs, targets = generate(settings.generator, settings.samples,
                                                settings.noise, settings.seed, settings.classes)
-        if task == "classification" and y.shape[1] > 1:
-            class_names = list(targets)
+        if task == "classification":
+            # Binary data has one 0/1 column: the names of 0 and 1, as a CSV's two labels are.
+            class_names = list(targets) if y.shape[1] > 1 else ["0", "1"]
     x_train, y_train, x_test, y_test = split(x, y, settings.test_fraction, settings.seed)
     mean = std = None
     if settings.standardize:

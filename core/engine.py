@@ -181,12 +181,19 @@ def compile_plan(net: Network) -> Plan:
 
     levels = []
     start = len(inputs)
+    # Edges grouped by target row once, so each level finds its own in time proportional to
+    # their number: a scan of every edge per level made deep chains quadratic.
+    by_dst = np.argsort(edge_dst, kind="stable")
+    dst_sorted = edge_dst[by_dst]
     while start < len(order):
         d = depth[order[start]]
         stop = start
         while stop < len(order) and depth[order[stop]] == d:
             stop += 1
-        levels.append(_level(net, order, start, stop, edge_src, edge_dst, edge_frozen))
+        lo, hi = np.searchsorted(dst_sorted, [start, stop])
+        pos = np.sort(by_dst[lo:hi])
+        levels.append(_level(net, order, start, stop, pos, edge_src, edge_dst, edge_frozen,
+                             len(inputs)))
         start = stop
 
     bias_ids = tuple(nid for nid in net.neurons if net.neurons[nid].role != "input")
@@ -213,9 +220,9 @@ def _is_chain(levels: list[Level], n_inputs: int, out_rows: np.ndarray, n: int) 
     return bool(levels) and out_rows.tolist() == list(range(levels[-1].start, n))
 
 
-def _level(net: Network, order: tuple[str, ...], start: int, stop: int, edge_src: np.ndarray,
-           edge_dst: np.ndarray, edge_frozen: np.ndarray) -> Level:
-    pos = np.flatnonzero((edge_dst >= start) & (edge_dst < stop))
+def _level(net: Network, order: tuple[str, ...], start: int, stop: int, pos: np.ndarray,
+           edge_src: np.ndarray, edge_dst: np.ndarray, edge_frozen: np.ndarray,
+           n_inputs: int) -> Level:
     src_lo = int(edge_src[pos].min()) if pos.size else 0
     src_hi = int(edge_src[pos].max()) + 1 if pos.size else 0
     rows, cols = edge_dst[pos] - start, edge_src[pos] - src_lo
@@ -233,7 +240,7 @@ def _level(net: Network, order: tuple[str, ...], start: int, stop: int, edge_src
     hidden = np.array([i for i, role in enumerate(roles) if role == "hidden"], dtype=np.intp)
     return Level(start, stop, src_lo, src_hi, tuple(groups), pos, rows, cols,
                  None if full else trainable, hidden, "output" in roles,
-                 src_hi <= len(net.inputs))
+                 src_hi <= n_inputs)
 
 
 def forward(plan: Plan, params: Params, x: np.ndarray, dropout: float = 0.0,

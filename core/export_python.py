@@ -1,29 +1,44 @@
 """A standalone Python file that predicts with NumPy alone: the weights as literals and the
-same level-by-level forward pass as the engine (rows are samples)."""
+same level-by-level forward pass as the engine (rows are samples).
+
+Nothing a user named is ever interpolated into code: every text (ids, labels, the title)
+goes in as an ascii() literal, so the file is pure ASCII and a name can neither end a string
+nor run anything; the docstring holds no user text at all.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
+from core.atomic_file import atomic_write
 from core.engine import compile_plan
 from core.network import Network
+from core.preprocessing import NONE, Preprocessing
 
 _TEMPLATE = '''"""Predictions of a network exported from Backprop Studio. Needs only NumPy.
 
-    python {name} 0.5 1.0          # one sample's inputs on the command line
-    echo "0 1" | python {name}      # or rows of inputs on stdin
+    python THIS_FILE 0.5 1.0          # one sample's raw inputs on the command line
+    echo "0 1" | python THIS_FILE     # or rows of raw inputs on stdin
+
+Inputs are raw: the standardisation the app trained with (MEAN, STD) is applied here.
+Prints one line per sample: the outputs, then the predicted class when there are classes.
 """
+import os
 import sys
 
 import numpy as np
 
-INPUTS = {inputs!r}
-OUTPUTS = {outputs!r}
-SOFTMAX = {softmax!r}
+TITLE = {title}
+INPUTS = {inputs}
+OUTPUTS = {outputs}
+MEAN = {mean}  # per input; None when the inputs were not standardised
+STD = {std}
+CLASS_NAMES = {class_names}  # in output order (binary: the classes of 0 and 1), or None
+SOFTMAX = {softmax}
 N_NEURONS = {n_neurons}
-OUTPUT_ROWS = {output_rows!r}
+OUTPUT_ROWS = {output_rows}
 # Per level: (first row, last row + 1, first source row, last source row + 1,
 #             weights [units x sources], biases, [(activation, first row, last row + 1)])
-LEVELS = {levels!r}
+LEVELS = {levels}
 
 
 def _act(name, z):
@@ -36,17 +51,19 @@ def _act(name, z):
     if name == "relu":
         return np.maximum(z, 0.0)
     if name == "leaky_relu":
-        return np.where(z > 0, z, {leaky!r} * z)
+        return np.where(z > 0, z, {leaky} * z)
     if name == "elu":
-        return np.where(z > 0, z, {elu!r} * np.expm1(np.minimum(z, 0.0)))
+        return np.where(z > 0, z, {elu} * np.expm1(np.minimum(z, 0.0)))
     if name == "softplus":
         return np.logaddexp(0.0, z)
     raise ValueError(name)
 
 
 def predict(x):
-    """Outputs for inputs x of shape (samples, len(INPUTS))."""
+    """Outputs for raw inputs x of shape (samples, len(INPUTS))."""
     x = np.atleast_2d(np.asarray(x, dtype=float))
+    if MEAN is not None:
+        x = (x - np.array(MEAN)) / np.array(STD)
     a = np.zeros((N_NEURONS, x.shape[0]))
     a[: len(INPUTS)] = x.T
     for start, stop, lo, hi, w, b, groups in LEVELS:
@@ -61,14 +78,49 @@ def predict(x):
     return out
 
 
+def classify(x):
+    """The predicted class name of each sample (needs CLASS_NAMES)."""
+    out = predict(x)
+    index = (out[:, 0] > 0.5).astype(int) if out.shape[1] == 1 else out.argmax(axis=1)
+    return [CLASS_NAMES[i] for i in index]
+
+
+def _main(argv, stdin):
+    name = os.path.basename(argv[0])
+    name = name if name.isprintable() else ascii(name)  # no terminal control codes
+    usage = "usage: python %s X1 ... X%d   (or rows of %d numbers on stdin)" % (
+        name, len(INPUTS), len(INPUTS))
+    if len(argv) > 1:
+        rows = [argv[1:]]
+    elif stdin is None or stdin.isatty():
+        rows = []
+    else:
+        rows = [line.split() for line in stdin if line.strip()]
+    if not rows:
+        print(usage, file=sys.stderr)
+        return 2
+    try:
+        x = [[float(v) for v in row] for row in rows]
+    except ValueError as exc:
+        print("error: %s; %s" % (exc, usage), file=sys.stderr)
+        return 2
+    if any(len(row) != len(INPUTS) for row in x):
+        print("error: every row needs %d numbers; %s" % (len(INPUTS), usage), file=sys.stderr)
+        return 2
+    out = predict(x)
+    names = classify(x) if CLASS_NAMES is not None else None
+    for i, row in enumerate(out):
+        line = " ".join(repr(float(v)) for v in row)
+        print(line if names is None else line + " " + ascii(names[i]))
+    return 0
+
+
 if __name__ == "__main__":
-    rows = [sys.argv[1:]] if len(sys.argv) > 1 else [l.split() for l in sys.stdin if l.strip()]
-    for row in predict([[float(v) for v in r] for r in rows]):
-        print(" ".join(repr(float(v)) for v in row))
+    sys.exit(_main(sys.argv, sys.stdin))
 '''
 
 
-def python_source(net: Network, loss: str, name: str = "predict.py") -> str:
+def python_source(net: Network, loss: str, prep: Preprocessing = NONE, title: str = "") -> str:
     from core.activations import ELU_ALPHA, LEAKY_SLOPE
 
     plan = compile_plan(net)
@@ -76,11 +128,18 @@ def python_source(net: Network, loss: str, name: str = "predict.py") -> str:
     levels = [(lv.start, lv.stop, lv.src_lo, lv.src_hi, w.ravel().tolist(),
                params.biases[lv.start: lv.stop].tolist(), [list(g) for g in lv.groups])
               for lv, w in zip(plan.levels, params.weights)]
+    # ascii() of str, float, int, bool, None and lists/tuples of them is a Python literal.
     return _TEMPLATE.format(
-        name=name, inputs=[n.name for n in net.inputs], outputs=[n.name for n in net.outputs],
-        softmax=loss == "softmax_ce", n_neurons=plan.n_neurons,
-        output_rows=plan.output_rows.tolist(), levels=levels, leaky=LEAKY_SLOPE, elu=ELU_ALPHA)
+        title=ascii(str(title)), inputs=ascii([n.name for n in net.inputs]),
+        outputs=ascii([n.name for n in net.outputs]),
+        mean=ascii(None if prep.mean is None else list(prep.mean)),
+        std=ascii(None if prep.std is None else list(prep.std)),
+        class_names=ascii(None if prep.class_names is None else list(prep.class_names)),
+        softmax=ascii(loss == "softmax_ce"), n_neurons=ascii(plan.n_neurons),
+        output_rows=ascii(plan.output_rows.tolist()), levels=ascii(levels),
+        leaky=ascii(LEAKY_SLOPE), elu=ascii(ELU_ALPHA))
 
 
-def export_python(net: Network, loss: str, path: Path) -> None:
-    Path(path).write_text(python_source(net, loss, Path(path).name))
+def export_python(net: Network, loss: str, path: Path, prep: Preprocessing = NONE,
+                  title: str = "") -> None:
+    atomic_write(path, python_source(net, loss, prep, title).encode("ascii"))

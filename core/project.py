@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 import jsonschema
 
 from core.activations import ACTIVATIONS
+from core.atomic_file import atomic_write
 from core.network import ROLES, Network, NetworkError
 from core.settings import DataSettings, SettingsError, TrainingSettings
 
@@ -238,19 +237,4 @@ def dumps_project(project: Project) -> str:
 
 def save_project(project: Project, path: str | Path) -> None:
     """Write atomically: the old file stays intact until the new one is complete on disk."""
-    path = Path(path)
-    text = dumps_project(project)
-    folder = path.resolve().parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, dumps_project(project).encode("utf-8"))

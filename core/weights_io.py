@@ -1,17 +1,26 @@
 """Trained weights out as NumPy .npz, JSON or CSV, and back in from .npz or JSON.
 
-npz keys: "weight:<edge id>" and "bias:<neuron id>" for every edge and non-input neuron; where
-the graph is layered (every edge goes from depth d to d + 1) also "layer<k>.W" (shape: units of
-layer k-1 x units of layer k, zero where no edge, for x @ W + b), "layer<k>.b", and the neuron
-ids of its rows and columns as "layer<k>.inputs" / "layer<k>.units".
+npz keys: "weight:<edge id>" and "bias:<neuron id>" for every edge and non-input neuron (ids
+percent-escaped where a zip member name could not hold them, e.g. NUL, "/" or "%"; the key
+"key_encoding" = "percent" says so); where the graph is layered (every edge goes from depth d
+to d + 1) also "layer<k>.W" (shape: units of layer k-1 x units of layer k, zero where no edge,
+for x @ W + b), "layer<k>.b", and the neuron ids of its rows and columns as
+"layer<k>.inputs" / "layer<k>.units". With standardised inputs "input.mean" and "input.std"
+(raw x -> (x - mean) / std before the first layer); for classification "class_names".
 JSON: {"format": "backprop-studio-weights", "version": 1, "weights": {id: w}, "biases":
-{id: b}, "edges": [[id, source, target], ...], "layers": [...] when layered}.
+{id: b}, "edges": [[id, source, target], ...], "inputs": [ids], "outputs": [ids],
+"preprocessing": {"mean", "std", "class_names"} (each null when absent), "layers": [...] when
+layered}.
 CSV: a folder with one table per layer (layer1.csv, ...: a header of unit ids, one row per
-input id) when layered; otherwise edges.csv (id, source, target, weight) and biases.csv.
+input id) when layered; otherwise edges.csv (id, source, target, weight) and biases.csv; plus
+standardization.csv (input, mean, std) and classes.csv (index, class) when they apply. Text
+cells starting with = + - @ are prefixed with ' so a spreadsheet never runs them.
+Import reads files with or without the preprocessing fields (it needs only the weights).
 """
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import zipfile
@@ -19,9 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
+from core.atomic_file import atomic_write
 from core.network import Network
+from core.preprocessing import NONE, Preprocessing
+from core.safe_text import csv_cell, npz_ident, npz_key_part
 
 JSON_FORMAT = "backprop-studio-weights"
+NPZ_KEYS, NPZ_KEYS_PERCENT = "key_encoding", "percent"
 
 
 class ExportError(ValueError):
@@ -51,54 +64,72 @@ def _biased(net: Network) -> list[str]:
     return [n.id for n in net.neurons.values() if n.role != "input"]
 
 
-def export_npz(net: Network, path: Path) -> None:
-    arrays: dict[str, np.ndarray] = {}
+def export_npz(net: Network, path: Path, prep: Preprocessing = NONE) -> None:
+    arrays: dict[str, np.ndarray] = {NPZ_KEYS: np.array(NPZ_KEYS_PERCENT)}
     for e in net.edges.values():
-        arrays[f"weight:{e.id}"] = np.array(e.weight)
+        arrays[f"weight:{npz_key_part(e.id)}"] = np.array(e.weight)
     for nid in _biased(net):
-        arrays[f"bias:{nid}"] = np.array(net.neurons[nid].bias)
+        arrays[f"bias:{npz_key_part(nid)}"] = np.array(net.neurons[nid].bias)
     for k, (rows, cols, w, b) in enumerate(layers(net) or [], 1):
         arrays.update({f"layer{k}.W": w, f"layer{k}.b": b, f"layer{k}.inputs": np.array(rows),
                        f"layer{k}.units": np.array(cols)})
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
+    if prep.mean is not None:
+        arrays.update({"input.mean": np.array(prep.mean), "input.std": np.array(prep.std)})
+    if prep.class_names is not None:
+        arrays["class_names"] = np.array(prep.class_names, dtype=str)
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
-def export_json(net: Network, path: Path) -> None:
+def export_json(net: Network, path: Path, prep: Preprocessing = NONE) -> None:
     doc = {"format": JSON_FORMAT, "version": 1,
            "weights": {e.id: e.weight for e in net.edges.values()},
            "biases": {nid: net.neurons[nid].bias for nid in _biased(net)},
-           "edges": [[e.id, e.source, e.target] for e in net.edges.values()]}
+           "edges": [[e.id, e.source, e.target] for e in net.edges.values()],
+           "inputs": [n.id for n in net.inputs], "outputs": [n.id for n in net.outputs],
+           "preprocessing": prep.to_dict()}
     lay = layers(net)
     if lay is not None:
         doc["layers"] = [{"inputs": r, "units": c, "W": w.tolist(), "b": b.tolist()}
                          for r, c, w, b in lay]
-    Path(path).write_text(json.dumps(doc, indent=1))
+    atomic_write(path, json.dumps(doc, indent=1, allow_nan=False).encode("ascii"))
 
 
-def export_csv(net: Network, path: Path) -> None:
-    folder = Path(path)
-    folder.mkdir(parents=True, exist_ok=True)
+def csv_tables(net: Network, prep: Preprocessing = NONE) -> dict[str, list[list[str]]]:
+    """File name -> rows of the CSV export. Text cells are neutralised (csv_cell); numbers
+    are written with repr, so they read back exactly."""
+    def num(v: float) -> str:
+        return repr(float(v))
+
+    tables: dict[str, list[list[str]]] = {}
     lay = layers(net)
     if lay is not None:
         for k, (rows, cols, w, b) in enumerate(lay, 1):
-            with open(folder / f"layer{k}.csv", "w", newline="") as f:
-                out = csv.writer(f)
-                out.writerow(["from \\ to", *cols])
-                for nid, row in zip(rows, w):
-                    out.writerow([nid, *(repr(float(v)) for v in row)])
-                out.writerow(["bias", *(repr(float(v)) for v in b)])
-        return
-    with open(folder / "edges.csv", "w", newline="") as f:
-        out = csv.writer(f)
-        out.writerow(["id", "source", "target", "weight"])
-        for e in net.edges.values():
-            out.writerow([e.id, e.source, e.target, repr(e.weight)])
-    with open(folder / "biases.csv", "w", newline="") as f:
-        out = csv.writer(f)
-        out.writerow(["neuron", "bias"])
-        for nid in _biased(net):
-            out.writerow([nid, repr(net.neurons[nid].bias)])
+            tables[f"layer{k}.csv"] = (
+                [["from \\ to", *map(csv_cell, cols)]]
+                + [[csv_cell(nid), *map(num, row)] for nid, row in zip(rows, w)]
+                + [["bias", *map(num, b)]])
+    else:
+        tables["edges.csv"] = [["id", "source", "target", "weight"]] + [
+            [csv_cell(e.id), csv_cell(e.source), csv_cell(e.target), num(e.weight)]
+            for e in net.edges.values()]
+        tables["biases.csv"] = [["neuron", "bias"]] + [
+            [csv_cell(nid), num(net.neurons[nid].bias)] for nid in _biased(net)]
+    if prep.mean is not None:
+        tables["standardization.csv"] = [["input", "mean", "std"]] + [
+            [csv_cell(n.id), num(m), num(s)] for n, m, s in zip(net.inputs, prep.mean, prep.std)]
+    if prep.class_names is not None:
+        tables["classes.csv"] = [["index", "class"]] + [
+            [str(i), csv_cell(c)] for i, c in enumerate(prep.class_names)]
+    return tables
+
+
+def export_csv(net: Network, path: Path, prep: Preprocessing = NONE) -> None:
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, rows in csv_tables(net, prep).items():
+        text = io.StringIO()
+        csv.writer(text).writerows(rows)
+        atomic_write(folder / name, text.getvalue().encode("utf-8", "surrogatepass"))
 
 
 def import_weights(net: Network, path: str | Path) -> tuple[dict[str, float], dict[str, float]]:
@@ -122,8 +153,10 @@ def import_weights(net: Network, path: str | Path) -> tuple[dict[str, float], di
 def _read_npz(path: Path):
     weights, biases = {}, {}
     with np.load(path, allow_pickle=False) as npz:
+        percent = NPZ_KEYS in npz.files  # files from before the escaping hold ids as they are
         for key in npz.files:
             kind, _, ident = key.partition(":")
+            ident = npz_ident(ident) if percent else ident
             if kind in ("weight", "bias"):
                 value = npz[key]
                 if value.shape != () or value.dtype.kind not in "fiu":

@@ -3,27 +3,69 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QRectF, QSize
+from PySide6.QtCore import QBuffer, QIODevice, QRectF, QSize
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from core.atomic_file import atomic_write
 from core.edits import SetValues, values_of
-from core.export import ExportError, export_weights, import_weights
+from core.export import (ExportError, Preprocessing, check_output, choose_format,
+                         export_weights, import_weights)
+from core.safe_text import xml_text
 
 WEIGHT_FILTERS = {"npz": "NumPy archive (*.npz)", "json": "JSON (*.json)",
                   "csv": "CSV tables, one per layer (folder)", "onnx": "ONNX model (*.onnx)",
                   "py": "Standalone Python, NumPy only (*.py)"}
+FORMAT_WORDS = {"npz": "NumPy archive", "json": "JSON", "csv": "CSV tables",
+                "onnx": "ONNX model", "py": "standalone Python"}
 
 
 def export_weights_to(window, fmt: str, path: str | Path) -> bool:
+    """Write the open network with its data's standardisation and class names. The file
+    dialog has asked about overwriting; only the open project itself is refused."""
+    project = window.project
     try:
-        export_weights(window.project.network, window.project.training.loss, fmt, path)
+        check_output(path, fmt, source=window.files.path, other_kinds=True)
+        prep = _preprocessing(window)
+        written = export_weights(project.network, project.training.loss, fmt, path, prep,
+                                 project.title)
     except ExportError as exc:
         QMessageBox.critical(window, "Cannot export", str(exc))
         return False
-    window.statusBar().showMessage(f"Wrote {path}", 6000)
+    window.statusBar().showMessage(f"Wrote {written} ({FORMAT_WORDS[fmt]})", 6000)
     return True
+
+
+def _preprocessing(window) -> Preprocessing:
+    if window.dataset is not None:
+        return Preprocessing.from_dataset(window.dataset)
+    if window.project.data.standardize:  # without the data its standardisation is unknown
+        raise ExportError("the project's data could not be loaded, so the export would lack "
+                          "its input standardisation; fix the data first")
+    return Preprocessing()
+
+
+def chosen_export(window, path: str, chosen: str) -> tuple[str, str] | None:
+    """(format, path) for a name typed with a file type chosen: the extension decides, and
+    when it contradicts the chosen type the user is asked; None when cancelled."""
+    try:
+        choice = choose_format(path, chosen)
+    except ExportError as exc:
+        QMessageBox.critical(window, "Cannot export", str(exc))
+        return None
+    if choice.conflict:
+        name = Path(path).name
+        answer = QMessageBox.question(
+            window, "Export weights",
+            f"The name {name} asks for the {FORMAT_WORDS[choice.fmt]} format, but the chosen "
+            f"file type is {FORMAT_WORDS[chosen]}.\n\nWrite {name} in the "
+            f"{FORMAT_WORDS[choice.fmt]} format?",
+            QMessageBox.Yes | QMessageBox.Cancel, QMessageBox.Yes)
+        if answer != QMessageBox.Yes:
+            return None
+    # A name without an extension is written as typed (the dialog asked about that name).
+    return choice.fmt, path
 
 
 def ask_export_weights(window) -> None:
@@ -31,7 +73,9 @@ def ask_export_weights(window) -> None:
     path, chosen = QFileDialog.getSaveFileName(window, "Export weights", "weights.npz", filters)
     if path:
         fmt = next(k for k, v in WEIGHT_FILTERS.items() if v == chosen)
-        export_weights_to(window, fmt, path)
+        decided = chosen_export(window, path, fmt)
+        if decided is not None:
+            export_weights_to(window, *decided)
 
 
 def import_weights_from(window, path: str | Path) -> bool:
@@ -56,23 +100,31 @@ def ask_import_weights(window) -> None:
 
 
 def export_canvas(window, path: str | Path) -> None:
-    """The whole network as PNG (2x resolution) or SVG (vector)."""
+    """The whole network as PNG (2x resolution) or SVG (vector), written atomically."""
     scene = window.scene
     rect = scene.itemsBoundingRect().adjusted(-40, -40, 40, 40)
     path = Path(path)
-    if path.suffix.lower() == ".svg":
-        # Keep the generator referenced: Python would free it while the painter draws on it.
-        generator = _svg(path, rect.width(), rect.height(), window.windowTitle())
-        painter = QPainter(generator)
-    else:
-        image = QImage(int(rect.width() * 2), int(rect.height() * 2), QImage.Format_ARGB32)
-        image.fill(0xFFFFFFFF)
-        painter = QPainter(image)
-        painter.setRenderHint(QPainter.Antialiasing)
-    scene.render(painter, QRectF(), rect)
-    painter.end()
-    if path.suffix.lower() != ".svg":
-        image.save(str(path))
+    try:
+        check_output(path, "picture", source=window.files.path, other_kinds=True)
+    except ExportError as exc:
+        QMessageBox.critical(window, "Cannot export", str(exc))
+        return
+    try:
+        if path.suffix.lower() == ".svg":
+            _write_svg(path, rect.width(), rect.height(), window.windowTitle(),
+                       lambda painter: scene.render(painter, QRectF(), rect))
+        else:
+            image = QImage(int(rect.width() * 2), int(rect.height() * 2), QImage.Format_ARGB32)
+            image.fill(0xFFFFFFFF)
+            painter = QPainter(image)
+            painter.setRenderHint(QPainter.Antialiasing)
+            scene.render(painter, QRectF(), rect)
+            painter.end()
+            _write_image(path, image)
+    except OSError as exc:
+        QMessageBox.critical(window, "Cannot export",
+                             f"{path}: {exc.strerror or 'cannot be written'}")
+        return
     window.statusBar().showMessage(f"Wrote {path}", 6000)
 
 
@@ -88,16 +140,13 @@ def export_plot(widget, path: str | Path) -> None:
     through QSvgGenerator: pyqtgraph 0.14's SVGExporter fails on every plot with Qt 6.11."""
     path = Path(path)
     if path.suffix.lower() == ".svg":
-        generator = _svg(path, widget.width(), widget.height(), "Backprop Studio")
-        painter = QPainter(generator)
-        widget.render(painter)
-        painter.end()
+        _write_svg(path, widget.width(), widget.height(), "Backprop Studio", widget.render)
     else:
         import pyqtgraph.exporters as exporters
 
         exporter = exporters.ImageExporter(widget.getPlotItem())
         exporter.parameters()["width"] = max(widget.width() * 2, 400)
-        exporter.export(str(path))
+        _write_image(path, exporter.export(toBytes=True))
 
 
 def ask_export_plots(window) -> None:
@@ -121,10 +170,29 @@ def export_all_plots(window, folder: Path) -> list[str]:
     return written
 
 
-def _svg(path: Path, width: float, height: float, title: str) -> QSvgGenerator:
+def _write_svg(path: Path, width: float, height: float, title: str, render) -> None:
+    """Render into memory, drop the characters XML 1.0 forbids (Qt escapes <&>" but writes
+    a label's NUL or control characters as they are, which no XML reader accepts), then
+    write atomically."""
+    buffer = QBuffer()
+    buffer.open(QIODevice.WriteOnly)
+    # Keep the generator referenced: Python would free it while the painter draws on it.
     generator = QSvgGenerator()
-    generator.setFileName(str(path))
+    generator.setOutputDevice(buffer)
     generator.setSize(QSize(int(width), int(height)))
     generator.setViewBox(QRectF(0, 0, width, height))
-    generator.setTitle(title)
-    return generator
+    generator.setTitle(xml_text(title))
+    painter = QPainter(generator)
+    render(painter)
+    painter.end()
+    text = bytes(buffer.data()).decode("utf-8", "replace")
+    atomic_write(path, xml_text(text).encode("utf-8"))
+
+
+def _write_image(path: Path, image: QImage) -> None:
+    buffer = QBuffer()
+    buffer.open(QIODevice.WriteOnly)
+    fmt = path.suffix.lstrip(".").upper() or "PNG"
+    if not image.save(buffer, fmt if fmt in ("PNG", "JPG", "JPEG", "BMP") else "PNG"):
+        raise OSError(0, "the image could not be encoded")
+    atomic_write(path, bytes(buffer.data()))

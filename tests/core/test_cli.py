@@ -109,3 +109,66 @@ def test_export_npz_holds_every_edge_and_bias(xor_file, tmp_path):
         text = " ".join(npz.files)
         for eid in project.network.edges:
             assert eid in text
+
+
+def run_cli(*args):
+    out, err = io.StringIO(), io.StringIO()
+    return cli.main(list(args), out, err), out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("name, fmt", [("w.npz", "npz"), ("w.JSON", "json"), ("w.onnx", "onnx"),
+                                       ("w.py", "py"), ("tables", "csv")])
+def test_export_takes_the_format_from_the_output_name(xor_file, tmp_path, name, fmt):
+    from core.export import existing_kind
+    code, out, err = run_cli("export", str(xor_file), "-o", str(tmp_path / name))
+    assert code == 0, err
+    assert out.strip() == f"wrote {tmp_path / name} ({fmt})"
+    if fmt == "csv":
+        assert (tmp_path / name / "layer1.csv").is_file()
+    else:
+        assert existing_kind(tmp_path / name) == fmt
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--format", "npz", "-o", "{tmp}/model.onnx"], "model.onnx names the onnx format but the chosen format is npz; drop --format or change -o"),
+    (["--format", "csv", "-o", "{tmp}/model.py"], "names the py format"),
+    (["-o", ""], "the output name is empty"),
+    (["--format", "npz", "-o", ""], "the output name is empty"),
+    (["-o", "{tmp}/w.txt"], ".txt names no export format"),
+    (["-o", "{file}"], "is the project being exported"),
+    (["--format", "json", "-o", "{file}"], "is the project being exported"),
+    (["-o", "{tmp}/link.json"], "is the project being exported"),
+    (["-o", "{tmp}/../{tmp_name}/./xor.json"], "is the project being exported"),
+    (["-o", "{tmp}/other.json"], "exists and is a Backprop Studio project"),
+    (["-o", "{tmp}/notes.py"], "exists and is not a file this program exported"),
+    (["-o", "{tmp}/folder.npz"], "is a folder"),
+    (["-o", "{tmp}/plain"], "exists and is not a folder"),
+])
+def test_export_refusals_are_one_line_and_touch_nothing(xor_file, tmp_path, args, message):
+    (tmp_path / "link.json").symlink_to(xor_file)
+    save_project(xor(), tmp_path / "other.json")
+    (tmp_path / "notes.py").write_text("print('mine')\n")
+    (tmp_path / "folder.npz").mkdir()
+    (tmp_path / "plain").write_text("a file, not a folder")
+    before = {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    args = [a.format(tmp=tmp_path, file=xor_file, tmp_name=tmp_path.name) for a in args]
+    code, out, err = run_cli("export", str(xor_file), *args)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err, err
+    assert {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+    assert len(list(tmp_path.iterdir())) == 6
+
+
+def test_export_replaces_its_own_earlier_export(xor_file, tmp_path):
+    for _ in range(2):
+        assert run_cli("export", str(xor_file), "-o", str(tmp_path / "w.npz"))[0] == 0
+        assert run_cli("export", str(xor_file), "-o", str(tmp_path / "w.json"))[0] == 0
+
+
+def test_export_needs_the_data_and_says_so(tmp_path):
+    project = xor()
+    project.data = project.data.__class__(source="csv", csv_path="missing.csv",
+                                          input_columns=["a", "b"], target_columns=["y"])
+    save_project(project, tmp_path / "p.json")
+    code, _, err = run_cli("export", str(tmp_path / "p.json"), "-o", str(tmp_path / "w.onnx"))
+    assert code == 2 and "missing.csv" in err and not (tmp_path / "w.onnx").exists()

@@ -127,3 +127,25 @@ def test_unknown_format_is_refused():
     assert set(FORMATS) == {"npz", "json", "csv", "onnx", "py"}
     with pytest.raises(ExportError, match="unknown format"):
         export_weights(layered([1, 1]), "mse", "xls", "out")
+
+
+@pytest.mark.parametrize("path, chosen, fmt, conflict", [
+    ("m.onnx", None, "onnx", None), ("M.PY", None, "py", None), ("dir/m.json", "json", "json", None),
+    ("tables", None, "csv", None), ("m", "npz", "npz", None), ("m.bin", "npz", "npz", None),
+    ("m.onnx", "npz", "onnx", "m.onnx names the onnx format but the chosen format is npz"),
+    ("m.py", "csv", "py", "m.py names the py format but the chosen format is csv"),
+])
+def test_the_typed_extension_decides_the_format(path, chosen, fmt, conflict):
+    from core.export import choose_format
+    choice = choose_format(path, chosen)
+    assert (choice.fmt, choice.conflict) == (fmt, conflict)
+
+
+@pytest.mark.parametrize("path, chosen, message", [
+    ("", None, "the output name is empty"), ("", "npz", "the output name is empty"),
+    ("m.txt", None, ".txt names no export format"), ("m.npz", "xls", "unknown format"),
+])
+def test_names_that_give_no_format_are_refused(path, chosen, message):
+    from core.export import choose_format
+    with pytest.raises(ExportError, match=message):
+        choose_format(path, chosen)

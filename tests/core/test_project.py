@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import project as project_module
+from core import atomic_file
 from core.project import (MAX_NEURONS, Project, ProjectError, dumps_project, load_project,
                           loads_project, save_project)
 from core.templates import TEMPLATES, xor
@@ -108,7 +108,7 @@ def test_atomic_save_leaves_the_old_file_intact_when_writing_fails(tmp_path, mon
         def __exit__(self, *exc):
             self.f.close()
 
-    monkeypatch.setattr(project_module.os, "fdopen", lambda *a, **k: Failing(real_fdopen(*a, **k)))
+    monkeypatch.setattr(atomic_file.os, "fdopen", lambda *a, **k: Failing(real_fdopen(*a, **k)))
     changed = xor()
     changed.title = "changed"
     with pytest.raises(OSError):

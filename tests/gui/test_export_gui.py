@@ -1,5 +1,6 @@
 """File > Export / Import weights and the network picture, through the window."""
 import numpy as np
+import pytest
 import onnxruntime as ort
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QMessageBox
@@ -60,3 +61,168 @@ def test_every_plot_exports_as_png_and_svg(xor_window, qtbot, tmp_path):
         assert QImage(str(tmp_path / f"{name}.png")).width() >= 400
         svg = (tmp_path / f"{name}.svg").read_text()
         assert "<svg" in svg and ("<path" in svg or "<polyline" in svg)
+
+
+def type_in_save_dialog(qtbot, name, file_type):
+    """Answer the next file dialog as a user does: choose the file type, type the name, Enter."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog, QLineEdit
+
+    def answer():
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, QFileDialog):
+            QTimer.singleShot(20, answer)
+            return
+        dialog.selectNameFilter(file_type)
+        dialog.setDirectory(str(name.parent))
+        edit = dialog.findChild(QLineEdit, "fileNameEdit")
+        edit.clear()
+        qtbot.keyClicks(edit, name.name)
+        edit.completer().popup().hide()
+        # Under the offscreen platform the dialog does not always take up the typed text by
+        # itself; selecting the same name is what pressing Save would do with it.
+        dialog.selectFile(edit.text())
+        dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.Save).click()
+    QTimer.singleShot(0, answer)
+
+
+def test_a_typed_extension_that_contradicts_the_file_type_is_asked_about(xor_window, qtbot,
+                                                                          tmp_path, monkeypatch):
+    w = xor_window
+    asked = []
+
+    def yes(parent, title, text, *a):
+        asked.append(text)
+        return QMessageBox.Yes
+    monkeypatch.setattr(QMessageBox, "question", yes)
+    type_in_save_dialog(qtbot, tmp_path / "model.onnx", export_actions.WEIGHT_FILTERS["npz"])
+    export_actions.ask_export_weights(w)
+    assert len(asked) == 1 and "model.onnx asks for the ONNX model format" in asked[0]
+    assert "the chosen file type is NumPy archive" in asked[0]
+    x = np.array([[0, 1]], np.float32)
+    got = ort.InferenceSession(str(tmp_path / "model.onnx")).run(None, {"x": x})[0]
+    plan = compile_plan(w.project.network)
+    np.testing.assert_allclose(got, predict(plan, plan.pack(w.project.network), x), atol=1e-6)
+    assert w.statusBar().currentMessage() == f"Wrote {tmp_path / 'model.onnx'} (ONNX model)"
+
+
+def test_cancelling_the_question_writes_nothing(xor_window, qtbot, tmp_path, monkeypatch):
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a: asked.append(a) or QMessageBox.Cancel)
+    out = tmp_path / "out"
+    out.mkdir()
+    type_in_save_dialog(qtbot, out / "model.py", export_actions.WEIGHT_FILTERS["json"])
+    export_actions.ask_export_weights(xor_window)
+    assert len(asked) == 1 and list(out.iterdir()) == []
+
+
+def test_an_agreeing_name_is_written_without_a_question(xor_window, qtbot, tmp_path, monkeypatch):
+    import ast
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a: pytest.fail("asked"))
+    type_in_save_dialog(qtbot, tmp_path / "model.py", export_actions.WEIGHT_FILTERS["py"])
+    export_actions.ask_export_weights(xor_window)
+    ast.parse((tmp_path / "model.py").read_text())
+    assert "(standalone Python)" in xor_window.statusBar().currentMessage()
+
+
+def test_exporting_over_the_open_project_is_refused(xor_window, tmp_path, monkeypatch):
+    w = xor_window
+    project_file = tmp_path / "xor.json"
+    from core.project import save_project
+    save_project(w.project, project_file)
+    w.files.path = project_file.resolve()
+    before = project_file.read_bytes()
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda *a: shown.append(a[2]))
+    (tmp_path / "link.json").symlink_to(project_file)
+    for target in (project_file, tmp_path / "link.json"):
+        assert not export_actions.export_weights_to(w, "json", target)
+    export_actions.export_canvas(w, project_file)  # the picture dialog takes any name too
+    assert project_file.read_bytes() == before
+    assert len(shown) == 3 and all("is the project being exported" in m for m in shown)
+
+
+def test_the_network_picture_is_well_formed_xml_whatever_the_labels(xor_window, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    w = xor_window
+    for nid, label in zip(["n1", "n2", "n5"], ["a\x00b\x01<&>\"", "\x0b\ufffe\ud800 =1+1", "é\N{SNOWMAN}"]):
+        w.project.network.set_label(nid, label)
+    w.setWindowTitle("title \x00\x07 <&>")
+    w.scene.update()
+    export_actions.export_canvas(w, tmp_path / "net.svg")
+    root = ET.parse(tmp_path / "net.svg").getroot()
+    text = "".join(root.itertext())
+    assert "ab" in text and "<&>" in text and "é\N{SNOWMAN}" in text
+
+
+def test_the_window_exports_its_data_standardisation_and_classes(window, tmp_path):
+    """Wine's inputs are far from centred (proline ~750): the ONNX model and the .py given
+    raw rows must give what the window's engine gives on its standardised rows."""
+    import json
+    import subprocess
+    import sys
+
+    import onnx
+    from sklearn.datasets import load_wine
+
+    from core.losses import predictions
+    from core.templates import wine
+
+    window.files.new_from(wine(), "wine")
+    data = window.dataset
+    assert data is not None and data.mean is not None and data.mean.max() > 500
+    net, loss = window.project.network, window.project.training.loss
+    rng = np.random.default_rng(0)
+    net.set_values({e: float(rng.normal()) for e in net.edges}, {})
+    raw = load_wine().data[:20]
+    plan = compile_plan(net)
+    want = predictions(loss, predict(plan, plan.pack(net), data.standardize(raw)))
+    assert export_actions.export_weights_to(window, "onnx", tmp_path / "w.onnx")
+    got = ort.InferenceSession(str(tmp_path / "w.onnx")).run(None, {"x": raw.astype(np.float32)})[0]
+    np.testing.assert_allclose(got, want, atol=2e-5)
+    props = {p.key: p.value for p in onnx.load(str(tmp_path / "w.onnx")).metadata_props}
+    assert json.loads(props["class_names"]) == list(data.class_names)
+    assert export_actions.export_weights_to(window, "py", tmp_path / "w.py")
+    text = "\n".join(" ".join(repr(float(v)) for v in row) for row in raw)
+    proc = subprocess.run([sys.executable, str(tmp_path / "w.py")], input=text,
+                          capture_output=True, text=True, timeout=60)
+    got = np.array([[float(v) for v in line.split()[:3]] for line in proc.stdout.splitlines()])
+    np.testing.assert_allclose(got, want, atol=1e-9, rtol=0)
+
+
+def test_hostile_labels_and_title_through_every_format_of_the_window(xor_window, tmp_path):
+    import ast
+    import subprocess
+    import sys
+
+    from tests.core.test_export_hostile import HOSTILE
+
+    w = xor_window
+    for nid, text in zip(w.project.network.neurons, HOSTILE):
+        w.project.network.set_label(nid, text)
+    w.project.title = HOSTILE[0]
+    name = HOSTILE[0]
+    for fmt, suffix in (("npz", ".npz"), ("json", ".json"), ("csv", ""), ("onnx", ".onnx"),
+                        ("py", ".py")):
+        assert export_actions.export_weights_to(w, fmt, tmp_path / (name + suffix))
+    py = tmp_path / (name + ".py")
+    ast.parse(py.read_text())
+    proc = subprocess.run([sys.executable, str(py), "0", "1"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0 and not (tmp_path / "PWNED").exists()
+    ort.InferenceSession(str(tmp_path / (name + ".onnx")))
+
+
+def test_without_its_data_a_standardised_project_is_not_exported(xor_window, tmp_path,
+                                                                 monkeypatch):
+    from dataclasses import replace
+
+    w = xor_window
+    w.project.data = replace(w.project.data, standardize=True)
+    w.dataset = None  # as when the data could not be loaded
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda *a: shown.append(a[2]))
+    assert not export_actions.export_weights_to(w, "onnx", tmp_path / "w.onnx")
+    assert "could not be loaded" in shown[0] and not (tmp_path / "w.onnx").exists()
