@@ -110,22 +110,27 @@ def export_canvas(window, path: str | Path) -> None:
         QMessageBox.critical(window, "Cannot export", str(exc))
         return
     try:
-        if path.suffix.lower() == ".svg":
-            _write_svg(path, rect.width(), rect.height(), window.windowTitle(),
-                       lambda painter: scene.render(painter, QRectF(), rect))
-        else:
-            image = QImage(int(rect.width() * 2), int(rect.height() * 2), QImage.Format_ARGB32)
-            image.fill(0xFFFFFFFF)
-            painter = QPainter(image)
-            painter.setRenderHint(QPainter.Antialiasing)
-            scene.render(painter, QRectF(), rect)
-            painter.end()
-            _write_image(path, image)
+        with scene.uncached():  # cached items would go into the file as pixmaps, not text
+            _write_canvas(path, scene, rect, window.windowTitle())
     except OSError as exc:
         QMessageBox.critical(window, "Cannot export",
                              f"{path}: {exc.strerror or 'cannot be written'}")
         return
     window.statusBar().showMessage(f"Wrote {path}", 6000)
+
+
+def _write_canvas(path: Path, scene, rect: QRectF, title: str) -> None:
+    if path.suffix.lower() == ".svg":
+        _write_svg(path, rect.width(), rect.height(), title,
+                   lambda painter: scene.render(painter, QRectF(), rect))
+    else:
+        image = QImage(int(rect.width() * 2), int(rect.height() * 2), QImage.Format_ARGB32)
+        image.fill(0xFFFFFFFF)
+        painter = QPainter(image)
+        painter.setRenderHint(QPainter.Antialiasing)
+        scene.render(painter, QRectF(), rect)
+        painter.end()
+        _write_image(path, image)
 
 
 def ask_export_canvas(window) -> None:

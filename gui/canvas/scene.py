@@ -6,10 +6,13 @@ into core edits pushed on the undo stack; the document then tells the scene what
 """
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import numpy as np
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QUndoStack
-from PySide6.QtWidgets import QGraphicsLineItem, QGraphicsScene
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsLineItem, QGraphicsScene
 
 from core.edits import AddNeuron, Connect, MoveNeurons
 from core.initializers import draw_weight
@@ -185,6 +188,20 @@ class CanvasScene(QGraphicsScene):
             self._batch_timer.start()
         for item in self.edge_items.values():
             item.update()
+
+    @contextlib.contextmanager
+    def uncached(self) -> Iterator[None]:
+        """Items drawn afresh inside the block (a picture export: a cached item would go into
+        an SVG as a pixmap instead of lines and text)."""
+        items = [i for i in self.items() if i.cacheMode() != QGraphicsItem.NoCache]
+        modes = [i.cacheMode() for i in items]
+        for i in items:
+            i.setCacheMode(QGraphicsItem.NoCache)
+        try:
+            yield
+        finally:
+            for i, mode in zip(items, modes):
+                i.setCacheMode(mode)
 
     # ----- what items show ---------------------------------------------------------------------
     def edge_value(self, eid: str) -> float:
