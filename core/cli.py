@@ -8,12 +8,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from core.errors import UserError
+
 COMMANDS = ("train", "gradcheck", "export")
 GRADCHECK_LIMIT = 1e-6
 GRADCHECK_SAMPLES = 32
 
 
-class UsageError(Exception):
+class UsageError(UserError):
     """A bad argument or file; printed as one line, exit code 2."""
 
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import UserError
 from core.settings import DataSettings
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """Data that cannot be used; the message is for the user (file, line, column)."""
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.engine import Params, Plan, check_loss, compile_plan, forward, loss_and_gradients
+from core.errors import UserError
 from core.losses import LOSSES
 from core.network import Network
 
@@ -34,7 +35,7 @@ DEFAULT_EPS = 1e-4
 FLOOR = 1e-5
 
 
-class GradCheckError(ValueError):
+class GradCheckError(UserError, ValueError):
     """Inputs the gradient check cannot use; the message is meant for the user."""
 
 

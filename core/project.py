@@ -2,15 +2,13 @@
 
 Loading validates everything and names the bad field ("xor.json: neurons[2].bias must be a
 number"); any input either loads or raises ProjectError, quickly (size limits are checked
-before anything slow). Saving is atomic: a temporary file in the same folder, then a rename.
+before anything slow; only regular files are read). Saving is atomic (core.files).
 See docs/file-format.md.
 """
 from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +17,8 @@ from typing import Any
 import jsonschema
 
 from core.activations import ACTIVATIONS
+from core.errors import UserError, shorten
+from core.files import FileRefused, read_user_file, write_atomically
 from core.network import ROLES, Network, NetworkError
 from core.settings import DataSettings, SettingsError, TrainingSettings
 
@@ -30,7 +30,7 @@ SCHEMA_ITEMS = 5_000  # above this many neurons + edges, items are checked by a 
 SCHEMA_PATH = Path(__file__).with_name("project_schema.json")
 
 
-class ProjectError(ValueError):
+class ProjectError(UserError, ValueError):
     """A file that cannot be loaded or saved; one line for the user."""
 
 
@@ -73,13 +73,9 @@ class _Invalid(ValueError):
 def load_project(path: str | Path) -> Project:
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ProjectError(f"{path.name}: the file is {size / 2**20:.0f} MB; the limit is "
-                               f"{MAX_FILE_BYTES // 2**20} MB")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ProjectError(f"{path}: {exc.strerror or 'cannot be read'}") from None
+        raw = read_user_file(path, MAX_FILE_BYTES)
+    except FileRefused as exc:
+        raise ProjectError(str(exc)) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -91,7 +87,8 @@ def loads_project(text: str, source: str = "<text>") -> Project:
     if not text.strip():
         raise ProjectError(f"{source}: the file is empty")
     try:
-        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float,
+                          parse_int=_float_range_int)
     except json.JSONDecodeError as exc:
         raise ProjectError(f"{source}: not JSON (line {exc.lineno}, column {exc.colno}: "
                            f"{exc.msg})") from None
@@ -109,8 +106,16 @@ def _refuse_constant(name: str) -> float:
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise _Invalid(f"the number {text[:20]} is too large")
+        raise _Invalid(f"the number {shorten(text, 24)} is too large")
     return value
+
+
+def _float_range_int(text: str) -> int:
+    """Whole numbers within float range: every number in a project may end up as a float."""
+    digits = len(text.lstrip("-"))
+    if digits > 308:  # 1e308 is the largest power of ten a float holds
+        raise _Invalid(f"the number {shorten(text, 24)} ({digits:,} digits) is too large")
+    return int(text)
 
 
 @lru_cache(maxsize=1)
@@ -222,20 +227,6 @@ def dumps_project(project: Project) -> str:
 
 
 def save_project(project: Project, path: str | Path) -> None:
-    """Write atomically: the old file stays intact until the new one is complete on disk."""
-    path = Path(path)
-    text = dumps_project(project)
-    folder = path.resolve().parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write atomically (see core.files.write_atomically): the old file stays intact until
+    the new one is complete on disk; OSError names `path`."""
+    write_atomically(path, dumps_project(project).encode("utf-8"))

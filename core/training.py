@@ -13,6 +13,7 @@ import numpy as np
 
 from core.data import Dataset
 from core.engine import Params, check_loss, compile_plan, forward, loss_and_gradients, mask_frozen
+from core.errors import UserError
 from core.events import Signal
 from core.history import Series, Trajectory
 from core.losses import LOSSES, predictions
@@ -22,7 +23,7 @@ from core.regularization import add_penalty_gradient, apply_max_norm, penalty
 from core.settings import TrainingSettings
 
 
-class TrainingError(RuntimeError):
+class TrainingError(UserError, RuntimeError):
     """Training cannot go on; the message is for the user."""
 
 

@@ -19,12 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import UserError
 from core.network import Network
 
 JSON_FORMAT = "backprop-studio-weights"
 
 
-class ExportError(ValueError):
+class ExportError(UserError, ValueError):
     """Weights that cannot be written or read back; the message is for the user."""
 
 
