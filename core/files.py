@@ -41,7 +41,7 @@ def _kind(mode: int) -> str:
 
 
 def check_regular_file(path: str | Path) -> os.stat_result:
-    """The file's stat if `path` is an existing regular file (symlinks followed); else FileRefused."""
+    """stat() of `path` if it is an existing regular file (symlinks followed); else FileRefused."""
     try:
         st = os.stat(path)
     except OSError as exc:
