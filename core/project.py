@@ -8,7 +8,6 @@ See docs/file-format.md.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -17,10 +16,11 @@ from typing import Any
 import jsonschema
 
 from core.activations import ACTIVATIONS
-from core.errors import UserError, shorten
+from core.errors import UserError
 from core.files import FileRefused, read_user_file, write_atomically
 from core.network import ROLES, Network, NetworkError
 from core.settings import DataSettings, SettingsError, TrainingSettings
+from core.strict_json import JSONRefused, loads_strict
 
 FORMAT = 1
 MAX_FILE_BYTES = 200 * 2**20
@@ -58,6 +58,8 @@ class Project:
             training = TrainingSettings.from_dict(data.get("training", {}))
         except (NetworkError, SettingsError, _Invalid) as exc:
             raise ProjectError(f"{source}: {exc}") from None
+        except RecursionError:
+            raise ProjectError(f"{source}: the JSON is nested too deeply") from None
         return cls(network, settings, training, data.get("title", ""),
                    data.get("description", ""), data.get("goal"))
 
@@ -87,35 +89,10 @@ def loads_project(text: str, source: str = "<text>") -> Project:
     if not text.strip():
         raise ProjectError(f"{source}: the file is empty")
     try:
-        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float,
-                          parse_int=_float_range_int)
-    except json.JSONDecodeError as exc:
-        raise ProjectError(f"{source}: not JSON (line {exc.lineno}, column {exc.colno}: "
-                           f"{exc.msg})") from None
-    except RecursionError:
-        raise ProjectError(f"{source}: the JSON is nested too deeply") from None
-    except (_Invalid, ValueError) as exc:
+        data = loads_strict(text)
+    except JSONRefused as exc:
         raise ProjectError(f"{source}: {exc}") from None
     return Project.from_dict(data, source)
-
-
-def _refuse_constant(name: str) -> float:
-    raise _Invalid(f"{name} is not allowed: every number must be finite")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise _Invalid(f"the number {shorten(text, 24)} is too large")
-    return value
-
-
-def _float_range_int(text: str) -> int:
-    """Whole numbers within float range: every number in a project may end up as a float."""
-    digits = len(text.lstrip("-"))
-    if digits > 308:  # 1e308 is the largest power of ten a float holds
-        raise _Invalid(f"the number {shorten(text, 24)} ({digits:,} digits) is too large")
-    return int(text)
 
 
 @lru_cache(maxsize=1)

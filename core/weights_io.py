@@ -12,6 +12,7 @@ input id) when layered; otherwise edges.csv (id, source, target, weight) and bia
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import zipfile
@@ -19,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import UserError
+from core.errors import UserError, shorten
+from core.files import FileRefused, open_user_file, read_user_file
 from core.network import Network
+from core.strict_json import JSONRefused, loads_strict
 
 JSON_FORMAT = "backprop-studio-weights"
 
@@ -112,37 +115,84 @@ def import_weights(net: Network, path: str | Path) -> tuple[dict[str, float], di
             weights, biases, endpoints = _read_json(path)
     except ExportError:
         raise
+    except FileRefused as exc:
+        raise ExportError(str(exc)) from None
     except OSError as exc:
         raise ExportError(f"{path}: {exc.strerror or 'cannot be read'}") from None
-    except (ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as exc:
-        raise ExportError(f"{path.name} is not a weights file this program wrote ({exc})") from None
+    except (ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError,
+            zipfile.LargeZipFile, NotImplementedError) as exc:
+        raise ExportError(f"{path.name} is not a weights file this program wrote "
+                          f"({shorten(str(exc), 80)})") from None
     _match(net, weights, biases, endpoints, path.name)
     return weights, biases
 
 
+# A scalar .npy member is a 128-byte header and 8 bytes of value; anything much larger under
+# a weight:/bias: name is not one, and is refused before it is decompressed (zip bombs).
+SCALAR_NPY_BYTES = 4096
+MAX_IMPORT_BYTES = 200 * 2**20
+MAX_MEMBERS = 2_100_000  # edges + neurons at their limits, plus layer tables
+
+
 def _read_npz(path: Path):
+    """Only the weight:/bias: members are read, each bounded; layer tables are skipped."""
     weights, biases = {}, {}
-    with np.load(path, allow_pickle=False) as npz:
-        for key in npz.files:
+    with open_user_file(path, MAX_IMPORT_BYTES) as f, zipfile.ZipFile(f) as zf:
+        members = zf.infolist()
+        if len(members) > MAX_MEMBERS:
+            raise ExportError(f"{path.name} holds {len(members):,} arrays; the limit is "
+                              f"{MAX_MEMBERS:,}")
+        for info in members:
+            key = info.filename.removesuffix(".npy")
             kind, _, ident = key.partition(":")
-            if kind in ("weight", "bias"):
-                value = npz[key]
-                if value.shape != () or value.dtype.kind not in "fiu":
-                    raise ExportError(f"{path.name}: {key} is not a single number")
-                (weights if kind == "weight" else biases)[ident] = float(value)
+            if kind not in ("weight", "bias"):
+                continue
+            if info.file_size > SCALAR_NPY_BYTES:
+                raise ExportError(f"{path.name}: {shorten(key, 60)} is not a single number")
+            with zf.open(info) as member:
+                value = _scalar_npy(member.read(SCALAR_NPY_BYTES + 1))
+            if value is None:
+                raise ExportError(f"{path.name}: {shorten(key, 60)} is not a single number")
+            (weights if kind == "weight" else biases)[ident] = value
     return weights, biases, None
 
 
+def _scalar_npy(data: bytes) -> float | None:
+    """The number in a 0-d numeric .npy, or None; its header is checked before any value is
+    read (a header may claim terabytes)."""
+    fp = io.BytesIO(data)
+    version = np.lib.format.read_magic(fp)
+    read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                   (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+    if read_header is None:
+        raise ValueError(f"unknown .npy version {version}")
+    shape, _, dtype = read_header(fp)
+    if shape != () or dtype.hasobject or dtype.kind not in "fiu":
+        return None
+    raw = fp.read(dtype.itemsize)
+    if len(raw) != dtype.itemsize:
+        raise ValueError("a value is cut short")
+    return float(np.frombuffer(raw, dtype=dtype)[0])
+
+
 def _read_json(path: Path):
-    doc = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        doc = loads_strict(read_user_file(path, MAX_IMPORT_BYTES).decode("utf-8"))
+    except JSONRefused as exc:
+        raise ExportError(f"{path.name}: {exc}") from None
     if not isinstance(doc, dict) or doc.get("format") != JSON_FORMAT:
         raise ExportError(f"{path.name} is not a Backprop Studio weights file")
-    weights, biases = doc["weights"], doc["biases"]
+    weights, biases = doc.get("weights"), doc.get("biases")
     for table in (weights, biases):
         if not isinstance(table, dict) or not all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) for v in table.values()):
             raise ExportError(f"{path.name}: weights and biases must be numbers by id")
-    endpoints = {e[0]: (e[1], e[2]) for e in doc.get("edges", [])}
+    edges = doc.get("edges", [])
+    if not isinstance(edges, list) or not all(
+            isinstance(e, list) and len(e) == 3 and all(isinstance(s, str) for s in e)
+            for e in edges):
+        raise ExportError(f"{path.name}: edges must be a list of [id, source, target] lists")
+    endpoints = {e[0]: (e[1], e[2]) for e in edges}
     return {k: float(v) for k, v in weights.items()}, {k: float(v) for k, v in biases.items()}, endpoints
 
 
@@ -152,20 +202,22 @@ def _match(net: Network, weights: dict, biases: dict, endpoints: dict | None, na
             raise ExportError(f"{name} has no weight for edge {e.id} "
                               f"({net.neurons[e.source].name} -> {net.neurons[e.target].name})")
         if endpoints is not None and e.id in endpoints and tuple(endpoints[e.id]) != (e.source, e.target):
-            s, t = endpoints[e.id]
+            s, t = (shorten(v, 40) for v in endpoints[e.id])
             raise ExportError(f"{name}: edge {e.id} goes {s} -> {t} in the file but "
                               f"{e.source} -> {e.target} in the network")
     extra = sorted(set(weights) - set(net.edges))
     if extra:
-        raise ExportError(f"{name} has a weight for edge {extra[0]}, which the network does not have")
+        raise ExportError(f"{name} has a weight for edge {shorten(extra[0], 40)}, which the "
+                          "network does not have")
     expected = set(_biased(net))
     missing = sorted(expected - set(biases))
     if missing:
         raise ExportError(f"{name} has no bias for neuron {missing[0]}")
     extra = sorted(set(biases) - expected)
     if extra:
-        raise ExportError(f"{name} has a bias for {extra[0]}, which is not a biased neuron here")
+        raise ExportError(f"{name} has a bias for {shorten(extra[0], 40)}, which is not a biased "
+                          "neuron here")
     for table in (weights, biases):
         for k, v in table.items():
             if not math.isfinite(v):
-                raise ExportError(f"{name}: the value for {k} is not a finite number")
+                raise ExportError(f"{name}: the value for {shorten(k, 40)} is not a finite number")
