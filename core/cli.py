@@ -5,7 +5,9 @@ import argparse
 import re
 import sys
 import time
+import warnings
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 from typing import TextIO
 
@@ -48,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@lru_cache(maxsize=1)
+def _parser() -> argparse.ArgumentParser:
+    return build_parser()  # ~5 ms to build (argparse looks up translations): build it once
+
+
 def _whole(text: str) -> int:
     # int() would also take '1_000' and non-ASCII digits; a command line wants plain ones.
     if not re.fullmatch(r"[+-]?[0-9]{1,30}", text.strip()):
@@ -66,9 +73,13 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
     """Run one command. Exit codes: 0 done, 1 a result that failed (divergence, gradient
     check), 2 bad input (one line on stderr), 130 interrupted."""
     try:
-        args = build_parser().parse_args(argv)
+        args = _parser().parse_args(argv)
         handler = {"train": _train, "gradcheck": _gradcheck, "export": _export}[args.command]
-        return handler(args, out, err)
+        with warnings.catch_warnings():
+            # NumPy's overflow warnings would add lines to stderr; a run that overflows is
+            # reported by the commands themselves (divergence, a FAILED gradient check).
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return handler(args, out, err)
     except (UserError, OSError) as exc:
         return _fail(err, _one_line(exc))
     except MemoryError:

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
-from core.errors import UserError
+from core.errors import UserError, shorten
 
 STALE_SECONDS = 60  # a temporary file older than this belongs to no save still running
 
@@ -45,9 +45,9 @@ def check_regular_file(path: str | Path) -> os.stat_result:
     try:
         st = os.stat(path)
     except OSError as exc:
-        raise FileRefused(f"{path}: {exc.strerror or 'cannot be read'}") from None
+        raise FileRefused(f"{_show(path)}: {exc.strerror or 'cannot be read'}") from None
     if not stat.S_ISREG(st.st_mode):
-        raise FileRefused(f"{path} is {_kind(st.st_mode)}, not a file")
+        raise FileRefused(f"{_show(path)} is {_kind(st.st_mode)}, not a file")
     return st
 
 
@@ -59,14 +59,14 @@ def open_user_file(path: str | Path, limit: int | None = None) -> BinaryIO:
     """
     st = check_regular_file(path)
     if limit is not None and st.st_size > limit:
-        raise FileRefused(f"{path} is {_size(st.st_size)}; the limit is {_size(limit)}")
+        raise FileRefused(f"{_show(path)} is {_size(st.st_size)}; the limit is {_size(limit)}")
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
-        raise FileRefused(f"{path}: {exc.strerror or 'cannot be read'}") from None
+        raise FileRefused(f"{_show(path)}: {exc.strerror or 'cannot be read'}") from None
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped after the stat above
-            raise FileRefused(f"{path} is not a regular file")
+            raise FileRefused(f"{_show(path)} is not a regular file")
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
@@ -81,10 +81,15 @@ def read_user_file(path: str | Path, limit: int) -> bytes:
         try:
             data = f.read(limit + 1)
         except OSError as exc:
-            raise FileRefused(f"{path}: {exc.strerror or 'cannot be read'}") from None
+            raise FileRefused(f"{_show(path)}: {exc.strerror or 'cannot be read'}") from None
     if len(data) > limit:
-        raise FileRefused(f"{path} is larger than {_size(limit)}, the limit")
+        raise FileRefused(f"{_show(path)} is larger than {_size(limit)}, the limit")
     return data
+
+
+def _show(path: str | Path) -> str:
+    """A path as a message shows it: a 100,000-character path would be the whole message."""
+    return shorten(str(path), 160)
 
 
 def _size(n: int) -> str:
@@ -140,7 +145,7 @@ def _mode_for(target: Path) -> int:
 def _naming(exc: OSError, path: Path) -> OSError:
     """The same error, about the user's file ('No space left on device' says where)."""
     code = exc.errno if exc.errno is not None else errno.EIO
-    return OSError(code, exc.strerror or os.strerror(code), str(path))
+    return OSError(code, exc.strerror or os.strerror(code), _show(path))
 
 
 def remove_stale_temporaries(path: str | Path) -> list[Path]:

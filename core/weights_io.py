@@ -166,7 +166,10 @@ def _scalar_npy(data: bytes) -> float | None:
                    (2, 0): np.lib.format.read_array_header_2_0}.get(version)
     if read_header is None:
         raise ValueError(f"unknown .npy version {version}")
-    shape, _, dtype = read_header(fp)
+    try:
+        shape, _, dtype = read_header(fp)
+    except Exception:  # noqa: BLE001 - numpy's header parser raises many kinds (TokenError...)
+        raise ValueError("an array header cannot be read") from None
     if shape != () or dtype.hasobject or dtype.kind not in "fiu":
         return None
     raw = fp.read(dtype.itemsize)
