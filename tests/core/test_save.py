@@ -1,0 +1,172 @@
+"""Saving a project: permissions kept, symlinks written through, leftovers of killed saves
+removed, and a SIGKILL at any moment leaves either the old or the new file, never a mix."""
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from core.files import (FileRefused, open_user_file, read_user_file, remove_stale_temporaries,
+                        remove_stale_temporaries_in)
+from core.project import load_project, save_project
+from core.templates import xor
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def titled(title: str):
+    project = xor()
+    project.title = title
+    return project
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.mark.parametrize("perm", [0o644, 0o600, 0o664, 0o640])
+def test_a_save_keeps_the_files_permissions(tmp_path, perm):
+    path = tmp_path / "p.json"
+    save_project(titled("one"), path)
+    os.chmod(path, perm)
+    save_project(titled("two"), path)
+    assert mode(path) == perm and load_project(path).title == "two"
+
+
+def test_a_new_file_gets_the_usual_permissions(tmp_path):
+    path = tmp_path / "new.json"
+    old = os.umask(0o022)
+    try:
+        save_project(xor(), path)
+    finally:
+        os.umask(old)
+    assert mode(path) == 0o644  # as open() would give, not mkstemp's 0600
+
+
+def test_saving_through_a_symlink_writes_the_target_and_keeps_the_link(tmp_path):
+    real = tmp_path / "real" / "p.json"
+    real.parent.mkdir()
+    save_project(titled("old"), real)
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    save_project(titled("new"), link)
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert load_project(real).title == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.json", "real"]
+    assert [p.name for p in real.parent.iterdir()] == ["p.json"]  # the temp file sat beside it
+
+
+@pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="needs a second filesystem")
+def test_a_symlink_to_another_filesystem_can_be_saved(tmp_path):
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as other:
+        if os.stat(other).st_dev == os.stat(tmp_path).st_dev:
+            pytest.skip("/dev/shm is on the same filesystem here")
+        real = Path(other) / "p.json"
+        save_project(titled("old"), real)
+        link = tmp_path / "link.json"
+        link.symlink_to(real)
+        save_project(titled("new"), link)  # os.replace across filesystems would fail
+        assert link.is_symlink() and load_project(real).title == "new"
+
+
+def test_stale_temporaries_of_dead_saves_are_removed_on_the_next_save(tmp_path):
+    path = tmp_path / "p.json"
+    save_project(xor(), path)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    leftover = tmp_path / f".p.json.{dead}-abc123.tmp"  # a save whose process is gone
+    leftover.write_text("half a proj")
+    running = tmp_path / f".p.json.{os.getppid()}-xyz.tmp"  # a live process: maybe saving now
+    running.write_text("being written")
+    other = tmp_path / f".q.json.{dead}-abc.tmp"  # another file's: not this save's business
+    other.write_text("x")
+    save_project(xor(), path)
+    assert not leftover.exists() and running.exists() and other.exists()
+    old = time.time() - 3600  # an hour old: no save takes that long
+    os.utime(running, (old, old))
+    assert remove_stale_temporaries(path) == [running]
+    assert remove_stale_temporaries_in(tmp_path) == [other]
+
+
+def test_write_errors_name_the_users_file_and_leave_nothing(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    path = folder / "p.json"
+    save_project(xor(), path)
+    os.chmod(folder, 0o500)
+    try:
+        if os.access(folder, os.W_OK):
+            pytest.skip("running as a user who can write anywhere")
+        with pytest.raises(OSError) as info:
+            save_project(titled("x"), path)
+        assert info.value.filename == str(path) and ".tmp" not in str(info.value)
+    finally:
+        os.chmod(folder, 0o700)
+
+
+# ----- reading ------------------------------------------------------------------------------
+def test_only_regular_files_are_opened(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    link = tmp_path / "link"
+    link.symlink_to(fifo)
+    for path, kind in ((fifo, "FIFO"), (link, "FIFO"), (tmp_path, "folder"),
+                       (Path("/dev/zero"), "device"), (tmp_path / "none", "No such file")):
+        start = time.monotonic()
+        with pytest.raises(FileRefused, match=kind):
+            open_user_file(path)
+        assert time.monotonic() - start < 1
+    small = tmp_path / "f.txt"
+    small.write_bytes(b"12345")
+    with pytest.raises(FileRefused, match="limit"):
+        read_user_file(small, 4)
+    assert read_user_file(small, 5) == b"12345"
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+def test_a_file_whose_size_lies_is_still_read_only_to_the_limit():
+    # /proc files report size 0 and may be of any length.
+    with pytest.raises(FileRefused, match="larger than"):
+        read_user_file("/proc/self/maps", 10)
+
+
+# ----- kills --------------------------------------------------------------------------------
+SAVER = """
+import sys
+from core.project import save_project
+from core.templates import xor
+project = xor()
+project.description = "d" * 60_000
+print("ready", flush=True)
+i = 0
+while True:
+    project.title = f"title {i}"
+    save_project(project, sys.argv[1])
+    i += 1
+"""
+
+
+def test_sigkill_during_saves_leaves_a_whole_file_and_the_next_save_cleans_up(tmp_path):
+    path = tmp_path / "p.json"
+    save_project(titled("start"), path)
+    kills = 25
+    for k in range(kills):
+        proc = subprocess.Popen([sys.executable, "-c", SAVER, str(path)], cwd=ROOT,
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.01 + 0.002 * k)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        proc.stdout.close()
+        title = load_project(path).title  # whole: the old file or a complete new one
+        assert title == "start" or title.startswith("title ")
+    save_project(titled("after"), path)  # removes what the killed saves left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.json"]
+    assert load_project(path).title == "after"
