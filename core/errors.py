@@ -12,7 +12,14 @@ MAX_LINE = 400  # characters; a message longer than this is cut (a person reads 
 
 
 class UserError(Exception):
-    """Bad input or a refused action; str(error) is one line for the user."""
+    """Bad input or a refused action; str(error) is one line for the user.
+
+    Messages are written short; the cap here is the safety net for a value quoted whole
+    (a 100,000-character id), so no dialog or terminal ever gets a wall of text.
+    """
+
+    def __str__(self) -> str:
+        return one_line(super().__str__())
 
 
 def cut_list(items: Iterable[object], keep: int = 10, sep: str = ", ") -> str:

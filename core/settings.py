@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from core.datasets import GENERATORS
-from core.errors import UserError
+from core.errors import UserError, shorten
 
 
 # NumPy's generators take any seed >= 0; above 2**63 a seed no longer fits the int64 a GUI
@@ -124,7 +124,8 @@ def _check(path: str, value: Any, default: Any, choices: tuple | None, bounds: t
         if not isinstance(value, str):
             raise SettingsError(f"{path} must be a string")
         if choices and value not in choices:
-            raise SettingsError(f"{path} must be one of {', '.join(choices)}, not {value!r}")
+            raise SettingsError(f"{path} must be one of {', '.join(choices)}, "
+                                f"not {shorten(repr(value), 40)}")
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SettingsError(f"{path} must be a {'whole ' if isinstance(default, int) else ''}number")

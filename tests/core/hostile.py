@@ -31,9 +31,9 @@ SECRET = "SECRET-d41d8cd98f00b204"  # contents of files that are not the user's 
 Case = tuple[str, Callable[[Path], Path]]
 
 # Values put into numeric fields: beyond float range, at the edges, and of the wrong type.
-HOSTILE_NUMBERS: list[Any] = [10**400, -(10**400), 10**308 * 10, 2**63, 2**64 + 1, -1, -(2**63),
-                              0, -0.0, 0.5, 1e308, -1e308, 5e-324, float("nan"), float("inf"),
-                              float("-inf"), "1", "", True, None, [], {}, [1.0]]
+HOSTILE_NUMBERS: list[Any] = [10**400, -(10**400), 10**308 * 10, 2**63, -1, 0, 0.5, 1e308,
+                              -1e308, 5e-324, float("nan"), float("inf"), float("-inf"), "1", True,
+                              None, [], {}]
 
 
 def example(name: str) -> dict:
@@ -117,7 +117,7 @@ def _structural_cases(stem: str, doc: dict) -> list[Case]:
             add(f"{key}={bad!r}", {**doc, key: bad})
     for key in ("data", "training") if stem in SWEEP_EXAMPLES else ():
         for field in list(doc[key]):
-            for bad in (None, [], {}, "x" * 5000, ["x"] * 3):
+            for bad in ({}, "x" * 5000, ["x"] * 3):
                 add(f"{key}.{field}={str(bad)[:8]}", put(doc, (key, field), bad))
     add("deep-data", '{"format": 1, "neurons": [], "edges": [], "data": ' + "[" * 100_000
         + "]" * 100_000 + "}")
