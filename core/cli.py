@@ -241,7 +241,8 @@ class _ProgressBar:
         if self.unit == "epoch":
             text = f"epoch {done}/{self.total}"
         else:
-            text = f"{done:,}/{self.total:,} {self.unit}"
+            left = _time_left(now - self._start, done, self.total)
+            text = f"{done:,}/{self.total:,} {self.unit}{left}"
         tail = "" if loss is None else f"  loss {loss:.5g}"
         self.stream.write(f"\r[{bar}] {text}{tail}   ")
         self.stream.flush()
@@ -252,3 +253,13 @@ class _ProgressBar:
             self.stream.write("\n")
             self.stream.flush()
             self._drawn = False
+
+
+def _time_left(elapsed: float, done: int, total: int) -> str:
+    """', about 4 h left': a long check says how long it will take (Ctrl+C stops it)."""
+    if done <= 0 or done >= total:
+        return ""
+    left = elapsed / done * (total - done)
+    if left >= 3600:
+        return f", about {left / 3600:.0f} h left"
+    return f", about {left / 60:.0f} min left" if left >= 60 else f", about {left:.0f} s left"
