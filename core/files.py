@@ -108,8 +108,8 @@ def write_atomically(path: str | Path, data: bytes) -> None:
     """
     path = Path(path)
     target = Path(os.path.realpath(path))  # through symlinks: the link itself stays
-    remove_stale_temporaries(target)
     mode = _mode_for(target)
+    remove_stale_temporaries(target)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}-", suffix=".tmp",
                                    dir=target.parent)
@@ -133,13 +133,22 @@ def write_atomically(path: str | Path, data: bytes) -> None:
 
 
 def _mode_for(target: Path) -> int:
-    """The existing file's permissions, or what a plain open() would give a new file."""
+    """The existing file's permissions, or what a plain open() would give a new file.
+
+    Anything but a regular file is refused: renaming over /dev/null or a FIFO would replace
+    the device or the pipe, not write into it.
+    """
     try:
-        return stat.S_IMODE(os.stat(target).st_mode)
-    except OSError:
+        st = os.stat(target)
+    except FileNotFoundError:
         umask = os.umask(0)
         os.umask(umask)
         return 0o666 & ~umask
+    except OSError as exc:
+        raise _naming(exc, target) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise FileRefused(f"{_show(target)} is {_kind(st.st_mode)}, not a file; choose another name")
+    return stat.S_IMODE(st.st_mode)
 
 
 def _naming(exc: OSError, path: Path) -> OSError:

@@ -170,3 +170,16 @@ def test_sigkill_during_saves_leaves_a_whole_file_and_the_next_save_cleans_up(tm
     save_project(titled("after"), path)  # removes what the killed saves left behind
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.json"]
     assert load_project(path).title == "after"
+
+
+def test_a_save_never_replaces_a_pipe_a_device_or_a_folder(tmp_path):
+    # Renaming over them would replace the pipe (or, as root, /dev/null) with a file.
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    link = tmp_path / "link.json"
+    link.symlink_to(fifo)
+    for target, kind in ((fifo, "FIFO"), (link, "FIFO"), (tmp_path, "folder")):
+        with pytest.raises(FileRefused, match=kind):
+            save_project(xor(), target)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.json", "pipe.json"]
