@@ -125,6 +125,7 @@ def _seed(text: str) -> int:
 
 
 def _train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from core.files import check_save_target
     from core.initializers import initialize
     from core.project import save_project
     from core.training import Diverged, Trainer
@@ -139,6 +140,7 @@ def _train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     epochs = args.epochs if args.epochs is not None else project.training.epochs
     trainer = Trainer(project.network, data, project.training)
     output = Path(args.output) if args.output else Path(args.file).with_suffix(".trained.json")
+    check_save_target(output)  # refused now, not after the training
     bar = _ProgressBar(epochs, err, enabled=not args.quiet, eager=True)
     code = 0
     try:

@@ -132,6 +132,14 @@ def write_atomically(path: str | Path, data: bytes) -> None:
         raise
 
 
+def check_save_target(path: str | Path) -> None:
+    """FileRefused now if `path` is something a save would refuse (before a long computation)."""
+    target = Path(os.path.realpath(path))
+    _mode_for(target)
+    if not target.parent.is_dir():
+        raise FileRefused(f"{_show(path)}: the folder {_show(target.parent)} does not exist")
+
+
 def _mode_for(target: Path) -> int:
     """The existing file's permissions, or what a plain open() would give a new file.
 

@@ -19,7 +19,7 @@ from core.errors import UserError
 from core.events import Signal
 from core.history import Series, Trajectory
 from core.losses import LOSSES, predictions
-from core.network import Change, Network
+from core.network import Change, Network, NetworkError
 from core.optimizers import clip_gradients, learning_rate, make_optimizer
 from core.regularization import add_penalty_gradient, apply_max_norm, penalty
 from core.settings import TrainingSettings
@@ -99,7 +99,10 @@ class Trainer:
     def _rebuild(self) -> None:
         """Compile the plan; keep trained values and optimiser state for parameters that remain."""
         old = getattr(self, "plan", None)
-        plan = compile_plan(self.network)
+        try:
+            plan = compile_plan(self.network)
+        except NetworkError as exc:  # no input or no output neuron: training stops, said once
+            raise TrainingError(str(exc)) from None
         problem = check_loss(plan, self.network, self.settings.loss) or self._data_mismatch(plan)
         if problem:
             raise TrainingError(problem)

@@ -142,3 +142,13 @@ def test_the_cli_progress_bar_shows_counts_and_time_left():
         fast.update(k)
     fast.close()
     assert quiet.getvalue() == ""  # a check that ends within a second draws nothing
+
+
+def test_a_network_that_cannot_run_stops_training_with_a_training_error():
+    # The window's training process catches TrainingError; anything else would kill it.
+    project = xor()
+    for n in list(project.network.outputs):
+        project.network.set_role(n.id, "hidden")
+    data = make_dataset(project.data)
+    with pytest.raises(TrainingError, match="no output neuron"):
+        Trainer(project.network, data, project.training)

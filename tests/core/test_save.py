@@ -183,3 +183,22 @@ def test_a_save_never_replaces_a_pipe_a_device_or_a_folder(tmp_path):
             save_project(xor(), target)
     assert stat.S_ISFIFO(os.stat(fifo).st_mode) and link.is_symlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.json", "pipe.json"]
+
+
+def test_train_refuses_an_output_it_could_not_save_before_training(tmp_path):
+    import io
+
+    from core import cli
+
+    project = tmp_path / "p.json"
+    save_project(xor(), project)
+    fifo = tmp_path / "out.json"
+    os.mkfifo(fifo)
+    for output, expected in ((fifo, "FIFO"), (tmp_path, "folder"),
+                             (tmp_path / "no" / "x.json", "does not exist")):
+        err = io.StringIO()
+        start = time.monotonic()
+        code = cli.main(["train", str(project), "--epochs", "100000", "--quiet", "-o", str(output)],
+                        io.StringIO(), err)
+        assert code == 2 and expected in err.getvalue()
+        assert time.monotonic() - start < 2  # refused before 100,000 epochs, not after
