@@ -155,9 +155,20 @@ def _train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     trainer.sync_network()
     save_project(project, output)
     final = trainer.evaluate()
+    print(f"data: {_data_source(project, args.file, data)}", file=out)
     print(f"wrote {output}", file=out)
     print(_summary(final, trainer.epoch), file=out)
     return code
+
+
+def _data_source(project, project_file: str, data) -> str:
+    """What was trained on, naming the CSV file read (a wrong csv_path shows at once)."""
+    from core.data import csv_file
+
+    s = project.data
+    where = (f"from {shorten(str(csv_file(s, Path(project_file).resolve().parent)), 120)}"
+             if s.source == "csv" else f"generated ({s.generator})")
+    return f"{data.describe()}, {where}"
 
 
 def _summary(ev, epochs: int) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 import re
 from pathlib import Path
 
@@ -103,7 +104,12 @@ def _meant_as_csv(path: Path) -> bool:
     A project may name any file (~/.ssh/id_rsa, /proc/self/environ); its contents must not
     end up in an error line, a log or a screenshot.
     """
-    return path.suffix.lower() in CSV_SUFFIXES
+    try:
+        real = Path(os.path.realpath(path))
+    except (OSError, ValueError):
+        return False
+    # Both names: a link called data.csv that points at a key is still a key.
+    return path.suffix.lower() in CSV_SUFFIXES and real.suffix.lower() in CSV_SUFFIXES
 
 
 def _quote(path: Path, text: str) -> str:

@@ -39,3 +39,23 @@ def test_long_lists_are_cut_with_a_count():
     assert cut_list(range(20_000)) == "0, 1, 2, 3, 4, 5, 6, 7, 8, 9 ... and 19,990 more"
     assert cut_list(["a", "b"]) == "a, b"
     assert shorten("y" * 100, 10) == "y" * 9 + "…"
+
+
+def _core_imports(module: str) -> set[str]:
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse((Path(__file__).resolve().parents[2] / "core" / f"{module}.py").read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("core"):
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("core")}
+    return found
+
+
+def test_the_error_module_is_a_leaf_and_the_file_helpers_sit_just_above_it():
+    assert _core_imports("errors") == set()
+    assert _core_imports("files") == {"core.errors"}
+    assert _core_imports("strict_json") == {"core.errors"}

@@ -203,6 +203,11 @@ def test_files_that_are_not_csvs_are_never_quoted(tmp_path):
         with pytest.raises(DataError) as info:
             load_csv(secret, *columns, "regression")
         assert hostile.SECRET not in str(info.value)
+    link = tmp_path / "data.csv"  # a link named like a table, to a file that is not one
+    link.symlink_to(secret)
+    with pytest.raises(DataError) as info:
+        load_csv(link, ["a"], ["y"], "regression")
+    assert hostile.SECRET not in str(info.value)
     # The same file named .csv is the user's table: its text may be quoted to help.
     table = tmp_path / "t.csv"
     table.write_text(secret.read_text())
@@ -275,3 +280,15 @@ def test_main_py_ends_hostile_files_in_one_line(tmp_path, make):
                               env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1, (argv, proc.stderr)
         assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+
+
+def test_train_says_which_csv_file_it_read(tmp_path):
+    (tmp_path / "d.csv").write_text("a,b,y\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n")
+    doc = hostile.example("xor")
+    doc["data"].update(source="csv", csv_path="d.csv", input_columns=["a", "b"],
+                       target_columns=["y"], task="classification")
+    path = tmp_path / "p.json"
+    path.write_text(hostile._text(doc))
+    code, out, err = run_cli(["train", str(path), "--epochs", "1", "--quiet",
+                              "-o", str(tmp_path / "o.json")])
+    assert code == 0 and f"from {tmp_path / 'd.csv'}" in out.splitlines()[0], out
