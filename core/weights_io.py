@@ -14,8 +14,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import lzma
 import math
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -119,8 +121,10 @@ def import_weights(net: Network, path: str | Path) -> tuple[dict[str, float], di
         raise ExportError(str(exc)) from None
     except OSError as exc:
         raise ExportError(f"{path}: {exc.strerror or 'cannot be read'}") from None
-    except (ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError,
-            zipfile.LargeZipFile, NotImplementedError) as exc:
+    except (ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError, zipfile.LargeZipFile,
+            NotImplementedError, RuntimeError, zlib.error, lzma.LZMAError) as exc:
+        # RuntimeError: an encrypted member; zlib/lzma errors (and OSError for bzip2,
+        # above): damaged compressed data.
         raise ExportError(f"{path.name} is not a weights file this program wrote "
                           f"({shorten(str(exc), 80)})") from None
     _match(net, weights, biases, endpoints, path.name)

@@ -339,8 +339,41 @@ def weight_npz_cases(edges: list[list[str]], biased: list[str]) -> list[tuple[st
                                                                           payload=bytes(64_000_000))},
                                        zipfile.ZIP_DEFLATED)))
     out.append(("many-members", _zip({**good, **{f"x{i}.npy": b"" for i in range(20_000)}})))
+    for label, compression in (("bzip2", zipfile.ZIP_BZIP2), ("lzma", zipfile.ZIP_LZMA)):
+        out.append((label, _zip(good, compression)))
+    deflated = _zip(good, zipfile.ZIP_DEFLATED)
+    out.append(("encrypted-flag", _patch_headers(deflated, flags=0x1)))
+    out.append(("unknown-method", _patch_headers(deflated, method=99)))
+    out.append(("corrupt-deflate", _corrupt_data(deflated)))
+    out.append(("corrupt-bzip2", _corrupt_data(_zip(good, zipfile.ZIP_BZIP2))))
+    out.append(("corrupt-lzma", _corrupt_data(_zip(good, zipfile.ZIP_LZMA))))
     out.append(("not-zip", b"PK\x03\x04" + b"\x00" * 200))
     out.append(("truncated-zip", _zip(good)[:-30]))
     out.append(("empty", b""))
     out.append(("missing-weight", _zip({k: v for k, v in good.items() if k != e0})))
     return out
+
+
+def _patch_headers(data: bytes, flags: int = 0, method: int | None = None) -> bytes:
+    """Set general-purpose flags and/or the compression method in every zip header."""
+    out = bytearray(data)
+    for signature, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = 0
+        while (at := out.find(signature, start)) >= 0:
+            old = struct.unpack_from("<H", out, at + flag_at)[0]
+            struct.pack_into("<H", out, at + flag_at, old | flags)
+            if method is not None:
+                struct.pack_into("<H", out, at + flag_at + 2, method)
+            start = at + 4
+    return bytes(out)
+
+
+def _corrupt_data(data: bytes) -> bytes:
+    """Scramble the compressed bytes of the first member, headers intact."""
+    out = bytearray(data)
+    name_len, extra_len = struct.unpack_from("<HH", out, 26)
+    begin = 30 + name_len + extra_len
+    size = struct.unpack_from("<I", out, 18)[0]
+    for i in range(begin, begin + min(size, 40)):
+        out[i] ^= 0x5A
+    return bytes(out)
