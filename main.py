@@ -25,9 +25,25 @@ def main(argv: list[str] | None = None) -> int:
         print("error: give at most one project file to open "
               "(or a command: train, gradcheck, export)", file=sys.stderr)
         return 2
+    problem = _no_display()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     from gui.app import run_gui
 
     return run_gui(argv[0] if argv else None)
+
+
+def _no_display() -> str | None:
+    """Why no window can open here, before Qt aborts with a message of its own (exit 134)."""
+    import os
+
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return ("there is no display to open the window on; run it under Xvfb "
+            "(xvfb-run python main.py) or use the command line (python main.py --help)")
 
 
 def _not_a_project_file(path: str) -> str | None:

@@ -59,14 +59,16 @@ class RemoveItems(Edit):
                                                     f"{e} edge(s)" if e else "") if p)
 
     def apply(self, net: Network) -> None:
-        neuron_order, edge_order = list(net.neurons), list(net.edges)
+        # Positions by dict lookup: list.index per item was quadratic (0.4 s deleting one
+        # neuron with its 800 edges from a 51k-edge net).
+        neuron_at = {n: i for i, n in enumerate(net.neurons)}
+        edge_at = {e: i for i, e in enumerate(net.edges)}
+        doomed = set(self.neuron_ids)
         doomed_edges = set(self.edge_ids) | {e.id for e in net.edges.values()
-                                             if e.source in self.neuron_ids or e.target in self.neuron_ids}
-        self._edges = sorted((edge_order.index(e), replace(net.edges[e])) for e in doomed_edges)
-        self._neurons = sorted((neuron_order.index(n), replace(net.neurons[n]))
-                               for n in self.neuron_ids)
-        for _, e in self._edges:
-            net.disconnect(e.id)
+                                             if e.source in doomed or e.target in doomed}
+        self._edges = sorted((edge_at[e], replace(net.edges[e])) for e in doomed_edges)
+        self._neurons = sorted((neuron_at[n], replace(net.neurons[n])) for n in self.neuron_ids)
+        net.disconnect_many([e.id for _, e in self._edges])
         for _, n in self._neurons:
             net.remove_neuron(n.id)
 
@@ -233,3 +235,21 @@ class SetSettings(Edit):
     def revert(self, net: Network) -> None:
         setattr(self.project, self.field_name, self.old)
         net.changed.emit(Change("settings"))
+
+
+@dataclass
+class ReplaceProject(Edit):
+    """New, a template, a restore: the whole project (network, data and training settings,
+    title) at once, so undo gives back the network and its settings together."""
+
+    project: object  # core.project.Project (kept loose: edits need no project import)
+    old: object  # Project snapshots
+    new: object
+    title: str = "Replace project"
+
+    def apply(self, net: Network) -> None:
+        self.project.replace_with(self.new.snapshot(), copy=False)
+
+    def revert(self, net: Network) -> None:
+        self.project.replace_with(self.old.snapshot(), copy=False)
+

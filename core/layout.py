@@ -1,10 +1,13 @@
 """Automatic placement: neurons in columns by depth, each column centred vertically."""
 from __future__ import annotations
 
+import math
+
 from core.network import Network
 
 COLUMN_GAP = 180.0
 ROW_GAP = 80.0
+FOLD_ABOVE = 48  # neurons in one column
 
 
 def layout_by_depth(net: Network, column_gap: float = COLUMN_GAP,
@@ -22,11 +25,18 @@ def layout_by_depth(net: Network, column_gap: float = COLUMN_GAP,
     for nid in net.neurons:
         columns.setdefault(depth[nid], []).append(nid)
     positions = {}
-    for d, members in columns.items():
-        members.sort(key=lambda nid: net.neurons[nid].y)
-        top = -(len(members) - 1) * row_gap / 2.0
+    x = 0.0
+    for d in sorted(columns):
+        members = sorted(columns[d], key=lambda nid: (net.neurons[nid].y, net.neurons[nid].x))
+        # A tall column folds into a square grid (784 inputs: 28 x 28, as the image they
+        # come from); a column 784 neurons high would leave Fit view a thin unreadable line.
+        width = 1 if len(members) <= FOLD_ABOVE else math.ceil(math.sqrt(len(members)))
+        height = math.ceil(len(members) / width)
+        top = -(height - 1) * row_gap / 2.0
         for i, nid in enumerate(members):
-            positions[nid] = (d * column_gap, top + i * row_gap)
+            row, col = divmod(i, width)
+            positions[nid] = (x + col * row_gap, top + row * row_gap)
+        x += (width - 1) * row_gap + column_gap
     return positions
 
 

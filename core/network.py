@@ -64,6 +64,16 @@ class Change:
     structural: bool = False
 
 
+@dataclass(frozen=True)
+class NetworkDelta:
+    """Edited items of a document, for a copy of it elsewhere (the training process)."""
+
+    neurons: dict[str, "Neuron"]
+    edges: dict[str, "Edge"]
+    gone: tuple[str, ...]
+    order: tuple[tuple[str, ...], tuple[str, ...]] | None
+
+
 @dataclass
 class Network:
     neurons: dict[str, Neuron] = field(default_factory=dict)
@@ -224,9 +234,8 @@ class Network:
         """
         neuron = self.neuron(nid)
         index = list(self.neurons).index(nid)
-        attached = [e for e in self.edges.values() if nid in (e.source, e.target)]
-        edge_index = list(self.edges)
-        removed = [(edge_index.index(e.id), e) for e in attached]
+        removed = [(i, e) for i, e in enumerate(self.edges.values()) if nid in (e.source, e.target)]
+        attached = [e for _, e in removed]
         with self.changed.blocked():
             for e in attached:
                 self.disconnect(e.id)
@@ -311,6 +320,16 @@ class Network:
         self._structure_changed(Change("edge_removed", (eid,)))
         return edge
 
+    def disconnect_many(self, eids: list[str]) -> None:
+        """Remove several edges: one event (a neuron's 800 edges, one by one, cost each view
+        800 updates)."""
+        for eid in eids:
+            self.edge(eid)
+        for eid in eids:
+            del self.edges[eid]
+        if eids:
+            self._structure_changed(Change("edge_removed", tuple(eids)))
+
     # ----- value edits ---------------------------------------------------------------------
     def set_weight(self, eid: str, weight: float) -> None:
         self.edge(eid).weight = _finite(weight, "weight")
@@ -372,12 +391,37 @@ class Network:
             self.neuron(nid).bias = b
         self.changed.emit(Change("values"))
 
-    def replace_with(self, other: "Network") -> None:
-        """Take over another document's contents (New, Open, templates): one `reset` event."""
-        self.neurons = {k: replace(v) for k, v in other.neurons.items()}
-        self.edges = {k: replace(v) for k, v in other.edges.items()}
-        for prefix, number in other._next_id.items():
-            self._next_id[prefix] = max(self._next_id.get(prefix, 1), number)
+    def replace_with(self, other: "Network", copy: bool = True) -> None:
+        """Take over another document's contents (New, Open, templates): one `reset` event.
+        With copy=False the items are taken as they are (a network nobody else holds)."""
+        if copy:
+            self.neurons = {k: replace(v) for k, v in other.neurons.items()}
+            self.edges = {k: replace(v) for k, v in other.edges.items()}
+        else:
+            self.neurons, self.edges = dict(other.neurons), dict(other.edges)
+        # Ids restart with each document: a fresh net gets n1, e1, not the last one's n37.
+        self._next_id = dict(other._next_id)
+        self._structure_changed(Change("reset"))
+
+    def delta(self, ids: set[str] | frozenset[str], structural: bool) -> "NetworkDelta":
+        """What another copy of this document needs to catch up with edits of `ids`: the
+        items as they are now, the ids gone, and (after a structure edit) the order. Costs
+        the edited items, not the whole network (51k edges copied took 0.6 s per edit)."""
+        return NetworkDelta({i: replace(self.neurons[i]) for i in ids if i in self.neurons},
+                            {i: replace(self.edges[i]) for i in ids if i in self.edges},
+                            tuple(i for i in ids if i not in self.neurons and i not in self.edges),
+                            (tuple(self.neurons), tuple(self.edges)) if structural else None)
+
+    def apply_delta(self, delta: "NetworkDelta") -> None:
+        """Catch up with the copy a delta was taken from: one `reset` event."""
+        for i in delta.gone:
+            self.neurons.pop(i, None)
+            self.edges.pop(i, None)
+        self.neurons.update({i: replace(n) for i, n in delta.neurons.items()})
+        self.edges.update({i: replace(e) for i, e in delta.edges.items()})
+        if delta.order is not None:  # the same order: the same compiled plan
+            self.neurons = {i: self.neurons[i] for i in delta.order[0]}
+            self.edges = {i: self.edges[i] for i in delta.order[1]}
         self._structure_changed(Change("reset"))
 
     # ----- copies and plain data -------------------------------------------------------------

@@ -63,6 +63,21 @@ class Project:
         return cls(network, settings, training, data.get("title", ""),
                    data.get("description", ""), data.get("goal"))
 
+    def snapshot(self) -> "Project":
+        """A copy that later edits of this project do not reach (settings are immutable)."""
+        return Project(self.network.copy(), self.data, self.training, self.title,
+                       self.description, None if self.goal is None else dict(self.goal))
+
+    def replace_with(self, other: "Project", copy: bool = True) -> None:
+        """Take over another project's whole contents (Open, New, a template, a restore).
+
+        Settings and title first, then the network, whose one `reset` event tells every view
+        that a new document is open: each resets from this project as it now is."""
+        self.data, self.training = other.data, other.training
+        self.title, self.description = other.title, other.description
+        self.goal = None if other.goal is None else dict(other.goal)
+        self.network.replace_with(other.network, copy)
+
     def same_as(self, other: "Project") -> bool:
         return self.to_dict() == other.to_dict()
 

@@ -19,7 +19,7 @@ from core.errors import UserError
 from core.events import Signal
 from core.history import Series, Trajectory
 from core.losses import LOSSES, predictions
-from core.network import Change, Network, NetworkError
+from core.network import Change, Network, NetworkDelta, NetworkError
 from core.optimizers import clip_gradients, learning_rate, make_optimizer
 from core.regularization import add_penalty_gradient, apply_max_norm, penalty
 from core.settings import TrainingSettings
@@ -151,16 +151,20 @@ class Trainer:
         self.params = self.plan.unflatten(theta)
         self._edited.clear()
 
-    def adopt_document(self, snapshot: Network, edited: set[str] | frozenset[str],
+    def adopt_document(self, snapshot: Network | NetworkDelta, edited: set[str] | frozenset[str],
                        structural: bool) -> None:
-        """Take the GUI document's state (a copy made on the GUI thread) between two steps.
+        """Take the GUI document's state (a copy, or the edited items of it) between two
+        steps.
 
         The trainer keeps its trained values except for the ids the user edited; a
         structural change recompiles at the next step.
         """
         self._writing = True
         try:
-            self.network.replace_with(snapshot)
+            if isinstance(snapshot, NetworkDelta):
+                self.network.apply_delta(snapshot)
+            else:
+                self.network.replace_with(snapshot)
         finally:
             self._writing = False
         self._stale = self._stale or structural

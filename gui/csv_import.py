@@ -118,9 +118,13 @@ def match_neurons(net: Network, role: str, labels: list[str], x: float) -> list:
     if extra:
         edits.append(RemoveItems(extra, []))
     activation = "identity" if role == "input" else "sigmoid"
-    for i, label in enumerate(labels[len(existing):], len(existing)):
-        edits.append(AddNeuron(Neuron(net.new_id("n"), role, activation, 0.0, label, x,
-                                      -((len(labels) - 1) * 80.0) / 2 + 80.0 * i)))
+    kept = existing[:len(labels)]
+    # New neurons go below the ones kept (a centred column if there are none): never on top
+    # of a neuron already there.
+    top = max((n.y for n in kept), default=-((len(labels) - 1) * 80.0) / 2 - 80.0)
+    for k, label in enumerate(labels[len(kept):]):
+        edits.append(AddNeuron(Neuron(net.new_id("n"), role, activation, 0.0, label,
+                                      kept[0].x if kept else x, top + 80.0 * (k + 1))))
     return edits
 
 
@@ -143,6 +147,7 @@ def import_csv(window, path: str | Path | None = None) -> bool:
 
 
 def apply_import(window, dialog: CsvImportDialog) -> bool:
+    window.files.settle_requested.emit()  # training so far is an undo step of its own
     project = window.project
     net = project.network
     _, _, in_names, out_names, n_targets = dialog.result_data

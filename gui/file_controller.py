@@ -4,19 +4,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from core.edits import ReplaceNetwork
+from core.edits import ReplaceProject
 from core.project import Project, ProjectError, load_project, save_project
-from gui.commands import EditCommand
 
 MAX_RECENT = 8
 FILTER = "Backprop Studio projects (*.json);;All files (*)"
 
 
 class FileController(QObject):
-    project_replaced = Signal()  # data/training settings changed with the document
     recent_changed = Signal()
+    # Before the document is asked about, replaced or closed: training in progress ends here
+    # and becomes an undo step (so it marks the document unsaved and is never lost).
+    settle_requested = Signal()
 
     def __init__(self, window: QWidget, project: Project, undo_stack) -> None:
         super().__init__(window)
@@ -29,7 +31,9 @@ class FileController(QObject):
 
     # ----- title and state ---------------------------------------------------------------------
     def display_name(self) -> str:
-        return self.path.name if self.path else "Untitled"
+        if self.path:
+            return self.path.name
+        return self.project.title or "Untitled"
 
     def update_title(self, *_) -> None:
         mark = "" if self.undo_stack.isClean() else "*"
@@ -47,6 +51,7 @@ class FileController(QObject):
     # ----- asking first --------------------------------------------------------------------------
     def maybe_save(self) -> bool:
         """True when it is fine to throw the document away (saved, discarded, or clean)."""
+        self.settle_requested.emit()
         if self.undo_stack.isClean():
             return True
         answer = QMessageBox.question(
@@ -58,13 +63,23 @@ class FileController(QObject):
         return answer == QMessageBox.Discard
 
     # ----- commands ----------------------------------------------------------------------------
-    def new_from(self, project: Project, title: str) -> None:
-        """Template or empty document: the network change is one undoable step."""
-        net = self.project.network
-        edit = ReplaceNetwork(net.copy(), project.network.copy(), title)
-        edit.apply(net)
-        self.undo_stack.push(EditCommand(edit, net))
-        self._take_settings(project)
+    def new_from(self, project: Project, title: str, path: Path | None = None,
+                 unsaved: bool = False) -> bool:
+        """New, a template, a restored project: the whole project is replaced as one undoable
+        step (undo gives back the network and its settings together). Unsaved changes are
+        asked about first; a document that was saved stays unmarked until its first edit
+        (`unsaved` marks it at once: restored work is not on disk)."""
+        self.settle_requested.emit()
+        was_clean = self.undo_stack.isClean()
+        if not was_clean and not self.maybe_save():
+            return False
+        command = ReplaceCommand(self, ReplaceProject(self.project, self.project.snapshot(),
+                                                      project.snapshot(), title), path)
+        self.undo_stack.push(command)
+        if not unsaved:
+            self.undo_stack.setClean()
+        self.update_title()
+        return True
 
     def open(self, path: str | Path | None = None) -> bool:
         if path is None:
@@ -75,17 +90,18 @@ class FileController(QObject):
             return False
         return self.load(Path(path))
 
-    def load(self, path: Path) -> bool:
+    def load(self, path: str | Path) -> bool:
+        path = Path(path)
         try:
             loaded = load_project(path)
         except ProjectError as exc:
             QMessageBox.critical(self.window, "Cannot open project", str(exc))
             return False
-        self.project.network.replace_with(loaded.network)
-        self._take_settings(loaded)
+        self.settle_requested.emit()
+        self.path = path.resolve()  # first: a relative CSV path is found beside the file
+        self.project.replace_with(loaded, copy=False)  # freshly read: nobody else holds it
         self.undo_stack.clear()
         self.undo_stack.setClean()
-        self.path = path.resolve()
         self._remember(self.path)
         self.update_title()
         return True
@@ -96,14 +112,14 @@ class FileController(QObject):
         return self._write(self.path)
 
     def save_as(self) -> bool:
+        suggested = self.path.name if self.path else f"{_file_name(self.display_name())}.json"
         path, _ = QFileDialog.getSaveFileName(self.window, "Save project as",
-                                              str(Path(self._folder()) / f"{self.display_name()}"),
-                                              FILTER)
+                                              str(Path(self._folder()) / suggested), FILTER)
         if not path:
             return False
         path = Path(path)
-        if path.suffix == "":
-            path = path.with_suffix(".json")
+        if path.suffix.lower() != ".json":
+            path = path.with_name(path.name + ".json")
         return self._write(path)
 
     def _write(self, path: Path) -> bool:
@@ -118,11 +134,32 @@ class FileController(QObject):
         self.update_title()
         return True
 
-    def _take_settings(self, other: Project) -> None:
-        p = self.project
-        p.data, p.training = other.data, other.training
-        p.title, p.description, p.goal = other.title, other.description, other.goal
-        self.project_replaced.emit()
-
     def _folder(self) -> str:
         return str(self.path.parent) if self.path else str(Path.cwd())
+
+
+def _file_name(title: str) -> str:
+    """A title as a file name: characters that file systems refuse become spaces."""
+    name = "".join(" " if c in '<>:"/\\|?*' or ord(c) < 32 else c for c in title).strip(" .")
+    return " ".join(name.split())[:80] or "Untitled"
+
+
+class ReplaceCommand(QUndoCommand):
+    """A whole-project replacement on the undo stack; undo and redo also bring back the file
+    the document belongs to (a template has none: Save asks where to write it)."""
+
+    def __init__(self, files: FileController, edit: ReplaceProject, path: Path | None) -> None:
+        super().__init__(edit.title)
+        self.files, self.edit = files, edit
+        self.old_path, self.new_path = files.path, path
+
+    def redo(self) -> None:
+        self.files.path = self.new_path  # first: a relative CSV path is found beside the file
+        self.edit.apply(self.files.project.network)
+        self.files.update_title()
+
+    def undo(self) -> None:
+        self.files.path = self.old_path
+        self.edit.revert(self.files.project.network)
+        self.files.update_title()
+

@@ -30,23 +30,26 @@ class MainWindow(QMainWindow):
         self.view = CanvasView(self.scene, self)
         self.setCentralWidget(self.view)
         self.files = FileController(self, self.project, self.undo_stack)
-        self.files.project_replaced.connect(self._on_project_replaced)
+        self.project.network.changed.connect(self._on_document_changed)
         self.sources: list[str] = []  # "connect A to B": the marked A
         self._docks()
         self._menus()
+        self._canvas_check = QTimer(self, singleShot=True, interval=100)
+        self._canvas_check.timeout.connect(self._keep_canvas_share)
         self.scene.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.statusBar().showMessage("Drag neurons from the palette; drag from a neuron's dot "
                                      "to another neuron to connect them.")
         from gui.live.training_ui import TrainingUI
 
         self.training = TrainingUI(self)
+        self.training.controller.running_changed.connect(self.update_undo_actions)
         from gui.stepthrough.mode import StepThroughMode
 
         self.stepthrough = StepThroughMode(self)
         from gui.recovery import Autosaver
 
         self.autosaver = Autosaver(self)
-        self.resize(1400, 900)
+        self._initial_size()
         self.files.update_title()
 
     # ----- layout --------------------------------------------------------------------------------
@@ -64,9 +67,15 @@ class MainWindow(QMainWindow):
             self.addDockWidget(area, dock)
             setattr(self, f"{name}_dock", dock)
         self.history_dock.hide()
-        self.palette_dock.setMinimumWidth(170)
+        self.palette_dock.setMinimumWidth(140)
         self.palette_dock.setMaximumWidth(220)
-        self.inspector_dock.setMinimumWidth(260)
+        self.inspector_dock.setMinimumWidth(250)
+        # The inspector and settings column runs the window's full height; the plots sit
+        # under the canvas and the (short) palette.
+        self.setCorner(Qt.TopLeftCorner, Qt.LeftDockWidgetArea)
+        self.setCorner(Qt.BottomLeftCorner, Qt.BottomDockWidgetArea)
+        self.setCorner(Qt.TopRightCorner, Qt.RightDockWidgetArea)
+        self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
         self.weak_slider = QSlider(Qt.Horizontal)
         self.weak_slider.setRange(0, 100)
         self.weak_slider.setFixedWidth(140)
@@ -120,11 +129,14 @@ class MainWindow(QMainWindow):
         f.addSeparator()
         self.add_action(f, "&Quit", self.close, QKeySequence.Quit)
         e = bar.addMenu("&Edit")
-        undo = self.undo_stack.createUndoAction(self, "&Undo")
-        undo.setShortcut(QKeySequence.Undo)
-        redo = self.undo_stack.createRedoAction(self, "&Redo")
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
-        e.addActions([undo, redo])
+        # Training in progress first becomes an undo step of its own, so Undo while training
+        # undoes the training (enabled even before that step exists), never an edit from
+        # before it behind the run's back.
+        self.undo_action = self.add_action(e, "&Undo", self.undo, QKeySequence.Undo)
+        self.redo_action = self.add_action(e, "&Redo", self.redo, "Ctrl+Shift+Z")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
+        self.undo_stack.indexChanged.connect(self.update_undo_actions)
+        self.update_undo_actions()
         e.addSeparator()
         self.add_action(e, "Cu&t", self.cut, QKeySequence.Cut)
         self.add_action(e, "&Copy", lambda: edit_tools.copy_selection(self.scene), QKeySequence.Copy)
@@ -139,9 +151,12 @@ class MainWindow(QMainWindow):
         self.add_action(v, "&Fit to view", self.view.fit, "Ctrl+0")
         snap = self.add_action(v, "&Snap to grid", self._toggle_snap)
         snap.setCheckable(True)
-        v.addAction(self.history_dock.toggleViewAction())
-        v.addAction(self.palette_dock.toggleViewAction())
-        v.addAction(self.inspector_dock.toggleViewAction())
+        v.addSeparator()
+        self.panels_menu = v.addMenu("&Panels")
+        for dock in (self.palette_dock, self.inspector_dock, self.history_dock):
+            self.panels_menu.addAction(dock.toggleViewAction())
+        self.add_action(v, "&Reset layout", self.reset_layout,
+                        tip="Put every panel back where it was when Backprop Studio first started")
         t = bar.addMenu("&Tools")
         self.add_action(t, "Add &layer…", self.add_layer, "Ctrl+L")
         self.add_action(t, "Mark selection as &sources (A)", self.mark_sources, "Ctrl+Shift+A")
@@ -156,6 +171,23 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(bool(self.files.recent_files()))
 
     # ----- commands ----------------------------------------------------------------------------
+    def undo(self) -> None:
+        self.files.settle_requested.emit()
+        self.undo_stack.undo()
+
+    def redo(self) -> None:
+        self.files.settle_requested.emit()
+        self.undo_stack.redo()
+
+    def update_undo_actions(self, *_) -> None:
+        stack = self.undo_stack
+        training = hasattr(self, "training") and self.training.controller.running
+        self.undo_action.setEnabled(stack.canUndo() or training)
+        self.undo_action.setText("&Undo training" if training else
+                                 f"&Undo {stack.undoText()}".rstrip())
+        self.redo_action.setEnabled(stack.canRedo())
+        self.redo_action.setText(f"&Redo {stack.redoText()}".rstrip())
+
     def new_document(self) -> None:
         self.files.new_from(Project(), "New network")
 
@@ -204,25 +236,82 @@ class MainWindow(QMainWindow):
     def _on_weak_changed(self, value: int) -> None:
         self.scene.set_weak_threshold(self.scene.edge_scale() * value / 100.0)
 
-    def _on_project_replaced(self) -> None:
-        self.scene.initializer = self.project.training.initializer
-        self.view.fit()
+    def _on_document_changed(self, change) -> None:
+        if change.kind == "reset":  # another document: show all of it
+            self.view.fit()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if not getattr(self, "_shown_once", False):
             self._shown_once = True
-            # Sizes given before the first show are not kept: give the plots their share of
-            # the height (about two fifths) once the window has its real size.
-            QTimer.singleShot(0, self._size_panels)
+            # Sizes given before the first show are not kept: size the panels once the
+            # window has its real size, then bring back the user's own layout, if any.
+            QTimer.singleShot(0, self._first_layout)
+
+    def _initial_size(self) -> None:
+        """1400x900, or nine tenths of a smaller screen (a laptop's 1024x700 included)."""
+        screen = self.screen().availableGeometry() if self.screen() else None
+        w, h = 1400, 900
+        if screen is not None and screen.width() > 0:
+            w, h = min(w, int(screen.width() * 0.95)), min(h, int(screen.height() * 0.92))
+        self.resize(w, h)
+
+    def _first_layout(self) -> None:
+        self._size_panels()
+        self._default_layout = self.saveState()
+        saved = self.files.settings.value("layout/state")
+        if saved is not None and not self.restoreState(saved):
+            self._size_panels()
+        self._laid_out = True
+        self.view.fit()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if getattr(self, "_laid_out", False):
+            self._canvas_check.start()
+
+    def _keep_canvas_share(self) -> None:
+        """Qt gives all of a resize to the canvas: shrink the window far enough and the docks
+        would leave it a sliver. Below a third of the window, lay the panels out afresh."""
+        viewport = self.view.viewport()
+        if viewport.width() * viewport.height() * 3 < self.width() * self.height():
+            self._size_panels()
+            self.view.fit()
 
     def _size_panels(self) -> None:
+        """The plots get about a third of the height (two fifths on a tall screen), the side
+        columns their natural width, and the canvas the rest."""
         docks = self.training.docks
-        height = int(self.height() * 0.4)
+        small = self.width() < 1300
+        share = 0.4 if self.height() >= 900 else 0.31
+        height = int(self.height() * share)
         self.resizeDocks([docks[0], docks[2]], [height, height], Qt.Vertical)
+        side = (140, 260) if small else (190, 330)
+        self.resizeDocks([self.palette_dock, self.inspector_dock], list(side), Qt.Horizontal)
+        half = (self.width() - side[1]) // 2
+        self.resizeDocks([docks[0], docks[2]], [half, half], Qt.Horizontal)
+        inspector = int((self.height() - height) * 0.3)
+        self.resizeDocks([self.inspector_dock, self.training.settings_dock],
+                         [inspector, self.height() - inspector], Qt.Vertical)
+
+    def reset_layout(self) -> None:
+        """View > Reset layout: every panel back in its first place and size."""
+        for dock in self.findChildren(QDockWidget):
+            dock.setFloating(False)
+        if getattr(self, "_default_layout", None) is not None:
+            self.restoreState(self._default_layout)
+        for dock in (self.palette_dock, self.inspector_dock, self.training.settings_dock,
+                     *self.training.docks):
+            dock.show()
+        self.history_dock.hide()
+        self.training.docks[0].raise_()
+        self.training.docks[2].raise_()
+        self._size_panels()
+        self.files.settings.remove("layout/state")
 
     def closeEvent(self, event) -> None:
         if self.files.maybe_save():
+            self.files.settings.setValue("layout/state", self.saveState())
             self.autosaver.timer.stop()
             from core.recovery import clear_recovery
 

@@ -58,10 +58,7 @@ def offer_restore(window) -> bool:
     if not ask_restore(window, written, source):
         clear_recovery()
         return False
-    window.files.new_from(project, "Restore unsaved work")
-    window.files.path = source
-    window.files.update_title()
-    return True
+    return window.files.new_from(project, "Restore unsaved work", source, unsaved=True)
 
 
 def log_path():

@@ -22,6 +22,10 @@ class NeuronItem(QGraphicsItem):
         self.highlight = None  # optional QColor fill override (activation colouring)
         self.value_text: str | None = None  # shown instead of the bias (e.g. "a=0.73")
         self.setAcceptHoverEvents(True)
+        # A repaint of the whole scene (a structure edit on a big net, a training frame)
+        # blits each neuron from its pixmap instead of drawing its text again: 1,750 neurons
+        # took 0.2 s per repaint. update() after a change of the neuron redraws it.
+        self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.setZValue(2)
         self.sync()
         self.setFlags(QGraphicsItem.ItemIsSelectable | QGraphicsItem.ItemIsMovable |

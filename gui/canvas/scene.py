@@ -87,6 +87,8 @@ class CanvasScene(QGraphicsScene):
         self._scale = None
         if change.structural:
             self._adjacent = None
+        if self.batched is not None and (change.structural or change.kind == "neuron_moved"):
+            self.batched.geometry_stale = True
         if handler:
             handler(change.ids)
 
@@ -139,6 +141,7 @@ class CanvasScene(QGraphicsScene):
 
     def _refresh_edges_of(self, nids) -> None:
         if self.batched is not None:
+            self.batched.geometry_stale = True
             self._batch_timer.start()
             return
         for nid in nids:

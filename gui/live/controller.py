@@ -1,7 +1,12 @@
 """The GUI side of training: keeps a training process (gui/live/training_process.py, reached
 through gui/live/training_link.py), forwards document edits to it, and writes trained weights
 back into the document (throttled, once per drawn frame). If the process dies it starts a new
-one from the document as it is."""
+one from the document as it is.
+
+Every document the window shows gets a generation number; the process tags each message with
+the generation it trained for, and messages of an earlier one are dropped here. So a Progress
+still in the pipe when another file is opened can never write the old run's weights into the
+new network."""
 from __future__ import annotations
 
 import time
@@ -34,10 +39,11 @@ class TrainingController(QObject):
     # A finished stretch of training as one undoable change: (weights, biases) before and after.
     trained = Signal(object, object, int)
 
-    def __init__(self, network: Network, data: Dataset, settings: TrainingSettings,
+    def __init__(self, network: Network, data: Dataset | None, settings: TrainingSettings,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.network = network
+        self.generation = 0
         self.latest: Progress | None = None
         self.running = False
         self._applying = False
@@ -59,11 +65,12 @@ class TrainingController(QObject):
         self._flush_timer.timeout.connect(self._flush_edits)
         self._next_progress = QTimer(self, singleShot=True)
         self._next_progress.timeout.connect(lambda: self._link.send("drawn"))
-        self._link.start(network.copy(), data, settings)
+        self._link.start(network.copy(), data, settings, self.generation)
 
     # ----- commands ---------------------------------------------------------------------------
     def run(self) -> None:
         self._flush_edits()
+        self._begin_session()
         self._link.send("run")
 
     def pause(self) -> None:
@@ -84,8 +91,43 @@ class TrainingController(QObject):
 
     def restart(self) -> None:
         """Forget the run (history, optimiser state); the next step starts from the document."""
-        self._flush_edits()
+        self.settle()
+        self.latest = None
         self._link.send("restart")
+
+    def settle(self) -> None:
+        """End the stretch of training now: pause, take the process's exact state into the
+        document and report the stretch (`trained`: one undo step). Called before anything
+        that asks about, replaces or restarts the document, so no training is ever lost or
+        left out of the undo history. Waits for the process (a few milliseconds)."""
+        if self._closed:
+            return
+        self._flush_edits()
+        self._link.send("pause")
+        if self._session_start is None:
+            return
+        reply = self._request("fresh_progress")
+        if reply is not None and reply[0] is not None:
+            self._take(reply[0])
+        if self.running:
+            self._on_running_changed(False)
+        self._end_session()
+
+    def load_document(self, network: Network, data: Dataset | None,
+                      settings: TrainingSettings) -> None:
+        """Another document is open: the process drops its run and trains this one; anything
+        it still says about the old document is ignored from now on."""
+        self.generation += 1
+        self.network = network
+        self._data, self._settings = data, settings
+        self.latest = None
+        self._trajectory = TrajectoryMirror()
+        self._edited, self._structural = set(), False
+        self._session_start = None
+        if self.running:
+            self.running = False
+            self.running_changed.emit(False)
+        self._link.send("document", self.generation, network.copy(), data, settings)
 
     def set_settings(self, settings: TrainingSettings) -> None:
         self._settings = settings
@@ -94,6 +136,7 @@ class TrainingController(QObject):
     def set_data(self, data: Dataset) -> None:
         self._flush_edits()
         self._data = data
+        self.latest = None  # the process starts a new run on the new data
         self._link.send("data", data)
 
     def set_steps_per_update(self, n: int) -> None:
@@ -112,16 +155,23 @@ class TrainingController(QObject):
         """The decimated parameter path of the run so far: thetas, their steps, and the
         parameter names (empty if there is no run; as last known if the process does not
         answer). Read only: the arrays are shared."""
-        reply = self._link.request(*self._trajectory.request())
+        reply = self._request(*self._trajectory.request())
         if reply is not None:
-            self._trajectory.update(*reply[1:])
+            self._trajectory.update(*reply)
         t = self._trajectory
         return t.thetas, t.steps, t.names
 
     def fresh_progress(self) -> Progress | None:
         """The run's state right now, not the last one drawn (None if there is no run)."""
-        reply = self._link.request("fresh_progress")
-        return reply[1] if reply is not None else None
+        reply = self._request("fresh_progress")
+        return reply[0] if reply is not None else None
+
+    def _request(self, *command) -> tuple | None:
+        """The reply's payload, or None if none came or it was about another document."""
+        reply = self._link.request(*command)
+        if reply is None or reply[1] != self.generation:
+            return None
+        return reply[2:]
 
     @property
     def process_id(self) -> int | None:
@@ -132,7 +182,9 @@ class TrainingController(QObject):
         if self._applying:
             return
         self._edited.update(change.ids)
-        if change.kind in ("values", "reset"):
+        if change.kind == "reset":
+            return  # another document: the window calls load_document with its data
+        if change.kind == "values":
             self._edited.update(self.network.edges)
             self._edited.update(self.network.neurons)
         self._structural = self._structural or change.structural
@@ -141,19 +193,22 @@ class TrainingController(QObject):
     def _flush_edits(self) -> None:
         if not self._edited and not self._structural:
             return
-        snapshot = self.network.copy()
-        self._link.send("adopt", snapshot, frozenset(self._edited), self._structural)
+        edited = frozenset(self._edited)
+        delta = self.network.delta(edited, self._structural)
+        self._link.send("adopt", delta, edited, self._structural)
         self._edited, self._structural = set(), False
 
     # ----- process -> document and panels ------------------------------------------------------
     def _on_message(self, message: tuple) -> None:
-        kind = message[0]
+        kind, generation = message[0], message[1]
+        if generation != self.generation:
+            return  # about a document that is no longer open
         if kind == "progress":
-            self._on_progress(message[1])
+            self._on_progress(message[2])
         elif kind == "failed":
-            self.message.emit(message[1])
+            self.message.emit(message[2])
         elif kind == "running":
-            self._on_running_changed(message[1])
+            self._on_running_changed(message[2])
         # anything else is the answer to a request that gave up waiting for it
 
     def _on_process_died(self) -> None:
@@ -171,7 +226,7 @@ class TrainingController(QObject):
             self.message.emit("The training process keeps stopping, so training is off in this "
                               "window. Save your work and restart Backprop Studio.")
             return
-        self._link.start(self.network.copy(), self._data, self._settings)
+        self._link.start(self.network.copy(), self._data, self._settings, self.generation)
         if self._steps_per_update:
             self._link.send("speed", self._steps_per_update)
         self.message.emit("The training process stopped unexpectedly; it was restarted.")
@@ -181,18 +236,7 @@ class TrainingController(QObject):
             return
         received = time.monotonic()
         try:
-            present = self.network.edges.keys() & set(progress.edge_ids)
-            weights = {e: float(w) for e, w in zip(progress.edge_ids, progress.weights)
-                       if e in present and e not in self._edited}
-            biases = {n: float(b) for n, b in zip(progress.bias_ids, progress.biases)
-                      if n in self.network.neurons and n not in self._edited}
-            self._applying = True
-            try:
-                self.network.set_values(weights, biases)
-            finally:
-                self._applying = False
-            self.latest = progress
-            self.progress.emit(progress)
+            self._take(progress)
             if not progress.running and self._session_start is not None:
                 self._end_session()  # now, so a Step right after starts a stretch of its own
         finally:
@@ -200,6 +244,22 @@ class TrainingController(QObject):
             # would only bring frames to be dropped (and cost both processes their making).
             wait = SYNC_SECONDS - (time.monotonic() - received)
             self._next_progress.start(max(0, round(wait * 1000)))
+
+    def _take(self, progress: Progress) -> None:
+        """The process's weights into the document (except what was edited since), then the
+        panels."""
+        present = self.network.edges.keys() & set(progress.edge_ids)
+        weights = {e: float(w) for e, w in zip(progress.edge_ids, progress.weights)
+                   if e in present and e not in self._edited}
+        biases = {n: float(b) for n, b in zip(progress.bias_ids, progress.biases)
+                  if n in self.network.neurons and n not in self._edited}
+        self._applying = True
+        try:
+            self.network.set_values(weights, biases)
+        finally:
+            self._applying = False
+        self.latest = progress
+        self.progress.emit(progress)
 
     def _begin_session(self) -> None:
         if self._session_start is None:
@@ -217,10 +277,12 @@ class TrainingController(QObject):
         if self._session_start is None or self.running or self._closed:
             return
         after = _values(self.network)
-        steps = (self.latest.step if self.latest else 0) - self._session_steps
+        # The run may have restarted inside the stretch (new data): then count from 0.
+        now = self.latest.step if self.latest else 0
+        steps = now - self._session_steps if now >= self._session_steps else now
         before, self._session_start = self._session_start, None
-        if steps > 0 and after != before:
-            self.trained.emit(before, after, steps)
+        if after != before:
+            self.trained.emit(before, after, max(steps, 1))
 
 
 def _values(net: Network) -> tuple[dict[str, float], dict[str, float]]:

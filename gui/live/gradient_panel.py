@@ -37,6 +37,7 @@ class GradientPanel(QWidget):
         for c in self.curves:
             self.plot.removeItem(c)
         self.curves = []
+        self.warnings.setText("")
 
     def show_progress(self, p: Progress) -> None:
         levels = len(p.level_norms)

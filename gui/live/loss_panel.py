@@ -7,6 +7,8 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from gui.live.progress import Progress
 
+EMPTY_SUMMARY = "Press Run (Space) or Step to train."
+
 
 class LossPanel(QWidget):
     def __init__(self, parent=None) -> None:
@@ -31,7 +33,8 @@ class LossPanel(QWidget):
         self.test_acc = self.accuracy.plot(pen=pg.mkPen("#e0582b", width=2))
         self.log = QCheckBox("log scale")
         self.log.toggled.connect(lambda on: self.plot.setLogMode(y=on))
-        self.summary = QLabel("Press Run (Space) or Step to train.")
+        self.summary = QLabel(EMPTY_SUMMARY)
+        self.summary.setWordWrap(True)
         top = QHBoxLayout()
         top.addWidget(self.summary, 1)
         top.addWidget(self.log)
@@ -40,6 +43,13 @@ class LossPanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.accuracy)
+
+    def reset(self) -> None:
+        """A new run: no curve of the old one."""
+        for curve in (self.batch, self.train, self.test, self.train_acc, self.test_acc):
+            curve.setVisible(False)  # hidden, not emptied: see _set
+        self.accuracy.setVisible(False)
+        self.summary.setText(EMPTY_SUMMARY)
 
     def show_progress(self, p: Progress) -> None:
         _set(self.batch, p.batch_loss)

@@ -8,7 +8,8 @@ import pyqtgraph as pg
 from core.race import Racer
 
 # Distinct on viridis (dark blue to yellow) and for common colour blindness.
-COLOURS = {"sgd": "#ffffff", "momentum": "#ff4f9a", "nesterov": "#ff9f1c",
+# SGD is lime, not white: white is the training path's own colour.
+COLOURS = {"sgd": "#b6ff3b", "momentum": "#ff4f9a", "nesterov": "#ff9f1c",
            "adagrad": "#b8f2e6", "rmsprop": "#ff3b30", "adam": "#1cc8ff"}
 
 
@@ -37,8 +38,11 @@ class RaceLayer:
         paths = self.coordinates(plane) if plane is not None else []
         if not any(len(xy) for xy in paths):  # none raced on this network
             return
-        # One row along the top: a column per racer keeps the plot itself visible.
-        self.legend = pg.LegendItem(offset=(5, 2), labelTextColor="w", colCount=len(self.racers),
+        # Along the top: a column per racer keeps the plot itself visible; two rows when
+        # the plot is too narrow for one, so no entry is cut off.
+        wide = self.plot.getPlotItem().vb.width() >= 150 * len(self.racers)
+        columns = len(self.racers) if wide else (len(self.racers) + 1) // 2
+        self.legend = pg.LegendItem(offset=(5, 2), labelTextColor="w", colCount=columns,
                                     brush=pg.mkBrush(0, 0, 0, 140), verSpacing=-6,
                                     horSpacing=12)
         self.legend.setParentItem(self.plot.getPlotItem().vb)

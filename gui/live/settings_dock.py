@@ -1,28 +1,72 @@
-"""Data and training settings as a form; each change is one undoable edit that takes effect
-at the next training step."""
+"""Data and training settings as a form in four groups (data, model, optimiser,
+regularisation); each change is one undoable edit that takes effect at the next training step.
+Every field says in its tooltip what it does and what values it takes."""
 from __future__ import annotations
 
-
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
                                QSpinBox, QVBoxLayout, QWidget)
 
 from core.datasets import GENERATORS
+from core.initializers import INITIALIZERS
 from core.losses import LOSSES
-from core.settings import INITIALIZERS, OPTIMIZERS, SettingsError, DataSettings, TrainingSettings
+from core.settings import (DECAYS, OPTIMIZERS, DataSettings, SettingsError,
+                           TrainingSettings)
 
-DATA_FIELDS = [("generator", "Dataset", list(GENERATORS)), ("samples", "Samples", (4, 100000)),
-               ("noise", "Noise", (0.0, 5.0, 0.05)), ("classes", "Classes (blobs)", (2, 10)),
-               ("test_fraction", "Test share", (0.0, 0.9, 0.05)), ("standardize", "Standardise", None),
-               ("seed", "Data seed", (0, 2**31 - 1))]
-TRAIN_FIELDS = [("loss", "Loss", list(LOSSES)), ("optimizer", "Optimiser", list(OPTIMIZERS)),
-                ("learning_rate", "Learning rate", (1e-6, 1000.0, 0.01)),
-                ("momentum", "Momentum", (0.0, 0.999, 0.05)),
-                ("batch_size", "Batch size (0 = all)", (0, 100000)),
-                ("l2", "L2 weight decay", (0.0, 10.0, 0.001)), ("l1", "L1", (0.0, 10.0, 0.001)),
-                ("dropout", "Dropout", (0.0, 0.9, 0.05)),
-                ("clip_norm", "Clip gradient norm (0 = off)", (0.0, 1e6, 0.5)),
-                ("initializer", "Initialiser", list(INITIALIZERS)), ("seed", "Seed", (0, 2**31 - 1))]
+# (group of the project, field, label, widget spec, what it does). A spec is a list of choices,
+# None for a check box, (lo, hi) for whole numbers or (lo, hi, step) for decimals.
+GROUPS = {
+    "Data": [
+        ("data", "generator", "Dataset", list(GENERATORS), "The built-in data to train on"),
+        ("data", "samples", "Samples", (4, 100000), "How many points the generator makes"),
+        ("data", "noise", "Noise", (0.0, 5.0, 0.05), "Standard deviation of the noise added "
+         "to the points"),
+        ("data", "classes", "Classes", (2, 10), "Number of Gaussian blobs (blobs data only)"),
+        ("data", "test_fraction", "Test share", (0.0, 0.9, 0.05), "Share of the points held "
+         "out for the test loss and accuracy"),
+        ("data", "standardize", "Standardise", None, "Shift and scale each input to mean 0 and "
+         "deviation 1 (fitted on the training part; exports apply the same)"),
+        ("data", "seed", "Data seed", (0, 2**31 - 1), "Seed of the generator and of the "
+         "train/test split"),
+    ],
+    "Model": [
+        ("training", "loss", "Loss", list(LOSSES), "What training minimises"),
+        ("training", "initializer", "Initialiser", list(INITIALIZERS), "How Reset weights and "
+         "new edges draw their weights"),
+        ("training", "seed", "Seed", (0, 2**31 - 1), "Seed of the initialiser, batch order and "
+         "dropout: one seed gives one run, bit for bit"),
+    ],
+    "Optimiser": [
+        ("training", "optimizer", "Optimiser", list(OPTIMIZERS), "The update rule"),
+        ("training", "learning_rate", "Learning rate", (1e-6, 1000.0, 0.01), "Step size of "
+         "each update"),
+        ("training", "momentum", "Momentum", (0.0, 0.999, 0.05), "Share of the last step kept "
+         "(momentum and Nesterov only)"),
+        ("training", "batch_size", "Batch size", (0, 100000), "Samples per step: 0 = all "
+         "(full batch), 1 = online"),
+        ("training", "decay", "Rate decay", list(DECAYS), "How the learning rate shrinks over "
+         "the steps"),
+        ("training", "decay_rate", "Decay rate", (0.0, 1e6, 0.05), "Factor (step, exponential) "
+         "or speed (inverse time) of the decay"),
+        ("training", "decay_steps", "Decay steps", (1, 100_000_000), "Steps per decay period"),
+    ],
+    "Regularisation": [
+        ("training", "l2", "L2", (0.0, 10.0, 0.001), "Weight decay: adds l2·Σw² to the loss"),
+        ("training", "l1", "L1", (0.0, 10.0, 0.001), "Adds l1·Σ|w| to the loss (pushes weights "
+         "to exactly 0)"),
+        ("training", "dropout", "Dropout", (0.0, 0.9, 0.05), "Share of hidden neurons switched "
+         "off at each training step (inverted dropout)"),
+        ("training", "clip_norm", "Clip norm", (0.0, 1e6, 0.5), "Largest global gradient norm; "
+         "0 = off"),
+        ("training", "clip_value", "Clip value", (0.0, 1e6, 0.5), "Largest |gradient| of any "
+         "one parameter; 0 = off"),
+        ("training", "max_norm", "Max-norm", (0.0, 1e6, 0.5), "Largest norm of each neuron's "
+         "incoming weights; 0 = off"),
+    ],
+}
+CHOICE_TIPS = {"loss": {k: v.title for k, v in LOSSES.items()},
+               "initializer": dict(INITIALIZERS),
+               "generator": {k: g.description for k, g in GENERATORS.items()}}
 
 
 class SettingsPanel(QWidget):
@@ -33,13 +77,19 @@ class SettingsPanel(QWidget):
         self.widgets: dict[tuple[str, str], QWidget] = {}
         self._loading = False
         layout = QVBoxLayout(self)
-        for group, fields in (("data", DATA_FIELDS), ("training", TRAIN_FIELDS)):
-            box = QGroupBox("Data" if group == "data" else "Training")
+        layout.setContentsMargins(4, 4, 4, 4)
+        for title, rows in GROUPS.items():
+            box = QGroupBox(title)
             form = QFormLayout(box)
-            for name, label, spec in fields:
+            form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+            form.setRowWrapPolicy(QFormLayout.WrapLongRows)
+            for group, name, label, spec, what in rows:
                 widget = self._widget(group, name, spec)
+                widget.setToolTip(f"{what}. {_range_text(spec)}")
+                widget.setMinimumWidth(90)
                 self.widgets[(group, name)] = widget
                 form.addRow(label, widget)
+                form.labelForField(widget).setToolTip(widget.toolTip())
             layout.addWidget(box)
         layout.addStretch(1)
         self.data, self.training = DataSettings(), TrainingSettings()
@@ -51,6 +101,10 @@ class SettingsPanel(QWidget):
         elif isinstance(spec, list):
             w = QComboBox()
             w.addItems(spec)
+            for i, key in enumerate(spec):
+                tip = CHOICE_TIPS.get(name, {}).get(key)
+                if tip:
+                    w.setItemData(i, tip, Qt.ToolTipRole)
             w.activated.connect(lambda i, w=w: self._edited(group, name, w.itemText(i)))
         elif len(spec) == 2:
             w = QSpinBox()
@@ -94,3 +148,11 @@ class SettingsPanel(QWidget):
             self.window().statusBar().showMessage(str(exc), 6000)
             return
         self.changed.emit(group, new)
+
+
+def _range_text(spec) -> str:
+    if spec is None:
+        return "On or off."
+    if isinstance(spec, list):
+        return f"One of: {', '.join(spec)}."
+    return f"From {spec[0]:g} to {spec[1]:g}."

@@ -56,6 +56,7 @@ class SurfacePanel(QWidget):
         self.refit_button.clicked.connect(self.refit)
         self.info = QLabel("The surface appears here once a network and data are open.")
         self.info.setWordWrap(True)
+        self.info.setStyleSheet("font-size: 11px; color: #333;")
         self.plot = pg.PlotWidget(background="w")
         self.plot.setAspectLocked(False)
         self.image = pg.ImageItem(axisOrder="row-major")
@@ -71,7 +72,12 @@ class SurfacePanel(QWidget):
         self.arrow_line = self.plot.plot(pen=pg.mkPen("w", width=2))
         self.plot.addItem(self.arrow)
         self.arrow.hide()  # until there is a surface and a gradient to point along
+        # One row that fits beside the loss plot on a 1024-pixel screen (under 400 pixels):
+        # the plane's combo box gives up its width first.
+        self.mode.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.mode.setMinimumContentsLength(8)
         top = QHBoxLayout()
+        top.setSpacing(4)
         top.addWidget(self.mode, 1)
         top.addWidget(self.refit_button)
         self.race_steps = QSpinBox()
@@ -79,9 +85,9 @@ class SurfacePanel(QWidget):
         self.race_steps.setValue(200)
         self.race_steps.setSuffix(" steps")
         self.race_steps.setToolTip("How long each optimiser runs in a race")
-        self.race_button = QPushButton("Race optimisers")
+        self.race_button = QPushButton("Race")
         self.race_button.setToolTip(
-            "Train SGD, momentum, RMSprop and Adam from the current weights on the same "
+            "Race optimisers: train SGD, momentum, RMSprop and Adam from the current weights on the same "
             "minibatches (every other setting as in Settings) and draw their paths here")
         self.race_button.clicked.connect(self.start_race)
         top.addWidget(self.race_steps)
@@ -99,6 +105,28 @@ class SurfacePanel(QWidget):
         self._sliced_at = time.monotonic()
         self._closed = False
         self._drawn_at = 0.0
+
+    def reset(self) -> None:
+        """A new run or document: no grid, path, race or chosen pair of the old one; the
+        exact slice of the new network is computed at once (it needs no training)."""
+        if self._future is not None:
+            self._future.cancel()
+            self._future = None
+        self._poll.stop()
+        self.plane = self.plan = self.z = None
+        self.latest = None
+        self.chosen = None
+        self.race_layer.clear()
+        self.image.clear()
+        for c in self.contours:
+            self.plot.removeItem(c)
+        self.contours = []
+        for item in (self.path, self.arrow_line):
+            item.setData([], [])
+        self.point.setData([], [])
+        self.arrow.hide()
+        self.info.setText("The surface appears here once a network and data are open.")
+        self.refit(automatic=True)
 
     # ----- the plane and its grid (background) ----------------------------------------------
     def choose(self, names: tuple[str, str] | None) -> None:
@@ -342,7 +370,7 @@ class SurfacePanel(QWidget):
         self._race_poll.stop()
         future, self._race_future = self._race_future, None
         self.race_button.setEnabled(True)
-        self.race_button.setText("Race optimisers")
+        self.race_button.setText("Race")
         if future.cancelled():
             return
         try:

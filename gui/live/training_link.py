@@ -69,11 +69,13 @@ class TrainingLink(QObject):
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
-    def start(self, network: Network, data: Dataset, settings: TrainingSettings) -> None:
+    def start(self, network: Network, data: Dataset | None, settings: TrainingSettings,
+              generation: int = 0) -> None:
         replies, their_end = CONTEXT.Pipe(duplex=False)
         _widen(replies)
         commands = CONTEXT.Queue()
-        process = CONTEXT.Process(target=serve, args=(commands, their_end, network, data, settings),
+        process = CONTEXT.Process(target=serve, args=(commands, their_end, network, data, settings,
+                                                    generation),
                                   name="training", daemon=True)
         process.start()
         their_end.close()  # the process holds the only writing end: its death reads as end of file

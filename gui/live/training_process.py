@@ -11,17 +11,20 @@ No Qt here, ever: this module is preloaded into the forkserver the process start
 
 Commands arrive on a multiprocessing Queue, as tuples:
     ("run",)  ("pause",)  ("steps", n)  ("epoch",)
-    ("adopt", network, edited_ids, structural)   the document after edits
+    ("document", generation, network, Dataset | None, TrainingSettings)
+                        another document (Open, New, undo of New...): a new run of its own
+    ("adopt", NetworkDelta, edited_ids, structural)   the edited items of the document
     ("settings", TrainingSettings)  ("data", Dataset)  ("restart",)
     ("speed", n)        show every n-th step; 0: train flat out, one Progress per frame
     ("drawn",)          the window has drawn the last Progress and wants the next
     ("trajectory", number, since_step)  ("fresh_progress",)
                         requests, answered by a message of the same name
     ("quit",)
-Messages go back on a Connection, as tuples:
-    ("progress", Progress)  ("failed", text)  ("running", bool)
-    ("trajectory", number, steps, new_thetas, parameter_names)   see trajectory_mirror.py
-    ("fresh_progress", Progress | None)
+Messages go back on a Connection, as tuples whose second item is the generation of the
+document they belong to (the window drops those of a document it no longer shows):
+    ("progress", gen, Progress)  ("failed", gen, text)  ("running", gen, bool)
+    ("trajectory", gen, number, steps, new_thetas, parameter_names)   see trajectory_mirror.py
+    ("fresh_progress", gen, Progress | None)
 At most one unforced Progress is in flight: the next waits for "drawn", so a window that draws
 slower than training trains at full speed and is never buried in messages.
 """
@@ -50,20 +53,21 @@ LISTEN_SECONDS = 0.002
 IDLE_SECONDS = 0.1
 
 
-def serve(commands, replies, network: Network, data: Dataset,
-          settings: TrainingSettings) -> None:
+def serve(commands, replies, network: Network, data: Dataset | None,
+          settings: TrainingSettings, generation: int = 0) -> None:
     """The process's entry point; returns when told to quit or when the window is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in the terminal is the window's to handle
     try:
-        TrainingLoop(commands, replies, network, data, settings).loop()
+        TrainingLoop(commands, replies, network, data, settings, generation).loop()
     except BrokenPipeError:
         pass  # the window closed its end: nobody is left to train for
 
 
 class TrainingLoop:
-    def __init__(self, commands, replies, network: Network, data: Dataset,
-                 settings: TrainingSettings) -> None:
+    def __init__(self, commands, replies, network: Network, data: Dataset | None,
+                 settings: TrainingSettings, generation: int = 0) -> None:
         self._commands, self._replies = commands, replies
+        self._generation = generation
         self._window = multiprocessing.parent_process()
         self._network, self._data, self._settings = network, data, settings
         self._trainer: Trainer | None = None
@@ -116,11 +120,16 @@ class TrainingLoop:
                 n = args[0] if name == "steps" else self._trainer.steps_per_epoch()
                 if self._guard(lambda: self._train(n)):
                     self._publish(force=True)
+        elif name == "document":
+            self._generation, self._network, self._data, self._settings = args
+            self._trainer = None  # a new run: history, optimiser state and path start afresh
+            self._drawn = True
+            self._set_running(False)
         elif name == "adopt":
-            snapshot, edited, structural = args
-            self._network = snapshot
+            delta, edited, structural = args
+            self._network.apply_delta(delta)
             if self._trainer is not None:
-                self._trainer.adopt_document(snapshot, edited, structural)
+                self._trainer.adopt_document(delta, edited, structural)
         elif name == "settings":
             self._settings = args[0]
             if self._trainer is not None:
@@ -140,7 +149,7 @@ class TrainingLoop:
     def _send(self, *message) -> None:
         # Sent from the training loop itself: the window widens the pipe so that a Progress
         # fits and this does not wait for the window to read (see training_link.py).
-        self._replies.send(message)
+        self._replies.send((message[0], self._generation) + message[1:])
 
     def _set_running(self, running: bool) -> None:
         if running != self._running:
@@ -150,6 +159,10 @@ class TrainingLoop:
     # ----- training ---------------------------------------------------------------------------
     def _ensure_trainer(self) -> bool:
         if self._trainer is None:
+            if self._data is None:
+                self._fail("Cannot train: there is no data (the data settings could not be "
+                           "used; see the Settings panel)")
+                return False
             try:
                 self._trainer = Trainer(self._network.copy(), self._data, self._settings)
                 self._trainer.evaluate()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QLabel, QScrollArea, QSpinBox, QToolBar,
                                QWidget)
 
@@ -42,7 +42,10 @@ class TrainingUI(QObject):
         self.controller.trained.connect(self._on_trained)
         self._toolbar()
         self._docks()
-        window.files.project_replaced.connect(self._on_project_replaced)
+        # Structure edits come in bursts (a pasted subgraph, a layer): react once.
+        self._structure_timer = QTimer(self, singleShot=True, interval=300)
+        self._structure_timer.timeout.connect(self._on_structure_changed)
+        window.files.settle_requested.connect(self.controller.settle)
         window.scene.selectionChanged.connect(self._on_selection_changed)
         window.scene.neuron_hovered.connect(lambda nid: self.data_panel.show_neuron(nid))
         project.network.changed.connect(self._on_network_changed)
@@ -100,9 +103,12 @@ class TrainingUI(QObject):
         scroll = QScrollArea()
         scroll.setWidget(self.settings)
         scroll.setWidgetResizable(True)
-        settings_dock = self._dock("Settings", scroll, Qt.LeftDockWidgetArea, "settings")
-        w.tabifyDockWidget(w.palette_dock, settings_dock)
-        w.palette_dock.raise_()
+        scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        # A dock of its own under the inspector: every label beside its value, and the
+        # splitter between canvas and this column widens it.
+        self.settings_dock = self._dock("Settings", scroll, Qt.RightDockWidgetArea, "settings")
+        w.splitDockWidget(w.inspector_dock, self.settings_dock, Qt.Vertical)
         self.loss_panel = LossPanel()
         self.gradient_panel = GradientPanel()
         self.surface_panel = SurfacePanel(w)
@@ -124,12 +130,14 @@ class TrainingUI(QObject):
         dock.setObjectName(name)
         dock.setWidget(widget)
         self.window.addDockWidget(area, dock)
+        self.window.panels_menu.addAction(dock.toggleViewAction())
         return dock
 
     # ----- data ----------------------------------------------------------------------------------
     def _make_dataset(self) -> bool:
         w = self.window
         base = w.files.path.parent if w.files.path else Path.cwd()
+        self._dataset_for = w.project.data
         try:
             w.dataset = make_dataset(w.project.data, base)
             return True
@@ -198,8 +206,13 @@ class TrainingUI(QObject):
     def _on_network_changed(self, change) -> None:
         if change.kind == "settings":  # an undo or redo of a settings edit
             self._apply_settings()
+        elif change.kind == "reset":  # another document (Open, New, a template, their undo)
+            self._on_document_replaced()
+        elif change.structural:
+            self._structure_timer.start()
 
     def _on_settings_edited(self, group: str, new) -> None:
+        self.controller.settle()  # the stretch so far is trained under the old settings
         p = self.window.project
         edit = SetSettings(p, group, getattr(p, group), new, f"Change {group} settings")
         edit.apply(p.network)
@@ -210,31 +223,50 @@ class TrainingUI(QObject):
         self.settings.load(p.data, p.training)
         self.controller.set_settings(p.training)
         self.window.scene.initializer = p.training.initializer
-        if self._make_dataset():
-            self.controller.set_data(self.window.dataset)
-            self.data_panel.refresh()
-            self.gradient_panel.reset()
+        if p.data != self._dataset_for and self._make_dataset():
+            self.controller.set_data(self.window.dataset)  # other data: a new run
+            self._reset_run_views()
 
-    def _on_project_replaced(self) -> None:
-        self.controller.pause()
-        self._apply_settings()
-        self.controller.restart()
-        self.surface_panel.plane = None
-        self.surface_panel.latest = None
-        self.surface_panel.race_layer.clear()  # a race belongs to the document it ran on
-        self.surface_panel.refit(automatic=True)  # the exact slice needs no training
+    def _on_document_replaced(self) -> None:
+        """A new document starts clean everywhere: a training process holding it, and no
+        curve, path, race, gradient or sample colouring of the one before."""
+        w, p = self.window, self.window.project
+        if not self._make_dataset():
+            w.dataset = None
+        self.settings.load(p.data, p.training)
+        w.scene.initializer = p.training.initializer
+        self.controller.load_document(p.network, w.dataset, p.training)
+        self.sample.setValue(-1)
+        w.scene.set_neuron_values(None)
+        self._reset_run_views()
+
+    def _reset_run_views(self) -> None:
+        """A new run (another document, other data): every view of the old run is cleared."""
+        self.counter.setText("  step 0 · epoch 0")
+        self.loss_panel.reset()
+        self.gradient_panel.reset()
+        self.data_panel.reset()
+        self.surface_panel.reset()
+        gradients = self.view_mode.currentText() == "gradients"
+        self.window.scene.set_gradients({} if gradients else None)
+
+    def _on_structure_changed(self) -> None:
+        """A neuron or edge added or removed: pictures that could not be drawn may be now."""
+        if not self.controller.running:
+            self.data_panel.refresh()
+            if self.surface_panel.plane is None:
+                self.surface_panel.refit(automatic=True)
 
     def reset_weights(self) -> None:
         net, t = self.window.project.network, self.window.project.training
-        self.controller.pause()
+        self.controller.settle()
         new = initialize(net, t.initializer, t.seed, t.init_constant)
         before = values_of(net)
         edit = SetValues(before, (new[0], new[1]), "Reset weights")
         edit.apply(net)
         self.window.undo_stack.push(EditCommand(edit, net))
         self.controller.restart()
-        self.gradient_panel.reset()
-        self.surface_panel.plane = None
+        self._reset_run_views()
 
     def shutdown(self) -> None:
         if getattr(self, "_shut", False):

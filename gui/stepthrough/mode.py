@@ -38,8 +38,7 @@ class StepThroughMode(QObject):
         self._rebuild_timer.timeout.connect(self.rebuild)
         self._play_timer = QTimer(self, interval=PLAY_MS)
         self._play_timer.timeout.connect(self._play_tick)
-        window.project.network.changed.connect(lambda _change: self._schedule())
-        window.files.project_replaced.connect(self._schedule)
+        window.project.network.changed.connect(self._on_document_changed)
         self.chooser.changed.connect(self._schedule)
 
     # ----- building ------------------------------------------------------------------------------
@@ -159,6 +158,11 @@ class StepThroughMode(QObject):
             self.set_active(False)
 
     # ----- the walkthrough ---------------------------------------------------------------------
+    def _on_document_changed(self, change) -> None:
+        if change.kind == "reset":  # another document: its walkthrough starts at the beginning
+            self.index = 0
+        self._schedule()
+
     def _schedule(self) -> None:
         if self.active:
             self._rebuild_timer.start()

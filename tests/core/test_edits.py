@@ -67,3 +67,25 @@ def test_compound_reverts_in_reverse_order():
     edit.apply(net)
     edit.revert(net)
     assert net.same_as(before)
+
+
+def test_replace_project_swaps_network_and_settings_together_and_back():
+    from core.edits import ReplaceProject
+    from core.project import Project
+    from core.templates import softmax3, xor
+
+    project = xor()
+    original = project.to_dict()
+    events = []
+    project.network.changed.connect(lambda change: events.append(
+        (change.kind, project.training.loss)))  # settings are in place when the event comes
+    edit = ReplaceProject(project, project.snapshot(), softmax3().snapshot(), "Template")
+    edit.apply(project.network)
+    assert project.to_dict() == softmax3().to_dict()
+    assert events == [("reset", "softmax_ce")]
+    edit.revert(project.network)
+    assert project.to_dict() == original and events[-1] == ("reset", "mse")
+    edit.apply(project.network)  # redo gives the same document again
+    assert project.to_dict() == softmax3().to_dict()
+    project.replace_with(Project())
+    assert project.network.new_id("n") == "n1"  # ids restart with each document

@@ -140,3 +140,35 @@ def test_set_values_refuses_non_finite_values_and_changes_nothing():
     assert events == []
     net.set_values({eid: 2.0}, {b: 1.0})
     assert net.edges[eid].weight == 2.0 and net.neurons[b].bias == 1.0 and len(events) == 1
+
+
+def test_a_delta_brings_a_copy_level_with_the_document_in_order():
+    from core.templates import layered
+
+    doc = layered([3, 4, 2])
+    copy = doc.copy()
+    edited: set[str] = set()
+    doc.changed.connect(lambda change: edited.update(change.ids))
+    new = doc.add_neuron("hidden", "tanh").id
+    doc.connect("n1", new, 0.5)
+    doc.set_weight("e1", -2.0)
+    doc.remove_neuron("n4") if not list(doc.incoming("n4")) else None
+    doc.disconnect(next(iter(doc.edges)))
+    copy.apply_delta(doc.delta(frozenset(edited), True))
+    assert copy.to_dict() == doc.to_dict()  # same items, same order
+
+
+def test_tall_columns_fold_into_square_grids_without_overlap():
+    from core.layout import layout_by_depth
+    from core.templates import layered
+
+    net = layered([784, 64, 10])
+    pos = layout_by_depth(net)
+    inputs = [pos[n.id] for n in net.inputs]
+    assert len({x for x, _ in inputs}) == 28 and len({y for _, y in inputs}) == 28
+    assert len(set(pos.values())) == len(pos)  # no two neurons on one spot
+    xs = {role: [pos[n.id][0] for n in net.neurons.values() if n.role == role]
+          for role in ("input", "hidden", "output")}
+    assert max(xs["input"]) < min(xs["hidden"]) and max(xs["hidden"]) < min(xs["output"])
+    small = layered([2, 8, 1])  # small columns stay columns
+    assert len({p[0] for p in layout_by_depth(small).values()}) == 3

@@ -150,7 +150,12 @@ def test_save_then_open_gives_the_same_document(xor_window, qtbot, tmp_path):
     assert w.windowTitle().startswith("saved.json —")
     saved = w.project.network.copy()
     w.files.new_from(xor(), "XOR")
-    assert w.windowTitle().startswith("saved.json* —")
+    # A template belongs to no file: named by its title, unmarked until an edit, and Save
+    # would ask where to write it instead of overwriting saved.json.
+    assert w.windowTitle().startswith("XOR 2-2-1 —")
+    assert w.files.path is None
+    w.undo_stack.undo()  # back to the saved document, and to its file
+    assert w.files.path == path.resolve() and w.project.network.same_as(saved)
     w.undo_stack.setClean()
     assert w.files.open(str(path))
     assert w.project.network.same_as(saved)

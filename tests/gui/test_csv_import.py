@@ -32,6 +32,9 @@ def test_import_creates_matching_neurons_and_data_settings_in_one_undo_step(xor_
     assert w.project.data.source == "csv" and w.project.data.target_columns == ["species"]
     assert w.project.training.loss == "softmax_ce"
     assert w.dataset.n_inputs == 3 and w.dataset.n_targets == 3
+    spots = [(n.x, n.y) for n in net.neurons.values()]  # new neurons beside, never on, old ones
+    assert all(abs(a[0] - b[0]) >= 60 or abs(a[1] - b[1]) >= 60
+               for i, a in enumerate(spots) for b in spots[i + 1:])
     w.undo_stack.undo()
     assert net.same_as(before) and w.project.data.source == "generator"
 

@@ -69,7 +69,7 @@ def test_edits_come_back_after_sigkill(tmp_path):
     assert second.returncode == 0, err
     state = json.loads(out.strip().splitlines()[-1])
     assert state == {"restored": True, "skip": True, "e1": 4.25,
-                     "title": "Untitled* — Backprop Studio"}
+                     "title": "XOR 2-2-1* — Backprop Studio"}  # the example restored, unsaved
 
 
 def test_autosave_writes_when_training_pauses_and_a_save_clears_it(window, qtbot, tmp_path):

@@ -172,7 +172,7 @@ def test_the_windows_copy_of_the_path_equals_the_trainers_as_it_thins_out(traine
     assert reference.trajectory.stride > 1
     w.controller.restart()  # a new run: a new path, not the old one continued
     w.controller.step(4)
-    wait_until(lambda: w.controller.latest.step == 4)
+    wait_until(lambda: w.controller.latest is not None and w.controller.latest.step == 4)
     assert list(w.controller.trajectory()[1]) == list(range(1, 5))
 
 
