@@ -12,27 +12,40 @@ import numpy as np
 
 from core.data import DataError
 from core.errors import cut_list, shorten
-from core.files import FileRefused, read_user_file
+from core.files import FileRefused, read_user_file, read_user_prefix
 
 MAX_BYTES = 200 * 2**20
 MAX_ROWS = 1_000_000
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+PREVIEW_BYTES = 16 * 2**20  # enough for a header of a million columns
 
 
-def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Header and (line number, fields) of every non-blank row."""
-    name = path.name
+def _read_rows(path: Path, max_rows: int | None = None
+               ) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Header and (line number, fields) of every non-blank row, or of the first `max_rows`
+    (then only the start of the file is read: a preview of a 200 MB file stays quick)."""
     try:
-        raw = read_user_file(path, MAX_BYTES)
+        if max_rows is None:
+            raw = read_user_file(path, MAX_BYTES)
+        else:
+            raw = read_user_prefix(path, PREVIEW_BYTES)
+            if len(raw) == PREVIEW_BYTES:  # cut: keep whole lines only
+                raw = raw[: raw.rfind(b"\n") + 1]
     except FileRefused as exc:
         raise DataError(str(exc)) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DataError(f"{name} is not UTF-8 text (byte {exc.start})") from None
+        raise DataError(f"{path.name} is not UTF-8 text (byte {exc.start})") from None
     del raw
+    return _parse_rows(path.name, text, max_rows)
+
+
+def _parse_rows(name: str, text: str, max_rows: int | None
+                ) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """max_rows None: every row, refused above MAX_ROWS; else the first max_rows."""
     reader = csv.reader(io.StringIO(text, newline=""))
-    rows = []
+    rows: list[tuple[int, list[str]]] = []
     header = None
     try:
         for fields in reader:
@@ -41,9 +54,11 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
             if header is None:
                 header = [s.strip() for s in fields]
                 continue
-            rows.append((reader.line_num, fields))
-            if len(rows) > MAX_ROWS:
+            if max_rows is not None and len(rows) == max_rows:
+                break
+            if len(rows) == MAX_ROWS:
                 raise DataError(f"{name} has more than {MAX_ROWS:,} rows")
+            rows.append((reader.line_num, fields))
     except csv.Error as exc:
         raise DataError(f"{name} line {reader.line_num}: {exc}") from None
     if header is None:
@@ -52,9 +67,9 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
 
 
 def csv_preview(path: str | Path, rows: int = 10) -> tuple[list[str], list[list[str]]]:
-    """The header and the first rows as text, for an import dialog."""
-    header, data = _read_rows(Path(path))
-    return header, [fields for _, fields in data[:rows]]
+    """The header and the first rows as text, for an import dialog (reads the file's start)."""
+    header, data = _read_rows(Path(path), max(rows, 0))
+    return header, [fields for _, fields in data]
 
 
 def _column_indices(path: Path, header: list[str], columns: list[str]) -> list[int]:

@@ -87,6 +87,15 @@ def read_user_file(path: str | Path, limit: int) -> bytes:
     return data
 
 
+def read_user_prefix(path: str | Path, n: int) -> bytes:
+    """The first `n` bytes (or fewer) of a user's regular file, however large it is."""
+    with open_user_file(path) as f:
+        try:
+            return f.read(n)
+        except OSError as exc:
+            raise FileRefused(f"{_show(path)}: {exc.strerror or 'cannot be read'}") from None
+
+
 def _show(path: str | Path) -> str:
     """A path as a message shows it: a 100,000-character path would be the whole message."""
     return shorten(str(path), 160)

@@ -292,3 +292,18 @@ def test_train_says_which_csv_file_it_read(tmp_path):
     code, out, err = run_cli(["train", str(path), "--epochs", "1", "--quiet",
                               "-o", str(tmp_path / "o.json")])
     assert code == 0 and f"from {tmp_path / 'd.csv'}" in out.splitlines()[0], out
+
+
+def test_a_preview_reads_only_the_start_of_a_file(tmp_path):
+    from core.csv_data import PREVIEW_BYTES, csv_preview
+
+    path = tmp_path / "big.csv"
+    row = "1,2," + "3" * 40 + "\n"  # wide rows: under the million-row limit
+    with open(path, "w") as f:
+        f.write("a,b,y\n")
+        f.write(row * (PREVIEW_BYTES // len(row) + 10))
+        f.write("x,2,3\n")  # beyond the preview: found by a full load only
+    header, rows = csv_preview(path, 3)
+    assert header == ["a", "b", "y"] and rows == [["1", "2", "3" * 40]] * 3
+    with pytest.raises(DataError, match="'x' is not a number"):
+        load_csv(path, ["a", "b"], ["y"], "regression")
