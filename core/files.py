@@ -42,6 +42,7 @@ def _kind(mode: int) -> str:
 
 def check_regular_file(path: str | Path) -> os.stat_result:
     """stat() of `path` if it is an existing regular file (symlinks followed); else FileRefused."""
+    _check_name(path)
     try:
         st = os.stat(path)
     except OSError as exc:
@@ -96,6 +97,12 @@ def read_user_prefix(path: str | Path, n: int) -> bytes:
             raise FileRefused(f"{_show(path)}: {exc.strerror or 'cannot be read'}") from None
 
 
+def _check_name(path: str | Path) -> None:
+    """A name no file system takes (os functions raise ValueError for it, not OSError)."""
+    if "\x00" in str(path):
+        raise FileRefused(f"{_show(repr(str(path)))}: a file name cannot contain a NUL character")
+
+
 def _show(path: str | Path) -> str:
     """A path as a message shows it: a 100,000-character path would be the whole message."""
     return shorten(str(path), 160)
@@ -115,6 +122,7 @@ def write_atomically(path: str | Path, data: bytes) -> None:
 
     Raises OSError naming `path` (never the temporary file).
     """
+    _check_name(path)
     path = Path(path)
     target = Path(os.path.realpath(path))  # through symlinks: the link itself stays
     mode = _mode_for(target)
@@ -143,6 +151,7 @@ def write_atomically(path: str | Path, data: bytes) -> None:
 
 def check_save_target(path: str | Path) -> None:
     """FileRefused now if `path` is something a save would refuse (before a long computation)."""
+    _check_name(path)
     target = Path(os.path.realpath(path))
     _mode_for(target)
     if not target.parent.is_dir():

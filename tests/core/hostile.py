@@ -203,6 +203,7 @@ def special_file_cases(fifo_ok: bool = True) -> list[Case]:
         out.append((f"csv-is-secret-{name}", csv_project(secret_file(name))))
     out.append(("csv-is-folder", csv_project(lambda folder: str(folder))))
     out.append(("csv-missing", csv_project(lambda folder: str(folder / "none.csv"))))
+    out.append(("csv-nul-name", csv_project(lambda folder: "a\x00b.csv")))
     return out
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from core.files import (FileRefused, open_user_file, read_user_file, remove_stale_temporaries,
                         remove_stale_temporaries_in)
-from core.project import load_project, save_project
+from core.project import ProjectError, load_project, save_project
 from core.templates import xor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -202,3 +202,13 @@ def test_train_refuses_an_output_it_could_not_save_before_training(tmp_path):
                         io.StringIO(), err)
         assert code == 2 and expected in err.getvalue()
         assert time.monotonic() - start < 2  # refused before 100,000 epochs, not after
+
+
+def test_a_name_with_a_nul_character_is_refused_not_a_crash(tmp_path):
+    # os functions raise ValueError (not OSError) for such names.
+    for action in (lambda: save_project(xor(), tmp_path / "a\x00b.json"),
+                   lambda: read_user_file(tmp_path / "a\x00b.json", 10)):
+        with pytest.raises(FileRefused, match="NUL"):
+            action()
+    with pytest.raises(ProjectError, match="NUL"):
+        load_project(tmp_path / "a\x00b.json")
