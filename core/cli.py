@@ -87,6 +87,8 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
                      "batch size or a smaller network")
     except RecursionError:
         return _fail(err, "the input is nested too deeply")
+    except SystemExit as exc:  # argparse's --help inside a command: its page is printed
+        return exc.code if isinstance(exc.code, int) else 0
     except KeyboardInterrupt:
         print("\ninterrupted", file=err)
         return 130

@@ -308,3 +308,20 @@ def test_a_preview_reads_only_the_start_of_a_file(tmp_path):
     assert header == ["a", "b", "y"] and rows == [["1", "2", "3" * 40]] * 3
     with pytest.raises(DataError, match="not UTF-8"):
         load_csv(path, ["a", "b"], ["y"], "regression")
+
+
+def test_hostile_arguments_end_in_one_line(tmp_path, capsys):
+    xor = tmp_path / "xor.json"
+    xor.write_text(hostile._text(hostile.example("xor")))
+    numbers = ["-1", "0", "1_000", "\u0661\u0662", "1e3", "99999999999999999999999999999999",
+               "9" * 5000, "", " ", "0x10", "nan", "+5"]
+    argvs = [[], ["fly"], ["train"], ["gradcheck"], ["export", str(xor)], ["train", ""],
+             ["train", str(xor), "--bogus"], ["export", str(xor), "--format", "exe", "-o", "x"]]
+    argvs += [["train", str(xor), "--quiet", option, n, "-o", str(tmp_path / "o.json")]
+              for option in ("--epochs", "--seed") for n in numbers]
+    for argv in argvs:
+        code, out, err = run_cli(argv)
+        assert_one_clear_line(code, out, err, argv)
+        assert code in (0, 2), (argv, err)
+    code, _, _ = run_cli(["train", "--help"])
+    assert code == 0 and "--epochs" in capsys.readouterr().out  # argparse prints the page
