@@ -32,8 +32,7 @@ Case = tuple[str, Callable[[Path], Path]]
 
 # Values put into numeric fields: beyond float range, at the edges, and of the wrong type.
 HOSTILE_NUMBERS: list[Any] = [10**400, -(10**400), 10**308 * 10, 2**63, -1, 0, 0.5, 1e308,
-                              -1e308, 5e-324, float("nan"), float("inf"), float("-inf"), "1", True,
-                              None, [], {}]
+                              5e-324, float("nan"), float("inf"), "1", True, None, []]
 
 
 def example(name: str) -> dict:

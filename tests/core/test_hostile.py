@@ -28,6 +28,10 @@ class Hang(Exception):
 
 @contextmanager
 def time_limit(seconds: float):
+    if not hasattr(signal, "setitimer"):  # no SIGALRM (Windows): run without the guard
+        yield
+        return
+
     def on_alarm(signum, frame):
         raise Hang(f"still running after {seconds} s")
 
@@ -317,8 +321,10 @@ def test_hostile_arguments_end_in_one_line(tmp_path, capsys):
                "9" * 5000, "", " ", "0x10", "nan", "+5"]
     argvs = [[], ["fly"], ["train"], ["gradcheck"], ["export", str(xor)], ["train", ""],
              ["train", str(xor), "--bogus"], ["export", str(xor), "--format", "exe", "-o", "x"]]
-    argvs += [["train", str(xor), "--quiet", option, n, "-o", str(tmp_path / "o.json")]
-              for option in ("--epochs", "--seed") for n in numbers]
+    argvs += [["train", str(xor), "--quiet", "--epochs", n, "-o", str(tmp_path / "o.json")]
+              for n in numbers]
+    argvs += [["train", str(xor), "--quiet", "--epochs", "1", "--seed", n,
+               "-o", str(tmp_path / "o.json")] for n in numbers]
     for argv in argvs:
         code, out, err = run_cli(argv)
         assert_one_clear_line(code, out, err, argv)
