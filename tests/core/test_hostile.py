@@ -331,3 +331,19 @@ def test_hostile_arguments_end_in_one_line(tmp_path, capsys):
         assert code in (0, 2), (argv, err)
     code, _, _ = run_cli(["train", "--help"])
     assert code == 0 and "--epochs" in capsys.readouterr().out  # argparse prints the page
+
+
+@pytest.mark.parametrize("raised, code, expected", [
+    (TypeError("a bug"), 1, "error: internal error (TypeError: a bug); please report it"),
+    (MemoryError(), 2, "error: not enough memory for this project; use fewer samples"),
+    (RecursionError(), 2, "error: the input is nested too deeply"),
+    (KeyboardInterrupt(), 130, "interrupted"),
+])
+def test_the_last_resorts_still_end_in_one_line(monkeypatch, raised, code, expected):
+    def fail(*args):
+        raise raised
+
+    monkeypatch.setattr(cli, "_gradcheck", fail)
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(["gradcheck", "x.json"], out, err) == code
+    assert err.getvalue().strip().startswith(expected) and err.getvalue().strip().count("\n") == 0
