@@ -83,12 +83,12 @@ def _column_indices(path: Path, header: list[str], columns: list[str]) -> list[i
     out = []
     for column in columns:
         if column in repeated:
-            raise DataError(f"{path.name}: the column name {_quote(path, column)} appears more "
-                            "than once in the header")
+            raise DataError(f"{path.name}: the column name {shorten(repr(column), 40)} appears "
+                            "more than once in the header")
         if column not in position:
             if not _meant_as_csv(path):
-                raise DataError(f"{path.name} has no column {shorten(repr(column), 40)} (it "
-                                "does not look like a CSV file: its name does not end in .csv)")
+                raise DataError(f"{path.name} has no column {shorten(repr(column), 40)}; its "
+                                "name does not say it is a table (.csv, .tsv or .txt)")
             raise DataError(f"{path.name} has no column {shorten(repr(column), 40)}; its columns "
                             f"are: {cut_list(header)}")
         out.append(position[column])
