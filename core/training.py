@@ -103,7 +103,7 @@ class Trainer:
             plan = compile_plan(self.network)
         except NetworkError as exc:  # no input or no output neuron: training stops, said once
             raise TrainingError(str(exc)) from None
-        problem = check_loss(plan, self.network, self.settings.loss) or self._data_mismatch(plan)
+        problem = check_loss(plan, self.network, self.settings.loss) or self._refusal(plan)
         if problem:
             raise TrainingError(problem)
         params = plan.pack(self.network)
@@ -132,7 +132,8 @@ class Trainer:
                 out[i] = old_values[name]
         return out
 
-    def _data_mismatch(self, plan) -> str | None:
+    def _refusal(self, plan) -> str | None:
+        """Why this data cannot train this plan: shapes that differ, or a step too large."""
         return data_mismatch(plan, self.data) or memory_refusal(plan, self.data, self.settings)
 
     def prepare(self) -> None:
@@ -188,7 +189,7 @@ class Trainer:
 
     def set_data(self, data: Dataset) -> None:
         self.data = data
-        problem = self._data_mismatch(self.plan)
+        problem = self._refusal(self.plan)
         if problem:
             raise TrainingError(problem)
         self._order = np.arange(0)
@@ -305,7 +306,7 @@ class Trainer:
     def _loss_accuracy(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float | None]:
         # In chunks of rows, so a large data set on a wide net never needs (samples x neurons)
         # at once; every loss is a mean over samples, so chunk means weighted by rows add up.
-        rows = max(1, EVALUATION_BYTES // (16 * max(self.plan.n_neurons, 1)))
+        rows = max(1, EVALUATION_BYTES // (2 * 8 * max(self.plan.n_neurons, 1)))  # z and a
         total, outputs = 0.0, []
         with np.errstate(over="ignore", invalid="ignore"):  # huge weights just before a rollback
             for start in range(0, len(x), rows):
