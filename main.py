@@ -16,10 +16,11 @@ def main(argv: list[str] | None = None) -> int:
             cli.build_parser().print_help()
             return 0
         return cli.main(argv)
-    if argv and not argv[0].startswith("-") and not _exists(argv[0]):
-        print(f"error: {argv[0]!r} is neither a project file nor a command "
-              "(train, gradcheck, export)", file=sys.stderr)
-        return 2
+    if argv and not argv[0].startswith("-"):
+        problem = _not_a_project_file(argv[0])
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
     if len(argv) > 1 or (argv and argv[0].startswith("-")):
         print("error: give at most one project file to open "
               "(or a command: train, gradcheck, export)", file=sys.stderr)
@@ -45,10 +46,21 @@ def _no_display() -> str | None:
             "(xvfb-run python main.py) or use the command line (python main.py --help)")
 
 
-def _exists(path: str) -> bool:
-    from pathlib import Path
+def _not_a_project_file(path: str) -> str | None:
+    """Why `path` cannot be opened as a project before any window is built, or None."""
+    import os
 
-    return Path(path).is_file()
+    from core.errors import shorten
+    from core.files import FileRefused, check_regular_file
+
+    try:
+        check_regular_file(path)
+    except FileRefused as exc:
+        if os.path.lexists(path):  # a FIFO, a device, a folder, a dangling link...
+            return str(exc)
+        return (f"{shorten(repr(path), 80)} is neither a project file nor a command "
+                "(train, gradcheck, export)")
+    return None
 
 
 if __name__ == "__main__":

@@ -2,18 +2,24 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
+import warnings
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 from typing import TextIO
+
+from core.errors import UserError, one_line, shorten
 
 COMMANDS = ("train", "gradcheck", "export")
 GRADCHECK_LIMIT = 1e-6
 GRADCHECK_SAMPLES = 32
+MAX_EPOCHS = 100_000_000  # as the epochs setting
 
 
-class UsageError(Exception):
+class UsageError(UserError):
     """A bad argument or file; printed as one line, exit code 2."""
 
 
@@ -29,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a project and write the trained project")
     train.add_argument("file", help="project file (.json)")
     train.add_argument("--epochs", type=_positive_int, help="epochs to train (default: the file's)")
-    train.add_argument("--seed", type=int, help="seed for batch order and dropout")
+    train.add_argument("--seed", type=_seed, help="seed for batch order and dropout")
     train.add_argument("--init", action="store_true",
                        help="re-initialise the weights from the initialiser and seed first")
     train.add_argument("-o", "--output", help="where to write the trained project "
@@ -45,38 +51,63 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@lru_cache(maxsize=1)
+def _parser() -> argparse.ArgumentParser:
+    return build_parser()  # ~5 ms to build (argparse looks up translations): build it once
+
+
+def _whole(text: str) -> int:
+    # int() would also take '1_000' and non-ASCII digits; a command line wants plain ones.
+    if not re.fullmatch(r"[+-]?[0-9]{1,30}", text.strip()):
+        raise argparse.ArgumentTypeError(f"{shorten(repr(text), 40)} is not a whole number")
+    return int(text)
+
+
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
+    value = _whole(text)
+    if not 1 <= value <= MAX_EPOCHS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_EPOCHS:,}")
     return value
 
 
 def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    from core.data import DataError
-    from core.project import ProjectError
-    from core.settings import SettingsError
-    from core.training import TrainingError
-
+    """Run one command. Exit codes: 0 done, 1 a result that failed (divergence, gradient
+    check), 2 bad input (one line on stderr), 130 interrupted."""
     try:
-        args = build_parser().parse_args(argv)
+        args = _parser().parse_args(argv)
         handler = {"train": _train, "gradcheck": _gradcheck, "export": _export}[args.command]
-        return handler(args, out, err)
-    except (UsageError, ProjectError, DataError, SettingsError, OSError) as exc:
-        print(f"error: {_one_line(exc)}", file=err)
-        return 2
-    except TrainingError as exc:
-        print(f"error: {_one_line(exc)}", file=err)
-        return 2
+        with warnings.catch_warnings():
+            # NumPy's overflow warnings would add lines to stderr; a run that overflows is
+            # reported by the commands themselves (divergence, a FAILED gradient check).
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return handler(args, out, err)
+    except (UserError, OSError) as exc:
+        return _fail(err, _one_line(exc))
+    except MemoryError:
+        return _fail(err, "not enough memory for this project; use fewer samples, a smaller "
+                     "batch size or a smaller network")
+    except RecursionError:
+        return _fail(err, "the input is nested too deeply")
+    except SystemExit as exc:  # argparse's --help inside a command: its page is printed
+        return exc.code if isinstance(exc.code, int) else 0
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=err)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - a last resort: one line, never a traceback
+        # Every known refusal is a UserError; reaching here is a bug, said as one line.
+        return _fail(err, f"internal error ({type(exc).__name__}: {exc}); please report it",
+                     code=1)
+
+
+def _fail(err: TextIO, message: str, code: int = 2) -> int:
+    print(f"error: {one_line(message)}", file=err)
+    return code
 
 
 def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
+    if isinstance(exc, OSError) and not isinstance(exc, UserError) and exc.strerror:
         return f"{exc.filename or ''}: {exc.strerror}".lstrip(": ")
-    return " ".join(str(exc).split())
+    return one_line(exc)
 
 
 def _load(path: str):
@@ -87,7 +118,17 @@ def _load(path: str):
     return project, make_dataset(project.data, Path(path).resolve().parent)
 
 
+def _seed(text: str) -> int:
+    from core.settings import MAX_SEED
+
+    value = _whole(text)
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_SEED}")
+    return value
+
+
 def _train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from core.files import check_save_target
     from core.initializers import initialize
     from core.project import save_project
     from core.training import Diverged, Trainer
@@ -102,7 +143,8 @@ def _train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     epochs = args.epochs if args.epochs is not None else project.training.epochs
     trainer = Trainer(project.network, data, project.training)
     output = Path(args.output) if args.output else Path(args.file).with_suffix(".trained.json")
-    bar = _ProgressBar(epochs, err, enabled=not args.quiet)
+    check_save_target(output)  # refused now, not after the training
+    bar = _ProgressBar(epochs, err, enabled=not args.quiet, eager=True)
     code = 0
     try:
         for _ in range(epochs):
@@ -116,9 +158,20 @@ def _train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     trainer.sync_network()
     save_project(project, output)
     final = trainer.evaluate()
+    print(f"data: {_data_source(project, args.file, data)}", file=out)
     print(f"wrote {output}", file=out)
     print(_summary(final, trainer.epoch), file=out)
     return code
+
+
+def _data_source(project, project_file: str, data) -> str:
+    """What was trained on, naming the CSV file read (a wrong csv_path shows at once)."""
+    from core.data import csv_file
+
+    s = project.data
+    where = (f"from {shorten(str(csv_file(s, Path(project_file).resolve().parent)), 120)}"
+             if s.source == "csv" else f"generated ({s.generator})")
+    return f"{data.describe()}, {where}"
 
 
 def _summary(ev, epochs: int) -> str:
@@ -135,15 +188,21 @@ def _summary(ev, epochs: int) -> str:
 def _gradcheck(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from core.engine import check_loss, compile_plan
     from core.gradcheck import gradient_check
+    from core.training import data_mismatch
 
     project, data = _load(args.file)
     net, loss = project.network, project.training.loss
     plan = compile_plan(net)
-    problem = check_loss(plan, net, loss)
+    problem = check_loss(plan, net, loss) or data_mismatch(plan, data)
     if problem:
         raise UsageError(problem)
     x, y = data.x_train[:GRADCHECK_SAMPLES], data.y_train[:GRADCHECK_SAMPLES]
-    result = gradient_check(plan, plan.pack(net), x, y, loss)
+    bar = _ProgressBar(plan.n_parameters, err, unit="parameters")
+    try:
+        result = gradient_check(plan, plan.pack(net), x, y, loss,
+                                progress=lambda done, total: bar.update(done) or True)
+    finally:
+        bar.close()
     where = result.worst_parameter
     if where in net.edges:
         e = net.edges[where]
@@ -175,22 +234,36 @@ def _export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 class _ProgressBar:
-    """A one-line progress bar with the loss, redrawn at most 10 times a second."""
+    """A one-line progress bar (with the loss when given), redrawn at most 10 times a second.
 
-    def __init__(self, total: int, stream: TextIO, enabled: bool = True, width: int = 30) -> None:
+    Nothing is drawn during the first second, so quick runs print no bar at all unless
+    `eager` (training shows its bar from the start, as it always has).
+    """
+
+    def __init__(self, total: int, stream: TextIO, enabled: bool = True, width: int = 30,
+                 unit: str = "epoch", eager: bool = False) -> None:
         self.total, self.stream, self.width = max(total, 1), stream, width
-        self.enabled = enabled
-        self._last = 0.0
+        self.enabled, self.unit = enabled, unit
+        self._start = time.monotonic()
+        self._last = 0.0 if eager else self._start + 0.9
         self._drawn = False
 
-    def update(self, done: int, loss: float) -> None:
+    def update(self, done: int, loss: float | None = None) -> None:
         now = time.monotonic()
         if not self.enabled or (now - self._last < 0.1 and done < self.total):
             return
+        if not self._drawn and done >= self.total and self._last > self._start:
+            return  # finished before the first draw was due
         self._last = now
         filled = int(self.width * done / self.total)
         bar = "#" * filled + "-" * (self.width - filled)
-        self.stream.write(f"\r[{bar}] epoch {done}/{self.total}  loss {loss:.5g}   ")
+        if self.unit == "epoch":
+            text = f"epoch {done}/{self.total}"
+        else:
+            left = _time_left(now - self._start, done, self.total)
+            text = f"{done:,}/{self.total:,} {self.unit}{left}"
+        tail = "" if loss is None else f"  loss {loss:.5g}"
+        self.stream.write(f"\r[{bar}] {text}{tail}   ")
         self.stream.flush()
         self._drawn = True
 
@@ -199,3 +272,13 @@ class _ProgressBar:
             self.stream.write("\n")
             self.stream.flush()
             self._drawn = False
+
+
+def _time_left(elapsed: float, done: int, total: int) -> str:
+    """', about 4 h left': a long check says how long it will take (Ctrl+C stops it)."""
+    if done <= 0 or done >= total:
+        return ""
+    left = elapsed / done * (total - done)
+    if left >= 3600:
+        return f", about {left / 3600:.0f} h left"
+    return f", about {left / 60:.0f} min left" if left >= 60 else f", about {left:.0f} s left"

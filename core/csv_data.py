@@ -2,75 +2,133 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
+import os
+import re
 from pathlib import Path
 
 import numpy as np
 
 from core.data import DataError
+from core.errors import cut_list, shorten
+from core.files import FileRefused, read_user_file, read_user_prefix
 
 MAX_BYTES = 200 * 2**20
 MAX_ROWS = 1_000_000
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+PREVIEW_BYTES = 16 * 2**20  # enough for a header of a million columns
 
 
-def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Header and (line number, fields) of every non-blank row."""
-    name = path.name
+def _read_rows(path: Path, max_rows: int | None = None
+               ) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Header and (line number, fields) of every non-blank row, or of the first `max_rows`
+    (then only the start of the file is read: a preview of a 200 MB file stays quick)."""
     try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise DataError(f"{path}: {exc.strerror or 'cannot be read'}") from None
-    if size > MAX_BYTES:
-        raise DataError(f"{name} is {size / 2**20:.0f} MB; the limit is {MAX_BYTES // 2**20} MB")
+        if max_rows is None:
+            raw = read_user_file(path, MAX_BYTES)
+        else:
+            raw = read_user_prefix(path, PREVIEW_BYTES)
+            if len(raw) == PREVIEW_BYTES:  # cut: keep whole lines only
+                raw = raw[: raw.rfind(b"\n") + 1]
+    except FileRefused as exc:
+        raise DataError(str(exc)) from None
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
-            rows = []
-            header = None
-            for fields in reader:
-                if not fields or all(not s.strip() for s in fields):
-                    continue
-                if header is None:
-                    header = [s.strip() for s in fields]
-                    continue
-                rows.append((reader.line_num, fields))
-                if len(rows) > MAX_ROWS:
-                    raise DataError(f"{name} has more than {MAX_ROWS:,} rows")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DataError(f"{name} is not UTF-8 text (byte {exc.start})") from None
+        raise DataError(f"{path.name} is not UTF-8 text (byte {exc.start})") from None
+    del raw
+    return _parse_rows(path.name, text, max_rows)
+
+
+def _parse_rows(name: str, text: str, max_rows: int | None
+                ) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """max_rows None: every row, refused above MAX_ROWS; else the first max_rows."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows: list[tuple[int, list[str]]] = []
+    header = None
+    try:
+        for fields in reader:
+            if not fields or all(not s.strip() for s in fields):
+                continue
+            if header is None:
+                header = [s.strip() for s in fields]
+                continue
+            if max_rows is not None and len(rows) == max_rows:
+                break
+            if len(rows) == MAX_ROWS:
+                raise DataError(f"{name} has more than {MAX_ROWS:,} rows")
+            rows.append((reader.line_num, fields))
     except csv.Error as exc:
         raise DataError(f"{name} line {reader.line_num}: {exc}") from None
-    except OSError as exc:
-        raise DataError(f"{path}: {exc.strerror or 'cannot be read'}") from None
     if header is None:
         raise DataError(f"{name} is empty: it needs a header row and at least two data rows")
     return header, rows
 
 
 def csv_preview(path: str | Path, rows: int = 10) -> tuple[list[str], list[list[str]]]:
-    """The header and the first rows as text, for an import dialog."""
-    header, data = _read_rows(Path(path))
-    return header, [fields for _, fields in data[:rows]]
+    """The header and the first rows as text, for an import dialog (reads the file's start)."""
+    header, data = _read_rows(Path(path), max(rows, 0))
+    return header, [fields for _, fields in data]
 
 
-def _column_index(name: str, header: list[str], column: str) -> int:
-    if header.count(column) > 1:
-        raise DataError(f"{name}: the column name {column!r} appears more than once in the header")
-    if column not in header:
-        raise DataError(f"{name} has no column {column!r}; its columns are: {', '.join(header)}")
-    return header.index(column)
+def _column_indices(path: Path, header: list[str], columns: list[str]) -> list[int]:
+    """Positions of `columns` in the header, by one dict (linear in the header's length)."""
+    position: dict[str, int] = {}
+    repeated: set[str] = set()
+    for i, column in enumerate(header):
+        if column in position:
+            repeated.add(column)
+        position.setdefault(column, i)
+    out = []
+    for column in columns:
+        if column in repeated:
+            raise DataError(f"{path.name}: the column name {shorten(repr(column), 40)} appears "
+                            "more than once in the header")
+        if column not in position:
+            if not _meant_as_csv(path):
+                raise DataError(f"{path.name} has no column {shorten(repr(column), 40)}; its "
+                                "name does not say it is a table (.csv, .tsv or .txt)")
+            raise DataError(f"{path.name} has no column {shorten(repr(column), 40)}; its columns "
+                            f"are: {cut_list(header)}")
+        out.append(position[column])
+    return out
 
 
-def _number(name: str, line: int, column: str, text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise DataError(f"{name} line {line}, column {column!r}: {text.strip()!r} is not a "
-                        "number") from None
+# A number as a person writes it in a table: ASCII digits, an optional sign, point and
+# exponent. float() alone would also take '1_000', Arabic-Indic digits and surrounding spaces
+# of any kind; nan and inf are matched so that they are refused as "not finite" below.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+                     r"|[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+
+
+def _number(path: Path, line: int, column: str, text: str) -> float:
+    where = f"{path.name} line {line}, column {shorten(repr(column), 40)}"
+    stripped = text.strip(" \t")
+    if not _NUMBER.fullmatch(stripped):
+        raise DataError(f"{where}: {_quote(path, stripped)} is not a number")
+    value = float(stripped)
     if not math.isfinite(value):
-        raise DataError(f"{name} line {line}, column {column!r}: {text.strip()!r} is not a "
-                        "finite number")
+        raise DataError(f"{where}: {_quote(path, stripped)} is not a finite number")
     return value
+
+
+def _meant_as_csv(path: Path) -> bool:
+    """Whether the file's name says it holds a table; only then do messages quote its text.
+
+    A project may name any file (~/.ssh/id_rsa, /proc/self/environ); its contents must not
+    end up in an error line, a log or a screenshot.
+    """
+    try:
+        real = Path(os.path.realpath(path))
+    except (OSError, ValueError):
+        return False
+    # Both names: a link called data.csv that points at a key is still a key.
+    return path.suffix.lower() in CSV_SUFFIXES and real.suffix.lower() in CSV_SUFFIXES
+
+
+def _quote(path: Path, text: str) -> str:
+    return shorten(repr(text), 40) if _meant_as_csv(path) else "the value"
 
 
 def load_csv(path: str | Path, input_columns: list[str], target_columns: list[str],
@@ -92,10 +150,11 @@ def load_csv(path: str | Path, input_columns: list[str], target_columns: list[st
         raise DataError("a classification needs exactly one target column (the class label)")
     overlap = set(input_columns) & set(target_columns)
     if overlap:
-        raise DataError(f"column {sorted(overlap)[0]!r} is both an input and a target")
+        column = shorten(repr(sorted(overlap)[0]), 40)
+        raise DataError(f"column {column} is both an input and a target")
     header, rows = _read_rows(path)
-    in_idx = [_column_index(name, header, c) for c in input_columns]
-    out_idx = [_column_index(name, header, c) for c in target_columns]
+    in_idx = _column_indices(path, header, input_columns)
+    out_idx = _column_indices(path, header, target_columns)
     if len(rows) < 2:
         raise DataError(f"{name} has {len(rows)} data row(s); at least 2 are needed")
     x = np.empty((len(rows), len(in_idx)))
@@ -106,22 +165,22 @@ def load_csv(path: str | Path, input_columns: list[str], target_columns: list[st
             raise DataError(f"{name} line {line} has {len(fields)} fields; the header has "
                             f"{len(header)}")
         for j, (i, col) in enumerate(zip(in_idx, input_columns)):
-            x[r, j] = _number(name, line, col, fields[i])
+            x[r, j] = _number(path, line, col, fields[i])
         if task == "classification":
             label = fields[out_idx[0]].strip()
             if not label:
-                raise DataError(f"{name} line {line}, column {target_columns[0]!r}: the class "
-                                "label is empty")
+                raise DataError(f"{name} line {line}, column {shorten(repr(target_columns[0]), 40)}"
+                                ": the class label is empty")
             labels.append(label)
         else:
             for j, (i, col) in enumerate(zip(out_idx, target_columns)):
-                y[r, j] = _number(name, line, col, fields[i])
+                y[r, j] = _number(path, line, col, fields[i])
     if task == "regression":
         return x, y, list(input_columns), list(target_columns), None
     classes = _sorted_labels(set(labels))
     if len(classes) < 2:
-        raise DataError(f"{name}: column {target_columns[0]!r} has only one class "
-                        f"({classes[0]!r}); a classification needs at least two")
+        raise DataError(f"{name}: column {shorten(repr(target_columns[0]), 40)} has only one "
+                        f"class ({_quote(path, classes[0])}); a classification needs at least two")
     index = {c: i for i, c in enumerate(classes)}
     codes = np.array([index[label] for label in labels])
     if len(classes) == 2:

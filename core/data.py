@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import UserError
 from core.settings import DataSettings
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """Data that cannot be used; the message is for the user (file, line, column)."""
 
 
@@ -64,6 +65,16 @@ def fit_standardization(x_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, std
 
 
+def csv_file(settings: DataSettings, base_dir: str | Path | None = None) -> Path:
+    """The CSV file a csv-sourced project reads: csv_path, relative to the project's folder."""
+    if not settings.csv_path:
+        raise DataError("no CSV file is chosen for this project's data")
+    path = Path(settings.csv_path)
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    return path
+
+
 def make_dataset(settings: DataSettings, base_dir: str | Path | None = None) -> Dataset:
     """The data a project trains on: generate or load, split, optionally standardise."""
     from core.csv_data import load_csv
@@ -71,11 +82,7 @@ def make_dataset(settings: DataSettings, base_dir: str | Path | None = None) -> 
 
     class_names = None
     if settings.source == "csv":
-        if not settings.csv_path:
-            raise DataError("no CSV file is chosen for this project's data")
-        path = Path(settings.csv_path)
-        if not path.is_absolute() and base_dir is not None:
-            path = Path(base_dir) / path
+        path = csv_file(settings, base_dir)
         x, y, inputs, targets, class_names = load_csv(
             path, settings.input_columns, settings.target_columns, settings.task)
         task = settings.task

@@ -116,14 +116,14 @@ def export_weights(net: Network, loss: str, fmt: str, path: str | Path,
     if not str(path):
         raise ExportError("the output name is empty")
     path = Path(path)
-    problem = prep.check(len(net.inputs), len(net.outputs))
-    if problem:
-        raise ExportError(f"cannot export: {problem}")
-    if fmt in ("onnx", "py"):
+    if fmt in ("onnx", "py"):  # first what is wrong with the graph itself (no output neuron)
         try:
             compile_plan(net)
         except NetworkError as exc:
             raise ExportError(f"the network cannot be exported as {fmt}: {exc}") from None
+    problem = prep.check(len(net.inputs), len(net.outputs))
+    if problem:
+        raise ExportError(f"cannot export: {problem}")
     try:
         if fmt == "npz":
             export_npz(net, path, prep)

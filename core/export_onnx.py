@@ -18,7 +18,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from core.activations import ELU_ALPHA, LEAKY_SLOPE
-from core.atomic_file import atomic_write
+from core.files import write_atomically
 from core.engine import compile_plan
 from core.network import Network
 from core.preprocessing import NONE, Preprocessing
@@ -170,4 +170,4 @@ def export_onnx(net: Network, loss: str, path: Path, prep: Preprocessing = NONE,
     if model.ByteSize() >= MAX_BYTES:
         raise ValueError(f"the ONNX model would be {model.ByteSize() / 2**30:.1f} GB; "
                          "ONNX files are limited to 2 GB")
-    atomic_write(path, model.SerializeToString())
+    write_atomically(path, model.SerializeToString())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.atomic_file import atomic_write
+from core.files import write_atomically
 from core.engine import compile_plan
 from core.network import Network
 from core.preprocessing import NONE, Preprocessing
@@ -142,4 +142,4 @@ def python_source(net: Network, loss: str, prep: Preprocessing = NONE, title: st
 
 def export_python(net: Network, loss: str, path: Path, prep: Preprocessing = NONE,
                   title: str = "") -> None:
-    atomic_write(path, python_source(net, loss, prep, title).encode("ascii"))
+    write_atomically(path, python_source(net, loss, prep, title).encode("ascii"))

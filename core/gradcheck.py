@@ -14,10 +14,12 @@ nudge crosses one).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from core.engine import Params, Plan, check_loss, compile_plan, forward, loss_and_gradients
+from core.errors import UserError
 from core.losses import LOSSES
 from core.network import Network
 
@@ -34,8 +36,15 @@ DEFAULT_EPS = 1e-4
 FLOOR = 1e-5
 
 
-class GradCheckError(ValueError):
+class GradCheckError(UserError, ValueError):
     """Inputs the gradient check cannot use; the message is meant for the user."""
+
+
+class GradCheckCancelled(GradCheckError):
+    """The progress callback asked to stop."""
+
+
+Progress = Callable[[int, int], "bool | None"]  # (parameters done, total) -> False to cancel
 
 
 @dataclass(frozen=True)
@@ -49,11 +58,14 @@ class GradCheckResult:
 
 
 def gradient_check(plan: Plan, params: Params, x: np.ndarray, y: np.ndarray, loss: str,
-                   eps: float = DEFAULT_EPS) -> GradCheckResult:
+                   eps: float = DEFAULT_EPS, progress: Progress | None = None) -> GradCheckResult:
     """Compare backprop with five-point central differences on every parameter.
 
     dL/dp ~ (L(p - 2h) - 8 L(p - h) + 8 L(p + h) - L(p + 2h)) / 12h with h = eps: four
     forward passes per parameter. See the module docstring about kinks.
+
+    progress(done, total) is called after each parameter (a 20,000-neuron net takes minutes);
+    returning False cancels the check with GradCheckCancelled.
     """
     eps = _checked_step(eps)
     x, y = _checked_batch(plan, x, y, loss)
@@ -71,6 +83,9 @@ def gradient_check(plan: Plan, params: Params, x: np.ndarray, y: np.ndarray, los
     for k in range(theta.size):
         numeric[k] = (loss_at(k, -2 * eps) - 8 * loss_at(k, -eps) + 8 * loss_at(k, eps)
                       - loss_at(k, 2 * eps)) / (12 * eps)
+        if progress is not None and progress(k + 1, theta.size) is False:
+            raise GradCheckCancelled(f"the gradient check was cancelled after {k + 1:,} of "
+                                     f"{theta.size:,} parameters")
     floor = FLOOR * max(1.0, abs(value))
     rel = np.abs(analytic - numeric) / np.maximum(np.abs(analytic) + np.abs(numeric), floor)
     names = tuple(plan.parameter_names())  # never empty: every output neuron has a bias
@@ -79,13 +94,13 @@ def gradient_check(plan: Plan, params: Params, x: np.ndarray, y: np.ndarray, los
 
 
 def check_network(net: Network, x: np.ndarray, y: np.ndarray, loss: str,
-                  eps: float = DEFAULT_EPS) -> GradCheckResult:
+                  eps: float = DEFAULT_EPS, progress: Progress | None = None) -> GradCheckResult:
     """gradient_check on the document's current weights (compiles the network first)."""
     plan = compile_plan(net)  # NetworkError, with its own message, if it cannot run
     problem = check_loss(plan, net, loss)
     if problem:
         raise GradCheckError(problem)
-    return gradient_check(plan, plan.pack(net), x, y, loss, eps)
+    return gradient_check(plan, plan.pack(net), x, y, loss, eps, progress)
 
 
 def _checked_step(eps: float) -> float:

@@ -13,12 +13,13 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 
 from core.activations import ACTIVATIONS
+from core.errors import UserError, shorten
 from core.events import Signal
 
 ROLES = ("input", "hidden", "output")
 
 
-class NetworkError(ValueError):
+class NetworkError(UserError, ValueError):
     """An edit the document refuses; the message is meant for the user."""
 
 
@@ -138,7 +139,7 @@ class Network:
         s, t = self.neurons[source], self.neurons[target]
         path = self._path(target, source)
         if path is not None:
-            names = " -> ".join(self.neurons[n].name for n in path)
+            names = _path_names([self.neurons[n].name for n in path])
             return f"connecting {s.name} to {t.name} would close a cycle ({names} -> {t.name})"
         return None
 
@@ -527,7 +528,7 @@ class Network:
         last = max(hops, key=lambda h: index[h])
         k = hops.index(last)
         path = [loop[(k + 1 + j) % len(loop)] for j in range(len(loop))]
-        names = " -> ".join(self.neurons[n].name for n in path)
+        names = _path_names([self.neurons[n].name for n in path])
         raise NetworkError(f"edges[{index[last]}]: connecting {self.neurons[last[0]].name} to "
                            f"{self.neurons[last[1]].name} would close a cycle ({names} -> "
                            f"{self.neurons[last[1]].name})")
@@ -541,6 +542,16 @@ class Network:
         self.changed.emit(replace(change, structural=True))
 
 
+def _path_names(names: list[str], keep: int = 8) -> str:
+    """'a -> b -> c': a long path keeps its two ends, 'a -> b -> ... (19,990 more) -> y -> z'."""
+    names = [shorten(n, 40) for n in names]
+    if len(names) <= keep:
+        return " -> ".join(names)
+    half = keep // 2
+    hidden = len(names) - 2 * half
+    return " -> ".join([*names[:half], f"... ({hidden:,} more)", *names[-half:]])
+
+
 def _check_activation(name: str) -> None:
     if name not in ACTIVATIONS:
         raise NetworkError(f"unknown activation {name!r}; use one of {', '.join(ACTIVATIONS)}")
@@ -552,7 +563,9 @@ def _finite(value: float, what: str) -> float:
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise NetworkError(f"{what} must be a number, not {value!r}") from None
+        raise NetworkError(f"{what} must be a number, not {shorten(repr(value), 40)}") from None
+    except OverflowError:  # an int beyond float range
+        raise NetworkError(f"{what} must be a finite number; this one is too large") from None
     if not math.isfinite(v):
         raise NetworkError(f"{what} must be a finite number, not {value!r}")
     return v

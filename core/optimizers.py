@@ -14,6 +14,8 @@ import numpy as np
 
 from core.settings import TrainingSettings
 
+MAX_LEARNING_RATE = TrainingSettings._ranges["learning_rate"][1]
+
 
 class Optimizer:
     slots: tuple[str, ...] = ()
@@ -136,10 +138,15 @@ def make_optimizer(settings: TrainingSettings) -> Optimizer:
 def learning_rate(settings: TrainingSettings, step: int, epoch: int) -> float:
     """The rate for step `step` (0-based): none, step, exponential or inverse-time decay."""
     lr, rate, every = settings.learning_rate, settings.decay_rate, settings.decay_steps
-    if settings.decay == "step":
-        return lr * rate ** math.floor(step / every)
-    if settings.decay == "exponential":
-        return lr * rate ** (step / every)
+    if settings.decay in ("step", "exponential"):
+        power = math.floor(step / every) if settings.decay == "step" else step / every
+        try:
+            value = lr * rate ** power
+        except OverflowError:  # a "decay" rate above 1 grows without bound
+            value = math.inf
+        # Capped at the largest rate a setting may hold: beyond it training diverges anyway,
+        # and the trainer then reports that with the rate it used.
+        return min(value, MAX_LEARNING_RATE)
     if settings.decay == "inverse_time":
         return lr / (1.0 + rate * step / every)
     return lr

@@ -2,13 +2,12 @@
 
 Loading validates everything and names the bad field ("xor.json: neurons[2].bias must be a
 number"); any input either loads or raises ProjectError, quickly (size limits are checked
-before anything slow). Saving is atomic: a temporary file in the same folder, then a rename.
+before anything slow; only regular files are read). Saving is atomic (core.files).
 See docs/file-format.md.
 """
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -17,9 +16,11 @@ from typing import Any
 import jsonschema
 
 from core.activations import ACTIVATIONS
-from core.atomic_file import atomic_write
+from core.errors import UserError
+from core.files import FileRefused, read_user_file, write_atomically
 from core.network import ROLES, Network, NetworkError
 from core.settings import DataSettings, SettingsError, TrainingSettings
+from core.strict_json import JSONRefused, loads_strict
 
 FORMAT = 1
 MAX_FILE_BYTES = 200 * 2**20
@@ -29,7 +30,7 @@ SCHEMA_ITEMS = 5_000  # above this many neurons + edges, items are checked by a 
 SCHEMA_PATH = Path(__file__).with_name("project_schema.json")
 
 
-class ProjectError(ValueError):
+class ProjectError(UserError, ValueError):
     """A file that cannot be loaded or saved; one line for the user."""
 
 
@@ -57,6 +58,8 @@ class Project:
             training = TrainingSettings.from_dict(data.get("training", {}))
         except (NetworkError, SettingsError, _Invalid) as exc:
             raise ProjectError(f"{source}: {exc}") from None
+        except RecursionError:
+            raise ProjectError(f"{source}: the JSON is nested too deeply") from None
         return cls(network, settings, training, data.get("title", ""),
                    data.get("description", ""), data.get("goal"))
 
@@ -87,13 +90,9 @@ class _Invalid(ValueError):
 def load_project(path: str | Path) -> Project:
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ProjectError(f"{path.name}: the file is {size / 2**20:.0f} MB; the limit is "
-                               f"{MAX_FILE_BYTES // 2**20} MB")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ProjectError(f"{path}: {exc.strerror or 'cannot be read'}") from None
+        raw = read_user_file(path, MAX_FILE_BYTES)
+    except FileRefused as exc:
+        raise ProjectError(str(exc)) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -105,26 +104,10 @@ def loads_project(text: str, source: str = "<text>") -> Project:
     if not text.strip():
         raise ProjectError(f"{source}: the file is empty")
     try:
-        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
-    except json.JSONDecodeError as exc:
-        raise ProjectError(f"{source}: not JSON (line {exc.lineno}, column {exc.colno}: "
-                           f"{exc.msg})") from None
-    except RecursionError:
-        raise ProjectError(f"{source}: the JSON is nested too deeply") from None
-    except (_Invalid, ValueError) as exc:
+        data = loads_strict(text)
+    except JSONRefused as exc:
         raise ProjectError(f"{source}: {exc}") from None
     return Project.from_dict(data, source)
-
-
-def _refuse_constant(name: str) -> float:
-    raise _Invalid(f"{name} is not allowed: every number must be finite")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise _Invalid(f"the number {text[:20]} is too large")
-    return value
 
 
 @lru_cache(maxsize=1)
@@ -236,5 +219,6 @@ def dumps_project(project: Project) -> str:
 
 
 def save_project(project: Project, path: str | Path) -> None:
-    """Write atomically: the old file stays intact until the new one is complete on disk."""
-    atomic_write(path, dumps_project(project).encode("utf-8"))
+    """Write atomically (see core.files.write_atomically): the old file stays intact until
+    the new one is complete on disk; OSError names `path`."""
+    write_atomically(path, dumps_project(project).encode("utf-8"))

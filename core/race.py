@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from core.data import Dataset
+from core.errors import UserError
 from core.network import Network
 from core.settings import OPTIMIZERS, TrainingSettings
 from core.training import Diverged, Trainer, TrainingError
@@ -20,7 +21,7 @@ DEFAULT_RACERS = ("sgd", "momentum", "rmsprop", "adam")
 MAX_STEPS = 5000
 
 
-class RaceError(ValueError):
+class RaceError(UserError, ValueError):
     """A race that cannot be run; the message is for the user."""
 
 

@@ -12,9 +12,12 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 
+from core.files import read_user_file, remove_stale_temporaries_in
 from core.project import Project, ProjectError, load_project, save_project
+from core.strict_json import loads_strict
 
 APP = "Backprop Studio"
+NOTE_BYTES = 64 * 1024
 
 
 def data_folder() -> Path:
@@ -40,18 +43,29 @@ def read_recovery() -> tuple[Project, Path | None, float] | None:
     """(project, the file it belonged to, when it was written), or None if there is none.
 
     A recovery file that cannot be read is removed: it must never stop the program starting.
+    Temporary files of saves killed half-way are removed first (remove_stale_files).
     """
+    remove_stale_files()
     path, note = _paths()
     if not path.exists():
         return None
     try:
         project = load_project(path)
-        meta = json.loads(note.read_text()) if note.exists() else {}
-    except (ProjectError, OSError, ValueError):
+        meta = loads_strict(read_user_file(note, NOTE_BYTES).decode("utf-8")) \
+            if note.exists() else {}
+        source = meta.get("source")
+        when = float(meta.get("time", path.stat().st_mtime))
+        if source is not None and not isinstance(source, str):
+            raise ValueError("the note's source is not a path")
+    except (ProjectError, OSError, ValueError, AttributeError, TypeError):
         clear_recovery()
         return None
-    source = meta.get("source")
-    return project, Path(source) if source else None, float(meta.get("time", path.stat().st_mtime))
+    return project, Path(source) if source else None, when
+
+
+def remove_stale_files() -> list[Path]:
+    """Delete temporary files that saves killed half-way left in the recovery folder."""
+    return remove_stale_temporaries_in(data_folder())
 
 
 def clear_recovery() -> None:

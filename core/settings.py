@@ -6,9 +6,15 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from core.datasets import GENERATORS
+from core.errors import UserError, shorten
 
 
-class SettingsError(ValueError):
+# NumPy's generators take any seed >= 0; above 2**63 a seed no longer fits the int64 a GUI
+# spin box or a saved file of another tool may hold.
+MAX_SEED = 2**63 - 1
+
+
+class SettingsError(UserError, ValueError):
     """A bad setting; the message names the field."""
 
 
@@ -30,7 +36,7 @@ class DataSettings:
     _choices = {"source": ("generator", "csv"), "task": ("classification", "regression"),
                 "generator": tuple(GENERATORS)}
     _ranges = {"samples": (1, 1_000_000), "noise": (0.0, 100.0), "classes": (2, 100),
-               "test_fraction": (0.0, 0.9)}
+               "test_fraction": (0.0, 0.9), "seed": (0, MAX_SEED)}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,7 +85,7 @@ class TrainingSettings:
                "decay_rate": (0.0, 1e6), "decay_steps": (1, 100_000_000),
                "clip_norm": (0.0, 1e12), "clip_value": (0.0, 1e12), "l1": (0.0, 1e6),
                "l2": (0.0, 1e6), "max_norm": (0.0, 1e12), "dropout": (0.0, 0.95),
-               "init_constant": (-1e6, 1e6)}
+               "init_constant": (-1e6, 1e6), "seed": (0, MAX_SEED)}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,16 +124,24 @@ def _check(path: str, value: Any, default: Any, choices: tuple | None, bounds: t
         if not isinstance(value, str):
             raise SettingsError(f"{path} must be a string")
         if choices and value not in choices:
-            raise SettingsError(f"{path} must be one of {', '.join(choices)}, not {value!r}")
+            raise SettingsError(f"{path} must be one of {', '.join(choices)}, "
+                                f"not {shorten(repr(value), 40)}")
         return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SettingsError(f"{path} must be a {'whole ' if isinstance(default, int) else ''}number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SettingsError(f"{path} must be a finite number")
     if isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        if value != int(value):
             raise SettingsError(f"{path} must be a whole number")
         value = int(value)
-    else:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise SettingsError(f"{path} must be a finite number")
-        value = float(value)
-    if bounds and not bounds[0] <= value <= bounds[1]:
-        raise SettingsError(f"{path} must be between {bounds[0]:g} and {bounds[1]:g}, not {value:g}")
-    return value
+    if bounds and not bounds[0] <= value <= bounds[1]:  # exact for ints of any size
+        raise SettingsError(f"{path} must be between {_show(bounds[0])} and {_show(bounds[1])}, "
+                            f"not {_show(value)}")
+    return value if isinstance(default, int) else float(value)
+
+
+def _show(value: float) -> str:
+    if isinstance(value, int) and abs(value) >= 1e15:
+        return f"{value:.3g}" if abs(value) < 1e300 else "a number that large"
+    return f"{value:g}"

@@ -23,6 +23,7 @@ import numpy as np
 
 from core.activations import ELU_ALPHA, LEAKY_SLOPE
 from core.engine import NeuronValues, check_loss, compile_plan, inspect_sample
+from core.errors import UserError
 from core.losses import HUBER_DELTA, softmax
 from core.network import Network
 
@@ -31,7 +32,7 @@ from core.network import Network
 MAX_NEURONS = 50
 
 
-class StepThroughError(ValueError):
+class StepThroughError(UserError, ValueError):
     """Why this network or sample cannot be stepped through; the message is for the user."""
 
 

@@ -7,22 +7,29 @@ back into the document, which the GUI does at a throttled rate and everyone does
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from core.data import Dataset
-from core.engine import Params, check_loss, compile_plan, forward, loss_and_gradients, mask_frozen
+from core.engine import (Params, Plan, check_loss, compile_plan, forward, loss_and_gradients,
+                         mask_frozen)
+from core.errors import UserError
 from core.events import Signal
 from core.history import Series, Trajectory
 from core.losses import LOSSES, predictions
-from core.network import Change, Network, NetworkDelta
+from core.network import Change, Network, NetworkDelta, NetworkError
 from core.optimizers import clip_gradients, learning_rate, make_optimizer
 from core.regularization import add_penalty_gradient, apply_max_norm, penalty
 from core.settings import TrainingSettings
 
 
-class TrainingError(RuntimeError):
+STEP_ARRAYS = 4  # (neurons x batch) arrays a training step holds; see memory_refusal
+EVALUATION_BYTES = 64 * 2**20  # evaluation runs in chunks of rows of about this size
+
+
+class TrainingError(UserError, RuntimeError):
     """Training cannot go on; the message is for the user."""
 
 
@@ -92,8 +99,11 @@ class Trainer:
     def _rebuild(self) -> None:
         """Compile the plan; keep trained values and optimiser state for parameters that remain."""
         old = getattr(self, "plan", None)
-        plan = compile_plan(self.network)
-        problem = check_loss(plan, self.network, self.settings.loss) or self._data_mismatch(plan)
+        try:
+            plan = compile_plan(self.network)
+        except NetworkError as exc:  # no input or no output neuron: training stops, said once
+            raise TrainingError(str(exc)) from None
+        problem = check_loss(plan, self.network, self.settings.loss) or self._refusal(plan)
         if problem:
             raise TrainingError(problem)
         params = plan.pack(self.network)
@@ -122,13 +132,9 @@ class Trainer:
                 out[i] = old_values[name]
         return out
 
-    def _data_mismatch(self, plan) -> str | None:
-        n_out = len(plan.output_rows)
-        if plan.n_inputs != self.data.n_inputs or n_out != self.data.n_targets:
-            return (f"the data has {self.data.n_inputs} input(s) and {self.data.n_targets} "
-                    f"target(s), but the network has {plan.n_inputs} input neuron(s) and "
-                    f"{n_out} output neuron(s)")
-        return None
+    def _refusal(self, plan) -> str | None:
+        """Why this data cannot train this plan: shapes that differ, or a step too large."""
+        return data_mismatch(plan, self.data) or memory_refusal(plan, self.data, self.settings)
 
     def prepare(self) -> None:
         """Adopt edits made to the document since the last step (called before each step)."""
@@ -172,6 +178,9 @@ class Trainer:
         problem = check_loss(self.plan, self.network, settings.loss)
         if problem:
             raise TrainingError(problem)
+        problem = memory_refusal(self.plan, self.data, settings)
+        if problem:
+            raise TrainingError(problem)
         optimizer = make_optimizer(settings)
         if settings.optimizer == self.settings.optimizer:  # same rule: keep its momentum etc.
             optimizer.state, optimizer.t = self.optimizer.state, self.optimizer.t
@@ -180,7 +189,7 @@ class Trainer:
 
     def set_data(self, data: Dataset) -> None:
         self.data = data
-        problem = self._data_mismatch(self.plan)
+        problem = self._refusal(self.plan)
         if problem:
             raise TrainingError(problem)
         self._order = np.arange(0)
@@ -295,12 +304,20 @@ class Trainer:
         return result
 
     def _loss_accuracy(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float | None]:
+        # In chunks of rows, so a large data set on a wide net never needs (samples x neurons)
+        # at once; every loss is a mean over samples, so chunk means weighted by rows add up.
+        rows = max(1, EVALUATION_BYTES // (2 * 8 * max(self.plan.n_neurons, 1)))  # z and a
+        total, outputs = 0.0, []
         with np.errstate(over="ignore", invalid="ignore"):  # huge weights just before a rollback
-            fwd = forward(self.plan, self.params, x)
-            z_out, a_out = fwd.outputs(self.plan)
-            loss = LOSSES[self.settings.loss].compute(z_out, a_out, y).value
+            for start in range(0, len(x), rows):
+                xc, yc = x[start: start + rows], y[start: start + rows]
+                z_out, a_out = forward(self.plan, self.params, xc).outputs(self.plan)
+                total += LOSSES[self.settings.loss].compute(z_out, a_out, yc).value * len(xc)
+                outputs.append(a_out)
+        loss = total / len(x) if len(x) else float("nan")
         if self.data.task != "classification":
             return loss, None
+        a_out = np.concatenate(outputs) if outputs else np.empty((0, y.shape[1]))
         return loss, accuracy(predictions(self.settings.loss, a_out), y)
 
     def edge_gradients(self) -> np.ndarray:
@@ -348,6 +365,46 @@ class Trainer:
 
     def close(self) -> None:
         self.network.changed.disconnect(self._on_network_changed)
+
+
+def data_mismatch(plan: Plan, data: Dataset) -> str | None:
+    """Why `data` cannot feed `plan` (counts of inputs and targets), or None."""
+    n_out = len(plan.output_rows)
+    if plan.n_inputs != data.n_inputs or n_out != data.n_targets:
+        return (f"the data has {data.n_inputs} input(s) and {data.n_targets} "
+                f"target(s), but the network has {plan.n_inputs} input neuron(s) and "
+                f"{n_out} output neuron(s)")
+    return None
+
+
+def memory_refusal(plan: Plan, data: Dataset, settings: TrainingSettings) -> str | None:
+    """Why one training step would not fit in memory, said before anything is allocated.
+
+    A step holds four (neurons x batch) float64 arrays: net inputs and activations forward,
+    dL/da and dL/dz backward.
+    """
+    n = len(data.x_train)
+    batch = n if settings.batch_size <= 0 or settings.batch_size >= n else settings.batch_size
+    need = STEP_ARRAYS * 8 * batch * plan.n_neurons
+    have = physical_memory()
+    if need <= have // 2:
+        return None
+    what = "full batch" if batch == n else f"a batch of {batch:,}"
+    return (f"{what} on {batch:,} samples x {plan.n_neurons:,} neurons needs about "
+            f"{_gigabytes(need)} of memory (this computer has {_gigabytes(have)}); "
+            "use a smaller batch size")
+
+
+def physical_memory() -> int:
+    """Bytes of RAM, or 8 GB when the system does not say."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return 8 * 2**30
+
+
+def _gigabytes(n: int) -> str:
+    return f"{n / 1e9:,.0f} GB" if n >= 1e9 else f"{n / 1e9:.1f} GB"
 
 
 def accuracy(predicted: np.ndarray, y: np.ndarray) -> float:

@@ -22,22 +22,26 @@ from __future__ import annotations
 import csv
 import io
 import json
+import lzma
 import math
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from core.atomic_file import atomic_write
+from core.errors import UserError, shorten
+from core.files import FileRefused, open_user_file, read_user_file, write_atomically
 from core.network import Network
 from core.preprocessing import NONE, Preprocessing
 from core.safe_text import csv_cell, npz_ident, npz_key_part
+from core.strict_json import JSONRefused, loads_strict
 
 JSON_FORMAT = "backprop-studio-weights"
 NPZ_KEYS, NPZ_KEYS_PERCENT = "key_encoding", "percent"
 
 
-class ExportError(ValueError):
+class ExportError(UserError, ValueError):
     """Weights that cannot be written or read back; the message is for the user."""
 
 
@@ -77,7 +81,7 @@ def export_npz(net: Network, path: Path, prep: Preprocessing = NONE) -> None:
         arrays.update({"input.mean": np.array(prep.mean), "input.std": np.array(prep.std)})
     if prep.class_names is not None:
         arrays["class_names"] = np.array(prep.class_names, dtype=str)
-    atomic_write(path, lambda f: np.savez(f, **arrays))
+    write_atomically(path, lambda f: np.savez(f, **arrays))
 
 
 def export_json(net: Network, path: Path, prep: Preprocessing = NONE) -> None:
@@ -91,7 +95,7 @@ def export_json(net: Network, path: Path, prep: Preprocessing = NONE) -> None:
     if lay is not None:
         doc["layers"] = [{"inputs": r, "units": c, "W": w.tolist(), "b": b.tolist()}
                          for r, c, w, b in lay]
-    atomic_write(path, json.dumps(doc, indent=1, allow_nan=False).encode("ascii"))
+    write_atomically(path, json.dumps(doc, indent=1, allow_nan=False).encode("ascii"))
 
 
 def csv_tables(net: Network, prep: Preprocessing = NONE) -> dict[str, list[list[str]]]:
@@ -129,7 +133,7 @@ def export_csv(net: Network, path: Path, prep: Preprocessing = NONE) -> None:
     for name, rows in csv_tables(net, prep).items():
         text = io.StringIO()
         csv.writer(text).writerows(rows)
-        atomic_write(folder / name, text.getvalue().encode("utf-8", "surrogatepass"))
+        write_atomically(folder / name, text.getvalue().encode("utf-8", "surrogatepass"))
 
 
 def import_weights(net: Network, path: str | Path) -> tuple[dict[str, float], dict[str, float]]:
@@ -142,39 +146,91 @@ def import_weights(net: Network, path: str | Path) -> tuple[dict[str, float], di
             weights, biases, endpoints = _read_json(path)
     except ExportError:
         raise
+    except FileRefused as exc:
+        raise ExportError(str(exc)) from None
     except OSError as exc:
         raise ExportError(f"{path}: {exc.strerror or 'cannot be read'}") from None
-    except (ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as exc:
-        raise ExportError(f"{path.name} is not a weights file this program wrote ({exc})") from None
+    except (ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError, zipfile.LargeZipFile,
+            NotImplementedError, RuntimeError, zlib.error, lzma.LZMAError) as exc:
+        # RuntimeError: an encrypted member; zlib/lzma errors (and OSError for bzip2,
+        # above): damaged compressed data.
+        raise ExportError(f"{path.name} is not a weights file this program wrote "
+                          f"({shorten(str(exc), 80)})") from None
     _match(net, weights, biases, endpoints, path.name)
     return weights, biases
 
 
+# A scalar .npy member is a 128-byte header and 8 bytes of value; anything much larger under
+# a weight:/bias: name is not one, and is refused before it is decompressed (zip bombs).
+SCALAR_NPY_BYTES = 4096
+MAX_IMPORT_BYTES = 200 * 2**20
+MAX_MEMBERS = 2_100_000  # edges + neurons at their limits, plus layer tables
+
+
 def _read_npz(path: Path):
+    """Only the weight:/bias: members are read, each bounded; layer tables are skipped."""
     weights, biases = {}, {}
-    with np.load(path, allow_pickle=False) as npz:
-        percent = NPZ_KEYS in npz.files  # files from before the escaping hold ids as they are
-        for key in npz.files:
+    with open_user_file(path, MAX_IMPORT_BYTES) as f, zipfile.ZipFile(f) as zf:
+        members = zf.infolist()
+        if len(members) > MAX_MEMBERS:
+            raise ExportError(f"{path.name} holds {len(members):,} arrays; the limit is "
+                              f"{MAX_MEMBERS:,}")
+        # Files from before the escaping hold ids as they are.
+        percent = any(i.filename.removesuffix(".npy") == NPZ_KEYS for i in members)
+        for info in members:
+            key = info.filename.removesuffix(".npy")
             kind, _, ident = key.partition(":")
-            ident = npz_ident(ident) if percent else ident
-            if kind in ("weight", "bias"):
-                value = npz[key]
-                if value.shape != () or value.dtype.kind not in "fiu":
-                    raise ExportError(f"{path.name}: {key} is not a single number")
-                (weights if kind == "weight" else biases)[ident] = float(value)
+            if kind not in ("weight", "bias"):
+                continue
+            if info.file_size > SCALAR_NPY_BYTES:
+                raise ExportError(f"{path.name}: {shorten(key, 60)} is not a single number")
+            with zf.open(info) as member:
+                value = _scalar_npy(member.read(SCALAR_NPY_BYTES + 1))
+            if value is None:
+                raise ExportError(f"{path.name}: {shorten(key, 60)} is not a single number")
+            (weights if kind == "weight" else biases)[npz_ident(ident) if percent else ident] = value
     return weights, biases, None
 
 
+def _scalar_npy(data: bytes) -> float | None:
+    """The number in a 0-d numeric .npy, or None; its header is checked before any value is
+    read (a header may claim terabytes)."""
+    fp = io.BytesIO(data)
+    version = np.lib.format.read_magic(fp)
+    read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                   (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+    if read_header is None:
+        raise ValueError(f"unknown .npy version {version}")
+    try:
+        shape, _, dtype = read_header(fp)
+    except Exception:  # noqa: BLE001 - numpy's header parser raises many kinds (TokenError...)
+        raise ValueError("an array header cannot be read") from None
+    if shape != () or dtype.hasobject or dtype.kind not in "fiu":
+        return None
+    raw = fp.read(dtype.itemsize)
+    if len(raw) != dtype.itemsize:
+        raise ValueError("a value is cut short")
+    return float(np.frombuffer(raw, dtype=dtype)[0])
+
+
 def _read_json(path: Path):
-    doc = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        doc = loads_strict(read_user_file(path, MAX_IMPORT_BYTES).decode("utf-8"))
+    except JSONRefused as exc:
+        raise ExportError(f"{path.name}: {exc}") from None
     if not isinstance(doc, dict) or doc.get("format") != JSON_FORMAT:
         raise ExportError(f"{path.name} is not a Backprop Studio weights file")
-    weights, biases = doc["weights"], doc["biases"]
+    weights, biases = doc.get("weights"), doc.get("biases")
     for table in (weights, biases):
         if not isinstance(table, dict) or not all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) for v in table.values()):
             raise ExportError(f"{path.name}: weights and biases must be numbers by id")
-    endpoints = {e[0]: (e[1], e[2]) for e in doc.get("edges", [])}
+    edges = doc.get("edges", [])
+    if not isinstance(edges, list) or not all(
+            isinstance(e, list) and len(e) == 3 and all(isinstance(s, str) for s in e)
+            for e in edges):
+        raise ExportError(f"{path.name}: edges must be a list of [id, source, target] lists")
+    endpoints = {e[0]: (e[1], e[2]) for e in edges}
     return {k: float(v) for k, v in weights.items()}, {k: float(v) for k, v in biases.items()}, endpoints
 
 
@@ -184,20 +240,22 @@ def _match(net: Network, weights: dict, biases: dict, endpoints: dict | None, na
             raise ExportError(f"{name} has no weight for edge {e.id} "
                               f"({net.neurons[e.source].name} -> {net.neurons[e.target].name})")
         if endpoints is not None and e.id in endpoints and tuple(endpoints[e.id]) != (e.source, e.target):
-            s, t = endpoints[e.id]
+            s, t = (shorten(v, 40) for v in endpoints[e.id])
             raise ExportError(f"{name}: edge {e.id} goes {s} -> {t} in the file but "
                               f"{e.source} -> {e.target} in the network")
     extra = sorted(set(weights) - set(net.edges))
     if extra:
-        raise ExportError(f"{name} has a weight for edge {extra[0]}, which the network does not have")
+        raise ExportError(f"{name} has a weight for edge {shorten(extra[0], 40)}, which the "
+                          "network does not have")
     expected = set(_biased(net))
     missing = sorted(expected - set(biases))
     if missing:
         raise ExportError(f"{name} has no bias for neuron {missing[0]}")
     extra = sorted(set(biases) - expected)
     if extra:
-        raise ExportError(f"{name} has a bias for {extra[0]}, which is not a biased neuron here")
+        raise ExportError(f"{name} has a bias for {shorten(extra[0], 40)}, which is not a biased "
+                          "neuron here")
     for table in (weights, biases):
         for k, v in table.items():
             if not math.isfinite(v):
-                raise ExportError(f"{name}: the value for {k} is not a finite number")
+                raise ExportError(f"{name}: the value for {shorten(k, 40)} is not a finite number")

@@ -8,7 +8,7 @@ from PySide6.QtGui import QImage, QPainter
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from core.atomic_file import atomic_write
+from core.files import write_atomically
 from core.edits import SetValues, values_of
 from core.export import (ExportError, Preprocessing, check_output, choose_format,
                          export_weights, import_weights)
@@ -191,7 +191,7 @@ def _write_svg(path: Path, width: float, height: float, title: str, render) -> N
     render(painter)
     painter.end()
     text = bytes(buffer.data()).decode("utf-8", "replace")
-    atomic_write(path, xml_text(text).encode("utf-8"))
+    write_atomically(path, xml_text(text).encode("utf-8"))
 
 
 def _write_image(path: Path, image: QImage) -> None:
@@ -200,4 +200,4 @@ def _write_image(path: Path, image: QImage) -> None:
     fmt = path.suffix.lstrip(".").upper() or "PNG"
     if not image.save(buffer, fmt if fmt in ("PNG", "JPG", "JPEG", "BMP") else "PNG"):
         raise OSError(0, "the image could not be encoded")
-    atomic_write(path, bytes(buffer.data()))
+    write_atomically(path, bytes(buffer.data()))

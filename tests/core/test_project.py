@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import atomic_file
+from core import files as files_module
 from core.project import (MAX_NEURONS, Project, ProjectError, dumps_project, load_project,
                           loads_project, save_project)
 from core.templates import TEMPLATES, xor
@@ -108,11 +108,13 @@ def test_atomic_save_leaves_the_old_file_intact_when_writing_fails(tmp_path, mon
         def __exit__(self, *exc):
             self.f.close()
 
-    monkeypatch.setattr(atomic_file.os, "fdopen", lambda *a, **k: Failing(real_fdopen(*a, **k)))
+    monkeypatch.setattr(files_module.os, "fdopen", lambda *a, **k: Failing(real_fdopen(*a, **k)))
     changed = xor()
     changed.title = "changed"
-    with pytest.raises(OSError):
+    with pytest.raises(OSError) as info:
         save_project(changed, path)
+    # The error names the user's file, not the temporary one, and says what went wrong.
+    assert info.value.filename == str(path) and info.value.strerror == "No space left on device"
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["p.json"]
 

@@ -1,0 +1,46 @@
+"""The one base class of errors whose message is meant for the user, and helpers that keep
+those messages to one readable line.
+
+A leaf module (it imports nothing from core) so every layer can raise a UserError and the
+command line and the window can catch them all with one clause.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+MAX_LINE = 400  # characters; a message longer than this is cut (a person reads one line)
+
+
+class UserError(Exception):
+    """Bad input or a refused action; str(error) is one line for the user.
+
+    Messages are written short; the cap here is the safety net for a value quoted whole
+    (a 100,000-character id), so no dialog or terminal ever gets a wall of text.
+    """
+
+    def __str__(self) -> str:
+        return one_line(super().__str__())
+
+
+def cut_list(items: Iterable[object], keep: int = 10, sep: str = ", ") -> str:
+    """'a, b, c ... and 19,990 more': a long list named without flooding the message."""
+    shown: list[str] = []
+    rest = 0
+    for item in items:
+        if len(shown) < keep:
+            shown.append(shorten(str(item), 60))
+        else:
+            rest += 1
+    text = sep.join(shown)
+    return f"{text} ... and {rest:,} more" if rest else text
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """One line of at most `limit` characters (plus an ellipsis when cut)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: max(limit - 1, 1)] + "…"
+
+
+def one_line(message: object, limit: int = MAX_LINE) -> str:
+    """A message as a single line a terminal or a dialog can show whole."""
+    return shorten(str(message), limit)
