@@ -229,7 +229,9 @@ class TrainingController(QObject):
         self._link.start(self.network.copy(), self._data, self._settings, self.generation)
         if self._steps_per_update:
             self._link.send("speed", self._steps_per_update)
-        self.message.emit("The training process stopped unexpectedly; it was restarted.")
+        cause = self._link.death_cause()
+        self.message.emit("The training process stopped unexpectedly"
+                          + (f" ({cause})" if cause else "") + "; it was restarted.")
 
     def _on_progress(self, progress: Progress) -> None:
         if self._closed:

@@ -16,6 +16,7 @@ training process never loads Qt.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import time
 
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
@@ -60,6 +61,7 @@ class TrainingLink(QObject):
         self._notifier: QSocketNotifier | None = None
         self._unread: list[tuple] = []
         self._lost = False  # the process ended: tell once the messages before its end are out
+        self._cause = ""
         # Messages read while waiting for a reply are passed on after the request returns,
         # from the event loop: the caller of request() is often itself inside a slot.
         self._deliver_later = QTimer(self, singleShot=True, interval=0)
@@ -141,6 +143,10 @@ class TrainingLink(QObject):
             self._lost = False
             self.died.emit()
 
+    def death_cause(self) -> str:
+        """What the last process that ended died of, in words ('' if it is not known)."""
+        return self._cause
+
     def _on_end(self) -> None:
         process = self._process
         self._close()
@@ -148,6 +154,8 @@ class TrainingLink(QObject):
         if process.is_alive():
             process.kill()
             process.join()
+        crashed = [m[2] for m in self._unread if m[0] == "crashed"]
+        self._cause = _cause(process.exitcode, crashed[-1] if crashed else "")
         process.close()
         self._lost = True
 
@@ -163,6 +171,22 @@ class TrainingLink(QObject):
             self._commands.cancel_join_thread()
             self._commands.close()
         self._process = self._commands = self._replies = self._notifier = None
+
+
+def _cause(exitcode: int | None, crashed: str) -> str:
+    if crashed:
+        return crashed
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        if name == "SIGKILL":
+            return "it was killed (SIGKILL; the system may have run out of memory)"
+        return f"it was stopped by {name}"
+    if exitcode:
+        return f"it exited with code {exitcode}"
+    return ""
 
 
 def _widen(pipe) -> None:

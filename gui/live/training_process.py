@@ -25,6 +25,7 @@ document they belong to (the window drops those of a document it no longer shows
     ("progress", gen, Progress)  ("failed", gen, text)  ("running", gen, bool)
     ("trajectory", gen, number, steps, new_thetas, parameter_names)   see trajectory_mirror.py
     ("fresh_progress", gen, Progress | None)
+    ("crashed", gen, text)   the exception the process is about to die of
 At most one unforced Progress is in flight: the next waits for "drawn", so a window that draws
 slower than training trains at full speed and is never buried in messages.
 """
@@ -61,6 +62,12 @@ def serve(commands, replies, network: Network, data: Dataset | None,
         TrainingLoop(commands, replies, network, data, settings, generation).loop()
     except BrokenPipeError:
         pass  # the window closed its end: nobody is left to train for
+    except BaseException as exc:  # say what it died of, then die: the window restarts us
+        try:
+            replies.send(("crashed", generation, f"{type(exc).__name__}: {exc}"[:300]))
+        except (OSError, ValueError):
+            pass
+        raise
 
 
 class TrainingLoop:

@@ -200,6 +200,7 @@ def test_a_killed_training_process_is_replaced_and_training_goes_on(trained_wind
     killed = w.controller.process_id
     os.kill(killed, signal.SIGKILL)
     wait_until(lambda: "stopped unexpectedly" in w.statusBar().currentMessage(), 10000)
+    assert "SIGKILL" in w.statusBar().currentMessage()  # what it died of
     assert w.controller.process_id not in (None, killed)
     assert not w.controller.running
     assert w.training.run_action.text() == "▶ Run"
@@ -330,3 +331,16 @@ def test_racing_optimisers_draws_each_path_from_the_same_start(window, qtbot):
     assert {e.id: e.weight for e in w.project.network.edges.values()} == start
     labels = [label.text for _, label in panel.race_layer.legend.items]
     assert any(t.startswith("adam: loss") for t in labels)
+
+
+def test_a_training_process_that_raises_says_what_it_died_of(trained_window, qtbot):
+    w = trained_window
+    run_steps(w, qtbot, 5)
+    broken = w.controller.process_id
+    w.controller._link.send("settings", None)  # not settings: the process's loop raises
+    wait_until(lambda: "stopped unexpectedly" in w.statusBar().currentMessage(), 10000)
+    message = w.statusBar().currentMessage()
+    assert "AttributeError" in message and "restarted" in message
+    assert w.controller.process_id not in (None, broken)
+    run_steps(w, qtbot, 3)  # and training works again
+    assert w.controller.latest.step == 3
