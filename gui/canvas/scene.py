@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor, QPainter, QPen, QUndoStack
 from PySide6.QtWidgets import QGraphicsLineItem, QGraphicsScene
 
 from core.edits import AddNeuron, Connect, MoveNeurons
-from core.initializers import draw_weight
+from core.initializers import wiring_weight
 from core.network import Change, Network, Neuron
 from gui import theme
 from gui.canvas.batched_edges import THRESHOLD, BatchedEdgesItem
@@ -247,9 +247,7 @@ class CanvasScene(QGraphicsScene):
         if reason:
             self.message.emit(f"No edge: {reason}")
             return False
-        fan_in = len(self.network.incoming(target)) + 1
-        fan_out = len(self.network.outgoing(source)) + 1
-        weight = draw_weight(self.initializer, fan_in, fan_out, self.rng)
+        weight = wiring_weight(self.network, source, target, self.initializer, self.rng)
         eid = self.network.new_id("e")
         ok = self.push(Connect(source, target, weight, eid))
         if ok:
