@@ -8,7 +8,7 @@ reports the share that reach the target accuracy and the steps they needed, plus
 per second of Trainer.step with one BLAS thread.
 
     python bench/defaults.py                      # the defaults in core/settings.py
-    python bench/defaults.py --optimizer sgd --learning-rate 0.1 --batch-size 0   # e.g. the old ones
+    python bench/defaults.py --optimizer sgd --initializer xavier_uniform   # the old defaults
 """
 from __future__ import annotations
 

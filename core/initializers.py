@@ -11,7 +11,7 @@ import numpy as np
 from core.network import Network
 
 INITIALIZERS = {
-    "uniform": "U(-c, c), c = the init constant (0.1): small, so a hand-wired net starts near-linear",
+    "uniform": "U(-c, c), c = the init constant (0.1): small, a hand-wired net starts near-linear",
     "normal": "standard normal N(0, 1): the classic one that saturates sigmoids",
     "xavier_uniform": "Glorot uniform U(-a, a), a = sqrt(6 / (fan_in + fan_out))",
     "xavier_normal": "Glorot normal N(0, 2 / (fan_in + fan_out))",

@@ -42,7 +42,8 @@ class DataSettings:
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 DECAYS = ("none", "step", "exponential", "inverse_time")
-INITIALIZERS = ("uniform", "normal", "xavier_uniform", "xavier_normal", "he", "lecun", "zeros", "constant")
+INITIALIZERS = ("uniform", "normal", "xavier_uniform", "xavier_normal", "he", "lecun", "zeros",
+                "constant")
 
 
 # The defaults must teach a net built by hand from the palette (issue 11): each edge's weight is
