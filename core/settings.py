@@ -46,15 +46,16 @@ INITIALIZERS = ("uniform", "normal", "xavier_uniform", "xavier_normal", "he", "l
                 "constant")
 
 
-# The defaults must teach a net built by hand from the palette (issue 11): each edge's weight is
-# drawn when it is wired (core.initializers.wiring_weight), so its first edges get fan-in 1 and
-# Xavier gives them U(-1.7, 1.7). From there XOR 2-2-1 on the default data (tanh or sigmoid
-# hidden) reached 100% in only 57-88% of wirings with SGD, momentum, Adam or BCE at any rate
-# tried: large starting weights fall into the one-corner-wrong valley (77%). Small uniform
-# weights U(-0.1, 0.1) with momentum 0.9 at rate 0.1, full batch, reached 100% in every one of
-# 100 wirings each (5 orders x 20 generators; worst 3,450 steps, under a second in the
-# window), and 2-8-8-1 on circles (tanh or ReLU) reached 95% in at most ~1,400 steps.
-# Adam from small weights solved only half. Reproduce: python bench/defaults.py
+# The defaults must teach a net built by hand from the palette (issue 11). Each edge's weight
+# is drawn when it is wired (core.initializers.wiring_weight), so the first edges into a neuron
+# have fan-in 1 and Xavier gives them U(-1.7, 1.7); from there XOR 2-2-1 on the default data
+# with the old defaults (SGD 0.1, Xavier) reached 100% in 54% (tanh hidden) and 70% (sigmoid)
+# of 100 wirings; the rest sit at 74-78%, one corner wrong. Momentum, Adam, BCE and other
+# rates from those weights did no better (57-88% of 40). Small weights U(-0.1, 0.1) with
+# momentum 0.9 at rate 0.1, full batch: 100/100 for both (worst 4,050 steps), and a hand-wired
+# 2-8-8-1 on circles (tanh or ReLU) 100/100 at >= 95% (worst 1,450 steps). Trainer.step runs
+# these at 3,200-5,200 steps/s on one BLAS thread, the window at ~80% of that: all within
+# about a second. Adam from small weights solved only 40-63%. python bench/defaults.py
 @dataclass
 class TrainingSettings:
     loss: str = "mse"  # see core.losses.LOSSES
