@@ -11,6 +11,7 @@ import numpy as np
 from core.network import Network
 
 INITIALIZERS = {
+    "uniform": "U(-c, c), c = the init constant (0.1): small, a hand-wired net starts near-linear",
     "normal": "standard normal N(0, 1): the classic one that saturates sigmoids",
     "xavier_uniform": "Glorot uniform U(-a, a), a = sqrt(6 / (fan_in + fan_out))",
     "xavier_normal": "Glorot normal N(0, 2 / (fan_in + fan_out))",
@@ -26,6 +27,8 @@ def draw_weights(name: str, fan_in: np.ndarray, fan_out: np.ndarray, rng: np.ran
     fi = np.maximum(np.asarray(fan_in, float), 1.0)
     fo = np.maximum(np.asarray(fan_out, float), 1.0)
     n = fi.shape
+    if name == "uniform":
+        return rng.uniform(-1.0, 1.0, n) * abs(float(constant))
     if name == "normal":
         return rng.standard_normal(n)
     if name == "xavier_uniform":
@@ -47,6 +50,17 @@ def draw_weights(name: str, fan_in: np.ndarray, fan_out: np.ndarray, rng: np.ran
 def draw_weight(name: str, fan_in: int, fan_out: int, rng: np.random.Generator,
                 constant: float = 0.1) -> float:
     return float(draw_weights(name, np.array([fan_in]), np.array([fan_out]), rng, constant)[0])
+
+
+def wiring_weight(net: Network, source: str, target: str, name: str, rng: np.random.Generator,
+                  constant: float = 0.1) -> float:
+    """The weight of a new edge source -> target wired by hand: the fans it will have once added.
+
+    So the first edge into a neuron is drawn with fan-in 1, the second with 2, and so on: a
+    hand-wired net depends on the order of wiring (the canvas and tests/core/test_defaults.py).
+    """
+    return draw_weight(name, len(net.incoming(target)) + 1, len(net.outgoing(source)) + 1, rng,
+                       constant)
 
 
 def fans(net: Network, edge_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:

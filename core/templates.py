@@ -51,7 +51,8 @@ def _project(net: Network, data: DataSettings, training: TrainingSettings, title
 def perceptron() -> Project:
     net = layered([2, 1], output="sigmoid", input_labels=["x1", "x2"], output_labels=["y"])
     return _project(net, DataSettings(generator="and", samples=100, noise=0.05),
-                    TrainingSettings(loss="bce", learning_rate=1.0, epochs=300),
+                    TrainingSettings(loss="bce", optimizer="sgd", learning_rate=1.0, epochs=300,
+                                     initializer="xavier_uniform"),
                     "Perceptron", "One sigmoid neuron learns AND: a straight decision line.",
                     {"loss": 0.15, "epochs": 300})
 
@@ -60,7 +61,7 @@ def xor() -> Project:
     net = layered([2, 2, 1], input_labels=["x1", "x2"], output_labels=["y"])
     return _project(net, DataSettings(generator="xor", samples=4, noise=0.0, test_fraction=0.0),
                     TrainingSettings(loss="mse", learning_rate=2.0, epochs=3000,
-                                     initializer="xavier_uniform", seed=3),
+                                     initializer="xavier_uniform", seed=3, optimizer="sgd"),
                     "XOR 2-2-1", "The classic: no single line separates XOR, two hidden "
                     "sigmoids do.", {"loss": 0.01, "epochs": 3000})
 
@@ -74,7 +75,8 @@ def chain() -> Project:
     net.connect(x, h, 0.1)
     net.connect(h, y, -1.5)
     return Project(net, DataSettings(generator="sine", samples=100, noise=0.05),
-                   TrainingSettings(loss="mse", learning_rate=0.1, epochs=400, initializer="normal"),
+                   TrainingSettings(loss="mse", optimizer="sgd", learning_rate=0.1, epochs=400,
+                                    initializer="normal"),
                    "Two-weight chain", "x -> w1 -> tanh -> w2 -> y fits sin(x). With two "
                    "parameters its loss surface is exactly the plane of w1 and w2.",
                    {"loss": 0.08, "epochs": 400})
@@ -84,7 +86,7 @@ def classifier_2881() -> Project:
     net = layered([2, 8, 8, 1], hidden="tanh", input_labels=["x1", "x2"], output_labels=["y"])
     return _project(net, DataSettings(generator="circles", samples=400, noise=0.1),
                     TrainingSettings(loss="bce", optimizer="adam", learning_rate=0.03,
-                                     batch_size=32, epochs=100),
+                                     batch_size=32, epochs=100, initializer="xavier_uniform"),
                     "Classifier 2-8-8-1", "Two tanh layers draw a closed boundary around the "
                     "inner circle.", {"loss": 0.1, "epochs": 100})
 
@@ -93,7 +95,7 @@ def spiral() -> Project:
     net = layered([2, 16, 16, 1], hidden="tanh", input_labels=["x1", "x2"], output_labels=["y"])
     return _project(net, DataSettings(generator="spiral", samples=400, noise=0.05),
                     TrainingSettings(loss="bce", optimizer="adam", learning_rate=0.02,
-                                     batch_size=32, epochs=600),
+                                     batch_size=32, epochs=600, initializer="xavier_uniform"),
                     "Spiral", "Two interleaved arms: the hard one.", {"loss": 0.1, "epochs": 600})
 
 
@@ -102,7 +104,7 @@ def softmax3() -> Project:
                   output_labels=["class 0", "class 1", "class 2"])
     return _project(net, DataSettings(generator="blobs", samples=300, noise=0.5, classes=3),
                     TrainingSettings(loss="softmax_ce", optimizer="momentum", learning_rate=0.1,
-                                     batch_size=16, epochs=100),
+                                     batch_size=16, epochs=100, initializer="xavier_uniform"),
                     "3-class softmax", "Three Gaussian blobs; softmax over three outputs with "
                     "cross-entropy.", {"loss": 0.15, "epochs": 100})
 
@@ -112,7 +114,7 @@ def regression() -> Project:
                   output_labels=["y"])
     return _project(net, DataSettings(generator="sine", samples=200, noise=0.1),
                     TrainingSettings(loss="mse", optimizer="adam", learning_rate=0.02,
-                                     batch_size=20, epochs=300),
+                                     batch_size=20, epochs=300, initializer="xavier_uniform"),
                     "Regression 1-8-1", "Eight tanh neurons bend a line into a sine wave.",
                     {"loss": 0.02, "epochs": 300})
 
@@ -121,7 +123,7 @@ def autoencoder838() -> Project:
     net = layered([8, 3, 8], hidden="sigmoid", output="sigmoid")
     return _project(net, DataSettings(generator="onehot8", samples=8, noise=0.0, test_fraction=0.0),
                     TrainingSettings(loss="bce", optimizer="adam", learning_rate=0.05,
-                                     epochs=3000),
+                                     epochs=3000, initializer="xavier_uniform"),
                     "Autoencoder 8-3-8", "Eight one-hot patterns squeezed through three hidden "
                     "neurons: the net invents a binary code.", {"loss": 0.1, "epochs": 3000})
 
@@ -172,20 +174,24 @@ def iris() -> Project:
     return _real("iris", [4, 8, 3], "Iris 4-8-3", "Fisher's iris flowers: three species from "
                  "four measurements.", TrainingSettings(loss="softmax_ce", optimizer="adam",
                                                         learning_rate=0.01, batch_size=16,
-                                                        epochs=200), {"loss": 0.15, "epochs": 200})
+                                                        epochs=200,
+                                                        initializer="xavier_uniform"),
+                 {"loss": 0.15, "epochs": 200})
 
 
 def digits() -> Project:
     return _real("digits", [64, 32, 10], "Digits 64-32-10", "8x8 handwritten digits: the "
                  "postal-code problem that made backpropagation famous.",
                  TrainingSettings(loss="softmax_ce", optimizer="adam", learning_rate=0.005,
-                                  batch_size=32, epochs=60), {"loss": 0.1, "epochs": 60})
+                                  batch_size=32, epochs=60, initializer="xavier_uniform"),
+                 {"loss": 0.1, "epochs": 60})
 
 
 def wine() -> Project:
     return _real("wine", [13, 8, 3], "Wine 13-8-3", "Three cultivars from 13 chemical "
                  "measurements.", TrainingSettings(loss="softmax_ce", optimizer="adam",
-                                                   learning_rate=0.01, batch_size=16, epochs=150),
+                                                   learning_rate=0.01, batch_size=16, epochs=150,
+                                                   initializer="xavier_uniform"),
                  {"loss": 0.1, "epochs": 150})
 
 
@@ -193,7 +199,9 @@ def breast_cancer() -> Project:
     return _real("breast_cancer", [30, 8, 1], "Breast cancer 30-8-1", "Benign or malignant from "
                  "30 tumour features.", TrainingSettings(loss="bce", optimizer="adam",
                                                          learning_rate=0.005, batch_size=32,
-                                                         epochs=100), {"loss": 0.1, "epochs": 100})
+                                                         epochs=100,
+                                                         initializer="xavier_uniform"),
+                 {"loss": 0.1, "epochs": 100})
 
 
 REAL_TEMPLATES: dict[str, Template] = {

@@ -137,7 +137,8 @@ def connect_sets(scene: CanvasScene, sources: list[str], targets: list[str], mod
         return 0
     fan_in = np.array([len(net.incoming(t)) + sum(1 for _, b in pairs if b == t) for _, t in pairs])
     fan_out = np.array([len(net.outgoing(s)) + sum(1 for a, _ in pairs if a == s) for s, _ in pairs])
-    weights = draw_weights(scene.initializer, fan_in, fan_out, scene.rng).tolist()
+    weights = draw_weights(scene.initializer, fan_in, fan_out, scene.rng,
+                           scene.init_constant).tolist()
     if scene.push(ConnectMany(pairs, weights, f"Connect {len(pairs)} edge(s)")):
         scene.message.emit(f"Added {len(pairs)} edge(s)")
         return len(pairs)

@@ -15,7 +15,7 @@ from PySide6.QtGui import QColor, QPainter, QPen, QUndoStack
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsLineItem, QGraphicsScene
 
 from core.edits import AddNeuron, Connect, MoveNeurons
-from core.initializers import draw_weight
+from core.initializers import wiring_weight
 from core.network import Change, Network, Neuron
 from gui import theme
 from gui.canvas.batched_edges import THRESHOLD, BatchedEdgesItem
@@ -38,7 +38,8 @@ class CanvasScene(QGraphicsScene):
         self.batched: BatchedEdgesItem | None = None
         self.weak_threshold = 0.0
         self.snap_to_grid = False
-        self.initializer = "xavier_uniform"
+        self.initializer = "xavier_uniform"  # the project's, kept here by the training UI
+        self.init_constant = 0.1
         self.rng = np.random.default_rng()
         self.gradients: dict[str, float] | None = None  # set: the gradients view is on
         self._scale: float | None = None
@@ -274,9 +275,8 @@ class CanvasScene(QGraphicsScene):
         if reason:
             self.message.emit(f"No edge: {reason}")
             return False
-        fan_in = len(self.network.incoming(target)) + 1
-        fan_out = len(self.network.outgoing(source)) + 1
-        weight = draw_weight(self.initializer, fan_in, fan_out, self.rng)
+        weight = wiring_weight(self.network, source, target, self.initializer, self.rng,
+                               self.init_constant)
         eid = self.network.new_id("e")
         ok = self.push(Connect(source, target, weight, eid))
         if ok:

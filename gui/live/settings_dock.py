@@ -33,6 +33,8 @@ GROUPS = {
         ("training", "loss", "Loss", list(LOSSES), "What training minimises"),
         ("training", "initializer", "Initialiser", list(INITIALIZERS), "How Reset weights and "
          "new edges draw their weights"),
+        ("training", "init_constant", "Init scale", (-100.0, 100.0, 0.05), "The bound c of "
+         "the uniform initialiser U(-c, c), or the value of the constant one"),
         ("training", "seed", "Seed", (0, 2**31 - 1), "Seed of the initialiser, batch order and "
          "dropout: one seed gives one run, bit for bit"),
     ],

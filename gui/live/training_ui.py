@@ -50,6 +50,7 @@ class TrainingUI(QObject):
         window.scene.neuron_hovered.connect(lambda nid: self.data_panel.show_neuron(nid))
         project.network.changed.connect(self._on_network_changed)
         self.settings.load(project.data, project.training)
+        self._give_scene_initializer()
         app = QApplication.instance()
         if app is not None:  # quitting without closing the window must still stop the thread
             app.aboutToQuit.connect(self.shutdown)
@@ -226,10 +227,15 @@ class TrainingUI(QObject):
         p = self.window.project
         self.settings.load(p.data, p.training)
         self.controller.set_settings(p.training)
-        self.window.scene.initializer = p.training.initializer
+        self._give_scene_initializer()
         if p.data != self._dataset_for and self._make_dataset():
             self.controller.set_data(self.window.dataset)  # other data: a new run
             self._reset_run_views()
+
+    def _give_scene_initializer(self) -> None:
+        """Edges wired by hand get their weights the project's way."""
+        t, scene = self.window.project.training, self.window.scene
+        scene.initializer, scene.init_constant = t.initializer, t.init_constant
 
     def _on_document_replaced(self) -> None:
         """A new document starts clean everywhere: a training process holding it, and no
@@ -238,7 +244,7 @@ class TrainingUI(QObject):
         if not self._make_dataset():
             w.dataset = None
         self.settings.load(p.data, p.training)
-        w.scene.initializer = p.training.initializer
+        self._give_scene_initializer()
         self.controller.load_document(p.network, w.dataset, p.training)
         self.sample.setValue(-1)
         w.scene.set_neuron_values(None)

@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from core.initializers import draw_weights, initialize
+from core.initializers import draw_weight, draw_weights, initialize, wiring_weight
+from core.network import Network
 from core.optimizers import clip_gradients, learning_rate, make_optimizer
 from core.regularization import add_penalty_gradient, apply_max_norm, penalty
 from core.settings import TrainingSettings
@@ -130,11 +131,28 @@ def test_max_norm_caps_each_neurons_incoming_weights():
 @pytest.mark.parametrize("name, variance", [
     ("normal", lambda fi, fo: 1.0), ("xavier_uniform", lambda fi, fo: 2 / (fi + fo)),
     ("xavier_normal", lambda fi, fo: 2 / (fi + fo)), ("he", lambda fi, fo: 2 / fi),
-    ("lecun", lambda fi, fo: 1 / fi)])
+    ("lecun", lambda fi, fo: 1 / fi), ("uniform", lambda fi, fo: 0.1 ** 2 / 3)])
 def test_initialiser_variances(name, variance):
     fi, fo = np.full(200_000, 8.0), np.full(200_000, 4.0)
     w = draw_weights(name, fi, fo, np.random.default_rng(0))
     assert w.var() == pytest.approx(variance(8, 4), rel=0.02) and abs(w.mean()) < 0.01
+
+
+def test_uniform_stays_within_the_constant_whatever_the_fans():
+    w = draw_weights("uniform", np.array([1.0, 1.0, 50.0]), np.array([1.0, 9.0, 50.0]),
+                     np.random.default_rng(0), constant=0.3)
+    assert np.all(np.abs(w) <= 0.3) and len(set(w.tolist())) == 3
+
+
+def test_a_wired_edge_is_drawn_with_the_fans_it_will_have():
+    """As the canvas wires: the first edge into a neuron has fan-in 1, the second 2."""
+    net = Network()
+    a, b, out = net.add_neuron("input").id, net.add_neuron("input").id, net.add_neuron("output").id
+    first = wiring_weight(net, a, out, "xavier_uniform", np.random.default_rng(4))
+    assert first == draw_weight("xavier_uniform", 1, 1, np.random.default_rng(4))
+    net.connect(a, out, first)
+    second = wiring_weight(net, b, out, "xavier_uniform", np.random.default_rng(4))
+    assert second == draw_weight("xavier_uniform", 2, 1, np.random.default_rng(4))
 
 
 def test_initialize_is_deterministic_skips_frozen_and_uses_graph_fans():

@@ -310,3 +310,22 @@ def test_ctrl_space_on_the_canvas_toggles_once(xor_window, qtbot):
     w.view.setFocus()
     qtbot.keyRelease(w.view, Qt.Key_Space, Qt.ControlModifier)  # the press went to the action
     assert taps == []
+
+
+def test_hand_wired_edges_follow_the_projects_initialiser_and_scale(window):
+    """A fresh window's edges are drawn the project's way (default: uniform in +-init scale)
+    and follow a change of the scale in Settings."""
+    w = window
+    source = w.scene.add_neuron_at("input", "identity", w.view.mapToScene(10, 10))
+    target = w.scene.add_neuron_at("output", "sigmoid", w.view.mapToScene(200, 10))
+    assert w.project.training.initializer == "uniform"
+
+    def wired() -> float:
+        assert w.scene.connect_neurons(source, target)
+        weight = w.project.network.find_edge(source, target).weight
+        w.undo_stack.undo()
+        return abs(weight)
+    assert all(0 < wired() <= w.project.training.init_constant for _ in range(20))
+    w.training.settings.widgets[("training", "init_constant")].setValue(3.0)
+    drawn = [wired() for _ in range(40)]  # the new scale reaches new edges
+    assert max(drawn) > 0.1 and max(drawn) <= 3.0
