@@ -111,6 +111,8 @@ def main() -> None:
     window.controller.pause()
     pump(200)
     running = window.controller.latest is not None and window.controller.latest.step > 0
+    if not running:
+        print("training stopped:", window.statusBar().currentMessage())
     print(f"784-64-10, 50,816 edges; training {'ran' if running else 'did NOT run'} "
           "throughout; BLAS 1 thread in each process")
     print(f"open in the window: median {statistics.median(opened):.2f} s "

@@ -342,9 +342,16 @@ class Trainer:
         if len(x) == 0:
             return {}
         fwd = forward(self.plan, self.params, x)
+        # Activations as the plan has them: after a structure edit the document may already
+        # lack a neuron of the plan, until the next step recompiles (a KeyError killed the
+        # training process).
+        act_of = {}
+        for level in self.plan.levels:
+            for act, start, stop in level.groups:
+                act_of.update((row, act) for row in range(start, stop))
         warnings = {}
         for row, nid in enumerate(self.plan.order[self.plan.n_inputs:], self.plan.n_inputs):
-            act = self.network.neurons[nid].activation
+            act = act_of.get(row)
             z, a = fwd.z[row], fwd.a[row]
             if act == "relu" and np.all(z <= 0):
                 warnings[nid] = "dead ReLU: its net input is negative for every sample"

@@ -168,7 +168,8 @@ class CanvasScene(QGraphicsScene):
 
     def _on_values(self, ids) -> None:
         for item in self.neuron_items.values():
-            item.update()
+            if item.neuron.role != "input":  # an input shows no value of its own: keep its cache
+                item.update()
         self.refresh_edges()
 
     def _edges_changed(self) -> None:

@@ -250,11 +250,13 @@ class TrainingController(QObject):
     def _take(self, progress: Progress) -> None:
         """The process's weights into the document (except what was edited since), then the
         panels."""
-        present = self.network.edges.keys() & set(progress.edge_ids)
-        weights = {e: float(w) for e, w in zip(progress.edge_ids, progress.weights)
-                   if e in present and e not in self._edited}
-        biases = {n: float(b) for n, b in zip(progress.bias_ids, progress.biases)
-                  if n in self.network.neurons and n not in self._edited}
+        # Dicts built at C speed and then pruned (a comprehension testing every one of 51k
+        # edges cost 75 ms a frame): drop what the document no longer has or was edited since.
+        weights = dict(zip(progress.edge_ids, progress.weights.tolist()))
+        biases = dict(zip(progress.bias_ids, progress.biases.tolist()))
+        for values, present in ((weights, self.network.edges), (biases, self.network.neurons)):
+            for gone in (values.keys() - present.keys()) | (values.keys() & self._edited):
+                del values[gone]
         self._applying = True
         try:
             self.network.set_values(weights, biases)

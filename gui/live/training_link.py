@@ -62,6 +62,7 @@ class TrainingLink(QObject):
         self._unread: list[tuple] = []
         self._lost = False  # the process ended: tell once the messages before its end are out
         self._cause = ""
+        self._crash = ""  # what the process said it died of, if it could
         # Messages read while waiting for a reply are passed on after the request returns,
         # from the event loop: the caller of request() is often itself inside a slot.
         self._deliver_later = QTimer(self, singleShot=True, interval=0)
@@ -137,6 +138,8 @@ class TrainingLink(QObject):
         messages, self._unread = self._unread, []
         newest = max((i for i, m in enumerate(messages) if m[0] == "progress"), default=None)
         for i, message in enumerate(messages):
+            if message[0] == "crashed":  # its end may be read later, on its own
+                self._crash = message[2]
             if message[0] != "progress" or i == newest:
                 self.received.emit(message)
         if self._lost:
@@ -154,8 +157,8 @@ class TrainingLink(QObject):
         if process.is_alive():
             process.kill()
             process.join()
-        crashed = [m[2] for m in self._unread if m[0] == "crashed"]
-        self._cause = _cause(process.exitcode, crashed[-1] if crashed else "")
+        crashed = [m[2] for m in self._unread if m[0] == "crashed"] or [self._crash]
+        self._cause = _cause(process.exitcode, crashed[-1])
         process.close()
         self._lost = True
 

@@ -250,3 +250,25 @@ def test_gradient_norms_and_neuron_health():
     np.testing.assert_allclose(trainer.level_gradient_norms(), expected, rtol=1e-6, atol=1e-9)
     health = trainer.neuron_health()
     assert set(health) == {"n3"} and "dead ReLU" in health["n3"]
+
+
+def test_neuron_health_between_a_structure_edit_and_the_next_step():
+    """The training process reports health after adopting edits and before recompiling: a
+    neuron deleted from the document must not break it (a KeyError killed the process)."""
+    from core.data import make_dataset
+    from core.settings import DataSettings, TrainingSettings
+    from core.templates import layered
+    from core.training import Trainer
+
+    net = layered([2, 3, 1], hidden="relu")
+    trainer = Trainer(net.copy(), make_dataset(DataSettings(generator="xor")), TrainingSettings())
+    trainer.step()
+    doc = trainer.network.copy()
+    doomed = [n.id for n in doc.neurons.values() if n.role == "hidden"][0]
+    edited = {doomed, *(e.id for e in doc.edges.values() if doomed in (e.source, e.target))}
+    doc.remove_neuron(doomed)
+    trainer.adopt_document(doc.delta(frozenset(edited), True), edited, True)
+    health = trainer.neuron_health()  # the plan of before the edit, consistently
+    assert set(health) <= set(trainer.plan.order)
+    trainer.step()  # and the next step recompiles without the neuron
+    assert doomed not in trainer.plan.order
