@@ -18,6 +18,8 @@ GRID = 60
 PALETTE = np.array([[224, 88, 43], [47, 111, 222], [60, 154, 95], [155, 89, 182],
                     [212, 160, 23], [22, 160, 133], [192, 57, 43], [90, 90, 90]], float)
 MIN_SECONDS = 0.2  # the prediction map is redrawn at most 5 times a second
+MAX_POINTS = 5000  # data points drawn, per part (train, test)
+BRUSHES = [pg.mkBrush(*colour) for colour in PALETTE]  # one brush per class, shared
 
 
 class DataPanel(QWidget):
@@ -119,10 +121,10 @@ class DataPanel(QWidget):
         if self._points_for is data:
             return
         self._points_for = data
-        for item, xs, ys in ((self.train_points, data.x_train, data.y_train),
-                             (self.test_points, data.x_test, data.y_test)):
+        for item, xs, ys in ((self.train_points, *_shown(data.x_train, data.y_train)),
+                             (self.test_points, *_shown(data.x_test, data.y_test))):
             cls = (ys[:, 0] > 0.5).astype(int) if ys.shape[1] == 1 else np.argmax(ys, 1)
-            brushes = [pg.mkBrush(*PALETTE[c % len(PALETTE)]) for c in cls]
+            brushes = [BRUSHES[c % len(PALETTE)] for c in cls]
             item.setData(xs[:, 0], xs[:, 1], brush=brushes)
 
     def _line(self, plan, params, data, loss) -> None:
@@ -134,9 +136,20 @@ class DataPanel(QWidget):
         if self._points_for is data:
             return
         self._points_for = data
-        self.train_points.setData(data.x_train[:, 0], data.y_train[:, 0], brush=pg.mkBrush("#9aa5b8"))
-        self.test_points.setData(data.x_test[:, 0], data.y_test[:, 0], brush=pg.mkBrush("#e0582b"))
+        x, y = _shown(data.x_train, data.y_train)
+        self.train_points.setData(x[:, 0], y[:, 0], brush=pg.mkBrush("#9aa5b8"))
+        x, y = _shown(data.x_test, data.y_test)
+        self.test_points.setData(x[:, 0], y[:, 0], brush=pg.mkBrush("#e0582b"))
         self.note.setText("Line: the network's output; points: training (grey) and test (orange) data.")
+
+
+def _shown(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """At most MAX_POINTS points, an even spread of them: a million scatter points froze the
+    window for minutes, and past a few thousand they only cover each other."""
+    if len(x) <= MAX_POINTS:
+        return x, y
+    keep = np.linspace(0, len(x) - 1, MAX_POINTS).astype(int)
+    return x[keep], y[keep]
 
 
 def _class_colours(out: np.ndarray) -> np.ndarray:

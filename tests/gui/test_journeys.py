@@ -311,3 +311,26 @@ def test_every_document_gets_a_process_that_holds_it(example_window, questions, 
         for eid, edge in theirs.edges.items():
             assert ours.edges[eid].weight == pytest.approx(edge.weight, rel=1e-12, abs=1e-15)
         assert frozen_unchanged(ours, project.network)
+
+
+def test_a_million_samples_open_without_freezing_the_window(window, tmp_path):
+    """The Data panel draws an even spread of at most MAX_POINTS points (a million scatter
+    points froze the window for minutes)."""
+    import time
+    from dataclasses import replace
+
+    from core.templates import classifier_2881
+    from gui.live.data_panel import MAX_POINTS
+
+    w = window
+    project = classifier_2881()
+    project.data = replace(project.data, samples=1_000_000)
+    path = tmp_path / "million.json"
+    save_project(project, path)
+    w.training.docks[1].raise_()  # the Data panel in front
+    start = time.monotonic()
+    assert w.files.open(path)
+    w.repaint()
+    assert time.monotonic() - start < 20
+    assert len(w.dataset.x_train) == 800_000
+    assert len(w.training.data_panel.train_points.data) == MAX_POINTS
