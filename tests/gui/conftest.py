@@ -8,6 +8,11 @@ from gui.main_window import MainWindow
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # recent files stay here
+    # Qt reads XDG_CONFIG_HOME once per process: point its settings (recent files, the dock
+    # layout) at this test's folder explicitly, so no test inherits another's layout.
+    from PySide6.QtCore import QSettings
+
+    QSettings.setPath(QSettings.NativeFormat, QSettings.UserScope, str(tmp_path / "config"))
     monkeypatch.setenv("BACKPROP_STUDIO_DATA", str(tmp_path / "data"))  # recovery, error log
     # pytest-qt closes the window before fixtures are torn down: answer "Discard" to the
     # unsaved-changes question then (the test of that question installs its own answers).
