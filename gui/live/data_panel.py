@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from core.engine import compile_plan, forward, predict
+from core.engine import forward, plan_for, predict
 from core.losses import predictions
 from core.network import NetworkError
 from gui.live.progress import Progress
@@ -79,7 +79,7 @@ class DataPanel(QWidget):
             self.note.setText("The network's inputs do not match the data.")
             return
         try:
-            plan = compile_plan(net)
+            plan = plan_for(net)
         except NetworkError as exc:
             self.note.setText(f"No predictions: {exc}")
             return

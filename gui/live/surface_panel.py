@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSpi
                                QVBoxLayout, QWidget)
 
 from core import surface
-from core.engine import compile_plan, loss_and_gradients
+from core.engine import loss_and_gradients, plan_for
 from core.network import NetworkError
 from core.race import MAX_STEPS, RaceError, race
 from gui.live.progress import Progress
@@ -145,7 +145,7 @@ class SurfacePanel(QWidget):
             return
         p = self.latest
         try:
-            plan = compile_plan(self.window.project.network)
+            plan = plan_for(self.window.project.network)
         except NetworkError as exc:
             self.info.setText(f"No surface: {exc}")
             return

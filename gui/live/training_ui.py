@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QLabel, QSc
 import numpy as np
 
 from core.data import DataError, make_dataset
-from core.engine import compile_plan, forward
+from core.engine import forward, plan_for
 from core.network import NetworkError
 from core.edits import SetSettings, SetValues, values_of
 from core.initializers import initialize
@@ -170,7 +170,7 @@ class TrainingUI(QObject):
             return
         index = min(index, len(data.x_train) - 1)
         try:
-            plan = compile_plan(self.window.project.network)
+            plan = plan_for(self.window.project.network)
         except NetworkError:
             return
         params = plan.unflatten(p.theta) if p is not None and p.theta is not None and \

@@ -181,3 +181,20 @@ def test_layered_fast_path_equals_the_general_path(hidden, loss, output):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
     skip = build_dag(3, 2, 3, 1)
     assert not compile_plan(skip).chain  # skip connections take the general path
+
+
+def test_plan_for_compiles_once_per_structure_version():
+    from core.engine import compile_plan, plan_for
+    from core.templates import layered
+
+    net = layered([2, 3, 1])
+    first = plan_for(net)
+    assert plan_for(net) is first  # weights are not part of a plan
+    net.set_weight(next(iter(net.edges)), 0.5)
+    assert plan_for(net) is first
+    hidden = [n.id for n in net.neurons.values() if n.role == "hidden"][0]
+    net.set_activation(hidden, "relu")  # structure: a new plan, equal to a fresh compile
+    again = plan_for(net)
+    assert again is not first
+    assert again.order == compile_plan(net).order and again.n_parameters == first.n_parameters
+    assert net.copy().__dict__.get("_compiled") is None  # copies (sent to the process) carry none
