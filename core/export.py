@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.engine import compile_plan
+from core.files import FileRefused, check_regular_file, read_user_prefix
 from core.network import Network, NetworkError
 from core.preprocessing import NONE, Preprocessing
 from core.weights_io import (JSON_FORMAT, ExportError, export_csv, export_json, export_npz,
@@ -66,6 +67,11 @@ def check_output(path: str | Path, fmt: str, source: str | Path | None = None,
         return
     if path.is_dir():
         raise ExportError(f"{path} is a folder; choose a file name")
+    try:
+        if path.exists():  # a pipe or a device is never opened: open() on a FIFO waits
+            check_regular_file(path)
+    except FileRefused as exc:
+        raise ExportError(str(exc)) from None
     kind = existing_kind(path)
     if kind not in (fmt, "empty"):
         what = _KIND_WORDS.get(kind, f"not a {fmt} export")
@@ -86,8 +92,7 @@ def _same_file(a: Path, b: Path) -> bool:
 def existing_kind(path: Path) -> str:
     """What an existing file looks like: npz, json, onnx, py, project, empty or other."""
     try:
-        with open(path, "rb") as f:
-            head = f.read(4096)
+        head = read_user_prefix(path, 4096)  # only a regular file is opened
     except OSError:
         return "other"
     if not head:

@@ -172,3 +172,23 @@ def test_export_needs_the_data_and_says_so(tmp_path):
     save_project(project, tmp_path / "p.json")
     code, _, err = run_cli("export", str(tmp_path / "p.json"), "-o", str(tmp_path / "w.onnx"))
     assert code == 2 and "missing.csv" in err and not (tmp_path / "w.onnx").exists()
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".json", ".onnx", ".py"])
+def test_export_onto_a_named_pipe_is_refused_without_opening_it(tmp_path, suffix):
+    """open() on a FIFO waits for a writer: the output check must not open it (it hung)."""
+    import os
+    import signal
+
+    project = tmp_path / "xor.json"
+    save_project(xor(), project)
+    pipe = tmp_path / f"out{suffix}"
+    os.mkfifo(pipe)
+    out, err = io.StringIO(), io.StringIO()
+    signal.alarm(10)
+    try:
+        code = cli.main(["export", str(project), "-o", str(pipe)], out, err)
+    finally:
+        signal.alarm(0)
+    assert code == 2 and "named pipe" in err.getvalue()
+    assert len(err.getvalue().strip().splitlines()) == 1
