@@ -98,8 +98,7 @@ class CanvasScene(QGraphicsScene):
                 self.batched.edges_added(change.ids)
             elif change.kind in ("edge_removed", "neuron_removed"):
                 self.batched.edges_removed(change.ids)  # a neuron's ids include its edges'
-            elif change.kind == "neuron_moved":
-                self.batched.geometry_stale = True
+            # (a move marks the geometry stale in _refresh_edges_of, drags included)
         if handler:
             handler(change.ids)
 

@@ -75,9 +75,6 @@ class DataPanel(QWidget):
                 progress is not None and progress.running and now - self._drawn_at < MIN_SECONDS):
             return
         self._drawn_at = now
-        if len(net.inputs) != data.n_inputs:  # known without compiling (0.3 s on 784-64-10)
-            self.note.setText("The network's inputs do not match the data.")
-            return
         try:
             plan = plan_for(net)
         except NetworkError as exc:
