@@ -22,11 +22,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.data import make_dataset  # noqa: E402
+from core.data.dataset import make_dataset  # noqa: E402
 from core.initializers import draw_weights, fans, wiring_weight  # noqa: E402
 from core.network import Network  # noqa: E402
 from core.settings import DataSettings, TrainingSettings  # noqa: E402
-from core.training import Trainer  # noqa: E402
+from core.training.trainer import Trainer  # noqa: E402
 
 ORDERS = ("by_target", "by_source", "output_first", "bulk", "random")
 

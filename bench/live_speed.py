@@ -22,10 +22,10 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.data import make_dataset  # noqa: E402
+from core.data.dataset import make_dataset  # noqa: E402
 from core.settings import DataSettings  # noqa: E402
 from core.templates import classifier_2881  # noqa: E402
-from core.training import Trainer  # noqa: E402
+from core.training.trainer import Trainer  # noqa: E402
 
 ROUNDS = 20
 ROUND_SECONDS = 0.5

@@ -11,16 +11,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TextIO
 
-from core.errors import UserError, one_line, shorten
+from core.errors import UsageError, UserError, one_line, shorten
 
 COMMANDS = ("train", "gradcheck", "export")
 GRADCHECK_LIMIT = 1e-6
 GRADCHECK_SAMPLES = 32
 MAX_EPOCHS = 100_000_000  # as the epochs setting
-
-
-class UsageError(UserError):
-    """A bad argument or file; printed as one line, exit code 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -111,7 +107,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _load(path: str):
-    from core.data import make_dataset
+    from core.data.dataset import make_dataset
     from core.project import load_project
 
     project = load_project(path)
@@ -131,7 +127,7 @@ def _train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from core.files import check_save_target
     from core.initializers import initialize
     from core.project import save_project
-    from core.training import Diverged, Trainer
+    from core.training.trainer import Diverged, Trainer
 
     project, data = _load(args.file)
     if args.seed is not None:
@@ -166,7 +162,7 @@ def _train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _data_source(project, project_file: str, data) -> str:
     """What was trained on, naming the CSV file read (a wrong csv_path shows at once)."""
-    from core.data import csv_file
+    from core.data.dataset import csv_file
 
     s = project.data
     where = (f"from {shorten(str(csv_file(s, Path(project_file).resolve().parent)), 120)}"
@@ -188,7 +184,7 @@ def _summary(ev, epochs: int) -> str:
 def _gradcheck(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from core.engine import check_loss, compile_plan
     from core.gradcheck import gradient_check
-    from core.training import data_mismatch
+    from core.training.trainer import data_mismatch
 
     project, data = _load(args.file)
     net, loss = project.network, project.training.loss
@@ -216,7 +212,7 @@ def _gradcheck(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from core.export import ExportError, Preprocessing, check_output, choose_format, export_weights
+    from core.export.formats import ExportError, Preprocessing, check_output, choose_format, export_weights
 
     try:
         choice = choose_format(args.output, args.format)

@@ -22,6 +22,64 @@ class UserError(Exception):
         return one_line(super().__str__())
 
 
+# The errors of each layer, here so that importing one never drags in the module that raises it.
+class NetworkError(UserError, ValueError):
+    """An edit the document refuses; the message is meant for the user."""
+
+
+class DataError(UserError, ValueError):
+    """Data that cannot be used; the message is for the user (file, line, column)."""
+
+
+class SettingsError(UserError, ValueError):
+    """A bad setting; the message names the field."""
+
+
+class TrainingError(UserError, RuntimeError):
+    """Training cannot go on; the message is for the user."""
+
+
+class Diverged(TrainingError):
+    """A non-finite loss or weight: the parameters were rolled back to the last finite state."""
+
+    def __init__(self, message: str, step: int, edge: str | None) -> None:
+        super().__init__(message)
+        self.step = step
+        self.edge = edge
+
+
+class ProjectError(UserError, ValueError):
+    """A file that cannot be loaded or saved; one line for the user."""
+
+
+class FileRefused(UserError, OSError):
+    """A path that is not a readable regular file, or one over its size limit."""
+
+
+class ExportError(UserError, ValueError):
+    """Weights that cannot be written or read back; the message is for the user."""
+
+
+class StepThroughError(UserError, ValueError):
+    """Why this network or sample cannot be stepped through; the message is for the user."""
+
+
+class RaceError(UserError, ValueError):
+    """A race that cannot be run; the message is for the user."""
+
+
+class GradCheckError(UserError, ValueError):
+    """Inputs the gradient check cannot use; the message is meant for the user."""
+
+
+class GradCheckCancelled(GradCheckError):
+    """The progress callback asked to stop."""
+
+
+class UsageError(UserError):
+    """A bad argument or file; printed as one line, exit code 2."""
+
+
 def cut_list(items: Iterable[object], keep: int = 10, sep: str = ", ") -> str:
     """'a, b, c ... and 19,990 more': a long list named without flooding the message."""
     shown: list[str] = []

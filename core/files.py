@@ -22,13 +22,9 @@ import time
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-from core.errors import UserError, shorten
+from core.errors import FileRefused, UserError, shorten
 
 STALE_SECONDS = 60  # a temporary file older than this belongs to no save still running
-
-
-class FileRefused(UserError, OSError):
-    """A path that is not a readable regular file, or one over its size limit."""
 
 
 def _kind(mode: int) -> str:

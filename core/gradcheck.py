@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from core.engine import Params, Plan, check_loss, compile_plan, forward, loss_and_gradients
-from core.errors import UserError
+from core.errors import GradCheckCancelled, GradCheckError, UserError
 from core.losses import LOSSES
 from core.network import Network
 
@@ -34,14 +34,6 @@ DEFAULT_EPS = 1e-4
 # error. Below the floor gradients are compared absolutely: they must agree to 1e-11 (times the
 # loss, if above 1) to pass 1e-6, which still catches any error that could matter to training.
 FLOOR = 1e-5
-
-
-class GradCheckError(UserError, ValueError):
-    """Inputs the gradient check cannot use; the message is meant for the user."""
-
-
-class GradCheckCancelled(GradCheckError):
-    """The progress callback asked to stop."""
 
 
 Progress = Callable[[int, int], "bool | None"]  # (parameters done, total) -> False to cancel

@@ -13,14 +13,10 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 
 from core.activations import ACTIVATIONS
-from core.errors import UserError, shorten
+from core.errors import NetworkError, UserError, shorten
 from core.events import Signal
 
 ROLES = ("input", "hidden", "output")
-
-
-class NetworkError(UserError, ValueError):
-    """An edit the document refuses; the message is meant for the user."""
 
 
 @dataclass

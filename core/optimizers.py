@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import math
 
+from typing import Any
+
 import numpy as np
 
-from core.settings import TrainingSettings
+# Optimisers read a core.settings.TrainingSettings, which sits above the registries (it takes
+# its lists of names from them), so it is not imported here.
+TrainingSettings = Any
 
-MAX_LEARNING_RATE = TrainingSettings._ranges["learning_rate"][1]
+MAX_LEARNING_RATE = 1e6  # the largest learning rate settings accept (a schedule never exceeds it)
 
 
 class Optimizer:

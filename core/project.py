@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 
 from core.activations import ACTIVATIONS
-from core.errors import UserError
+from core.errors import ProjectError, UserError
 from core.files import FileRefused, read_user_file, write_atomically
 from core.network import ROLES, Network, NetworkError
 from core.settings import DataSettings, SettingsError, TrainingSettings
@@ -28,10 +28,6 @@ MAX_NEURONS = 20_000
 MAX_EDGES = 1_000_000
 SCHEMA_ITEMS = 5_000  # above this many neurons + edges, items are checked by a fast loop
 SCHEMA_PATH = Path(__file__).with_name("project_schema.json")
-
-
-class ProjectError(UserError, ValueError):
-    """A file that cannot be loaded or saved; one line for the user."""
 
 
 @dataclass

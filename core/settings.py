@@ -5,17 +5,14 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from core.datasets import GENERATORS
-from core.errors import UserError, shorten
+from core.data.generators import GENERATORS
+from core.errors import SettingsError, UserError, shorten
+from core.optimizers import MAX_LEARNING_RATE
 
 
 # NumPy's generators take any seed >= 0; above 2**63 a seed no longer fits the int64 a GUI
 # spin box or a saved file of another tool may hold.
 MAX_SEED = 2**63 - 1
-
-
-class SettingsError(UserError, ValueError):
-    """A bad setting; the message names the field."""
 
 
 @dataclass
@@ -90,7 +87,7 @@ class TrainingSettings:
 
     _choices = {"optimizer": OPTIMIZERS, "decay": DECAYS, "initializer": INITIALIZERS,
                 "loss": ("mse", "bce", "softmax_ce", "huber")}
-    _ranges = {"learning_rate": (0.0, 1e6), "momentum": (0.0, 0.9999), "beta1": (0.0, 0.9999),
+    _ranges = {"learning_rate": (0.0, MAX_LEARNING_RATE), "momentum": (0.0, 0.9999), "beta1": (0.0, 0.9999),
                "beta2": (0.0, 0.999999), "rho": (0.0, 0.9999), "epsilon": (1e-300, 1.0),
                "batch_size": (0, 10_000_000), "epochs": (0, 100_000_000),
                "decay_rate": (0.0, 1e6), "decay_steps": (1, 100_000_000),

@@ -23,17 +23,13 @@ import numpy as np
 
 from core.activations import ELU_ALPHA, LEAKY_SLOPE
 from core.engine import NeuronValues, check_loss, compile_plan, inspect_sample
-from core.errors import UserError
+from core.errors import StepThroughError, UserError
 from core.losses import HUBER_DELTA, softmax
 from core.network import Network
 
 # Beyond this the canvas cannot show a number per neuron and edge legibly, and the event list
 # runs into the thousands: the mode says so instead of trying.
 MAX_NEURONS = 50
-
-
-class StepThroughError(UserError, ValueError):
-    """Why this network or sample cannot be stepped through; the message is for the user."""
 
 
 def fmt(value: float) -> str:

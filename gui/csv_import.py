@@ -13,8 +13,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
                                QHBoxLayout, QLabel, QListWidget, QTableWidget, QTableWidgetItem,
                                QVBoxLayout)
 
-from core.csv_data import csv_preview, load_csv
-from core.data import DataError
+from core.data.csv_file import csv_preview, load_csv
+from core.data.dataset import DataError
 from core.edits import AddNeuron, Compound, RemoveItems, SetSettings, SetValue
 from core.network import Network, Neuron
 from core.settings import DataSettings

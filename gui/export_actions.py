@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from core.files import write_atomically
 from core.edits import SetValues, values_of
-from core.export import (ExportError, Preprocessing, check_output, choose_format,
+from core.export.formats import (ExportError, Preprocessing, check_output, choose_format,
                          export_weights, import_weights)
 from core.safe_text import xml_text
 

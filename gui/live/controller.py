@@ -14,7 +14,7 @@ import time
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from core.data import Dataset
+from core.data.dataset import Dataset
 from core.network import Change, Network
 from core.settings import TrainingSettings
 from gui.live.progress import Progress

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.training import Evaluation
+from core.training.trainer import Evaluation
 
 
 @dataclass(frozen=True)

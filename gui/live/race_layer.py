@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from core.race import Racer
+from core.training.race import Racer
 
 # Distinct on viridis (dark blue to yellow) and for common colour blindness.
 # SGD is lime, not white: white is the training path's own colour.

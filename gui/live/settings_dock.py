@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
                                QSpinBox, QVBoxLayout, QWidget)
 
-from core.datasets import GENERATORS
+from core.data.generators import GENERATORS
 from core.initializers import INITIALIZERS
 from core.losses import LOSSES
 from core.settings import (DECAYS, OPTIMIZERS, DataSettings, SettingsError,

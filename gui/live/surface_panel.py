@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSpi
 from core import surface
 from core.engine import loss_and_gradients, plan_for
 from core.network import NetworkError
-from core.race import MAX_STEPS, RaceError, race
+from core.training.race import MAX_STEPS, RaceError, race
 from gui.live.progress import Progress
 from gui.live.race_layer import RaceLayer
 

@@ -22,7 +22,7 @@ import time
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
 from threadpoolctl import threadpool_limits
 
-from core.data import Dataset
+from core.data.dataset import Dataset
 from core.network import Network
 from core.settings import TrainingSettings
 from gui.live.training_process import serve

@@ -38,10 +38,10 @@ import time
 
 import numpy as np
 
-from core.data import Dataset
+from core.data.dataset import Dataset
 from core.network import Network
 from core.settings import TrainingSettings
-from core.training import Diverged, Evaluation, Trainer, TrainingError
+from core.training.trainer import Diverged, Evaluation, Trainer, TrainingError
 from gui.live.progress import Progress, SeriesCopy
 
 FRAME_SECONDS = 1 / 30

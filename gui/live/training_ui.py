@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QLabel, QSc
 
 import numpy as np
 
-from core.data import DataError, make_dataset
+from core.data.dataset import DataError, make_dataset
 from core.engine import forward, plan_for
 from core.network import NetworkError
 from core.edits import SetSettings, SetValues, values_of

@@ -1,4 +1,4 @@
-"""The window's copy of the training process's parameter path (core.history.Trajectory).
+"""The window's copy of the training process's parameter path (core.training.loss_history.Trajectory).
 
 The path is large (up to 4,096 snapshots of every parameter: 32 MB for a 1,000-parameter net)
 and the loss-surface panel wants it several times a second, so each request brings only the

@@ -7,7 +7,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QSpinBox,
                                QVBoxLayout, QWidget)
 
-from core.data import Dataset
+from core.data.dataset import Dataset
 from core.stepthrough import StepThroughError, fmt
 
 SOURCES = ("Training sample", "Test sample", "Typed values")

@@ -119,7 +119,7 @@ def run_cli(*args):
 @pytest.mark.parametrize("name, fmt", [("w.npz", "npz"), ("w.JSON", "json"), ("w.onnx", "onnx"),
                                        ("w.py", "py"), ("tables", "csv")])
 def test_export_takes_the_format_from_the_output_name(xor_file, tmp_path, name, fmt):
-    from core.export import existing_kind
+    from core.export.formats import existing_kind
     code, out, err = run_cli("export", str(xor_file), "-o", str(tmp_path / name))
     assert code == 0, err
     assert out.strip() == f"wrote {tmp_path / name} ({fmt})"

@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.csv_data import csv_preview, load_csv
-from core.data import DataError, make_dataset, split
-from core.datasets import GENERATORS, REAL_DATA, generate
+from core.data.csv_file import csv_preview, load_csv
+from core.data.dataset import DataError, make_dataset, split
+from core.data.generators import GENERATORS, REAL_DATA, generate
 from core.settings import DataSettings
 
 

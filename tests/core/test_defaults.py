@@ -14,12 +14,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from core.data import make_dataset
+from core.data.dataset import make_dataset
 from core.edits import AddNeuron, Connect
 from core.initializers import wiring_weight
 from core.network import Network, Neuron
 from core.settings import DataSettings, TrainingSettings
-from core.training import Trainer
+from core.training.trainer import Trainer
 
 
 def palette_net(sizes: list[int], hidden: str, order: str, seed: int) -> Network:

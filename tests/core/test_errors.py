@@ -2,17 +2,17 @@
 import pytest
 
 from core.cli import UsageError
-from core.data import DataError
+from core.data.dataset import DataError
 from core.errors import UserError, cut_list, shorten
 from core.files import FileRefused
 from core.gradcheck import GradCheckError
 from core.network import NetworkError
 from core.project import ProjectError
-from core.race import RaceError
+from core.training.race import RaceError
 from core.settings import SettingsError
 from core.stepthrough import StepThroughError
-from core.training import Diverged, TrainingError
-from core.weights_io import ExportError
+from core.training.trainer import Diverged, TrainingError
+from core.export.weights_io import ExportError
 
 
 @pytest.mark.parametrize("cls, old_base", [
@@ -25,7 +25,7 @@ def test_every_user_error_has_the_one_base_and_keeps_its_old_one(cls, old_base):
 
 
 def test_export_error_is_one_class_wherever_it_is_imported_from():
-    from core import export
+    from core.export import formats as export
     assert export.ExportError is ExportError
 
 

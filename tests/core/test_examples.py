@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from core.data import make_dataset
+from core.data.dataset import make_dataset
 from core.project import load_project
 from core.templates import EXAMPLES, TEMPLATES
-from core.training import Trainer
+from core.training.trainer import Trainer
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "examples"
 

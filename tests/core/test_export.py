@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 
 from core.engine import compile_plan, predict
-from core.export import FORMATS, ExportError, export_weights, import_weights
+from core.export.formats import FORMATS, ExportError, export_weights, import_weights
 from core.losses import predictions
 from core.templates import layered
-from core.weights_io import layers
+from core.export.weights_io import layers
 from tests.core.strategies import build_dag, random_dag
 
 
@@ -136,7 +136,7 @@ def test_unknown_format_is_refused():
     ("m.py", "csv", "py", "m.py names the py format but the chosen format is csv"),
 ])
 def test_the_typed_extension_decides_the_format(path, chosen, fmt, conflict):
-    from core.export import choose_format
+    from core.export.formats import choose_format
     choice = choose_format(path, chosen)
     assert (choice.fmt, choice.conflict) == (fmt, conflict)
 
@@ -146,6 +146,6 @@ def test_the_typed_extension_decides_the_format(path, chosen, fmt, conflict):
     ("m.txt", None, ".txt names no export format"), ("m.npz", "xls", "unknown format"),
 ])
 def test_names_that_give_no_format_are_refused(path, chosen, message):
-    from core.export import choose_format
+    from core.export.formats import choose_format
     with pytest.raises(ExportError, match=message):
         choose_format(path, chosen)

@@ -14,7 +14,7 @@ import onnxruntime as ort
 import pytest
 
 from core.engine import compile_plan, predict
-from core.export import ExportError, FORMATS, Preprocessing, export_weights, import_weights
+from core.export.formats import ExportError, FORMATS, Preprocessing, export_weights, import_weights
 from core.losses import predictions
 from core.network import Network
 from core.safe_text import FORMULA_START

@@ -9,9 +9,9 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from core.data import make_dataset
+from core.data.dataset import make_dataset
 from core.engine import compile_plan, predict
-from core.export import Preprocessing, export_weights, import_weights
+from core.export.formats import Preprocessing, export_weights, import_weights
 from core.losses import predictions
 from core.settings import DataSettings
 from core.templates import layered
@@ -138,7 +138,7 @@ def test_csv_export_has_the_standardisation_and_class_tables(shifted, tmp_path):
 
 def test_preprocessing_that_does_not_fit_the_network_is_refused(shifted, tmp_path):
     net, std_data, _ = shifted
-    from core.export import ExportError
+    from core.export.formats import ExportError
     wrong = Preprocessing((1.0, 2.0, 3.0), (1.0, 1.0, 1.0), None)
     with pytest.raises(ExportError, match="the data has 3 input\\(s\\) but the network has 2"):
         export_weights(net, "softmax_ce", "onnx", tmp_path / "m.onnx", wrong)

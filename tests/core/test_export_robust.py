@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.export import export_weights, import_weights
+from core.export.formats import export_weights, import_weights
 from core.network import Network
 from core.project import MAX_NEURONS, Project, save_project
 from core.templates import layered
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHILD = """
 import sys
 sys.path.insert(0, {root!r})
-from core.export import export_weights
+from core.export.formats import export_weights
 from core.project import load_project
 net = load_project({project!r}).network
 export_weights(net, "mse", {fmt!r}, {out!r})
@@ -103,10 +103,10 @@ def test_onnx_of_the_deepest_chain_a_project_may_hold_exports_in_bounded_time(tm
 
 def test_an_onnx_model_over_the_protobuf_limit_is_refused_and_nothing_written(tmp_path,
                                                                               monkeypatch):
-    import core.export_onnx
-    from core.export import ExportError
+    import core.export.onnx_model
+    from core.export.formats import ExportError
 
-    monkeypatch.setattr(core.export_onnx, "MAX_BYTES", 1000)  # stands for protobuf's 2 GB
+    monkeypatch.setattr(core.export.onnx_model, "MAX_BYTES", 1000)  # stands for protobuf's 2 GB
     with pytest.raises(ExportError, match="ONNX files are limited to 2 GB"):
         export_weights(layered([20, 20, 2]), "mse", "onnx", tmp_path / "big.onnx")
     assert list(tmp_path.iterdir()) == []

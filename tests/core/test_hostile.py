@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from core import cli
-from core.csv_data import load_csv
-from core.data import DataError
+from core.data.csv_file import load_csv
+from core.data.dataset import DataError
 from core.project import ProjectError, load_project
-from core.weights_io import ExportError, import_weights
+from core.export.weights_io import ExportError, import_weights
 from tests.core import hostile
 
 CASE_SECONDS = 10  # any single input; a hang is a failure, not a stuck test run
@@ -299,7 +299,7 @@ def test_train_says_which_csv_file_it_read(tmp_path):
 
 
 def test_a_preview_reads_only_the_start_of_a_file(tmp_path):
-    from core.csv_data import PREVIEW_BYTES, csv_preview
+    from core.data.csv_file import PREVIEW_BYTES, csv_preview
 
     path = tmp_path / "big.csv"
     row = "1,2," + "3" * 40 + "\n"  # wide rows: under the million-row limit

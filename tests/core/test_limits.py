@@ -9,16 +9,16 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-import core.training as training
+import core.training.trainer as training
 from core import cli
-from core.data import make_dataset
+from core.data.dataset import make_dataset
 from core.gradcheck import GradCheckCancelled, check_network
 from core.network import Network, NetworkError
 from core.optimizers import learning_rate
 from core.project import save_project
 from core.settings import TrainingSettings
 from core.templates import xor
-from core.training import Trainer, TrainingError
+from core.training.trainer import Trainer, TrainingError
 
 
 def test_a_step_that_cannot_fit_in_memory_is_refused_before_allocating(monkeypatch):

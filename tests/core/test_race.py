@@ -3,9 +3,9 @@ here with the engine's gradients (not the optimiser classes)."""
 import numpy as np
 import pytest
 
-from core.data import make_dataset
+from core.data.dataset import make_dataset
 from core.engine import compile_plan, loss_and_gradients
-from core.race import RaceError, race
+from core.training.race import RaceError, race
 from core.settings import DataSettings
 from core.templates import chain, xor
 

@@ -5,9 +5,9 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from core.data import make_dataset  # noqa: E402
+from core.data.dataset import make_dataset  # noqa: E402
 from core.templates import REAL_TEMPLATES  # noqa: E402
-from core.training import Trainer  # noqa: E402
+from core.training.trainer import Trainer  # noqa: E402
 
 REQUIRED = {"digits": 0.90, "iris": 0.93, "wine": 0.9, "breast_cancer": 0.9}
 

@@ -3,12 +3,12 @@ edits during a run, epochs and accuracy."""
 import numpy as np
 import pytest
 
-from core.data import Dataset
+from core.data.dataset import Dataset
 from core.engine import Params, compile_plan
-from core.history import Series, Trajectory
+from core.training.loss_history import Series, Trajectory
 from core.network import Network
 from core.settings import TrainingSettings
-from core.training import Diverged, Trainer, TrainingError, accuracy
+from core.training.trainer import Diverged, Trainer, TrainingError, accuracy
 
 
 def make_data(x, y, task="regression", x_test=None, y_test=None):
@@ -255,10 +255,10 @@ def test_gradient_norms_and_neuron_health():
 def test_neuron_health_between_a_structure_edit_and_the_next_step():
     """The training process reports health after adopting edits and before recompiling: a
     neuron deleted from the document must not break it (a KeyError killed the process)."""
-    from core.data import make_dataset
+    from core.data.dataset import make_dataset
     from core.settings import DataSettings, TrainingSettings
     from core.templates import layered
-    from core.training import Trainer
+    from core.training.trainer import Trainer
 
     net = layered([2, 3, 1], hidden="relu")
     trainer = Trainer(net.copy(), make_dataset(DataSettings(generator="xor")), TrainingSettings())

@@ -292,8 +292,8 @@ def test_open_recent_save_and_reopen_round_trip(example_window, questions, tmp_p
 def test_every_document_gets_a_process_that_holds_it(example_window, questions, tmp_path):
     """After each replacement the training process trains the new network: the first step's
     weights equal a step computed here from the file (an independent Trainer)."""
-    from core.data import make_dataset
-    from core.training import Trainer
+    from core.data.dataset import make_dataset
+    from core.training.trainer import Trainer
 
     w = example_window
     for name in ("chain.json", "circles.json", "xor.json"):

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QTimer
 
-from core.export import ExportError, export_weights, import_weights
+from core.export.formats import ExportError, export_weights, import_weights
 from core.templates import xor
 from tests.gui.conftest import wait_until
 

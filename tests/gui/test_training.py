@@ -12,7 +12,7 @@ from PySide6.QtCore import QPoint, Qt
 from core import surface
 from core.engine import compile_plan, loss_and_gradients
 from core.templates import chain, classifier_2881
-from core.training import Trainer
+from core.training.trainer import Trainer
 from tests.core.strategies import naive_activations
 from tests.gui.conftest import wait_until
 

@@ -30,19 +30,15 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import UserError, shorten
+from core.errors import ExportError, UserError, shorten
 from core.files import FileRefused, open_user_file, read_user_file, write_atomically
 from core.network import Network
-from core.preprocessing import NONE, Preprocessing
+from core.export.preprocessing import NONE, Preprocessing
 from core.safe_text import csv_cell, npz_ident, npz_key_part
 from core.strict_json import JSONRefused, loads_strict
 
 JSON_FORMAT = "backprop-studio-weights"
 NPZ_KEYS, NPZ_KEYS_PERCENT = "key_encoding", "percent"
-
-
-class ExportError(UserError, ValueError):
-    """Weights that cannot be written or read back; the message is for the user."""
 
 
 def layers(net: Network) -> list[tuple[list[str], list[str], np.ndarray, np.ndarray]] | None:

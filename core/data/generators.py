@@ -11,6 +11,8 @@ from typing import Callable
 
 import numpy as np
 
+from core.errors import DataError
+
 Arrays = tuple[np.ndarray, np.ndarray]
 
 
@@ -88,7 +90,7 @@ def _sklearn(loader: str) -> Callable[[int, float, np.random.Generator, int], Ar
     """A real data set that scikit-learn ships inside its package (no download): all of its
     samples (the sample count does not apply), noise added to the inputs if asked."""
     def make(n: int, noise: float, rng: np.random.Generator, k: int) -> Arrays:
-        from core.data import DataError
+
 
         try:
             from sklearn import datasets
@@ -132,7 +134,7 @@ GENERATORS: dict[str, Generator] = {
 def generate(name: str, samples: int, noise: float, seed: int, classes: int = 3
              ) -> tuple[np.ndarray, np.ndarray, str, list[str], list[str]]:
     """(x, y, task, input names, target names) from a built-in generator."""
-    from core.data import DataError
+
 
     if name not in GENERATORS:
         raise DataError(f"unknown data generator {name!r}; use one of {', '.join(GENERATORS)}")

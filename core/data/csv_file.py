@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data import DataError
+from core.errors import DataError
 from core.errors import cut_list, shorten
 from core.files import FileRefused, read_user_file, read_user_prefix
 

@@ -11,18 +11,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from core.data import Dataset
-from core.errors import UserError
+from core.data.dataset import Dataset
+from core.errors import RaceError, UserError
 from core.network import Network
 from core.settings import OPTIMIZERS, TrainingSettings
-from core.training import Diverged, Trainer, TrainingError
+from core.training.trainer import Diverged, Trainer, TrainingError
 
 DEFAULT_RACERS = ("sgd", "momentum", "rmsprop", "adam")
 MAX_STEPS = 5000
-
-
-class RaceError(UserError, ValueError):
-    """A race that cannot be run; the message is for the user."""
 
 
 @dataclass(frozen=True)

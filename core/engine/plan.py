@@ -1,14 +1,12 @@
-"""Forward and backward passes on exactly the graph drawn, vectorised over a minibatch.
+"""The compiled form of a network: neurons in rows ordered by depth, one dense weight block per
+level, and the packing of the document's weights and biases into arrays.
 
 compile_plan() turns the document into an immutable Plan. Neurons get one row each in a
 (neurons x samples) buffer, ordered by depth, so every level's sources form one contiguous
 block of rows that a single matrix product reads without copying. A level's weights are a
 dense (level size x source block) matrix with zeros where the graph has no edge; a mask keeps
-those zeros (and frozen weights) out of every update.
-
-The backward pass is micrograd's idea in matrix form: walk the levels in reverse, each
-neuron's delta = f'(z) * sum over outgoing edges of w * delta_target, accumulated with +=
-so a neuron with several outgoing edges (skip connections) sums every path.
+those zeros (and frozen weights) out of every update. plan_for() caches the plan on the
+network per structure version.
 """
 from __future__ import annotations
 
@@ -17,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.activations import ACTIVATIONS
-from core.losses import LOSSES, LossResult
-from core.network import Network, NetworkError
+from core.errors import NetworkError
+from core.network import Network
 
 
 @dataclass(frozen=True)
@@ -144,22 +142,6 @@ class Params:
         return all(np.isfinite(a).all() for a in self.arrays())
 
 
-@dataclass
-class Forward:
-    """What the forward pass leaves for the backward pass and for inspection."""
-
-    z: np.ndarray  # (neurons x samples) net inputs
-    a: np.ndarray  # (neurons x samples) activations (after dropout)
-    x: np.ndarray  # (samples x inputs): levels that read only inputs read it directly
-    derivative: dict[int, np.ndarray] = field(default_factory=dict)  # level -> f'(z), dropout only
-    dropout_scale: dict[int, np.ndarray] = field(default_factory=dict)  # level -> mask / keep
-
-    def outputs(self, plan: Plan) -> tuple[np.ndarray, np.ndarray]:
-        """(z, a) of the output neurons, as (samples x outputs)."""
-        rows = plan.output_rows if plan.output_slice is None else plan.output_slice
-        return self.z[rows].T, self.a[rows].T
-
-
 def plan_for(net: Network) -> Plan:
     """The compiled plan of `net` as it is now, compiled once per structure version. Weights
     are not part of a plan, so views that redraw at every training frame share one (each of
@@ -253,202 +235,3 @@ def _level(net: Network, order: tuple[str, ...], start: int, stop: int, pos: np.
     return Level(start, stop, src_lo, src_hi, tuple(groups), pos, rows, cols,
                  None if full else trainable, hidden, "output" in roles,
                  src_hi <= n_inputs)
-
-
-def forward(plan: Plan, params: Params, x: np.ndarray, dropout: float = 0.0,
-            rng: np.random.Generator | None = None, reuse: bool = False) -> Forward:
-    """Run the batch x (samples x inputs) through the net. dropout > 0 means training mode.
-
-    reuse=True writes into the plan's work buffers (the next reuse call overwrites them), and
-    leaves z of the input rows unset; only for callers that consume the result at once.
-    """
-    x = np.asarray(x, dtype=params.biases.dtype)
-    if x.ndim != 2 or x.shape[1] != plan.n_inputs:
-        raise ValueError(f"expected inputs of shape (samples, {plan.n_inputs}), got {x.shape}")
-    n, b = plan.n_neurons, x.shape[0]
-    if reuse:
-        z, a = plan.work_buffers(b, x.dtype)[:2]
-        if plan.inputs_in_buffer:
-            a[: plan.n_inputs] = x.T
-    else:
-        z, a = np.empty((n, b), x.dtype), np.empty((n, b), x.dtype)
-        z[: plan.n_inputs] = x.T
-        a[: plan.n_inputs] = x.T
-    fwd = Forward(z, a, x)
-    x_t = x.T
-    for i, (lv, w) in enumerate(zip(plan.levels, params.weights)):
-        zl = z[lv.start: lv.stop]
-        if lv.src_hi > lv.src_lo:
-            src = x_t[lv.src_lo: lv.src_hi] if lv.inputs_only else a[lv.src_lo: lv.src_hi]
-            np.matmul(w, src, out=zl)
-            zl += params.biases[lv.start: lv.stop, None]
-        else:
-            zl[:] = params.biases[lv.start: lv.stop, None]
-        for name, g0, g1 in lv.groups:
-            a[g0:g1] = ACTIVATIONS[name].f(z[g0:g1])
-        if dropout > 0.0 and lv.hidden_rows.size:
-            _apply_dropout(fwd, i, lv, dropout, rng or np.random.default_rng())
-    return fwd
-
-
-def _apply_dropout(fwd: Forward, i: int, lv: Level, p: float, rng: np.random.Generator) -> None:
-    """Inverted dropout on the level's hidden neurons; f'(z) is kept from before the mask."""
-    fwd.derivative[i] = _derivative(lv, fwd.z, fwd.a)
-    scale = np.ones((lv.stop - lv.start, fwd.a.shape[1]), fwd.a.dtype)
-    scale[lv.hidden_rows] = (rng.random((lv.hidden_rows.size, fwd.a.shape[1])) >= p) / (1.0 - p)
-    fwd.dropout_scale[i] = scale
-    fwd.a[lv.start: lv.stop] *= scale
-
-
-def _derivative(lv: Level, z: np.ndarray, a: np.ndarray) -> np.ndarray:
-    if len(lv.groups) == 1:
-        return ACTIVATIONS[lv.groups[0][0]].df(z[lv.start: lv.stop], a[lv.start: lv.stop])
-    out = np.empty_like(z[lv.start: lv.stop])
-    for name, g0, g1 in lv.groups:
-        out[g0 - lv.start: g1 - lv.start] = ACTIVATIONS[name].df(z[g0:g1], a[g0:g1])
-    return out
-
-
-@dataclass
-class Backward:
-    grads: Params  # dL/dW per level and dL/db per row, same layout as Params
-    delta: np.ndarray  # (non-input neurons x samples): dL/dz, rows offset by n_inputs
-    grad_a: np.ndarray  # (non-input neurons x samples): dL/da
-
-
-def loss_and_output_grad(plan: Plan, fwd: Forward, y: np.ndarray, loss: str) -> LossResult:
-    z_out, a_out = fwd.outputs(plan)
-    y = np.asarray(y, dtype=a_out.dtype)
-    if y.shape != a_out.shape:
-        raise ValueError(f"expected targets of shape {a_out.shape}, got {y.shape}")
-    return LOSSES[loss].compute(z_out, a_out, y)
-
-
-def backward(plan: Plan, params: Params, fwd: Forward, result: LossResult,
-             reuse: bool = False) -> Backward:
-    """dL/dW and dL/db for every parameter, from the loss gradient at the outputs."""
-    n_in = plan.n_inputs
-    b = fwd.a.shape[1]
-    if reuse:
-        grad_a, delta = plan.work_buffers(b, fwd.a.dtype)[2:]
-        grad_a.fill(0.0)
-        delta.fill(0.0)
-    else:
-        grad_a = np.zeros((plan.n_neurons - n_in, b), fwd.a.dtype)
-        delta = np.zeros_like(grad_a)
-    out = plan.output_rows - n_in if plan.output_slice is None else \
-        slice(plan.output_slice.start - n_in, plan.output_slice.stop - n_in)
-    if result.wrt_net:
-        delta[out] = result.grad.T
-    else:
-        grad_a[out] = result.grad.T
-    grads_w: list[np.ndarray] = [np.empty(0)] * len(plan.levels)
-    grads_b = np.zeros_like(params.biases)
-    for i in range(len(plan.levels) - 1, -1, -1):
-        lv, w = plan.levels[i], params.weights[i]
-        r0, r1 = lv.start - n_in, lv.stop - n_in
-        ga = grad_a[r0:r1]
-        dl = delta[r0:r1]
-        if i in fwd.dropout_scale:
-            ga *= fwd.dropout_scale[i]
-            d_local = fwd.derivative[i]
-        elif lv.groups == (("identity", lv.start, lv.stop),) and not result.wrt_net:
-            d_local = None  # f' = 1: delta is dL/da itself
-            np.copyto(dl, ga)
-        else:
-            d_local = _derivative(lv, fwd.z, fwd.a)
-        if d_local is None:
-            pass
-        elif lv.has_outputs and result.wrt_net:
-            # Output rows already hold dL/dz from the loss; nothing flows into outputs from later.
-            dl += ga * d_local
-        else:
-            np.multiply(ga, d_local, out=dl)
-        grads_b[lv.start: lv.stop] = dl.sum(axis=1)
-        if lv.src_hi > lv.src_lo:
-            src = fwd.x[:, lv.src_lo: lv.src_hi] if lv.inputs_only else \
-                fwd.a[lv.src_lo: lv.src_hi].T
-            grads_w[i] = dl @ src
-            lo = max(lv.src_lo, n_in)
-            if lv.src_hi > lo:
-                grad_a[lo - n_in: lv.src_hi - n_in] += w[:, lo - lv.src_lo:].T @ dl
-        else:
-            grads_w[i] = np.zeros(lv.shape, w.dtype)
-    return Backward(Params(grads_w, grads_b), delta, grad_a)
-
-
-def mask_frozen(plan: Plan, grads: Params) -> None:
-    """Zero the gradient of frozen weights, frozen biases and absent edges, in place."""
-    for lv, g in zip(plan.levels, grads.weights):
-        if lv.trainable is not None:
-            g *= lv.trainable
-    if not plan.biases_all_trainable:
-        grads.biases *= plan.bias_trainable
-
-
-def loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.ndarray, loss: str,
-                       dropout: float = 0.0, rng: np.random.Generator | None = None
-                       ) -> tuple[float, Params]:
-    """The loss on a batch and its exact gradient for every parameter.
-
-    Entries of the weight matrices where the graph has no edge hold meaningless values: read
-    per-edge gradients with Plan.edge_vector, or call mask_frozen before an update.
-    """
-    if plan.chain and dropout == 0.0:
-        return chain_loss_and_gradients(plan, params, x, y, loss)
-    fwd = forward(plan, params, x, dropout, rng, reuse=True)
-    result = loss_and_output_grad(plan, fwd, y, loss)
-    return result.value, backward(plan, params, fwd, result, reuse=True).grads
-
-
-def predict(plan: Plan, params: Params, x: np.ndarray) -> np.ndarray:
-    """The output neurons' activations (samples x outputs), no dropout."""
-    return forward(plan, params, x).outputs(plan)[1]
-
-
-def check_loss(plan: Plan, net: Network, loss: str) -> str | None:
-    """Why this loss cannot be used with this network's outputs, or None."""
-    if loss not in LOSSES:
-        return f"unknown loss {loss!r}; use one of {', '.join(LOSSES)}"
-    need = LOSSES[loss].needs_activation
-    if need:
-        wrong = [n for n in net.outputs if n.activation != need]
-        if wrong:
-            names = ", ".join(f"{n.name} ({n.activation})" for n in wrong)
-            return f"{LOSSES[loss].title} needs {need} outputs; these are not: {names}"
-    if loss == "softmax_ce" and len(net.outputs) < 2:
-        return "softmax cross-entropy needs at least two output neurons (one per class)"
-    return None
-
-
-@dataclass(frozen=True)
-class NeuronValues:
-    """One neuron for one sample: what the step-through view and hover texts show."""
-
-    net_input: float  # z = sum of w * x + b (for an input: its value)
-    activation: float  # a = f(z)
-    derivative: float  # f'(z)
-    delta: float  # dL/dz (0 for inputs)
-
-
-def inspect_sample(plan: Plan, params: Params, x: np.ndarray, y: np.ndarray, loss: str
-                   ) -> tuple[float, dict[str, NeuronValues], dict[str, float]]:
-    """Loss, every neuron's values and every edge's dL/dw for one sample x (and target y)."""
-    x = np.asarray(x, dtype=params.biases.dtype).reshape(1, -1)
-    fwd = forward(plan, params, x)
-    result = loss_and_output_grad(plan, fwd, np.asarray(y, dtype=x.dtype).reshape(1, -1), loss)
-    back = backward(plan, params, fwd, result)
-    derivative = np.ones(plan.n_neurons)
-    for lv in plan.levels:
-        derivative[lv.start: lv.stop] = _derivative(lv, fwd.z, fwd.a)[:, 0]
-    neurons = {}
-    for row, nid in enumerate(plan.order):
-        delta = 0.0 if row < plan.n_inputs else float(back.delta[row - plan.n_inputs, 0])
-        neurons[nid] = NeuronValues(float(fwd.z[row, 0]), float(fwd.a[row, 0]),
-                                    float(derivative[row]), delta)
-    edge_grads = dict(zip(plan.edge_ids, plan.edge_vector(back.grads.weights).tolist()))
-    return result.value, neurons, edge_grads
-
-
-# The layered fast path uses Plan and Params defined above, hence the import at the end.
-from core.layered_path import chain_loss_and_gradients  # noqa: E402

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.data import Dataset
+from core.data.dataset import Dataset
 from core.engine import (Params, Plan, check_loss, compile_plan, forward, loss_and_gradients,
                          mask_frozen)
-from core.errors import UserError
+from core.errors import Diverged, TrainingError, UserError
 from core.events import Signal
-from core.history import Series, Trajectory
+from core.training.loss_history import Series, Trajectory
 from core.losses import LOSSES, predictions
 from core.network import Change, Network, NetworkDelta, NetworkError
 from core.optimizers import clip_gradients, learning_rate, make_optimizer
@@ -27,19 +27,6 @@ from core.settings import TrainingSettings
 
 STEP_ARRAYS = 4  # (neurons x batch) arrays a training step holds; see memory_refusal
 EVALUATION_BYTES = 64 * 2**20  # evaluation runs in chunks of rows of about this size
-
-
-class TrainingError(UserError, RuntimeError):
-    """Training cannot go on; the message is for the user."""
-
-
-class Diverged(TrainingError):
-    """A non-finite loss or weight: the parameters were rolled back to the last finite state."""
-
-    def __init__(self, message: str, step: int, edge: str | None) -> None:
-        super().__init__(message)
-        self.step = step
-        self.edge = edge
 
 
 @dataclass(frozen=True)

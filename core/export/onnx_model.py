@@ -21,7 +21,7 @@ from core.activations import ELU_ALPHA, LEAKY_SLOPE
 from core.files import write_atomically
 from core.engine import compile_plan
 from core.network import Network
-from core.preprocessing import NONE, Preprocessing
+from core.export.preprocessing import NONE, Preprocessing
 
 OPSET = 17
 MAX_BYTES = 2**31 - 1  # protobuf's limit on one message

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from core.errors import UserError
-from core.settings import DataSettings
+from core.data.csv_file import load_csv
+from core.data.generators import generate
+from core.errors import DataError
 
-
-class DataError(UserError, ValueError):
-    """Data that cannot be used; the message is for the user (file, line, column)."""
+# make_dataset reads a core.settings.DataSettings; settings sits above data (it takes the
+# generators' names from here), so it is not imported.
+DataSettings = Any
 
 
 @dataclass
@@ -77,9 +79,6 @@ def csv_file(settings: DataSettings, base_dir: str | Path | None = None) -> Path
 
 def make_dataset(settings: DataSettings, base_dir: str | Path | None = None) -> Dataset:
     """The data a project trains on: generate or load, split, optionally standardise."""
-    from core.csv_data import load_csv
-    from core.datasets import generate
-
     class_names = None
     if settings.source == "csv":
         path = csv_file(settings, base_dir)

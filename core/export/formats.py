@@ -11,8 +11,8 @@ from pathlib import Path
 from core.engine import compile_plan
 from core.files import FileRefused, check_regular_file, read_user_prefix
 from core.network import Network, NetworkError
-from core.preprocessing import NONE, Preprocessing
-from core.weights_io import (JSON_FORMAT, ExportError, export_csv, export_json, export_npz,
+from core.export.preprocessing import NONE, Preprocessing
+from core.export.weights_io import (JSON_FORMAT, ExportError, export_csv, export_json, export_npz,
                              import_weights)
 
 FORMATS = ("npz", "json", "csv", "onnx", "py")
@@ -137,11 +137,11 @@ def export_weights(net: Network, loss: str, fmt: str, path: str | Path,
         elif fmt == "csv":
             export_csv(net, path, prep)
         elif fmt == "onnx":
-            from core.export_onnx import export_onnx
+            from core.export.onnx_model import export_onnx
 
             export_onnx(net, loss, path, prep, title)
         else:
-            from core.export_python import export_python
+            from core.export.python_module import export_python
 
             export_python(net, loss, path, prep, title)
     except OSError as exc:

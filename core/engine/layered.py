@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.activations import ACTIVATIONS
-from core.engine import Params, Plan
+from core.engine.plan import Params, Plan
 from core.losses import LOSSES
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from core.files import write_atomically
 from core.engine import compile_plan
 from core.network import Network
-from core.preprocessing import NONE, Preprocessing
+from core.export.preprocessing import NONE, Preprocessing
 
 _TEMPLATE = '''"""Predictions of a network exported from Backprop Studio. Needs only NumPy.
 
