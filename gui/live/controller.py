@@ -1,4 +1,4 @@
-"""The GUI side of training: keeps a training process (gui/live/training_process.py, reached
+"""The GUI side of training: keeps a training process (core/training/loop.py, reached
 through gui/live/training_link.py), forwards document edits to it, and writes trained weights
 back into the document (throttled, once per drawn frame). If the process dies it starts a new
 one from the document as it is.
@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from core.data.dataset import Dataset
 from core.network import Change, Network
 from core.settings import TrainingSettings
-from gui.live.progress import Progress
+from core.training.progress import Progress
 from gui.live.training_link import TrainingLink
 from gui.live.trajectory_mirror import TrajectoryMirror
 

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from core.engine import forward, plan_for, predict
 from core.losses import predictions
 from core.network import NetworkError
-from gui.live.progress import Progress
+from core.training.progress import Progress
 
 GRID = 60
 # One palette for the background and the points: class k is PALETTE[k] everywhere.

@@ -23,7 +23,7 @@ from core import surface
 from core.engine import loss_and_gradients, plan_for
 from core.network import NetworkError
 from core.training.race import MAX_STEPS, RaceError, race
-from gui.live.progress import Progress
+from core.training.progress import Progress
 from gui.live.race_layer import RaceLayer
 
 MODES = [("exact", "Two parameters (exact)"), ("pca", "PCA of the path"),

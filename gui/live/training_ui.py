@@ -24,7 +24,7 @@ from gui.live.gradient_panel import GradientPanel
 from gui.live.loss_panel import LossPanel
 from gui.live.settings_dock import SettingsPanel
 from gui.live.surface_panel import SurfacePanel
-from gui.live.progress import Progress
+from core.training.progress import Progress
 
 
 class TrainingUI(QObject):
