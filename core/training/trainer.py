@@ -17,9 +17,10 @@ from core.engine import (Params, Plan, check_loss, compile_plan, forward, loss_a
                          mask_frozen)
 from core.errors import Diverged, TrainingError, UserError
 from core.events import Signal
+from core.training.edit_tracker import EditTracker
 from core.training.loss_history import Series, Trajectory
 from core.losses import LOSSES, predictions
-from core.network import Change, Network, NetworkDelta, NetworkError
+from core.network import Network, NetworkDelta, NetworkError
 from core.optimizers import clip_gradients, learning_rate, make_optimizer
 from core.regularization import add_penalty_gradient, apply_max_norm, penalty
 from core.settings import TrainingSettings
@@ -61,28 +62,16 @@ class Trainer:
         self.train_loss, self.test_loss = Series(), Series()
         self.train_accuracy, self.test_accuracy = Series(), Series()
         self.last_gradients: Params | None = None
-        self._writing = False  # our own writes to the document are not user edits
-        self._edited: set[str] = set()
-        self._stale = True
+        # The user's edits since the last step; a structure edit recompiles at the next one.
+        self._edits = EditTracker(network)
         self._order = np.arange(0)
         self._position = 0
         self._rng = np.random.default_rng(settings.seed)
         self._dropout_rng = np.random.default_rng([settings.seed, 1])
         self.optimizer = make_optimizer(settings)
-        network.changed.connect(self._on_network_changed)
         self._rebuild()
 
     # ----- structure -------------------------------------------------------------------------
-    def _on_network_changed(self, change: Change) -> None:
-        if self._writing:
-            return
-        if change.structural:
-            self._stale = True
-        self._edited.update(change.ids)
-        if change.kind in ("values", "reset"):
-            self._edited.update(self.network.edges)
-            self._edited.update(self.network.neurons)
-
     def _rebuild(self) -> None:
         """Compile the plan; keep trained values and optimiser state for parameters that remain."""
         old = getattr(self, "plan", None)
@@ -105,8 +94,7 @@ class Trainer:
         self.plan, self.params = plan, params
         if old is None or old.n_parameters != plan.n_parameters:
             self.trajectory = Trajectory(plan.n_parameters)
-        self._stale = False
-        self._edited.clear()
+        self._edits.clear()
 
     def _carry_over(self, old, plan, values: Params, zero: bool = False) -> np.ndarray:
         """Values for the new plan's parameters: the old run's value unless the user edited it."""
@@ -115,7 +103,7 @@ class Trainer:
         out = np.zeros_like(doc) if zero else doc
         for i, name in enumerate(plan.parameter_names()):
             ident = name.removeprefix("bias:")
-            if name in old_values and ident not in self._edited:
+            if name in old_values and ident not in self._edits.edited:
                 out[i] = old_values[name]
         return out
 
@@ -125,19 +113,19 @@ class Trainer:
 
     def prepare(self) -> None:
         """Adopt edits made to the document since the last step (called before each step)."""
-        if self._stale:
+        if self._edits.structural:
             self._rebuild()
-        elif self._edited:
+        elif self._edits.edited:
             self._adopt_edited_values()
 
     def _adopt_edited_values(self) -> None:
         theta = self.plan.flatten(self.params)
         doc = self.plan.flatten(self.plan.pack(self.network))
         for i, name in enumerate(self.plan.parameter_names()):
-            if name.removeprefix("bias:") in self._edited:
+            if name.removeprefix("bias:") in self._edits.edited:
                 theta[i] = doc[i]
         self.params = self.plan.unflatten(theta)
-        self._edited.clear()
+        self._edits.clear()
 
     def adopt_document(self, snapshot: Network | NetworkDelta, edited: set[str] | frozenset[str],
                        structural: bool) -> None:
@@ -147,16 +135,12 @@ class Trainer:
         The trainer keeps its trained values except for the ids the user edited; a
         structural change recompiles at the next step.
         """
-        self._writing = True
-        try:
+        with self._edits.ours():
             if isinstance(snapshot, NetworkDelta):
                 self.network.apply_delta(snapshot)
             else:
                 self.network.replace_with(snapshot)
-        finally:
-            self._writing = False
-        self._stale = self._stale or structural
-        self._edited.update(edited)
+        self._edits.mark(edited, structural)
 
     def set_settings(self, settings: TrainingSettings) -> None:
         """New settings take effect at the next step; a new optimiser starts with fresh state."""
@@ -351,14 +335,11 @@ class Trainer:
     def sync_network(self) -> None:
         """Write the trained weights and biases into the document (one `values` event)."""
         weights, biases = self.plan.unpack(self.params)
-        self._writing = True
-        try:
+        with self._edits.ours():
             self.network.set_values(weights, biases)
-        finally:
-            self._writing = False
 
     def close(self) -> None:
-        self.network.changed.disconnect(self._on_network_changed)
+        self._edits.close()
 
 
 def data_mismatch(plan: Plan, data: Dataset) -> str | None:
