@@ -21,27 +21,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.activations import ELU_ALPHA, LEAKY_SLOPE
+from core.activations import ACTIVATIONS
 from core.engine import NeuronValues, check_loss, compile_plan, inspect_sample
 from core.errors import StepThroughError, UserError
 from core.losses import HUBER_DELTA, softmax
 from core.network import Network
+from core.number_text import factor as _p
+from core.number_text import fmt
 
 # Beyond this the canvas cannot show a number per neuron and edge legibly, and the event list
 # runs into the thousands: the mode says so instead of trying.
 MAX_NEURONS = 50
-
-
-def fmt(value: float) -> str:
-    """A number as every event shows it: four significant digits, no "-0"."""
-    text = f"{value:.4g}"
-    return "0" if text in ("-0", "0") else text
-
-
-def _p(value: float) -> str:
-    """fmt, in parentheses when negative, for use as a factor: 0.5·(-0.3)."""
-    text = fmt(value)
-    return f"({text})" if text.startswith("-") else text
 
 
 @dataclass(frozen=True)
@@ -188,7 +178,8 @@ class _Builder:
                      f"{pad}= {fmt(nv.net_input)}"]
         else:
             lines = [f"net({name}) = b({name}) = {fmt(nv.net_input)}   (no incoming edges)"]
-        activation_line, derivative_line, rule = _activation_text(n.activation, nv)
+        activation_line, derivative_line, rule = ACTIVATIONS[n.activation].explanation(
+            nv.net_input, nv.activation, nv.derivative)
         lines += [f"a({name}) = {activation_line}", f"f'(net) = {derivative_line}"]
         why = ("Weighted sum of what flows in, plus the bias; then the activation. "
                f"f'(net) is kept for the backward pass ({rule}).")
@@ -370,39 +361,6 @@ def _update_line(name: str, old: float, lr: float, grad: float, step: float, new
 
 def _huber(r: float) -> float:
     return 0.5 * r * r if abs(r) <= HUBER_DELTA else HUBER_DELTA * (abs(r) - 0.5 * HUBER_DELTA)
-
-
-def _activation_text(activation: str, nv: NeuronValues) -> tuple[str, str, str]:
-    """(a = ... , f'(net) = ..., the rule's name) for one neuron, numbers substituted."""
-    z, a, d = fmt(nv.net_input), fmt(nv.activation), fmt(nv.derivative)
-    if activation == "sigmoid":
-        return (f"σ(net) = 1/(1 + e^-{_p(nv.net_input)}) = {a}",
-                f"a(1 - a) = {a}·(1 - {a}) = {d}", "local derivative of the sigmoid: σ(1 - σ)")
-    if activation == "tanh":
-        return (f"tanh({z}) = {a}", f"1 - a² = 1 - {_p(nv.activation)}² = {d}",
-                "local derivative of tanh: 1 - tanh²")
-    if activation == "relu":
-        side = "net > 0" if nv.net_input > 0 else "net <= 0"
-        return (f"max(0, {z}) = {a}", f"1 if net > 0 else 0 = {d}   ({side})",
-                "ReLU passes the gradient where net > 0 and blocks it elsewhere")
-    if activation == "leaky_relu":
-        side = "net > 0" if nv.net_input > 0 else "net <= 0"
-        return (f"net if net > 0 else {LEAKY_SLOPE}·net = {a}",
-                f"1 if net > 0 else {LEAKY_SLOPE} = {d}   ({side})",
-                f"leaky ReLU keeps a slope of {LEAKY_SLOPE} below 0")
-    if activation == "elu":
-        if nv.net_input > 0:
-            return f"net = {a}", f"1 = {d}   (net > 0)", "ELU is the identity above 0"
-        return (f"e^{_p(nv.net_input)} - 1 = {a}",
-                f"a + {fmt(ELU_ALPHA)} = {a} + {fmt(ELU_ALPHA)} = {d}   (net <= 0)",
-                "below 0 the ELU's slope is e^net = a + 1")
-    if activation == "softplus":
-        return (f"ln(1 + e^{_p(nv.net_input)}) = {a}", f"σ(net) = σ({z}) = {d}",
-                "the softplus's slope is the sigmoid")
-    if activation == "identity":
-        return f"net = {a}", "1", "identity: a = net, slope 1"
-    # An activation added to core.activations without a text here still shows its numbers.
-    return f"{activation}({z}) = {a}", d, f"local derivative of {activation}"
 
 
 def target_meaning(loss: str) -> str:

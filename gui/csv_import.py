@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
                                QHBoxLayout, QLabel, QListWidget, QTableWidget, QTableWidgetItem,
                                QVBoxLayout)
 
+from core.activations import DEFAULT_ACTIVATION
 from core.data.csv_file import csv_preview, load_csv
 from core.data.dataset import DataError
 from core.edits import AddNeuron, Compound, RemoveItems, SetSettings, SetValue
@@ -135,7 +136,7 @@ def match_neurons(net: Network, role: str, labels: list[str], x: float) -> list:
     extra = [n.id for n in existing[len(labels):]]
     if extra:
         edits.append(RemoveItems(extra, []))
-    activation = "identity" if role == "input" else "sigmoid"
+    activation = DEFAULT_ACTIVATION[role]
     kept = existing[:len(labels)]
     # New neurons go below the ones kept (a centred column if there are none): never on top
     # of a neuron already there.

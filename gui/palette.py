@@ -5,10 +5,10 @@ from __future__ import annotations
 from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem
 
-from core.activations import ACTIVATIONS
+from core.activations import ACTIVATIONS, DEFAULT_ACTIVATION
 from gui.canvas.view import MIME
 
-KINDS = [("input", "identity", "Input")] + \
+KINDS = [("input", DEFAULT_ACTIVATION["input"], "Input")] + \
     [("hidden", a, f"Hidden · {a}") for a in ACTIVATIONS] + \
     [("output", "sigmoid", "Output · sigmoid"), ("output", "identity", "Output · linear"),
      ("output", "tanh", "Output · tanh")]

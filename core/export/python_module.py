@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.activations import ACTIVATIONS
 from core.files import write_atomically
 from core.engine import compile_plan
 from core.network import Network
@@ -41,23 +42,7 @@ OUTPUT_ROWS = {output_rows}
 LEVELS = {levels}
 
 
-def _act(name, z):
-    if name == "identity":
-        return z
-    if name == "sigmoid":
-        return 0.5 * (1.0 + np.tanh(0.5 * z))
-    if name == "tanh":
-        return np.tanh(z)
-    if name == "relu":
-        return np.maximum(z, 0.0)
-    if name == "leaky_relu":
-        return np.where(z > 0, z, {leaky} * z)
-    if name == "elu":
-        return np.where(z > 0, z, {elu} * np.expm1(np.minimum(z, 0.0)))
-    if name == "softplus":
-        return np.logaddexp(0.0, z)
-    raise ValueError(name)
-
+{act}
 
 def predict(x):
     """Outputs for raw inputs x of shape (samples, len(INPUTS))."""
@@ -121,8 +106,6 @@ if __name__ == "__main__":
 
 
 def python_source(net: Network, loss: str, prep: Preprocessing = NONE, title: str = "") -> str:
-    from core.activations import ELU_ALPHA, LEAKY_SLOPE
-
     plan = compile_plan(net)
     params = plan.pack(net)
     levels = [(lv.start, lv.stop, lv.src_lo, lv.src_hi, w.ravel().tolist(),
@@ -136,8 +119,15 @@ def python_source(net: Network, loss: str, prep: Preprocessing = NONE, title: st
         std=ascii(None if prep.std is None else list(prep.std)),
         class_names=ascii(None if prep.class_names is None else list(prep.class_names)),
         softmax=ascii(loss == "softmax_ce"), n_neurons=ascii(plan.n_neurons),
-        output_rows=ascii(plan.output_rows.tolist()), levels=ascii(levels),
-        leaky=ascii(LEAKY_SLOPE), elu=ascii(ELU_ALPHA))
+        output_rows=ascii(plan.output_rows.tolist()), levels=ascii(levels), act=_act_source())
+
+
+def _act_source() -> str:
+    """def _act(name, z): one branch per activation, each returning its registry expression."""
+    lines = ["def _act(name, z):"]
+    for name, act in ACTIVATIONS.items():
+        lines += [f"    if name == {ascii(name)}:", f"        return {act.numpy_source}"]
+    return "\n".join(lines + ["    raise ValueError(name)"]) + "\n"
 
 
 def export_python(net: Network, loss: str, path: Path, prep: Preprocessing = NONE,
