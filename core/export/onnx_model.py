@@ -18,6 +18,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from core.activations import ACTIVATIONS
+from core.losses import LOSSES
 from core.files import write_atomically
 from core.engine import compile_plan
 from core.network import Network
@@ -129,8 +130,8 @@ def build_model(net: Network, loss: str, prep: Preprocessing = NONE, title: str 
         rows.add(lv.start, lv.stop, block)
     out = b.op("Gather", [rows.fold(), b.const("outputs", plan.output_rows.astype(np.int64))],
                "out", axis=1)
-    if loss == "softmax_ce":
-        out = b.op("Softmax", [out], "softmax", axis=1)
+    if LOSSES[loss].onnx_predict is not None:  # e.g. softmax for softmax cross-entropy
+        out = LOSSES[loss].onnx_predict(b.stem_op("predict"), out)
     b.nodes.append(helper.make_node("Identity", [out], ["y"]))
     graph = helper.make_graph(
         b.nodes, "backprop_studio",
