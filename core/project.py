@@ -106,9 +106,16 @@ def loads_project(text: str, source: str = "<text>") -> Project:
     return Project.from_dict(data, source)
 
 
-@lru_cache(maxsize=1)
 def _schema_validators() -> tuple[Any, Any, Any]:
+    return _validators_for(tuple(ACTIVATIONS))
+
+
+@lru_cache(maxsize=4)
+def _validators_for(activations: tuple[str, ...]) -> tuple[Any, Any, Any]:
+    """The schema's validators, its activation enum filled from the registry (so a file can
+    name every activation the app has, and no other)."""
     schema = json.loads(SCHEMA_PATH.read_text())
+    schema["$defs"]["neuron"]["properties"]["activation"]["enum"] = list(activations)
     cls = jsonschema.validators.validator_for(schema)
     item = {"$defs": schema["$defs"]}
     return (cls(schema), cls({**item, "$ref": "#/$defs/neuron"}),

@@ -195,8 +195,8 @@ def check_loss(plan: Plan, net: Network, loss: str) -> str | None:
         if wrong:
             names = ", ".join(f"{n.name} ({n.activation})" for n in wrong)
             return f"{LOSSES[loss].title} needs {need} outputs; these are not: {names}"
-    if loss == "softmax_ce" and len(net.outputs) < 2:
-        return "softmax cross-entropy needs at least two output neurons (one per class)"
+    if len(net.outputs) < LOSSES[loss].min_outputs:
+        return LOSSES[loss].too_few_outputs
     return None
 
 

@@ -7,24 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.activations import ACTIVATIONS
+from core.activations import ACTIVATIONS, Activation
 from core.engine.plan import Params, Plan
 from core.losses import LOSSES
-
-
-# In-place activations and derivatives-from-output for the chain fast path.
-def _sigmoid_inplace(z: np.ndarray) -> np.ndarray:
-    z *= 0.5
-    np.tanh(z, out=z)
-    z += 1.0
-    z *= 0.5
-    return z
-
-
-_INPLACE = {"identity": lambda z: z, "sigmoid": _sigmoid_inplace,
-            "tanh": lambda z: np.tanh(z, out=z), "relu": lambda z: np.maximum(z, 0.0, out=z)}
-_FROM_OUTPUT = {"sigmoid": lambda a: a * (1.0 - a), "tanh": lambda a: 1.0 - a * a,
-                "relu": lambda a: (a > 0.0).astype(a.dtype)}
 
 
 def chain_loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.ndarray,
@@ -42,13 +27,13 @@ def chain_loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.nd
     for i, (lv, w) in enumerate(zip(plan.levels, params.weights)):
         z = w @ acts[-1]
         z += b[lv.start: lv.stop, None]
-        name = lv.groups[0][0]
-        if i == last or name not in _INPLACE:
+        act = ACTIVATIONS[lv.groups[0][0]]
+        if i == last or not _keeps_output_only(act):
             nets.append(z)
-            acts.append(ACTIVATIONS[name].f(z))
+            acts.append(act.f(z))
         else:
             nets.append(None)
-            acts.append(_INPLACE[name](z))
+            acts.append(act.inplace(z))
     result = LOSSES[loss].compute(nets[-1].T, acts[-1].T, np.asarray(y, dtype=x.dtype))
     grads_w: list[np.ndarray] = [np.empty(0)] * len(plan.levels)
     grads_b = np.zeros_like(b)
@@ -59,7 +44,7 @@ def chain_loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.nd
         if name == "identity" or (i == last and result.wrt_net):
             delta = grad  # dL/dz already
         elif nets[i] is None:
-            delta = grad * _FROM_OUTPUT[name](acts[i + 1])
+            delta = grad * ACTIVATIONS[name].from_output(acts[i + 1])
         else:
             delta = grad * ACTIVATIONS[name].df(nets[i], acts[i + 1])
         grads_b[lv.start: lv.stop] = delta.sum(axis=1)
@@ -67,3 +52,9 @@ def chain_loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.nd
         if i:
             grad = params.weights[i].T @ delta
     return result.value, Params(grads_w, grads_b)
+
+
+def _keeps_output_only(act: Activation) -> bool:
+    """A hidden level may drop z when f works in place and f' needs only the output (the
+    identity's f' = 1 is skipped by name, as in the general path)."""
+    return act.inplace is not None and (act.from_output is not None or act.name == "identity")

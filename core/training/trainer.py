@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.activations import ACTIVATIONS
 from core.data.dataset import Dataset
 from core.engine import (Params, Plan, check_loss, compile_plan, forward, loss_and_gradients,
                          mask_frozen)
@@ -322,14 +323,10 @@ class Trainer:
                 act_of.update((row, act) for row in range(start, stop))
         warnings = {}
         for row, nid in enumerate(self.plan.order[self.plan.n_inputs:], self.plan.n_inputs):
-            act = act_of.get(row)
-            z, a = fwd.z[row], fwd.a[row]
-            if act == "relu" and np.all(z <= 0):
-                warnings[nid] = "dead ReLU: its net input is negative for every sample"
-            elif act == "sigmoid" and np.mean((a < 0.01) | (a > 0.99)) >= 0.9:
-                warnings[nid] = "saturated sigmoid: output near 0 or 1 for most samples"
-            elif act == "tanh" and np.mean(np.abs(a) > 0.99) >= 0.9:
-                warnings[nid] = "saturated tanh: output near -1 or 1 for most samples"
+            spec = ACTIVATIONS.get(act_of.get(row))
+            warning = spec.health(fwd.z[row], fwd.a[row]) if spec and spec.health else None
+            if warning:
+                warnings[nid] = warning
         return warnings
 
     def sync_network(self) -> None:
