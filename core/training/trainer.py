@@ -191,7 +191,7 @@ class Trainer:
     @property
     def dtype(self) -> type:
         """The floating-point type training runs in (the precision setting)."""
-        return np.float32 if getattr(self.settings, "precision", "") == "float32" else np.float64
+        return np.float32 if self.settings.precision == "float32" else np.float64
 
     def _training_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """The training set in the training dtype, cast once rather than at every batch."""
@@ -442,7 +442,8 @@ def _gigabytes(n: int) -> str:
 def all_finite(a: np.ndarray) -> bool:
     """No NaN or infinity in `a`. A NaN or infinity anywhere makes the sum non-finite, so the
     sum decides in one pass; only when it overflowed is every entry checked."""
-    return math.isfinite(float(np.sum(a))) or bool(np.isfinite(a).all())
+    with np.errstate(over="ignore", invalid="ignore"):
+        return math.isfinite(float(np.sum(a))) or bool(np.isfinite(a).all())
 
 
 def accuracy(predicted: np.ndarray, y: np.ndarray) -> float:
