@@ -47,6 +47,9 @@ class DataSettings:
 
 # The registries themselves (names are their keys), so an entry added to one is a choice here.
 OPTIMIZERS = OPTIMIZER_CLASSES
+# Training precision: name -> what it means (the settings panel shows it as the tip).
+PRECISIONS = {"float64": "64-bit floats (the default): exact to the digits shown",
+              "float32": "32-bit floats: faster on big nets, about 7 digits"}
 DECAYS = ("none", "step", "exponential", "inverse_time")
 
 
@@ -85,9 +88,12 @@ class TrainingSettings:
     initializer: str = "uniform"
     init_constant: float = 0.1  # "constant": every weight; "uniform": U(-c, c)
     seed: int = 0
+    # float64 keeps every number the gradient check and the step-through show exact; float32
+    # halves the memory traffic of big nets (python bench/train_speed.py).
+    precision: str = "float64"
 
     _choices = {"optimizer": OPTIMIZERS, "decay": DECAYS, "initializer": INITIALIZERS,
-                "loss": LOSSES}
+                "loss": LOSSES, "precision": PRECISIONS}
     _ranges = {"learning_rate": (0.0, MAX_LEARNING_RATE), "momentum": (0.0, 0.9999), "beta1": (0.0, 0.9999),
                "beta2": (0.0, 0.999999), "rho": (0.0, 0.9999), "epsilon": (1e-300, 1.0),
                "batch_size": (0, 10_000_000), "epochs": (0, 100_000_000),

@@ -13,12 +13,13 @@ from core.losses import LOSSES
 
 
 def chain_loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.ndarray,
-                              loss: str) -> tuple[float, Params]:
+                              loss: str, out: Params | None = None) -> tuple[float, Params]:
     """Forward and backward for a plain layered net with one activation per level: the same
     numbers as the general path, with the per-call bookkeeping of a hand-written MLP.
 
     Hidden levels with an in-place activation keep only their outputs (their derivatives are
-    written in terms of the output); the output level keeps z for the stable losses.
+    written in terms of the output); the output level keeps z for the stable losses. `out`:
+    arrays of the parameters' shapes to write the gradients into (the trainer's buffers).
     """
     x = np.asarray(x, dtype=params.biases.dtype)
     b = params.biases
@@ -35,8 +36,9 @@ def chain_loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.nd
             nets.append(None)
             acts.append(act.inplace(z))
     result = LOSSES[loss].compute(nets[-1].T, acts[-1].T, np.asarray(y, dtype=x.dtype))
-    grads_w: list[np.ndarray] = [np.empty(0)] * len(plan.levels)
-    grads_b = np.zeros_like(b)
+    grads = Params([np.empty(lv.shape, b.dtype) for lv in plan.levels], np.empty_like(b)) \
+        if out is None else out
+    grads.biases[: plan.n_inputs] = 0.0
     grad = result.grad.T
     for i in range(last, -1, -1):
         lv = plan.levels[i]
@@ -47,11 +49,11 @@ def chain_loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.nd
             delta = grad * ACTIVATIONS[name].from_output(acts[i + 1])
         else:
             delta = grad * ACTIVATIONS[name].df(nets[i], acts[i + 1])
-        grads_b[lv.start: lv.stop] = delta.sum(axis=1)
-        grads_w[i] = delta @ (x if i == 0 else acts[i].T)
+        np.sum(delta, axis=1, out=grads.biases[lv.start: lv.stop])
+        np.matmul(delta, x if i == 0 else acts[i].T, out=grads.weights[i])
         if i:
             grad = params.weights[i].T @ delta
-    return result.value, Params(grads_w, grads_b)
+    return result.value, grads
 
 
 def _keeps_output_only(act: Activation) -> bool:
