@@ -164,7 +164,7 @@ def _plain_document(data: dict) -> bool:
     by hand; anything unusual goes to jsonschema, which also words the error."""
     if not data.keys() <= _TOP_KEYS or not {"neurons", "edges"} <= data.keys():
         return False
-    fmt, goal = data["format"], data.get("goal")
+    fmt, goal = data.get("format"), data.get("goal")
     if type(fmt) is not int or fmt != FORMAT or not isinstance(data.get("app", ""), str):
         return False
     title, description = data.get("title", ""), data.get("description", "")
