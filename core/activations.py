@@ -44,6 +44,7 @@ class Activation:
     # The layered fast path's specialisations; without them it uses f and df.
     inplace: Callable[[np.ndarray], np.ndarray] | None = None  # f, overwriting z
     from_output: Callable[[np.ndarray], np.ndarray] | None = None  # f' from a alone
+    unit_slope: bool = False  # f' = 1 everywhere: the engine skips multiplying by it
 
     def label(self) -> str:
         return self.glyph or self.name
@@ -137,7 +138,7 @@ ACTIVATIONS: dict[str, Activation] = {
             "identity", "z", "1", lambda z: z.copy(), lambda z, a: np.ones_like(z), glyph="lin",
             onnx=onnx_op("Identity"), numpy_source="z",
             explain=lambda net, a, d: (f"net = {fmt(a)}", "1", "identity: a = net, slope 1"),
-            inplace=lambda z: z),
+            inplace=lambda z: z, unit_slope=True),
         Activation(
             "sigmoid", "1/(1+e^-z)", "a(1-a)", sigmoid, lambda z, a: a * (1.0 - a), glyph="σ",
             onnx=onnx_op("Sigmoid"), numpy_source="0.5 * (1.0 + np.tanh(0.5 * z))",

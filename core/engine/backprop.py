@@ -134,7 +134,8 @@ def backward(plan: Plan, params: Params, fwd: Forward, result: LossResult,
         if i in fwd.dropout_scale:
             ga *= fwd.dropout_scale[i]
             d_local = fwd.derivative[i]
-        elif lv.groups == (("identity", lv.start, lv.stop),) and not result.wrt_net:
+        elif len(lv.groups) == 1 and ACTIVATIONS[lv.groups[0][0]].unit_slope \
+                and not result.wrt_net:
             d_local = None  # f' = 1: delta is dL/da itself
             np.copyto(dl, ga)
         else:

@@ -43,7 +43,7 @@ def chain_loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.nd
     for i in range(last, -1, -1):
         lv = plan.levels[i]
         name = lv.groups[0][0]
-        if name == "identity" or (i == last and result.wrt_net):
+        if ACTIVATIONS[name].unit_slope or (i == last and result.wrt_net):
             delta = grad  # dL/dz already
         elif nets[i] is None:
             delta = grad * ACTIVATIONS[name].from_output(acts[i + 1])
@@ -57,6 +57,6 @@ def chain_loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.nd
 
 
 def _keeps_output_only(act: Activation) -> bool:
-    """A hidden level may drop z when f works in place and f' needs only the output (the
-    identity's f' = 1 is skipped by name, as in the general path)."""
-    return act.inplace is not None and (act.from_output is not None or act.name == "identity")
+    """A hidden level may drop z when f works in place and f' needs only the output (or is
+    1 everywhere, and skipped, as in the general path)."""
+    return act.inplace is not None and (act.from_output is not None or act.unit_slope)
