@@ -89,7 +89,8 @@ class NeuronItem(QGraphicsItem):
         font.setPointSizeF(8)
         painter.setFont(font)
         painter.setPen(theme.MUTED_TEXT)
-        glyph = "in" if n.role == "input" else ACTIVATIONS[n.activation].label()
+        glyph = ("in" if n.feature is None or n.name == n.feature.label else n.feature.label) \
+            if n.role == "input" else ACTIVATIONS[n.activation].label()
         painter.drawText(QRectF(-R, 2, 2 * R, R - 6), Qt.AlignHCenter | Qt.AlignTop, glyph)
         if self.value_text is not None or n.role != "input":
             text = self.value_text if self.value_text is not None else f"b={n.bias:+.2f}"
