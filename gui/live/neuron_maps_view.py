@@ -6,7 +6,7 @@ weights change (each training frame, an edit, an undo) and only while the view i
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QAction, QColor, QFont, QImage, QLinearGradient, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
@@ -27,7 +27,6 @@ class NeuronMapsView(QObject):
         self.action = QAction("Neuron maps", self, checkable=True)
         self.action.toggled.connect(self._on_toggled)
         self.legend = MapLegend(view)
-        self.legend.move(8, 8)
         self.legend.hide()
         self.latest: NeuronMaps | None = None  # what the neurons show now
         self._grid: tuple[object, PlaneGrid] | None = None  # (dataset, its grid)
@@ -118,27 +117,41 @@ def images(maps: NeuronMaps, classes: bool) -> dict[str, QImage]:
 
 
 class MapLegend(QWidget):
-    """The shared colour scale, labelled, in the canvas's corner."""
+    """The shared colour scale, labelled, in the canvas's lower left corner (a net fitted in
+    the view is centred, so that corner is the one most often empty)."""
 
-    WIDTH = 214
+    WIDTH, ROW = 206, 17
 
-    def __init__(self, parent: QWidget) -> None:
-        super().__init__(parent)
+    def __init__(self, view: QWidget) -> None:
+        super().__init__(view)
+        self.view = view
         self.setAttribute(Qt.WA_TransparentForMouseEvents)
         self.scale, self.classes, self.names, self.outputs = 1.0, False, [], 1
         self.problem: str | None = None
-        self.resize(self.WIDTH, 60)
+        view.viewport().installEventFilter(self)  # its geometry is final when it is resized
+        self._fit()
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Resize:
+            self._fit()
+        return False
+
+    def _fit(self) -> None:
+        rows = 2 if self.classes or self.problem else 1
+        self.resize(self.WIDTH, 8 + rows * self.ROW)
+        port = self.view.viewport().geometry()
+        self.move(port.left() + 8, port.bottom() - self.height() - 8)
 
     def show_scale(self, scale: float, classes: bool, names: list[str], outputs: int) -> None:
         state = (scale, classes, names, outputs, None)
         if state != (self.scale, self.classes, self.names, self.outputs, self.problem):
             self.scale, self.classes, self.names, self.outputs, self.problem = state
-            self.resize(self.WIDTH, 84 if classes else 50)
+            self._fit()
             self.update()
 
     def show_problem(self, text: str) -> None:
         self.problem = f"No neuron maps: {text}"
-        self.resize(self.WIDTH, 50)
+        self._fit()
         self.update()
 
     def paintEvent(self, event) -> None:
@@ -150,61 +163,67 @@ class MapLegend(QWidget):
         font = QFont(self.font())
         font.setPointSizeF(8)
         p.setFont(font)
-        p.setPen(theme.TEXT)
-        w = self.width() - 16
+        inner = QRectF(8, 4, self.width() - 16, self.height() - 8)
         if self.problem:
-            p.drawText(QRectF(8, 4, w, self.height() - 8), Qt.TextWordWrap | Qt.AlignVCenter,
-                       self.problem)
-            p.end()
-            return
-        title = "Neuron output (hidden and inputs)" if self.classes else "Neuron output"
-        _bar(p, QRectF(8, 6, w, 14), title, _gradient_stops(), (
-            f"{-self.scale:.2g}", "0", f"+{self.scale:.2g}"))
-        if self.classes:
-            if self.outputs == 1:
-                names = (self.names + ["0", "1"])[:2]
-                _bar(p, QRectF(8, 42, w, 14), "Output: predicted class", [
-                    (t, QColor(*BINARY_LUT[round(t * 255)])) for t in np.linspace(0, 1, 9)],
-                     (names[0], "unsure", names[1]))
-            else:
-                _swatches(p, QRectF(8, 42, w, 36), self.names, self.outputs)
+            p.setPen(theme.TEXT)
+            p.drawText(inner, Qt.TextWordWrap | Qt.AlignVCenter, self.problem)
+        else:
+            self._paint_rows(p, inner)
         p.end()
 
+    def _paint_rows(self, p: QPainter, inner: QRectF) -> None:
+        titles = ["neuron output"] + (["predicted class"] if self.classes else [])
+        left = inner.left() + max(p.fontMetrics().horizontalAdvance(t) for t in titles) + 8
+        s = f"{self.scale:.2g}"
+        _row(p, inner.top(), inner.left(), left, inner.right(), titles[0], _signed_stops(),
+             f"\u2212{s}", f"+{s}")
+        if not self.classes:
+            return
+        top = inner.top() + self.ROW
+        if self.outputs == 1:
+            names = (self.names + ["0", "1"])[:2]
+            stops = [(t, QColor(*BINARY_LUT[round(t * 255)])) for t in np.linspace(0, 1, 9)]
+            _row(p, top, inner.left(), left, inner.right(), titles[1], stops, *names)
+        else:
+            _label(p, inner.left(), top, titles[1], theme.MUTED_TEXT)
+            _swatches(p, left, top, inner.right(), self.names, self.outputs)
 
-def _gradient_stops() -> list[tuple[float, QColor]]:
+
+def _signed_stops() -> list[tuple[float, QColor]]:
     return [(t, QColor(*signed_colours(np.array([2 * t - 1]))[0]))
             for t in np.linspace(0, 1, 9)]
 
 
-def _bar(p: QPainter, rect: QRectF, title: str, stops, labels: tuple[str, str, str]) -> None:
-    """A titled colour bar with its two ends and middle labelled under it."""
-    p.setPen(theme.TEXT)
-    p.drawText(QRectF(rect.left(), rect.top(), rect.width(), 14), Qt.AlignLeft, title)
-    bar = QRectF(rect.left(), rect.top() + 15, rect.width(), 8)
+def _label(p: QPainter, x: float, top: float, text: str, colour) -> float:
+    """Text at x in a row starting at top; returns where it ends."""
+    p.setPen(colour)
+    p.drawText(QPointF(x, top + 12), text)
+    return x + p.fontMetrics().horizontalAdvance(text)
+
+
+def _row(p: QPainter, top: float, x0: float, left: float, right: float, title: str, stops,
+         low: str, high: str) -> None:
+    """title, then a colour bar labelled at its two ends: `low [bar] high`."""
+    _label(p, x0, top, title, theme.MUTED_TEXT)
+    start = _label(p, left, top, low, theme.TEXT) + 4
+    end = right - p.fontMetrics().horizontalAdvance(high) - 4
+    _label(p, end + 4, top, high, theme.TEXT)
+    bar = QRectF(start, top + 4, max(end - start, 10), 9)
     gradient = QLinearGradient(bar.topLeft(), bar.topRight())
     for t, colour in stops:
         gradient.setColorAt(float(t), colour)
     p.fillRect(bar, gradient)
-    p.setPen(theme.MUTED_TEXT)
-    under = QRectF(rect.left(), bar.bottom() + 1, rect.width(), 13)
-    for text, align in zip(labels, (Qt.AlignLeft, Qt.AlignHCenter, Qt.AlignRight)):
-        p.drawText(under, align, text)
 
 
-def _swatches(p: QPainter, rect: QRectF, names: list[str], n: int) -> None:
-    """Several outputs: each one's colour (white at p = 0 towards it at p = 1) and class."""
-    p.setPen(theme.TEXT)
-    p.drawText(QRectF(rect.left(), rect.top(), rect.width(), 14), Qt.AlignLeft,
-               "Outputs: probability of their class")
-    x, y = rect.left(), rect.top() + 17
+def _swatches(p: QPainter, x: float, top: float, right: float, names: list[str], n: int) -> None:
+    """Several outputs: each one's class colour (white at p = 0 towards it at p = 1)."""
     for k in range(n):
         name = names[k] if k < len(names) else str(k)
+        width = 12 + p.fontMetrics().horizontalAdvance(name) + 6
+        if x + width > right:
+            _label(p, x, top, "\u2026", theme.MUTED_TEXT)
+            break
         p.setBrush(QColor(*PALETTE[k % len(PALETTE)].astype(int)))
         p.setPen(Qt.NoPen)
-        p.drawRect(QRectF(x, y + 2, 9, 9))
-        p.setPen(theme.MUTED_TEXT)
-        text_w = p.fontMetrics().horizontalAdvance(name) + 8
-        p.drawText(QPointF(x + 12, y + 10), name)
-        x += 12 + text_w
-        if x > rect.right() - 30:
-            break
+        p.drawRect(QRectF(x, top + 4, 9, 9))
+        x = _label(p, x + 12, top, name, theme.TEXT) + 6
