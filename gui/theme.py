@@ -14,3 +14,4 @@ ROLE_EDGE = {"input": QColor("#3c9a5f"), "hidden": QColor("#55607a"), "output": 
 NEURON_RADIUS = 24.0
 PORT_RADIUS = 6.0
 GRID = 20.0
+MAP_NEURON_RADIUS = 29.0  # while the canvas shows every neuron's map inside it

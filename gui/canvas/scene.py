@@ -44,6 +44,7 @@ class CanvasScene(QGraphicsScene):
         self.init_constant = 0.1
         self.rng = np.random.default_rng()
         self.gradients: dict[str, float] | None = None  # set: the gradients view is on
+        self.maps_shown = False  # neurons are drawn larger, each with its map inside
         self._scale: float | None = None
         self._wire: tuple[str, QGraphicsLineItem] | None = None
         self._drag_start: dict[str, tuple[float, float]] = {}
@@ -232,6 +233,27 @@ class CanvasScene(QGraphicsScene):
                 item.highlight = activation_colour(values[nid])
                 item.value_text = f"a={values[nid]:+.3f}"
             item.update()
+
+    def set_maps_shown(self, shown: bool) -> None:
+        """Grow every neuron to hold its map, or shrink them back (and forget the maps)."""
+        if shown == self.maps_shown:
+            return
+        for item in self.neuron_items.values():
+            item.prepareGeometryChange()  # its bounding rect changes with maps_shown
+        self.maps_shown = shown
+        for item in self.neuron_items.values():
+            if not shown:
+                item.map_image = None
+            item.update()
+        self._refresh_edges_of(list(self.neuron_items))  # the ports moved
+
+    def set_neuron_maps(self, images: dict) -> None:
+        """Each neuron's map (a QImage per neuron id) while the maps are shown."""
+        for nid, item in self.neuron_items.items():
+            image = images.get(nid)
+            if image is not item.map_image:
+                item.map_image = image
+                item.update()
 
     def set_gradients(self, gradients: dict[str, float] | None) -> None:
         self.gradients = gradients

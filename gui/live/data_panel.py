@@ -11,13 +11,12 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from core.engine import forward, predict
 from core.losses import predictions
 from core.network import NetworkError
+from core.neuron_maps import plane_grid
 from core.training.live_state import LiveState
 from core.training.progress import Progress
+from gui.map_colours import PALETTE, class_colours, signed_colours
 
 GRID = 60
-# One palette for the background and the points: class k is PALETTE[k] everywhere.
-PALETTE = np.array([[224, 88, 43], [47, 111, 222], [60, 154, 95], [155, 89, 182],
-                    [212, 160, 23], [22, 160, 133], [192, 57, 43], [90, 90, 90]], float)
 MIN_SECONDS = 0.2  # the prediction map is redrawn at most 5 times a second
 MAX_POINTS = 5000  # data points drawn, per part (train, test)
 BRUSHES = [pg.mkBrush(*colour) for colour in PALETTE]  # one brush per class, shared
@@ -96,22 +95,17 @@ class DataPanel(QWidget):
             self.note.setText(f"{data.n_inputs} inputs: no picture of the input space.")
 
     def _plane(self, plan, params, data, loss) -> None:
-        x = np.vstack([data.x_train, data.x_test])
-        lo, hi = x.min(axis=0), x.max(axis=0)
-        pad = 0.1 * (hi - lo + 1e-9)
-        lo, hi = lo - pad, hi + pad
-        gx, gy = np.linspace(lo[0], hi[0], GRID), np.linspace(lo[1], hi[1], GRID)
-        xx, yy = np.meshgrid(gx, gy)
-        grid = np.stack([xx.ravel(), yy.ravel()], 1)
+        plane = plane_grid(data, GRID)  # the plane of the neurons' maps on the canvas too
+        lo, hi, grid = plane.lo, plane.hi, plane.points
         grid = plan.inputs_from(grid)  # the plane is the data's columns; the net reads features
         if self.hovered in plan.row:
             a = forward(plan, params, grid).a[plan.row[self.hovered]]
-            rgb = _signed_colours(a / max(float(np.abs(a).max()), 1e-12))
+            rgb = signed_colours(a / max(float(np.abs(a).max()), 1e-12))
             name = self.live.network.neurons[self.hovered].name
             note = (f"Background: the output of neuron {name} over the input plane "
                     f"(blue positive, orange negative; largest |a| = {np.abs(a).max():.3g}).")
         else:
-            rgb = _class_colours(predictions(loss, predict(plan, params, grid)))
+            rgb = class_colours(predictions(loss, predict(plan, params, grid)))
             note = ("Background: the network's prediction over the input plane (hover a neuron "
                     "to see its own output). Circles: training points; triangles: test points.")
         self.image.setImage(rgb.reshape(GRID, GRID, 3), levels=(0, 255))
@@ -151,24 +145,3 @@ def _shown(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     keep = np.linspace(0, len(x) - 1, MAX_POINTS).astype(int)
     return x[keep], y[keep]
 
-
-def _class_colours(out: np.ndarray) -> np.ndarray:
-    """Each point's predicted class colour, faded towards white as the net is less sure."""
-    if out.shape[1] == 1:  # one output: the probability of class 1
-        p = np.clip(out[:, 0], 0.0, 1.0)[:, None]
-        colour = (1 - p) * PALETTE[0] + p * PALETTE[1]
-        sure = np.abs(2 * p - 1)
-    else:
-        k = np.argmax(out, 1)
-        colour = PALETTE[k % len(PALETTE)]
-        sure = ((out.max(1) - 1 / out.shape[1]) / (1 - 1 / out.shape[1]))[:, None]
-    strength = 0.25 + 0.45 * np.clip(sure, 0, 1)  # light tints: the points stay readable
-    return (255 * (1 - strength) + colour * strength).astype(np.uint8)
-
-
-def _signed_colours(t: np.ndarray) -> np.ndarray:
-    """White at 0, blue towards +1, orange towards -1 (the canvas's weight colours)."""
-    t = np.clip(t, -1.0, 1.0)[:, None]
-    end = np.where(t >= 0, PALETTE[1], PALETTE[0])
-    k = 0.8 * np.abs(t)
-    return (255 * (1 - k) + end * k).astype(np.uint8)

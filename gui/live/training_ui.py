@@ -26,6 +26,7 @@ from gui.live.controller import TrainingController
 from gui.live.data_panel import DataPanel
 from gui.live.gradient_panel import GradientPanel
 from gui.live.loss_panel import LossPanel
+from gui.live.neuron_maps_view import NeuronMapsView
 from gui.live.settings_dock import SettingsPanel
 from gui.live.surface_panel import SurfacePanel
 from core.training.progress import Progress
@@ -93,6 +94,8 @@ class TrainingUI(QObject):
         self.view_mode.addItems(["weights", "gradients"])
         self.view_mode.currentTextChanged.connect(self._on_view_mode)
         bar.addWidget(self.view_mode)
+        self.maps = NeuronMapsView(self.live, w.scene, w.view, self)
+        bar.addAction(self.maps.action)
         bar.addSeparator()
         bar.addWidget(QLabel(" Colour by sample "))
         self.sample = QSpinBox()
@@ -159,6 +162,7 @@ class TrainingUI(QObject):
         self.gradient_panel.show_progress(p)
         self.surface_panel.show_progress(p)
         self.data_panel.refresh(p)
+        self.maps.schedule()
         if self.view_mode.currentText() == "gradients":
             self.window.scene.set_gradients(dict(zip(p.edge_ids, p.gradients.tolist())))
         if self.sample.value() >= 0:
@@ -262,6 +266,7 @@ class TrainingUI(QObject):
         self.gradient_panel.reset()
         self.data_panel.reset()
         self.surface_panel.reset()
+        self.maps.data_changed()
         gradients = self.view_mode.currentText() == "gradients"
         self.window.scene.set_gradients({} if gradients else None)
 

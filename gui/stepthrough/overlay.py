@@ -14,7 +14,6 @@ from core.stepthrough import fmt
 from gui import theme
 from gui.canvas.edge_item import curve
 
-R = theme.NEURON_RADIUS
 PHASE_COLOUR = {"input": QColor("#3c9a5f"), "forward": QColor("#2f6fde"),
                 "loss": QColor("#8b3fd1"), "output": QColor("#c2410c"),
                 "backward": QColor("#c2410c"), "gradient": QColor("#c2410c"),
@@ -73,7 +72,8 @@ class StepOverlay(QGraphicsItem):
         painter.setPen(QPen(colour, 4))
         for nid in self.neurons:
             if nid in items:
-                painter.drawEllipse(items[nid].scenePos(), R + 7, R + 7)
+                r = items[nid].radius()  # larger while the canvas shows neuron maps
+                painter.drawEllipse(items[nid].scenePos(), r + 7, r + 7)
         label_all = len(net.edges) <= EDGE_LABELS_UP_TO
         for eid, known in self.revealed.items():
             e = net.edges.get(eid)
@@ -89,7 +89,7 @@ class StepOverlay(QGraphicsItem):
         for nid, known in self.revealed.items():
             if nid in items:
                 # Below the neuron, over its bias text (the formula panel shows the bias).
-                top = items[nid].scenePos() + QPointF(0, R + 1)
+                top = items[nid].scenePos() + QPointF(0, items[nid].radius() + 1)
                 self._label(painter, metrics, top, _neuron_lines(known, nid in self.neurons),
                             nid in self.neurons, colour, below=True)
 

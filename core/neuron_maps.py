@@ -1,0 +1,82 @@
+"""Every neuron's output over the input plane of two-input data, from one forward pass.
+
+The grid spans the data (training and test points, already in the network's input space:
+make_dataset standardises them) with a tenth of its extent added on each side, the plane the
+data panel draws. One forward pass over all grid points gives every neuron's activation at
+once (rows of Forward.a are plan.order), so N neurons cost one pass, not N.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.data.dataset import Dataset
+from core.engine import Params, Plan, forward
+from core.losses import predictions
+
+PAD = 0.1  # of the data's extent, added on each side
+
+
+@dataclass(frozen=True)
+class PlaneGrid:
+    """Grid points over the input plane: row i, column j of a map is the point
+    (xs[j], ys[i]); `points` lists them row by row (samples x 2)."""
+
+    lo: np.ndarray  # (2,) the lower left corner
+    hi: np.ndarray  # (2,) the upper right corner
+    xs: np.ndarray
+    ys: np.ndarray
+    points: np.ndarray
+
+    @property
+    def resolution(self) -> int:
+        return len(self.xs)
+
+
+def plane_grid(data: Dataset, resolution: int) -> PlaneGrid:
+    """resolution x resolution points over the data's two inputs, padded by PAD."""
+    if data.n_inputs != 2:
+        raise ValueError(f"a plane needs two inputs; this data has {data.n_inputs}")
+    x = np.vstack([data.x_train, data.x_test])
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    pad = PAD * (hi - lo + 1e-9)
+    lo, hi = lo - pad, hi + pad
+    xs, ys = np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
+    xx, yy = np.meshgrid(xs, ys)
+    return PlaneGrid(lo, hi, xs, ys, np.stack([xx.ravel(), yy.ravel()], 1))
+
+
+@dataclass(frozen=True)
+class NeuronMaps:
+    order: tuple[str, ...]  # neuron id of each map (plan.order)
+    maps: np.ndarray  # (neurons, resolution, resolution) activations; [k, i, j] at (xs[j], ys[i])
+    grid: PlaneGrid
+    scale: float  # the shared colour scale runs from -scale to +scale
+    output_ids: tuple[str, ...]  # output neurons, in the order of `predicted`
+    predicted: np.ndarray  # (outputs, resolution, resolution): what the net predicts there
+
+    def of(self, nid: str) -> np.ndarray:
+        return self.maps[self.order.index(nid)]
+
+
+def neuron_maps(plan: Plan, params: Params, data: Dataset, resolution: int, loss: str,
+                grid: PlaneGrid | None = None) -> NeuronMaps:
+    """Each neuron's activation over the plane (one forward pass), the predictions (the loss's
+    view of the outputs, e.g. softmax) and the shared scale: the largest |a| of the hidden
+    neurons (inputs and outputs have scales of their own: the plane's extent, and the class
+    colours), or of all neurons when there is no hidden one."""
+    grid = grid if grid is not None else plane_grid(data, resolution)
+    r = grid.resolution
+    a = forward(plan, params, plan.inputs_from(grid.points)).a  # the plane is data columns
+    maps = a.reshape(plan.n_neurons, r, r)
+    out_rows = np.asarray(plan.output_rows)
+    hidden = np.ones(plan.n_neurons, bool)
+    hidden[: plan.n_inputs] = False
+    hidden[out_rows] = False
+    scored = np.abs(a[hidden] if hidden.any() else a)
+    finite = scored[np.isfinite(scored)]
+    scale = float(finite.max()) if finite.size else 1.0
+    predicted = predictions(loss, a[out_rows].T).T.reshape(len(out_rows), r, r)
+    return NeuronMaps(plan.order, maps, grid, max(scale, 1e-12),
+                      tuple(plan.order[i] for i in out_rows), predicted)
