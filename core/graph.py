@@ -49,16 +49,17 @@ def topological_order(nodes: Sequence[str], edges: Iterable[Ends]) -> list[str]:
     """Every source before its targets; ties keep the order of `nodes` (Kahn with a heap).
     Raises NetworkError if the edges hold a cycle."""
     indeg, succ = _adjacency(nodes, edges)
-    position = {n: i for i, n in enumerate(indeg)}
-    heap = [(i, n) for i, (n, d) in enumerate(indeg.items()) if d == 0]  # ascending: a heap
+    names = list(indeg)
+    position = {n: i for i, n in enumerate(names)}
+    heap = [i for i, d in enumerate(indeg.values()) if d == 0]  # ascending: already a heap
     order: list[str] = []
     while heap:
-        n = heapq.heappop(heap)[1]
+        n = names[heapq.heappop(heap)]
         order.append(n)
         for m in succ[n]:
             indeg[m] -= 1
             if indeg[m] == 0:
-                heapq.heappush(heap, (position[m], m))
+                heapq.heappush(heap, position[m])
     if len(order) != len(indeg):
         raise NetworkError("the graph has a cycle")
     return order
