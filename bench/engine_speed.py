@@ -1,8 +1,10 @@
-"""Training-step speed: the engine on a drawn graph against a hand-written NumPy MLP of the same
-shape, measured in the same run, same dtype.
+"""The engine core only: loss_and_gradients on a drawn graph plus a plain SGD update, against
+the obvious NumPy MLP of the same shape (which allocates every step), best of 15 blocks.
 
-A step = forward + loss + backward + plain SGD on every weight and bias. Target (core engine
-issue): no row slower than 1.2x the hand-written version.
+This is not the speed users feel: it leaves out everything Trainer.step adds (batches,
+momentum, divergence checks, the trajectory) and its reference is not tight. The real path
+is bench/train_speed.py (Trainer.step against a preallocated, in-place reference and
+PyTorch, medians). Kept to watch the engine core by itself.
 
     python bench/engine_speed.py
 """

@@ -1,7 +1,11 @@
-"""Activation functions and their local derivatives, vectorised over arrays.
+"""Activation functions and everything else about each of them, in one registry entry.
 
 Each derivative takes both the net input z and the output a = f(z), so it can use whichever is
 cheaper and more stable (sigmoid' = a(1-a), tanh' = 1-a^2).
+
+An entry is all the app knows about an activation: the engine, canvas, file schema, exports,
+step-through and training's health check read it from here. Adding one is one entry in
+ACTIVATIONS (and its tests); tests/core/test_registry_extension.py shows one added.
 """
 from __future__ import annotations
 
@@ -10,8 +14,16 @@ from typing import Callable
 
 import numpy as np
 
+from core.number_text import factor, fmt
+
 LEAKY_SLOPE = 0.01
 ELU_ALPHA = 1.0
+
+# The activation a new neuron of each role gets unless one is chosen (palette, file, import).
+DEFAULT_ACTIVATION = {"input": "identity", "hidden": "sigmoid", "output": "sigmoid"}
+
+# op(kind, inputs, **attributes) -> the name of the node's output: appends one ONNX node.
+OnnxOp = Callable[..., str]
 
 
 @dataclass(frozen=True)
@@ -21,6 +33,38 @@ class Activation:
     derivative_formula: str
     f: Callable[[np.ndarray], np.ndarray]
     df: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (z, a) -> f'(z)
+    glyph: str = ""  # the short text on the canvas neuron (the name when empty)
+    # ONNX form: (op, z) -> output, appending nodes through op; core never imports onnx.
+    onnx: Callable[[OnnxOp, str], str] | None = None
+    numpy_source: str = ""  # a NumPy expression in z for the standalone Python export
+    # Step-through: (net, a, f'(net)) -> ("a = ..." text, "f'(net) = ..." text, the rule).
+    explain: Callable[[float, float, float], tuple[str, str, str]] | None = None
+    # Training's health check: (z, a) of one neuron over samples -> a warning, or None.
+    health: Callable[[np.ndarray, np.ndarray], str | None] | None = None
+    # The layered fast path's specialisations; without them it uses f and df.
+    inplace: Callable[[np.ndarray], np.ndarray] | None = None  # f, overwriting z
+    from_output: Callable[[np.ndarray], np.ndarray] | None = None  # f' from a alone
+    unit_slope: bool = False  # f' = 1 everywhere: the engine skips multiplying by it
+
+    def label(self) -> str:
+        return self.glyph or self.name
+
+    def onnx_nodes(self, op: OnnxOp, z: str) -> str:
+        if self.onnx is None:
+            raise ValueError(f"the {self.name} activation has no ONNX form")
+        return self.onnx(op, z)
+
+    def explanation(self, net: float, a: float, d: float) -> tuple[str, str, str]:
+        """(a = ..., f'(net) = ..., the rule's name) for one neuron, numbers substituted."""
+        if self.explain is not None:
+            return self.explain(net, a, d)
+        # An activation without its own text still shows its numbers.
+        return f"{self.name}({fmt(net)}) = {fmt(a)}", fmt(d), f"local derivative of {self.name}"
+
+
+def onnx_op(kind: str, **attrs) -> Callable[[OnnxOp, str], str]:
+    """The ONNX form of an activation that is one ONNX operator."""
+    return lambda op, z: op(kind, [z], **attrs)
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -37,6 +81,14 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return out
 
 
+def _sigmoid_inplace(z: np.ndarray) -> np.ndarray:
+    z *= 0.5
+    np.tanh(z, out=z)
+    z += 1.0
+    z *= 0.5
+    return z
+
+
 def _softplus(z: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, z)
 
@@ -45,19 +97,91 @@ def _elu(z: np.ndarray) -> np.ndarray:
     return np.where(z > 0, z, ELU_ALPHA * np.expm1(np.minimum(z, 0.0)))
 
 
+def _side(net: float) -> str:
+    return "net > 0" if net > 0 else "net <= 0"
+
+
+def _explain_sigmoid(net: float, a: float, d: float) -> tuple[str, str, str]:
+    return (f"σ(net) = 1/(1 + e^-{factor(net)}) = {fmt(a)}",
+            f"a(1 - a) = {fmt(a)}·(1 - {fmt(a)}) = {fmt(d)}",
+            "local derivative of the sigmoid: σ(1 - σ)")
+
+
+def _explain_elu(net: float, a: float, d: float) -> tuple[str, str, str]:
+    if net > 0:
+        return f"net = {fmt(a)}", f"1 = {fmt(d)}   (net > 0)", "ELU is the identity above 0"
+    return (f"e^{factor(net)} - 1 = {fmt(a)}",
+            f"a + {fmt(ELU_ALPHA)} = {fmt(a)} + {fmt(ELU_ALPHA)} = {fmt(d)}   (net <= 0)",
+            "below 0 the ELU's slope is e^net = a + 1")
+
+
+def _dead_relu(z: np.ndarray, a: np.ndarray) -> str | None:
+    return "dead ReLU: its net input is negative for every sample" if np.all(z <= 0) else None
+
+
+def _saturated_sigmoid(z: np.ndarray, a: np.ndarray) -> str | None:
+    if np.mean((a < 0.01) | (a > 0.99)) >= 0.9:
+        return "saturated sigmoid: output near 0 or 1 for most samples"
+    return None
+
+
+def _saturated_tanh(z: np.ndarray, a: np.ndarray) -> str | None:
+    if np.mean(np.abs(a) > 0.99) >= 0.9:
+        return "saturated tanh: output near -1 or 1 for most samples"
+    return None
+
+
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("identity", "z", "1", lambda z: z.copy(), lambda z, a: np.ones_like(z)),
-        Activation("sigmoid", "1/(1+e^-z)", "a(1-a)", sigmoid, lambda z, a: a * (1.0 - a)),
-        Activation("tanh", "tanh(z)", "1-a^2", np.tanh, lambda z, a: 1.0 - a * a),
-        Activation("relu", "max(0, z)", "1 if z>0 else 0", lambda z: np.maximum(z, 0.0),
-                   lambda z, a: (z > 0).astype(z.dtype)),
-        Activation("leaky_relu", f"z if z>0 else {LEAKY_SLOPE}z", f"1 if z>0 else {LEAKY_SLOPE}",
-                   lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
-                   lambda z, a: np.where(z > 0, 1.0, LEAKY_SLOPE).astype(z.dtype)),
-        Activation("elu", "z if z>0 else e^z-1", "1 if z>0 else a+1", _elu,
-                   lambda z, a: np.where(z > 0, 1.0, a + ELU_ALPHA).astype(z.dtype)),
-        Activation("softplus", "ln(1+e^z)", "1/(1+e^-z)", _softplus, lambda z, a: sigmoid(z)),
+        Activation(
+            "identity", "z", "1", lambda z: z.copy(), lambda z, a: np.ones_like(z), glyph="lin",
+            onnx=onnx_op("Identity"), numpy_source="z",
+            explain=lambda net, a, d: (f"net = {fmt(a)}", "1", "identity: a = net, slope 1"),
+            inplace=lambda z: z, unit_slope=True),
+        Activation(
+            "sigmoid", "1/(1+e^-z)", "a(1-a)", sigmoid, lambda z, a: a * (1.0 - a), glyph="σ",
+            onnx=onnx_op("Sigmoid"), numpy_source="0.5 * (1.0 + np.tanh(0.5 * z))",
+            explain=_explain_sigmoid, health=_saturated_sigmoid, inplace=_sigmoid_inplace,
+            from_output=lambda a: a * (1.0 - a)),
+        Activation(
+            "tanh", "tanh(z)", "1-a^2", np.tanh, lambda z, a: 1.0 - a * a, glyph="tanh",
+            onnx=onnx_op("Tanh"), numpy_source="np.tanh(z)",
+            explain=lambda net, a, d: (f"tanh({fmt(net)}) = {fmt(a)}",
+                                       f"1 - a² = 1 - {factor(a)}² = {fmt(d)}",
+                                       "local derivative of tanh: 1 - tanh²"),
+            health=_saturated_tanh, inplace=lambda z: np.tanh(z, out=z),
+            from_output=lambda a: 1.0 - a * a),
+        Activation(
+            "relu", "max(0, z)", "1 if z>0 else 0", lambda z: np.maximum(z, 0.0),
+            lambda z, a: (z > 0).astype(z.dtype), glyph="ReLU", onnx=onnx_op("Relu"),
+            numpy_source="np.maximum(z, 0.0)",
+            explain=lambda net, a, d: (
+                f"max(0, {fmt(net)}) = {fmt(a)}", f"1 if net > 0 else 0 = {fmt(d)}   ({_side(net)})",
+                "ReLU passes the gradient where net > 0 and blocks it elsewhere"),
+            health=_dead_relu, inplace=lambda z: np.maximum(z, 0.0, out=z),
+            from_output=lambda a: (a > 0.0).astype(a.dtype)),
+        Activation(
+            "leaky_relu", f"z if z>0 else {LEAKY_SLOPE}z", f"1 if z>0 else {LEAKY_SLOPE}",
+            lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
+            lambda z, a: np.where(z > 0, 1.0, LEAKY_SLOPE).astype(z.dtype), glyph="lReLU",
+            onnx=onnx_op("LeakyRelu", alpha=LEAKY_SLOPE),
+            numpy_source=f"np.where(z > 0, z, {LEAKY_SLOPE!r} * z)",
+            explain=lambda net, a, d: (
+                f"net if net > 0 else {LEAKY_SLOPE}·net = {fmt(a)}",
+                f"1 if net > 0 else {LEAKY_SLOPE} = {fmt(d)}   ({_side(net)})",
+                f"leaky ReLU keeps a slope of {LEAKY_SLOPE} below 0")),
+        Activation(
+            "elu", "z if z>0 else e^z-1", "1 if z>0 else a+1", _elu,
+            lambda z, a: np.where(z > 0, 1.0, a + ELU_ALPHA).astype(z.dtype), glyph="ELU",
+            onnx=onnx_op("Elu", alpha=ELU_ALPHA),
+            numpy_source=f"np.where(z > 0, z, {ELU_ALPHA!r} * np.expm1(np.minimum(z, 0.0)))",
+            explain=_explain_elu),
+        Activation(
+            "softplus", "ln(1+e^z)", "1/(1+e^-z)", _softplus, lambda z, a: sigmoid(z),
+            glyph="soft+", onnx=onnx_op("Softplus"), numpy_source="np.logaddexp(0.0, z)",
+            explain=lambda net, a, d: (f"ln(1 + e^{factor(net)}) = {fmt(a)}",
+                                       f"σ(net) = σ({fmt(net)}) = {fmt(d)}",
+                                       "the softplus's slope is the sigmoid")),
     )
 }

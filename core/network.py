@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from core import graph
-from core.activations import ACTIVATIONS
+from core.activations import ACTIVATIONS, DEFAULT_ACTIVATION
 from core.errors import NetworkError, UserError, shorten
 from core.events import Signal
 
@@ -22,7 +22,7 @@ ROLES = ("input", "hidden", "output")
 class Neuron:
     id: str
     role: str = "hidden"
-    activation: str = "sigmoid"
+    activation: str = DEFAULT_ACTIVATION["hidden"]
     bias: float = 0.0
     label: str = ""
     x: float = 0.0
@@ -166,7 +166,7 @@ class Network:
         if role not in ROLES:
             raise NetworkError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
         if activation is None:
-            activation = "identity" if role == "input" else "sigmoid"
+            activation = DEFAULT_ACTIVATION[role]
         _check_activation(activation)
         nid = id if id is not None else self.new_id("n")
         if nid in self.neurons or nid in self.edges:
@@ -408,7 +408,7 @@ class Network:
                 role = n["role"]
                 if role not in ROLES:
                     raise NetworkError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
-                activation = activation or ("identity" if role == "input" else "sigmoid")
+                activation = activation or DEFAULT_ACTIVATION[role]
                 _check_activation(activation)
                 net.neurons[nid] = Neuron(nid, role, activation, _finite(n.get("bias", 0.0), "bias"),
                                           str(n.get("label", "")), _finite(n.get("x", 0.0), "x"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -28,9 +28,45 @@ class Optimizer:
         self.s = settings
         self.state: dict[str, list[np.ndarray]] = {}
         self.t = 0
+        self._flat: dict[str, np.ndarray] = {}  # step_flat's state; self.state holds views
 
     def reset(self) -> None:
         self.state, self.t = {}, 0
+
+    def step_flat(self, p: np.ndarray, g: np.ndarray, lr: float,
+                  views: Callable[[np.ndarray], list[np.ndarray]]) -> None:
+        """The same update on one flat vector of every parameter, one NumPy call per operation.
+
+        Element-wise rules give the same numbers as step() on the arrays. `views(flat)` cuts
+        a flat vector into the parameter arrays: `state` stays a list of arrays per slot
+        (views into the flat state), so the trainer can still carry it across a structure
+        change.
+        """
+        if not self._flat_current(p):
+            self._adopt_flat(p, views)
+        self.t += 1
+        self._update(p, g, lr, self._flat)
+
+    def _flat_current(self, p: np.ndarray) -> bool:
+        if set(self.state) != set(self.slots) or set(self._flat) != {*self.slots, "scratch"}:
+            return False
+        scratch = self._flat["scratch"]
+        return scratch.shape == p.shape and scratch.dtype == p.dtype and all(
+            self.state[slot] is self._views[slot] for slot in self.slots)
+
+    def _adopt_flat(self, p: np.ndarray, views: Callable[[np.ndarray], list[np.ndarray]]) -> None:
+        """Move the state into flat vectors (zeros where it has none of the right shape)."""
+        self._flat = {"scratch": np.empty_like(p)}
+        self._views = {}
+        for slot in self.slots:
+            flat = np.zeros_like(p)
+            parts = views(flat)
+            old = self.state.get(slot, ())
+            if len(old) == len(parts) and all(a.shape == b.shape for a, b in zip(old, parts)):
+                for dst, src in zip(parts, old):
+                    dst[...] = src
+            self._flat[slot], self._views[slot] = flat, parts
+            self.state[slot] = parts
 
     def step(self, params: list[np.ndarray], grads: list[np.ndarray], lr: float) -> None:
         if not self.state or any(len(v) != len(params) or any(a.shape != p.shape for a, p in
@@ -45,11 +81,17 @@ class Optimizer:
         raise NotImplementedError
 
 
+def _scaled(g: np.ndarray, lr: float, st: dict[str, np.ndarray]) -> np.ndarray:
+    """lr * g, into step_flat's scratch vector when there is one (no allocation per step)."""
+    scratch = st.get("scratch")
+    return lr * g if scratch is None else np.multiply(g, lr, out=scratch)
+
+
 class SGD(Optimizer):
     """(1) p <- p - lr g"""
 
     def _update(self, p, g, lr, st):
-        p -= lr * g
+        p -= _scaled(g, lr, st)
 
 
 class Momentum(Optimizer):
@@ -60,7 +102,7 @@ class Momentum(Optimizer):
     def _update(self, p, g, lr, st):
         v = st["velocity"]
         v *= self.s.momentum
-        v -= lr * g
+        v -= _scaled(g, lr, st)
         p += v
 
 
@@ -78,7 +120,7 @@ class Nesterov(Optimizer):
         mu = self.s.momentum
         p -= mu * v
         v *= mu
-        v -= lr * g
+        v -= _scaled(g, lr, st)
         p += (1.0 + mu) * v
 
 

@@ -13,8 +13,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from core.activations import ACTIVATIONS
 from core.errors import ProjectError, UserError
 from core.files import FileRefused, read_user_file, write_atomically
@@ -106,9 +104,18 @@ def loads_project(text: str, source: str = "<text>") -> Project:
     return Project.from_dict(data, source)
 
 
-@lru_cache(maxsize=1)
 def _schema_validators() -> tuple[Any, Any, Any]:
+    return _validators_for(tuple(ACTIVATIONS))
+
+
+@lru_cache(maxsize=4)
+def _validators_for(activations: tuple[str, ...]) -> tuple[Any, Any, Any]:
+    """The schema's validators, its activation enum filled from the registry (so a file can
+    name every activation the app has, and no other)."""
+    import jsonschema  # only here: valid files load without it (start-up time)
+
     schema = json.loads(SCHEMA_PATH.read_text())
+    schema["$defs"]["neuron"]["properties"]["activation"]["enum"] = list(activations)
     cls = jsonschema.validators.validator_for(schema)
     item = {"$defs": schema["$defs"]}
     return (cls(schema), cls({**item, "$ref": "#/$defs/neuron"}),
@@ -130,6 +137,8 @@ def _validate(data: Any) -> None:
         raise _Invalid(f"{len(neurons):,} neurons; the limit is {MAX_NEURONS:,}")
     if isinstance(edges, list) and len(edges) > MAX_EDGES:
         raise _Invalid(f"{len(edges):,} edges; the limit is {MAX_EDGES:,}")
+    if _plain_document(data):
+        return  # certainly valid: jsonschema (0.1-0.26 s to import) is not needed at all
     whole, neuron, edge = _schema_validators()
     big = isinstance(neurons, list) and isinstance(edges, list) and \
         len(neurons) + len(edges) > SCHEMA_ITEMS
@@ -144,6 +153,35 @@ def _validate(data: Any) -> None:
         for i, item in enumerate(items):
             if not _plain_item(item, keys):
                 _raise_first(validator, item, (name, i))
+
+
+_TOP_KEYS = {"format", "app", "title", "description", "goal", "neurons", "edges", "data",
+             "training"}
+
+
+def _plain_document(data: dict) -> bool:
+    """True when the document certainly passes project_schema.json (the common case), checked
+    by hand; anything unusual goes to jsonschema, which also words the error."""
+    if not data.keys() <= _TOP_KEYS or not {"neurons", "edges"} <= data.keys():
+        return False
+    fmt, goal = data.get("format"), data.get("goal")
+    if type(fmt) is not int or fmt != FORMAT or not isinstance(data.get("app", ""), str):
+        return False
+    title, description = data.get("title", ""), data.get("description", "")
+    if not (isinstance(title, str) and len(title) <= 1000 and isinstance(description, str)
+            and len(description) <= 100000):
+        return False
+    if goal is not None and not (
+            isinstance(goal, dict) and goal.keys() == {"loss", "epochs"}
+            and type(goal["loss"]) in (int, float) and goal["loss"] >= 0
+            and type(goal["epochs"]) is int and goal["epochs"] >= 1):
+        return False
+    if not all(isinstance(data.get(k, {}), dict) for k in ("data", "training")):
+        return False
+    neurons, edges = data["neurons"], data["edges"]
+    return (isinstance(neurons, list) and isinstance(edges, list)
+            and all(_plain_item(n, _NEURON_KEYS) for n in neurons)
+            and all(_plain_item(e, _EDGE_KEYS) for e in edges))
 
 
 _NEURON_KEYS = {"id": str, "role": str, "activation": str, "bias": float, "label": str,
@@ -170,6 +208,8 @@ def _plain_item(item: Any, keys: dict[str, type]) -> bool:
 
 
 def _raise_first(validator: Any, instance: Any, prefix: tuple) -> None:
+    import jsonschema
+
     error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
     if error is not None:
         raise _Invalid(_describe(error, prefix))

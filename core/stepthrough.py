@@ -8,7 +8,7 @@ Every number an event shows is also in its `values`, so tests can hold the text 
 Order of events:
   input      the sample's values enter the input neurons
   forward    one per computed neuron, in topological order: net, f(net), f'(net)
-  loss       the loss for this sample (softmax probabilities first, for softmax_ce)
+  loss       the loss for this sample, as its registry entry explains it (core.losses)
   output     one per output neuron: dL/d(output) and its delta
   backward   one per hidden neuron, in reverse topological order: delta = f'(net) * sum over
              the outgoing edges of w * delta (one term per path)
@@ -21,27 +21,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.activations import ELU_ALPHA, LEAKY_SLOPE
+from core.activations import ACTIVATIONS
 from core.engine import NeuronValues, check_loss, compile_plan, inspect_sample
 from core.errors import StepThroughError, UserError
-from core.losses import HUBER_DELTA, softmax
+from core.losses import ANY_NUMBER, LOSSES
 from core.network import Network
+from core.number_text import factor as _p
+from core.number_text import fmt
 
 # Beyond this the canvas cannot show a number per neuron and edge legibly, and the event list
 # runs into the thousands: the mode says so instead of trying.
 MAX_NEURONS = 50
-
-
-def fmt(value: float) -> str:
-    """A number as every event shows it: four significant digits, no "-0"."""
-    text = f"{value:.4g}"
-    return "0" if text in ("-0", "0") else text
-
-
-def _p(value: float) -> str:
-    """fmt, in parentheses when negative, for use as a factor: 0.5·(-0.3)."""
-    text = fmt(value)
-    return f"({text})" if text.startswith("-") else text
 
 
 @dataclass(frozen=True)
@@ -188,7 +178,8 @@ class _Builder:
                      f"{pad}= {fmt(nv.net_input)}"]
         else:
             lines = [f"net({name}) = b({name}) = {fmt(nv.net_input)}   (no incoming edges)"]
-        activation_line, derivative_line, rule = _activation_text(n.activation, nv)
+        activation_line, derivative_line, rule = ACTIVATIONS[n.activation].explanation(
+            nv.net_input, nv.activation, nv.derivative)
         lines += [f"a({name}) = {activation_line}", f"f'(net) = {derivative_line}"]
         why = ("Weighted sum of what flows in, plus the bias; then the activation. "
                f"f'(net) is kept for the backward pass ({rule}).")
@@ -200,79 +191,28 @@ class _Builder:
     # ----- loss ------------------------------------------------------------------------------
     def _loss(self) -> None:
         a = np.array([self.v[o].activation for o in self.outputs])
-        y, k = self.y, len(self.outputs)
-        values = {"loss": self.value}
-        if self.loss_name == "softmax_ce":
-            p = softmax(a.reshape(1, -1))[0]
-            values.update({f"p:{o}": float(pi) for o, pi in zip(self.outputs, p)})
-            lines = [f"p = softmax(a) = ({', '.join(fmt(pi) for pi in p)})",
-                     "      p(i) = e^a(i) / Σ e^a(j)",
-                     "L = -Σ t·ln p = " + " + ".join(
-                         f"-{_p(yi)}·ln {_p(pi)}" for yi, pi in zip(y, p)),
-                     f"  = {fmt(self.value)}"]
-            rule = "Softmax turns the outputs into probabilities; cross-entropy is -ln of the " \
-                   "probability given to the right class."
-        elif self.loss_name == "bce":
-            terms = " + ".join(f"-[{_p(yi)}·ln {_p(ai)} + (1 - {_p(yi)})·ln(1 - {_p(ai)})]"
-                               for yi, ai in zip(y, a))
-            lines = ["L = -[t·ln a + (1 - t)·ln(1 - a)]" + (f", averaged over {k} outputs"
-                                                             if k > 1 else ""),
-                     f"  = {terms}" + (f" / {k}" if k > 1 else ""), f"  = {fmt(self.value)}"]
-            rule = "Binary cross-entropy: -ln of the probability the sigmoid gave the target."
-        elif self.loss_name == "huber":
-            r = a - y
-            lines = ["L = h(a - t), h(r) = r²/2 if |r| <= 1 else |r| - 1/2"
-                     + (f", averaged over {k} outputs" if k > 1 else ""),
-                     "  = " + " + ".join(f"h({_p(ai)} - {_p(yi)})" for ai, yi in zip(a, y))
-                     + (f" / {k}" if k > 1 else ""),
-                     "  = " + " + ".join(fmt(_huber(ri)) for ri in r)
-                     + (f" / {k}" if k > 1 else ""), f"  = {fmt(self.value)}"]
-            rule = "Huber loss: squared for small errors, linear for large ones."
-        else:
-            lines = ["L = (a - t)²" + (f", averaged over {k} outputs" if k > 1 else ""),
-                     "  = " + " + ".join(f"({_p(ai)} - {_p(yi)})²" for ai, yi in zip(a, y))
-                     + (f" / {k}" if k > 1 else ""), f"  = {fmt(self.value)}"]
-            rule = "Mean squared error between the outputs and the target."
-        self.events.append(Event("loss", "The loss", rule, tuple(lines),
-                                 neurons=tuple(self.outputs), values=values))
+        text = LOSSES[self.loss_name].explain_value(a, self.y, self.value, tuple(self.outputs))
+        self.events.append(Event("loss", "The loss", text.rule, text.lines,
+                                 neurons=tuple(self.outputs),
+                                 values={"loss": self.value, **text.values}))
 
     # ----- backward --------------------------------------------------------------------------
     def _output(self, nid: str) -> None:
         n, nv, name = self.net.neurons[nid], self.v[nid], self.name(nid)
         i = self.outputs.index(nid)
-        a, y, k = nv.activation, float(self.y[i]), len(self.outputs)
-        per = f"/{k}" if k > 1 else ""
-        values = {"delta": nv.delta, "a": a, "t": y, "f'": nv.derivative}
-        if self.loss_name == "bce":  # the loss hands back dL/dnet directly (the stable form)
-            lines = [f"δ({name}) = ∂L/∂net = (a - t){per} = ({fmt(a)} - {fmt(y)}){per}"
-                     f" = {fmt(nv.delta)}"]
-            rule = ("Sigmoid and cross-entropy combined: the sigmoid's a(1 - a) cancels the "
-                    "loss's 1/(a(1 - a)), leaving a - t.")
-        else:
-            if self.loss_name == "softmax_ce":
-                p = softmax(np.array([[self.v[o].activation for o in self.outputs]]))[0][i]
-                grad = float(p - y)
-                values["p"] = float(p)
-                first = f"∂L/∂a({name}) = p - t = {fmt(p)} - {fmt(y)} = {fmt(grad)}"
-                rule = "Softmax with cross-entropy: the derivative at each output is p - t."
-            elif self.loss_name == "huber":
-                r = a - y
-                grad = (r if abs(r) <= HUBER_DELTA else float(np.sign(r))) / k
-                form = "(a - t)" if abs(r) <= HUBER_DELTA else "sign(a - t)"
-                first = (f"∂L/∂a({name}) = {form}{per} = {form.replace('a - t', f'{fmt(a)} - {fmt(y)}')}"
-                         f"{per} = {fmt(grad)}")
-                rule = "Huber loss: its slope is the error, capped at ±1."
-            else:
-                grad = 2.0 * (a - y) / k
-                first = (f"∂L/∂a({name}) = 2(a - t){per} = 2·({fmt(a)} - {fmt(y)}){per}"
-                         f" = {fmt(grad)}")
-                rule = "Derivative of the squared error: 2(a - t)."
-            values["dL/da"] = grad
-            lines = [first, f"δ({name}) = ∂L/∂net = f'(net)·∂L/∂a = {_p(nv.derivative)}·"
-                            f"{_p(grad)} = {fmt(nv.delta)}"]
+        a = np.array([self.v[o].activation for o in self.outputs])
+        values = {"delta": nv.delta, "a": nv.activation, "t": float(self.y[i]),
+                  "f'": nv.derivative}
+        text = LOSSES[self.loss_name].explain_slope(a, self.y, i, name, nv.delta)
+        values.update(text.values)
+        lines, rule = list(text.lines), text.rule
+        if text.slope is not None:  # dL/da: the chain rule takes it through f'(net)
+            values["dL/da"] = text.slope
+            lines.append(f"δ({name}) = ∂L/∂net = f'(net)·∂L/∂a = {_p(nv.derivative)}·"
+                         f"{_p(text.slope)} = {fmt(nv.delta)}")
             rule += " Chain rule: times the activation's local derivative f'(net)."
-            if n.activation == "identity":
-                rule += " (Identity output: f' = 1.)"
+            if ACTIVATIONS[n.activation].derivative_formula == "1":
+                rule += f" ({n.activation.capitalize()} output: f' = 1.)"
         lines.append(f"∂L/∂b({name}) = δ({name}) = {fmt(nv.delta)}")
         values["dL/db"] = nv.delta
         self.events.append(Event("output", f"Backward: {name} (output)", rule, tuple(lines),
@@ -368,44 +308,6 @@ def _update_line(name: str, old: float, lr: float, grad: float, step: float, new
             f"new {fmt(new)}")
 
 
-def _huber(r: float) -> float:
-    return 0.5 * r * r if abs(r) <= HUBER_DELTA else HUBER_DELTA * (abs(r) - 0.5 * HUBER_DELTA)
-
-
-def _activation_text(activation: str, nv: NeuronValues) -> tuple[str, str, str]:
-    """(a = ... , f'(net) = ..., the rule's name) for one neuron, numbers substituted."""
-    z, a, d = fmt(nv.net_input), fmt(nv.activation), fmt(nv.derivative)
-    if activation == "sigmoid":
-        return (f"σ(net) = 1/(1 + e^-{_p(nv.net_input)}) = {a}",
-                f"a(1 - a) = {a}·(1 - {a}) = {d}", "local derivative of the sigmoid: σ(1 - σ)")
-    if activation == "tanh":
-        return (f"tanh({z}) = {a}", f"1 - a² = 1 - {_p(nv.activation)}² = {d}",
-                "local derivative of tanh: 1 - tanh²")
-    if activation == "relu":
-        side = "net > 0" if nv.net_input > 0 else "net <= 0"
-        return (f"max(0, {z}) = {a}", f"1 if net > 0 else 0 = {d}   ({side})",
-                "ReLU passes the gradient where net > 0 and blocks it elsewhere")
-    if activation == "leaky_relu":
-        side = "net > 0" if nv.net_input > 0 else "net <= 0"
-        return (f"net if net > 0 else {LEAKY_SLOPE}·net = {a}",
-                f"1 if net > 0 else {LEAKY_SLOPE} = {d}   ({side})",
-                f"leaky ReLU keeps a slope of {LEAKY_SLOPE} below 0")
-    if activation == "elu":
-        if nv.net_input > 0:
-            return f"net = {a}", f"1 = {d}   (net > 0)", "ELU is the identity above 0"
-        return (f"e^{_p(nv.net_input)} - 1 = {a}",
-                f"a + {fmt(ELU_ALPHA)} = {a} + {fmt(ELU_ALPHA)} = {d}   (net <= 0)",
-                "below 0 the ELU's slope is e^net = a + 1")
-    if activation == "softplus":
-        return (f"ln(1 + e^{_p(nv.net_input)}) = {a}", f"σ(net) = σ({z}) = {d}",
-                "the softplus's slope is the sigmoid")
-    if activation == "identity":
-        return f"net = {a}", "1", "identity: a = net, slope 1"
-    # An activation added to core.activations without a text here still shows its numbers.
-    return f"{activation}({z}) = {a}", d, f"local derivative of {activation}"
-
-
 def target_meaning(loss: str) -> str:
     """What the target values mean for this loss (for typed targets)."""
-    return {"softmax_ce": "one-hot class (1 for the right class, 0 elsewhere)",
-            "bce": "0 or 1 per output"}.get(loss, "any number per output")
+    return LOSSES[loss].targets if loss in LOSSES else ANY_NUMBER

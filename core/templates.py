@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from core.activations import DEFAULT_ACTIVATION
 from core.initializers import initialize
 from core.layout import apply_layout
 from core.network import Network
@@ -22,7 +23,8 @@ class Template:
     build: Callable[[], Project]
 
 
-def layered(sizes: list[int], hidden: str = "sigmoid", output: str = "sigmoid",
+def layered(sizes: list[int], hidden: str = DEFAULT_ACTIVATION["hidden"],
+            output: str = DEFAULT_ACTIVATION["output"],
             input_labels: list[str] | None = None, output_labels: list[str] | None = None
             ) -> Network:
     """A fully connected feed-forward net, e.g. sizes [2, 8, 8, 1]; weights left at zero."""
@@ -31,7 +33,8 @@ def layered(sizes: list[int], hidden: str = "sigmoid", output: str = "sigmoid",
     for i, size in enumerate(sizes):
         role = "input" if i == 0 else "output" if i == len(sizes) - 1 else "hidden"
         labels = input_labels if role == "input" else output_labels if role == "output" else None
-        activation = "identity" if role == "input" else output if role == "output" else hidden
+        activation = (DEFAULT_ACTIVATION["input"] if role == "input" else output
+                      if role == "output" else hidden)
         layer = [net.add_neuron(role, activation, label=labels[j] if labels else "").id
                  for j in range(size)]
         if previous:

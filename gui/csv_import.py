@@ -13,9 +13,11 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
                                QHBoxLayout, QLabel, QListWidget, QTableWidget, QTableWidgetItem,
                                QVBoxLayout)
 
+from core.activations import DEFAULT_ACTIVATION
 from core.data.csv_file import csv_preview, load_csv
 from core.data.dataset import DataError
 from core.edits import AddNeuron, Compound, RemoveItems, SetSettings, SetValue
+from core.losses import CLASSES_LOSS
 from core.network import Network, Neuron
 from core.settings import DataSettings
 from gui.connect_dialog import ok_cancel
@@ -135,7 +137,7 @@ def match_neurons(net: Network, role: str, labels: list[str], x: float) -> list:
     extra = [n.id for n in existing[len(labels):]]
     if extra:
         edits.append(RemoveItems(extra, []))
-    activation = "identity" if role == "input" else "sigmoid"
+    activation = DEFAULT_ACTIVATION[role]
     kept = existing[:len(labels)]
     # New neurons go below the ones kept (a centred column if there are none): never on top
     # of a neuron already there.
@@ -173,10 +175,10 @@ def apply_import(window, dialog: CsvImportDialog) -> bool:
     xs = [n.x for n in net.neurons.values()] or [0.0]
     loss_fix = []
     if dialog.task.currentText() == "classification" and n_targets > 1 \
-            and project.training.loss != "softmax_ce":
+            and project.training.loss != CLASSES_LOSS:
         loss_fix = [SetSettings(project, "training", project.training,
                                 type(project.training)(**{**project.training.to_dict(),
-                                                          "loss": "softmax_ce"}))]
+                                                          "loss": CLASSES_LOSS}))]
     edits = [*match_neurons(net, "input", in_names, min(xs) if net.inputs else 0.0),
              *match_neurons(net, "output", out_names, max(xs) + (0 if net.outputs else 360.0)),
              SetSettings(project, "data", project.data, dialog.settings(base)), *loss_fix]

@@ -7,6 +7,7 @@ import json
 import numpy as np
 from PySide6.QtWidgets import QApplication
 
+from core.activations import DEFAULT_ACTIVATION
 from core.edits import AddNeuron, Compound, ConnectMany, MoveNeurons, RemoveItems
 from core.initializers import draw_weights
 from core.layout import layout_by_depth
@@ -103,7 +104,7 @@ def add_layer(scene: CanvasScene, count: int, role: str, activation: str) -> lis
     for i in range(count):
         nid = net.new_id("n")
         ids.append(nid)
-        edits.append(AddNeuron(Neuron(nid, role, activation if role != "input" else "identity",
+        edits.append(AddNeuron(Neuron(nid, role, activation if role != "input" else DEFAULT_ACTIVATION["input"],
                                       0.0, "", x, top + 80.0 * i)))
     scene.push(Compound(edits, f"Add layer of {count}"))
     return ids

@@ -46,12 +46,23 @@ class MainWindow(QMainWindow):
         self.training.controller.running_changed.connect(self.update_undo_actions)
         from gui.stepthrough.mode import StepThroughMode
 
-        self.stepthrough = StepThroughMode(self)
+        self.stepthrough = StepThroughMode(self, self.training.live, self.training.controller)
         from gui.recovery import Autosaver
 
         self.autosaver = Autosaver(self)
         self._initial_size()
         self.files.update_title()
+
+    @property
+    def controller(self):
+        """The TrainingController (for window-wide actions, scripts and tests; the panels are
+        handed what they need)."""
+        return self.training.controller
+
+    @property
+    def dataset(self):
+        """The project's data set as training uses it, or None if it could not be made."""
+        return self.training.live.data
 
     # ----- layout --------------------------------------------------------------------------------
     def _docks(self) -> None:

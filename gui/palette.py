@@ -5,13 +5,17 @@ from __future__ import annotations
 from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem
 
-from core.activations import ACTIVATIONS
+from core.activations import ACTIVATIONS, DEFAULT_ACTIVATION
 from gui.canvas.view import MIME
 
-KINDS = [("input", "identity", "Input")] + \
-    [("hidden", a, f"Hidden · {a}") for a in ACTIVATIONS] + \
-    [("output", "sigmoid", "Output · sigmoid"), ("output", "identity", "Output · linear"),
-     ("output", "tanh", "Output · tanh")]
+
+def kinds() -> list[tuple[str, str, str]]:
+    """(role, activation, title) per palette entry: a hidden kind for every registered
+    activation, read when the palette is built."""
+    return [("input", DEFAULT_ACTIVATION["input"], "Input")] + \
+        [("hidden", a, f"Hidden · {a}") for a in ACTIVATIONS] + \
+        [("output", "sigmoid", "Output · sigmoid"), ("output", "identity", "Output · linear"),
+         ("output", "tanh", "Output · tanh")]
 
 
 class Palette(QListWidget):
@@ -23,7 +27,7 @@ class Palette(QListWidget):
         self.setDragDropMode(QAbstractItemView.DragOnly)
         self.setSelectionMode(QAbstractItemView.SingleSelection)
         self.setSpacing(2)
-        for role, activation, title in KINDS:
+        for role, activation, title in kinds():
             item = QListWidgetItem(title)
             item.setData(Qt.UserRole, f"{role}:{activation}")
             item.setToolTip(f"Drag onto the canvas to add a {role} neuron"

@@ -104,8 +104,9 @@ def loss_and_output_grad(plan: Plan, fwd: Forward, y: np.ndarray, loss: str) -> 
 
 
 def backward(plan: Plan, params: Params, fwd: Forward, result: LossResult,
-             reuse: bool = False) -> Backward:
-    """dL/dW and dL/db for every parameter, from the loss gradient at the outputs."""
+             reuse: bool = False, into: Params | None = None) -> Backward:
+    """dL/dW and dL/db for every parameter, from the loss gradient at the outputs (written
+    into `into`, arrays of the parameters' shapes, when given)."""
     n_in = plan.n_inputs
     b = fwd.a.shape[1]
     if reuse:
@@ -121,8 +122,10 @@ def backward(plan: Plan, params: Params, fwd: Forward, result: LossResult,
         delta[out] = result.grad.T
     else:
         grad_a[out] = result.grad.T
-    grads_w: list[np.ndarray] = [np.empty(0)] * len(plan.levels)
-    grads_b = np.zeros_like(params.biases)
+    grads = Params([np.empty(lv.shape, params.biases.dtype) for lv in plan.levels],
+                   np.empty_like(params.biases)) if into is None else into
+    grads_b = grads.biases
+    grads_b.fill(0.0)
     for i in range(len(plan.levels) - 1, -1, -1):
         lv, w = plan.levels[i], params.weights[i]
         r0, r1 = lv.start - n_in, lv.stop - n_in
@@ -131,7 +134,8 @@ def backward(plan: Plan, params: Params, fwd: Forward, result: LossResult,
         if i in fwd.dropout_scale:
             ga *= fwd.dropout_scale[i]
             d_local = fwd.derivative[i]
-        elif lv.groups == (("identity", lv.start, lv.stop),) and not result.wrt_net:
+        elif len(lv.groups) == 1 and ACTIVATIONS[lv.groups[0][0]].unit_slope \
+                and not result.wrt_net:
             d_local = None  # f' = 1: delta is dL/da itself
             np.copyto(dl, ga)
         else:
@@ -147,13 +151,13 @@ def backward(plan: Plan, params: Params, fwd: Forward, result: LossResult,
         if lv.src_hi > lv.src_lo:
             src = fwd.x[:, lv.src_lo: lv.src_hi] if lv.inputs_only else \
                 fwd.a[lv.src_lo: lv.src_hi].T
-            grads_w[i] = dl @ src
+            np.matmul(dl, src, out=grads.weights[i])
             lo = max(lv.src_lo, n_in)
             if lv.src_hi > lo:
                 grad_a[lo - n_in: lv.src_hi - n_in] += w[:, lo - lv.src_lo:].T @ dl
         else:
-            grads_w[i] = np.zeros(lv.shape, w.dtype)
-    return Backward(Params(grads_w, grads_b), delta, grad_a)
+            grads.weights[i].fill(0.0)
+    return Backward(grads, delta, grad_a)
 
 
 def mask_frozen(plan: Plan, grads: Params) -> None:
@@ -166,18 +170,19 @@ def mask_frozen(plan: Plan, grads: Params) -> None:
 
 
 def loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.ndarray, loss: str,
-                       dropout: float = 0.0, rng: np.random.Generator | None = None
-                       ) -> tuple[float, Params]:
-    """The loss on a batch and its exact gradient for every parameter.
+                       dropout: float = 0.0, rng: np.random.Generator | None = None,
+                       out: Params | None = None) -> tuple[float, Params]:
+    """The loss on a batch and its exact gradient for every parameter (written into `out`,
+    arrays of the parameters' shapes, when given: the trainer reuses its buffers).
 
     Entries of the weight matrices where the graph has no edge hold meaningless values: read
     per-edge gradients with Plan.edge_vector, or call mask_frozen before an update.
     """
     if plan.chain and dropout == 0.0:
-        return chain_loss_and_gradients(plan, params, x, y, loss)
+        return chain_loss_and_gradients(plan, params, x, y, loss, out)
     fwd = forward(plan, params, x, dropout, rng, reuse=True)
     result = loss_and_output_grad(plan, fwd, y, loss)
-    return result.value, backward(plan, params, fwd, result, reuse=True).grads
+    return result.value, backward(plan, params, fwd, result, reuse=True, into=out).grads
 
 
 def predict(plan: Plan, params: Params, x: np.ndarray) -> np.ndarray:
@@ -195,8 +200,8 @@ def check_loss(plan: Plan, net: Network, loss: str) -> str | None:
         if wrong:
             names = ", ".join(f"{n.name} ({n.activation})" for n in wrong)
             return f"{LOSSES[loss].title} needs {need} outputs; these are not: {names}"
-    if loss == "softmax_ce" and len(net.outputs) < 2:
-        return "softmax cross-entropy needs at least two output neurons (one per class)"
+    if len(net.outputs) < LOSSES[loss].min_outputs:
+        return LOSSES[loss].too_few_outputs
     return None
 
 

@@ -7,33 +7,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.activations import ACTIVATIONS
+from core.activations import ACTIVATIONS, Activation
 from core.engine.plan import Params, Plan
 from core.losses import LOSSES
 
 
-# In-place activations and derivatives-from-output for the chain fast path.
-def _sigmoid_inplace(z: np.ndarray) -> np.ndarray:
-    z *= 0.5
-    np.tanh(z, out=z)
-    z += 1.0
-    z *= 0.5
-    return z
-
-
-_INPLACE = {"identity": lambda z: z, "sigmoid": _sigmoid_inplace,
-            "tanh": lambda z: np.tanh(z, out=z), "relu": lambda z: np.maximum(z, 0.0, out=z)}
-_FROM_OUTPUT = {"sigmoid": lambda a: a * (1.0 - a), "tanh": lambda a: 1.0 - a * a,
-                "relu": lambda a: (a > 0.0).astype(a.dtype)}
-
-
 def chain_loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.ndarray,
-                              loss: str) -> tuple[float, Params]:
+                              loss: str, out: Params | None = None) -> tuple[float, Params]:
     """Forward and backward for a plain layered net with one activation per level: the same
     numbers as the general path, with the per-call bookkeeping of a hand-written MLP.
 
     Hidden levels with an in-place activation keep only their outputs (their derivatives are
-    written in terms of the output); the output level keeps z for the stable losses.
+    written in terms of the output); the output level keeps z for the stable losses. `out`:
+    arrays of the parameters' shapes to write the gradients into (the trainer's buffers).
     """
     x = np.asarray(x, dtype=params.biases.dtype)
     b = params.biases
@@ -42,28 +28,35 @@ def chain_loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.nd
     for i, (lv, w) in enumerate(zip(plan.levels, params.weights)):
         z = w @ acts[-1]
         z += b[lv.start: lv.stop, None]
-        name = lv.groups[0][0]
-        if i == last or name not in _INPLACE:
+        act = ACTIVATIONS[lv.groups[0][0]]
+        if i == last or not _keeps_output_only(act):
             nets.append(z)
-            acts.append(ACTIVATIONS[name].f(z))
+            acts.append(act.f(z))
         else:
             nets.append(None)
-            acts.append(_INPLACE[name](z))
+            acts.append(act.inplace(z))
     result = LOSSES[loss].compute(nets[-1].T, acts[-1].T, np.asarray(y, dtype=x.dtype))
-    grads_w: list[np.ndarray] = [np.empty(0)] * len(plan.levels)
-    grads_b = np.zeros_like(b)
+    grads = Params([np.empty(lv.shape, b.dtype) for lv in plan.levels], np.empty_like(b)) \
+        if out is None else out
+    grads.biases[: plan.n_inputs] = 0.0
     grad = result.grad.T
     for i in range(last, -1, -1):
         lv = plan.levels[i]
         name = lv.groups[0][0]
-        if name == "identity" or (i == last and result.wrt_net):
+        if ACTIVATIONS[name].unit_slope or (i == last and result.wrt_net):
             delta = grad  # dL/dz already
         elif nets[i] is None:
-            delta = grad * _FROM_OUTPUT[name](acts[i + 1])
+            delta = grad * ACTIVATIONS[name].from_output(acts[i + 1])
         else:
             delta = grad * ACTIVATIONS[name].df(nets[i], acts[i + 1])
-        grads_b[lv.start: lv.stop] = delta.sum(axis=1)
-        grads_w[i] = delta @ (x if i == 0 else acts[i].T)
+        np.sum(delta, axis=1, out=grads.biases[lv.start: lv.stop])
+        np.matmul(delta, x if i == 0 else acts[i].T, out=grads.weights[i])
         if i:
             grad = params.weights[i].T @ delta
-    return result.value, Params(grads_w, grads_b)
+    return result.value, grads
+
+
+def _keeps_output_only(act: Activation) -> bool:
+    """A hidden level may drop z when f works in place and f' needs only the output (or is
+    1 everywhere, and skipped, as in the general path)."""
+    return act.inplace is not None and (act.from_output is not None or act.unit_slope)

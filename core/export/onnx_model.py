@@ -17,7 +17,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from core.activations import ELU_ALPHA, LEAKY_SLOPE
+from core.activations import ACTIVATIONS
+from core.losses import LOSSES
 from core.files import write_atomically
 from core.engine import compile_plan
 from core.network import Network
@@ -25,10 +26,6 @@ from core.export.preprocessing import NONE, Preprocessing
 
 OPSET = 17
 MAX_BYTES = 2**31 - 1  # protobuf's limit on one message
-
-_OPS = {"identity": ("Identity", {}), "sigmoid": ("Sigmoid", {}), "tanh": ("Tanh", {}),
-        "relu": ("Relu", {}), "leaky_relu": ("LeakyRelu", {"alpha": LEAKY_SLOPE}),
-        "elu": ("Elu", {"alpha": ELU_ALPHA}), "softplus": ("Softplus", {})}
 
 
 class _Builder:
@@ -51,6 +48,11 @@ class _Builder:
         out = self.name(stem)
         self.nodes.append(helper.make_node(kind, inputs, [out], **attrs))
         return out
+
+    def stem_op(self, stem: str):
+        """op(kind, inputs, **attrs) naming its outputs after `stem`: what a registry entry's
+        ONNX form appends its nodes through."""
+        return lambda kind, inputs, **attrs: self.op(kind, inputs, stem, **attrs)
 
     def columns(self, tensor: str, start: int, stop: int) -> str:
         if self._axis1 is None:
@@ -123,14 +125,13 @@ def build_model(net: Network, loss: str, prep: Preprocessing = NONE, title: str 
         groups = []
         for act, g0, g1 in lv.groups:
             cols = z if len(lv.groups) == 1 else b.columns(z, g0 - lv.start, g1 - lv.start)
-            kind, attrs = _OPS[act]
-            groups.append(b.op(kind, [cols], act, **attrs))
+            groups.append(ACTIVATIONS[act].onnx_nodes(b.stem_op(act), cols))
         block = groups[0] if len(groups) == 1 else b.op("Concat", groups, "a", axis=1)
         rows.add(lv.start, lv.stop, block)
     out = b.op("Gather", [rows.fold(), b.const("outputs", plan.output_rows.astype(np.int64))],
                "out", axis=1)
-    if loss == "softmax_ce":
-        out = b.op("Softmax", [out], "softmax", axis=1)
+    if LOSSES[loss].onnx_predict is not None:  # e.g. softmax for softmax cross-entropy
+        out = LOSSES[loss].onnx_predict(b.stem_op("predict"), out)
     b.nodes.append(helper.make_node("Identity", [out], ["y"]))
     graph = helper.make_graph(
         b.nodes, "backprop_studio",

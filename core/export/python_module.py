@@ -7,8 +7,11 @@ nor run anything; the docstring holds no user text at all.
 """
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
+from core.activations import ACTIVATIONS
+from core.losses import LOSSES
 from core.files import write_atomically
 from core.engine import compile_plan
 from core.network import Network
@@ -33,7 +36,6 @@ OUTPUTS = {outputs}
 MEAN = {mean}  # per input; None when the inputs were not standardised
 STD = {std}
 CLASS_NAMES = {class_names}  # in output order (binary: the classes of 0 and 1), or None
-SOFTMAX = {softmax}
 N_NEURONS = {n_neurons}
 OUTPUT_ROWS = {output_rows}
 # Per level: (first row, last row + 1, first source row, last source row + 1,
@@ -41,23 +43,7 @@ OUTPUT_ROWS = {output_rows}
 LEVELS = {levels}
 
 
-def _act(name, z):
-    if name == "identity":
-        return z
-    if name == "sigmoid":
-        return 0.5 * (1.0 + np.tanh(0.5 * z))
-    if name == "tanh":
-        return np.tanh(z)
-    if name == "relu":
-        return np.maximum(z, 0.0)
-    if name == "leaky_relu":
-        return np.where(z > 0, z, {leaky} * z)
-    if name == "elu":
-        return np.where(z > 0, z, {elu} * np.expm1(np.minimum(z, 0.0)))
-    if name == "softplus":
-        return np.logaddexp(0.0, z)
-    raise ValueError(name)
-
+{act}
 
 def predict(x):
     """Outputs for raw inputs x of shape (samples, len(INPUTS))."""
@@ -71,11 +57,12 @@ def predict(x):
              else np.zeros((stop - start, x.shape[0]))) + np.array(b)[:, None]
         for name, g0, g1 in groups:
             a[g0:g1] = _act(name, z[g0 - start: g1 - start])
-    out = a[OUTPUT_ROWS].T
-    if SOFTMAX:
-        e = np.exp(out - out.max(axis=1, keepdims=True))
-        out = e / e.sum(axis=1, keepdims=True)
-    return out
+    return _output(a[OUTPUT_ROWS].T)
+
+
+def _output(out):
+    """What the network predicts from its outputs' activations."""
+{output}
 
 
 def classify(x):
@@ -121,8 +108,6 @@ if __name__ == "__main__":
 
 
 def python_source(net: Network, loss: str, prep: Preprocessing = NONE, title: str = "") -> str:
-    from core.activations import ELU_ALPHA, LEAKY_SLOPE
-
     plan = compile_plan(net)
     params = plan.pack(net)
     levels = [(lv.start, lv.stop, lv.src_lo, lv.src_hi, w.ravel().tolist(),
@@ -135,9 +120,16 @@ def python_source(net: Network, loss: str, prep: Preprocessing = NONE, title: st
         mean=ascii(None if prep.mean is None else list(prep.mean)),
         std=ascii(None if prep.std is None else list(prep.std)),
         class_names=ascii(None if prep.class_names is None else list(prep.class_names)),
-        softmax=ascii(loss == "softmax_ce"), n_neurons=ascii(plan.n_neurons),
-        output_rows=ascii(plan.output_rows.tolist()), levels=ascii(levels),
-        leaky=ascii(LEAKY_SLOPE), elu=ascii(ELU_ALPHA))
+        output=textwrap.indent(LOSSES[loss].numpy_predict, "    "), n_neurons=ascii(plan.n_neurons),
+        output_rows=ascii(plan.output_rows.tolist()), levels=ascii(levels), act=_act_source())
+
+
+def _act_source() -> str:
+    """def _act(name, z): one branch per activation, each returning its registry expression."""
+    lines = ["def _act(name, z):"]
+    for name, act in ACTIVATIONS.items():
+        lines += [f"    if name == {ascii(name)}:", f"        return {act.numpy_source}"]
+    return "\n".join(lines + ["    raise ValueError(name)"]) + "\n"
 
 
 def export_python(net: Network, loss: str, path: Path, prep: Preprocessing = NONE,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 TRAJECTORY_BYTES = 64 * 2**20
+SNAPSHOT_PARAMETERS = 8192  # nets up to this size keep a snapshot of every step at first
 
 
 class Series:
@@ -60,7 +61,11 @@ class Trajectory:
         self._theta = np.empty((self.capacity, n_parameters))
         self._steps = np.empty(self.capacity, dtype=np.int64)
         self._n = 0
+        # A snapshot of a big net costs as much as a training step (one gather and one row of
+        # n_parameters): above SNAPSHOT_PARAMETERS, keep every 2^k-th step from the start.
         self.stride = 1
+        while n_parameters > SNAPSHOT_PARAMETERS * self.stride:
+            self.stride *= 2
 
     def wants(self, step: int) -> bool:
         """Whether the snapshot of this step would be kept (so callers skip flattening)."""

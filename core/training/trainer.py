@@ -12,14 +12,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.activations import ACTIVATIONS
 from core.data.dataset import Dataset
 from core.engine import (Params, Plan, check_loss, compile_plan, forward, loss_and_gradients,
                          mask_frozen)
+from core.engine.flat import FlatLayout, FlatParams
 from core.errors import Diverged, TrainingError, UserError
 from core.events import Signal
+from core.training.edit_tracker import EditTracker
 from core.training.loss_history import Series, Trajectory
 from core.losses import LOSSES, predictions
-from core.network import Change, Network, NetworkDelta, NetworkError
+from core.network import Network, NetworkDelta, NetworkError
 from core.optimizers import clip_gradients, learning_rate, make_optimizer
 from core.regularization import add_penalty_gradient, apply_max_norm, penalty
 from core.settings import TrainingSettings
@@ -61,28 +64,20 @@ class Trainer:
         self.train_loss, self.test_loss = Series(), Series()
         self.train_accuracy, self.test_accuracy = Series(), Series()
         self.last_gradients: Params | None = None
-        self._writing = False  # our own writes to the document are not user edits
-        self._edited: set[str] = set()
-        self._stale = True
+        # The user's edits since the last step; a structure edit recompiles at the next one.
+        self._edits = EditTracker(network)
         self._order = np.arange(0)
         self._position = 0
         self._rng = np.random.default_rng(settings.seed)
         self._dropout_rng = np.random.default_rng([settings.seed, 1])
         self.optimizer = make_optimizer(settings)
-        network.changed.connect(self._on_network_changed)
+        self._layout: FlatLayout | None = None  # see _flat_params
+        self._grads: list[FlatParams] = []
+        self._backup = np.empty(0)
+        self._cast: tuple = (None, None, None, None)  # (data, dtype, x_train, y_train)
         self._rebuild()
 
     # ----- structure -------------------------------------------------------------------------
-    def _on_network_changed(self, change: Change) -> None:
-        if self._writing:
-            return
-        if change.structural:
-            self._stale = True
-        self._edited.update(change.ids)
-        if change.kind in ("values", "reset"):
-            self._edited.update(self.network.edges)
-            self._edited.update(self.network.neurons)
-
     def _rebuild(self) -> None:
         """Compile the plan; keep trained values and optimiser state for parameters that remain."""
         old = getattr(self, "plan", None)
@@ -105,8 +100,7 @@ class Trainer:
         self.plan, self.params = plan, params
         if old is None or old.n_parameters != plan.n_parameters:
             self.trajectory = Trajectory(plan.n_parameters)
-        self._stale = False
-        self._edited.clear()
+        self._edits.clear()
 
     def _carry_over(self, old, plan, values: Params, zero: bool = False) -> np.ndarray:
         """Values for the new plan's parameters: the old run's value unless the user edited it."""
@@ -115,7 +109,7 @@ class Trainer:
         out = np.zeros_like(doc) if zero else doc
         for i, name in enumerate(plan.parameter_names()):
             ident = name.removeprefix("bias:")
-            if name in old_values and ident not in self._edited:
+            if name in old_values and ident not in self._edits.edited:
                 out[i] = old_values[name]
         return out
 
@@ -125,19 +119,19 @@ class Trainer:
 
     def prepare(self) -> None:
         """Adopt edits made to the document since the last step (called before each step)."""
-        if self._stale:
+        if self._edits.structural:
             self._rebuild()
-        elif self._edited:
+        elif self._edits.edited:
             self._adopt_edited_values()
 
     def _adopt_edited_values(self) -> None:
         theta = self.plan.flatten(self.params)
         doc = self.plan.flatten(self.plan.pack(self.network))
         for i, name in enumerate(self.plan.parameter_names()):
-            if name.removeprefix("bias:") in self._edited:
+            if name.removeprefix("bias:") in self._edits.edited:
                 theta[i] = doc[i]
         self.params = self.plan.unflatten(theta)
-        self._edited.clear()
+        self._edits.clear()
 
     def adopt_document(self, snapshot: Network | NetworkDelta, edited: set[str] | frozenset[str],
                        structural: bool) -> None:
@@ -147,16 +141,12 @@ class Trainer:
         The trainer keeps its trained values except for the ids the user edited; a
         structural change recompiles at the next step.
         """
-        self._writing = True
-        try:
+        with self._edits.ours():
             if isinstance(snapshot, NetworkDelta):
                 self.network.apply_delta(snapshot)
             else:
                 self.network.replace_with(snapshot)
-        finally:
-            self._writing = False
-        self._stale = self._stale or structural
-        self._edited.update(edited)
+        self._edits.mark(edited, structural)
 
     def set_settings(self, settings: TrainingSettings) -> None:
         """New settings take effect at the next step; a new optimiser starts with fresh state."""
@@ -183,20 +173,50 @@ class Trainer:
         self._position = 0
 
     # ----- stepping --------------------------------------------------------------------------
+    @property
+    def dtype(self) -> type:
+        """The floating-point type training runs in (the precision setting)."""
+        return np.float32 if self.settings.precision == "float32" else np.float64
+
+    def _training_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The training set in the training dtype, cast once rather than at every batch."""
+        data, dtype, x, y = self._cast
+        if data is not self.data or dtype is not self.dtype:
+            x = np.asarray(self.data.x_train, dtype=self.dtype)
+            y = np.asarray(self.data.y_train, dtype=self.dtype)
+            self._cast = (self.data, self.dtype, x, y)
+        return x, y
+
     def _next_batch(self) -> tuple[np.ndarray, np.ndarray, bool]:
         """The next minibatch, and whether it ends an epoch."""
-        n = len(self.data.x_train)
+        x, y = self._training_arrays()
+        n = len(x)
         if n == 0:
             raise TrainingError("the training set is empty")
         size = self.settings.batch_size
         if size <= 0 or size >= n:
-            return self.data.x_train, self.data.y_train, True
+            return x, y, True
         if self._position >= len(self._order):
             self._order = self._rng.permutation(n) if self.settings.shuffle else np.arange(n)
             self._position = 0
         idx = self._order[self._position: self._position + size]
         self._position += size
-        return self.data.x_train[idx], self.data.y_train[idx], self._position >= n
+        return x[idx], y[idx], self._position >= n
+
+    def _flat_params(self) -> FlatParams:
+        """self.params as views into one flat vector of the training dtype, with gradient and
+        backup buffers to match: repacked only after a rebuild, an edit or a new precision."""
+        dtype = self.dtype
+        if self._layout is None or self._layout.plan is not self.plan:
+            self._layout, self._grads = FlatLayout(self.plan), []
+        if not self._layout.holds(self.params, dtype):
+            self.params = self._layout.pack(self.params, dtype)
+        if not self._grads or self._grads[0].flat.dtype != dtype:
+            # Two gradient buffers taking turns: last_gradients stays the last good step's
+            # while a step that diverges writes into the other one.
+            self._grads = [self._layout.empty(dtype), self._layout.empty(dtype)]
+            self._backup = np.empty(self._layout.size, dtype)
+        return self.params
 
     def step(self) -> StepInfo:
         """One minibatch: forward, backward, update. Raises Diverged (after rolling back)."""
@@ -207,23 +227,26 @@ class Trainer:
     def _step(self) -> StepInfo:
         self.prepare()
         s = self.settings
+        params = self._flat_params()
         x, y, ends_epoch = self._next_batch()
         lr = learning_rate(s, self.step_count, self.epoch)
-        loss, grads = loss_and_gradients(self.plan, self.params, x, y, s.loss, s.dropout,
-                                         self._dropout_rng)
+        grads = self._grads[self.step_count % 2]
+        loss, grads = loss_and_gradients(self.plan, params, x, y, s.loss, s.dropout,
+                                         self._dropout_rng, out=grads)
         if s.l1 or s.l2:
-            loss += penalty(self.params.weights, s.l1, s.l2)
-            add_penalty_gradient(self.params.weights, grads.weights, s.l1, s.l2)
+            loss += penalty(params.weights, s.l1, s.l2)
+            add_penalty_gradient(params.weights, grads.weights, s.l1, s.l2)
         mask_frozen(self.plan, grads)
-        norm = clip_gradients(grads.arrays(), s.clip_norm, s.clip_value)
+        # One flat vector: frozen and absent entries are zero after mask_frozen.
+        norm = clip_gradients([grads.flat], s.clip_norm, s.clip_value)
         if not (math.isfinite(loss) and math.isfinite(norm)):
             self._diverge(grads, "the loss" if not math.isfinite(loss) else "a gradient", loss)
-        backup = self.params.copy()
-        self.optimizer.step(self.params.arrays(), grads.arrays(), lr)
+        np.copyto(self._backup, params.flat)
+        self.optimizer.step_flat(params.flat, grads.flat, lr, self._layout.views)
         if s.max_norm > 0:
-            apply_max_norm(self.params.weights, s.max_norm, [lv.trainable for lv in self.plan.levels])
-        if not self.params.all_finite():
-            self.params = backup
+            apply_max_norm(params.weights, s.max_norm, [lv.trainable for lv in self.plan.levels])
+        if not all_finite(params.flat):
+            np.copyto(params.flat, self._backup)
             self.optimizer.reset()  # its state saw the bad step too
             self._diverge(grads, "a weight", loss)
         self.last_gradients = grads
@@ -232,7 +255,7 @@ class Trainer:
             self.epoch += 1
         self.batch_loss.append(self.step_count, loss)
         if self.trajectory.wants(self.step_count):
-            self.trajectory.append(self.step_count, self.plan.flatten(self.params))
+            self.trajectory.append(self.step_count, self._layout.theta(params.flat))
         info = StepInfo(self.step_count, self.epoch, loss, lr, norm)
         self.stepped.emit(info)
         return info
@@ -338,27 +361,20 @@ class Trainer:
                 act_of.update((row, act) for row in range(start, stop))
         warnings = {}
         for row, nid in enumerate(self.plan.order[self.plan.n_inputs:], self.plan.n_inputs):
-            act = act_of.get(row)
-            z, a = fwd.z[row], fwd.a[row]
-            if act == "relu" and np.all(z <= 0):
-                warnings[nid] = "dead ReLU: its net input is negative for every sample"
-            elif act == "sigmoid" and np.mean((a < 0.01) | (a > 0.99)) >= 0.9:
-                warnings[nid] = "saturated sigmoid: output near 0 or 1 for most samples"
-            elif act == "tanh" and np.mean(np.abs(a) > 0.99) >= 0.9:
-                warnings[nid] = "saturated tanh: output near -1 or 1 for most samples"
+            spec = ACTIVATIONS.get(act_of.get(row))
+            warning = spec.health(fwd.z[row], fwd.a[row]) if spec and spec.health else None
+            if warning:
+                warnings[nid] = warning
         return warnings
 
     def sync_network(self) -> None:
         """Write the trained weights and biases into the document (one `values` event)."""
         weights, biases = self.plan.unpack(self.params)
-        self._writing = True
-        try:
+        with self._edits.ours():
             self.network.set_values(weights, biases)
-        finally:
-            self._writing = False
 
     def close(self) -> None:
-        self.network.changed.disconnect(self._on_network_changed)
+        self._edits.close()
 
 
 def data_mismatch(plan: Plan, data: Dataset) -> str | None:
@@ -399,6 +415,13 @@ def physical_memory() -> int:
 
 def _gigabytes(n: int) -> str:
     return f"{n / 1e9:,.0f} GB" if n >= 1e9 else f"{n / 1e9:.1f} GB"
+
+
+def all_finite(a: np.ndarray) -> bool:
+    """No NaN or infinity in `a`. A NaN or infinity anywhere makes the sum non-finite, so the
+    sum decides in one pass; only when it overflowed is every entry checked."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return math.isfinite(float(np.sum(a))) or bool(np.isfinite(a).all())
 
 
 def accuracy(predicted: np.ndarray, y: np.ndarray) -> float:

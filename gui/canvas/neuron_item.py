@@ -7,11 +7,10 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QFont, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
+from core.activations import ACTIVATIONS
 from gui import theme
 
 R = theme.NEURON_RADIUS
-GLYPH = {"identity": "lin", "sigmoid": "σ", "tanh": "tanh", "relu": "ReLU",
-         "leaky_relu": "lReLU", "elu": "ELU", "softplus": "soft+"}
 
 
 class NeuronItem(QGraphicsItem):
@@ -90,7 +89,7 @@ class NeuronItem(QGraphicsItem):
         font.setPointSizeF(8)
         painter.setFont(font)
         painter.setPen(theme.MUTED_TEXT)
-        glyph = "in" if n.role == "input" else GLYPH[n.activation]
+        glyph = "in" if n.role == "input" else ACTIVATIONS[n.activation].label()
         painter.drawText(QRectF(-R, 2, 2 * R, R - 6), Qt.AlignHCenter | Qt.AlignTop, glyph)
         if self.value_text is not None or n.role != "input":
             text = self.value_text if self.value_text is not None else f"b={n.bias:+.2f}"

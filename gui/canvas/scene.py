@@ -14,6 +14,7 @@ from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QUndoStack
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsLineItem, QGraphicsScene
 
+from core.activations import DEFAULT_ACTIVATION
 from core.edits import AddNeuron, Connect, MoveNeurons
 from core.initializers import wiring_weight
 from core.network import Change, Network, Neuron
@@ -263,7 +264,7 @@ class CanvasScene(QGraphicsScene):
     def add_neuron_at(self, role: str, activation: str | None, pos: QPointF) -> str:
         nid = self.network.new_id("n")
         if activation is None:
-            activation = "identity" if role == "input" else "sigmoid"
+            activation = DEFAULT_ACTIVATION[role]
         if self.snap_to_grid:
             g = theme.GRID
             pos = QPointF(round(pos.x() / g) * g, round(pos.y() / g) * g)

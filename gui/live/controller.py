@@ -1,4 +1,4 @@
-"""The GUI side of training: keeps a training process (gui/live/training_process.py, reached
+"""The GUI side of training: keeps a training process (core/training/loop.py, reached
 through gui/live/training_link.py), forwards document edits to it, and writes trained weights
 back into the document (throttled, once per drawn frame). If the process dies it starts a new
 one from the document as it is.
@@ -15,9 +15,12 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.data.dataset import Dataset
+from core.edits import values_of
 from core.network import Change, Network
 from core.settings import TrainingSettings
-from gui.live.progress import Progress
+from core.training.edit_tracker import EditTracker
+from core.training.live_state import LiveState
+from core.training.progress import Progress
 from gui.live.training_link import TrainingLink
 from gui.live.trajectory_mirror import TrajectoryMirror
 
@@ -39,33 +42,43 @@ class TrainingController(QObject):
     # A finished stretch of training as one undoable change: (weights, biases) before and after.
     trained = Signal(object, object, int)
 
-    def __init__(self, network: Network, data: Dataset | None, settings: TrainingSettings,
-                 parent: QObject | None = None) -> None:
+    def __init__(self, live: LiveState, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.network = network
+        # The document, its data and settings (what a new training process starts from,
+        # should the running one die) and the latest Progress: kept here, read by the panels.
+        self.live = live
+        network = live.network
         self.generation = 0
-        self.latest: Progress | None = None
         self.running = False
-        self._applying = False
-        self._edited: set[str] = set()
-        self._structural = False
         self._session_start: tuple[dict, dict] | None = None
         self._session_steps = 0
         self._closed = False
-        # What a new training process starts from, should the running one die.
-        self._data, self._settings = data, settings
         self._steps_per_update = 0
         self._trajectory = TrajectoryMirror()
         self._restarted_at: list[float] = []
         self._link = TrainingLink(self)
         self._link.received.connect(self._on_message)
         self._link.died.connect(self._on_process_died)
-        network.changed.connect(self._on_network_changed)
+        self._edits = EditTracker(network)  # what the process has yet to be sent
+        self._edits.noticed.connect(self._on_network_edited)
         self._flush_timer = QTimer(self, singleShot=True, interval=0)
         self._flush_timer.timeout.connect(self._flush_edits)
         self._next_progress = QTimer(self, singleShot=True)
         self._next_progress.timeout.connect(lambda: self._link.send("drawn"))
-        self._link.start(network.copy(), data, settings, self.generation)
+        self._link.start(network.copy(), live.data, live.settings, self.generation)
+
+    @property
+    def network(self) -> Network:
+        return self.live.network
+
+    @property
+    def latest(self) -> Progress | None:
+        """The last Progress taken into the document (None before the run's first)."""
+        return self.live.progress
+
+    @latest.setter
+    def latest(self, progress: Progress | None) -> None:
+        self.live.progress = progress
 
     # ----- commands ---------------------------------------------------------------------------
     def run(self) -> None:
@@ -118,11 +131,9 @@ class TrainingController(QObject):
         """Another document is open: the process drops its run and trains this one; anything
         it still says about the old document is ignored from now on."""
         self.generation += 1
-        self.network = network
-        self._data, self._settings = data, settings
-        self.latest = None
+        self.live.load_document(network, data, settings)
         self._trajectory = TrajectoryMirror()
-        self._edited, self._structural = set(), False
+        self._edits.clear()
         self._session_start = None
         if self.running:
             self.running = False
@@ -130,13 +141,12 @@ class TrainingController(QObject):
         self._link.send("document", self.generation, network.copy(), data, settings)
 
     def set_settings(self, settings: TrainingSettings) -> None:
-        self._settings = settings
+        self.live.set_settings(settings)
         self._link.send("settings", settings)
 
     def set_data(self, data: Dataset) -> None:
         self._flush_edits()
-        self._data = data
-        self.latest = None  # the process starts a new run on the new data
+        self.live.set_data(data)  # no progress: the process starts a new run on the new data
         self._link.send("data", data)
 
     def set_steps_per_update(self, n: int) -> None:
@@ -148,7 +158,7 @@ class TrainingController(QObject):
             return
         self._closed = True
         self._link.stop()
-        self.network.changed.disconnect(self._on_network_changed)
+        self._edits.close()
 
     # ----- questions to the process (they wait for its answer) -----------------------------
     def trajectory(self) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
@@ -178,25 +188,16 @@ class TrainingController(QObject):
         return self._link.pid
 
     # ----- document edits -> process -----------------------------------------------------------
-    def _on_network_changed(self, change: Change) -> None:
-        if self._applying:
-            return
-        self._edited.update(change.ids)
+    def _on_network_edited(self, change: Change) -> None:
         if change.kind == "reset":
             return  # another document: the window calls load_document with its data
-        if change.kind == "values":
-            self._edited.update(self.network.edges)
-            self._edited.update(self.network.neurons)
-        self._structural = self._structural or change.structural
         self._flush_timer.start()  # one snapshot for a burst of edits
 
     def _flush_edits(self) -> None:
-        if not self._edited and not self._structural:
+        if not self._edits.pending():
             return
-        edited = frozenset(self._edited)
-        delta = self.network.delta(edited, self._structural)
-        self._link.send("adopt", delta, edited, self._structural)
-        self._edited, self._structural = set(), False
+        edited, structural = self._edits.take()
+        self._link.send("adopt", self.network.delta(edited, structural), edited, structural)
 
     # ----- process -> document and panels ------------------------------------------------------
     def _on_message(self, message: tuple) -> None:
@@ -219,14 +220,14 @@ class TrainingController(QObject):
         self._end_session()  # what reached the document so far is one undoable stretch
         self.latest = None  # the new process counts from step 0
         self._trajectory = TrajectoryMirror()  # and numbers its paths afresh
-        self._edited, self._structural = set(), False  # it starts from the document as it is
+        self._edits.clear()  # it starts from the document as it is
         now = time.monotonic()
         self._restarted_at = [t for t in self._restarted_at if now - t < RESTART_SECONDS] + [now]
         if len(self._restarted_at) > RESTARTS:
             self.message.emit("The training process keeps stopping, so training is off in this "
                               "window. Save your work and restart Backprop Studio.")
             return
-        self._link.start(self.network.copy(), self._data, self._settings, self.generation)
+        self._link.start(self.network.copy(), self.live.data, self.live.settings, self.generation)
         if self._steps_per_update:
             self._link.send("speed", self._steps_per_update)
         cause = self._link.death_cause()
@@ -255,19 +256,16 @@ class TrainingController(QObject):
         weights = dict(zip(progress.edge_ids, progress.weights.tolist()))
         biases = dict(zip(progress.bias_ids, progress.biases.tolist()))
         for values, present in ((weights, self.network.edges), (biases, self.network.neurons)):
-            for gone in (values.keys() - present.keys()) | (values.keys() & self._edited):
+            for gone in (values.keys() - present.keys()) | (values.keys() & self._edits.edited):
                 del values[gone]
-        self._applying = True
-        try:
+        with self._edits.ours():
             self.network.set_values(weights, biases)
-        finally:
-            self._applying = False
         self.latest = progress
         self.progress.emit(progress)
 
     def _begin_session(self) -> None:
         if self._session_start is None:
-            self._session_start = _values(self.network)
+            self._session_start = values_of(self.network)
             self._session_steps = self.latest.step if self.latest else 0
 
     def _on_running_changed(self, running: bool) -> None:
@@ -280,15 +278,10 @@ class TrainingController(QObject):
         """Report a finished stretch of training so the window can push one undo step."""
         if self._session_start is None or self.running or self._closed:
             return
-        after = _values(self.network)
+        after = values_of(self.network)
         # The run may have restarted inside the stretch (new data): then count from 0.
         now = self.latest.step if self.latest else 0
         steps = now - self._session_steps if now >= self._session_steps else now
         before, self._session_start = self._session_start, None
         if after != before:
             self.trained.emit(before, after, max(steps, 1))
-
-
-def _values(net: Network) -> tuple[dict[str, float], dict[str, float]]:
-    return ({e.id: e.weight for e in net.edges.values()},
-            {n.id: n.bias for n in net.neurons.values()})

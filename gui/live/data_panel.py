@@ -8,10 +8,11 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from core.engine import forward, plan_for, predict
+from core.engine import forward, predict
 from core.losses import predictions
 from core.network import NetworkError
-from gui.live.progress import Progress
+from core.training.live_state import LiveState
+from core.training.progress import Progress
 
 GRID = 60
 # One palette for the background and the points: class k is PALETTE[k] everywhere.
@@ -23,9 +24,9 @@ BRUSHES = [pg.mkBrush(*colour) for colour in PALETTE]  # one brush per class, sh
 
 
 class DataPanel(QWidget):
-    def __init__(self, window, parent=None) -> None:
+    def __init__(self, live: LiveState, parent=None) -> None:
         super().__init__(parent)
-        self.window = window
+        self.live = live
         self.plot = pg.PlotWidget(background="w")
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
@@ -59,33 +60,33 @@ class DataPanel(QWidget):
     def showEvent(self, event) -> None:
         super().showEvent(event)
         self._drawn_at = 0.0
-        self.refresh(self.window.controller.latest)  # brought to the front: draw what is now
+        self.refresh(self.live.progress)  # brought to the front: draw what is now
 
     def show_neuron(self, nid: str) -> None:
         """Hovering a neuron on the canvas: its own output over the input plane."""
         self.hovered = nid or None
         self._drawn_at = 0.0
-        self.refresh(self.window.controller.latest)
+        self.refresh(self.live.progress)
 
     def refresh(self, progress: Progress | None = None) -> None:
-        data = self.window.dataset
-        net = self.window.project.network
+        """Draw the live state; while training, at most every MIN_SECONDS (`progress`: the
+        one that asks for this drawing)."""
+        data = self.live.data
         now = time.monotonic()
         if data is None or not self.isVisible() or (
                 progress is not None and progress.running and now - self._drawn_at < MIN_SECONDS):
             return
         self._drawn_at = now
         try:
-            plan = plan_for(net)
+            plan = self.live.plan
         except NetworkError as exc:
             self.note.setText(f"No predictions: {exc}")
             return
         if plan.n_inputs != data.n_inputs:
             self.note.setText("The network's inputs do not match the data.")
             return
-        params = plan.unflatten(progress.theta) if progress is not None and \
-            progress.theta is not None and len(progress.theta) == plan.n_parameters else plan.pack(net)
-        loss = self.window.project.training.loss
+        params = self.live.params()
+        loss = self.live.loss
         if data.n_inputs == 2:
             self._plane(plan, params, data, loss)
         elif data.n_inputs == 1:
@@ -104,7 +105,7 @@ class DataPanel(QWidget):
         if self.hovered in plan.row:
             a = forward(plan, params, grid).a[plan.row[self.hovered]]
             rgb = _signed_colours(a / max(float(np.abs(a).max()), 1e-12))
-            name = self.window.project.network.neurons[self.hovered].name
+            name = self.live.network.neurons[self.hovered].name
             note = (f"Background: the output of neuron {name} over the input plane "
                     f"(blue positive, orange negative; largest |a| = {np.abs(a).max():.3g}).")
         else:

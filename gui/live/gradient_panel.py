@@ -6,7 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from gui.live.progress import Progress
+from core.training.progress import Progress
 
 COLOURS = ["#2f6fde", "#e0582b", "#3c9a5f", "#9b59b6", "#d4a017", "#16a085", "#c0392b"]
 

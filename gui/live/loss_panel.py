@@ -5,7 +5,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from gui.live.progress import Progress
+from core.training.progress import Progress
 
 EMPTY_SUMMARY = "Press Run (Space) or Step to train."
 

@@ -20,10 +20,11 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSpi
                                QVBoxLayout, QWidget)
 
 from core import surface
-from core.engine import loss_and_gradients, plan_for
+from core.engine import loss_and_gradients
 from core.network import NetworkError
 from core.training.race import MAX_STEPS, RaceError, race
-from gui.live.progress import Progress
+from core.training.live_state import LiveState
+from core.training.progress import Progress
 from gui.live.race_layer import RaceLayer
 
 MODES = [("exact", "Two parameters (exact)"), ("pca", "PCA of the path"),
@@ -35,9 +36,13 @@ LEVELS = 12
 
 
 class SurfacePanel(QWidget):
-    def __init__(self, window, parent=None) -> None:
+    """Draws the live state; asks `training` (the TrainingController) for the run's path, and
+    pauses it to race."""
+
+    def __init__(self, live: LiveState, training, parent=None) -> None:
         super().__init__(parent)
-        self.window = window
+        self.live = live
+        self.training = training
         self.plane: surface.Plane | None = None
         self.plan = None
         self.z: np.ndarray | None = None
@@ -101,7 +106,6 @@ class SurfacePanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.info)
-        self.latest: Progress | None = None
         self._sliced_at = time.monotonic()
         self._closed = False
         self._drawn_at = 0.0
@@ -114,7 +118,6 @@ class SurfacePanel(QWidget):
             self._future = None
         self._poll.stop()
         self.plane = self.plan = self.z = None
-        self.latest = None
         self.chosen = None
         self.race_layer.clear()
         self.image.clear()
@@ -140,23 +143,21 @@ class SurfacePanel(QWidget):
     def refit(self, automatic: bool = False) -> None:
         if self._closed:
             return
-        if automatic and len(self.window.project.network.edges) > AUTO_LIMIT:
+        if automatic and len(self.live.network.edges) > AUTO_LIMIT:
             self.info.setText("A large network: press Re-slice to compute its surface.")
             return
-        p = self.latest
         try:
-            plan = plan_for(self.window.project.network)
+            plan = self.live.plan
         except NetworkError as exc:
             self.info.setText(f"No surface: {exc}")
             return
-        theta = p.theta if p is not None and p.theta is not None and \
-            len(p.theta) == plan.n_parameters else plan.flatten(plan.pack(self.window.project.network))
+        theta = self.live.theta()
         try:
             plane = self._make_plane(plan, theta)
         except ValueError as exc:
             self.info.setText(str(exc))
             return
-        data = self.window.dataset
+        data = self.live.data
         if data is None:
             return
         if plan.n_inputs != data.n_inputs or len(plan.output_rows) != data.n_targets:
@@ -173,9 +174,9 @@ class SurfacePanel(QWidget):
             self.info.setText("The weights are too large to draw a surface around them "
                               "(did training diverge?). Reset the weights, then Re-slice.")
             return
-        g = GRID_RUNNING if self.window.controller.running else GRID_PAUSED
+        g = GRID_RUNNING if self.training.running else GRID_PAUSED
         alphas, betas = np.linspace(ext[0], ext[1], g), np.linspace(ext[2], ext[3], g)
-        loss = self.window.project.training.loss
+        loss = self.live.loss
         if self._future is not None:
             self._future.cancel()
         self._pending = (plan, plane, ext, x, y)
@@ -195,7 +196,7 @@ class SurfacePanel(QWidget):
                 raise ValueError("The exact slice needs two trainable parameters.")
             return surface.exact_plane(plan, theta, i, j)
         if mode == "pca":
-            thetas, _, traj_names = self.window.controller.trajectory()
+            thetas, _, traj_names = self.training.trajectory()
             if tuple(traj_names) != tuple(names) or len(thetas) < 3:
                 raise ValueError("The PCA plane needs a training path: train for a while first.")
             return surface.pca_plane(np.vstack([thetas, theta[None]]))
@@ -229,7 +230,7 @@ class SurfacePanel(QWidget):
             self.info.setText("The loss is not finite anywhere on this plane.")
             return
         plan, plane, ext, x, y = self._pending
-        if plan.structure_version != self.window.project.network.structure_version:
+        if plan.structure_version != self.live.network.structure_version:
             return  # computed for a network that has changed since: a new slice is due
         self.plan, self.plane, self.extent, self.xy = plan, plane, ext, (x, y)
         self.z = z
@@ -266,13 +267,13 @@ class SurfacePanel(QWidget):
         self.race_layer.draw(self.plane)
 
     def _path_coords(self, plane) -> np.ndarray:
-        thetas, _, names = self.window.controller.trajectory()
+        thetas, _, names = self.training.trajectory()
         if len(thetas) == 0 or thetas.shape[1] != len(plane.center):
             return np.zeros((0, 2))
         return plane.coordinates(thetas[-5000:])
 
     def show_progress(self, p: Progress) -> None:
-        self.latest = p
+        """`p` is the live state's new progress."""
         now = time.monotonic()
         if p.running and self.plane is not None and self._future is None and \
                 now - self._sliced_at > RESLICE_SECONDS:
@@ -296,7 +297,7 @@ class SurfacePanel(QWidget):
     def _draw_path_now(self) -> None:
         if self.plane is None:
             return
-        p = self.latest
+        p = self.live.progress
         # Before any training the current point is the slice's own centre.
         theta = p.theta if p is not None and p.theta is not None else self.plane.center
         if len(theta) != len(self.plane.center):
@@ -313,7 +314,7 @@ class SurfacePanel(QWidget):
     def _draw_arrow(self, theta, here) -> None:
         x, y = self.xy  # the sample the grid was computed on
         _, grads = loss_and_gradients(self.plan, self.plan.unflatten(theta), x, y,
-                                      self.window.project.training.loss)
+                                      self.live.loss)
         g = np.concatenate([self.plan.edge_vector(grads.weights), grads.biases[self.plan.bias_rows]])
         d = -np.array([g @ self.plane.d1, g @ self.plane.d2])
         a0, a1, b0, b1 = self.extent
@@ -332,7 +333,7 @@ class SurfacePanel(QWidget):
     def _honesty(self, theta, here) -> None:
         plane = self.plane
         x, y = self.xy
-        loss = self.window.project.training.loss
+        loss = self.live.loss
         true = surface.loss_at(self.plan, theta, x, y, loss)
         shown = surface.loss_at(self.plan, plane.point(*here), x, y, loss)
         parts = [{"exact": "Exact slice: all other parameters held at their values when sliced.",
@@ -342,7 +343,7 @@ class SurfacePanel(QWidget):
             parts.append(f"Plane explains {100 * sum(plane.explained):.1f}% of the path's variance.")
         parts.append(f"Off-plane fraction {plane.off_plane_fraction(theta):.2f}; "
                      f"loss here {true:.4g} vs surface {shown:.4g} under the marker.")
-        if plane.kind == "exact" and self.latest is not None:
+        if plane.kind == "exact" and self.live.progress is not None:
             parts.append("Re-slice when the other weights have moved on.")
         self.info.setText(" ".join(parts))
 
@@ -351,16 +352,16 @@ class SurfacePanel(QWidget):
         """Race from the document's weights in the background; draw when all have finished."""
         if self._race_future is not None or self._closed:
             return
-        w = self.window
-        if w.controller.running:
-            w.controller.pause()
-        if w.dataset is None:
+        live = self.live
+        if self.training.running:
+            self.training.pause()
+        if live.data is None:
             self.info.setText("No race: there is no data to train on.")
             return
         self.race_button.setEnabled(False)
         self.race_button.setText("Racing…")
         self._race_future = self._pool.submit(
-            _quiet_race, w.project.network.copy(), w.dataset, w.project.training,
+            _quiet_race, live.network.copy(), live.data, live.settings,
             self.race_steps.value())
         self._race_poll.start()
 

@@ -1,4 +1,4 @@
-"""The window's end of the training process (gui/live/training_process.py): starts it, sends
+"""The window's end of the training process (its loop: core/training/loop.py): starts it, sends
 it commands, hands its messages to the GUI thread as a signal, and notices when it dies.
 
 Messages are read in the GUI thread when the pipe has some (a QSocketNotifier on it), not by a
@@ -25,11 +25,11 @@ from threadpoolctl import threadpool_limits
 from core.data.dataset import Dataset
 from core.network import Network
 from core.settings import TrainingSettings
-from gui.live.training_process import serve
+from core.training.loop import serve
 
 if "forkserver" in multiprocessing.get_all_start_methods():
     CONTEXT = multiprocessing.get_context("forkserver")
-    CONTEXT.set_forkserver_preload(["gui.live.training_process"])
+    CONTEXT.set_forkserver_preload(["core.training.loop"])
 else:  # Windows: no forkserver; spawn starts a fresh interpreter (slower, equally safe)
     CONTEXT = multiprocessing.get_context("spawn")
 # The training process needs a core to itself. The window's own number crunching (surface

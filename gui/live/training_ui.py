@@ -1,5 +1,8 @@
 """Everything the window needs to train live: the run toolbar, the settings dock, the loss,
-gradient, surface and data panels, and the weights / gradients view of the canvas."""
+gradient, surface and data panels, and the weights / gradients view of the canvas.
+
+The panels (and the step-through mode) are handed `live`, the one LiveState (network, dataset,
+settings, latest progress, plan, current parameters) that the TrainingController keeps."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,11 +13,12 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QLabel, QSc
 
 import numpy as np
 
-from core.data.dataset import DataError, make_dataset
-from core.engine import forward, plan_for
+from core.data.dataset import DataError, Dataset, make_dataset
+from core.engine import forward
 from core.network import NetworkError
 from core.edits import SetSettings, SetValues, values_of
 from core.initializers import initialize
+from core.training.live_state import LiveState
 from gui.canvas.edge_item import EdgeItem
 from gui.canvas.neuron_item import NeuronItem
 from gui.commands import EditCommand
@@ -24,18 +28,16 @@ from gui.live.gradient_panel import GradientPanel
 from gui.live.loss_panel import LossPanel
 from gui.live.settings_dock import SettingsPanel
 from gui.live.surface_panel import SurfacePanel
-from gui.live.progress import Progress
+from core.training.progress import Progress
 
 
 class TrainingUI(QObject):
     def __init__(self, window) -> None:
         super().__init__(window)
         self.window = window
-        window.dataset = None
-        self._make_dataset()
         project = window.project
-        self.controller = TrainingController(project.network, window.dataset, project.training, self)
-        window.controller = self.controller
+        self.live = LiveState(project.network, self._make_dataset(), project.training)
+        self.controller = TrainingController(self.live, self)
         self.controller.progress.connect(self._on_progress)
         self.controller.message.connect(self._on_message)
         self.controller.running_changed.connect(self._on_running_changed)
@@ -98,7 +100,7 @@ class TrainingUI(QObject):
         self.sample.setSpecialValueText("none")
         self.sample.setValue(-1)
         self.sample.setToolTip("Colour every neuron by its activation for this training sample")
-        self.sample.valueChanged.connect(lambda _: self._show_sample(self.controller.latest))
+        self.sample.valueChanged.connect(lambda _: self._show_sample())
         bar.addWidget(self.sample)
 
     def _docks(self) -> None:
@@ -116,8 +118,8 @@ class TrainingUI(QObject):
         w.splitDockWidget(w.inspector_dock, self.settings_dock, Qt.Vertical)
         self.loss_panel = LossPanel()
         self.gradient_panel = GradientPanel()
-        self.surface_panel = SurfacePanel(w)
-        self.data_panel = DataPanel(w)
+        self.surface_panel = SurfacePanel(self.live, self.controller)
+        self.data_panel = DataPanel(self.live)
         docks = [self._dock(title, panel, Qt.BottomDockWidgetArea, name) for title, panel, name in
                  (("Loss", self.loss_panel, "loss"), ("Data", self.data_panel, "data"),
                   ("Loss surface", self.surface_panel, "surface"),
@@ -139,16 +141,16 @@ class TrainingUI(QObject):
         return dock
 
     # ----- data ----------------------------------------------------------------------------------
-    def _make_dataset(self) -> bool:
+    def _make_dataset(self) -> Dataset | None:
+        """The project's data set, or None (said on the status bar) if it cannot be made."""
         w = self.window
         base = w.files.path.parent if w.files.path else Path.cwd()
         self._dataset_for = w.project.data
         try:
-            w.dataset = make_dataset(w.project.data, base)
-            return True
+            return make_dataset(w.project.data, base)
         except DataError as exc:
             w.statusBar().showMessage(f"Data: {exc}", 10000)
-            return False
+            return None
 
     # ----- reactions ---------------------------------------------------------------------------
     def _on_progress(self, p: Progress) -> None:
@@ -160,22 +162,21 @@ class TrainingUI(QObject):
         if self.view_mode.currentText() == "gradients":
             self.window.scene.set_gradients(dict(zip(p.edge_ids, p.gradients.tolist())))
         if self.sample.value() >= 0:
-            self._show_sample(p)
+            self._show_sample()
 
-    def _show_sample(self, p: Progress | None) -> None:
-        """Colour the neurons by their activation for the chosen training sample."""
-        data, index = self.window.dataset, self.sample.value()
+    def _show_sample(self) -> None:
+        """Colour the neurons by their activation for the chosen training sample, with the
+        current parameters."""
+        data, index = self.live.data, self.sample.value()
         if index < 0 or data is None or len(data.x_train) == 0:
             self.window.scene.set_neuron_values(None)
             return
         index = min(index, len(data.x_train) - 1)
         try:
-            plan = plan_for(self.window.project.network)
+            plan = self.live.plan
         except NetworkError:
             return
-        params = plan.unflatten(p.theta) if p is not None and p.theta is not None and \
-            len(p.theta) == plan.n_parameters else plan.pack(self.window.project.network)
-        a = forward(plan, params, data.x_train[index: index + 1]).a[:, 0]
+        a = forward(plan, self.live.params(), data.x_train[index: index + 1]).a[:, 0]
         self.window.scene.set_neuron_values(dict(zip(plan.order, a.tolist())))
         self.window.statusBar().showMessage(
             f"Neurons show their activation for training sample {index}: inputs "
@@ -228,9 +229,11 @@ class TrainingUI(QObject):
         self.settings.load(p.data, p.training)
         self.controller.set_settings(p.training)
         self._give_scene_initializer()
-        if p.data != self._dataset_for and self._make_dataset():
-            self.controller.set_data(self.window.dataset)  # other data: a new run
-            self._reset_run_views()
+        if p.data != self._dataset_for:
+            data = self._make_dataset()
+            if data is not None:
+                self.controller.set_data(data)  # other data: a new run
+                self._reset_run_views()
 
     def _give_scene_initializer(self) -> None:
         """Edges wired by hand get their weights the project's way."""
@@ -241,11 +244,10 @@ class TrainingUI(QObject):
         """A new document starts clean everywhere: a training process holding it, and no
         curve, path, race, gradient or sample colouring of the one before."""
         w, p = self.window, self.window.project
-        if not self._make_dataset():
-            w.dataset = None
+        data = self._make_dataset()
         self.settings.load(p.data, p.training)
         self._give_scene_initializer()
-        self.controller.load_document(p.network, w.dataset, p.training)
+        self.controller.load_document(p.network, data, p.training)
         self.sample.setValue(-1)
         w.scene.set_neuron_values(None)
         self._reset_run_views()

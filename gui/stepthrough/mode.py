@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QListWidget, QP
 from core.edits import SetValues
 from core.network import NetworkError
 from core.stepthrough import StepThroughError, Walkthrough, fmt, target_meaning, walkthrough
+from core.training.live_state import LiveState
 from gui.commands import apply_and_push
 from gui.stepthrough.formula_view import event_html, refusal_html
 from gui.stepthrough.overlay import StepOverlay
@@ -25,9 +26,13 @@ PLAY_MS = 900  # per event while playing: time to read a line or two
 
 
 class StepThroughMode(QObject):
-    def __init__(self, window) -> None:
+    def __init__(self, window, live: LiveState, training) -> None:
+        """`live`: the document, its data and settings as training has them; `training`: the
+        TrainingController, paused on entering."""
         super().__init__(window)
         self.window = window
+        self.live = live
+        self.training = training
         self.walk: Walkthrough | None = None
         self.index = 0
         self.active = False
@@ -135,9 +140,8 @@ class StepThroughMode(QObject):
         self.toggle_action.setChecked(on)
         self._enable_keys(on)
         if on:
-            controller = getattr(self.window, "controller", None)
-            if controller is not None and controller.running:
-                controller.pause()
+            if self.training.running:
+                self.training.pause()
             self.dock.show()
             self.dock.raise_()
             self.window.resizeDocks([self.dock], [520], Qt.Horizontal)
@@ -170,11 +174,10 @@ class StepThroughMode(QObject):
     def rebuild(self) -> None:
         if not self.active:
             return
-        w = self.window
-        net = w.project.network
-        training = w.project.training
+        net = self.live.network
+        training = self.live.settings
         self.chooser.set_shape([n.name for n in net.inputs], [n.name for n in net.outputs],
-                               getattr(w, "dataset", None), target_meaning(training.loss))
+                               self.live.data, target_meaning(training.loss))
         try:
             x, t = self.chooser.current()
             self.walk = walkthrough(net, x, t, training.loss, training.learning_rate)

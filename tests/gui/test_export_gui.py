@@ -221,7 +221,7 @@ def test_without_its_data_a_standardised_project_is_not_exported(xor_window, tmp
 
     w = xor_window
     w.project.data = replace(w.project.data, standardize=True)
-    w.dataset = None  # as when the data could not be loaded
+    w.training.live.data = None  # as when the data could not be loaded
     shown = []
     monkeypatch.setattr(QMessageBox, "critical", lambda *a: shown.append(a[2]))
     assert not export_actions.export_weights_to(w, "onnx", tmp_path / "w.onnx")

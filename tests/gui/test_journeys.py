@@ -61,7 +61,7 @@ def assert_fresh(w, expected) -> None:
     assert t.gradient_panel.curves == [] and t.gradient_panel.warnings.text() == ""
     x, _ = t.surface_panel.path.getData()
     assert x is None or len(x) == 0
-    assert t.surface_panel.race_layer.racers == [] and t.surface_panel.latest is None
+    assert t.surface_panel.race_layer.racers == [] and t.live.progress is None
     assert w.scene.gradients in (None, {})
     assert t.sample.value() == -1
     assert all(item.highlight is None for item in w.scene.neuron_items.values())

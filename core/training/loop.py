@@ -1,5 +1,7 @@
-"""The training loop, in a process of its own: a core Trainer on the process's own copy of the
-network, driven by commands from the window and reporting `Progress` back.
+"""The training loop the window's training process runs: a Trainer on the process's own copy
+of the network, driven by commands from the window and reporting `Progress` back. The window's
+end (starting the process, reading its messages in the GUI thread) is
+gui/live/training_link.py; tests drive the loop directly, with no process and no Qt.
 
 Why a process and not a thread: the window's painting calls into Python many times per frame
 (pyqtgraph items, canvas items). With the trainer on a thread of the same interpreter, each of
@@ -7,7 +9,8 @@ those calls had to take the GIL back from the busy training loop, waiting up to 
 interval (5 ms) every time; drawing crawled and training got a fraction of its speed. Here the
 trainer has an interpreter to itself.
 
-No Qt here, ever: this module is preloaded into the forkserver the process starts from.
+No Qt here, ever (tests/core/test_no_qt.py): this module is preloaded into the forkserver
+the process starts from.
 
 Commands arrive on a multiprocessing Queue, as tuples:
     ("run",)  ("pause",)  ("steps", n)  ("epoch",)
@@ -42,7 +45,7 @@ from core.data.dataset import Dataset
 from core.network import Network
 from core.settings import TrainingSettings
 from core.training.trainer import Diverged, Evaluation, Trainer, TrainingError
-from gui.live.progress import Progress, SeriesCopy
+from core.training.progress import Progress, SeriesCopy
 
 FRAME_SECONDS = 1 / 30
 HEALTH_SECONDS = 1.0
@@ -75,6 +78,7 @@ class TrainingLoop:
                  settings: TrainingSettings, generation: int = 0) -> None:
         self._commands, self._replies = commands, replies
         self._generation = generation
+        # The window's process; None when the loop runs in the caller's own process (tests).
         self._window = multiprocessing.parent_process()
         self._network, self._data, self._settings = network, data, settings
         self._trainer: Trainer | None = None
@@ -95,7 +99,7 @@ class TrainingLoop:
                 self._run_frame()
             else:
                 self._wait_for_command()
-            if not self._window.is_alive():  # killed without a word: do not train on
+            if self._window is not None and not self._window.is_alive():  # killed without a word
                 return
 
     # ----- commands ---------------------------------------------------------------------------
