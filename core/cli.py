@@ -192,7 +192,8 @@ def _gradcheck(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     problem = check_loss(plan, net, loss) or data_mismatch(plan, data)
     if problem:
         raise UsageError(problem)
-    x, y = data.x_train[:GRADCHECK_SAMPLES], data.y_train[:GRADCHECK_SAMPLES]
+    x = plan.inputs_from(data.x_train[:GRADCHECK_SAMPLES])  # the inputs' features, if any
+    y = data.y_train[:GRADCHECK_SAMPLES]
     bar = _ProgressBar(plan.n_parameters, err, unit="parameters")
     try:
         result = gradient_check(plan, plan.pack(net), x, y, loss,

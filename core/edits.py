@@ -37,7 +37,7 @@ class AddNeuron(Edit):
     def apply(self, net: Network) -> None:
         n = self.neuron
         net.add_neuron(n.role, n.activation, n.bias, n.label, n.x, n.y, n.frozen, id=n.id,
-                       index=self.index)
+                       index=self.index, feature=n.feature)
 
     def revert(self, net: Network) -> None:
         net.remove_neuron(self.neuron.id)
@@ -73,7 +73,7 @@ class RemoveItems(Edit):
     def revert(self, net: Network) -> None:
         for index, n in self._neurons:
             net.add_neuron(n.role, n.activation, n.bias, n.label, n.x, n.y, n.frozen, id=n.id,
-                           index=index)
+                           index=index, feature=n.feature)
         for index, e in self._edges:
             net.connect(e.source, e.target, e.weight, e.frozen, id=e.id, index=index)
 
@@ -115,9 +115,10 @@ class ConnectMany(Edit):
 
 @dataclass
 class SetValue(Edit):
-    """One scalar attribute of a neuron or edge: weight, bias, activation, label, frozen, role."""
+    """One attribute of a neuron or edge: weight, bias, activation, label, frozen, role, or
+    an input's feature (a core.features.Feature or None)."""
 
-    kind: str  # "weight", "edge_frozen", "bias", "activation", "label", "frozen", "role"
+    kind: str  # "weight", "edge_frozen", "bias", "activation", "label", "frozen", "role", "feature"
     item_id: str
     old: object
     new: object
@@ -146,7 +147,8 @@ class SetValue(Edit):
     def _set(self, net: Network, value: object) -> None:
         setter = {"weight": net.set_weight, "edge_frozen": net.set_edge_frozen,
                   "bias": net.set_bias, "activation": net.set_activation, "label": net.set_label,
-                  "frozen": net.set_frozen, "role": net.set_role}[self.kind]
+                  "frozen": net.set_frozen, "role": net.set_role,
+                  "feature": net.set_feature}[self.kind]
         setter(self.item_id, value)
 
 

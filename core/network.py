@@ -14,6 +14,7 @@ from core import graph
 from core.activations import ACTIVATIONS, DEFAULT_ACTIVATION
 from core.errors import NetworkError, UserError, shorten
 from core.events import Signal
+from core.features import Feature
 
 ROLES = ("input", "hidden", "output")
 
@@ -28,11 +29,15 @@ class Neuron:
     x: float = 0.0
     y: float = 0.0
     frozen: bool = False
+    # What an input neuron computes from the data's columns (core.features); None: the column
+    # at its position among the inputs. Kept but unused while the neuron is not an input.
+    feature: Feature | None = None
 
     @property
     def name(self) -> str:
-        """What a message calls this neuron: its label if it has one, else its id."""
-        return self.label or self.id
+        """What a message calls this neuron: its label, else its feature's, else its id."""
+        return self.label or (self.feature.label if self.feature and self.role == "input"
+                              else "") or self.id
 
 
 @dataclass
@@ -162,6 +167,7 @@ class Network:
         frozen: bool = False,
         id: str | None = None,
         index: int | None = None,
+        feature: Feature | None = None,
     ) -> Neuron:
         if role not in ROLES:
             raise NetworkError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
@@ -172,7 +178,7 @@ class Network:
         if nid in self.neurons or nid in self.edges:
             raise NetworkError(f"the id {nid!r} is already in use")
         neuron = Neuron(nid, role, activation, _finite(bias, "bias"), str(label), _finite(x, "x"),
-                        _finite(y, "y"), bool(frozen))
+                        _finite(y, "y"), bool(frozen), _check_feature(feature))
         self.neurons = _insert(self.neurons, nid, neuron, index)
         self._structure_changed(Change("neuron_added", (nid,)))
         return neuron
@@ -297,6 +303,11 @@ class Network:
         self.neuron(nid).label = str(label)
         self.changed.emit(Change("neuron_changed", (nid,)))
 
+    def set_feature(self, nid: str, feature: Feature | None) -> None:
+        """What an input neuron computes from the data's columns (None: its own column)."""
+        self.neuron(nid).feature = _check_feature(feature)
+        self._structure_changed(Change("neuron_changed", (nid,)))
+
     def set_frozen(self, nid: str, frozen: bool) -> None:
         self.neuron(nid).frozen = bool(frozen)
         self._structure_changed(Change("neuron_changed", (nid,)))
@@ -378,11 +389,7 @@ class Network:
 
     def to_dict(self) -> dict:
         return {
-            "neurons": [
-                {"id": n.id, "role": n.role, "activation": n.activation, "bias": n.bias,
-                 "label": n.label, "x": n.x, "y": n.y, "frozen": n.frozen}
-                for n in self.neurons.values()
-            ],
+            "neurons": [_neuron_dict(n) for n in self.neurons.values()],
             "edges": [
                 {"id": e.id, "source": e.source, "target": e.target, "weight": e.weight,
                  "frozen": e.frozen}
@@ -412,7 +419,9 @@ class Network:
                 _check_activation(activation)
                 net.neurons[nid] = Neuron(nid, role, activation, _finite(n.get("bias", 0.0), "bias"),
                                           str(n.get("label", "")), _finite(n.get("x", 0.0), "x"),
-                                          _finite(n.get("y", 0.0), "y"), bool(n.get("frozen", False)))
+                                          _finite(n.get("y", 0.0), "y"), bool(n.get("frozen", False)),
+                                          None if n.get("feature") is None
+                                          else Feature.from_dict(n["feature"]))
             except KeyError as exc:
                 raise NetworkError(f"neurons[{i}] has no {exc.args[0]!r}") from None
             except (NetworkError, TypeError, ValueError) as exc:
@@ -460,6 +469,20 @@ def _path_names(names: list[str], keep: int = 8) -> str:
     half = keep // 2
     hidden = len(names) - 2 * half
     return " -> ".join([*names[:half], f"... ({hidden:,} more)", *names[-half:]])
+
+
+def _neuron_dict(n: Neuron) -> dict:
+    d = {"id": n.id, "role": n.role, "activation": n.activation, "bias": n.bias,
+         "label": n.label, "x": n.x, "y": n.y, "frozen": n.frozen}
+    if n.feature is not None:  # absent when unset: files without features stay as they were
+        d["feature"] = n.feature.to_dict()
+    return d
+
+
+def _check_feature(feature: object) -> Feature | None:
+    if feature is not None and not isinstance(feature, Feature):
+        raise NetworkError(f"a feature must be a core.features.Feature, not {feature!r}"[:200])
+    return feature
 
 
 def _check_activation(name: str) -> None:

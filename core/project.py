@@ -15,8 +15,10 @@ from typing import Any
 
 from core.activations import ACTIVATIONS
 from core.errors import ProjectError, UserError
+from core.features import FEATURE_KINDS, MAX_COLUMN, column_mismatch
 from core.files import FileRefused, read_user_file, write_atomically
 from core.network import ROLES, Network, NetworkError
+from core.data.generators import GENERATORS
 from core.settings import DataSettings, SettingsError, TrainingSettings
 from core.strict_json import JSONRefused, loads_strict
 
@@ -50,6 +52,7 @@ class Project:
             network = Network.from_dict(data)
             settings = DataSettings.from_dict(data.get("data", {}))
             training = TrainingSettings.from_dict(data.get("training", {}))
+            _check_features(network, settings)
         except (NetworkError, SettingsError, _Invalid) as exc:
             raise ProjectError(f"{source}: {exc}") from None
         except RecursionError:
@@ -80,6 +83,23 @@ class _Invalid(ValueError):
     pass
 
 
+def _check_features(network: Network, settings: DataSettings) -> None:
+    """A feature reading a column the project's data does not have is refused on open, when
+    the settings say how many columns there are (a generator, or a CSV's chosen columns)."""
+    features = [n.feature for n in network.inputs]
+    if not any(features):
+        return  # without features a count mismatch is training's to report, as always
+    if settings.source == "generator":
+        n_columns = GENERATORS[settings.generator].n_inputs
+    elif settings.input_columns:
+        n_columns = len(settings.input_columns)
+    else:
+        return
+    problem = column_mismatch(features, n_columns)
+    if problem:
+        raise _Invalid(problem)
+
+
 # ----- loading ------------------------------------------------------------------------------
 def load_project(path: str | Path) -> Project:
     path = Path(path)
@@ -105,17 +125,19 @@ def loads_project(text: str, source: str = "<text>") -> Project:
 
 
 def _schema_validators() -> tuple[Any, Any, Any]:
-    return _validators_for(tuple(ACTIVATIONS))
+    return _validators_for(tuple(ACTIVATIONS), tuple(FEATURE_KINDS))
 
 
 @lru_cache(maxsize=4)
-def _validators_for(activations: tuple[str, ...]) -> tuple[Any, Any, Any]:
-    """The schema's validators, its activation enum filled from the registry (so a file can
-    name every activation the app has, and no other)."""
+def _validators_for(activations: tuple[str, ...], features: tuple[str, ...] = ()
+                    ) -> tuple[Any, Any, Any]:
+    """The schema's validators, its activation and feature enums filled from the registries
+    (so a file can name every activation and feature the app has, and no other)."""
     import jsonschema  # only here: valid files load without it (start-up time)
 
     schema = json.loads(SCHEMA_PATH.read_text())
     schema["$defs"]["neuron"]["properties"]["activation"]["enum"] = list(activations)
+    schema["$defs"]["feature"]["properties"]["kind"]["enum"] = list(features or FEATURE_KINDS)
     cls = jsonschema.validators.validator_for(schema)
     item = {"$defs": schema["$defs"]}
     return (cls(schema), cls({**item, "$ref": "#/$defs/neuron"}),
@@ -185,7 +207,7 @@ def _plain_document(data: dict) -> bool:
 
 
 _NEURON_KEYS = {"id": str, "role": str, "activation": str, "bias": float, "label": str,
-                "x": float, "y": float, "frozen": bool}
+                "x": float, "y": float, "frozen": bool, "feature": dict}
 _EDGE_KEYS = {"id": str, "source": str, "target": str, "weight": float, "frozen": bool}
 _REQUIRED = {"neurons": {"id", "role"}, "edges": {"id", "source", "target"}}
 
@@ -202,9 +224,20 @@ def _plain_item(item: Any, keys: dict[str, type]) -> bool:
                 return False
         elif not isinstance(v, t):
             return False
+        elif t is dict and not _plain_feature(v):
+            return False
         elif t is str and (len(v) > 200 or (k != "label" and not v)):
             return False
     return item.get("role", "hidden") in ROLES and item.get("activation", "identity") in ACTIVATIONS
+
+
+def _plain_feature(v: dict) -> bool:
+    """True when an input's feature certainly passes the schema's $defs/feature."""
+    cols = v.get("columns")
+    return (v.keys() == {"kind", "columns"} and isinstance(v["kind"], str)
+            and v["kind"] in FEATURE_KINDS
+            and isinstance(cols, list) and 1 <= len(cols) <= 2
+            and all(type(c) is int and 0 <= c <= MAX_COLUMN for c in cols))
 
 
 def _raise_first(validator: Any, instance: Any, prefix: tuple) -> None:

@@ -24,6 +24,7 @@ import numpy as np
 from core.activations import ACTIVATIONS
 from core.engine import NeuronValues, check_loss, compile_plan, inspect_sample
 from core.errors import StepThroughError, UserError
+from core.features import column_name, columns_needed, resolved
 from core.losses import ANY_NUMBER, LOSSES
 from core.network import Network
 from core.number_text import factor as _p
@@ -87,14 +88,25 @@ def walkthrough(net: Network, x, y, loss: str, learning_rate: float) -> Walkthro
     problem = check_loss(plan, net, loss)
     if problem:
         raise StepThroughError(problem)
-    x = _vector(x, len(net.inputs), "input")
+    # x is the sample's data columns; with input features the inputs are computed from them.
+    x = _vector(x, plan.n_columns, "input")
     y = _vector(y, len(net.outputs), "target")
     if not (np.isfinite(learning_rate) and learning_rate >= 0):
         raise StepThroughError(f"the learning rate must be a number >= 0, not {learning_rate}")
     params = plan.pack(net, np.float64)
     with np.errstate(over="ignore", invalid="ignore"):  # huge inputs show as inf, not warnings
-        value, neurons, edge_grads = inspect_sample(plan, params, x, y, loss)
-    return _Builder(net, x, y, loss, learning_rate, value, neurons, edge_grads).build()
+        inputs = plan.inputs_from(x[None])[0]
+        value, neurons, edge_grads = inspect_sample(plan, params, inputs, y, loss)
+    return _Builder(net, x, y, loss, learning_rate, value, neurons, edge_grads,
+                    inputs).build()
+
+
+def column_names(net: Network) -> list[str]:
+    """What a sample's values are called: the input neurons' names, or with input features
+    the data columns they read (x1, x2, ...)."""
+    if not any(n.feature for n in net.inputs):
+        return [n.name for n in net.inputs]
+    return [column_name(c) for c in range(columns_needed([n.feature for n in net.inputs]))]
 
 
 def _vector(values, size: int, what: str) -> np.ndarray:
@@ -112,8 +124,10 @@ def _vector(values, size: int, what: str) -> np.ndarray:
 
 class _Builder:
     def __init__(self, net: Network, x, y, loss: str, lr: float, value: float,
-                 neurons: dict[str, NeuronValues], edge_grads: dict[str, float]) -> None:
+                 neurons: dict[str, NeuronValues], edge_grads: dict[str, float],
+                 inputs: np.ndarray) -> None:
         self.net, self.x, self.y, self.loss_name, self.lr = net, x, y, loss, lr
+        self.inputs = inputs  # what the input neurons hold: x itself, or its features
         self.value, self.v, self.g = value, neurons, edge_grads
         self.outputs = [n.id for n in net.outputs]
         self.order = net.topological_order()
@@ -149,16 +163,28 @@ class _Builder:
     # ----- forward ---------------------------------------------------------------------------
     def _inputs(self) -> None:
         ids = [n.id for n in self.net.inputs]
-        lines = tuple(f"a({self.name(i)}) = {fmt(v)}" for i, v in zip(ids, self.x))
+        features = resolved([n.feature for n in self.net.inputs])
+        if features is None:
+            lines = tuple(f"a({self.name(i)}) = {fmt(v)}" for i, v in zip(ids, self.inputs))
+            rule = "An input neuron passes its value on unchanged: a = x."
+        else:
+            names = [column_name(c) for c in range(len(self.x))]
+            lines = (", ".join(f"{n} = {fmt(v)}" for n, v in zip(names, self.x)),) + tuple(
+                f"a({self.name(i)}) = " + f.spec.explain(
+                    [names[c] for c in f.columns], [self.x[c] for c in f.columns], v)
+                for i, f, v in zip(ids, features, self.inputs))
+            rule = ("An input neuron computes its feature of the sample's columns (the column "
+                    "itself, its square, a product, a sine...) and passes it on.")
         targets = tuple(f"t({self.name(o)}) = {fmt(t)}   (target)"
                         for o, t in zip(self.outputs, self.y))
         self.events.append(Event(
-            "input", "The sample enters the inputs",
-            "An input neuron passes its value on unchanged: a = x.",
+            "input", "The sample enters the inputs", rule,
             lines + targets, neurons=tuple(ids),
-            values={**{f"a:{i}": float(v) for i, v in zip(ids, self.x)},
+            values={**{f"a:{i}": float(v) for i, v in zip(ids, self.inputs)},
+                    **({} if features is None else
+                       {column_name(c): float(v) for c, v in enumerate(self.x)}),
                     **{f"t:{o}": float(t) for o, t in zip(self.outputs, self.y)}},
-            reveals={i: {"a": float(v)} for i, v in zip(ids, self.x)}))
+            reveals={i: {"a": float(v)} for i, v in zip(ids, self.inputs)}))
 
     def _forward(self, nid: str) -> None:
         n, nv = self.net.neurons[nid], self.v[nid]

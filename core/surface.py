@@ -115,6 +115,14 @@ def random_plane(plan: Plan, theta: np.ndarray, rng: np.random.Generator) -> Pla
                  ("random direction 1", "random direction 2"))
 
 
+def training_sample(plan: Plan, x_columns: np.ndarray, y: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed subsample a surface is computed on, as the plan's inputs: the data's columns
+    go through the input features (core.features) first, as in training."""
+    x, y = subsample(x_columns, y)
+    return plan.inputs_from(x), y
+
+
 def subsample(x: np.ndarray, y: np.ndarray, seed: int = 0,
               limit: int = MAX_SAMPLES) -> tuple[np.ndarray, np.ndarray]:
     """A fixed subsample (same rows every call) so the surface does not flicker."""

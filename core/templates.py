@@ -12,6 +12,7 @@ from typing import Callable
 from core.activations import DEFAULT_ACTIVATION
 from core.initializers import initialize
 from core.layout import apply_layout
+from core.features import Feature
 from core.network import Network
 from core.project import Project, save_project
 from core.settings import DataSettings, TrainingSettings
@@ -131,6 +132,22 @@ def autoencoder838() -> Project:
                     "neurons: the net invents a binary code.", {"loss": 0.1, "epochs": 3000})
 
 
+
+def circles_features() -> Project:
+    """TF Playground's classic: x1² and x2² make the circles linearly separable."""
+    net = Network()
+    inputs = [net.add_neuron("input", x=0, y=120 * i, feature=Feature("square", (i,))).id
+              for i in range(2)]
+    y = net.add_neuron("output", "sigmoid", label="y", x=200, y=60).id
+    net.connect_many([(i, y) for i in inputs])
+    return _project(net, DataSettings(generator="circles", samples=200, noise=0.03),
+                    TrainingSettings(loss="bce", optimizer="adam", learning_rate=0.1,
+                                     epochs=300, initializer="xavier_uniform"),
+                    "Circles with features (no hidden layer)",
+                    "TF Playground's classic: the inputs are x1² and x2², not x1 and x2, so one "
+                    "sigmoid neuron with no hidden layer draws the circle x1² + x2² = r² that "
+                    "separates the disc from the ring.", {"loss": 0.1, "epochs": 300})
+
 TEMPLATES: dict[str, Template] = {
     "perceptron": Template("Perceptron (AND)", perceptron),
     "xor": Template("XOR 2-2-1", xor),
@@ -138,6 +155,7 @@ TEMPLATES: dict[str, Template] = {
     "classifier_2881": Template("Classifier 2-8-8-1 (circles)", classifier_2881),
     "softmax3": Template("3-class softmax 2-8-3", softmax3),
     "autoencoder838": Template("Autoencoder 8-3-8", autoencoder838),
+    "circles_features": Template("Circles with features (no hidden layer)", circles_features),
 }
 
 # The example files: name -> recipe. Tests train each and check it reaches its goal.

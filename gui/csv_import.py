@@ -130,6 +130,11 @@ def match_neurons(net: Network, role: str, labels: list[str], x: float) -> list:
     """Edits that give `net` exactly len(labels) neurons of `role`, labelled like the columns:
     existing ones are kept (and relabelled) in order, missing ones added, extra ones removed."""
     existing = [n for n in net.neurons.values() if n.role == role]
+    if role == "input" and any(n.feature for n in existing):
+        # Inputs with features (x1², x1·x2...) read columns by position whatever their
+        # number: they stay as drawn; a column they read and the CSV lacks is named when
+        # training starts (core.features.column_mismatch).
+        return []
     edits: list = []
     for n, label in zip(existing, labels):
         if n.label != label:

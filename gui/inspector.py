@@ -2,15 +2,22 @@
 several selected items are edited at once."""
 from __future__ import annotations
 
+import re
+
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel,
                                QLineEdit, QStackedWidget, QVBoxLayout, QWidget)
 
 from core.activations import ACTIVATIONS
 from core.edits import Compound, SetValue
+from core.features import Feature, choices, columns_needed
 from core.network import ROLES
 from gui.canvas.edge_item import EdgeItem
 from gui.canvas.neuron_item import NeuronItem
 from gui.canvas.scene import CanvasScene
+
+
+# Above this many columns the feature list leaves out products (64 columns: 2,016 of them).
+MAX_PRODUCT_COLUMNS = 8
 
 
 def _spin() -> QDoubleSpinBox:
@@ -53,11 +60,15 @@ class Inspector(QWidget):
         self.bias = _spin()
         self.label = QLineEdit()
         self.label.setPlaceholderText("(the id)")
+        self.feature = QComboBox()
+        self.feature.setToolTip("What an input neuron takes from the data's columns: a column, "
+                                "its square, a product of two, a sine or cosine")
         self.frozen = QCheckBox("bias never trained")
         form.addRow("Role", self.role)
         form.addRow("Activation", self.activation)
         form.addRow("Bias", self.bias)
         form.addRow("Label", self.label)
+        form.addRow("Feature", self.feature)
         form.addRow("Frozen", self.frozen)
         self.role.activated.connect(lambda i: self._set_neurons("role", ROLES[i]))
         self.activation.activated.connect(
@@ -65,6 +76,7 @@ class Inspector(QWidget):
         self.bias.valueChanged.connect(lambda v: self._set_neurons("bias", v))
         self.label.editingFinished.connect(lambda: self._set_neurons("label", self.label.text()))
         self.frozen.toggled.connect(lambda v: self._set_neurons("frozen", v))
+        self.feature.activated.connect(self._on_feature_chosen)
         return w
 
     def _edge_form(self) -> QWidget:
@@ -118,6 +130,7 @@ class Inspector(QWidget):
         is_input = all(net.neurons[n].role == "input" for n in self.neurons)
         self.activation.setEnabled(not is_input)
         self.bias.setEnabled(not is_input)
+        self._show_feature(first.feature if is_input else None, is_input)
         self.stack.setCurrentIndex(1)
 
     def _show_edges(self) -> None:
@@ -130,6 +143,37 @@ class Inspector(QWidget):
         self.weight.setValue(e.weight)
         self.edge_frozen.setChecked(e.frozen)
         self.stack.setCurrentIndex(2)
+
+    def _show_feature(self, current: Feature | None, enabled: bool) -> None:
+        """The feature choices for the data's columns (as many as the inputs read, at least
+        TF Playground's two), the current one selected."""
+        net = self.scene.network
+        n = max(2, columns_needed([net.neurons[i].feature for i in net.neurons
+                                   if net.neurons[i].role == "input"]))
+        options = [f for f in choices(n) if n <= MAX_PRODUCT_COLUMNS or f.kind != "product"]
+        if current is not None and current not in options:
+            options.append(current)
+        self.feature.clear()
+        self.feature.addItem("its own column (by position)", None)
+        for f in options:
+            self.feature.addItem(f"{f.label}  ({f.spec.words})", f)
+        self.feature.setCurrentIndex(0 if current is None else 1 + options.index(current))
+        self.feature.setEnabled(enabled)
+
+    def _on_feature_chosen(self, index: int) -> None:
+        """One undo step: the feature, and a label that only named a column cleared so the
+        neuron shows its feature (x1 becoming x1² would otherwise still read x1)."""
+        net, new = self.scene.network, self.feature.itemData(index)
+        edits = []
+        for nid in self.neurons:
+            n = net.neurons[nid]
+            if n.role != "input" or n.feature == new:
+                continue
+            edits.append(SetValue("feature", nid, n.feature, new))
+            if n.label and (re.fullmatch(r"x\d+", n.label) or
+                            (n.feature is not None and n.label == n.feature.label)):
+                edits.append(SetValue("label", nid, n.label, ""))
+        self._push([Compound(edits, "Set feature")] if len(edits) > 1 else edits)
 
     def _set_neurons(self, kind: str, value) -> None:
         net = self.scene.network

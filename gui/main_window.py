@@ -13,7 +13,7 @@ from core.templates import REAL_TEMPLATES, TEMPLATES
 from gui import csv_import, edit_tools, export_actions
 from gui.canvas.batched_edges import MAX_DRAWN
 from gui.canvas.scene import CanvasScene
-from gui.canvas.view import CanvasView
+from gui.canvas.view import CanvasView, parse_kind
 from gui.connect_dialog import ConnectDialog, LayerDialog
 from gui.file_controller import FileController
 from gui.inspector import Inspector
@@ -245,8 +245,9 @@ class MainWindow(QMainWindow):
             edit_tools.connect_sets(self.scene, sources, targets, mode, probability)
 
     def _add_at_centre(self, role: str, activation: str) -> None:
+        _, activation, feature = parse_kind(f"{role}:{activation}")
         centre = self.view.mapToScene(self.view.viewport().rect().center())
-        self.scene.add_neuron_at(role, activation, QPointF(centre))
+        self.scene.add_neuron_at(role, activation, QPointF(centre), feature)
 
     def _toggle_snap(self, on: bool) -> None:
         self.scene.snap_to_grid = on

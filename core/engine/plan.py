@@ -16,6 +16,7 @@ import numpy as np
 
 from core.activations import ACTIVATIONS
 from core.errors import NetworkError
+from core.features import Feature, column_mismatch, columns_needed, input_matrix
 from core.network import Network
 
 
@@ -55,6 +56,8 @@ class Plan:
     inputs_in_buffer: bool  # some level reads inputs and other rows in one block
     biases_all_trainable: bool
     chain: bool  # a plain layered net: each level reads exactly the one before (fast path)
+    # Each input row's feature of the data's columns (core.features), None: its own column.
+    features: tuple[Feature | None, ...] = ()
     # Work buffers reused by training steps, keyed by (batch size, dtype): allocating a few MB
     # afresh every step costs more in page faults than the matrix products themselves.
     buffers: dict = field(default_factory=dict, compare=False, repr=False)
@@ -72,6 +75,20 @@ class Plan:
     @property
     def n_neurons(self) -> int:
         return len(self.order)
+
+    @property
+    def n_columns(self) -> int:
+        """How many data columns the inputs read (n_inputs when no input has a feature)."""
+        return columns_needed(self.features)
+
+    def inputs_from(self, columns: np.ndarray) -> np.ndarray:
+        """The input matrix (samples x inputs) this plan runs on, from data columns
+        (samples x columns): the one mapping every data path goes through."""
+        return input_matrix(self.features, columns)
+
+    def column_mismatch(self, n_columns: int) -> str | None:
+        """Why data with that many columns cannot feed this plan, or None."""
+        return column_mismatch(self.features, n_columns)
 
     @property
     def n_parameters(self) -> int:
@@ -202,7 +219,8 @@ def compile_plan(net: Network) -> Plan:
                 slice(int(out_rows[0]), int(out_rows[-1]) + 1) if contiguous else None,
                 any(lv.src_lo < len(inputs) < lv.src_hi for lv in levels),
                 bool(np.all(bias_trainable[bias_rows] == 1.0)), _is_chain(levels, len(inputs),
-                                                                    out_rows, len(order)))
+                                                                    out_rows, len(order)),
+                tuple(n.feature for n in net.inputs))
 
 
 def _is_chain(levels: list[Level], n_inputs: int, out_rows: np.ndarray, n: int) -> bool:

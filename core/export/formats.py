@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.engine import compile_plan
+from core.features import columns_needed
 from core.files import FileRefused, check_regular_file, read_user_prefix
 from core.network import Network, NetworkError
 from core.export.preprocessing import NONE, Preprocessing
@@ -126,7 +127,9 @@ def export_weights(net: Network, loss: str, fmt: str, path: str | Path,
             compile_plan(net)
         except NetworkError as exc:
             raise ExportError(f"the network cannot be exported as {fmt}: {exc}") from None
-    problem = prep.check(len(net.inputs), len(net.outputs))
+    features = [n.feature for n in net.inputs]
+    problem = prep.check(len(net.inputs), len(net.outputs), any(features),
+                         columns_needed(features))
     if problem:
         raise ExportError(f"cannot export: {problem}")
     try:

@@ -3,7 +3,9 @@ engine: slice the level's source columns, one MatMul with a constant matrix, Add
 then each activation group on its own columns.
 
 Input "x": float32 [batch, inputs], raw (inputs in document order; the training
-standardisation, when there was one, is the graph's first step); output "y": float32
+standardisation, when there was one, is the graph's first step). With input features
+(core.features) "x" holds the data's raw columns and the graph computes each input neuron's
+feature from them after the standardisation, by the feature's own ONNX form; output "y": float32
 [batch, outputs] (outputs in document order), softmax over them for softmax cross-entropy.
 metadata_props: title, inputs, outputs, standardization, mean, std, class_names (lists as
 JSON text).
@@ -23,6 +25,7 @@ from core.files import write_atomically
 from core.engine import compile_plan
 from core.network import Network
 from core.export.preprocessing import NONE, Preprocessing
+from core.features import Feature, resolved
 
 OPSET = 17
 MAX_BYTES = 2**31 - 1  # protobuf's limit on one message
@@ -101,11 +104,14 @@ def build_model(net: Network, loss: str, prep: Preprocessing = NONE, title: str 
                 ) -> onnx.ModelProto:
     plan = compile_plan(net)
     params = plan.pack(net, dtype=np.float32)
+    width = plan.n_inputs if resolved(plan.features) is None else prep.raw_width(plan.n_columns)
     b = _Builder()
     x = "x"
     if prep.mean is not None:  # the model takes raw inputs, as the app's user types them
         centred = b.op("Sub", [x, b.const("mean", np.array(prep.mean, np.float32))], "centred")
         x = b.op("Div", [centred, b.const("std", np.array(prep.std, np.float32))], "standardized")
+    if resolved(plan.features) is not None:
+        x = _features(b, x, resolved(plan.features))
     rows = _Rows(b, x, plan.n_inputs)
     for lv, w in zip(plan.levels, params.weights):
         n = lv.stop - lv.start
@@ -135,7 +141,7 @@ def build_model(net: Network, loss: str, prep: Preprocessing = NONE, title: str 
     b.nodes.append(helper.make_node("Identity", [out], ["y"]))
     graph = helper.make_graph(
         b.nodes, "backprop_studio",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", plan.n_inputs])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", width])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", len(plan.output_rows)])],
         b.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
@@ -146,10 +152,23 @@ def build_model(net: Network, loss: str, prep: Preprocessing = NONE, title: str 
     return model
 
 
+def _features(b: _Builder, x: str, features: tuple[Feature, ...]) -> str:
+    """The input neurons' features of the columns of x, as one [batch, inputs] tensor."""
+    column: dict[int, str] = {}
+    for f in features:
+        for c in f.columns:
+            if c not in column:
+                column[c] = b.columns(x, c, c + 1)
+    out = [f.spec.onnx(b.stem_op(f.kind), *(column[c] for c in f.columns)) for f in features]
+    return out[0] if len(out) == 1 else b.op("Concat", out, "features", axis=1)
+
+
 def _metadata(net: Network, prep: Preprocessing, title: str) -> dict[str, str]:
     """Plain strings only; lists as JSON text (which escapes every control character)."""
     props = {"title": _plain(title),
              "inputs": json.dumps([n.name for n in net.inputs]),
+             **({"features": json.dumps([f.label for f in resolved(
+                 [n.feature for n in net.inputs])])} if any(n.feature for n in net.inputs) else {}),
              "outputs": json.dumps([n.name for n in net.outputs]),
              "standardization": "applied inside the graph: raw x, then (x - mean) / std"
              if prep.mean is not None else "none: the inputs were used as they are"}

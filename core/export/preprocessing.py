@@ -31,11 +31,19 @@ class Preprocessing:
         x = np.asarray(x, dtype=float)
         return x if self.mean is None else (x - np.array(self.mean)) / np.array(self.std)
 
-    def check(self, n_inputs: int, n_outputs: int) -> str | None:
-        """Why this cannot go with a network of that shape, or None."""
+    def check(self, n_inputs: int, n_outputs: int, features: bool = False,
+              columns_read: int = 0) -> str | None:
+        """Why this cannot go with a network of that shape, or None. With input features
+        (core.features) the standardisation is of the data's columns, of which the features
+        read the first `columns_read`."""
         if (self.mean is None) != (self.std is None):
             return "the standardisation needs both a mean and a deviation"
-        if self.mean is not None and not len(self.mean) == len(self.std) == n_inputs:
+        if self.mean is not None and len(self.mean) != len(self.std):
+            return "the standardisation needs one mean and one deviation per input"
+        if self.mean is not None and features and len(self.mean) < columns_read:
+            return (f"the data has {len(self.mean)} column(s) but the network's input features "
+                    f"read {columns_read}; the standardisation cannot be exported with it")
+        if self.mean is not None and not features and len(self.mean) != n_inputs:
             return (f"the data has {len(self.mean)} input(s) but the network has {n_inputs}; "
                     "the standardisation cannot be exported with it")
         if self.mean is not None and not all(s > 0 and np.isfinite(s) for s in self.std):
@@ -45,6 +53,10 @@ class Preprocessing:
             return (f"the data has {len(self.class_names)} classes but the network has "
                     f"{n_outputs} output(s)")
         return None
+
+    def raw_width(self, columns_read: int) -> int:
+        """How many raw columns an exported model takes: the data's, when it knows them."""
+        return columns_read if self.mean is None else max(len(self.mean), columns_read)
 
     def to_dict(self) -> dict[str, Any]:
         return {"mean": None if self.mean is None else list(self.mean),

@@ -16,13 +16,15 @@ from core.files import write_atomically
 from core.engine import compile_plan
 from core.network import Network
 from core.export.preprocessing import NONE, Preprocessing
+from core.features import column_name, numpy_function_source, resolved
 
 _TEMPLATE = '''"""Predictions of a network exported from Backprop Studio. Needs only NumPy.
 
     python THIS_FILE 0.5 1.0          # one sample's raw inputs on the command line
     echo "0 1" | python THIS_FILE     # or rows of raw inputs on stdin
 
-Inputs are raw: the standardisation the app trained with (MEAN, STD) is applied here.
+Inputs are raw: the standardisation the app trained with (MEAN, STD) is applied here, then
+the input neurons' features of the columns (FEATURES) are computed.
 Prints one line per sample: the outputs, then the predicted class when there are classes.
 """
 import os
@@ -31,8 +33,10 @@ import sys
 import numpy as np
 
 TITLE = {title}
-INPUTS = {inputs}
+INPUTS = {inputs}  # what a row of raw inputs holds
 OUTPUTS = {outputs}
+# Per input neuron: (feature, [data columns]), or None when each takes its own column
+FEATURES = {features}
 MEAN = {mean}  # per input; None when the inputs were not standardised
 STD = {std}
 CLASS_NAMES = {class_names}  # in output order (binary: the classes of 0 and 1), or None
@@ -44,14 +48,17 @@ LEVELS = {levels}
 
 
 {act}
+{feature}
 
 def predict(x):
     """Outputs for raw inputs x of shape (samples, len(INPUTS))."""
     x = np.atleast_2d(np.asarray(x, dtype=float))
     if MEAN is not None:
         x = (x - np.array(MEAN)) / np.array(STD)
+    if FEATURES is not None:
+        x = np.stack([_feature(kind, *(x[:, c] for c in cols)) for kind, cols in FEATURES], 1)
     a = np.zeros((N_NEURONS, x.shape[0]))
-    a[: len(INPUTS)] = x.T
+    a[: x.shape[1]] = x.T
     for start, stop, lo, hi, w, b, groups in LEVELS:
         z = (np.array(w).reshape(stop - start, hi - lo) @ a[lo:hi] if hi > lo
              else np.zeros((stop - start, x.shape[0]))) + np.array(b)[:, None]
@@ -114,8 +121,16 @@ def python_source(net: Network, loss: str, prep: Preprocessing = NONE, title: st
                params.biases[lv.start: lv.stop].tolist(), [list(g) for g in lv.groups])
               for lv, w in zip(plan.levels, params.weights)]
     # ascii() of str, float, int, bool, None and lists/tuples of them is a Python literal.
+    features = resolved(plan.features)
+    if features is None:
+        inputs = [n.name for n in net.inputs]
+    else:
+        inputs = [column_name(c) for c in range(prep.raw_width(plan.n_columns))]
     return _TEMPLATE.format(
-        title=ascii(str(title)), inputs=ascii([n.name for n in net.inputs]),
+        title=ascii(str(title)), inputs=ascii(inputs),
+        features=ascii(None if features is None else
+                       [(f.kind, list(f.columns)) for f in features]),
+        feature=numpy_function_source(),
         outputs=ascii([n.name for n in net.outputs]),
         mean=ascii(None if prep.mean is None else list(prep.mean)),
         std=ascii(None if prep.std is None else list(prep.std)),

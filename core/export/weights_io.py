@@ -22,11 +22,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import itertools
 import lzma
 import math
 import zipfile
 import zlib
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
@@ -34,6 +36,7 @@ from core.errors import ExportError, UserError, shorten
 from core.files import FileRefused, open_user_file, read_user_file, write_atomically
 from core.network import Network
 from core.export.preprocessing import NONE, Preprocessing
+from core.features import column_name
 from core.safe_text import csv_cell, npz_ident, npz_key_part
 from core.strict_json import JSONRefused, loads_strict
 
@@ -58,6 +61,14 @@ def layers(net: Network) -> list[tuple[list[str], list[str], np.ndarray, np.ndar
                 w[r[e.source], c[e.target]] = e.weight
         out.append((rows, cols, w, np.array([net.neurons[n].bias for n in cols])))
     return out
+
+
+def _standardized(net: Network) -> Iterable[str]:
+    """What each entry of the standardisation belongs to: the input neurons, or with input
+    features the data's columns (x1, x2, ...) they are computed from."""
+    if any(n.feature for n in net.inputs):
+        return (column_name(c) for c in itertools.count())
+    return [n.id for n in net.inputs]
 
 
 def _biased(net: Network) -> list[str]:
@@ -87,6 +98,9 @@ def export_json(net: Network, path: Path, prep: Preprocessing = NONE) -> None:
            "edges": [[e.id, e.source, e.target] for e in net.edges.values()],
            "inputs": [n.id for n in net.inputs], "outputs": [n.id for n in net.outputs],
            "preprocessing": prep.to_dict()}
+    features = {n.id: n.feature.to_dict() for n in net.inputs if n.feature is not None}
+    if features:  # the inputs' features of the data's columns (core.features)
+        doc["features"] = features
     lay = layers(net)
     if lay is not None:
         doc["layers"] = [{"inputs": r, "units": c, "W": w.tolist(), "b": b.tolist()}
@@ -116,7 +130,8 @@ def csv_tables(net: Network, prep: Preprocessing = NONE) -> dict[str, list[list[
             [csv_cell(nid), num(net.neurons[nid].bias)] for nid in _biased(net)]
     if prep.mean is not None:
         tables["standardization.csv"] = [["input", "mean", "std"]] + [
-            [csv_cell(n.id), num(m), num(s)] for n, m, s in zip(net.inputs, prep.mean, prep.std)]
+            [csv_cell(n), num(m), num(s)] for n, m, s in zip(_standardized(net), prep.mean,
+                                                             prep.std)]
     if prep.class_names is not None:
         tables["classes.csv"] = [["index", "class"]] + [
             [str(i), csv_cell(c)] for i, c in enumerate(prep.class_names)]

@@ -74,7 +74,8 @@ class Trainer:
         self._layout: FlatLayout | None = None  # see _flat_params
         self._grads: list[FlatParams] = []
         self._backup = np.empty(0)
-        self._cast: tuple = (None, None, None, None)  # (data, dtype, x_train, y_train)
+        # (data, dtype, input features, the training inputs and targets in that dtype)
+        self._cast: tuple = (None, None, None, None, None)
         self._rebuild()
 
     # ----- structure -------------------------------------------------------------------------
@@ -180,11 +181,12 @@ class Trainer:
 
     def _training_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """The training set in the training dtype, cast once rather than at every batch."""
-        data, dtype, x, y = self._cast
-        if data is not self.data or dtype is not self.dtype:
-            x = np.asarray(self.data.x_train, dtype=self.dtype)
+        data, dtype, features, x, y = self._cast
+        if data is not self.data or dtype is not self.dtype or features != self.plan.features:
+            # The input features are computed here once, not at every batch.
+            x = np.asarray(self.plan.inputs_from(self.data.x_train), dtype=self.dtype)
             y = np.asarray(self.data.y_train, dtype=self.dtype)
-            self._cast = (self.data, self.dtype, x, y)
+            self._cast = (self.data, self.dtype, self.plan.features, x, y)
         return x, y
 
     def _next_batch(self) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -314,6 +316,7 @@ class Trainer:
         return result
 
     def _loss_accuracy(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float | None]:
+        x = self.plan.inputs_from(x)  # data columns -> the net's inputs
         # In chunks of rows, so a large data set on a wide net never needs (samples x neurons)
         # at once; every loss is a mean over samples, so chunk means weighted by rows add up.
         rows = max(1, EVALUATION_BYTES // (2 * 8 * max(self.plan.n_neurons, 1)))  # z and a
@@ -348,7 +351,7 @@ class Trainer:
         A ReLU whose net input is <= 0 for every sample passes no gradient at all; a sigmoid or
         tanh whose output sits within 1% of its limits on 90% of samples passes almost none.
         """
-        x = self.data.x_train[:samples]
+        x = self.plan.inputs_from(self.data.x_train[:samples])
         if len(x) == 0:
             return {}
         fwd = forward(self.plan, self.params, x)
@@ -378,8 +381,17 @@ class Trainer:
 
 
 def data_mismatch(plan: Plan, data: Dataset) -> str | None:
-    """Why `data` cannot feed `plan` (counts of inputs and targets), or None."""
+    """Why `data` cannot feed `plan` (its columns for the inputs' features, counts of inputs
+    and targets), or None."""
     n_out = len(plan.output_rows)
+    if plan.features and any(plan.features):
+        problem = plan.column_mismatch(data.n_inputs)
+        if problem:
+            return problem
+        if n_out != data.n_targets:
+            return (f"the data has {data.n_targets} target(s), but the network has {n_out} "
+                    f"output neuron(s)")
+        return None
     if plan.n_inputs != data.n_inputs or n_out != data.n_targets:
         return (f"the data has {data.n_inputs} input(s) and {data.n_targets} "
                 f"target(s), but the network has {plan.n_inputs} input neuron(s) and "

@@ -89,7 +89,7 @@ class NeuronItem(QGraphicsItem):
         font.setPointSizeF(8)
         painter.setFont(font)
         painter.setPen(theme.MUTED_TEXT)
-        glyph = "in" if n.role == "input" else ACTIVATIONS[n.activation].label()
+        glyph = glyph_text(n)
         painter.drawText(QRectF(-R, 2, 2 * R, R - 6), Qt.AlignHCenter | Qt.AlignTop, glyph)
         if self.value_text is not None or n.role != "input":
             text = self.value_text if self.value_text is not None else f"b={n.bias:+.2f}"
@@ -113,6 +113,14 @@ class NeuronItem(QGraphicsItem):
     def hoverLeaveEvent(self, event) -> None:
         self.model.neuron_hovered.emit("")
         super().hoverLeaveEvent(event)
+
+
+def glyph_text(n) -> str:
+    """The small text under a neuron's name: its activation's glyph; for an input "in", or
+    its feature (x1²) when a label hides it."""
+    if n.role != "input":
+        return ACTIVATIONS[n.activation].label()
+    return "in" if n.feature is None or n.name == n.feature.label else n.feature.label
 
 
 def _elide(text: str, n: int) -> str:

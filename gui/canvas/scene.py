@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsLineItem, QGraphicsScene
 
 from core.activations import DEFAULT_ACTIVATION
 from core.edits import AddNeuron, Connect, MoveNeurons
+from core.features import Feature
 from core.initializers import wiring_weight
 from core.network import Change, Network, Neuron
 from gui import theme
@@ -261,14 +262,16 @@ class CanvasScene(QGraphicsScene):
             self.message.emit(reason)
         return reason is None
 
-    def add_neuron_at(self, role: str, activation: str | None, pos: QPointF) -> str:
+    def add_neuron_at(self, role: str, activation: str | None, pos: QPointF,
+                      feature: Feature | None = None) -> str:
         nid = self.network.new_id("n")
         if activation is None:
             activation = DEFAULT_ACTIVATION[role]
         if self.snap_to_grid:
             g = theme.GRID
             pos = QPointF(round(pos.x() / g) * g, round(pos.y() / g) * g)
-        self.push(AddNeuron(Neuron(nid, role, activation, 0.0, "", pos.x(), pos.y())))
+        self.push(AddNeuron(Neuron(nid, role, activation, 0.0, "", pos.x(), pos.y(),
+                                   feature=feature if role == "input" else None)))
         return nid
 
     def connect_neurons(self, source: str, target: str) -> bool:

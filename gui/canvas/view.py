@@ -6,10 +6,33 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QMouseEvent, QPainter, QWheelEvent
 from PySide6.QtWidgets import QGraphicsView
 
+from core.errors import NetworkError
+from core.features import Feature
 from gui.canvas.scene import CanvasScene
 
-MIME = "application/x-backprop-neuron"  # payload: "role:activation"
+MIME = "application/x-backprop-neuron"  # payload: "role:activation[:feature kind:columns]"
 ZOOM_STEP = 1.2
+
+
+def kind_payload(role: str, activation: str, feature: Feature | None = None) -> str:
+    """A palette entry as drag data: "input:identity:square:0", "hidden:tanh"."""
+    text = f"{role}:{activation}"
+    if feature is not None:
+        text += f":{feature.kind}:{','.join(map(str, feature.columns))}"
+    return text
+
+
+def parse_kind(payload: str) -> tuple[str, str, Feature | None]:
+    """(role, activation, input feature) of a palette entry's drag data."""
+    parts = payload.split(":")
+    role, activation = parts[0], parts[1] if len(parts) > 1 else ""
+    feature = None
+    if len(parts) == 4:
+        try:
+            feature = Feature(parts[2], tuple(int(c) for c in parts[3].split(",")))
+        except (ValueError, NetworkError):  # not our palette's data: a plain input
+            feature = None
+    return role, activation, feature
 
 
 class CanvasView(QGraphicsView):
@@ -118,7 +141,7 @@ class CanvasView(QGraphicsView):
     def dropEvent(self, event) -> None:
         if not event.mimeData().hasFormat(MIME):
             return super().dropEvent(event)
-        role, _, activation = bytes(event.mimeData().data(MIME)).decode().partition(":")
+        role, activation, feature = parse_kind(bytes(event.mimeData().data(MIME)).decode())
         pos = self.mapToScene(event.position().toPoint())
-        self.canvas.add_neuron_at(role, activation or None, pos)
+        self.canvas.add_neuron_at(role, activation or None, pos, feature)
         event.acceptProposedAction()

@@ -82,8 +82,9 @@ class DataPanel(QWidget):
         except NetworkError as exc:
             self.note.setText(f"No predictions: {exc}")
             return
-        if plan.n_inputs != data.n_inputs:
-            self.note.setText("The network's inputs do not match the data.")
+        problem = plan.column_mismatch(data.n_inputs)
+        if problem:
+            self.note.setText(f"No predictions: {problem}.")
             return
         params = self.live.params()
         loss = self.live.loss
@@ -102,6 +103,7 @@ class DataPanel(QWidget):
         gx, gy = np.linspace(lo[0], hi[0], GRID), np.linspace(lo[1], hi[1], GRID)
         xx, yy = np.meshgrid(gx, gy)
         grid = np.stack([xx.ravel(), yy.ravel()], 1)
+        grid = plan.inputs_from(grid)  # the plane is the data's columns; the net reads features
         if self.hovered in plan.row:
             a = forward(plan, params, grid).a[plan.row[self.hovered]]
             rgb = _signed_colours(a / max(float(np.abs(a).max()), 1e-12))
@@ -129,7 +131,7 @@ class DataPanel(QWidget):
         self.image.clear()
         x = np.vstack([data.x_train, data.x_test])
         grid = np.linspace(x.min(), x.max(), 200)[:, None]
-        out = predictions(loss, predict(plan, params, grid))
+        out = predictions(loss, predict(plan, params, plan.inputs_from(grid)))
         self.curve.setData(grid[:, 0], out[:, 0])
         if self._points_for is data:
             return

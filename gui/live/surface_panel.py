@@ -23,6 +23,7 @@ from core import surface
 from core.engine import loss_and_gradients
 from core.network import NetworkError
 from core.training.race import MAX_STEPS, RaceError, race
+from core.training.trainer import data_mismatch
 from core.training.live_state import LiveState
 from core.training.progress import Progress
 from gui.live.race_layer import RaceLayer
@@ -160,10 +161,11 @@ class SurfacePanel(QWidget):
         data = self.live.data
         if data is None:
             return
-        if plan.n_inputs != data.n_inputs or len(plan.output_rows) != data.n_targets:
-            self.info.setText("No surface: the network's inputs and outputs do not match the data.")
+        problem = data_mismatch(plan, data)
+        if problem:
+            self.info.setText(f"No surface: {problem}.")
             return
-        x, y = surface.subsample(data.x_train, data.y_train)
+        x, y = surface.training_sample(plan, data.x_train, data.y_train)
         path = self._path_coords(plane)
         raced = [xy for xy in self.race_layer.coordinates(plane) if len(xy)]
         if raced:  # the view takes in every racer's path too

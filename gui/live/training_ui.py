@@ -176,7 +176,10 @@ class TrainingUI(QObject):
             plan = self.live.plan
         except NetworkError:
             return
-        a = forward(plan, self.live.params(), data.x_train[index: index + 1]).a[:, 0]
+        if plan.column_mismatch(data.n_inputs):
+            return
+        a = forward(plan, self.live.params(),
+                    plan.inputs_from(data.x_train[index: index + 1])).a[:, 0]
         self.window.scene.set_neuron_values(dict(zip(plan.order, a.tolist())))
         self.window.statusBar().showMessage(
             f"Neurons show their activation for training sample {index}: inputs "

@@ -15,7 +15,8 @@ from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QListWidget, QP
 
 from core.edits import SetValues
 from core.network import NetworkError
-from core.stepthrough import StepThroughError, Walkthrough, fmt, target_meaning, walkthrough
+from core.stepthrough import (StepThroughError, Walkthrough, column_names, fmt, target_meaning,
+                              walkthrough)
 from core.training.live_state import LiveState
 from gui.commands import apply_and_push
 from gui.stepthrough.formula_view import event_html, refusal_html
@@ -176,7 +177,7 @@ class StepThroughMode(QObject):
             return
         net = self.live.network
         training = self.live.settings
-        self.chooser.set_shape([n.name for n in net.inputs], [n.name for n in net.outputs],
+        self.chooser.set_shape(column_names(net), [n.name for n in net.outputs],
                                self.live.data, target_meaning(training.loss))
         try:
             x, t = self.chooser.current()

@@ -1,5 +1,5 @@
 """Which sample the step-through follows: a training or test sample of the data, or values
-the user types (one field per input neuron and per output's target)."""
+the user types (one field per data column the inputs read, one per output's target)."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,0 +1,97 @@
+"""Derived input features through real widgets: the inspector's Feature combo, undo, the
+canvas text, the palette's TF Playground inputs."""
+from PySide6.QtCore import QPoint, QPointF, QMimeData, Qt
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from core.engine import compile_plan
+from core.features import PLAYGROUND, Feature
+from core.templates import circles_features
+from gui.canvas.neuron_item import glyph_text
+from gui.canvas.view import MIME
+
+
+def _choose(combo, text: str) -> None:
+    """Pick the entry that starts with `text` as a user does: the popup's activated signal."""
+    index = next(i for i in range(combo.count()) if combo.itemText(i).startswith(text))
+    combo.setCurrentIndex(index)
+    combo.activated.emit(index)
+
+
+def test_choose_a_feature_in_the_inspector_then_undo(xor_window, qtbot):
+    w = xor_window
+    net = w.project.network
+    before = net.copy()
+    w.scene.clearSelection()
+    w.scene.neuron_items["n1"].setSelected(True)
+    combo = w.inspector.feature
+    assert combo.isEnabled()
+    assert combo.currentIndex() == 0  # no feature: its own column
+    labels = [combo.itemText(i).split("  ")[0] for i in range(1, combo.count())]
+    assert {f.label for f in PLAYGROUND} <= set(labels)
+    _choose(combo, "x1·x2")
+    n = net.neurons["n1"]
+    assert n.feature == Feature("product", (0, 1))
+    assert n.label == "" and n.name == "x1·x2"  # the label "x1" would have hidden it
+    assert compile_plan(net).features[0] == Feature("product", (0, 1))
+    assert w.inspector.title.text().startswith("<b>Neuron x1·x2</b>")
+    assert w.undo_stack.undoText() == "Set feature"
+    w.scene.neuron_items["n1"].update()
+    w.view.viewport().repaint()
+    w.undo_stack.undo()  # one step restores both the feature and the label
+    assert net.same_as(before)
+    assert w.inspector.feature.currentIndex() == 0
+    w.undo_stack.redo()
+    assert net.neurons["n1"].feature == Feature("product", (0, 1))
+
+
+def test_the_feature_combo_is_for_inputs_only(xor_window):
+    w = xor_window
+    w.scene.clearSelection()
+    w.scene.neuron_items["n3"].setSelected(True)  # a hidden neuron
+    assert not w.inspector.feature.isEnabled()
+
+
+def test_the_canvas_shows_the_feature_and_a_label_does_not_hide_it(window):
+    window.files.new_from(circles_features(), "circles")
+    net = window.project.network
+    first = net.inputs[0]
+    assert (first.name, glyph_text(first)) == ("x1²", "in")
+    net.set_label(first.id, "radius part")
+    assert glyph_text(net.neurons[first.id]) == "x1²"
+    window.view.viewport().repaint()
+
+
+def test_the_palette_offers_tf_playgrounds_inputs_and_drops_them(window, qtbot):
+    titles = [window.palette.item(i).text() for i in range(window.palette.count())]
+    assert [f"Input · {f.label}" for f in PLAYGROUND] == [t for t in titles
+                                                          if t.startswith("Input · ")]
+    item = next(window.palette.item(i) for i in range(window.palette.count())
+                if window.palette.item(i).text() == "Input · sin x2")
+    mime = window.palette.mimeData([item])
+    target = window.view.viewport().rect().center() + QPoint(10, 10)
+    vp = window.view.viewport()
+    QApplication.sendEvent(vp, QDragEnterEvent(target, Qt.CopyAction, mime, Qt.LeftButton,
+                                               Qt.NoModifier))
+    QApplication.sendEvent(vp, QDropEvent(QPointF(target), Qt.CopyAction, mime, Qt.LeftButton,
+                                          Qt.NoModifier))
+    n = next(iter(window.project.network.neurons.values()))
+    assert (n.role, n.feature, n.name) == ("input", Feature("sin", (1,)), "sin x2")
+    window.palette.itemDoubleClicked.emit(item)  # double-click: the same, at the centre
+    assert [m.feature for m in window.project.network.inputs] == [Feature("sin", (1,))] * 2
+    bad = QMimeData()
+    bad.setData(MIME, b"input:identity:cube:x")  # not our palette's: a plain input
+    QApplication.sendEvent(vp, QDragEnterEvent(target, Qt.CopyAction, bad, Qt.LeftButton,
+                                               Qt.NoModifier))
+    QApplication.sendEvent(vp, QDropEvent(QPointF(target), Qt.CopyAction, bad, Qt.LeftButton,
+                                          Qt.NoModifier))
+    assert len(window.project.network.inputs) == 3
+    assert window.project.network.inputs[-1].feature is None
+
+
+def test_csv_import_leaves_inputs_with_features_as_drawn():
+    from gui.csv_import import match_neurons
+
+    net = circles_features().network
+    assert match_neurons(net, "input", ["a", "b", "c"], 0.0) == []
+    assert match_neurons(net, "output", ["class"], 0.0)  # the output is relabelled as before
