@@ -18,7 +18,8 @@ from typing import Callable
 
 import numpy as np
 
-from core.engine import Params, Plan, check_loss, compile_plan, forward, loss_and_gradients
+from core.engine import (Params, Plan, check_loss, compile_plan, forward, loss_and_gradients,
+                         loss_and_output_grad)
 from core.errors import GradCheckCancelled, GradCheckError, UserError
 from core.losses import LOSSES
 from core.network import Network
@@ -69,8 +70,7 @@ def gradient_check(plan: Plan, params: Params, x: np.ndarray, y: np.ndarray, los
     def loss_at(k: int, offset: float) -> float:
         nudged = theta.copy()
         nudged[k] += offset
-        z_out, a_out = forward(plan, plan.unflatten(nudged), x).outputs(plan)
-        return LOSSES[loss].compute(z_out, a_out, y).value
+        return loss_and_output_grad(plan, forward(plan, plan.unflatten(nudged), x), y, loss).value
 
     for k in range(theta.size):
         numeric[k] = (loss_at(k, -2 * eps) - 8 * loss_at(k, -eps) + 8 * loss_at(k, eps)

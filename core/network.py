@@ -6,12 +6,11 @@ Every change goes through a method here that validates, changes, then emits one
 """
 from __future__ import annotations
 
-import heapq
 import math
 import re
-from collections import deque
 from dataclasses import dataclass, field, replace
 
+from core import graph
 from core.activations import ACTIVATIONS, DEFAULT_ACTIVATION
 from core.errors import NetworkError, UserError, shorten
 from core.events import Signal
@@ -137,68 +136,24 @@ class Network:
         reason = self._simple_refusal(source, target, existing)
         if reason:
             return reason
-        s, t = self.neurons[source], self.neurons[target]
-        path = self._path(target, source)
-        if path is not None:
-            names = _path_names([self.neurons[n].name for n in path])
-            return f"connecting {s.name} to {t.name} would close a cycle ({names} -> {t.name})"
-        return None
+        path = graph.cycle_closed_by(graph.successors(self.neurons, self.edges.values()), source, target)
+        return None if path is None else self._cycle_message(source, target, path)
 
-    def _path(self, start: str, goal: str) -> list[str] | None:
-        """A directed path start -> ... -> goal, found breadth first (no recursion)."""
-        succ: dict[str, list[str]] = {}
-        for e in self.edges.values():
-            succ.setdefault(e.source, []).append(e.target)
-        parent: dict[str, str | None] = {start: None}
-        queue = deque([start])
-        while queue:
-            n = queue.popleft()
-            if n == goal:
-                path = [n]
-                while parent[path[-1]] is not None:
-                    path.append(parent[path[-1]])  # type: ignore[arg-type]
-                return path[::-1]
-            for m in succ.get(n, ()):
-                if m not in parent:
-                    parent[m] = n
-                    queue.append(m)
-        return None
+    def _cycle_message(self, source: str, target: str, path: list[str]) -> str:
+        """What every refusal of a cycle says; path is target -> ... -> source."""
+        s, t = self.neurons[source].name, self.neurons[target].name
+        names = _path_names([self.neurons[n].name for n in path])
+        return f"connecting {s} to {t} would close a cycle ({names} -> {t})"
 
     def topological_order(self) -> list[str]:
-        """Neuron ids, every source before its targets; ties keep document order (Kahn)."""
-        indeg = {nid: 0 for nid in self.neurons}
-        succ: dict[str, list[str]] = {nid: [] for nid in self.neurons}
-        for e in self.edges.values():
-            indeg[e.target] += 1
-            succ[e.source].append(e.target)
-        position = {nid: i for i, nid in enumerate(self.neurons)}
-        ready = [nid for nid, d in indeg.items() if d == 0]
-        order: list[str] = []
-        heap = [(position[n], n) for n in ready]
-        heapq.heapify(heap)
-        while heap:
-            _, n = heapq.heappop(heap)
-            order.append(n)
-            for m in succ[n]:
-                indeg[m] -= 1
-                if indeg[m] == 0:
-                    heapq.heappush(heap, (position[m], m))
-        if len(order) != len(self.neurons):  # only reachable through from_dict of a bad file
-            raise NetworkError("the graph has a cycle")
-        return order
+        """Neuron ids, every source before its targets; ties keep document order (Kahn).
+        A cycle (only reachable through from_dict of a bad file) raises NetworkError."""
+        return graph.topological_order(list(self.neurons), self.edges.values())
 
     def depths(self) -> dict[str, int]:
         """Inputs are depth 0; any other neuron is one more than its deepest source (at least 1)."""
-        depth: dict[str, int] = {}
-        pred: dict[str, list[str]] = {nid: [] for nid in self.neurons}
-        for e in self.edges.values():
-            pred[e.target].append(e.source)
-        for nid in self.topological_order():
-            if self.neurons[nid].role == "input":
-                depth[nid] = 0
-            else:
-                depth[nid] = 1 + max((depth[p] for p in pred[nid]), default=0)
-        return depth
+        inputs = {nid for nid, n in self.neurons.items() if n.role == "input"}
+        return graph.depths(list(self.neurons), self.edges.values(), inputs)
 
     # ----- structural edits ----------------------------------------------------------------
     def add_neuron(
@@ -262,8 +217,9 @@ class Network:
                      ids: list[str] | None = None) -> list[Edge]:
         """Add many edges at once (bulk tools, templates): all or none, one event.
 
-        Checks every pair as edge_refusal would, but finds cycles with one topological sort of
-        the whole result instead of one search per edge, so 50k edges take milliseconds.
+        Checks every pair as edge_refusal would, adding them in order, but finds cycles with
+        one topological sort of the whole result instead of one search per edge, so 50k edges
+        take milliseconds.
         """
         weights = list(weights) if weights is not None else [0.0] * len(pairs)
         if len(weights) != len(pairs):
@@ -278,22 +234,15 @@ class Network:
         if ids is not None and (len(ids) != len(pairs) or len(set(ids)) != len(ids) or
                                 any(i in self.edges or i in self.neurons for i in ids)):
             raise NetworkError("connect_many needs one new, unused id per pair")
-        trial = Network(dict(self.neurons), dict(self.edges))
+        old = list(self.edges.values())
+        hit = graph.first_closing_edge(list(self.neurons), old + list(map(graph.Arc._make, pairs)))
+        if hit is not None:
+            k, path = hit
+            raise NetworkError(self._cycle_message(*pairs[k - len(old)], path))
         new_edges = []
         for k, ((s, t), w) in enumerate(zip(pairs, weights)):
             eid = ids[k] if ids is not None else self.new_id("e")
             new_edges.append(Edge(eid, s, t, float(w)))
-            trial.edges[eid] = new_edges[-1]
-        try:
-            trial.topological_order()
-        except NetworkError:
-            scratch = Network(dict(self.neurons), dict(self.edges))
-            for edge in new_edges:  # slow path, only to name the culprit
-                reason = scratch.edge_refusal(edge.source, edge.target)
-                if reason:
-                    raise NetworkError(reason) from None
-                scratch.edges[edge.id] = edge
-            raise AssertionError("unreachable: a cycle with no closing edge")  # pragma: no cover
         for edge in new_edges:
             self.edges[edge.id] = edge
         self._structure_changed(Change("edge_added", tuple(e.id for e in new_edges)))
@@ -453,8 +402,8 @@ class Network:
         """Build a document from plain data, validating as the edit methods do.
 
         Linear in the size of the graph: edges are checked one by one without the cycle
-        search, then one topological sort finds any cycle (and only then is the edge that
-        closes it looked for, to name it).
+        search, then one topological sort finds any cycle (and only then is the first edge
+        that closes one looked for, to name it, as edge_refusal would).
         """
         net = cls()
         for i, n in enumerate(data.get("neurons", [])):
@@ -493,50 +442,15 @@ class Network:
                 raise NetworkError(f"edges[{i}] has no {exc.args[0]!r}") from None
             except (NetworkError, TypeError, ValueError) as exc:
                 raise NetworkError(f"edges[{i}]: {exc}") from None
-        try:
-            net.topological_order()
-        except NetworkError:
-            net._name_cycle(data.get("edges", []))
+        edges = list(net.edges.values())  # in file order
+        hit = graph.first_closing_edge(list(net.neurons), edges)
+        if hit is not None:
+            k, path = hit
+            message = net._cycle_message(edges[k].source, edges[k].target, path)
+            raise NetworkError(f"edges[{k}]: {message}")
         for prefix, items in (("n", net.neurons), ("e", net.edges)):
             net._next_id[prefix] = 1 + max((_numeric_suffix(k) for k in items), default=0)
         return net
-
-    def _name_cycle(self, edges: list[dict]) -> None:
-        """Raise an error naming one cycle and the edge of it that comes last in the file.
-
-        Every neuron that a topological sort cannot place has a predecessor it cannot place
-        either, so walking predecessors among them must revisit one: that loop is a cycle.
-        Linear in the graph's size.
-        """
-        indeg = {nid: 0 for nid in self.neurons}
-        succ: dict[str, list[str]] = {nid: [] for nid in self.neurons}
-        pred: dict[str, list[str]] = {nid: [] for nid in self.neurons}
-        for e in self.edges.values():
-            indeg[e.target] += 1
-            succ[e.source].append(e.target)
-            pred[e.target].append(e.source)
-        queue = deque(n for n, d in indeg.items() if d == 0)
-        while queue:
-            for m in succ[queue.popleft()]:
-                indeg[m] -= 1
-                if indeg[m] == 0:
-                    queue.append(m)
-        stuck = {n for n, d in indeg.items() if d > 0}
-        walk: dict[str, int] = {}
-        node = next(iter(stuck))
-        while node not in walk:
-            walk[node] = len(walk)
-            node = next(p for p in pred[node] if p in stuck)
-        loop = list(walk)[walk[node]:][::-1]  # in edge direction
-        index = {(e["source"], e["target"]): i for i, e in enumerate(edges)}
-        hops = [(a, loop[(k + 1) % len(loop)]) for k, a in enumerate(loop)]
-        last = max(hops, key=lambda h: index[h])
-        k = hops.index(last)
-        path = [loop[(k + 1 + j) % len(loop)] for j in range(len(loop))]
-        names = _path_names([self.neurons[n].name for n in path])
-        raise NetworkError(f"edges[{index[last]}]: connecting {self.neurons[last[0]].name} to "
-                           f"{self.neurons[last[1]].name} would close a cycle ({names} -> "
-                           f"{self.neurons[last[1]].name})")
 
     def same_as(self, other: "Network") -> bool:
         """Equal contents, order and ids (what undo and file round trips must preserve)."""

@@ -6,9 +6,8 @@ Three planes (see ../shared/notes/loss-surface.md and Li et al. 2018, arXiv:1712
   random - two random filter-normalised directions through the current weights (sec. 4).
 A point (a, b) of the plane is theta = center + a d1 + b d2 with d1, d2 orthonormal.
 
-The grid is evaluated in chunks of K parameter vectors at once. Every weight matrix is affine
-in (a, b): W(a, b) = Wc + a W1 + b W2, so the first level, which reads the fixed inputs, costs
-three products per chunk no matter how large K is; deeper levels use batched products.
+The grid is evaluated in chunks of K parameter vectors at once by the engine's forward pass
+for points of a plane (core.engine.stacked.PlaneForward), then batched_loss.
 """
 from __future__ import annotations
 
@@ -16,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.activations import ACTIVATIONS
 from core.engine import Plan, forward
+from core.engine.stacked import PlaneForward
 from core.losses import LOSSES
 
 MAX_SAMPLES = 256  # a fixed subsample keeps a 51x51 grid interactive (the note: 0.6 s -> 0.12 s)
@@ -138,61 +137,18 @@ def grid_losses(plan: Plan, plane: Plane, alphas: np.ndarray, betas: np.ndarray,
                 dtype: type = np.float64) -> np.ndarray:
     """Loss at every grid point, as Z[j, i] for (alphas[i], betas[j]) (row-major, y first).
 
-    float32 halves the time (the GUI uses it); float64 reproduces the engine to the last bit.
+    The forward passes are the engine's (core.engine.stacked), chunk by chunk. float32 halves
+    the time (the GUI uses it); float64 reproduces the engine to the last bit.
     """
     aa, bb = np.meshgrid(np.asarray(alphas, float), np.asarray(betas, float))
-    coeff = np.stack([np.ones(aa.size), aa.ravel(), bb.ravel()], axis=1).astype(dtype)
-    x_t = np.asarray(x, dtype).T
-    stacks = _affine_stacks(plan, plane, x_t, dtype)
+    aa_flat, bb_flat = aa.ravel(), bb.ravel()
+    forward_on = PlaneForward(plan, plane.center, plane.d1, plane.d2, x, dtype)
     y_t = np.asarray(y, dtype).T[None]
     out = np.empty(aa.size)
     for s in range(0, aa.size, chunk):
-        out[s: s + chunk] = _chunk_losses(plan, x_t, stacks, coeff[s: s + chunk], y_t, loss)
+        z, a = forward_on.outputs(aa_flat[s: s + chunk], bb_flat[s: s + chunk])
+        out[s: s + chunk] = batched_loss(loss, z, a, y_t)
     return out.reshape(aa.shape)
-
-
-def _affine_stacks(plan: Plan, plane: Plane, x_t: np.ndarray, dtype: type) -> list[tuple]:
-    """Per level, what its net input is an affine function of, as a (3, ...) stack.
-
-    A level that reads only the fixed inputs gets its whole net input precomputed:
-    z(a, b) = [1 a b] @ [Wc X + bc; W1 X + b1; W2 X + b2]. Deeper levels get their weights
-    and biases stacked the same way, combined per chunk with one matrix product.
-    """
-    parts = [plan.unflatten(v.astype(dtype)) for v in (plane.center, plane.d1, plane.d2)]
-    stacks = []
-    for i, lv in enumerate(plan.levels):
-        biases = np.stack([p.biases[lv.start: lv.stop] for p in parts])[:, :, None]
-        if lv.src_hi <= plan.n_inputs:
-            src = x_t[lv.src_lo: lv.src_hi]
-            z = np.stack([p.weights[i] @ src if lv.src_hi > lv.src_lo else
-                          np.zeros((lv.stop - lv.start, x_t.shape[1]), dtype) for p in parts])
-            stacks.append(("fixed", None, (z + biases).reshape(3, -1)))
-        else:
-            w = np.stack([p.weights[i] for p in parts]).reshape(3, -1)
-            stacks.append(("weights", w, biases.reshape(3, -1)))
-    return stacks
-
-
-def _chunk_losses(plan: Plan, x_t: np.ndarray, stacks: list[tuple], coeff: np.ndarray,
-                  y_t: np.ndarray, loss: str) -> np.ndarray:
-    """Forward pass for K parameter vectors at once; activations are (K, neurons, samples)."""
-    k, b = len(coeff), x_t.shape[1]
-    acts = np.empty((k, plan.n_neurons, b), coeff.dtype)
-    nets = np.empty_like(acts)
-    acts[:, : plan.n_inputs] = x_t
-    for lv, (kind, first, second) in zip(plan.levels, stacks):
-        n = lv.stop - lv.start
-        z = nets[:, lv.start: lv.stop]
-        if kind == "fixed":
-            z[:] = (coeff @ second).reshape(k, n, b)
-        else:
-            w = (coeff @ first).reshape(k, n, lv.src_hi - lv.src_lo)
-            np.matmul(w, acts[:, lv.src_lo: lv.src_hi], out=z)
-            z += (coeff @ second).reshape(k, n, 1)
-        for name, g0, g1 in lv.groups:
-            acts[:, g0:g1] = ACTIVATIONS[name].f(nets[:, g0:g1])
-    rows = plan.output_rows
-    return batched_loss(loss, nets[:, rows], acts[:, rows], y_t)
 
 
 def batched_loss(loss: str, z: np.ndarray, a: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -1,12 +1,14 @@
 """The engine: a network compiled into a Plan (core.engine.plan), its forward and backward
-passes (core.engine.backprop) and the fast path for plain layered nets (core.engine.layered).
+passes (core.engine.backprop), the fast path for plain layered nets (core.engine.layered) and
+the forward pass for many points of a parameter plane at once (core.engine.stacked).
 
 The names most callers need are importable from here."""
 from core.engine.backprop import (Backward, Forward, NeuronValues, backward, check_loss,
                                   forward, inspect_sample, loss_and_gradients,
                                   loss_and_output_grad, mask_frozen, predict)
 from core.engine.plan import Level, Params, Plan, compile_plan, plan_for
+from core.engine.stacked import PlaneForward
 
 __all__ = ["Backward", "Forward", "Level", "NeuronValues", "Params", "Plan", "backward",
            "check_loss", "compile_plan", "forward", "inspect_sample", "loss_and_gradients",
-           "loss_and_output_grad", "mask_frozen", "plan_for", "predict"]
+           "loss_and_output_grad", "mask_frozen", "plan_for", "PlaneForward", "predict"]

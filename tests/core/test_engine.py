@@ -158,7 +158,9 @@ def test_inspect_sample_against_the_chain_rule_by_hand():
 
 @pytest.mark.parametrize("hidden", sorted(ACTIVATIONS))
 @pytest.mark.parametrize("loss, output", [("mse", "identity"), ("bce", "sigmoid"),
-                                          ("softmax_ce", "identity"), ("huber", "tanh")])
+                                          ("softmax_ce", "identity"), ("huber", "tanh"),
+                                          *(("mse", a) for a in sorted(ACTIVATIONS)
+                                            if a != "identity")])
 def test_layered_fast_path_equals_the_general_path(hidden, loss, output):
     from core.engine import backward as general_backward
     from core.templates import layered
@@ -198,3 +200,45 @@ def test_plan_for_compiles_once_per_structure_version():
     assert again is not first
     assert again.order == compile_plan(net).order and again.n_parameters == first.n_parameters
     assert net.copy().__dict__.get("_compiled") is None  # copies (sent to the process) carry none
+
+
+def _plane_case(net, seed):
+    rng = np.random.default_rng(seed)
+    plan = compile_plan(net)
+    theta = plan.flatten(plan.pack(net))
+    d1, d2 = rng.normal(size=(2, theta.size)) * 0.5
+    alphas, betas = rng.uniform(-1.5, 1.5, size=(2, 9))
+    alphas[0] = betas[0] = 0.0  # the centre itself
+    x = rng.normal(size=(7, plan.n_inputs))
+    return plan, theta, d1, d2, alphas, betas, x
+
+
+def _hold_plane_forward_to_forward(net, seed):
+    from core.engine.stacked import PlaneForward
+
+    plan, theta, d1, d2, alphas, betas, x = _plane_case(net, seed)
+    z, a = PlaneForward(plan, theta, d1, d2, x).outputs(alphas, betas)
+    assert z.shape == a.shape == (alphas.size, len(plan.output_rows), len(x))
+    for k, (al, be) in enumerate(zip(alphas, betas)):
+        z_ref, a_ref = forward(plan, plan.unflatten(theta + al * d1 + be * d2), x).outputs(plan)
+        np.testing.assert_allclose(z[k].T, z_ref, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(a[k].T, a_ref, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_the_plane_forward_is_the_forward_at_every_point(activation):
+    """The surface's many-points forward pass against forward() at each point's parameters, on
+    a DAG with skip connections and fan-out, every computed neuron on one activation."""
+    from tests.core.strategies import dag_with_skips
+
+    net = dag_with_skips()
+    for n in list(net.neurons.values()):
+        if n.role != "input":
+            net.set_activation(n.id, activation)
+    _hold_plane_forward_to_forward(net, 0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(random_dag(), st.integers(0, 100))
+def test_the_plane_forward_is_the_forward_on_random_dags(net, seed):
+    _hold_plane_forward_to_forward(net, seed)

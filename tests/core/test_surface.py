@@ -2,12 +2,15 @@
 plane against an independent eigen-decomposition, and the honesty figures."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.engine import compile_plan, loss_and_gradients
 from core.losses import LOSSES
 from core.network import Network
 from core.surface import (batched_loss, exact_plane, extent, grid_losses, loss_at, pca_plane,
                           random_plane, subsample)
+from tests.core.strategies import problems
 
 
 def layered_net(sizes, hidden="tanh", output="sigmoid", seed=0):
@@ -149,3 +152,24 @@ def test_float32_grid_agrees_with_float64(setup):
     exact = grid_losses(plan, plane, g, g, x, y, "bce", dtype=np.float64)
     fast = grid_losses(plan, plane, g, g, x, y, "bce", dtype=np.float32)
     np.testing.assert_allclose(fast, exact, rtol=1e-4)
+
+
+@settings(max_examples=40, deadline=None)
+@given(problems(sizes=(1, 9)), st.integers(0, 100))
+def test_every_grid_point_is_the_engine_loss_at_that_point(problem, seed):
+    """Random DAGs (skip connections, every activation) and every loss: the grid against
+    loss_and_gradients at each point's parameters."""
+    loss, net, x, y = problem
+    plan = compile_plan(net)
+    theta = plan.flatten(plan.pack(net))
+    rng = np.random.default_rng(seed)
+    d1, d2 = rng.normal(size=(2, theta.size))
+    from core.surface import Plane
+
+    plane = Plane("random", theta, d1, d2, ("1", "2"))
+    alphas, betas = np.linspace(-1, 1, 3), np.array([-0.7, 0.0, 0.4, 1.2])
+    z = grid_losses(plan, plane, alphas, betas, x, y, loss, chunk=5)
+    for j, b in enumerate(betas):
+        for i, a in enumerate(alphas):
+            expected = loss_and_gradients(plan, plan.unflatten(plane.point(a, b)), x, y, loss)[0]
+            assert z[j, i] == pytest.approx(expected, rel=1e-10, abs=1e-10)
