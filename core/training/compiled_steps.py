@@ -7,6 +7,7 @@ runs the kernel and scatters it back, so the two paths can take turns at any ste
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,36 @@ from core.optimizers import learning_rate
 # Nets with parameters x batch above this train faster on the NumPy path's matrix products
 # than edge by edge (measured with bench/compiled_speed.py, see bench/README.md).
 MAX_WORK = 250_000
+_warm = threading.Event()  # warm_up() has run: the kernel is compiled or loaded
+
+
+def warm_up() -> None:
+    """Compile the kernel, or load it from the disk cache, by training a 1-1 net two steps.
+    Every net calls it with the same argument types, so this is the only compile. The
+    training process runs it on a thread and trains in NumPy meanwhile (a cold compile takes
+    seconds); ready() tells when it is done. Headless callers need not: the first compiled
+    block compiles."""
+    from core.data.dataset import Dataset
+    from core.network import Network
+    from core.settings import TrainingSettings
+    from core.training.trainer import Trainer
+
+    try:
+        net = Network()
+        net.connect(net.add_neuron("input").id, net.add_neuron("output", "identity").id, 0.5)
+        x = np.array([[0.0], [1.0]])
+        data = Dataset(x_train=x, y_train=x, x_test=x[:0], y_test=x[:0], task="regression",
+                       input_names=["x"], target_names=["y"], class_names=None, mean=None,
+                       std=None)
+        trainer = Trainer(net, data, TrainingSettings(batch_size=1))
+        if trainer.compiled_path() is None:
+            trainer.advance(2)
+    finally:
+        _warm.set()
+
+
+def ready() -> bool:
+    return _warm.is_set()
 
 
 @dataclass(frozen=True)
@@ -95,7 +126,8 @@ class CompiledSteps:
         params = trainer._flat_params()
         layout = trainer._layout
         edges = self._edge_lists(plan)
-        x, y = trainer._training_arrays()
+        # C order always: another memory layout would be another signature, another compile
+        x, y = (np.ascontiguousarray(a) for a in trainer._training_arrays())
         saved = (trainer._rng.bit_generator.state, trainer._order, trainer._position)
         batches = plan_batches(trainer, k)
         step0, epoch0 = trainer.step_count, trainer.epoch

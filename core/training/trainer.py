@@ -262,11 +262,12 @@ class Trainer:
         self.stepped.emit(info)
         return info
 
-    def advance(self, n: int) -> StepInfo:
+    def advance(self, n: int, compiled: bool = True) -> StepInfo:
         """n steps: in one call of the compiled kernel when this net and these settings allow
-        it (compiled_path() is None), else n calls of step(). The same numbers, records and
-        rollback either way. Raises Diverged (after rolling back) at the step that diverges."""
-        if n <= 1 or self.compiled_path() is not None:
+        it (compiled_path() is None) and `compiled`, else n calls of step(). The same numbers,
+        records and rollback either way. Raises Diverged (after rolling back) at the step
+        that diverges."""
+        if n <= 1 or not compiled or self.compiled_path() is not None:
             for _ in range(n - 1):
                 self.step()
             return self.step()
