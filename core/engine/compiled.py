@@ -149,8 +149,16 @@ def _fingerprint(source: str) -> str:
 def kernels() -> types.ModuleType:
     """The generated, compiled module for the registries as they are now (imported once per
     fingerprint; its functions compile at the first call, or load from the disk cache)."""
-    source = _source()
-    return _load(_fingerprint(source), source)
+    # Entries are frozen: one replaced or added is a new object, so their ids say when the
+    # source must be generated again (generating and hashing it costs ~1 ms, a block's worth).
+    key = tuple(map(id, (*ACTIVATIONS.values(), *LOSSES.values(), *OPTIMIZER_CLASSES.values())))
+    if _current[0] != key:
+        source = _source()
+        _current[:] = [key, _load(_fingerprint(source), source)]
+    return _current[1]
+
+
+_current: list = [None, None]  # (registry key, module) of the last kernels() call
 
 
 @functools.lru_cache(maxsize=8)

@@ -15,9 +15,12 @@ import numpy as np
 from core.engine import compiled
 from core.optimizers import learning_rate
 
-# Nets with parameters x batch above this train faster on the NumPy path's matrix products
-# than edge by edge (measured with bench/compiled_speed.py, see bench/README.md).
-MAX_WORK = 250_000
+# Above this many parameters x batch the NumPy path's matrix products catch up with edge by
+# edge loops on layered nets (1 BLAS thread, compiled / NumPy steps/s: 2-4-2-1 at 10: ~30x;
+# 2,016 parameters at 10: 2.2x; 1,185 at 32: 1.5x; 4,417 at 10: 1.0x; 4,417 at 24: 0.9x;
+# 19k at 4: 0.5x). A deep DAG gains more (2,198 parameters at 10: 12x): its many levels
+# cost the NumPy path a call each.
+MAX_WORK = 40_000
 _warm = threading.Event()  # warm_up() has run: the kernel is compiled or loaded
 
 

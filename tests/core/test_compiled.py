@@ -233,7 +233,7 @@ def test_what_falls_back_to_numpy_and_still_trains_the_same(monkeypatch):
 def test_the_training_loop_runs_compiled_blocks_with_the_trainers_numbers():
     from tests.core.test_training_loop import drive, reference, theta
 
-    compiled_steps.warm_up()
+    compiled_steps.warm_up()  # as the loop's own thread does
     assert compiled_steps.ready()
     replies = drive(("steps", 300))
     p = replies.of("progress")[-1][2]
