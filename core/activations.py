@@ -9,6 +9,7 @@ ACTIVATIONS (and its tests); tests/core/test_registry_extension.py shows one add
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -24,6 +25,17 @@ DEFAULT_ACTIVATION = {"input": "identity", "hidden": "sigmoid", "output": "sigmo
 
 # op(kind, inputs, **attributes) -> the name of the node's output: appends one ONNX node.
 OnnxOp = Callable[..., str]
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """An activation on one number, in plain Python that Numba can compile: self-contained
+    (math and constants only; Numba cannot call another plain function), no arrays. The
+    compiled training path (core.engine.compiled) runs these. Same operations in the same
+    order as the entry's NumPy form, so the numbers agree to rounding."""
+
+    f: Callable[[float], float]
+    df: Callable[[float, float], float]  # (z, a) -> f'(z)
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,8 @@ class Activation:
     inplace: Callable[[np.ndarray], np.ndarray] | None = None  # f, overwriting z
     from_output: Callable[[np.ndarray], np.ndarray] | None = None  # f' from a alone
     unit_slope: bool = False  # f' = 1 everywhere: the engine skips multiplying by it
+    # The compiled path's form; without it a net using this activation trains in NumPy.
+    scalar: Scalar | None = None
 
     def label(self) -> str:
         return self.glyph or self.name
@@ -97,6 +111,25 @@ def _elu(z: np.ndarray) -> np.ndarray:
     return np.where(z > 0, z, ELU_ALPHA * np.expm1(np.minimum(z, 0.0)))
 
 
+def _sigmoid_scalar(z: float) -> float:
+    return (math.tanh(z * 0.5) + 1.0) * 0.5  # sigmoid()'s steps, in its order
+
+
+def _relu_scalar(z: float) -> float:
+    return z if z > 0.0 or z != z else 0.0  # NaN stays NaN, as in np.maximum
+
+
+def _elu_scalar(z: float) -> float:
+    return z if z > 0.0 else ELU_ALPHA * math.expm1(min(z, 0.0))
+
+
+def _softplus_scalar(z: float) -> float:
+    # np.logaddexp(0, z): the larger of the two plus log1p(e^-|difference|)
+    if z == 0.0:
+        return math.log(2.0)
+    return z + math.log1p(math.exp(-z)) if z > 0.0 else math.log1p(math.exp(z))
+
+
 def _side(net: float) -> str:
     return "net > 0" if net > 0 else "net <= 0"
 
@@ -138,12 +171,13 @@ ACTIVATIONS: dict[str, Activation] = {
             "identity", "z", "1", lambda z: z.copy(), lambda z, a: np.ones_like(z), glyph="lin",
             onnx=onnx_op("Identity"), numpy_source="z",
             explain=lambda net, a, d: (f"net = {fmt(a)}", "1", "identity: a = net, slope 1"),
-            inplace=lambda z: z, unit_slope=True),
+            inplace=lambda z: z, unit_slope=True, scalar=Scalar(lambda z: z, lambda z, a: 1.0)),
         Activation(
             "sigmoid", "1/(1+e^-z)", "a(1-a)", sigmoid, lambda z, a: a * (1.0 - a), glyph="σ",
             onnx=onnx_op("Sigmoid"), numpy_source="0.5 * (1.0 + np.tanh(0.5 * z))",
             explain=_explain_sigmoid, health=_saturated_sigmoid, inplace=_sigmoid_inplace,
-            from_output=lambda a: a * (1.0 - a)),
+            from_output=lambda a: a * (1.0 - a),
+            scalar=Scalar(_sigmoid_scalar, lambda z, a: a * (1.0 - a))),
         Activation(
             "tanh", "tanh(z)", "1-a^2", np.tanh, lambda z, a: 1.0 - a * a, glyph="tanh",
             onnx=onnx_op("Tanh"), numpy_source="np.tanh(z)",
@@ -151,7 +185,8 @@ ACTIVATIONS: dict[str, Activation] = {
                                        f"1 - a² = 1 - {factor(a)}² = {fmt(d)}",
                                        "local derivative of tanh: 1 - tanh²"),
             health=_saturated_tanh, inplace=lambda z: np.tanh(z, out=z),
-            from_output=lambda a: 1.0 - a * a),
+            from_output=lambda a: 1.0 - a * a,
+            scalar=Scalar(math.tanh, lambda z, a: 1.0 - a * a)),
         Activation(
             "relu", "max(0, z)", "1 if z>0 else 0", lambda z: np.maximum(z, 0.0),
             lambda z, a: (z > 0).astype(z.dtype), glyph="ReLU", onnx=onnx_op("Relu"),
@@ -160,7 +195,8 @@ ACTIVATIONS: dict[str, Activation] = {
                 f"max(0, {fmt(net)}) = {fmt(a)}", f"1 if net > 0 else 0 = {fmt(d)}   ({_side(net)})",
                 "ReLU passes the gradient where net > 0 and blocks it elsewhere"),
             health=_dead_relu, inplace=lambda z: np.maximum(z, 0.0, out=z),
-            from_output=lambda a: (a > 0.0).astype(a.dtype)),
+            from_output=lambda a: (a > 0.0).astype(a.dtype),
+            scalar=Scalar(_relu_scalar, lambda z, a: 1.0 if z > 0.0 else 0.0)),
         Activation(
             "leaky_relu", f"z if z>0 else {LEAKY_SLOPE}z", f"1 if z>0 else {LEAKY_SLOPE}",
             lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
@@ -170,18 +206,22 @@ ACTIVATIONS: dict[str, Activation] = {
             explain=lambda net, a, d: (
                 f"net if net > 0 else {LEAKY_SLOPE}·net = {fmt(a)}",
                 f"1 if net > 0 else {LEAKY_SLOPE} = {fmt(d)}   ({_side(net)})",
-                f"leaky ReLU keeps a slope of {LEAKY_SLOPE} below 0")),
+                f"leaky ReLU keeps a slope of {LEAKY_SLOPE} below 0"),
+            scalar=Scalar(lambda z: z if z > 0.0 else LEAKY_SLOPE * z,
+                          lambda z, a: 1.0 if z > 0.0 else LEAKY_SLOPE)),
         Activation(
             "elu", "z if z>0 else e^z-1", "1 if z>0 else a+1", _elu,
             lambda z, a: np.where(z > 0, 1.0, a + ELU_ALPHA).astype(z.dtype), glyph="ELU",
             onnx=onnx_op("Elu", alpha=ELU_ALPHA),
             numpy_source=f"np.where(z > 0, z, {ELU_ALPHA!r} * np.expm1(np.minimum(z, 0.0)))",
-            explain=_explain_elu),
+            explain=_explain_elu,
+            scalar=Scalar(_elu_scalar, lambda z, a: 1.0 if z > 0.0 else a + ELU_ALPHA)),
         Activation(
             "softplus", "ln(1+e^z)", "1/(1+e^-z)", _softplus, lambda z, a: sigmoid(z),
             glyph="soft+", onnx=onnx_op("Softplus"), numpy_source="np.logaddexp(0.0, z)",
             explain=lambda net, a, d: (f"ln(1 + e^{factor(net)}) = {fmt(a)}",
                                        f"σ(net) = σ({fmt(net)}) = {fmt(d)}",
-                                       "the softplus's slope is the sigmoid")),
+                                       "the softplus's slope is the sigmoid"),
+            scalar=Scalar(_softplus_scalar, lambda z, a: (math.tanh(z * 0.5) + 1.0) * 0.5)),
     )
 }

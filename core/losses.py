@@ -17,6 +17,7 @@ tests/core/test_registry_extension.py shows one added.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -54,6 +55,17 @@ ExplainSlope = Callable[[np.ndarray, np.ndarray, int, str, float], Explanation]
 
 
 @dataclass(frozen=True)
+class PerSample:
+    """A loss on one sample, in plain Python over small arrays that Numba can compile: the
+    compiled training path (core.engine.compiled) runs it. fn(z, a, y, g, b) writes into g
+    the gradient of the batch mean with respect to this sample's outputs (a, or z when
+    wrt_net) for a batch of b samples, and returns this sample's share of the mean."""
+
+    fn: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int], float]
+    wrt_net: bool = False
+
+
+@dataclass(frozen=True)
 class Loss:
     name: str
     title: str
@@ -71,6 +83,8 @@ class Loss:
     predict: Callable[[np.ndarray], np.ndarray] = lambda a: a
     onnx_predict: Callable[[OnnxOp, str], str] | None = None
     numpy_predict: str = "return out"
+    # The compiled path's form; without it training with this loss runs in NumPy.
+    per_sample: PerSample | None = None
 
 
 def _per(k: int) -> str:
@@ -85,6 +99,16 @@ def _mse(z: np.ndarray, a: np.ndarray, y: np.ndarray) -> LossResult:
     r = a - y
     n = r.size
     return LossResult(float(np.dot(r.ravel(), r.ravel()) / n), (2.0 / n) * r, False)
+
+
+def _mse_sample(z, a, y, g, b):
+    n = b * a.size
+    total = 0.0
+    for i in range(a.size):
+        r = a[i] - y[i]
+        total += r * r
+        g[i] = (2.0 / n) * r
+    return total / n
 
 
 def _mse_value(a: np.ndarray, y: np.ndarray, value: float, ids: tuple[str, ...]) -> Explanation:
@@ -115,6 +139,20 @@ def _huber(z: np.ndarray, a: np.ndarray, y: np.ndarray) -> LossResult:
     r = a - y
     grad = np.where(np.abs(r) <= HUBER_DELTA, r, HUBER_DELTA * np.sign(r))
     return LossResult(float(_huber_each(r).mean()), grad / r.size, False)
+
+
+def _huber_sample(z, a, y, g, b):
+    n = b * a.size
+    total = 0.0
+    for i in range(a.size):
+        r = a[i] - y[i]
+        if abs(r) <= HUBER_DELTA:
+            total += 0.5 * r * r
+            g[i] = r / n
+        else:
+            total += HUBER_DELTA * (abs(r) - 0.5 * HUBER_DELTA)
+            g[i] = HUBER_DELTA * (1.0 if r > 0.0 else -1.0 if r < 0.0 else r) / n
+    return total / n
 
 
 _H = (f"h(r) = r²/2 if |r| <= {fmt(HUBER_DELTA)} else "
@@ -151,6 +189,15 @@ def _bce(z: np.ndarray, a: np.ndarray, y: np.ndarray) -> LossResult:
 def _bce_each(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     # -[y ln s(z) + (1-y) ln(1-s(z))] = max(z,0) - z y + ln(1 + e^-|z|)
     return np.maximum(z, 0.0) - z * y + np.log1p(np.exp(-np.abs(z)))
+
+
+def _bce_sample(z, a, y, g, b):
+    n = b * z.size
+    total = 0.0
+    for i in range(z.size):
+        total += max(z[i], 0.0) - z[i] * y[i] + math.log1p(math.exp(-abs(z[i])))
+        g[i] = ((math.tanh(z[i] * 0.5) + 1.0) * 0.5 - y[i]) / n  # sigmoid() in its order
+    return total / n
 
 
 def _bce_value(a: np.ndarray, y: np.ndarray, value: float, ids: tuple[str, ...]) -> Explanation:
@@ -191,6 +238,20 @@ def _softmax_ce(z: np.ndarray, a: np.ndarray, y: np.ndarray) -> LossResult:
     return LossResult(value, (np.exp(log_p) - y) / b, False)
 
 
+def _softmax_ce_sample(z, a, y, g, b):
+    top = a.max()
+    total = 0.0
+    for i in range(a.size):
+        total += math.exp(a[i] - top)
+    log_total = math.log(total)
+    value = 0.0
+    for i in range(a.size):
+        log_p = (a[i] - top) - log_total
+        value -= y[i] * log_p
+        g[i] = (math.exp(log_p) - y[i]) / b
+    return value / b
+
+
 def _softmax_ce_value(a: np.ndarray, y: np.ndarray, value: float, ids: tuple[str, ...]) -> Explanation:
     p = softmax(a.reshape(1, -1))[0]
     return Explanation(
@@ -217,10 +278,12 @@ LOSSES: dict[str, Loss] = {
     l.name: l
     for l in (
         Loss("mse", "mean squared error", _mse,
-             lambda z, a, y: np.mean((a - y) ** 2, axis=(1, 2)), _mse_value, _mse_slope),
+             lambda z, a, y: np.mean((a - y) ** 2, axis=(1, 2)), _mse_value, _mse_slope,
+             per_sample=PerSample(_mse_sample)),
         Loss("bce", "binary cross-entropy (sigmoid outputs)", _bce,
              lambda z, a, y: np.mean(_bce_each(z, y), axis=(1, 2)), _bce_value, _bce_slope,
-             needs_activation="sigmoid", targets="0 or 1 per output"),
+             needs_activation="sigmoid", targets="0 or 1 per output",
+             per_sample=PerSample(_bce_sample, wrt_net=True)),
         Loss("softmax_ce", "categorical cross-entropy (softmax over outputs)", _softmax_ce,
              lambda z, a, y: -np.sum(y * _log_softmax(a, 1), axis=(1, 2)) / a.shape[2],
              _softmax_ce_value, _softmax_ce_slope, min_outputs=2,
@@ -229,10 +292,11 @@ LOSSES: dict[str, Loss] = {
              targets="one-hot class (1 for the right class, 0 elsewhere)", predict=softmax,
              onnx_predict=lambda op, out: op("Softmax", [out], axis=1),
              numpy_predict="e = np.exp(out - out.max(axis=1, keepdims=True))\n"
-                           "return e / e.sum(axis=1, keepdims=True)"),
+                           "return e / e.sum(axis=1, keepdims=True)",
+             per_sample=PerSample(_softmax_ce_sample)),
         Loss("huber", f"Huber (delta {fmt(HUBER_DELTA)})", _huber,
              lambda z, a, y: np.mean(_huber_each(a - y), axis=(1, 2)), _huber_value,
-             _huber_slope),
+             _huber_slope, per_sample=PerSample(_huber_sample)),
     )
 }
 

@@ -19,10 +19,17 @@ import numpy as np
 TrainingSettings = Any
 
 MAX_LEARNING_RATE = 1e6  # the largest learning rate settings accept (a schedule never exceeds it)
+# The settings a compiled update reads, in the order of its `h` argument (see Optimizer.kernel).
+KERNEL_SETTINGS = ("momentum", "beta1", "beta2", "rho", "epsilon")
 
 
 class Optimizer:
     slots: tuple[str, ...] = ()
+    # The compiled path's form of the update: kernel(p, g, lr, st, t, h) on flat float64
+    # vectors, st[k] the state of slots[k], t the step count after this step, h the values of
+    # KERNEL_SETTINGS; plain Python loops that Numba compiles, the NumPy update's operations in
+    # its order. None: training with this rule stays in NumPy.
+    kernel: Callable | None = None
 
     def __init__(self, settings: TrainingSettings) -> None:
         self.s = settings
@@ -46,6 +53,13 @@ class Optimizer:
             self._adopt_flat(p, views)
         self.t += 1
         self._update(p, g, lr, self._flat)
+
+    def flat_state(self, p: np.ndarray,
+                   views: Callable[[np.ndarray], list[np.ndarray]]) -> list[np.ndarray]:
+        """The state as flat vectors shaped like `p`, one per slot (adopted as step_flat does)."""
+        if not self._flat_current(p):
+            self._adopt_flat(p, views)
+        return [self._flat[slot] for slot in self.slots]
 
     def _flat_current(self, p: np.ndarray) -> bool:
         if set(self.state) != set(self.slots) or set(self._flat) != {*self.slots, "scratch"}:
@@ -87,8 +101,53 @@ def _scaled(g: np.ndarray, lr: float, st: dict[str, np.ndarray]) -> np.ndarray:
     return lr * g if scratch is None else np.multiply(g, lr, out=scratch)
 
 
+def _sgd_kernel(p, g, lr, st, t, h):
+    for i in range(p.size):
+        p[i] -= g[i] * lr
+
+
+def _momentum_kernel(p, g, lr, st, t, h):
+    v, mu = st[0], h[0]
+    for i in range(p.size):
+        v[i] = v[i] * mu - g[i] * lr
+        p[i] += v[i]
+
+
+def _nesterov_kernel(p, g, lr, st, t, h):
+    v, mu = st[0], h[0]
+    for i in range(p.size):
+        p[i] -= mu * v[i]
+        v[i] = v[i] * mu - g[i] * lr
+        p[i] += (1.0 + mu) * v[i]
+
+
+def _adagrad_kernel(p, g, lr, st, t, h):
+    acc, eps = st[0], h[4]
+    for i in range(p.size):
+        acc[i] += g[i] * g[i]
+        p[i] -= lr * g[i] / (math.sqrt(acc[i]) + eps)
+
+
+def _rmsprop_kernel(p, g, lr, st, t, h):
+    e, rho, eps = st[0], h[3], h[4]
+    for i in range(p.size):
+        e[i] = e[i] * rho + (1.0 - rho) * g[i] * g[i]
+        p[i] -= lr * g[i] / (math.sqrt(e[i]) + eps)
+
+
+def _adam_kernel(p, g, lr, st, t, h):
+    m, v, b1, b2, eps = st[0], st[1], h[1], h[2], h[4]
+    c1, c2 = 1.0 - b1 ** float(t), 1.0 - b2 ** float(t)  # float powers: C pow, as in Python
+    for i in range(p.size):
+        m[i] = m[i] * b1 + (1.0 - b1) * g[i]
+        v[i] = v[i] * b2 + (1.0 - b2) * g[i] * g[i]
+        p[i] -= lr * (m[i] / c1) / (math.sqrt(v[i] / c2) + eps)
+
+
 class SGD(Optimizer):
     """(1) p <- p - lr g"""
+
+    kernel = staticmethod(_sgd_kernel)
 
     def _update(self, p, g, lr, st):
         p -= _scaled(g, lr, st)
@@ -98,6 +157,7 @@ class Momentum(Optimizer):
     """(2) v <- mu v - lr g;  p <- p + v   (classical momentum, Polyak 1964)"""
 
     slots = ("velocity",)
+    kernel = staticmethod(_momentum_kernel)
 
     def _update(self, p, g, lr, st):
         v = st["velocity"]
@@ -114,6 +174,7 @@ class Nesterov(Optimizer):
     """
 
     slots = ("velocity",)
+    kernel = staticmethod(_nesterov_kernel)
 
     def _update(self, p, g, lr, st):
         v = st["velocity"]
@@ -128,6 +189,7 @@ class Adagrad(Optimizer):
     """(4) G <- G + g^2;  p <- p - lr g / (sqrt(G) + eps)   (Duchi et al. 2011)"""
 
     slots = ("sum_sq",)
+    kernel = staticmethod(_adagrad_kernel)
 
     def _update(self, p, g, lr, st):
         acc = st["sum_sq"]
@@ -139,6 +201,7 @@ class RMSprop(Optimizer):
     """(5) E <- rho E + (1 - rho) g^2;  p <- p - lr g / (sqrt(E) + eps)   (Hinton 2012)"""
 
     slots = ("mean_sq",)
+    kernel = staticmethod(_rmsprop_kernel)
 
     def _update(self, p, g, lr, st):
         e = st["mean_sq"]
@@ -154,6 +217,7 @@ class Adam(Optimizer):
     (Kingma and Ba 2015, Algorithm 1)"""
 
     slots = ("m", "v")
+    kernel = staticmethod(_adam_kernel)
 
     def _update(self, p, g, lr, st):
         b1, b2 = self.s.beta1, self.s.beta2

@@ -37,6 +37,7 @@ from __future__ import annotations
 import multiprocessing
 import queue
 import signal
+import threading
 import time
 
 import numpy as np
@@ -44,6 +45,7 @@ import numpy as np
 from core.data.dataset import Dataset
 from core.network import Network
 from core.settings import TrainingSettings
+from core.training import compiled_steps
 from core.training.trainer import Diverged, Evaluation, Trainer, TrainingError
 from core.training.progress import Progress, SeriesCopy
 
@@ -53,6 +55,7 @@ EVALUATE_SECONDS = 0.25
 # While training, look for commands this often: a look costs about 8 us, a small net's step
 # 100-150 us, so looking before every step would cost several percent of the speed.
 LISTEN_SECONDS = 0.002
+MAX_BLOCK = 4096  # steps per Trainer.advance call; the block size adapts to LISTEN_SECONDS
 # While paused, wake up this often to check that the window still exists.
 IDLE_SECONDS = 0.1
 
@@ -92,6 +95,11 @@ class TrainingLoop:
         self._health: dict[str, str] = {}
         self._path = None  # the trainer's Trajectory object last asked for, and its number
         self._path_number = 0
+        self._block = 1  # steps per advance() call, adapted so that one takes ~LISTEN_SECONDS
+        # The compiled path's kernel compiles (seconds, once per machine) or loads from the
+        # disk cache (about a second) on a thread; training runs in NumPy until it is ready.
+        threading.Thread(target=compiled_steps.warm_up, daemon=True,
+                         name="compile training kernel").start()
 
     def loop(self) -> None:
         while not self._quit:
@@ -199,8 +207,8 @@ class TrainingLoop:
         self._publish(force=True)
 
     def _train(self, n: int) -> None:
-        for _ in range(n):
-            self._trainer.step()
+        if n > 0:
+            self._trainer.advance(n, compiled=compiled_steps.ready())
 
     def _run_frame(self) -> None:
         """Train until the frame is over (or n steps in slow motion), then publish."""
@@ -210,12 +218,15 @@ class TrainingLoop:
         per_update = self._steps_per_update
         done = 0
         while True:
-            if not self._guard(self._trainer.step):
+            n = min(self._block, per_update - done) if per_update else self._block
+            began = time.monotonic()
+            if not self._guard(lambda: self._trainer.advance(n, compiled_steps.ready())):
                 return
-            done += 1
+            done += n
             if per_update and done >= per_update:
                 break
             now = time.monotonic()
+            self._adapt_block(now - began)
             if now - start >= FRAME_SECONDS:
                 break
             if now - listened >= LISTEN_SECONDS:
@@ -228,6 +239,14 @@ class TrainingLoop:
         self._handle_waiting()  # a "drawn" that came in during the frame lets this one out
         if self._running and self._trainer is not None:
             self._publish()
+
+    def _adapt_block(self, seconds: float) -> None:
+        """Many steps per call where a step takes microseconds (the compiled path), one where
+        it takes longer than a look for commands is worth."""
+        if seconds < LISTEN_SECONDS / 2:
+            self._block = min(MAX_BLOCK, self._block * 2)
+        elif seconds > 2 * LISTEN_SECONDS:
+            self._block = max(1, self._block // 2)
 
     # ----- reports ----------------------------------------------------------------------------
     def _publish(self, force: bool = False) -> None:

@@ -33,6 +33,26 @@ class Series:
         self._y[self._n] = y
         self._n += 1
 
+    def extend(self, x: np.ndarray, y: np.ndarray) -> None:
+        """append() for each pair in turn, in a few array copies (a compiled block's steps)."""
+        i, m = 0, len(x)
+        while i < m:
+            skip = -self._seen % self.stride  # values until the next one kept
+            if i + skip >= m:
+                self._seen += m - i
+                return
+            i += skip
+            self._seen += skip
+            if self._n == self.capacity:
+                self._decimate()
+            take = min(self.capacity - self._n, -(-(m - i) // self.stride))
+            stop = i + (take - 1) * self.stride + 1
+            self._x[self._n: self._n + take] = x[i: stop: self.stride]
+            self._y[self._n: self._n + take] = y[i: stop: self.stride]
+            self._n += take
+            self._seen += stop - i
+            i = stop
+
     def _decimate(self) -> None:
         self._n = _halve((self._x, self._y), self._n)
         self.stride *= 2
@@ -82,6 +102,20 @@ class Trajectory:
         self._theta[self._n] = theta
         self._steps[self._n] = step
         self._n += 1
+
+    def extend(self, steps: np.ndarray, thetas: np.ndarray) -> None:
+        """append() for each (step, theta) in turn, steps increasing, in a few array copies."""
+        while len(steps):
+            keep = steps % self.stride == 0
+            steps, thetas = steps[keep], thetas[keep]
+            take = min(self.capacity - self._n, len(steps))
+            self._theta[self._n: self._n + take] = thetas[:take]
+            self._steps[self._n: self._n + take] = steps[:take]
+            self._n += take
+            steps, thetas = steps[take:], thetas[take:]
+            if len(steps):
+                self._n = _halve((self._theta, self._steps), self._n)
+                self.stride *= 2
 
     @property
     def thetas(self) -> np.ndarray:

@@ -19,6 +19,7 @@ from core.engine import (Params, Plan, check_loss, compile_plan, forward, loss_a
 from core.engine.flat import FlatLayout, FlatParams
 from core.errors import Diverged, TrainingError, UserError
 from core.events import Signal
+from core.training.compiled_steps import CompiledSteps
 from core.training.edit_tracker import EditTracker
 from core.training.loss_history import Series, Trajectory
 from core.losses import LOSSES, predictions
@@ -76,6 +77,7 @@ class Trainer:
         self._backup = np.empty(0)
         # (data, dtype, input features, the training inputs and targets in that dtype)
         self._cast: tuple = (None, None, None, None, None)
+        self._compiled = CompiledSteps()
         self._rebuild()
 
     # ----- structure -------------------------------------------------------------------------
@@ -261,6 +263,54 @@ class Trainer:
         info = StepInfo(self.step_count, self.epoch, loss, lr, norm)
         self.stepped.emit(info)
         return info
+
+    def advance(self, n: int, compiled: bool = True) -> StepInfo:
+        """n steps: in one call of the compiled kernel when this net and these settings allow
+        it (compiled_path() is None) and `compiled`, else n calls of step(). The same numbers,
+        records and rollback either way. Raises Diverged (after rolling back) at the step
+        that diverges."""
+        if n <= 1 or not compiled or self.compiled_path() is not None:
+            for _ in range(n - 1):
+                self.step()
+            return self.step()
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._compiled_block(n)
+
+    def compiled_path(self) -> str | None:
+        """Why advance() steps in NumPy now, or None when it runs the compiled kernel."""
+        self.prepare()
+        return self._compiled.unavailable(self)
+
+    def _compiled_block(self, n: int) -> StepInfo:
+        done, status, losses, norms, lrs, ends, snap_steps, snaps, grads = \
+            self._compiled.run(self, n)
+        steps = self.step_count + np.arange(1, done + 1)
+        epochs = self.epoch + np.cumsum(ends[:done])
+        for k, g in ((done - 1, grads[(done - 1) % 2]), (done, grads[done % 2])):
+            if 0 <= k < n:  # the last good step's gradient, and the failing one's
+                buffer = self._grads[(self.step_count + k) % 2]
+                buffer.flat.fill(0.0)
+                buffer.flat[self._layout.theta_index] = g
+        if done:
+            self.last_gradients = self._grads[(self.step_count + done - 1) % 2]
+            self.batch_loss.extend(steps, losses[:done])
+            self.trajectory.extend(snap_steps, snaps)
+            self.step_count, self.epoch = int(steps[-1]), int(epochs[-1])
+        def info(k: int) -> StepInfo:
+            return StepInfo(int(steps[k]), int(epochs[k]), float(losses[k]), float(lrs[k]),
+                            float(norms[k]))
+
+        if len(self.stepped):  # a listener gets every step, as from step()
+            for k in range(done):
+                self.stepped.emit(info(k))
+        if status:
+            if status == 2:
+                self.optimizer.reset()  # its state saw the bad step too
+            loss = float(losses[done])
+            what = "a weight" if status == 2 else \
+                "the loss" if not math.isfinite(loss) else "a gradient"
+            self._diverge(self._grads[self.step_count % 2], what, loss)
+        return info(done - 1)
 
     def _diverge(self, grads: Params, what: str, loss: float) -> None:
         g = np.abs(self.plan.edge_vector(grads.weights))

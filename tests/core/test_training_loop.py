@@ -18,6 +18,13 @@ from tests.core.test_training import regression_data, small_net
 SETTINGS = TrainingSettings(optimizer="adam", learning_rate=0.05, batch_size=4, seed=3)
 
 
+@pytest.fixture(autouse=True)
+def numpy_path(monkeypatch):
+    """Bit-for-bit comparisons with Trainer.step: the NumPy path, whether or not the compiled
+    kernel is ready (test_compiled.py holds the loop's compiled blocks to it, to ~1e-12)."""
+    monkeypatch.setenv("BACKPROP_ENGINE", "numpy")
+
+
 class Replies:
     """The window's end of the pipe, as the loop sees it: something with send()."""
 

@@ -1,0 +1,171 @@
+"""Many training steps in one call of the compiled kernel (core.engine.compiled), with the
+same batches, rates, records and rollback as the same number of Trainer.step calls.
+
+The trainer keeps its state where Trainer.step keeps it (the flat parameter vector, the
+optimiser's flat state, its rng and batch position); a block gathers it into theta order,
+runs the kernel and scatters it back, so the two paths can take turns at any step.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.engine import compiled
+from core.optimizers import learning_rate
+
+# Above this many parameters x batch the NumPy path's matrix products catch up with edge by
+# edge loops on layered nets (1 BLAS thread, compiled / NumPy steps/s: 2-4-2-1 at 10: ~30x;
+# 2,016 parameters at 10: 2.2x; 1,185 at 32: 1.5x; 4,417 at 10: 1.0x; 4,417 at 24: 0.9x;
+# 19k at 4: 0.5x). A deep DAG gains more (2,198 parameters at 10: 12x): its many levels
+# cost the NumPy path a call each.
+MAX_WORK = 40_000
+_warm = threading.Event()  # warm_up() has run: the kernel is compiled or loaded
+
+
+def warm_up() -> None:
+    """Compile the kernel, or load it from the disk cache, by training a 1-1 net two steps.
+    Every net calls it with the same argument types, so this is the only compile. The
+    training process runs it on a thread and trains in NumPy meanwhile (a cold compile takes
+    seconds); ready() tells when it is done. Headless callers need not: the first compiled
+    block compiles."""
+    from core.data.dataset import Dataset
+    from core.network import Network
+    from core.settings import TrainingSettings
+    from core.training.trainer import Trainer
+
+    try:
+        net = Network()
+        net.connect(net.add_neuron("input").id, net.add_neuron("output", "identity").id, 0.5)
+        x = np.array([[0.0], [1.0]])
+        data = Dataset(x_train=x, y_train=x, x_test=x[:0], y_test=x[:0], task="regression",
+                       input_names=["x"], target_names=["y"], class_names=None, mean=None,
+                       std=None)
+        trainer = Trainer(net, data, TrainingSettings(batch_size=1))
+        if trainer.compiled_path() is None:
+            trainer.advance(2)
+    finally:
+        _warm.set()
+
+
+def ready() -> bool:
+    return _warm.is_set()
+
+
+@dataclass(frozen=True)
+class Batches:
+    idx: np.ndarray  # sample indices, concatenated
+    starts: np.ndarray  # step k's batch is idx[starts[k]: starts[k] + sizes[k]]
+    sizes: np.ndarray
+    ends_epoch: np.ndarray  # bool per step
+
+
+def plan_batches(trainer, k: int) -> Batches:
+    """The next k batches exactly as k calls of Trainer._next_batch would draw them (and with
+    the same effect on its rng, order and position), one slice per epoch rather than per step."""
+    n = len(trainer.data.x_train)
+    size = trainer.settings.batch_size
+    if size <= 0 or size >= n:
+        return Batches(np.arange(n), np.zeros(k, np.int64), np.full(k, n, np.int64),
+                       np.ones(k, bool))
+    parts, starts, sizes, ends = [], [], [], []
+    offset, left = 0, k
+    while left:
+        if trainer._position >= len(trainer._order):
+            trainer._order = trainer._rng.permutation(n) if trainer.settings.shuffle \
+                else np.arange(n)
+            trainer._position = 0
+        order, pos = trainer._order, trainer._position
+        count = min(left, -(-(len(order) - pos) // size))
+        first = pos + size * np.arange(count)
+        parts.append(order)
+        starts.append(offset + first)
+        sizes.append(np.minimum(size, len(order) - first))
+        ends.append(first + size >= n)
+        trainer._position = pos + size * count
+        offset += len(order)
+        left -= count
+    return Batches(np.concatenate(parts), *(np.concatenate(a) for a in (starts, sizes, ends)))
+
+
+class CompiledSteps:
+    """The compiled path's per-plan arrays and work buffers, kept between blocks."""
+
+    def __init__(self) -> None:
+        self._plan = None
+        self._edges: compiled.EdgeLists | None = None
+        self._work: tuple = ()
+        self._why: tuple = (None, None, "")
+
+    def unavailable(self, trainer) -> str | None:
+        """Why this trainer's next steps cannot run compiled (cached per plan and settings)."""
+        plan, s = trainer.plan, trainer.settings
+        if self._why[:2] != (plan, s):
+            n = len(trainer.data.x_train)
+            batch = n if s.batch_size <= 0 or s.batch_size >= n else s.batch_size
+            why = compiled.unavailable(plan, s)
+            if why is None and plan.n_parameters * batch > MAX_WORK:
+                why = f"a large net ({plan.n_parameters:,} parameters x batch {batch:,})"
+            self._why = (plan, s, why)
+        return self._why[2]
+
+    def _edge_lists(self, plan) -> compiled.EdgeLists:
+        if self._plan is not plan:
+            self._plan, self._edges, self._work = plan, compiled.edge_lists(plan), ()
+        return self._edges
+
+    def _buffers(self, n: int, batch: int, outputs: int, p: int) -> tuple:
+        if not self._work or self._work[0].shape[1] < batch:
+            self._work = (*(np.empty((n, batch)) for _ in range(4)), np.empty(p),
+                          *(np.empty(outputs) for _ in range(4)))
+        return self._work
+
+    def run(self, trainer, k: int):
+        """k steps (fewer when one diverges). Returns the block's outputs for the trainer:
+        (steps done, status, losses, norms, lrs, ends_epoch, snapshot steps, snapshots,
+        gradients) with status and gradients as kernel_source.train_block gives them."""
+        s, plan = trainer.settings, trainer.plan
+        params = trainer._flat_params()
+        layout = trainer._layout
+        edges = self._edge_lists(plan)
+        # C order always: another memory layout would be another signature, another compile
+        x, y = (np.ascontiguousarray(a) for a in trainer._training_arrays())
+        saved = (trainer._rng.bit_generator.state, trainer._order, trainer._position)
+        batches = plan_batches(trainer, k)
+        step0, epoch0 = trainer.step_count, trainer.epoch
+        if s.decay == "none":
+            lrs = np.full(k, learning_rate(s, step0, epoch0))
+        else:
+            epochs = epoch0 + np.concatenate([[0], np.cumsum(batches.ends_epoch[:-1])])
+            lrs = np.array([learning_rate(s, step0 + i, int(e)) for i, e in enumerate(epochs)])
+        theta = layout.theta(params.flat)
+        flat_state = trainer.optimizer.flat_state(params.flat, layout.views)
+        state = np.stack([f[layout.theta_index] for f in flat_state]) if flat_state \
+            else np.zeros((0, theta.size))
+        stride = trainer.trajectory.stride
+        snaps = np.empty((k // stride + 1, theta.size))
+        losses, norms = np.empty(k), np.empty(k)
+        grads = np.zeros((2, theta.size))
+        work = self._buffers(plan.n_neurons, int(batches.sizes.max()), len(edges.out_rows),
+                             theta.size)
+        loss_kind, wrt_net, opt_kind = compiled.kinds(s.loss, s.optimizer)
+        done, status, n_snaps = compiled.kernels().train_block(
+            x, y, batches.idx, batches.starts, batches.sizes, edges.n_inputs, edges.in_ptr,
+            edges.in_src, edges.in_pos, edges.bias_pos, edges.act_kind, edges.out_rows,
+            edges.trainable, edges.n_edges, theta, state, trainer.optimizer.t, lrs,
+            compiled.hyper(s), opt_kind, loss_kind, wrt_net, float(s.l1), float(s.l2),
+            float(s.clip_norm), float(s.clip_value), float(s.max_norm), stride, step0,
+            losses, norms, snaps, grads, *work)
+        params.flat[layout.theta_index] = theta
+        for f, row in zip(flat_state, state):
+            f[layout.theta_index] = row
+        trainer.optimizer.t += done
+        if done < k:  # the failing step drew its batch too, and nothing after it did
+            trainer._rng.bit_generator.state, trainer._order, trainer._position = saved
+            plan_batches(trainer, done + 1)
+        snap_steps = step0 + np.arange(1, done + 1)
+        snap_steps = snap_steps[snap_steps % stride == 0]
+        return (done, status, losses, norms, lrs, batches.ends_epoch, snap_steps,
+                snaps[:n_snaps], grads)
+
