@@ -134,6 +134,14 @@ def test_xor_and_tf_playgrounds_circles():
     compare(net, circles, TrainingSettings(batch_size=10, learning_rate=0.03), 500, (125, 200))
 
 
+def test_a_net_on_derived_input_features_trains_the_same_compiled():
+    """The compiled path reads the inputs' features (x1², x2²) as the NumPy path does."""
+    from core.templates import circles_features
+
+    project = circles_features()
+    compare(project.network, make_dataset(project.data), project.training, 300, (50, 7, 100))
+
+
 @pytest.mark.parametrize("loss,act", [("mse", "tanh"), ("huber", "elu"), ("bce", "sigmoid"),
                                       ("softmax_ce", "softplus"), ("mse", "leaky_relu")])
 def test_compiled_gradient_against_finite_differences(loss, act):
