@@ -4,10 +4,9 @@ import os
 # steps. The compiled path sums in another order (1e-16 apart), and Adam late in a run
 # amplifies any such difference (one ulp on one weight grows to 0.5 in 5,000 steps on the
 # 2-8-8-1 circles example), so here the training process uses the NumPy path. Set before the
-# forkserver that starts training processes exists, which inherits it. tests/core/
-# test_compiled.py holds the compiled path, and the training loop's blocks, to NumPy.
-os.environ.setdefault("BACKPROP_ENGINE", "numpy")
-
+# forkserver that starts training processes exists (the first window test), which inherits
+# it; set for the window's tests only, so the core tests in the same run keep the compiled
+# path. tests/core/test_compiled.py holds the compiled path, and the loop's blocks, to NumPy.
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
@@ -58,3 +57,14 @@ def wait_until(condition, timeout_ms: int = 10000) -> None:
         loop = QEventLoop()
         QTimer.singleShot(10, loop.quit)
         loop.exec()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def numpy_training_path():
+    old = os.environ.get("BACKPROP_ENGINE")
+    os.environ["BACKPROP_ENGINE"] = "numpy"
+    yield
+    if old is None:
+        del os.environ["BACKPROP_ENGINE"]
+    else:
+        os.environ["BACKPROP_ENGINE"] = old
