@@ -136,6 +136,8 @@ class TrainingUI(QObject):
         dock = QDockWidget(title, self.window)
         dock.setObjectName(name)
         dock.setWidget(widget)
+        if hasattr(widget, "catch_up"):  # a live panel skips frames while out of sight
+            dock.visibilityChanged.connect(lambda visible: visible and widget.catch_up())
         self.window.addDockWidget(area, dock)
         self.window.panels_menu.addAction(dock.toggleViewAction())
         return dock
@@ -160,7 +162,8 @@ class TrainingUI(QObject):
         self.surface_panel.show_progress(p)
         self.data_panel.refresh(p)
         if self.view_mode.currentText() == "gradients":
-            self.window.scene.set_gradients(dict(zip(p.edge_ids, p.gradients.tolist())))
+            self.window.scene.set_gradients(dict(zip(p.edge_ids, p.gradients.tolist())),
+                                           changed_only=True)
         if self.sample.value() >= 0:
             self._show_sample()
 
