@@ -36,7 +36,7 @@ from core.settings import DataSettings  # noqa: E402
 from core.templates import classifier_2881  # noqa: E402
 from core.training.trainer import Trainer  # noqa: E402
 
-ROUND_SECONDS = 0.5
+ROUND_SECONDS = 1.0
 
 
 def spiral_2881():
@@ -109,7 +109,7 @@ def paint_counters(window) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=12)
     args = parser.parse_args()
     import tempfile
 
