@@ -43,6 +43,14 @@ class EdgeItem(QGraphicsItem):
         """What the edge shows: its weight, or its gradient in the gradients view."""
         return self.model.edge_value(self.eid)
 
+    def style_key(self) -> tuple:
+        """What the edge's look depends on, widths to a tenth of a pixel: a training frame
+        repaints only the edges whose key changed."""
+        value = self.value()
+        colour, width = edge_style(value, self.model.edge_scale())
+        hidden = abs(value) < self.model.weak_threshold
+        return value >= 0, round(width, 1), hidden
+
     def refresh_geometry(self) -> None:
         self.prepareGeometryChange()
         e = self.edge

@@ -49,6 +49,9 @@ class CanvasScene(QGraphicsScene):
         self._wire: tuple[str, QGraphicsLineItem] | None = None
         self._drag_start: dict[str, tuple[float, float]] = {}
         self._adjacent: dict[str, list[str]] | None = None  # neuron id -> its edge ids
+        # What each item last showed (see _on_values): a bias text, an edge's style_key.
+        self._shown_bias: dict[str, str] = {}
+        self._edge_style: dict[str, tuple] = {}
         self._moving_on_canvas: set[str] = set()
         self._batch_timer = QTimer(self, singleShot=True, interval=30)
         self._batch_timer.timeout.connect(self._rebuild_batched)
@@ -61,6 +64,7 @@ class CanvasScene(QGraphicsScene):
     def rebuild(self) -> None:
         self.clear()
         self.neuron_items, self.edge_items, self.batched, self._wire = {}, {}, None, None
+        self._shown_bias, self._edge_style = {}, {}
         for nid in self.network.neurons:
             self._add_neuron_item(nid)
         self._build_edges()
@@ -135,6 +139,7 @@ class CanvasScene(QGraphicsScene):
 
     def _on_neuron_changed(self, ids) -> None:
         for nid in ids:
+            self._shown_bias.pop(nid, None)
             if nid in self.neuron_items:
                 self.neuron_items[nid].update()
 
@@ -164,15 +169,21 @@ class CanvasScene(QGraphicsScene):
 
     def _on_edge_changed(self, ids) -> None:
         for eid in ids:
+            self._edge_style.pop(eid, None)
             if eid in self.edge_items:
                 self.edge_items[eid].update()
         self._edges_changed()
 
     def _on_values(self, ids) -> None:
-        for item in self.neuron_items.values():
-            if item.neuron.role != "input":  # an input shows no value of its own: keep its cache
+        # A training frame sets every value: redraw only what looks different. A neuron shows
+        # its bias to two decimals (NeuronItem.paint); an input shows none.
+        neurons = self.network.neurons
+        for nid, item in self.neuron_items.items():
+            n = neurons[nid]
+            if n.role != "input" and self._shown_bias.get(nid) != f"{n.bias:+.2f}":
+                self._shown_bias[nid] = f"{n.bias:+.2f}"
                 item.update()
-        self.refresh_edges()
+        self.refresh_edges(changed_only=True)
 
     def _edges_changed(self) -> None:
         """Switch between one item per edge and the batched drawing at THRESHOLD edges."""
@@ -185,13 +196,18 @@ class CanvasScene(QGraphicsScene):
         if self.batched is not None:
             self.batched.rebuild()
 
-    def refresh_edges(self) -> None:
-        """Repaint every edge (new weights, threshold, or gradients)."""
+    def refresh_edges(self, changed_only: bool = False) -> None:
+        """Repaint every edge (new weights, threshold, or gradients); `changed_only`: only
+        those whose look changed (a training frame: repainting 88 antialiased curves cost
+        the window 20 ms a frame, and most barely move)."""
         self._scale = None
         if self.batched is not None:
             self._batch_timer.start()
-        for item in self.edge_items.values():
-            item.update()
+        for eid, item in self.edge_items.items():
+            key = item.style_key()
+            if not changed_only or self._edge_style.get(eid) != key:
+                self._edge_style[eid] = key
+                item.update()
 
     @contextlib.contextmanager
     def uncached(self) -> Iterator[None]:
@@ -255,9 +271,12 @@ class CanvasScene(QGraphicsScene):
                 item.map_image = image
                 item.update()
 
-    def set_gradients(self, gradients: dict[str, float] | None) -> None:
+    def set_gradients(self, gradients: dict[str, float] | None,
+                      changed_only: bool = False) -> None:
+        """Edges show these gradients (None: their weights); `changed_only`: a new frame of
+        the gradients view, repainting only edges that look different."""
         self.gradients = gradients
-        self.refresh_edges()
+        self.refresh_edges(changed_only)
 
     def neuron_formula(self, nid: str) -> str:
         net = self.network

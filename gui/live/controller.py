@@ -30,6 +30,11 @@ from gui.live.trajectory_mirror import TrajectoryMirror
 # 16 a second on 2 cores (bench/live_speed.py: 0.80-0.84 of headless at this rate, 0.75-0.92
 # at 30 a second, 0.90-0.94 at 10).
 SYNC_SECONDS = 1 / 20
+# ... and less often when drawing a frame costs more: the window's own CPU time per frame is
+# kept under this share of the time between frames. On 2 shared cores every millisecond the
+# window draws is taken from the trainer (bench/live_speed.py: with every panel on screen it
+# drew 6 frames a second at half a core, and training ran at 0.58 of headless).
+DRAW_SHARE = 0.2
 # A training process that keeps dying (say, crashing as it starts) is not restarted for ever:
 # at most this many times within this many seconds.
 RESTARTS, RESTART_SECONDS = 3, 60.0
@@ -56,6 +61,7 @@ class TrainingController(QObject):
         self._steps_per_update = 0
         self._trajectory = TrajectoryMirror()
         self._restarted_at: list[float] = []
+        self._frame_clock = (time.monotonic(), time.process_time())  # at the last Progress
         self._link = TrainingLink(self)
         self._link.received.connect(self._on_message)
         self._link.died.connect(self._on_process_died)
@@ -237,7 +243,9 @@ class TrainingController(QObject):
     def _on_progress(self, progress: Progress) -> None:
         if self._closed:
             return
-        received = time.monotonic()
+        received, cpu = time.monotonic(), time.process_time()
+        last_wall, last_cpu = self._frame_clock
+        self._frame_clock = (received, cpu)
         try:
             self._take(progress)
             if not progress.running and self._session_start is not None:
@@ -245,7 +253,11 @@ class TrainingController(QObject):
         finally:
             # Let the next one come when the canvas is due another update: asking sooner
             # would only bring frames to be dropped (and cost both processes their making).
-            wait = SYNC_SECONDS - (time.monotonic() - received)
+            # The last frame's cost (taking it, then painting it) sets how far apart
+            # frames must be for the window to stay within its DRAW_SHARE of a core.
+            cost = (cpu - last_cpu) + (time.process_time() - cpu) \
+                if received - last_wall < 1.0 else 0.0  # (not after a pause)
+            wait = max(SYNC_SECONDS, cost / DRAW_SHARE) - (time.monotonic() - received)
             self._next_progress.start(max(0, round(wait * 1000)))
 
     def _take(self, progress: Progress) -> None:

@@ -15,6 +15,7 @@ from core.neuron_maps import plane_grid
 from core.training.live_state import LiveState
 from core.training.progress import Progress
 from gui.map_colours import PALETTE, class_colours, signed_colours
+from gui.live.plot_tools import on_screen
 
 GRID = 60
 MIN_SECONDS = 0.2  # the prediction map is redrawn at most 5 times a second
@@ -58,8 +59,12 @@ class DataPanel(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        self.catch_up()
+
+    def catch_up(self) -> None:
+        """Brought on screen (shown, or its dock's tab chosen): draw what is now."""
         self._drawn_at = 0.0
-        self.refresh(self.live.progress)  # brought to the front: draw what is now
+        self.refresh(self.live.progress)
 
     def show_neuron(self, nid: str) -> None:
         """Hovering a neuron on the canvas: its own output over the input plane."""
@@ -72,7 +77,7 @@ class DataPanel(QWidget):
         one that asks for this drawing)."""
         data = self.live.data
         now = time.monotonic()
-        if data is None or not self.isVisible() or (
+        if data is None or not on_screen(self) or (
                 progress is not None and progress.running and now - self._drawn_at < MIN_SECONDS):
             return
         self._drawn_at = now

@@ -7,6 +7,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from core.training.progress import Progress
+from gui.live.plot_tools import on_screen, settle_ranges
 
 COLOURS = ["#2f6fde", "#e0582b", "#3c9a5f", "#9b59b6", "#d4a017", "#16a085", "#c0392b"]
 
@@ -24,6 +25,7 @@ class GradientPanel(QWidget):
         self._steps = np.zeros(0)
         self._norms = np.zeros((0, 0))
         self._n = 0
+        self._health: dict[str, str] = {}
         self.warnings = QLabel("")
         self.warnings.setWordWrap(True)
         self.warnings.setStyleSheet("color: #b35900;")
@@ -37,6 +39,7 @@ class GradientPanel(QWidget):
         for c in self.curves:
             self.plot.removeItem(c)
         self.curves = []
+        self._health = {}
         self.warnings.setText("")
         self.plot.getPlotItem().enableAutoRange()
 
@@ -55,10 +58,20 @@ class GradientPanel(QWidget):
             self._steps[self._n] = p.step
             self._norms[self._n] = np.maximum(p.level_norms, 1e-30)
             self._n += 1
+        self._health = p.health
+        if on_screen(self):  # hidden (behind another dock's tab): drawn when shown
+            self._draw()
+
+    def catch_up(self) -> None:
+        """Brought on screen (its dock shown or its tab chosen): draw the run as it is."""
+        self._draw()
+
+    def _draw(self) -> None:
         for i, c in enumerate(self.curves):
             c.setData(self._steps[: self._n], self._norms[: self._n, i])
-        if p.health:
+        if self._health:
             self.warnings.setText("⚠ " + "<br>⚠ ".join(f"<b>{nid}</b>: {text}"
-                                                         for nid, text in sorted(p.health.items())))
+                                                         for nid, text in sorted(self._health.items())))
         else:
             self.warnings.setText("")
+        settle_ranges(self.plot)

@@ -6,6 +6,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from core.training.progress import Progress
+from gui.live.plot_tools import on_screen, settle_ranges
 
 EMPTY_SUMMARY = "Press Run (Space) or Step to train."
 
@@ -44,9 +45,16 @@ class LossPanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.plot, 3)  # the loss keeps most of a short panel
         layout.addWidget(self.accuracy, 1)
+        self._latest: Progress | None = None  # the progress to draw when next shown
+
+    def catch_up(self) -> None:
+        """Brought on screen (its dock shown or its tab chosen): draw the run as it is."""
+        if self._latest is not None:
+            self._draw(self._latest)
 
     def reset(self) -> None:
         """A new run: no curve of the old one."""
+        self._latest: Progress | None = None
         for curve in (self.batch, self.train, self.test, self.train_acc, self.test_acc):
             curve.setVisible(False)  # hidden, not emptied: see _set
         self.accuracy.setVisible(False)
@@ -55,6 +63,12 @@ class LossPanel(QWidget):
             plot.getPlotItem().enableAutoRange()
 
     def show_progress(self, p: Progress) -> None:
+        """Draw `p`; a hidden panel (a dock behind another's tab) only keeps it for later."""
+        self._latest = p
+        if on_screen(self):
+            self._draw(p)
+
+    def _draw(self, p: Progress) -> None:
         _set(self.batch, p.batch_loss)
         _set(self.train, p.train_loss)
         _set(self.test, p.test_loss)
@@ -71,6 +85,7 @@ class LossPanel(QWidget):
                 if ev.test_accuracy is not None:
                     text += f" / {100 * ev.test_accuracy:.1f}% (test)"
             self.summary.setText(text)
+        settle_ranges(self.plot, self.accuracy)
 
 
 def _set(curve, series) -> None:

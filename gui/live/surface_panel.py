@@ -26,6 +26,7 @@ from core.training.race import MAX_STEPS, RaceError, race
 from core.training.trainer import data_mismatch
 from core.training.live_state import LiveState
 from core.training.progress import Progress
+from gui.live.plot_tools import on_screen
 from gui.live.race_layer import RaceLayer
 
 MODES = [("exact", "Two parameters (exact)"), ("pca", "PCA of the path"),
@@ -288,9 +289,13 @@ class SurfacePanel(QWidget):
         if len(p.theta) != len(self.plane.center):
             self.refit()  # the structure changed: a new plane
             return
-        if self.isVisible() and (not p.running or now - self._drawn_at >= 0.2):
+        if on_screen(self) and (not p.running or now - self._drawn_at >= 0.2):
             self._drawn_at = now
             self._draw_path()
+
+    def catch_up(self) -> None:
+        """Brought on screen (its dock shown or its tab chosen): the path as it is now."""
+        self._draw_path()
 
     def _draw_path(self) -> None:
         with np.errstate(all="ignore"):  # weights of a diverging run: non-finite values are

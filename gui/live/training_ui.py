@@ -139,6 +139,8 @@ class TrainingUI(QObject):
         dock = QDockWidget(title, self.window)
         dock.setObjectName(name)
         dock.setWidget(widget)
+        if hasattr(widget, "catch_up"):  # a live panel skips frames while out of sight
+            dock.visibilityChanged.connect(lambda visible: visible and widget.catch_up())
         self.window.addDockWidget(area, dock)
         self.window.panels_menu.addAction(dock.toggleViewAction())
         return dock
@@ -164,7 +166,8 @@ class TrainingUI(QObject):
         self.data_panel.refresh(p)
         self.maps.schedule()
         if self.view_mode.currentText() == "gradients":
-            self.window.scene.set_gradients(dict(zip(p.edge_ids, p.gradients.tolist())))
+            self.window.scene.set_gradients(dict(zip(p.edge_ids, p.gradients.tolist())),
+                                           changed_only=True)
         if self.sample.value() >= 0:
             self._show_sample()
 
