@@ -33,6 +33,11 @@ class LiveState:
         self._progress = progress
         self._progress_version = self.network.structure_version
 
+    def document_edited(self) -> None:
+        """The user changed the document since the latest progress (an edit, an undo): its
+        parameters no longer describe it, so the document's own values count until the next."""
+        self._progress_version = -1
+
     @property
     def loss(self) -> str:
         return self.settings.loss

@@ -16,7 +16,8 @@ Commands arrive on a multiprocessing Queue, as tuples:
     ("run",)  ("pause",)  ("steps", n)  ("epoch",)
     ("document", generation, network, Dataset | None, TrainingSettings)
                         another document (Open, New, undo of New...): a new run of its own
-    ("adopt", NetworkDelta, edited_ids, structural)   the edited items of the document
+    ("adopt", NetworkDelta, edited_ids, structural, number)   the edited items of the
+                        document; each Progress says the number of the last one applied
     ("settings", TrainingSettings)  ("data", Dataset)  ("restart",)
     ("speed", n)        show every n-th step; 0: train flat out, one Progress per frame
     ("drawn",)          the window has drawn the last Progress and wants the next
@@ -85,6 +86,7 @@ class TrainingLoop:
         self._window = multiprocessing.parent_process()
         self._network, self._data, self._settings = network, data, settings
         self._trainer: Trainer | None = None
+        self._adopted = 0  # the number of the last "adopt" applied (Progress.adopted)
         self._running = False
         self._quit = False
         self._drawn = True  # the window has drawn the last Progress sent and wants the next
@@ -145,8 +147,9 @@ class TrainingLoop:
             self._drawn = True
             self._set_running(False)
         elif name == "adopt":
-            delta, edited, structural = args
+            delta, edited, structural, *number = args
             self._network.apply_delta(delta)
+            self._adopted = number[0] if number else self._adopted
             if self._trainer is not None:
                 self._trainer.adopt_document(delta, edited, structural)
         elif name == "settings":
@@ -273,7 +276,8 @@ class TrainingLoop:
             _series(trainer.train_accuracy), _series(trainer.test_accuracy), self._evaluation,
             plan.edge_ids, plan.edge_vector(params.weights), trainer.edge_gradients(),
             plan.bias_ids, params.biases[plan.bias_rows], trainer.level_gradient_norms(),
-            dict(self._health), plan.flatten(params), tuple(plan.parameter_names()))
+            dict(self._health), plan.flatten(params), tuple(plan.parameter_names()),
+            self._adopted)
 
     def _trajectory_since(self, number: int, since_step: int) -> tuple:
         """The parameter path: its number, the steps it keeps, the snapshots after

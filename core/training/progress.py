@@ -40,3 +40,6 @@ class Progress:
     health: dict[str, str] = field(default_factory=dict)
     theta: np.ndarray | None = None  # current flat parameters (plan.flatten order)
     parameter_names: tuple[str, ...] = ()
+    # The last edit of the window's the process had applied when it made this (the number
+    # the window gave the "adopt"): a frame older than an edit must not undo it.
+    adopted: int = 0

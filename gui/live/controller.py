@@ -66,6 +66,10 @@ class TrainingController(QObject):
         self._link.received.connect(self._on_message)
         self._link.died.connect(self._on_process_died)
         self._edits = EditTracker(network)  # what the process has yet to be sent
+        # Edits sent but not yet applied by the process, by number: a frame made before the
+        # process applied one must not write those items back (Progress.adopted).
+        self._adopts_sent = 0
+        self._unconfirmed: list[tuple[int, frozenset[str]]] = []
         self._edits.noticed.connect(self._on_network_edited)
         self._flush_timer = QTimer(self, singleShot=True, interval=0)
         self._flush_timer.timeout.connect(self._flush_edits)
@@ -140,6 +144,7 @@ class TrainingController(QObject):
         self.live.load_document(network, data, settings)
         self._trajectory = TrajectoryMirror()
         self._edits.clear()
+        self._unconfirmed = []  # edits of the document before
         self._session_start = None
         if self.running:
             self.running = False
@@ -195,6 +200,7 @@ class TrainingController(QObject):
 
     # ----- document edits -> process -----------------------------------------------------------
     def _on_network_edited(self, change: Change) -> None:
+        self.live.document_edited()  # the last frame's parameters are no longer the document's
         if change.kind == "reset":
             return  # another document: the window calls load_document with its data
         self._flush_timer.start()  # one snapshot for a burst of edits
@@ -203,7 +209,10 @@ class TrainingController(QObject):
         if not self._edits.pending():
             return
         edited, structural = self._edits.take()
-        self._link.send("adopt", self.network.delta(edited, structural), edited, structural)
+        self._adopts_sent += 1
+        self._unconfirmed.append((self._adopts_sent, edited))
+        self._link.send("adopt", self.network.delta(edited, structural), edited, structural,
+                        self._adopts_sent)
 
     # ----- process -> document and panels ------------------------------------------------------
     def _on_message(self, message: tuple) -> None:
@@ -227,6 +236,7 @@ class TrainingController(QObject):
         self.latest = None  # the new process counts from step 0
         self._trajectory = TrajectoryMirror()  # and numbers its paths afresh
         self._edits.clear()  # it starts from the document as it is
+        self._adopts_sent, self._unconfirmed = 0, []  # a new process counts from 0
         now = time.monotonic()
         self._restarted_at = [t for t in self._restarted_at if now - t < RESTART_SECONDS] + [now]
         if len(self._restarted_at) > RESTARTS:
@@ -265,14 +275,20 @@ class TrainingController(QObject):
         panels."""
         # Dicts built at C speed and then pruned (a comprehension testing every one of 51k
         # edges cost 75 ms a frame): drop what the document no longer has or was edited since.
+        # Items edited since are the user's: those not sent yet, and those sent in an "adopt"
+        # this frame was made before (it can still be in the pipe when Undo reverts a run).
+        self._unconfirmed = [(n, ids) for n, ids in self._unconfirmed if n > progress.adopted]
+        ahead = set(self._edits.edited).union(*(ids for _, ids in self._unconfirmed))
         weights = dict(zip(progress.edge_ids, progress.weights.tolist()))
         biases = dict(zip(progress.bias_ids, progress.biases.tolist()))
         for values, present in ((weights, self.network.edges), (biases, self.network.neurons)):
-            for gone in (values.keys() - present.keys()) | (values.keys() & self._edits.edited):
+            for gone in (values.keys() - present.keys()) | (values.keys() & ahead):
                 del values[gone]
         with self._edits.ours():
             self.network.set_values(weights, biases)
         self.latest = progress
+        if ahead:  # its parameters are not the document's: the panels draw the document's
+            self.live.document_edited()
         self.progress.emit(progress)
 
     def _begin_session(self) -> None:
