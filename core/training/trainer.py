@@ -31,6 +31,7 @@ from core.settings import TrainingSettings
 
 STEP_ARRAYS = 4  # (neurons x batch) arrays a training step holds; see memory_refusal
 EVALUATION_BYTES = 64 * 2**20  # evaluation runs in chunks of rows of about this size
+COMPILED_RUN_STEPS = 20_000  # run() loads the compiled kernel for runs at least this long
 
 
 @dataclass(frozen=True)
@@ -338,15 +339,26 @@ class Trainer:
         """Run whole epochs (or a number of steps), evaluating every `evaluate_every` epochs."""
         if steps is None:
             steps = (self.settings.epochs if epochs is None else epochs) * self.steps_per_epoch()
-        last_epoch = self.epoch
-        for _ in range(steps):
-            if should_stop():
-                break
-            self.step()
+        last_epoch, done = self.epoch, 0
+        # The compiled kernel takes the steps to the end of each epoch in one call (the
+        # evaluations fall where they would step by step); NumPy steps one at a time. A short
+        # run stays in NumPy: loading the kernel (Numba, about a second) would cost more.
+        compiled = steps >= COMPILED_RUN_STEPS and self.compiled_path() is None
+        while done < steps and not should_stop():
+            block = min(steps - done, self._steps_to_epoch_end()) if compiled else 1
+            self.advance(block)
+            done += block
             if self.epoch != last_epoch and self.epoch % evaluate_every == 0:
                 self.evaluate()
             last_epoch = self.epoch
         return self.evaluate()
+
+    def _steps_to_epoch_end(self) -> int:
+        """Steps until the current epoch ends (the next one's, at an epoch boundary)."""
+        n, size = len(self.data.x_train), self.settings.batch_size
+        if size <= 0 or size >= n or self._position >= len(self._order):
+            return self.steps_per_epoch()
+        return math.ceil((n - self._position) / size)
 
     # ----- results ---------------------------------------------------------------------------
     def evaluate(self) -> Evaluation:

@@ -266,3 +266,32 @@ def test_kernels_compile_into_a_cache_folder_of_our_choosing(tmp_path):
     assert out.stdout.strip() == str(tmp_path)
     assert list((tmp_path / "kernels").glob("backprop_kernels_*.py"))
     assert list(tmp_path.rglob("*.nbi"))  # numba's cache index
+
+
+def test_a_long_run_takes_the_compiled_kernel_and_evaluates_where_steps_would(monkeypatch):
+    """Trainer.run (the command line's train) advances the kernel epoch by epoch: the same
+    numbers and the same per-epoch evaluations as a run of single NumPy steps."""
+    from core.training import trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "COMPILED_RUN_STEPS", 1)
+    net = layered([2, 4, 2, 1], hidden="tanh", output="tanh")
+    net.set_values(*initialize(net, "xavier_uniform", 1))
+    data = make_dataset(DataSettings(generator="circles", samples=60, test_fraction=0.5))
+    settings = TrainingSettings(batch_size=7, learning_rate=0.03)
+    a, b = Trainer(net.copy(), data, settings), Trainer(net.copy(), data, settings)
+    calls = []
+    real = b.advance
+    monkeypatch.setattr(b, "advance", lambda n, compiled=True: calls.append(n) or real(n))
+    a.step()  # start mid-epoch: the first block ends at the epoch's end, not a block later
+    b.step()
+    steps = 40
+    for _ in range(steps):
+        a.step()
+        if a.epoch != getattr(a, "_seen", 0):
+            a._seen = a.epoch
+            a.evaluate()
+    b.run(steps=steps)
+    assert max(calls) > 1 and sum(calls) == steps
+    np.testing.assert_allclose(b.params.flat, a.params.flat, rtol=0, atol=TOL)
+    np.testing.assert_array_equal(b.train_loss.x[:-1], a.train_loss.x)
+    np.testing.assert_allclose(b.train_loss.y[:-1], a.train_loss.y, rtol=1e-10)
