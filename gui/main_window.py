@@ -44,6 +44,8 @@ class MainWindow(QMainWindow):
 
         self.training = TrainingUI(self)
         self.training.controller.running_changed.connect(self.update_undo_actions)
+        self.training.data_changed.connect(self.palette.show_for)
+        self.palette.show_for(self.training.live.data)
         from gui.stepthrough.mode import StepThroughMode
 
         self.stepthrough = StepThroughMode(self, self.training.live, self.training.controller)

@@ -43,6 +43,16 @@ class Palette(QListWidget):
             self.addItem(item)
         self.itemDoubleClicked.connect(self._on_double_clicked)
 
+    def show_for(self, data) -> None:
+        """TF Playground's derived inputs are offered for two-column data (a Dataset, or
+        None when there is none), as it does; the plain input, hidden and output kinds
+        always."""
+        two = data is not None and data.n_inputs == 2
+        for i in range(self.count()):
+            item = self.item(i)
+            if parse_kind(item.data(Qt.UserRole))[2] is not None:
+                item.setHidden(not two)
+
     def mimeTypes(self) -> list[str]:
         return [MIME]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QLabel, QScrollArea, QSpinBox, QToolBar,
                                QWidget)
 
@@ -33,6 +33,7 @@ from core.training.progress import Progress
 
 
 class TrainingUI(QObject):
+    data_changed = Signal(object)  # the Dataset of a new run (None if it could not be made)
     def __init__(self, window) -> None:
         super().__init__(window)
         self.window = window
@@ -270,6 +271,7 @@ class TrainingUI(QObject):
         self.data_panel.reset()
         self.surface_panel.reset()
         self.maps.data_changed()
+        self.data_changed.emit(self.live.data)
         gradients = self.view_mode.currentText() == "gradients"
         self.window.scene.set_gradients({} if gradients else None)
 

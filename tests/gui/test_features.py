@@ -95,3 +95,22 @@ def test_csv_import_leaves_inputs_with_features_as_drawn():
     net = circles_features().network
     assert match_neurons(net, "input", ["a", "b", "c"], 0.0) == []
     assert match_neurons(net, "output", ["class"], 0.0)  # the output is relabelled as before
+
+
+def test_the_palette_offers_derived_inputs_only_for_two_column_data(window, qtbot):
+    """As TF Playground: x1², x1·x2, sin x1 ... for data of two columns (XOR: shown); a
+    template on 8 columns hides them, and a two-column one shows them again."""
+    from core.templates import autoencoder838, xor
+
+    def derived_shown():
+        return [window.palette.item(i).text() for i in range(window.palette.count())
+                if window.palette.item(i).text().startswith("Input · ")
+                and not window.palette.item(i).isHidden()]
+
+    assert derived_shown() == ["Input · x1", "Input · x2", "Input · x1²", "Input · x2²",
+                               "Input · x1·x2", "Input · sin x1", "Input · sin x2"]
+    window.files.new_from(autoencoder838(), "auto")
+    assert window.dataset.n_inputs == 8 and derived_shown() == []
+    assert not window.palette.item(0).isHidden()  # the plain input stays
+    window.files.new_from(xor(), "xor")
+    assert len(derived_shown()) == 7
