@@ -31,7 +31,7 @@ from core.initializers import initialize  # noqa: E402
 from core.network import Network  # noqa: E402
 from core.settings import DataSettings, TrainingSettings  # noqa: E402
 from core.templates import layered  # noqa: E402
-from core.training.compiled_steps import warm_up  # noqa: E402
+from core.training.kernel_warmup import warm_up  # noqa: E402
 from core.training.trainer import Trainer  # noqa: E402
 
 # TF Playground's defaults: circles, 500 points, half of them for testing, 2-4-2-1 tanh,
@@ -88,7 +88,7 @@ def interleaved(cases: dict, rounds: int) -> dict[str, float]:
 def compile_times() -> tuple[float, float]:
     """(cold compile, warm load) of the kernel in fresh processes with an empty cache."""
     code = ("import time; t = time.perf_counter()\n"
-            "from core.training.compiled_steps import warm_up; warm_up()\n"
+            "from core.training.kernel_warmup import warm_up; warm_up()\n"
             "print(time.perf_counter() - t)\n")
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache, "PYTHONPATH": str(ROOT)}

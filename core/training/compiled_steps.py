@@ -7,7 +7,6 @@ runs the kernel and scatters it back, so the two paths can take turns at any ste
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,38 +20,6 @@ from core.optimizers import learning_rate
 # 19k at 4: 0.5x). A deep DAG gains more (2,198 parameters at 10: 12x): its many levels
 # cost the NumPy path a call each.
 MAX_WORK = 40_000
-_warm = threading.Event()  # warm_up() has run: the kernel is compiled or loaded
-
-
-def warm_up() -> None:
-    """Compile the kernel, or load it from the disk cache, by training a 1-1 net two steps.
-    Every net calls it with the same argument types, so this is the only compile. The
-    training process runs it on a thread and trains in NumPy meanwhile (a cold compile takes
-    seconds); ready() tells when it is done. Headless callers need not: the first compiled
-    block compiles."""
-    from core.data.dataset import Dataset
-    from core.network import Network
-    from core.settings import TrainingSettings
-    from core.training.trainer import Trainer
-
-    try:
-        net = Network()
-        net.connect(net.add_neuron("input").id, net.add_neuron("output", "identity").id, 0.5)
-        x = np.array([[0.0], [1.0]])
-        data = Dataset(x_train=x, y_train=x, x_test=x[:0], y_test=x[:0], task="regression",
-                       input_names=["x"], target_names=["y"], class_names=None, mean=None,
-                       std=None)
-        trainer = Trainer(net, data, TrainingSettings(batch_size=1))
-        if trainer.compiled_path() is None:
-            trainer.advance(2)
-    finally:
-        _warm.set()
-
-
-def ready() -> bool:
-    return _warm.is_set()
-
-
 @dataclass(frozen=True)
 class Batches:
     idx: np.ndarray  # sample indices, concatenated

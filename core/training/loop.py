@@ -46,7 +46,7 @@ import numpy as np
 from core.data.dataset import Dataset
 from core.network import Network
 from core.settings import TrainingSettings
-from core.training import compiled_steps
+from core.training import kernel_warmup
 from core.training.trainer import Diverged, Evaluation, Trainer, TrainingError
 from core.training.progress import Progress, SeriesCopy
 
@@ -100,7 +100,7 @@ class TrainingLoop:
         self._block = 1  # steps per advance() call, adapted so that one takes ~LISTEN_SECONDS
         # The compiled path's kernel compiles (seconds, once per machine) or loads from the
         # disk cache (about a second) on a thread; training runs in NumPy until it is ready.
-        threading.Thread(target=compiled_steps.warm_up, daemon=True,
+        threading.Thread(target=kernel_warmup.warm_up, daemon=True,
                          name="compile training kernel").start()
 
     def loop(self) -> None:
@@ -211,7 +211,7 @@ class TrainingLoop:
 
     def _train(self, n: int) -> None:
         if n > 0:
-            self._trainer.advance(n, compiled=compiled_steps.ready())
+            self._trainer.advance(n, compiled=kernel_warmup.ready())
 
     def _run_frame(self) -> None:
         """Train until the frame is over (or n steps in slow motion), then publish."""
@@ -223,7 +223,7 @@ class TrainingLoop:
         while True:
             n = min(self._block, per_update - done) if per_update else self._block
             began = time.monotonic()
-            if not self._guard(lambda: self._trainer.advance(n, compiled_steps.ready())):
+            if not self._guard(lambda: self._trainer.advance(n, kernel_warmup.ready())):
                 return
             done += n
             if per_update and done >= per_update:

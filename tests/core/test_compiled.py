@@ -20,7 +20,7 @@ from core.network import Network
 from core.optimizers import OPTIMIZER_CLASSES
 from core.settings import DataSettings, TrainingSettings
 from core.templates import layered
-from core.training import compiled_steps
+from core.training import kernel_warmup
 from core.training.compiled_steps import CompiledSteps
 from core.training.trainer import Diverged, Trainer
 from tests.core.test_training import make_data
@@ -241,8 +241,8 @@ def test_what_falls_back_to_numpy_and_still_trains_the_same(monkeypatch):
 def test_the_training_loop_runs_compiled_blocks_with_the_trainers_numbers():
     from tests.core.test_training_loop import drive, reference, theta
 
-    compiled_steps.warm_up()  # as the loop's own thread does
-    assert compiled_steps.ready()
+    kernel_warmup.warm_up()  # as the loop's own thread does
+    assert kernel_warmup.ready()
     replies = drive(("steps", 300))
     p = replies.of("progress")[-1][2]
     t = reference(300)
@@ -254,7 +254,7 @@ def test_kernels_compile_into_a_cache_folder_of_our_choosing(tmp_path):
     """A read-only package folder is no obstacle: NUMBA_CACHE_DIR (set to the user's cache
     folder unless given) receives the generated module and Numba's cache files."""
     code = ("import numpy as np\n"
-            "from core.training.compiled_steps import warm_up\n"
+            "from core.training.kernel_warmup import warm_up\n"
             "from core.engine import compiled\n"
             "warm_up()\n"
             "import os; print(os.environ['NUMBA_CACHE_DIR'])\n")

@@ -31,3 +31,61 @@ def test_an_import_from_a_higher_layer_breaks_the_contract(tmp_path):
     out = _lint(tmp_path)
     assert out.returncode == 1
     assert "core.errors -> core.engine" in out.stdout
+
+
+def _imports_of_every_module() -> dict[str, set[str]]:
+    """module -> the project modules it imports, at any depth (inside functions too)."""
+    import ast
+
+    paths = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+             for part in ("core", "gui") for p in (ROOT / part).rglob("*.py")}
+    graph = {}
+    for name, path in paths.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            for target in targets:
+                while target and target not in paths:
+                    target = target.rpartition(".")[0]
+                if target and target != name and not name.startswith(target + "."):
+                    found.add(target)
+        graph[name] = found
+    return graph
+
+
+def _a_circle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1: on the path, 2: done
+    path: list[str] = []
+
+    def visit(v: str) -> list[str] | None:
+        state[v] = 1
+        path.append(v)
+        for w in sorted(graph[v]):
+            if state.get(w) == 1:
+                return path[path.index(w):] + [w]
+            if w not in state and (found := visit(w)):
+                return found
+        path.pop()
+        state[v] = 2
+        return None
+
+    for v in sorted(graph):
+        if v not in state and (found := visit(v)):
+            return found
+    return None
+
+
+def test_no_import_circles_anywhere_not_even_inside_a_package_or_a_function():
+    """The layers contract checks between layers; this also catches two modules of one
+    sub-package importing each other (a lazy import inside a function counts)."""
+    assert _a_circle(_imports_of_every_module()) is None
+
+
+def test_the_circle_check_names_a_circle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}
+    assert _a_circle(graph) == ["a", "b", "c", "a"]
