@@ -55,7 +55,8 @@ def chain_loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.nd
             delta = grad * act.from_output(acts[i + 1])
         else:
             delta = grad * act.df(nets[i], acts[i + 1])
-        np.sum(delta, axis=1, out=grads.biases[lv.start: lv.stop])
+        # np.sum's own reduction, without its Python wrapper (a microsecond a level)
+        np.add.reduce(delta, axis=1, out=grads.biases[lv.start: lv.stop])
         np.matmul(delta, x if i == 0 else acts[i].T, out=grads.weights[i])
         if i:
             grad = np.matmul(params.weights[i].T, delta, out=work[i - 1][2])

@@ -211,8 +211,8 @@ class Trainer:
         xb, yb = self._batch_buffers(len(idx), x, y)
         # x[idx] without a new array per step (mode="clip": "raise" would buffer a copy; the
         # indices come from a permutation of range(n))
-        np.take(x, idx, axis=0, out=xb, mode="clip")
-        np.take(y, idx, axis=0, out=yb, mode="clip")
+        x.take(idx, axis=0, out=xb, mode="clip")
+        y.take(idx, axis=0, out=yb, mode="clip")
         return xb, yb, self._position >= n
 
     def _batch_buffers(self, m: int, x: np.ndarray, y: np.ndarray
@@ -274,7 +274,7 @@ class Trainer:
         self.optimizer.step_flat(params.flat, grads.flat, lr, self._layout.views)
         if s.max_norm > 0:
             apply_max_norm(params.weights, s.max_norm, [lv.trainable for lv in self.plan.levels])
-        if not all_finite(params.flat):
+        if not _finite(params.flat):
             np.copyto(params.flat, self._backup)
             self.optimizer.reset()  # its state saw the bad step too
             self._diverge(grads, "a weight", loss)
@@ -519,6 +519,12 @@ def all_finite(a: np.ndarray) -> bool:
     sum decides in one pass; only when it overflowed is every entry checked."""
     with np.errstate(over="ignore", invalid="ignore"):
         return math.isfinite(float(np.sum(a))) or bool(np.isfinite(a).all())
+
+
+def _finite(a: np.ndarray) -> bool:
+    """all_finite for a caller already ignoring overflow (step()): the same test, without
+    entering np.errstate a second time per step."""
+    return math.isfinite(float(np.add.reduce(a, axis=None))) or bool(np.isfinite(a).all())
 
 
 def accuracy(predicted: np.ndarray, y: np.ndarray) -> float:
