@@ -30,7 +30,10 @@ def chain_loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.nd
         z = np.matmul(w, acts[-1], out=work[i][0])
         z += b[lv.start: lv.stop, None]
         act = ACTIVATIONS[lv.groups[0][0]]
-        if i == last or not _keeps_output_only(act):
+        if i == last and act.unit_slope and act.inplace is not None:
+            nets.append(z)  # identity outputs: a is z itself (losses only read them)
+            acts.append(act.inplace(z))
+        elif i == last or not _keeps_output_only(act):
             nets.append(z)
             acts.append(act.f(z))
         else:
