@@ -56,6 +56,9 @@ class Activation:
     # The layered fast path's specialisations; without them it uses f and df.
     inplace: Callable[[np.ndarray], np.ndarray] | None = None  # f, overwriting z
     from_output: Callable[[np.ndarray], np.ndarray] | None = None  # f' from a alone
+    # from_output written into `out` (a, out) -> out, its operations in from_output's order:
+    # the fast path's reused buffers (no allocation per step).
+    from_output_into: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
     unit_slope: bool = False  # f' = 1 everywhere: the engine skips multiplying by it
     # The compiled path's form; without it a net using this activation trains in NumPy.
     scalar: Scalar | None = None
@@ -101,6 +104,17 @@ def _sigmoid_inplace(z: np.ndarray) -> np.ndarray:
     z += 1.0
     z *= 0.5
     return z
+
+
+def _sigmoid_slope_into(a: np.ndarray, out: np.ndarray) -> np.ndarray:
+    np.subtract(1.0, a, out=out)
+    out *= a  # (1 - a) a: the same product as a (1 - a)
+    return out
+
+
+def _tanh_slope_into(a: np.ndarray, out: np.ndarray) -> np.ndarray:
+    np.multiply(a, a, out=out)
+    return np.subtract(1.0, out, out=out)
 
 
 def _softplus(z: np.ndarray) -> np.ndarray:
@@ -176,7 +190,7 @@ ACTIVATIONS: dict[str, Activation] = {
             "sigmoid", "1/(1+e^-z)", "a(1-a)", sigmoid, lambda z, a: a * (1.0 - a), glyph="σ",
             onnx=onnx_op("Sigmoid"), numpy_source="0.5 * (1.0 + np.tanh(0.5 * z))",
             explain=_explain_sigmoid, health=_saturated_sigmoid, inplace=_sigmoid_inplace,
-            from_output=lambda a: a * (1.0 - a),
+            from_output=lambda a: a * (1.0 - a), from_output_into=_sigmoid_slope_into,
             scalar=Scalar(_sigmoid_scalar, lambda z, a: a * (1.0 - a))),
         Activation(
             "tanh", "tanh(z)", "1-a^2", np.tanh, lambda z, a: 1.0 - a * a, glyph="tanh",
@@ -185,7 +199,7 @@ ACTIVATIONS: dict[str, Activation] = {
                                        f"1 - a² = 1 - {factor(a)}² = {fmt(d)}",
                                        "local derivative of tanh: 1 - tanh²"),
             health=_saturated_tanh, inplace=lambda z: np.tanh(z, out=z),
-            from_output=lambda a: 1.0 - a * a,
+            from_output=lambda a: 1.0 - a * a, from_output_into=_tanh_slope_into,
             scalar=Scalar(math.tanh, lambda z, a: 1.0 - a * a)),
         Activation(
             "relu", "max(0, z)", "1 if z>0 else 0", lambda z: np.maximum(z, 0.0),
@@ -196,6 +210,7 @@ ACTIVATIONS: dict[str, Activation] = {
                 "ReLU passes the gradient where net > 0 and blocks it elsewhere"),
             health=_dead_relu, inplace=lambda z: np.maximum(z, 0.0, out=z),
             from_output=lambda a: (a > 0.0).astype(a.dtype),
+            from_output_into=lambda a, out: np.greater(a, 0.0, out=out),
             scalar=Scalar(_relu_scalar, lambda z, a: 1.0 if z > 0.0 else 0.0)),
         Activation(
             "leaky_relu", f"z if z>0 else {LEAKY_SLOPE}z", f"1 if z>0 else {LEAKY_SLOPE}",

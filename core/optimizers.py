@@ -62,11 +62,15 @@ class Optimizer:
         return [self._flat[slot] for slot in self.slots]
 
     def _flat_current(self, p: np.ndarray) -> bool:
-        if set(self.state) != set(self.slots) or set(self._flat) != {*self.slots, "scratch"}:
+        # Called every step: plain lookups rather than building sets. _adopt_flat gives
+        # _flat exactly the slots and "scratch", so lengths and identities decide.
+        scratch = self._flat.get("scratch")
+        if scratch is None or scratch.shape != p.shape or scratch.dtype != p.dtype \
+                or len(self.state) != len(self.slots) \
+                or len(self._flat) != len(self.slots) + 1:
             return False
-        scratch = self._flat["scratch"]
-        return scratch.shape == p.shape and scratch.dtype == p.dtype and all(
-            self.state[slot] is self._views[slot] for slot in self.slots)
+        views, state = self._views, self.state
+        return all(slot in views and state.get(slot) is views[slot] for slot in self.slots)
 
     def _adopt_flat(self, p: np.ndarray, views: Callable[[np.ndarray], list[np.ndarray]]) -> None:
         """Move the state into flat vectors (zeros where it has none of the right shape)."""

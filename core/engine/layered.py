@@ -24,12 +24,16 @@ def chain_loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.nd
     x = np.asarray(x, dtype=params.biases.dtype)
     b = params.biases
     last = len(plan.levels) - 1
+    work = _level_buffers(plan, x.shape[0], x.dtype)
     acts, nets = [x.T], []
     for i, (lv, w) in enumerate(zip(plan.levels, params.weights)):
-        z = w @ acts[-1]
+        z = np.matmul(w, acts[-1], out=work[i][0])
         z += b[lv.start: lv.stop, None]
         act = ACTIVATIONS[lv.groups[0][0]]
-        if i == last or not _keeps_output_only(act):
+        if i == last and act.unit_slope and act.inplace is not None:
+            nets.append(z)  # identity outputs: a is z itself (losses only read them)
+            acts.append(act.inplace(z))
+        elif i == last or not _keeps_output_only(act):
             nets.append(z)
             acts.append(act.f(z))
         else:
@@ -43,17 +47,37 @@ def chain_loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.nd
     for i in range(last, -1, -1):
         lv = plan.levels[i]
         name = lv.groups[0][0]
-        if ACTIVATIONS[name].unit_slope or (i == last and result.wrt_net):
+        act = ACTIVATIONS[name]
+        if act.unit_slope or (i == last and result.wrt_net):
             delta = grad  # dL/dz already
+        elif nets[i] is None and act.from_output_into is not None and i < last:
+            # grad is C-ordered here, as the product below would be: the same sums after
+            delta = act.from_output_into(acts[i + 1], work[i][1])
+            delta *= grad  # f' grad: the same product as grad f'
         elif nets[i] is None:
-            delta = grad * ACTIVATIONS[name].from_output(acts[i + 1])
+            delta = grad * act.from_output(acts[i + 1])
         else:
-            delta = grad * ACTIVATIONS[name].df(nets[i], acts[i + 1])
-        np.sum(delta, axis=1, out=grads.biases[lv.start: lv.stop])
+            delta = grad * act.df(nets[i], acts[i + 1])
+        # np.sum's own reduction, without its Python wrapper (a microsecond a level)
+        np.add.reduce(delta, axis=1, out=grads.biases[lv.start: lv.stop])
         np.matmul(delta, x if i == 0 else acts[i].T, out=grads.weights[i])
         if i:
-            grad = params.weights[i].T @ delta
+            grad = np.matmul(params.weights[i].T, delta, out=work[i - 1][2])
     return result.value, grads
+
+
+def _level_buffers(plan: Plan, b: int, dtype: np.dtype) -> tuple[tuple[np.ndarray, ...], ...]:
+    """Per level (z then a in place, f', dL/da) for a batch of b: reused from step to step
+    like Plan.work_buffers, since allocating them afresh was a third of a small net's step."""
+    key = ("chain", b, np.dtype(dtype).str)
+    found = plan.buffers.get(key)
+    if found is None:
+        if len(plan.buffers) > 4:  # batch sizes change rarely; keep the cache small
+            plan.buffers.clear()
+        found = plan.buffers[key] = tuple(
+            tuple(np.empty((lv.stop - lv.start, b), dtype) for _ in range(3))
+            for lv in plan.levels)
+    return found
 
 
 def _keeps_output_only(act: Activation) -> bool:

@@ -92,16 +92,32 @@ class Trajectory:
         return step % self.stride == 0
 
     def append(self, step: int, theta: np.ndarray) -> None:
-        if not self.wants(step):
+        row = self._row_for(step)
+        if row is not None:
+            self._theta[row] = theta
+
+    def append_taken(self, step: int, flat: np.ndarray, index: np.ndarray) -> None:
+        """append(step, flat[index]), gathered straight into the kept row (no new array)."""
+        row = self._row_for(step)
+        if row is None:
             return
+        if flat.dtype == self._theta.dtype:
+            np.take(flat, index, out=self._theta[row], mode="clip")  # index is in range
+        else:
+            self._theta[row] = flat[index]
+
+    def _row_for(self, step: int) -> int | None:
+        """The row that keeps this step's snapshot (its step recorded), or None."""
+        if not self.wants(step):
+            return None
         if self._n == self.capacity:
             self._n = _halve((self._theta, self._steps), self._n)
             self.stride *= 2
             if not self.wants(step):
-                return
-        self._theta[self._n] = theta
+                return None
         self._steps[self._n] = step
         self._n += 1
+        return self._n - 1
 
     def extend(self, steps: np.ndarray, thetas: np.ndarray) -> None:
         """append() for each (step, theta) in turn, steps increasing, in a few array copies."""

@@ -76,6 +76,8 @@ class Trainer:
         self._layout: FlatLayout | None = None  # see _flat_params
         self._grads: list[FlatParams] = []
         self._backup = np.empty(0)
+        self._held: tuple = (None, None, None)  # (params, dtype, plan) _flat_params checked
+        self._batches: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # see _next_batch
         # (data, dtype, input features, the training inputs and targets in that dtype)
         self._cast: tuple = (None, None, None, None, None)
         self._compiled = CompiledSteps()
@@ -206,12 +208,33 @@ class Trainer:
             self._position = 0
         idx = self._order[self._position: self._position + size]
         self._position += size
-        return x[idx], y[idx], self._position >= n
+        xb, yb = self._batch_buffers(len(idx), x, y)
+        # x[idx] without a new array per step (mode="clip": "raise" would buffer a copy; the
+        # indices come from a permutation of range(n))
+        x.take(idx, axis=0, out=xb, mode="clip")
+        y.take(idx, axis=0, out=yb, mode="clip")
+        return xb, yb, self._position >= n
+
+    def _batch_buffers(self, m: int, x: np.ndarray, y: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """Arrays for a minibatch of m rows of x and y, reused from step to step (a step
+        consumes its batch before the next one is drawn)."""
+        key = (m, x.shape[1], y.shape[1], x.dtype.str)
+        found = self._batches.get(key)
+        if found is None:
+            if len(self._batches) > 2:  # the full batches and an epoch's last, shorter one
+                self._batches.clear()
+            found = self._batches[key] = (np.empty((m, x.shape[1]), x.dtype),
+                                          np.empty((m, y.shape[1]), y.dtype))
+        return found
 
     def _flat_params(self) -> FlatParams:
         """self.params as views into one flat vector of the training dtype, with gradient and
         backup buffers to match: repacked only after a rebuild, an edit or a new precision."""
         dtype = self.dtype
+        held_params, held_dtype, held_plan = self._held
+        if held_params is self.params and held_dtype is dtype and held_plan is self.plan:
+            return self.params  # checked at the last step; nothing has replaced them since
         if self._layout is None or self._layout.plan is not self.plan:
             self._layout, self._grads = FlatLayout(self.plan), []
         if not self._layout.holds(self.params, dtype):
@@ -221,6 +244,7 @@ class Trainer:
             # while a step that diverges writes into the other one.
             self._grads = [self._layout.empty(dtype), self._layout.empty(dtype)]
             self._backup = np.empty(self._layout.size, dtype)
+        self._held = (self.params, dtype, self.plan)
         return self.params
 
     def step(self) -> StepInfo:
@@ -250,7 +274,7 @@ class Trainer:
         self.optimizer.step_flat(params.flat, grads.flat, lr, self._layout.views)
         if s.max_norm > 0:
             apply_max_norm(params.weights, s.max_norm, [lv.trainable for lv in self.plan.levels])
-        if not all_finite(params.flat):
+        if not _finite(params.flat):
             np.copyto(params.flat, self._backup)
             self.optimizer.reset()  # its state saw the bad step too
             self._diverge(grads, "a weight", loss)
@@ -259,8 +283,7 @@ class Trainer:
         if ends_epoch:
             self.epoch += 1
         self.batch_loss.append(self.step_count, loss)
-        if self.trajectory.wants(self.step_count):
-            self.trajectory.append(self.step_count, self._layout.theta(params.flat))
+        self.trajectory.append_taken(self.step_count, params.flat, self._layout.theta_index)
         info = StepInfo(self.step_count, self.epoch, loss, lr, norm)
         self.stepped.emit(info)
         return info
@@ -496,6 +519,12 @@ def all_finite(a: np.ndarray) -> bool:
     sum decides in one pass; only when it overflowed is every entry checked."""
     with np.errstate(over="ignore", invalid="ignore"):
         return math.isfinite(float(np.sum(a))) or bool(np.isfinite(a).all())
+
+
+def _finite(a: np.ndarray) -> bool:
+    """all_finite for a caller already ignoring overflow (step()): the same test, without
+    entering np.errstate a second time per step."""
+    return math.isfinite(float(np.add.reduce(a, axis=None))) or bool(np.isfinite(a).all())
 
 
 def accuracy(predicted: np.ndarray, y: np.ndarray) -> float:
