@@ -51,7 +51,7 @@ def layered(sizes: list[int], rng: np.random.Generator, skips: bool = False) -> 
 
 
 NETS = [("2-8-8-1", [2, 8, 8, 1], False), ("2-16-8-1", [2, 16, 8, 1], False),
-        ("10-10-5-1", [10, 10, 5, 1], False), ("2-10-10-1 dag", [2, 10, 10, 1], True)]
+        ("10-10-5-1", [10, 10, 5, 1], False), ("2-11-10-1 dag", [2, 11, 10, 1], True)]
 
 
 def rows(rng: np.random.Generator) -> dict:

@@ -63,13 +63,8 @@ class PlaneForward:
                 self._base_acts[g0:g1] = ACTIVATIONS[name].f(self._base_nets[g0:g1])
             if rows.any():  # only the moving rows are computed per point
                 moving = np.flatnonzero(rows)
-                groups = [(name, moving[(moving >= g0 - lv.start) & (moving < g1 - lv.start)])
-                          for name, g0, g1 in lv.groups]
-                groups = [(name, _as_slice(lv.start + m)) for name, m in groups if m.size]
-                offsets = np.cumsum([0] + [_count(m) for _, m in groups])
-                groups = [(name, m, lo, hi) for (name, m), lo, hi
-                          in zip(groups, offsets[:-1], offsets[1:])]
-                steps.append((lv, "fixed", groups, z[:, moving].reshape(3, -1)))
+                steps.append((lv, "fixed", _moving_groups(lv, moving),
+                              z[:, moving].reshape(3, -1)))
         return steps
 
     def chunk(self) -> int:
@@ -132,10 +127,20 @@ def _activate(name: str, z: np.ndarray, acts: np.ndarray, rows, nets: np.ndarray
             acts[:, rows] = z
 
 
+def _moving_groups(lv, moving: np.ndarray) -> list[tuple]:
+    """(activation, absolute rows, lo, hi) for the moving rows of each of the level's groups;
+    [lo, hi) is their place among the moving rows (which are in row order)."""
+    groups = []
+    lo = 0
+    for name, g0, g1 in lv.groups:
+        m = lv.start + moving[(moving >= g0 - lv.start) & (moving < g1 - lv.start)]
+        if m.size:
+            groups.append((name, _as_slice(m), lo, lo + m.size))
+            lo += m.size
+    return groups
+
+
 def _as_slice(rows: np.ndarray):
     """Consecutive rows as a slice (a view, no copy), else the index array."""
     return slice(int(rows[0]), int(rows[-1]) + 1) if rows[-1] - rows[0] + 1 == rows.size else rows
 
-
-def _count(rows) -> int:
-    return rows.stop - rows.start if isinstance(rows, slice) else rows.size
