@@ -20,7 +20,6 @@ from core.engine.stacked import PlaneForward
 from core.losses import LOSSES
 
 MAX_SAMPLES = 256  # a fixed subsample keeps a 51x51 grid interactive (the note: 0.6 s -> 0.12 s)
-CHUNK = 128
 
 
 @dataclass(frozen=True)
@@ -133,7 +132,7 @@ def subsample(x: np.ndarray, y: np.ndarray, seed: int = 0,
 
 
 def grid_losses(plan: Plan, plane: Plane, alphas: np.ndarray, betas: np.ndarray,
-                x: np.ndarray, y: np.ndarray, loss: str, chunk: int = CHUNK,
+                x: np.ndarray, y: np.ndarray, loss: str, chunk: int | None = None,
                 dtype: type = np.float64) -> np.ndarray:
     """Loss at every grid point, as Z[j, i] for (alphas[i], betas[j]) (row-major, y first).
 
@@ -143,6 +142,7 @@ def grid_losses(plan: Plan, plane: Plane, alphas: np.ndarray, betas: np.ndarray,
     aa, bb = np.meshgrid(np.asarray(alphas, float), np.asarray(betas, float))
     aa_flat, bb_flat = aa.ravel(), bb.ravel()
     forward_on = PlaneForward(plan, plane.center, plane.d1, plane.d2, x, dtype)
+    chunk = chunk or forward_on.chunk()
     y_t = np.asarray(y, dtype).T[None]
     out = np.empty(aa.size)
     for s in range(0, aa.size, chunk):

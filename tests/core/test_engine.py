@@ -213,10 +213,13 @@ def _plane_case(net, seed):
     return plan, theta, d1, d2, alphas, betas, x
 
 
-def _hold_plane_forward_to_forward(net, seed):
+def _hold_plane_forward_to_forward(net, seed, exact=False):
     from core.engine.stacked import PlaneForward
 
     plan, theta, d1, d2, alphas, betas, x = _plane_case(net, seed)
+    if exact:  # two parameters move, the rest is computed once (the fixed neurons)
+        i, j = np.random.default_rng(seed).choice(theta.size, 2, replace=False)
+        d1, d2 = np.eye(theta.size)[i], np.eye(theta.size)[j]
     z, a = PlaneForward(plan, theta, d1, d2, x).outputs(alphas, betas)
     assert z.shape == a.shape == (alphas.size, len(plan.output_rows), len(x))
     for k, (al, be) in enumerate(zip(alphas, betas)):
@@ -236,9 +239,17 @@ def test_the_plane_forward_is_the_forward_at_every_point(activation):
         if n.role != "input":
             net.set_activation(n.id, activation)
     _hold_plane_forward_to_forward(net, 0)
+    for seed in range(6):
+        _hold_plane_forward_to_forward(net, seed, exact=True)
 
 
 @settings(max_examples=40, deadline=None)
 @given(random_dag(), st.integers(0, 100))
 def test_the_plane_forward_is_the_forward_on_random_dags(net, seed):
     _hold_plane_forward_to_forward(net, seed)
+
+
+@settings(max_examples=40, deadline=None)
+@given(random_dag(), st.integers(0, 100))
+def test_the_plane_forward_is_the_forward_on_random_dags_when_two_parameters_move(net, seed):
+    _hold_plane_forward_to_forward(net, seed, exact=True)

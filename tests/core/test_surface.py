@@ -145,9 +145,11 @@ def test_extent_contains_the_path_and_the_centre():
     assert a0 < -2 and a1 > 1 and b0 < 0 and b1 > 3
 
 
-def test_float32_grid_agrees_with_float64(setup):
+@pytest.mark.parametrize("kind", ["random", "exact"])
+def test_float32_grid_agrees_with_float64(setup, kind):
     _, plan, theta, x, y = setup
-    plane = random_plane(plan, theta, np.random.default_rng(4))
+    plane = (random_plane(plan, theta, np.random.default_rng(4)) if kind == "random"
+             else exact_plane(plan, theta, 3, plan.n_parameters - 2))
     g = np.linspace(-1, 1, 9)
     exact = grid_losses(plan, plane, g, g, x, y, "bce", dtype=np.float64)
     fast = grid_losses(plan, plane, g, g, x, y, "bce", dtype=np.float32)
@@ -155,20 +157,26 @@ def test_float32_grid_agrees_with_float64(setup):
 
 
 @settings(max_examples=40, deadline=None)
-@given(problems(sizes=(1, 9)), st.integers(0, 100))
-def test_every_grid_point_is_the_engine_loss_at_that_point(problem, seed):
-    """Random DAGs (skip connections, every activation) and every loss: the grid against
-    loss_and_gradients at each point's parameters."""
+@given(problems(sizes=(1, 9)), st.integers(0, 100), st.sampled_from(["random", "exact"]),
+       st.sampled_from([5, None]))
+def test_every_grid_point_is_the_engine_loss_at_that_point(problem, seed, kind, chunk):
+    """Random DAGs (skip connections, every activation) and every loss, on a random plane and
+    on the exact plane of two random parameters (the rest computed once), in small chunks and
+    the grid's own: the grid against loss_and_gradients at each point's parameters."""
     loss, net, x, y = problem
     plan = compile_plan(net)
     theta = plan.flatten(plan.pack(net))
     rng = np.random.default_rng(seed)
-    d1, d2 = rng.normal(size=(2, theta.size))
     from core.surface import Plane
 
-    plane = Plane("random", theta, d1, d2, ("1", "2"))
+    if kind == "exact" and theta.size >= 2:
+        i, j = rng.choice(theta.size, 2, replace=False)
+        plane = exact_plane(plan, theta, int(i), int(j))
+    else:
+        d1, d2 = rng.normal(size=(2, theta.size))
+        plane = Plane("random", theta, d1, d2, ("1", "2"))
     alphas, betas = np.linspace(-1, 1, 3), np.array([-0.7, 0.0, 0.4, 1.2])
-    z = grid_losses(plan, plane, alphas, betas, x, y, loss, chunk=5)
+    z = grid_losses(plan, plane, alphas, betas, x, y, loss, chunk=chunk)
     for j, b in enumerate(betas):
         for i, a in enumerate(alphas):
             expected = loss_and_gradients(plan, plan.unflatten(plane.point(a, b)), x, y, loss)[0]
