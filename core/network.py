@@ -248,6 +248,25 @@ class Network:
         self._structure_changed(Change("edge_added", tuple(e.id for e in new_edges)))
         return new_edges
 
+    def restore_edges(self, indexed: list[tuple[int, Edge]]) -> None:
+        """Put removed edges back at their indices (ascending, as remove_neuron reports
+        them), with their ids, weights and frozen flags: checked as connect_many checks, one
+        event (undoing a neuron's deletion re-added 800 edges one search of 51k each)."""
+        if not indexed:
+            return
+        edges = [e for _, e in indexed]
+        with self.changed.blocked():
+            self.connect_many([(e.source, e.target) for e in edges], [e.weight for e in edges],
+                              [e.id for e in edges])
+        placed = {e.id for e in edges}
+        items = [(k, v) for k, v in self.edges.items() if k not in placed]
+        for index, e in indexed:
+            restored = self.edges[e.id]
+            restored.frozen = bool(e.frozen)
+            items.insert(index, (e.id, restored))
+        self.edges = dict(items)
+        self._structure_changed(Change("edge_added", tuple(e.id for e in edges)))
+
     def _simple_refusal(self, source: str, target: str, existing: set[tuple[str, str]]) -> str | None:
         """edge_refusal without the cycle search."""
         if source not in self.neurons:
