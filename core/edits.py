@@ -74,8 +74,7 @@ class RemoveItems(Edit):
         for index, n in self._neurons:
             net.add_neuron(n.role, n.activation, n.bias, n.label, n.x, n.y, n.frozen, id=n.id,
                            index=index, feature=n.feature)
-        for index, e in self._edges:
-            net.connect(e.source, e.target, e.weight, e.frozen, id=e.id, index=index)
+        net.restore_edges([(index, replace(e)) for index, e in self._edges])
 
 
 @dataclass

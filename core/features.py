@@ -112,12 +112,14 @@ class Feature:
         return cls(d["kind"], tuple(cols) if isinstance(cols, list) else cols)
 
 
-def choices(n_columns: int) -> list[Feature]:
+def choices(n_columns: int, products: bool = True) -> list[Feature]:
     """Every feature of data with n_columns columns worth offering, TF Playground's order:
-    the columns, their squares, their products, then sines and cosines."""
+    the columns, their squares, their products (unless `products` is false: 784 columns
+    have 306,936 of them), then sines and cosines."""
     cols = range(n_columns)
+    pairs = ((a, b) for a in cols for b in cols if a < b) if products else ()
     return [*(Feature("column", (c,)) for c in cols), *(Feature("square", (c,)) for c in cols),
-            *(Feature("product", (a, b)) for a in cols for b in cols if a < b),
+            *(Feature("product", pair) for pair in pairs),
             *(Feature("sin", (c,)) for c in cols), *(Feature("cos", (c,)) for c in cols)]
 
 

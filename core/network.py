@@ -248,6 +248,25 @@ class Network:
         self._structure_changed(Change("edge_added", tuple(e.id for e in new_edges)))
         return new_edges
 
+    def restore_edges(self, indexed: list[tuple[int, Edge]]) -> None:
+        """Put removed edges back at their indices (ascending, as remove_neuron reports
+        them), with their ids, weights and frozen flags: checked as connect_many checks, one
+        event (undoing a neuron's deletion re-added 800 edges one search of 51k each)."""
+        if not indexed:
+            return
+        edges = [e for _, e in indexed]
+        with self.changed.blocked():
+            self.connect_many([(e.source, e.target) for e in edges], [e.weight for e in edges],
+                              [e.id for e in edges])
+        placed = {e.id for e in edges}
+        items = [(k, v) for k, v in self.edges.items() if k not in placed]
+        for index, e in indexed:
+            restored = self.edges[e.id]
+            restored.frozen = bool(e.frozen)
+            items.insert(index, (e.id, restored))
+        self.edges = dict(items)
+        self._structure_changed(Change("edge_added", tuple(e.id for e in edges)))
+
     def _simple_refusal(self, source: str, target: str, existing: set[tuple[str, str]]) -> str | None:
         """edge_refusal without the cycle search."""
         if source not in self.neurons:
@@ -334,17 +353,24 @@ class Network:
         """Write many weights and biases at once (training results): one `values` event.
         All or nothing: a non-finite value is refused before anything changes, as in
         set_weight and set_bias."""
-        weights = {eid: float(w) for eid, w in (weights or {}).items()}
-        biases = {nid: float(b) for nid, b in (biases or {}).items()}
+        weights = _floats(weights or {})
+        biases = _floats(biases or {})
         for what, values in (("weight", weights), ("bias", biases)):
             bad = next((k for k, v in values.items() if not math.isfinite(v)), None)
             if bad is not None:
                 raise NetworkError(f"the {what} of {bad} would be {values[bad]}, not a finite "
                                    f"number")
+        # Unknown ids found with one set difference, then plain assignments: a lookup
+        # through edge() per item cost a training frame of 51k edges 0.1 s.
+        for values, items, what in ((weights, self.edges, "edge"), (biases, self.neurons, "neuron")):
+            unknown = next(iter(values.keys() - items.keys()), None)
+            if unknown is not None:
+                raise NetworkError(f"there is no {what} {unknown!r}")
+        edges, neurons = self.edges, self.neurons
         for eid, w in weights.items():
-            self.edge(eid).weight = w
+            edges[eid].weight = w
         for nid, b in biases.items():
-            self.neuron(nid).bias = b
+            neurons[nid].bias = b
         self.changed.emit(Change("values"))
 
     def replace_with(self, other: "Network", copy: bool = True) -> None:
@@ -477,6 +503,16 @@ def _neuron_dict(n: Neuron) -> dict:
     if n.feature is not None:  # absent when unset: files without features stay as they were
         d["feature"] = n.feature.to_dict()
     return d
+
+
+def _floats(values: dict) -> dict[str, float]:
+    """The values as floats, and all finite unless one is not (checked by the caller); at
+    C speed when they are numbers already (a training frame: 51k of them)."""
+    try:
+        numbers = list(map(float, values.values()))
+    except (TypeError, ValueError):
+        raise NetworkError("a weight or bias must be a number") from None
+    return dict(zip(values.keys(), numbers))
 
 
 def _check_feature(feature: object) -> Feature | None:

@@ -36,6 +36,8 @@ class Inspector(QWidget):
         self.neurons: list[str] = []
         self.edges: list[str] = []
         self._updating = False
+        self._feature_key: tuple | None = None  # (columns, current feature) the combo shows
+        self._feature_options: list[Feature] = []
         self.title = QLabel("Nothing selected")
         self.title.setWordWrap(True)
         self.stack = QStackedWidget()
@@ -150,13 +152,19 @@ class Inspector(QWidget):
         net = self.scene.network
         n = max(2, columns_needed([net.neurons[i].feature for i in net.neurons
                                    if net.neurons[i].role == "input"]))
-        options = [f for f in choices(n) if n <= MAX_PRODUCT_COLUMNS or f.kind != "product"]
-        if current is not None and current not in options:
-            options.append(current)
-        self.feature.clear()
-        self.feature.addItem("its own column (by position)", None)
-        for f in options:
-            self.feature.addItem(f"{f.label}  ({f.spec.words})", f)
+        # Refilled only when the choices change: the inspector refreshes on every document
+        # change, and 784 columns make 3,136 items (and once 307k products were made and
+        # dropped: seconds per edit of a big net while a neuron was selected).
+        if self._feature_key != (n, current):
+            options = choices(n, products=n <= MAX_PRODUCT_COLUMNS)
+            if current is not None and current not in options:
+                options.append(current)
+            self.feature.clear()
+            self.feature.addItem("its own column (by position)", None)
+            for f in options:
+                self.feature.addItem(f"{f.label}  ({f.spec.words})", f)
+            self._feature_key, self._feature_options = (n, current), options
+        options = self._feature_options
         self.feature.setCurrentIndex(0 if current is None else 1 + options.index(current))
         self.feature.setEnabled(enabled)
 

@@ -290,3 +290,9 @@ def test_a_forward_pass_on_the_data_panel_plane_uses_the_features():
     loss, _ = loss_and_gradients(plan, plan.pack(net), plan.inputs_from(grid),
                                  np.ones((25, 1)), "bce")
     assert np.isfinite(loss)
+
+
+def test_choices_without_products_are_the_same_list_less_the_products():
+    full = choices(5)
+    assert choices(5, products=False) == [f for f in full if f.kind != "product"]
+    assert len(choices(784, products=False)) == 4 * 784  # 306,936 products never made

@@ -114,3 +114,23 @@ def test_the_palette_offers_derived_inputs_only_for_two_column_data(window, qtbo
     assert not window.palette.item(0).isHidden()  # the plain input stays
     window.files.new_from(xor(), "xor")
     assert len(derived_shown()) == 7
+def test_the_inspector_keeps_up_with_edits_of_a_784_input_net(window):
+    """A neuron selected while a wide net changes (every training frame, every edit): the
+    Feature combo is filled once, not once per change (seconds per edit on 784 inputs)."""
+    import time
+
+    from core.project import Project
+    from core.templates import layered
+
+    window.files.new_from(Project(layered([784, 4, 2])), "wide")
+    net = window.project.network
+    hidden = net.by_role("hidden")[0].id
+    window.scene.clearSelection()
+    window.scene.neuron_items[hidden].setSelected(True)
+    combo = window.inspector.feature
+    assert combo.count() == 1 + 4 * 784 and not combo.isEnabled()  # no products over 8 columns
+    start = time.perf_counter()
+    for k in range(20):
+        net.set_bias(hidden, 0.01 * k)
+    assert time.perf_counter() - start < 1.0
+    assert window.inspector.bias.value() == 0.19
