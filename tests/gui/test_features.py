@@ -114,6 +114,8 @@ def test_the_palette_offers_derived_inputs_only_for_two_column_data(window, qtbo
     assert not window.palette.item(0).isHidden()  # the plain input stays
     window.files.new_from(xor(), "xor")
     assert len(derived_shown()) == 7
+
+
 def test_the_inspector_keeps_up_with_edits_of_a_784_input_net(window):
     """A neuron selected while a wide net changes (every training frame, every edit): the
     Feature combo is filled once, not once per change (seconds per edit on 784 inputs)."""
