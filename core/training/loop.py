@@ -86,7 +86,11 @@ class TrainingLoop:
         self._window = multiprocessing.parent_process()
         self._network, self._data, self._settings = network, data, settings
         self._trainer: Trainer | None = None
-        self._adopted = 0  # the number of the last "adopt" applied (Progress.adopted)
+        # Numbers of the window's "adopt"s: the last received, and the last the trainer has
+        # taken into its parameters (Progress.adopted: the window trusts a frame only for
+        # edits up to that one).
+        self._received = 0
+        self._adopted = 0
         self._running = False
         self._quit = False
         self._drawn = True  # the window has drawn the last Progress sent and wants the next
@@ -149,7 +153,7 @@ class TrainingLoop:
         elif name == "adopt":
             delta, edited, structural, *number = args
             self._network.apply_delta(delta)
-            self._adopted = number[0] if number else self._adopted
+            self._received = number[0] if number else self._received
             if self._trainer is not None:
                 self._trainer.adopt_document(delta, edited, structural)
         elif name == "settings":
@@ -262,6 +266,11 @@ class TrainingLoop:
         """The trainer's state; evaluation and neuron health are refreshed on their own
         schedules (both cost forward passes over the data) unless `fresh`."""
         trainer = self._trainer
+        try:  # the edits received so far, into the parameters this frame reports
+            trainer.prepare()
+            self._adopted = self._received
+        except TrainingError:
+            pass  # a structure that cannot train: the frame keeps the older number
         now = time.monotonic()
         if fresh or now - self._evaluated_at >= EVALUATE_SECONDS:
             self._evaluation = trainer.evaluate()

@@ -372,3 +372,29 @@ def test_a_frame_made_before_an_undo_reached_the_process_does_not_redo_the_run(t
     trained_once = {e: x.weight for e, x in net.edges.items()}
     assert trained_once != start
     assert max(abs(trained_once[e] - start[e]) for e in start) < 0.5  # one step from start
+
+
+def test_a_neuron_added_while_training_then_both_undone_leaves_the_start(trained_window, qtbot):
+    """Found under Xvfb: run, add a neuron while it trains, pause, Undo twice (the run, then
+    the neuron). The second Undo asked the process for a fresh frame, which it made from
+    parameters that had not yet taken the first Undo in: the trained values came back into
+    the document with nothing on the undo stack to say so."""
+    w = trained_window
+    net = w.project.network
+    start = (dict((e, x.weight) for e, x in net.edges.items()),
+             dict((n, x.bias) for n, x in net.neurons.items()))
+    w.controller.run()
+    wait_until(lambda: w.controller.latest is not None and w.controller.latest.step > 50)
+    w._add_at_centre("hidden", "tanh")
+    added = w.controller.latest.step
+    wait_until(lambda: w.controller.latest.step > added + 50)
+    w.controller.pause()
+    wait_until(lambda: not w.controller.running and w.undo_stack.count() == 2)
+    assert w.undo_stack.text(1).startswith("Train")
+    w.undo_action.trigger()
+    w.undo_action.trigger()
+    assert w.undo_stack.index() == 0
+    w.controller.fresh_progress()  # whatever the process says now must not change the document
+    qtbot.wait(50)
+    assert (dict((e, x.weight) for e, x in net.edges.items()),
+            dict((n, x.bias) for n, x in net.neurons.items())) == start
