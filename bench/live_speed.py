@@ -39,6 +39,16 @@ from core.training.trainer import Trainer  # noqa: E402
 ROUND_SECONDS = 1.0
 
 
+def wait(condition) -> None:
+    """Run the window's event loop until `condition()` (QTest.qWait would hold the GIL)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    while not condition():
+        loop = QEventLoop()
+        QTimer.singleShot(5, loop.quit)
+        loop.exec()
+
+
 def spiral_2881():
     project = classifier_2881()
     project.data = DataSettings(generator="spiral", samples=400, noise=0.05)
@@ -123,17 +133,10 @@ def main() -> None:
     # this run's: a layout saved by an earlier session must not decide what is on screen.
     os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp()
     os.environ["BACKPROP_STUDIO_DATA"] = tempfile.mkdtemp()
-    from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
     from threadpoolctl import threadpool_info
 
     from gui.main_window import MainWindow
-
-    def wait(condition) -> None:
-        while not condition():
-            loop = QEventLoop()
-            QTimer.singleShot(5, loop.quit)
-            loop.exec()
 
     app = QApplication.instance() or QApplication([])  # noqa: F841
     window = MainWindow()

@@ -25,14 +25,8 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.settings import DataSettings  # noqa: E402
-from core.templates import classifier_2881  # noqa: E402
-
-
-def spiral_2881():
-    project = classifier_2881()
-    project.data = DataSettings(generator="spiral", samples=400, noise=0.05)
-    return project
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from live_speed import spiral_2881, wait  # noqa: E402  (the same net and event-loop wait)
 
 
 def live_round(window, wait, seconds: float) -> tuple[float, int]:
@@ -59,16 +53,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.0)
     args = parser.parse_args()
 
-    from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
     from gui.main_window import MainWindow
-
-    def wait(condition) -> None:
-        while not condition():
-            loop = QEventLoop()
-            QTimer.singleShot(5, loop.quit)
-            loop.exec()
 
     app = QApplication.instance() or QApplication([])  # noqa: F841
     window = MainWindow()
