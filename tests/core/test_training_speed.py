@@ -124,7 +124,7 @@ def test_files_without_precision_open_as_float64_and_float32_round_trips():
 @pytest.mark.parametrize("command", [["gradcheck"], ["train", "--epochs", "2", "--quiet"]])
 def test_headless_commands_import_no_schema_or_export_libraries(command, tmp_path):
     """Loading a valid file needs no jsonschema (its import cost 0.1-0.26 s of start-up);
-    training and checking need no ONNX, SciPy or scikit-learn."""
+    training and checking need no ONNX, SciPy or scikit-learn, and a short run no Numba."""
     from core.project import save_project
     from core.templates import xor
 
@@ -132,8 +132,8 @@ def test_headless_commands_import_no_schema_or_export_libraries(command, tmp_pat
     save_project(xor(), path)
     code = ("import sys; from core import cli; "
             f"code = cli.main({[command[0], str(path), *command[1:]]!r}); "
-            "print(code, sorted(m for m in ('jsonschema', 'onnx', 'onnxruntime', 'scipy', "
-            "'sklearn', 'PySide6') if m in sys.modules))")
+            "print(code, sorted(m for m in ('jsonschema', 'onnx', 'onnxruntime', 'numba', "
+            "'scipy', 'sklearn', 'PySide6') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "0 []"
