@@ -44,3 +44,22 @@ def apply_layout(net: Network) -> None:
     """Move every neuron to its layout position (scripts; the GUI wraps this in an undoable edit)."""
     for nid, (x, y) in layout_by_depth(net).items():
         net.move_neuron(nid, x, y)
+
+
+def free_spot(net: Network, x: float, y: float, spacing: float) -> tuple[float, float]:
+    """The point nearest (x, y), on a grid of `spacing` around it, at least `spacing` from
+    every neuron: where a neuron added "at the centre of the view" does not cover another.
+    Rings of grid points are searched outwards; (x, y) itself when it is free."""
+    taken = [(n.x, n.y) for n in net.neurons.values()]
+
+    def free(px: float, py: float) -> bool:
+        return all((px - qx) ** 2 + (py - qy) ** 2 >= spacing * spacing for qx, qy in taken)
+
+    for ring in range(0, 1000):
+        spots = [(x + i * spacing, y + j * spacing) for i in range(-ring, ring + 1)
+                 for j in range(-ring, ring + 1) if max(abs(i), abs(j)) == ring]
+        spots.sort(key=lambda p: ((p[0] - x) ** 2 + (p[1] - y) ** 2, p[1], p[0]))
+        for px, py in spots:
+            if free(px, py):
+                return px, py
+    return x, y  # a canvas packed for a thousand rings around: the centre, as before

@@ -8,9 +8,10 @@ from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QMainWindow, QSlider,
                                QUndoView, QWidget)
 
+from core.layout import free_spot
 from core.project import Project
 from core.templates import REAL_TEMPLATES, TEMPLATES
-from gui import csv_import, edit_tools, export_actions
+from gui import csv_import, edit_tools, export_actions, theme
 from gui.canvas.batched_edges import MAX_DRAWN
 from gui.canvas.scene import CanvasScene
 from gui.canvas.view import CanvasView, parse_kind
@@ -249,7 +250,10 @@ class MainWindow(QMainWindow):
     def _add_at_centre(self, role: str, activation: str) -> None:
         _, activation, feature = parse_kind(f"{role}:{activation}")
         centre = self.view.mapToScene(self.view.viewport().rect().center())
-        self.scene.add_neuron_at(role, activation, QPointF(centre), feature)
+        # Not on top of a neuron already there: the nearest free spot around the centre.
+        x, y = free_spot(self.project.network, centre.x(), centre.y(),
+                         2 * theme.NEURON_RADIUS + theme.GRID)
+        self.scene.add_neuron_at(role, activation, QPointF(x, y), feature)
 
     def _toggle_snap(self, on: bool) -> None:
         self.scene.snap_to_grid = on

@@ -172,3 +172,24 @@ def test_tall_columns_fold_into_square_grids_without_overlap():
     assert max(xs["input"]) < min(xs["hidden"]) and max(xs["hidden"]) < min(xs["output"])
     small = layered([2, 8, 1])  # small columns stay columns
     assert len({p[0] for p in layout_by_depth(small).values()}) == 3
+
+
+def test_a_free_spot_is_the_nearest_grid_point_clear_of_every_neuron():
+    """Where a neuron added at the centre of the view goes: the centre when it is free, else
+    the nearest point of the grid around it at least `spacing` from every neuron (checked
+    against a brute-force scan of the same grid)."""
+    import itertools
+    import math
+
+    from core.layout import free_spot
+
+    net = Network()
+    assert free_spot(net, 10.0, 20.0, 70.0) == (10.0, 20.0)
+    for x, y in ((0, 0), (70, 0), (0, 70), (-70, -70), (35, -40)):
+        net.add_neuron("hidden", x=x, y=y)
+    x, y = free_spot(net, 0.0, 0.0, 70.0)
+    clear = [(i * 70.0, j * 70.0) for i, j in itertools.product(range(-5, 6), repeat=2)
+             if all(math.dist((i * 70.0, j * 70.0), (n.x, n.y)) >= 70.0
+                    for n in net.neurons.values())]
+    nearest = min(math.hypot(px, py) for px, py in clear)
+    assert (x, y) in clear and math.hypot(x, y) == nearest

@@ -136,3 +136,24 @@ def test_the_inspector_keeps_up_with_edits_of_a_784_input_net(window):
         net.set_bias(hidden, 0.01 * k)
     assert time.perf_counter() - start < 1.0
     assert window.inspector.bias.value() == 0.19
+
+
+def test_two_double_clicks_on_the_palette_do_not_stack_neurons(window, qtbot):
+    """A neuron added at the centre of the view goes beside one already there (found under
+    Xvfb: the second covered the first, and the net beneath)."""
+    import math
+
+    from gui import theme
+
+    item = next(window.palette.item(i) for i in range(window.palette.count())
+                if window.palette.item(i).text() == "Hidden · tanh")
+    before = set(window.project.network.neurons)
+    window.palette.itemDoubleClicked.emit(item)
+    window.palette.itemDoubleClicked.emit(item)
+    new = [window.project.network.neurons[n] for n in window.project.network.neurons
+           if n not in before]
+    assert len(new) == 2
+    for n in new:
+        for other in window.project.network.neurons.values():
+            if other is not n:
+                assert math.dist((n.x, n.y), (other.x, other.y)) >= 2 * theme.NEURON_RADIUS
