@@ -33,13 +33,19 @@ def window(qtbot, tmp_path, monkeypatch):
     return w
 
 
-@pytest.fixture
-def xor_window(window):
-    window.files.new_from(xor(), "XOR")
+def opened(window, project, title: str):
+    """The window holding `project` as a fresh document: nothing to undo, nothing unsaved,
+    the net in view."""
+    window.files.new_from(project, title)
     window.undo_stack.clear()
     window.undo_stack.setClean()
     window.view.fit()
     return window
+
+
+@pytest.fixture
+def xor_window(window):
+    return opened(window, xor(), "XOR")
 
 
 def wait_until(condition, timeout_ms: int = 10000) -> None:

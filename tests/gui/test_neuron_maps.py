@@ -14,7 +14,7 @@ from gui.canvas.neuron_item import MAP_R, R
 from gui.commands import apply_and_push
 from gui.live.neuron_maps_view import RESOLUTION
 from gui.map_colours import BINARY_LUT, SIGNED_LUT, lut_index
-from tests.gui.conftest import wait_until
+from tests.gui.conftest import opened, wait_until
 
 
 def spiral_2881():
@@ -25,11 +25,7 @@ def spiral_2881():
 
 @pytest.fixture
 def spiral_window(window):
-    window.files.new_from(spiral_2881(), "Spiral 2-8-8-1")
-    window.undo_stack.clear()
-    window.undo_stack.setClean()
-    window.view.fit()
-    return window
+    return opened(window, spiral_2881(), "Spiral 2-8-8-1")
 
 
 def maps_on(w):
