@@ -1,5 +1,6 @@
 """The training process's loop (core.training.loop), driven directly through a queue and a pipe:
 no process, no Qt. Each result is held to a Trainer the test runs itself."""
+import contextlib
 import multiprocessing
 import queue
 import signal
@@ -160,13 +161,25 @@ def test_the_trajectory_is_sent_whole_then_only_what_is_new():
     assert second[2] == 1 and list(second[3]) == [1, 2, 3, 4, 5] and len(second[4]) == 2
 
 
-def test_run_sends_running_and_progress_until_paused():
+@contextlib.contextmanager
+def loop_on_a_thread():
+    """A loop running on a thread of its own, as in its process: (commands in, the window's
+    end of the pipe); quit and joined at the end."""
     commands_in = queue.Queue()
     window_end, loop_end = multiprocessing.Pipe(duplex=False)
     loop = TrainingLoop(commands_in, loop_end, small_net(), regression_data(), SETTINGS)
     thread = threading.Thread(target=loop.loop, daemon=True)
     thread.start()
     try:
+        yield commands_in, window_end
+    finally:
+        commands_in.put(("quit",))
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_run_sends_running_and_progress_until_paused():
+    with loop_on_a_thread() as (commands_in, window_end):
         commands_in.put(("run",))
         assert receive(window_end) == ("running", 0, True)
         kind, _, p = receive(window_end)
@@ -180,19 +193,10 @@ def test_run_sends_running_and_progress_until_paused():
         messages = [receive(window_end) for _ in range(2)]
         assert messages[0] == ("running", 0, False)
         assert messages[1][0] == "progress" and not messages[1][2].running
-    finally:
-        commands_in.put(("quit",))
-        thread.join(10)
-    assert not thread.is_alive()
 
 
 def test_slow_motion_publishes_every_nth_step():
-    commands_in = queue.Queue()
-    window_end, loop_end = multiprocessing.Pipe(duplex=False)
-    loop = TrainingLoop(commands_in, loop_end, small_net(), regression_data(), SETTINGS)
-    thread = threading.Thread(target=loop.loop, daemon=True)
-    thread.start()
-    try:
+    with loop_on_a_thread() as (commands_in, window_end):
         commands_in.put(("speed", 3))
         commands_in.put(("run",))
         assert receive(window_end) == ("running", 0, True)
@@ -201,9 +205,6 @@ def test_slow_motion_publishes_every_nth_step():
             shown.append(receive(window_end)[2].step)
             commands_in.put(("drawn",))
         assert shown == [3, 6, 9]
-    finally:
-        commands_in.put(("quit",))
-        thread.join(10)
 
 
 def test_a_loop_that_dies_says_what_of_first():
