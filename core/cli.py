@@ -13,7 +13,7 @@ from typing import TextIO
 
 from core.errors import UsageError, UserError, one_line, shorten
 
-COMMANDS = ("train", "gradcheck", "export")
+COMMANDS = ("train", "gradcheck", "curvature", "export")
 GRADCHECK_LIMIT = 1e-6
 GRADCHECK_SAMPLES = 32
 MAX_EPOCHS = 100_000_000  # as the epochs setting
@@ -39,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     check = sub.add_parser("gradcheck", help="compare backprop with finite differences")
     check.add_argument("file", help="project file (.json)")
+    curv = sub.add_parser("curvature", help="eigenvalues of the Hessian of the training loss")
+    curv.add_argument("file", help="project file (.json)")
+    curv.add_argument("--params", help="only these parameters: edge ids and bias:NEURON, "
+                      "comma-separated (default: every weight and bias that is not frozen)")
+    curv.add_argument("--top", type=_positive_int, help="only the K largest eigenvalues "
+                      "(Lanczos: what a net too large for the whole Hessian needs)")
     export = sub.add_parser("export", help="write the trained weights in another format")
     export.add_argument("file", help="project file (.json)")
     export.add_argument("--format", help="npz, json, csv, onnx or py (default: from OUT's "
@@ -71,7 +77,8 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
     check), 2 bad input (one line on stderr), 130 interrupted."""
     try:
         args = _parser().parse_args(argv)
-        handler = {"train": _train, "gradcheck": _gradcheck, "export": _export}[args.command]
+        handler = {"train": _train, "gradcheck": _gradcheck, "curvature": _curvature,
+                   "export": _export}[args.command]
         with warnings.catch_warnings():
             # NumPy's overflow warnings would add lines to stderr; a run that overflows is
             # reported by the commands themselves (divergence, a FAILED gradient check).
@@ -210,6 +217,69 @@ def _gradcheck(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     print(f"{verdict}: largest relative error {result.max_relative_error:.3g} at {where} "
           f"({plan.n_parameters} parameters, {len(x)} samples, limit {GRADCHECK_LIMIT:g})", file=out)
     return 0 if verdict == "OK" else 1
+
+
+def _curvature(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """The Hessian's eigenvalues of the full-batch training loss (data loss + L1/L2 penalty,
+    no dropout) at the file's weights, largest first, then the condition number."""
+    import numpy as np
+
+    from core.curvature import TrainingLoss, spectrum
+    from core.engine import check_loss, compile_plan
+    from core.training.trainer import data_mismatch
+
+    project, data = _load(args.file)
+    net, t = project.network, project.training
+    plan = compile_plan(net)
+    problem = check_loss(plan, net, t.loss) or data_mismatch(plan, data)
+    if problem:
+        raise UsageError(problem)
+    # Every parameter training moves (frozen ones are constants of the training loss), or
+    # exactly the ones named, frozen or not.
+    indices = (_parameter_indices(plan, args.params) if args.params is not None
+               else np.flatnonzero(plan.trainable_vector()))
+    if indices.size == 0:
+        raise UsageError("every weight and bias is frozen: name parameters with --params")
+    theta = plan.flatten(plan.pack(net))
+    if not np.isfinite(theta).all():
+        raise UsageError("some weight or bias is not a finite number")
+    f = TrainingLoss(plan, plan.inputs_from(data.x_train), data.y_train, t.loss, t.l1, t.l2)
+    bar = _ProgressBar(len(indices), err, unit="parameters")
+    try:
+        result = spectrum(f, theta, indices, args.top,
+                          progress=lambda done, total: bar.update(done))
+    finally:
+        bar.close()
+    if not np.isfinite(result.eigenvalues).all():
+        raise UsageError("the loss is not finite near these weights: no curvature to report")
+    for value in result.eigenvalues:
+        print(f"{value:.12g}", file=out)
+    cond = result.condition_number
+    if cond is None:
+        print(f"condition number: unknown (only the top {len(result.eigenvalues)} of "
+              f"{len(indices):,} eigenvalues computed)", file=out)
+    else:
+        print(f"condition number: {cond:.6g}", file=out)
+    return 0
+
+
+def _parameter_indices(plan, text: str):
+    """Positions in Plan.flatten order of the comma-separated parameter names."""
+    import numpy as np
+
+    names = plan.parameter_names()
+    position = {name: i for i, name in enumerate(names)}
+    wanted = [part.strip() for part in text.split(",") if part.strip()]
+    if not wanted:
+        raise UsageError("--params needs at least one edge id or bias:NEURON")
+    unknown = [w for w in wanted if w not in position]
+    if unknown:
+        example = f"{names[0]}, {names[-1]}"
+        raise UsageError(f"unknown parameter {shorten(repr(unknown[0]), 60)}: use edge ids and "
+                         f"bias:NEURON ids from the file, e.g. {shorten(example, 60)}")
+    if len(set(wanted)) != len(wanted):
+        raise UsageError("--params names a parameter twice")
+    return np.array([position[w] for w in wanted], dtype=np.intp)
 
 
 def _export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -72,6 +72,10 @@ class GradCheckError(UserError, ValueError):
     """Inputs the gradient check cannot use; the message is meant for the user."""
 
 
+class CurvatureError(UserError, ValueError):
+    """A Hessian or eigenvalue that cannot be computed; the message is meant for the user."""
+
+
 class GradCheckCancelled(GradCheckError):
     """The progress callback asked to stop."""
 
