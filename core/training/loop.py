@@ -18,7 +18,8 @@ Commands arrive on a multiprocessing Queue, as tuples:
                         another document (Open, New, undo of New...): a new run of its own
     ("adopt", NetworkDelta, edited_ids, structural, number)   the edited items of the
                         document; each Progress says the number of the last one applied
-    ("settings", TrainingSettings)  ("data", Dataset)  ("restart",)
+    ("settings", TrainingSettings)  ("data", Dataset[, generation])  ("restart"[, generation])
+                        a new run, whose messages carry that generation from now on
     ("speed", n)        show every n-th step; 0: train flat out, one Progress per frame
     ("sharpness", on)   estimate lambda_max while running (the Sharpness panel is on screen);
                         see sharpness.py. Turned on while paused, it estimates at once
@@ -167,8 +168,10 @@ class TrainingLoop:
                 self._guard(lambda: self._trainer.set_settings(args[0]))
         elif name == "data":
             self._data = args[0]
+            self._generation = args[1] if len(args) > 1 else self._generation
             self._trainer = None  # a new data set: a new run (history restarts)
         elif name == "restart":
+            self._generation = args[0] if args else self._generation
             self._trainer = None
         elif name == "speed":
             self._steps_per_update = args[0]

@@ -3,10 +3,11 @@ through gui/live/training_link.py), forwards document edits to it, and writes tr
 back into the document (throttled, once per drawn frame). If the process dies it starts a new
 one from the document as it is.
 
-Every document the window shows gets a generation number; the process tags each message with
-the generation it trained for, and messages of an earlier one are dropped here. So a Progress
-still in the pipe when another file is opened can never write the old run's weights into the
-new network."""
+Every document the window shows, and every new run of one (Reset weights, other data), gets a
+generation number; the process tags each message with the generation it trained for, and
+messages of an earlier one are dropped here. So a Progress still in the pipe when another file
+is opened can never write the old run's weights into the new network, nor its curves into the
+panels of a run started afresh."""
 from __future__ import annotations
 
 import time
@@ -116,7 +117,11 @@ class TrainingController(QObject):
         """Forget the run (history, optimiser state); the next step starts from the document."""
         self.settle()
         self.latest = None
-        self._link.send("restart")
+        # A new run: the frame the pause above made may still be in the pipe (read while
+        # waiting for settle's answer, delivered after it); it belongs to the old run. Its
+        # curves were drawn over the cleared panels after Reset weights.
+        self.generation += 1
+        self._link.send("restart", self.generation)
 
     def settle(self) -> None:
         """End the stretch of training now: pause, take the process's exact state into the
@@ -158,7 +163,8 @@ class TrainingController(QObject):
     def set_data(self, data: Dataset) -> None:
         self._flush_edits()
         self.live.set_data(data)  # no progress: the process starts a new run on the new data
-        self._link.send("data", data)
+        self.generation += 1  # (as in restart)
+        self._link.send("data", data, self.generation)
 
     def set_steps_per_update(self, n: int) -> None:
         self._steps_per_update = max(0, int(n))
