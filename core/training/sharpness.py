@@ -11,7 +11,8 @@ The training process's loop owns one SharpnessWatch. It is off unless the window
 on screen (an off watch costs one attribute test per frame). When on, the loop tells it after
 each frame how long the run trained; it estimates when the last estimate is at least `every`
 steps old and the time spent estimating is within `share` of the time trained, so watching
-costs training about a tenth of its speed and never more than one estimate ahead of that.
+costs training about a tenth of its speed (after a small credit at the start of a run) and
+never more than one estimate ahead of that.
 Each estimate is Lanczos on Hessian-vector products (core.curvature.top_eigenpair), started
 from the previous estimate's eigenvector: a few training steps move it little, so a handful of
 products converge where a cold start needs about twenty.
@@ -19,6 +20,7 @@ products converge where a cold start needs about twenty.
 from __future__ import annotations
 
 import math
+import threading
 import time
 import weakref
 from dataclasses import dataclass
@@ -43,7 +45,40 @@ PARAMETER_LIMIT = 5000
 SAMPLE_LIMIT = 1000
 EVERY_STEPS = 10  # at most one estimate per this many steps
 TIME_SHARE = 0.1  # of the time trained, at most this much is spent estimating
+# ... plus this much at the start of a run, where sharpness changes fastest: a small net rises
+# to the edge of stability within its first second of training (1-8-1 sine, full batch, in
+# about 600 steps), which a tenth of that second covered with three estimates.
+CREDIT_SECONDS = 0.25
 HISTORY = 2048  # estimates kept (decimated beyond, as the loss curves are)
+
+# scipy's Lanczos (scipy.sparse.linalg) takes about 0.75 s to import, once per process. A
+# watch turned on starts the import on a thread, so a panel opened before Run has it by the
+# first estimate; an estimate due sooner waits for the rest, outside the time budget (letting
+# the run go on without estimates until then lost the start of the curve, where sharpness
+# rises: about a thousand steps of a small net).
+_lanczos_loaded = threading.Event()
+_lanczos_lock = threading.Lock()
+_lanczos_thread: list[threading.Thread] = []
+
+
+def load_lanczos(wait: bool = False) -> bool:
+    """Start importing scipy's Lanczos on a thread (once); whether it is loaded (after
+    waiting for it, if `wait`)."""
+    with _lanczos_lock:
+        if not _lanczos_thread:
+            _lanczos_thread.append(threading.Thread(target=_import_lanczos, daemon=True,
+                                                    name="import Lanczos"))
+            _lanczos_thread[0].start()
+    if wait:
+        _lanczos_loaded.wait()
+    return _lanczos_loaded.is_set()
+
+
+def _import_lanczos() -> None:
+    try:
+        import scipy.sparse.linalg  # noqa: F401
+    finally:
+        _lanczos_loaded.set()
 
 
 def refusal(n_parameters: int) -> str | None:
@@ -78,11 +113,22 @@ class SharpnessWatch:
     """lambda_max over a run's steps, estimated on a schedule (see the module's text)."""
 
     def __init__(self, every: int = EVERY_STEPS, share: float = TIME_SHARE,
+                 credit: float = CREDIT_SECONDS,
                  clock: Callable[[], float] = time.perf_counter) -> None:
-        self.every, self.share, self._clock = every, share, clock
-        self.enabled = False
+        self.every, self.share, self.credit, self._clock = every, share, credit, clock
+        self._enabled = False
         self._trainer = lambda: None  # a weak reference to the run being watched
         self.clear()
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, on: bool) -> None:
+        self._enabled = bool(on)
+        if on:
+            load_lanczos()
 
     def clear(self) -> None:
         """A new run: no estimates, no warm start, a fresh time budget."""
@@ -98,7 +144,7 @@ class SharpnessWatch:
     def after_training(self, trainer: "Trainer", seconds: float, force: bool = False) -> bool:
         """The run trained for `seconds` (wall time, while watching); estimate if one is due,
         or at once if `force` (the user stepped). Whether an estimate was made."""
-        if not self.enabled:
+        if not self._enabled:
             return False
         if self._trainer() is not trainer:  # another run: its history starts afresh
             self.clear()
@@ -108,8 +154,10 @@ class SharpnessWatch:
         if step == self._last_step:
             return False
         if not force and self._last_step is not None and (
-                step - self._last_step < self.every or self._spent > self.share * self._trained):
+                step - self._last_step < self.every or
+                self._spent > self.share * self._trained + self.credit):
             return False
+        load_lanczos(wait=True)
         began = self._clock()
         try:
             self._estimate(trainer)
