@@ -60,6 +60,7 @@ class TrainingController(QObject):
         self._session_steps = 0
         self._closed = False
         self._steps_per_update = 0
+        self._sharpness = False  # the process estimates lambda_max (the panel is on screen)
         self._trajectory = TrajectoryMirror()
         self._restarted_at: list[float] = []
         self._frame_clock = (time.monotonic(), time.process_time())  # at the last Progress
@@ -170,6 +171,12 @@ class TrainingController(QObject):
         self._steps_per_update = max(0, int(n))
         self._link.send("speed", self._steps_per_update)
 
+    def set_sharpness(self, on: bool) -> None:
+        """Have the process estimate the sharpness while it trains (the Sharpness panel is
+        on screen), or not: off screen it costs training nothing."""
+        self._sharpness = bool(on)
+        self._link.send("sharpness", self._sharpness)
+
     def shutdown(self) -> None:
         if self._closed:
             return
@@ -252,6 +259,8 @@ class TrainingController(QObject):
         self._link.start(self.network.copy(), self.live.data, self.live.settings, self.generation)
         if self._steps_per_update:
             self._link.send("speed", self._steps_per_update)
+        if self._sharpness:
+            self._link.send("sharpness", True)
         cause = self._link.death_cause()
         self.message.emit("The training process stopped unexpectedly"
                           + (f" ({cause})" if cause else "") + "; it was restarted.")
