@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from core.curvature import TrainingLoss, top_eigenpair
+from core.engine.plan import Plan
 from core.errors import CurvatureError
 from core.optimizers import learning_rate
 from core.settings import TrainingSettings
@@ -82,13 +83,26 @@ def _import_lanczos() -> None:
 
 
 def refusal(n_parameters: int) -> str | None:
-    """Why a net this size gets no estimates, or None."""
+    """Why a net with this many trainable parameters gets no estimates, or None."""
     if n_parameters <= PARAMETER_LIMIT:
         return None
-    return (f"This network has {n_parameters:,} parameters; sharpness is estimated for nets "
-            f"up to {PARAMETER_LIMIT:,}. Each estimate costs ten or more gradients over the "
-            f"data, and on a net this size they would take more than their tenth of the "
-            f"training time.")
+    return (f"This network has {n_parameters:,} trainable parameters; sharpness is estimated "
+            f"for nets up to {PARAMETER_LIMIT:,}. Each estimate costs ten or more gradients "
+            f"over the data, and on a net this size they would take more than their tenth of "
+            f"the training time.")
+
+
+def watched(plan: Plan) -> np.ndarray | None:
+    """The parameters the Hessian is taken in: the trainable ones (None: all of them).
+    Gradient descent never moves a frozen one, so its curvature is not the run's."""
+    trainable = plan.trainable_vector()
+    return None if trainable.all() else np.flatnonzero(trainable)
+
+
+def refusal_for(plan: Plan) -> str | None:
+    """refusal() for this plan's trainable parameters."""
+    indices = watched(plan)
+    return refusal(plan.n_parameters if indices is None else len(indices))
 
 
 def edge_of_stability(settings: TrainingSettings, step: int = 0, epoch: int = 0
@@ -177,11 +191,9 @@ class SharpnessWatch:
     # ----- one estimate ------------------------------------------------------------------------
     def _estimate(self, trainer: "Trainer") -> None:
         plan, settings = trainer.plan, trainer.settings
-        trainable = plan.trainable_vector()
-        indices = None if trainable.all() else np.flatnonzero(trainable)
-        n = plan.n_parameters if indices is None else len(indices)
-        self._problem = refusal(n) or ""
-        if self._problem or n == 0:
+        indices = watched(plan)
+        self._problem = refusal_for(plan) or ""
+        if self._problem or (indices is not None and len(indices) == 0):
             return
         x, y = self._subsample(trainer)
         f = TrainingLoss(plan, x, y, settings.loss, settings.l1, settings.l2)

@@ -18,7 +18,7 @@ from core.network import NetworkError
 from core.number_text import fmt
 from core.training.live_state import LiveState
 from core.training.progress import Progress
-from core.training.sharpness import SharpnessReport, edge_of_stability, refusal
+from core.training.sharpness import SharpnessReport, edge_of_stability, refusal_for
 from gui.live.plot_tools import on_screen
 
 LINE_COLOUR = "#c0392b"
@@ -38,8 +38,8 @@ training samples the loss is taken over a fixed subsample of 1,000.</p>
 "Gradient Descent on Neural Networks Typically Occurs at the Edge of Stability") found that
 λmax typically rises during training until it reaches the line, and then hovers there, at the
 <i>edge of stability</i>, while the loss keeps falling in fits and starts: each time the net
-gets sharper than 2/η it oscillates along the sharpest direction, and that oscillation pushes
-it back to flatter ground.</p>
+gets sharper than 2/η it starts to oscillate along its sharpest direction, and the run moves
+back to flatter ground (why it does is still being studied).</p>
 <p><b>Other optimisers.</b> The line is the limit of plain gradient descent. With momentum β
 the limit is (2 + 2β)/η, higher than the line; minibatch steps are noisy and usually keep the
 sharpness below it; Adam and RMSprop scale each parameter's step by their own factor, so this
@@ -77,12 +77,13 @@ class SharpnessPanel(QWidget):
                                     pen=pg.mkPen("#2f6fde", width=2), symbol="o",
                                     symbolSize=4, symbolBrush="#2f6fde", symbolPen=None)
         dashed = pg.mkPen(LINE_COLOUR, width=2, style=pg.QtCore.Qt.DashLine)
-        # The value on the line at its left end, under it (a curve rising to the line comes
-        # from below, further right); its meaning in the legend.
-        self.line = pg.InfiniteLine(angle=0, movable=False, pen=dashed, label="",
-                                    labelOpts={"position": 0.01, "color": LINE_COLOUR,
-                                               "anchors": [(0, 0), (0, 0)]})
+        self.line = pg.InfiniteLine(angle=0, movable=False, pen=dashed)
         self.plot.addItem(self.line, ignoreBounds=True)
+        # The line's value as the one tick of the right axis, level with it: inside the plot
+        # a label sat where the curve crosses the line on its way up.
+        self.plot.showAxis("right")
+        self.line_axis = self.plot.getAxis("right")
+        self.line_axis.setTextPen(LINE_COLOUR)
         self._line_key = pg.PlotDataItem(pen=dashed)  # the legend's sample of the line only
         legend.addItem(self._line_key, LINE_LEGEND)
         self.help = QTextBrowser()
@@ -125,6 +126,12 @@ class SharpnessPanel(QWidget):
 
     # ----- drawing -------------------------------------------------------------------------------
     @property
+    def line_label(self) -> str:
+        """The line's value, as its axis says it ('' without a line)."""
+        limit = self.limit
+        return LINE_LABEL.format(limit=fmt(limit)) if limit is not None else ""
+
+    @property
     def limit(self) -> float | None:
         """2/eta at the latest step shown (None when the rate is 0)."""
         p = self._latest
@@ -138,7 +145,7 @@ class SharpnessPanel(QWidget):
         self.line.setVisible(limit is not None)
         if limit is not None:
             self.line.setValue(limit)
-            self.line.label.setFormat(LINE_LABEL.format(limit=fmt(limit)))
+        self.line_axis.setTicks([[(limit, self.line_label)] if limit is not None else [], []])
         has_values = report is not None and len(report.values) > 0
         self.curve.setVisible(has_values)
         if has_values:
@@ -160,7 +167,7 @@ class SharpnessPanel(QWidget):
     def _summary(self, p: Progress | None, report: SharpnessReport | None,
                  limit: float | None) -> str:
         try:
-            why_not = refusal(self.live.plan.n_parameters)
+            why_not = refusal_for(self.live.plan)
         except NetworkError as exc:
             return f"Nothing to measure: {exc}"
         if why_not:
@@ -173,7 +180,7 @@ class SharpnessPanel(QWidget):
         value, step = float(report.values[-1]), int(report.steps[-1])
         text = f"λmax = {fmt(value)} at step {step:,}  ·  {line}"
         if limit is not None:
-            text += f": λmax is {fmt(value / limit)} of it"
+            text += f": λmax is {value / limit:.2f} of it"
         sampled = "all" if report.samples == report.total_samples else \
             f"a fixed {report.samples:,} of the"
         text += (f".  Estimates took {100 * report.share:.0f}% of the training time, on "

@@ -18,7 +18,7 @@ from core.initializers import initialize
 from core.settings import DataSettings, TrainingSettings
 from core.templates import layered, regression
 from core.training.sharpness import (PARAMETER_LIMIT, SAMPLE_LIMIT, SharpnessWatch,
-                                     edge_of_stability, load_lanczos, refusal)
+                                     edge_of_stability, refusal)
 from core.training.trainer import Trainer
 from tests.core.test_curvature import value_hessian
 from tests.core.test_training import make_data, regression_data, small_net
@@ -55,7 +55,7 @@ def eager_watch() -> SharpnessWatch:
     return watch
 
 
-# ----- the values ----------------------------------------------------------------------------------
+# ----- the values ---------------------------------------------------------------------------------
 def test_each_estimate_is_the_top_eigenvalue_at_the_parameters_of_its_step():
     trainer, watch = sine_run(), eager_watch()
     seen = {}
@@ -133,7 +133,7 @@ def test_each_estimate_starts_lanczos_from_the_last_ones_eigenvector(monkeypatch
         np.testing.assert_array_equal(start, previous)
 
 
-# ----- the schedule --------------------------------------------------------------------------------
+# ----- the schedule -------------------------------------------------------------------------------
 class FakeClock:
     """Each reading is `cost` seconds after the one before: read before and after an
     estimate, every estimate costs `cost`."""
@@ -198,7 +198,7 @@ def test_an_off_watch_estimates_nothing_and_a_new_run_starts_afresh():
     assert list(watch.report(other).steps) == [2]
 
 
-# ----- limits --------------------------------------------------------------------------------------
+# ----- limits -------------------------------------------------------------------------------------
 def test_a_net_beyond_the_limit_is_refused_in_words():
     net = layered([2, 80, 80, 1], hidden="tanh", output="identity")  # 6,801 parameters
     weights, biases = initialize(net, "xavier_uniform", 0)
@@ -211,8 +211,16 @@ def test_a_net_beyond_the_limit_is_refused_in_words():
     report = watch.report(trainer)
     assert len(report.values) == 0
     assert report.problem == refusal(trainer.plan.n_parameters)
-    assert "6,801 parameters" in report.problem and f"{PARAMETER_LIMIT:,}" in report.problem
+    assert "6,801 trainable parameters" in report.problem
+    assert f"{PARAMETER_LIMIT:,}" in report.problem
     assert refusal(PARAMETER_LIMIT) is None
+    # Frozen parameters do not count: gradient descent never moves them.
+    for eid in sorted(net.edges)[:2000]:
+        net.set_edge_frozen(eid, True)
+    trainer.advance(1, compiled=False)  # adopts the edits
+    watch.after_training(trainer, 0.1)
+    report = watch.report(trainer)
+    assert report.problem == "" and len(report.values) == 1
 
 
 def test_a_large_data_set_is_represented_by_one_fixed_subsample():
@@ -243,7 +251,7 @@ def test_the_line_is_two_over_the_rate_at_that_step():
     assert edge_of_stability(replace(s, learning_rate=0.0)) is None
 
 
-# ----- the training loop ---------------------------------------------------------------------------
+# ----- the training loop --------------------------------------------------------------------------
 def test_the_loop_reports_estimates_with_their_steps_only_while_watched():
     replies = drive(("steps", 3), ("sharpness", True), ("steps", 4), ("steps", 2),
                     ("sharpness", False), ("steps", 5))
@@ -288,7 +296,7 @@ def test_while_running_the_estimates_follow_the_run():
     assert np.all(np.isfinite(last.values))
 
 
-# ----- the edge of stability -----------------------------------------------------------------------
+# ----- the edge of stability ----------------------------------------------------------------------
 @pytest.mark.parametrize("seed", [0, 1])
 def test_full_batch_gradient_descent_sharpens_to_two_over_eta_and_hovers_there(seed):
     """Cohen et al. 2021 on a 25-parameter net: lambda_max starts well below 2/eta, rises

@@ -95,7 +95,7 @@ def estimates(p) -> int:
     return 0 if p.sharpness is None else len(p.sharpness.values)
 
 
-# ----- what it shows -------------------------------------------------------------------------------
+# ----- what it shows ------------------------------------------------------------------------------
 def test_the_panel_draws_each_estimate_at_its_step_equal_to_the_top_eigenvalue_there(window):
     w = opened(window, sine_gd(), "sine")
     assert_empty(w, RATE)
@@ -114,7 +114,7 @@ def test_the_panel_draws_each_estimate_at_its_step_equal_to_the_top_eigenvalue_t
     text = panel(w).summary.text()
     assert f"at step {int(steps[-1]):,}" in text and "2/η = 20" in text
     assert panel(w).line.value() == pytest.approx(20.0)
-    assert panel(w).line.label.format == "2/η = 20"
+    assert panel(w).line_axis._tickLevels == [[(20.0, "2/η = 20")], []]  # the line's tick
 
 
 def test_a_learning_rate_change_moves_the_line_and_undo_moves_it_back(window):
@@ -123,7 +123,7 @@ def test_a_learning_rate_change_moves_the_line_and_undo_moves_it_back(window):
     rate = w.training.settings.widgets[("training", "learning_rate")]
     rate.setValue(0.05)  # typed into the Settings panel
     wait_until(lambda: panel(w).line.value() == pytest.approx(40.0))
-    assert panel(w).line.label.format == "2/η = 40"
+    assert panel(w).line_axis._tickLevels[0] == [(40.0, "2/η = 40")]
     w.undo_stack.undo()
     wait_until(lambda: panel(w).line.value() == pytest.approx(20.0))
     assert w.project.training.learning_rate == RATE
@@ -169,7 +169,7 @@ def test_a_net_beyond_the_limit_says_why_the_panel_is_empty(window):
     n = w.training.live.plan.n_parameters
     assert n > PARAMETER_LIMIT
     assert panel(w).summary.text() == refusal(n)
-    assert f"{n:,} parameters" in panel(w).summary.text()
+    assert f"{n:,} trainable parameters" in panel(w).summary.text()
 
 
 def test_the_help_explains_why_a_step_over_two_over_curvature_oscillates(window, qtbot):
@@ -185,7 +185,7 @@ def test_the_help_explains_why_a_step_over_two_over_curvature_oscillates(window,
     assert panel(w).stack.currentWidget() is panel(w).plot
 
 
-# ----- a journey -----------------------------------------------------------------------------------
+# ----- a journey ----------------------------------------------------------------------------------
 def test_journey_sharpen_to_the_edge_open_another_undo(window, tmp_path):
     """Open a file, train it by full-batch GD until lambda_max reaches 2/eta, open another
     document (a template: undoable, where opening a file clears the history), undo back to
