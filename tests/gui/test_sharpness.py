@@ -185,6 +185,25 @@ def test_the_help_explains_why_a_step_over_two_over_curvature_oscillates(window,
     assert panel(w).stack.currentWidget() is panel(w).plot
 
 
+def test_a_training_process_started_anew_keeps_estimating(window):
+    """The process died (killed here): the one started in its place is told the panel is on
+    screen, so the next step still comes with its estimate."""
+    import os
+    import signal
+
+    w = opened(window, sine_gd(), "sine")
+    show(w)
+    w.controller.step(3)
+    wait_until(lambda: estimates(w.controller.latest or w.controller.fresh_progress()) == 1)
+    killed = w.controller.process_id
+    os.kill(killed, signal.SIGKILL)
+    wait_until(lambda: w.controller.process_id not in (None, killed))
+    w.controller.step(2)  # the new process counts from 0
+    wait_until(lambda: w.controller.latest is not None and w.controller.latest.step == 2)
+    wait_until(lambda: list(shown(w)[0]) == [2])
+    assert shown(w)[1][0] == pytest.approx(top_at(w, theta_at(w, 2)), rel=1e-4)
+
+
 # ----- a journey ----------------------------------------------------------------------------------
 def test_journey_sharpen_to_the_edge_open_another_undo(window, tmp_path):
     """Open a file, train it by full-batch GD until lambda_max reaches 2/eta, open another
