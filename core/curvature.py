@@ -180,9 +180,9 @@ def top_eigenvalues(f: TrainingLoss, theta: np.ndarray, k: int = 1,
 
 # Lanczos vectors kept by top_eigenpair. ARPACK builds this many Hessian-vector products
 # before it first checks for convergence: from a start near the answer (the last estimate's
-# vector, a few training steps ago) 4 converge at once, where eigsh's default of 20 would
-# spend 20 (bench/sharpness_speed.py: 5 products warm against 21 cold on a 1,881-parameter
-# net, the same value to 1e-6).
+# vector, 10 training steps ago) 4 converge at once, where eigsh's default of 20 spends 20 or
+# more (bench/sharpness_speed.py, 2,017 parameters: 10 gradients warm, 18 from a random start,
+# 42 for top_eigenvalues; the three values equal to 2e-8).
 PAIR_VECTORS = 4
 
 
