@@ -21,6 +21,7 @@ from typing import Callable
 import numpy as np
 
 from core.engine import loss_and_gradients
+from core.engine.perturbed import central_differences
 from core.engine.plan import Plan
 from core.errors import CurvatureError
 
@@ -95,22 +96,26 @@ class TrainingLoss:
     def hessian(self, theta: np.ndarray, indices: np.ndarray | None = None,
                 progress: Progress | None = None) -> np.ndarray:
         """The Hessian in the parameters `indices` (all when None), symmetrised: (H + H^T)/2.
-        Column i costs two gradients; a parameter's column is read only at `indices`."""
+        Column i is two gradients, computed together with other columns of its level
+        (core.engine.perturbed); a parameter's column is read only at `indices`."""
         theta = np.asarray(theta, np.float64)
         idx = np.arange(theta.size) if indices is None else np.asarray(indices, np.intp)
         if idx.size > FULL_LIMIT:
             raise CurvatureError(
                 f"the whole Hessian of {idx.size:,} parameters is too large to compute "
                 f"(limit {FULL_LIMIT:,}); ask for the top eigenvalues instead")
+        steps = RELATIVE_STEP * (1.0 + np.abs(theta[idx]))
         h = np.empty((idx.size, idx.size))
-        for col, i in enumerate(idx):
-            e = RELATIVE_STEP * (1.0 + abs(theta[i]))
-            up, down = theta.copy(), theta.copy()
-            up[i] += e
-            down[i] -= e
-            h[:, col] = ((self._data_gradient(up) - self._data_gradient(down)) / (2 * e))[idx]
+        done = 0
+        # Column i is (g(theta + e_i) - g(theta - e_i)) / 2e_i, read at `indices`; the engine
+        # computes them many at a time, reusing what moving one parameter leaves unchanged.
+        for pos, diff in central_differences(self.plan, self.plan.unflatten(theta), self.x,
+                                             self.y, self.loss, idx, steps):
+            h[:, pos] = (diff[:, idx] / (2 * steps[pos, None])).T
+            self.gradients += 2 * pos.size
+            done += pos.size
             if progress is not None:
-                progress(col + 1, idx.size)
+                progress(done, idx.size)
         if self.l2:
             weights = idx < self.n_weights
             h[np.flatnonzero(weights), np.flatnonzero(weights)] += self.l2
