@@ -245,13 +245,29 @@ class PlaneCurvature:
 def plane_curvature(f: TrainingLoss, point: np.ndarray, d1: np.ndarray,
                     d2: np.ndarray) -> PlaneCurvature:
     """Gradient and Hessian of a -> L(point + a d1 + b d2) at 0: one gradient and two
-    Hessian-vector products (five exact gradients in all)."""
+    Hessian-vector products (five exact gradients in all). On an exact plane (each direction
+    one parameter) the two products are the Hessian's columns of those parameters, which
+    the engine computes for much less (core.engine.perturbed: 784-64-10 at 256 samples,
+    about a fifth)."""
     point = np.asarray(point, np.float64)
     _, g = f.value_and_gradient(point)
-    h_d1, h_d2 = f.hvp(point, d1), f.hvp(point, d2)
     g2 = np.array([g @ d1, g @ d2])
+    (i, j), scale = _single_parameters(d1, d2)
+    if i != j:
+        return curvature_of(g2, f.hessian(point, np.array([i, j])) * np.outer(scale, scale))
+    h_d1, h_d2 = f.hvp(point, d1), f.hvp(point, d2)
     h = np.array([[d1 @ h_d1, d1 @ h_d2], [d2 @ h_d1, d2 @ h_d2]])
     return curvature_of(g2, 0.5 * (h + h.T))
+
+
+def _single_parameters(d1: np.ndarray, d2: np.ndarray) -> tuple[tuple[int, int], np.ndarray]:
+    """((i, j), (d1[i], d2[j])) when d1 and d2 each move one parameter, i and j; else
+    ((0, 0), ...)."""
+    where = [np.flatnonzero(d) for d in (d1, d2)]
+    if any(w.size != 1 for w in where):
+        return (0, 0), np.zeros(2)
+    i, j = int(where[0][0]), int(where[1][0])
+    return (i, j), np.array([d1[i], d2[j]])
 
 
 def curvature_of(g2: np.ndarray, h2: np.ndarray) -> PlaneCurvature:

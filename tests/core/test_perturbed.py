@@ -107,3 +107,25 @@ def test_a_subset_of_columns_in_any_order_and_large_batches_in_chunks():
     want = engine_differences(plan, theta, x, y, "mse", columns, steps)
     got = gathered(plan, theta, x, y, "mse", columns, steps)
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_exact_planes_2x2_is_the_hessians_block_by_second_differences_of_the_value(seed):
+    """plane_curvature on two single parameters reads the engine's columns: held to second
+    differences of the loss value (tests/core/test_curvature.py), and to the same plane
+    given as directions scaled by -2 and 0.5 (H2 scales by their products)."""
+    from core.curvature import TrainingLoss, plane_curvature
+    from tests.core.test_curvature import problem as smooth_problem, value_hessian
+
+    plan, theta, x, y = smooth_problem(seed, "mse", samples=20)
+    f = TrainingLoss(plan, x, y, "mse", l2=0.03)
+    h = value_hessian(plan, theta, x, y, "mse", l2=0.03)
+    i, j = 1, plan.n_parameters - 1  # a weight and the last bias
+    d1, d2 = np.zeros_like(theta), np.zeros_like(theta)
+    d1[i], d2[j] = 1.0, 1.0
+    pc = plane_curvature(f, theta, d1, d2)
+    block = h[np.ix_([i, j], [i, j])]
+    np.testing.assert_allclose(pc.hessian, block, atol=2e-6 * np.abs(block).max())
+    scaled = plane_curvature(f, theta, -2.0 * d1, 0.5 * d2)
+    np.testing.assert_allclose(scaled.hessian, pc.hessian * np.outer([-2, 0.5], [-2, 0.5]),
+                               rtol=1e-12)
