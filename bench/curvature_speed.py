@@ -11,7 +11,8 @@ Targets:
              (two engine gradients per column, copied here) as the ratio's reference;
   top        the top eigenvalue (top_eigenvalues, Lanczos) of a ~10k-parameter net on 1,000
              samples within 1 s.
-Every row runs once per round, rounds interleaved; medians of wall time and of this
+Every row runs once per round, rounds interleaved (a row's columns in the opposite order
+every other round); medians of wall time and of this
 process's CPU time (time.process_time: on a shared machine the wall time also counts the
 other processes' turns; CPU time is what the work costs a core of its own). The load average
 is printed before and after; ratios are measured side by side in the same rounds.
@@ -127,10 +128,13 @@ def interleaved(tables: list[dict], rounds: int) -> list[dict]:
     """{row: {column: (median wall seconds, median CPU seconds)}} per table."""
     times = [{row: {k: ([], []) for k in cols} for row, cols in table.items()}
              for table in tables]
-    for _ in range(rounds):
+    for r in range(rounds):
         for table, out in zip(tables, times):
             for row, cols in table.items():
-                for k, run in cols.items():
+                # Columns in the opposite order every other round: the first call after
+                # another row pays for memory the row before freed (784-64-10's grid measured
+                # 2.5x slower first than second in a fixed order).
+                for k, run in (list(cols.items())[::-1] if r % 2 else cols.items()):
                     wall, cpu = time.perf_counter(), time.process_time()
                     run()
                     out[row][k][0].append(time.perf_counter() - wall)
