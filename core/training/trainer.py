@@ -22,9 +22,10 @@ from core.events import Signal
 from core.training.compiled_steps import CompiledSteps
 from core.training.edit_tracker import EditTracker
 from core.training.loss_history import Series, Trajectory
+from core.training.second_order import FlatMinibatchLoss
 from core.losses import LOSSES, predictions
 from core.network import Network, NetworkDelta, NetworkError
-from core.optimizers import clip_gradients, learning_rate, make_optimizer
+from core.optimizers import OPTIMIZER_CLASSES, clip_gradients, learning_rate, make_optimizer
 from core.regularization import add_penalty_gradient, apply_max_norm, penalty
 from core.settings import TrainingSettings
 
@@ -121,7 +122,8 @@ class Trainer:
 
     def _refusal(self, plan) -> str | None:
         """Why this data cannot train this plan: shapes that differ, or a step too large."""
-        return data_mismatch(plan, self.data) or memory_refusal(plan, self.data, self.settings)
+        return (data_mismatch(plan, self.data) or memory_refusal(plan, self.data, self.settings)
+                or optimizer_refusal(plan, self.settings))
 
     def prepare(self) -> None:
         """Adopt edits made to the document since the last step (called before each step)."""
@@ -161,12 +163,13 @@ class Trainer:
         problem = check_loss(self.plan, self.network, settings.loss)
         if problem:
             raise TrainingError(problem)
-        problem = memory_refusal(self.plan, self.data, settings)
+        problem = memory_refusal(self.plan, self.data, settings) or \
+            optimizer_refusal(self.plan, settings)
         if problem:
             raise TrainingError(problem)
         optimizer = make_optimizer(settings)
         if settings.optimizer == self.settings.optimizer:  # same rule: keep its momentum etc.
-            optimizer.state, optimizer.t = self.optimizer.state, self.optimizer.t
+            optimizer.carry_from(self.optimizer)
         self.optimizer = optimizer
         self.settings = settings
 
@@ -271,6 +274,9 @@ class Trainer:
         if not (math.isfinite(loss) and math.isfinite(norm)):
             self._diverge(grads, "the loss" if not math.isfinite(loss) else "a gradient", loss)
         np.copyto(self._backup, params.flat)
+        if self.optimizer.second_order:
+            self.optimizer.loss = FlatMinibatchLoss(self.plan, self._layout, x, y, s.loss,
+                                                    s.l1, s.l2)
         self.optimizer.step_flat(params.flat, grads.flat, lr, self._layout.views)
         if s.max_norm > 0:
             apply_max_norm(params.weights, s.max_norm, [lv.trainable for lv in self.plan.levels])
@@ -500,6 +506,12 @@ def memory_refusal(plan: Plan, data: Dataset, settings: TrainingSettings) -> str
     return (f"{what} on {batch:,} samples x {plan.n_neurons:,} neurons needs about "
             f"{_gigabytes(need)} of memory (this computer has {_gigabytes(have)}); "
             "use a smaller batch size")
+
+
+def optimizer_refusal(plan: Plan, settings: TrainingSettings) -> str | None:
+    """Why the chosen optimiser cannot train this net (Newton's limit on its size), or None."""
+    rule = OPTIMIZER_CLASSES.get(settings.optimizer)
+    return rule.refusal(settings, int(plan.trainable_vector().sum())) if rule else None
 
 
 def physical_memory() -> int:

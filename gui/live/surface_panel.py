@@ -95,7 +95,9 @@ class SurfacePanel(QWidget):
         self.race_button = QPushButton("Race")
         self.race_button.setToolTip(
             "Race optimisers: train SGD, momentum, RMSprop and Adam from the current weights on the same "
-            "minibatches (every other setting as in Settings) and draw their paths here")
+            "minibatches (every other setting as in Settings), and Newton's method on this "
+            "plane alone (on the exact plane: the two chosen parameters), and draw their "
+            "paths here")
         self.race_button.clicked.connect(self.start_race)
         top.addWidget(self.race_steps)
         top.addWidget(self.race_button)
@@ -367,10 +369,23 @@ class SurfacePanel(QWidget):
             return
         self.race_button.setEnabled(False)
         self.race_button.setText("Racing…")
+        plane = self._race_plane()
         self._race_future = self._pool.submit(
             _quiet_race, live.network.copy(), live.data, live.settings,
-            self.race_steps.value())
+            self.race_steps.value(), None if plane is None else (plane.d1, plane.d2))
         self._race_poll.start()
+
+    def _race_plane(self):
+        """The plane Newton races on: the one shown when it is this network's, else the
+        one the mode would slice now (the grid may still be on its way); None without."""
+        live = self.live
+        if self.plane is not None and self.plan is not None and \
+                self.plan.structure_version == live.network.structure_version:
+            return self.plane
+        try:
+            return self._make_plane(live.plan, live.theta())
+        except (ValueError, NetworkError):  # no path for PCA yet, no two parameters...
+            return None
 
     def _collect_race(self) -> None:
         if self._race_future is None or not self._race_future.done():
@@ -402,9 +417,9 @@ def _as_background_work() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
-def _quiet_race(network, data, settings, steps):
+def _quiet_race(network, data, settings, steps, plane):
     with np.errstate(all="ignore"):  # a racer that diverges stops with its reason
-        return race(network, data, settings, steps)
+        return race(network, data, settings, steps, plane=plane)
 
 
 def _quiet_grid(plan, plane, alphas, betas, x, y, loss) -> np.ndarray:

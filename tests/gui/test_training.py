@@ -312,13 +312,14 @@ def test_racing_optimisers_draws_each_path_from_the_same_start(window, qtbot):
     wait_until(lambda: panel.race_layer.items and panel.plane is not None
                and panel.race_button.isEnabled(), 20000)
     racers = panel.race_layer.racers
-    assert [r.optimizer for r in racers] == ["sgd", "momentum", "rmsprop", "adam"]
+    assert [r.optimizer for r in racers] == ["sgd", "momentum", "rmsprop", "adam",
+                                             "newton (plane)"]
     names = list(racers[0].parameter_names)
     i, j = names.index("e1"), names.index("e2")  # the chain's exact plane: its two weights
     assert np.flatnonzero(panel.plane.d1).tolist() == [i]
     curves = [item for item in panel.race_layer.items if hasattr(item, "getData")
               and not hasattr(item, "points")]
-    assert len(curves) == 4
+    assert len(curves) == 5
     for racer, curve in zip(racers, curves):
         xs, ys = curve.getData()
         assert len(xs) == 31  # the start and 30 steps
