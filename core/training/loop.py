@@ -18,8 +18,11 @@ Commands arrive on a multiprocessing Queue, as tuples:
                         another document (Open, New, undo of New...): a new run of its own
     ("adopt", NetworkDelta, edited_ids, structural, number)   the edited items of the
                         document; each Progress says the number of the last one applied
-    ("settings", TrainingSettings)  ("data", Dataset)  ("restart",)
+    ("settings", TrainingSettings)  ("data", Dataset[, generation])  ("restart"[, generation])
+                        a new run, whose messages carry that generation from now on
     ("speed", n)        show every n-th step; 0: train flat out, one Progress per frame
+    ("sharpness", on)   estimate lambda_max while running (the Sharpness panel is on screen);
+                        see sharpness.py. Turned on while paused, it estimates at once
     ("drawn",)          the window has drawn the last Progress and wants the next
     ("trajectory", number, since_step)  ("fresh_progress",)
                         requests, answered by a message of the same name
@@ -49,6 +52,7 @@ from core.settings import TrainingSettings
 from core.training import kernel_warmup
 from core.training.trainer import Diverged, Evaluation, Trainer, TrainingError
 from core.training.progress import Progress, SeriesCopy
+from core.training.sharpness import SharpnessWatch
 
 FRAME_SECONDS = 1 / 30
 HEALTH_SECONDS = 1.0
@@ -102,6 +106,7 @@ class TrainingLoop:
         self._path = None  # the trainer's Trajectory object last asked for, and its number
         self._path_number = 0
         self._block = 1  # steps per advance() call, adapted so that one takes ~LISTEN_SECONDS
+        self._sharpness = SharpnessWatch()
         # The compiled path's kernel compiles (seconds, once per machine) or loads from the
         # disk cache (about a second) on a thread; training runs in NumPy until it is ready.
         threading.Thread(target=kernel_warmup.warm_up, daemon=True,
@@ -144,6 +149,7 @@ class TrainingLoop:
             if self._ensure_trainer():
                 n = args[0] if name == "steps" else self._trainer.steps_per_epoch()
                 if self._guard(lambda: self._train(n)):
+                    self._sharpness.after_training(self._trainer, 0.0, force=True)
                     self._publish(force=True)
         elif name == "document":
             self._generation, self._network, self._data, self._settings = args
@@ -162,11 +168,18 @@ class TrainingLoop:
                 self._guard(lambda: self._trainer.set_settings(args[0]))
         elif name == "data":
             self._data = args[0]
+            self._generation = args[1] if len(args) > 1 else self._generation
             self._trainer = None  # a new data set: a new run (history restarts)
         elif name == "restart":
+            self._generation = args[0] if args else self._generation
             self._trainer = None
         elif name == "speed":
             self._steps_per_update = args[0]
+        elif name == "sharpness":
+            self._sharpness.enabled = args[0]
+            if args[0] and self._trainer is not None and not self._running and \
+                    self._sharpness.after_training(self._trainer, 0.0, force=True):
+                self._publish(force=True)
         elif name == "trajectory":
             self._send("trajectory", *self._trajectory_since(*args))
         elif name == "fresh_progress":
@@ -245,6 +258,7 @@ class TrainingLoop:
             time.sleep(max(0.0, FRAME_SECONDS - (time.monotonic() - start)))
         self._handle_waiting()  # a "drawn" that came in during the frame lets this one out
         if self._running and self._trainer is not None:
+            self._sharpness.after_training(self._trainer, time.monotonic() - start)
             self._publish()
 
     def _adapt_block(self, seconds: float) -> None:
@@ -286,7 +300,7 @@ class TrainingLoop:
             plan.edge_ids, plan.edge_vector(params.weights), trainer.edge_gradients(),
             plan.bias_ids, params.biases[plan.bias_rows], trainer.level_gradient_norms(),
             dict(self._health), plan.flatten(params), tuple(plan.parameter_names()),
-            self._adopted)
+            self._adopted, self._sharpness.report(trainer))
 
     def _trajectory_since(self, number: int, since_step: int) -> tuple:
         """The parameter path: its number, the steps it keeps, the snapshots after

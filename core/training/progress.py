@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.training.sharpness import SharpnessReport
 from core.training.trainer import Evaluation
 
 
@@ -43,3 +44,4 @@ class Progress:
     # The last edit of the window's the process had applied when it made this (the number
     # the window gave the "adopt"): a frame older than an edit must not undo it.
     adopted: int = 0
+    sharpness: SharpnessReport | None = None  # lambda_max so far, if the panel has watched

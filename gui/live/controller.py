@@ -3,10 +3,11 @@ through gui/live/training_link.py), forwards document edits to it, and writes tr
 back into the document (throttled, once per drawn frame). If the process dies it starts a new
 one from the document as it is.
 
-Every document the window shows gets a generation number; the process tags each message with
-the generation it trained for, and messages of an earlier one are dropped here. So a Progress
-still in the pipe when another file is opened can never write the old run's weights into the
-new network."""
+Every document the window shows, and every new run of one (Reset weights, other data), gets a
+generation number; the process tags each message with the generation it trained for, and
+messages of an earlier one are dropped here. So a Progress still in the pipe when another file
+is opened can never write the old run's weights into the new network, nor its curves into the
+panels of a run started afresh."""
 from __future__ import annotations
 
 import time
@@ -59,6 +60,7 @@ class TrainingController(QObject):
         self._session_steps = 0
         self._closed = False
         self._steps_per_update = 0
+        self._sharpness = False  # the process estimates lambda_max (the panel is on screen)
         self._trajectory = TrajectoryMirror()
         self._restarted_at: list[float] = []
         self._frame_clock = (time.monotonic(), time.process_time())  # at the last Progress
@@ -116,7 +118,11 @@ class TrainingController(QObject):
         """Forget the run (history, optimiser state); the next step starts from the document."""
         self.settle()
         self.latest = None
-        self._link.send("restart")
+        # A new run: the frame the pause above made may still be in the pipe (read while
+        # waiting for settle's answer, delivered after it); it belongs to the old run. Its
+        # curves were drawn over the cleared panels after Reset weights.
+        self.generation += 1
+        self._link.send("restart", self.generation)
 
     def settle(self) -> None:
         """End the stretch of training now: pause, take the process's exact state into the
@@ -158,11 +164,18 @@ class TrainingController(QObject):
     def set_data(self, data: Dataset) -> None:
         self._flush_edits()
         self.live.set_data(data)  # no progress: the process starts a new run on the new data
-        self._link.send("data", data)
+        self.generation += 1  # (as in restart)
+        self._link.send("data", data, self.generation)
 
     def set_steps_per_update(self, n: int) -> None:
         self._steps_per_update = max(0, int(n))
         self._link.send("speed", self._steps_per_update)
+
+    def set_sharpness(self, on: bool) -> None:
+        """Have the process estimate the sharpness while it trains (the Sharpness panel is
+        on screen), or not: off screen it costs training nothing."""
+        self._sharpness = bool(on)
+        self._link.send("sharpness", self._sharpness)
 
     def shutdown(self) -> None:
         if self._closed:
@@ -246,6 +259,8 @@ class TrainingController(QObject):
         self._link.start(self.network.copy(), self.live.data, self.live.settings, self.generation)
         if self._steps_per_update:
             self._link.send("speed", self._steps_per_update)
+        if self._sharpness:
+            self._link.send("sharpness", True)
         cause = self._link.death_cause()
         self.message.emit("The training process stopped unexpectedly"
                           + (f" ({cause})" if cause else "") + "; it was restarted.")

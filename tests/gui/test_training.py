@@ -399,3 +399,22 @@ def test_a_neuron_added_while_training_then_both_undone_leaves_the_start(trained
     qtbot.wait(50)
     assert (dict((e, x.weight) for e, x in net.edges.items()),
             dict((n, x.bias) for n, x in net.neurons.items())) == start
+
+
+def test_reset_weights_after_a_run_shows_nothing_of_the_run_before(trained_window, qtbot):
+    """The frame the pause before a Reset made was read while the window waited for the
+    process, and drawn after the reset: the old run's curves and step count came back."""
+    w = trained_window
+    w.training.run_action.trigger()
+    wait_until(lambda: w.controller.latest is not None and w.controller.latest.step >= 200,
+               20000)
+    w.training.reset_weights()
+    pause(400)  # anything still in the pipe arrives
+    assert w.controller.latest is None
+    assert w.training.counter.text().strip() == "step 0 · epoch 0"
+    assert not w.training.loss_panel.train.isVisible()
+    assert w.training.gradient_panel.curves == []
+    w.controller.step(3)  # the new run counts from 0
+    wait_until(lambda: w.controller.latest is not None)
+    assert w.controller.latest.step == 3
+
