@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.training.minibatch_probe import MinibatchReport
 from core.training.trainer import Evaluation
 
 
@@ -43,3 +44,6 @@ class Progress:
     # The last edit of the window's the process had applied when it made this (the number
     # the window gave the "adopt"): a frame older than an edit must not undo it.
     adopted: int = 0
+    # The last minibatch and how often recent steps went downhill: only while the loss-surface
+    # panel asks for them (the "minibatch" command), else None.
+    minibatch: MinibatchReport | None = None
