@@ -59,6 +59,7 @@ class TrainingController(QObject):
         self._session_steps = 0
         self._closed = False
         self._steps_per_update = 0
+        self._minibatch_probe = 0  # steps the process checks for going downhill (0: none)
         self._trajectory = TrajectoryMirror()
         self._restarted_at: list[float] = []
         self._frame_clock = (time.monotonic(), time.process_time())  # at the last Progress
@@ -164,6 +165,12 @@ class TrainingController(QObject):
         self._steps_per_update = max(0, int(n))
         self._link.send("speed", self._steps_per_update)
 
+    def set_minibatch_probe(self, keep: int) -> None:
+        """Ask the process for the last minibatch and for how often the last `keep` checked
+        steps lowered the training loss (Progress.minibatch); 0: stop (the default)."""
+        self._minibatch_probe = max(0, int(keep))
+        self._link.send("minibatch", self._minibatch_probe)
+
     def shutdown(self) -> None:
         if self._closed:
             return
@@ -246,6 +253,8 @@ class TrainingController(QObject):
         self._link.start(self.network.copy(), self.live.data, self.live.settings, self.generation)
         if self._steps_per_update:
             self._link.send("speed", self._steps_per_update)
+        if self._minibatch_probe:
+            self._link.send("minibatch", self._minibatch_probe)
         cause = self._link.death_cause()
         self.message.emit("The training process stopped unexpectedly"
                           + (f" ({cause})" if cause else "") + "; it was restarted.")
