@@ -12,11 +12,12 @@ and drawn when they arrive.
 from __future__ import annotations
 
 import math
+import time
 from html import escape
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel
 
 from core import surface
@@ -26,6 +27,10 @@ from core.training.minibatch_probe import MinibatchReport
 from gui.live.arrow_layout import Layout, figures, layout
 
 KEEP = 50  # checked steps the "went downhill" share is over (the process checks one a frame)
+# While the point moves, the arrows are computed anew at most at this share of one core: on
+# a small net (a few ms each) that is every drawn frame, on a 784-64-10 (65 ms) about two a
+# second (bench/plane_curvature_speed.py).
+DUTY = 0.1
 COLOURS = {"descent": "#30d158", "newton": "#ff3b30", "minibatch": "#ff9f0a",
            "up": "#ff3b30", "down": "#64d2ff", "flat": "#ffffff"}
 HEADED = ("descent", "newton", "minibatch")
@@ -34,7 +39,7 @@ HEADED = ("descent", "newton", "minibatch")
 class SurfaceArrows(QObject):
     """The arrows, their toggles, the "Surface of" choice and the figures, for one plot."""
 
-    computed = Signal(object)  # from the worker thread: (plane, PlaneArrows | str, rows)
+    computed = Signal(object)  # from the worker thread: _timed(...)'s tuple
     surface_changed = Signal()  # "Surface of" was changed: the panel computes a new grid
 
     def __init__(self, plot: pg.PlotWidget, live, training, pool, parent=None) -> None:
@@ -85,6 +90,8 @@ class SurfaceArrows(QObject):
         self._report: MinibatchReport | None = None  # the minibatch they were computed with
         self._plan = None
         self._busy, self._wanted = False, None
+        self._rest = QTimer(self, singleShot=True)  # after each computation, see DUTY
+        self._rest.timeout.connect(self._submit_wanted)
         self._closed = False
         self.computed.connect(self._on_computed)
         self.show_arrows.toggled.connect(self._on_choice_changed)
@@ -105,6 +112,7 @@ class SurfaceArrows(QObject):
         """Another document or run: nothing of the old one's arrows or figures."""
         self._plan = self._plane = self._view = self._report = None
         self._wanted = None
+        self._rest.stop()
         self._off()
 
     def _off(self) -> None:
@@ -128,15 +136,20 @@ class SurfaceArrows(QObject):
             return
         request = (plan, plane, np.array(theta, np.float64), data, self.live.loss,
                    self.live.minibatch() if self.show_minibatch.isChecked() else None)
-        if self._busy:
+        if self._busy or self._rest.isActive():
             self._wanted = request  # the latest wins
         else:
             self._submit(request)
 
     def _submit(self, request) -> None:
         self._busy = True
-        future = self._pool.submit(_compute, *request)
+        future = self._pool.submit(_timed, *request)
         future.add_done_callback(self._finished)
+
+    def _submit_wanted(self) -> None:
+        if self._wanted is not None and not self._busy and not self._closed:
+            request, self._wanted = self._wanted, None
+            self._submit(request)
 
     def shutdown(self) -> None:
         """The window closes: a result still computing is dropped when it arrives."""
@@ -155,7 +168,7 @@ class SurfaceArrows(QObject):
         self._busy = False
         if self._closed:
             return
-        plane, arrows, rows, report = result
+        plane, arrows, rows, report, seconds = result
         if plane is self._plane and self.wanted:
             if isinstance(arrows, str):
                 self.arrows = None
@@ -164,9 +177,7 @@ class SurfaceArrows(QObject):
             else:
                 self.arrows, self._rows, self._report = arrows, rows, report
                 self.redraw()
-        if self._wanted is not None:
-            request, self._wanted = self._wanted, None
-            self._submit(request)
+        self._rest.start(round(1000 * seconds * (1 / DUTY - 1)))
 
     # ----- drawing ----------------------------------------------------------------------------
     def redraw(self) -> None:
@@ -265,6 +276,12 @@ class SurfaceArrows(QObject):
             return False
         report = self.live.minibatch()
         return report is not None and report.rows is not None and report.step != grid_step
+
+
+def _timed(*request) -> tuple:
+    """_compute's result and the seconds it took."""
+    started = time.perf_counter()
+    return *_compute(*request), time.perf_counter() - started
 
 
 def _compute(plan, plane, theta, data, loss, report):
