@@ -19,7 +19,9 @@ from core.surface import PlaneArrows
 from core.training.minibatch_probe import MinibatchReport
 
 REFERENCE = 0.2  # an arrow with nothing to match is a fifth of the view's shorter side long
-MATCH = 0.25  # ... and so is the green one when Newton's step is shorter than this of that
+# Newton's step shorter than this share of REFERENCE is too short to see: it is drawn
+# REFERENCE long, and the figures say how much longer than it is.
+MATCH = 0.25
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Layout:
     drawn: tuple[Drawn, ...]
     scale: float | None  # plane units the green and orange arrows are drawn per unit of gradient
     matched: bool  # the green arrow is as long as the red one (else REFERENCE of the view)
+    stretch: float = 1.0  # the red arrow is drawn this many times Newton's step
 
     def get(self, name: str) -> Drawn | None:
         return next((d for d in self.drawn if d.name == name), None)
@@ -44,14 +47,17 @@ class Layout:
 def layout(arrows: PlaneArrows, view: tuple[float, float, float, float], newton: bool,
            minibatch: bool) -> Layout:
     """Where each arrow goes in the view (a0, a1, b0, b1), in plane coordinates. Newton's
-    arrow is the step itself (it ends at the quadratic model's minimum), clipped to the
-    view; the green one is as long as the red one as drawn, the orange one at the same scale
-    as the green, so the two gradients' lengths compare."""
+    arrow is the step itself (it ends at the quadratic model's minimum; stretched when too
+    short to see), clipped to the view; the green one is as long as the red one as drawn,
+    the orange one at the same scale as the green, so the two gradients' lengths compare."""
     ref = REFERENCE * min(view[1] - view[0], view[3] - view[2])
     here, c = arrows.here, arrows.curvature
-    drawn, green, matched = [], ref, False
+    drawn, green, matched, stretch = [], ref, False, 1.0
     if newton and c.newton is not None:
-        red = _clipped("newton", here, c.newton, view)
+        size = float(np.linalg.norm(c.newton))
+        if 0.0 < size < MATCH * ref:
+            stretch = ref / size
+        red = _clipped("newton", here, stretch * c.newton, view)
         if red is not None:
             drawn.append(red)
             length = float(np.linalg.norm(red.end - red.start))
@@ -74,7 +80,7 @@ def layout(arrows: PlaneArrows, view: tuple[float, float, float, float], newton:
             arrow = None if g is None else _clipped(name, here, scale * g, view)
             if arrow is not None:
                 drawn.append(arrow)
-    return Layout(tuple(drawn), scale, matched)
+    return Layout(tuple(drawn), scale, matched, stretch)
 
 
 def _clipped(name: str, start: np.ndarray, vector: np.ndarray, view, curvature=None
@@ -110,7 +116,7 @@ def figures(arrows: PlaneArrows, lay: Layout, newton: bool, minibatch: bool,
     if newton:
         lines += _curvature_lines(c, lay)
     if minibatch:
-        lines += _minibatch_lines(arrows, report, lay)
+        lines += _minibatch_lines(arrows, report, lay, train_rows)
     if sample_rows < train_rows:
         lines.append((None, f"On a fixed sample of {sample_rows:,} of the {train_rows:,} "
                             f"training samples."))
@@ -127,6 +133,8 @@ def _curvature_lines(c, lay: Layout) -> list[tuple[str | None, str]]:
                        f"red curving up, blue down.")]
     red = lay.get("newton")
     edge = ", cut at the edge of the view" if red is not None and red.clipped else ""
+    if lay.stretch > 1:
+        edge = f", drawn {lay.stretch:.3g} times as long to be seen" + edge
     angle = c.angle_degrees
     apart = "" if angle is None else f"; the two arrows are {angle:.0f}° apart"
     return [("newton", f"Red: Newton's step, to the bottom of the local bowl, length "
@@ -134,8 +142,8 @@ def _curvature_lines(c, lay: Layout) -> list[tuple[str | None, str]]:
             (None, f"A bowl: {numbers}{apart}.")]
 
 
-def _minibatch_lines(arrows: PlaneArrows, report: MinibatchReport | None, lay: Layout
-                     ) -> list[tuple[str | None, str]]:
+def _minibatch_lines(arrows: PlaneArrows, report: MinibatchReport | None, lay: Layout,
+                     train_rows: int) -> list[tuple[str | None, str]]:
     if report is None or report.rows is None:
         return [("minibatch", "Orange: the last minibatch's gradient, after the next "
                               "training step.")]
@@ -150,6 +158,9 @@ def _minibatch_lines(arrows: PlaneArrows, report: MinibatchReport | None, lay: L
     if orange is not None and orange.clipped:
         text += "; cut at the edge of the view"
     lines = [("minibatch", text + ".")]
+    if arrows.batch_size >= train_rows:
+        lines.append((None, "Full-batch training: each step's batch is the whole training "
+                            "set, so there is no minibatch noise."))
     if report.share is not None:
         k = len(report.downhill)
         lines.append((None, f"{report.lowered} of the last {_count(k, 'checked step')} "
