@@ -110,7 +110,8 @@ def figures(arrows: PlaneArrows, lay: Layout, newton: bool, minibatch: bool,
     if lay.scale is None:
         lines.append((None, "The gradient is zero here: no way down to draw."))
     else:
-        size = "as long as the red arrow" if lay.matched else "a fifth of the view long"
+        size = "as long as the red arrow in plane units" if lay.matched else \
+            "a fifth of the view long"
         lines.append(("descent", f"Green: steepest descent, |gradient| "
                                  f"{float(np.linalg.norm(arrows.descent)):.3g}, drawn {size}."))
     if newton:
