@@ -10,7 +10,7 @@ minibatch arrow (two gradients more: the minibatch's of 32 rows and the full one
 angle). Interleaved rounds (every row once per round), medians, BLAS threads fixed by
 threadpoolctl (--threads, default 1 as the window sets it) and printed. While training the
 panel recomputes the arrows at most 5 times a second (its drawing rate): the last column is
-that share of one core.
+that share of one core, before the panel's cap (gui/live/surface_arrows.py: DUTY, a tenth).
 
     python bench/plane_curvature_speed.py      # --rounds N, --threads N
 """
