@@ -243,3 +243,20 @@ def test_journey_two_documents_nothing_of_the_first_leaks(window, qtbot):
     text = panel.arrows.figures.text()
     assert "4 samples, step 2" in text and "of the last 1 checked step " in text
     assert "Full-batch training" in text  # XOR trains on its four samples at once
+
+
+def test_a_restarted_training_process_is_asked_for_the_minibatch_again(window, qtbot):
+    import os
+    import signal
+
+    w = opened(window, classifier_2881(), "circles")
+    panel = w.training.surface_panel
+    qtbot.mouseClick(panel.arrows.show_minibatch, Qt.LeftButton)
+    step(w, 1)
+    assert w.controller.latest.minibatch is not None
+    killed = w.controller.process_id
+    os.kill(killed, signal.SIGKILL)
+    wait_until(lambda: w.controller.process_id not in (None, killed), 10000)
+    step(w, 2)  # the new process counts from step 0
+    report = w.controller.latest.minibatch
+    assert report is not None and list(report.checked) == [1]
