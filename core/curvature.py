@@ -256,13 +256,7 @@ class PlaneCurvature:
     def angle_degrees(self) -> float | None:
         """Angle between the steepest-descent direction -g and Newton's step (None without
         a Newton step or with a zero gradient)."""
-        if self.newton is None:
-            return None
-        a, b = -self.gradient, self.newton
-        na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
-        if na == 0.0 or nb == 0.0:
-            return None
-        return math.degrees(math.acos(max(-1.0, min(1.0, float(a @ b) / (na * nb)))))
+        return None if self.newton is None else angle_between(-self.gradient, self.newton)
 
     def explain(self) -> str:
         """One or two sentences under the plot."""
@@ -285,6 +279,14 @@ class PlaneCurvature:
                     f"and flat along the other, so there is no single bottom for Newton's step "
                     f"to aim at. The arrows show the principal directions instead.")
         return "The loss is flat to second order here: no curvature to take into account."
+
+
+def angle_between(a: np.ndarray, b: np.ndarray) -> float | None:
+    """The angle between two vectors in degrees (None when either is zero)."""
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    if na == 0.0 or nb == 0.0 or not math.isfinite(na * nb):
+        return None
+    return math.degrees(math.acos(max(-1.0, min(1.0, float(a @ b) / (na * nb)))))
 
 
 def plane_curvature(f: TrainingLoss, point: np.ndarray, d1: np.ndarray,

@@ -23,6 +23,8 @@ Commands arrive on a multiprocessing Queue, as tuples:
     ("speed", n)        show every n-th step; 0: train flat out, one Progress per frame
     ("sharpness", on)   estimate lambda_max while running (the Sharpness panel is on screen);
                         see sharpness.py. Turned on while paused, it estimates at once
+    ("minibatch", n)    report the last minibatch, and check one step a frame for going
+                        downhill over the last n checked (minibatch_probe.py); 0: stop
     ("drawn",)          the window has drawn the last Progress and wants the next
     ("trajectory", number, since_step)  ("fresh_progress",)
                         requests, answered by a message of the same name
@@ -50,6 +52,7 @@ from core.data.dataset import Dataset
 from core.network import Network
 from core.settings import TrainingSettings
 from core.training import kernel_warmup
+from core.training.minibatch_probe import MinibatchProbe
 from core.training.trainer import Diverged, Evaluation, Trainer, TrainingError
 from core.training.progress import Progress, SeriesCopy
 from core.training.sharpness import SharpnessWatch
@@ -107,6 +110,7 @@ class TrainingLoop:
         self._path_number = 0
         self._block = 1  # steps per advance() call, adapted so that one takes ~LISTEN_SECONDS
         self._sharpness = SharpnessWatch()
+        self._probe: MinibatchProbe | None = None  # while the surface panel asks for one
         # The compiled path's kernel compiles (seconds, once per machine) or loads from the
         # disk cache (about a second) on a thread; training runs in NumPy until it is ready.
         threading.Thread(target=kernel_warmup.warm_up, daemon=True,
@@ -180,6 +184,9 @@ class TrainingLoop:
             if args[0] and self._trainer is not None and not self._running and \
                     self._sharpness.after_training(self._trainer, 0.0, force=True):
                 self._publish(force=True)
+        elif name == "minibatch":  # asked again for as many: the record so far stays
+            if args[0] <= 0 or self._probe is None or self._probe.keep != args[0]:
+                self._probe = MinibatchProbe(args[0]) if args[0] > 0 else None
         elif name == "trajectory":
             self._send("trajectory", *self._trajectory_since(*args))
         elif name == "fresh_progress":
@@ -227,6 +234,9 @@ class TrainingLoop:
         self._publish(force=True)
 
     def _train(self, n: int) -> None:
+        if n > 0 and self._probe is not None:
+            self._probe.step(self._trainer)
+            n -= 1
         if n > 0:
             self._trainer.advance(n, compiled=kernel_warmup.ready())
 
@@ -237,7 +247,11 @@ class TrainingLoop:
         start = listened = time.monotonic()
         per_update = self._steps_per_update
         done = 0
-        while True:
+        if self._probe is not None:  # the frame's first step is the one checked
+            if not self._guard(lambda: self._probe.step(self._trainer)):
+                return
+            done = 1
+        while not (per_update and done >= per_update):
             n = min(self._block, per_update - done) if per_update else self._block
             began = time.monotonic()
             if not self._guard(lambda: self._trainer.advance(n, kernel_warmup.ready())):
@@ -300,7 +314,8 @@ class TrainingLoop:
             plan.edge_ids, plan.edge_vector(params.weights), trainer.edge_gradients(),
             plan.bias_ids, params.biases[plan.bias_rows], trainer.level_gradient_norms(),
             dict(self._health), plan.flatten(params), tuple(plan.parameter_names()),
-            self._adopted, self._sharpness.report(trainer))
+            self._adopted, self._sharpness.report(trainer),
+            self._probe.report(trainer) if self._probe is not None else None)
 
     def _trajectory_since(self, number: int, since_step: int) -> tuple:
         """The parameter path: its number, the steps it keeps, the snapshots after

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.training.sharpness import SharpnessReport
+from core.training.minibatch_probe import MinibatchReport
 from core.training.trainer import Evaluation
 
 
@@ -45,3 +46,6 @@ class Progress:
     # the window gave the "adopt"): a frame older than an edit must not undo it.
     adopted: int = 0
     sharpness: SharpnessReport | None = None  # lambda_max so far, if the panel has watched
+    # The last minibatch and how often recent steps went downhill: only while the loss-surface
+    # panel asks for them (the "minibatch" command), else None.
+    minibatch: MinibatchReport | None = None

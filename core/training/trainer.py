@@ -359,6 +359,18 @@ class Trainer:
             f"{where} Try a smaller learning rate (now {lr:g}) or gradient clipping.",
             self.step_count + 1, edge)
 
+    def last_batch_rows(self) -> np.ndarray | None:
+        """Rows of data.x_train in the last step's minibatch (every row with full batches), or
+        None before the first step. Read from the batch order both paths keep (compiled blocks
+        leave it as step by step would), so the steps themselves pay nothing for it."""
+        if self.step_count == 0:
+            return None
+        n, size = len(self.data.x_train), self.settings.batch_size
+        if size <= 0 or size >= n:
+            return np.arange(n)
+        rows = self._order[max(0, self._position - size): min(self._position, len(self._order))]
+        return rows.copy() if len(rows) else None  # None: new data since the last step
+
     def steps_per_epoch(self) -> int:
         n, size = len(self.data.x_train), self.settings.batch_size
         return 1 if size <= 0 or size >= n else math.ceil(n / size)

@@ -61,6 +61,7 @@ class TrainingController(QObject):
         self._closed = False
         self._steps_per_update = 0
         self._sharpness = False  # the process estimates lambda_max (the panel is on screen)
+        self._minibatch_probe = 0  # steps the process checks for going downhill (0: none)
         self._trajectory = TrajectoryMirror()
         self._restarted_at: list[float] = []
         self._frame_clock = (time.monotonic(), time.process_time())  # at the last Progress
@@ -176,6 +177,11 @@ class TrainingController(QObject):
         on screen), or not: off screen it costs training nothing."""
         self._sharpness = bool(on)
         self._link.send("sharpness", self._sharpness)
+    def set_minibatch_probe(self, keep: int) -> None:
+        """Ask the process for the last minibatch and for how often the last `keep` checked
+        steps lowered the training loss (Progress.minibatch); 0: stop (the default)."""
+        self._minibatch_probe = max(0, int(keep))
+        self._link.send("minibatch", self._minibatch_probe)
 
     def shutdown(self) -> None:
         if self._closed:
@@ -261,6 +267,8 @@ class TrainingController(QObject):
             self._link.send("speed", self._steps_per_update)
         if self._sharpness:
             self._link.send("sharpness", True)
+        if self._minibatch_probe:
+            self._link.send("minibatch", self._minibatch_probe)
         cause = self._link.death_cause()
         self.message.emit("The training process stopped unexpectedly"
                           + (f" ({cause})" if cause else "") + "; it was restarted.")
