@@ -113,11 +113,14 @@ def _one_line(exc: BaseException) -> str:
     return one_line(exc)
 
 
-def _load(path: str):
+def _load(path: str, err: TextIO | None = None):
+    """The project and its data; what loading left out (a bad kept run) is said on `err`."""
     from core.data.dataset import make_dataset
     from core.project import load_project
 
     project = load_project(path)
+    for note in project.notes if err is not None else ():
+        print(f"note: {one_line(note)}", file=err)
     return project, make_dataset(project.data, Path(path).resolve().parent)
 
 
@@ -132,32 +135,23 @@ def _seed(text: str) -> int:
 
 def _train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from core.files import check_save_target
-    from core.initializers import initialize
     from core.project import save_project
-    from core.training.trainer import Diverged, Trainer
+    from core.training.headless import prepare, train_epochs
 
-    project, data = _load(args.file)
-    if args.seed is not None:
-        project.training = replace(project.training, seed=args.seed)
-    if args.init:
-        t = project.training
-        project.network.set_values(*initialize(project.network, t.initializer, t.seed,
-                                               t.init_constant))
+    project, data = _load(args.file, err)
+    project.training = prepare(project.network, project.training, args.seed, args.init)
     epochs = args.epochs if args.epochs is not None else project.training.epochs
-    trainer = Trainer(project.network, data, project.training)
     output = Path(args.output) if args.output else Path(args.file).with_suffix(".trained.json")
     check_save_target(output)  # refused now, not after the training
     bar = _ProgressBar(epochs, err, enabled=not args.quiet, eager=True)
-    code = 0
-    try:
-        for _ in range(epochs):
-            trainer.run(steps=trainer.steps_per_epoch())
-            bar.update(trainer.epoch, trainer.train_loss.y[-1])
-    except Diverged as exc:
-        bar.close()
-        print(f"error: {exc}", file=err)
-        code = 1
+    run = train_epochs(project.network, data, project.training, epochs,
+                       on_epoch=lambda t: bar.update(t.epoch, t.train_loss.y[-1]))
     bar.close()
+    code = 0
+    if run.diverged is not None:
+        print(f"error: {run.diverged}", file=err)
+        code = 1
+    trainer = run.trainer
     trainer.sync_network()
     save_project(project, output)
     final = trainer.evaluate()
