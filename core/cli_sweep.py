@@ -46,16 +46,15 @@ def sweep(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         run_sweep(base, todo, executors, in_flight, on_result)
     except KeyboardInterrupt:
         bar.close()
-        table.finish()
         finished = len(kept) + counts["done"] + counts["diverged"]
         print(f"interrupted: {finished} of {len(jobs)} runs finished, kept in {args.output}; "
               "run the same command with --resume for the rest", file=err)
         return 130
-    finally:
+    finally:  # stopped, interrupted or done: the rows so far, in the sweep's order
+        bar.close()
+        table.finish()
         if hasattr(executors, "close"):
             executors.close()
-    bar.close()
-    table.finish()
     done = len(kept) + counts["done"]
     print(f"wrote {args.output}: {len(jobs)} runs, {done} done, {counts['diverged']} diverged, "
           f"{counts['failed']} failed", file=out)

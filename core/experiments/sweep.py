@@ -34,6 +34,10 @@ SWEEPABLE = (*(f.name for f in fields(TrainingSettings) if f.name not in NOT_SWE
              HIDDEN_ACTIVATION)
 WAIT_SECONDS = 0.2  # how often a waiting sweep looks at should_stop
 CONNECT_SECONDS = 10.0  # how long to try to reach a Dask scheduler
+# Runs in a row that took their worker down even alone: past this the workers themselves are
+# the problem (they die as they start, memory is gone) and the sweep stops rather than start
+# a pool for every remaining run.
+DEATHS_IN_A_ROW = 3
 
 
 @dataclass(frozen=True)
@@ -213,6 +217,7 @@ class _Sweep:
         self.running: dict[Future, tuple[Job, bool]] = {}  # future -> (job, run alone)
         self.suspects: deque[Job] = deque()  # jobs in a pool that broke: each runs alone
         self.attempts: dict[int, int] = {}
+        self.deaths = 0  # runs in a row whose worker died with them alone in it
 
     def run(self, jobs: list[Job]) -> list[JobResult]:
         pending = deque(jobs)
@@ -254,11 +259,17 @@ class _Sweep:
             result = JobResult(job, None, "its worker process died (killed, out of memory, "
                                "or crashed)", self.attempts[job.index])
             self._report(result)
+            self.deaths += 1
+            if self.deaths >= DEATHS_IN_A_ROW:
+                raise SweepError(f"{self.deaths} runs in a row took their worker process down "
+                                 "(killed, out of memory, or crashed); the sweep stopped")
             return True
         except UserError as exc:
             result = JobResult(job, None, one_line(exc), self.attempts[job.index])
         except Exception as exc:  # noqa: BLE001 - a job's failure is its row, not the sweep's
             result = JobResult(job, None, _failure(exc), self.attempts[job.index])
+        else:
+            self.deaths = 0
         self._report(result)
         return False
 

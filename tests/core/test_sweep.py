@@ -167,6 +167,29 @@ def test_a_dask_cluster_gives_the_local_rows(tmp_path):
     assert without_seconds(rows(remote)) == without_seconds(rows(local))
 
 
+def test_a_run_that_kills_its_dask_worker_is_a_failed_row_and_the_rest_finish():
+    """Dask retries a task whose worker died on another worker (here: not at all, allowed
+    failures 0, to keep it short) and then reports KilledWorker: that run's row only."""
+    distributed = pytest.importorskip("distributed")
+    import dask
+
+    base = spiral_base()
+    jobs = make_spec(["l2=0,0.001"], 2, base.training).jobs()
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                     dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        results = run_sweep(base, jobs, lambda: client.get_executor(pure=False), 2,
+                            work=sweep_helpers.exit_on_doomed)
+    by_index = {r.job.index: r for r in results}
+    doomed = by_index.pop(sweep_helpers.DOOMED)
+    assert doomed.status == "failed"
+    assert doomed.error.startswith("its worker process died each time it ran it (Dask: ")
+    assert sorted(by_index) == [0, 2, 3]
+    for r in by_index.values():
+        assert r.status == "done" and r.run.final == run_job(base, r.job).final
+
+
 def test_an_unreachable_scheduler_is_one_line(tmp_path, monkeypatch):
     pytest.importorskip("distributed")
     monkeypatch.setattr("core.experiments.sweep.CONNECT_SECONDS", 1.0)
@@ -199,6 +222,16 @@ def test_a_worker_that_dies_loses_only_its_run_which_can_be_retried(work):
     assert retried.status == "done" and retried.run.final == run_job(base, doomed.job).final
 
 
+def test_a_sweep_whose_every_worker_dies_stops_after_three_in_a_row():
+    base = spiral_base()
+    jobs = make_spec(["l2=0"], 50, base.training).jobs()
+    seen = []
+    with pytest.raises(SweepError, match="^3 runs in a row took their worker process down"):
+        run_sweep(base, jobs, lambda: local_executor(2), 2, on_result=seen.append,
+                  work=sweep_helpers.exit_always)
+    assert [r.status for r in seen] == ["failed"] * 3
+
+
 def test_a_stopped_sweep_keeps_what_finished_without_waiting_for_the_rest():
     base = spiral_base()
     jobs = make_spec(["l2=0,0.001,0.002"], 1, base.training).jobs()
@@ -228,6 +261,24 @@ def test_resume_keeps_finished_rows_and_reruns_failed_ones(tmp_path):
     assert rows(output)[0]["seconds"] == complete[0]["seconds"]  # kept, not rerun
     code, _, err, _ = sweep("--set", "l1=0,0.001", "--resume", tmp_path=tmp_path)
     assert code == 2 and "has the columns of another sweep" in err
+
+
+@pytest.mark.parametrize("text, message", [
+    ("job,l2,seed\n", "has the columns of another sweep"),
+    ("", "exists and is not a sweep's results"),
+    ("job,l2,seed,status\x00\n", "has the columns of another sweep"),
+    (",".join(["job", "l2", "seed", "status", "train_loss", "test_loss", "train_accuracy",
+               "test_accuracy", "steps", "epochs", "seconds", "note"]) + "\n0,0.0\n",
+     "r.csv, line 2: 2 cells, not 12"),
+    (",".join(["job", "l2", "seed", "status", "train_loss", "test_loss", "train_accuracy",
+               "test_accuracy", "steps", "epochs", "seconds", "note"]) + "\n"
+     + "0,0.5,0,done" + "," * 8 + "\n", "r.csv, line 2: 0.5 0 is not in this sweep"),
+    ("job," + "x" * 200_000 + "\n", "is not a readable table"),
+])
+def test_resume_refuses_a_table_it_cannot_use_with_one_line(text, message, tmp_path):
+    (tmp_path / "r.csv").write_text(text)
+    code, _, err, _ = sweep("--set", "l2=0", "--resume", tmp_path=tmp_path)
+    assert code == 2 and message in err and err.count("\n") == 1, err
 
 
 def test_ctrl_c_keeps_the_finished_rows_and_says_how_to_go_on(tmp_path):
