@@ -177,12 +177,18 @@ class DaskExecutors:
     def __init__(self, address: str) -> None:
         try:
             from distributed import Client
+            from distributed.comm import get_address_host_port
         except ImportError:
             raise SweepError("--scheduler needs the optional package distributed: "
                              "pip install -e \".[cluster]\"") from None
+        try:  # checked before a Client exists: a half-made one complains as it is collected
+            get_address_host_port(address)
+        except (ValueError, TypeError) as exc:
+            raise SweepError(f"{shorten(address, 80)} is not a scheduler address such as "
+                             f"tcp://10.0.0.5:8786 ({one_line(exc, 200)})") from None
         try:
             self.client = Client(address, timeout=CONNECT_SECONDS)
-        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        except Exception as exc:  # noqa: BLE001 - any way of not connecting is one line
             raise SweepError(f"cannot reach the Dask scheduler at {shorten(address, 80)} "
                              f"({one_line(exc, 200)})") from None
 

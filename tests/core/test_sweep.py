@@ -190,13 +190,18 @@ def test_a_run_that_kills_its_dask_worker_is_a_failed_row_and_the_rest_finish():
         assert r.status == "done" and r.run.final == run_job(base, r.job).final
 
 
-def test_an_unreachable_scheduler_is_one_line(tmp_path, monkeypatch):
+@pytest.mark.parametrize("address, message", [
+    ("tcp://127.0.0.1:9", "error: cannot reach the Dask scheduler at tcp://127.0.0.1:9 ("),
+    ("not an address", "error: not an address is not a scheduler address such as "
+                       "tcp://10.0.0.5:8786 (missing port number"),
+    ("tcp://:x", "error: tcp://:x is not a scheduler address"),
+])
+def test_a_scheduler_that_cannot_be_reached_is_one_line(address, message, tmp_path,
+                                                        monkeypatch):
     pytest.importorskip("distributed")
     monkeypatch.setattr("core.experiments.sweep.CONNECT_SECONDS", 1.0)
-    code, _, err, _ = sweep("--set", "l2=0", "--scheduler", "tcp://127.0.0.1:9",
-                            tmp_path=tmp_path)
-    assert code == 2 and err.startswith("error: cannot reach the Dask scheduler at "
-                                        "tcp://127.0.0.1:9") and err.count("\n") == 1, err
+    code, _, err, _ = sweep("--set", "l2=0", "--scheduler", address, tmp_path=tmp_path)
+    assert code == 2 and err.startswith(message) and err.count("\n") == 1, err
 
 
 # ----- failures and stopping ----------------------------------------------------------------
