@@ -1,4 +1,4 @@
-"""`python main.py sweep FILE --set NAME=V1,V2 [--set ...] [--seeds K] -o results.csv`: the
+"""`python main.py sweep FILE [--set NAME=V1,V2] [--set ...] [--seeds K] -o results.csv`: the
 project trained once per combination of settings and seed, in parallel (core.experiments),
 one row per run written as it ends. Exit codes: 0 every run ended (diverged ones included),
 1 some run failed (its row says why; --resume retries it), 2 bad input, 130 interrupted

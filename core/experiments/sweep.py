@@ -117,9 +117,8 @@ def _value(name: str, text: str, base: TrainingSettings) -> Any:
 
 
 def make_spec(sets: list[str], seeds: int, base: TrainingSettings) -> SweepSpec:
-    """The sweep of `--set` texts x `seeds` seeds: the settings' seed, seed + 1, ..."""
-    if not sets:
-        raise SweepError("give at least one --set NAME=V1,V2,...")
+    """The sweep of `--set` texts x `seeds` seeds: the settings' seed, seed + 1, ...
+    (no --set: the project as it is, repeated with `seeds` initialisations)."""
     if len(sets) > MAX_AXES:
         raise SweepError(f"at most {MAX_AXES} --set (a line or a grid of runs)")
     axes = tuple(parse_axis(s, base) for s in sets)

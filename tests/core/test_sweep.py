@@ -53,6 +53,12 @@ def test_values_take_the_type_of_their_setting():
     assert parse_axis("hidden_activation=tanh,relu", base).values == ("tanh", "relu")
 
 
+def test_without_set_a_sweep_repeats_the_project_over_seeds():
+    jobs = make_spec([], 3, TrainingSettings(seed=2)).jobs()
+    assert [(j.settings, j.seed, j.name) for j in jobs] == [((), 2, "seed=2"), ((), 3, "seed=3"),
+                                                             ((), 4, "seed=4")]
+
+
 def test_jobs_cover_every_combination_with_seeds_from_the_files_seed():
     spec = make_spec(["l2=0,0.01", "dropout=0,0.1,0.2"], 2, TrainingSettings(seed=5))
     jobs = spec.jobs()
@@ -64,7 +70,6 @@ def test_jobs_cover_every_combination_with_seeds_from_the_files_seed():
 
 
 @pytest.mark.parametrize("sets, seeds, message", [
-    ([], 1, "give at least one --set NAME=V1,V2,..."),
     (["learning_rate"], 1, "--set needs NAME=V1,V2,... (e.g. learning_rate=0.01,0.1), not "
                            "'learning_rate'"),
     (["lr=0.1"], 1, "--set lr: not a setting; use one of loss, optimizer, learning_rate"),
