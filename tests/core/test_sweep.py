@@ -332,3 +332,26 @@ def test_a_diverging_run_is_a_row_that_says_so(tmp_path):
     assert table[1]["note"].startswith("Training stopped at step 40: the loss became inf.")
     # Its loss is not a number a file can hold: left empty, the note says why.
     assert table[1]["train_loss"] == "" and float(table[0]["train_loss"]) > 0
+
+
+def test_hostile_sweep_arguments_end_in_one_line(tmp_path):
+    from tests.core.test_hostile import assert_one_clear_line, run_cli
+
+    out = str(tmp_path / "r.csv")
+    numbers = ["-1", "0", "1_000", "\u0661\u0662", "1e3", "9" * 5000, "", " ", "0x10", "nan"]
+    texts = ["", "=", "==", "l2", "l2=", "=0.1", "l2=0,", "l2=,", "l2=0;0.1", "l2=1e400",
+             "l2=" + "9" * 5000, "l2=\u0661", "l2=0x1", "l2=inf", "l2=-0.1", "\x00=1",
+             "learning_rate=0.1=0.2", "optimizer=", "optimizer=" + "a" * 10_000,
+             "hidden_activation=Tanh", "batch_size=1e3", "precision=float16", "x" * 100_000]
+    argvs = [["sweep", SPIRAL.as_posix(), "--set", t, "-o", out] for t in texts]
+    argvs += [["sweep", SPIRAL.as_posix(), "--set", "l2=0", option, n, "-o", out]
+              for option in ("--seeds", "--workers", "--epochs") for n in numbers]
+    argvs += [["sweep", SPIRAL.as_posix(), "--set", "l2=0", "-o", o]
+              for o in ("", "/dev/null", str(tmp_path), "/proc/x/y.csv", "\x00.csv")]
+    argvs += [["sweep"], ["sweep", SPIRAL.as_posix()], ["sweep", "", "-o", out],
+              ["sweep", SPIRAL.as_posix(), "--set", "l2=0", "--seeds", str(2**62), "-o", out]]
+    for argv in argvs:
+        code, o, err = run_cli(argv)
+        assert_one_clear_line(code, o, err, argv[2:6])
+        assert code == 2, (argv[:6], err)
+    assert not Path(out).exists()
