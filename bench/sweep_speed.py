@@ -4,7 +4,7 @@ own settings, seeds 0-7, weights drawn from each seed) on 2 workers.
 
 One after another means run_job called 8 times in this process: no pool, no pickling, no
 process start-up, so the reference is the fastest way to run them in sequence. The sweep is
-timed whole, as a user waits for it: the pool's start (forkserver, worker imports), sending
+timed whole, as a user waits for it: the pool's start (spawned workers importing the app), sending
 the jobs and data, and collecting the runs. Interleaved rounds (sequential, sweep,
 sequential, ...), medians; BLAS held to 1 thread here (threadpoolctl) and in every worker
 (the job does it). The load average is printed before and after, and the CPU each side
@@ -40,8 +40,8 @@ TARGET = 0.6  # the sweep at most 0.6 of the sequence's time on 2 workers
 
 
 def timed_job(base: SweepBase, job) -> tuple:
-    """run_job and the CPU seconds it took in its process (workers are the forkserver's
-    children, not ours: their time is counted where they run)."""
+    """run_job and the CPU seconds it took in its process (counted in the process
+    that runs it, a worker or this one)."""
     cpu = time.process_time()
     run = run_job(base, job)
     return run, time.process_time() - cpu
