@@ -80,6 +80,14 @@ class GradCheckCancelled(GradCheckError):
     """The progress callback asked to stop."""
 
 
+class RunError(UserError, ValueError):
+    """A kept run (core.experiments) that cannot be read or used; the message names the field."""
+
+
+class SweepError(UserError, ValueError):
+    """A sweep that cannot be set up or run; the message is for the user."""
+
+
 class UsageError(UserError):
     """A bad argument or file; printed as one line, exit code 2."""
 

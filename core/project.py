@@ -15,6 +15,7 @@ from typing import Any
 
 from core.activations import ACTIVATIONS
 from core.errors import ProjectError, UserError
+from core.experiments.run_log import RunLog
 from core.features import FEATURE_KINDS, MAX_COLUMN, column_mismatch
 from core.files import FileRefused, read_user_file, write_atomically
 from core.network import ROLES, Network, NetworkError
@@ -38,12 +39,18 @@ class Project:
     title: str = ""
     description: str = ""
     goal: dict | None = None  # {"loss": float, "epochs": int}: what an example promises
+    runs: RunLog = field(default_factory=RunLog)  # the kept training runs (core.experiments)
+    # What loading left out (a run the file held wrongly), one line each; not saved.
+    notes: list[str] = field(default_factory=list, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT, "app": "Backprop Studio", "title": self.title,
-                "description": self.description, "goal": self.goal,
-                **self.network.to_dict(), "data": self.data.to_dict(),
-                "training": self.training.to_dict()}
+        out = {"format": FORMAT, "app": "Backprop Studio", "title": self.title,
+               "description": self.description, "goal": self.goal,
+               **self.network.to_dict(), "data": self.data.to_dict(),
+               "training": self.training.to_dict()}
+        if len(self.runs):  # without runs, the file is as before them (older versions read it)
+            out["runs"] = self.runs.to_list()
+        return out
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "<memory>") -> "Project":
@@ -53,17 +60,21 @@ class Project:
             settings = DataSettings.from_dict(data.get("data", {}))
             training = TrainingSettings.from_dict(data.get("training", {}))
             _check_features(network, settings)
+            runs, notes = RunLog.from_list(data.get("runs", []))
         except (NetworkError, SettingsError, _Invalid) as exc:
             raise ProjectError(f"{source}: {exc}") from None
         except RecursionError:
             raise ProjectError(f"{source}: the JSON is nested too deeply") from None
         return cls(network, settings, training, data.get("title", ""),
-                   data.get("description", ""), data.get("goal"))
+                   data.get("description", ""), data.get("goal"), runs,
+                   [f"{source}: {note}" for note in notes])
 
     def snapshot(self) -> "Project":
-        """A copy that later edits of this project do not reach (settings are immutable)."""
+        """A copy that later edits of this project do not reach (settings and runs are
+        immutable; the run list is copied)."""
         return Project(self.network.copy(), self.data, self.training, self.title,
-                       self.description, None if self.goal is None else dict(self.goal))
+                       self.description, None if self.goal is None else dict(self.goal),
+                       self.runs.copy())
 
     def replace_with(self, other: "Project", copy: bool = True) -> None:
         """Take over another project's whole contents (Open, New, a template, a restore).
@@ -73,6 +84,7 @@ class Project:
         self.data, self.training = other.data, other.training
         self.title, self.description = other.title, other.description
         self.goal = None if other.goal is None else dict(other.goal)
+        self.runs.replace_with(other.runs)
         self.network.replace_with(other.network, copy)
 
     def same_as(self, other: "Project") -> bool:
@@ -178,7 +190,7 @@ def _validate(data: Any) -> None:
 
 
 _TOP_KEYS = {"format", "app", "title", "description", "goal", "neurons", "edges", "data",
-             "training"}
+             "training", "runs"}
 
 
 def _plain_document(data: dict) -> bool:
@@ -199,6 +211,8 @@ def _plain_document(data: dict) -> bool:
             and type(goal["epochs"]) is int and goal["epochs"] >= 1):
         return False
     if not all(isinstance(data.get(k, {}), dict) for k in ("data", "training")):
+        return False
+    if not isinstance(data.get("runs", []), list):
         return False
     neurons, edges = data["neurons"], data["edges"]
     return (isinstance(neurons, list) and isinstance(edges, list)
