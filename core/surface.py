@@ -6,7 +6,9 @@ Three planes (see ../shared/notes/loss-surface.md and Li et al. 2018, arXiv:1712
   random - two random filter-normalised directions through the current weights (sec. 4).
 A point (a, b) of the plane is theta = center + a d1 + b d2 with d1, d2 orthonormal.
 
-The grid is evaluated in chunks of K parameter vectors at once by the engine's forward pass
+In float32 the grid is one call of a compiled kernel, fused per point
+(core.engine.compiled_grid), where Numba and the registries allow; otherwise, and always in
+float64, it is evaluated in chunks of K parameter vectors at once by the engine's forward pass
 for points of a plane (core.engine.stacked.PlaneForward), then batched_loss.
 """
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.engine import Plan, forward
+from core.engine import Plan, compiled_grid, forward
 from core.engine.stacked import PlaneForward
 from core.losses import LOSSES
 
@@ -133,13 +135,22 @@ def subsample(x: np.ndarray, y: np.ndarray, seed: int = 0,
 
 def grid_losses(plan: Plan, plane: Plane, alphas: np.ndarray, betas: np.ndarray,
                 x: np.ndarray, y: np.ndarray, loss: str, chunk: int | None = None,
-                dtype: type = np.float64) -> np.ndarray:
+                dtype: type = np.float64, wait: bool = True) -> np.ndarray:
     """Loss at every grid point, as Z[j, i] for (alphas[i], betas[j]) (row-major, y first).
 
-    The forward passes are the engine's (core.engine.stacked), chunk by chunk. float32 halves
-    the time (the GUI uses it); float64 reproduces the engine to the last bit.
+    float32 (the window's) takes the compiled kernel when it can, compiling it first if need
+    be; wait=False takes NumPy until the kernel is loaded instead (the window never waits for
+    a compile). NumPy's forward passes are the engine's (core.engine.stacked), chunk by chunk;
+    float64 reproduces the engine to the last bit.
     """
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}")
     aa, bb = np.meshgrid(np.asarray(alphas, float), np.asarray(betas, float))
+    if dtype == np.float32:
+        fast = compiled_grid.grid(plan, plane.center, plane.d1, plane.d2, x, y, loss, aa, bb,
+                                  wait)
+        if fast is not None:
+            return fast.reshape(aa.shape)
     aa_flat, bb_flat = aa.ravel(), bb.ravel()
     forward_on = PlaneForward(plan, plane.center, plane.d1, plane.d2, x, dtype)
     chunk = chunk or forward_on.chunk()

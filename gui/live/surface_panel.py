@@ -408,6 +408,8 @@ def _quiet_race(network, data, settings, steps):
 
 
 def _quiet_grid(plan, plane, alphas, betas, x, y, loss) -> np.ndarray:
-    """The grid in the background; overflow far out on the plane just gives inf, drawn as such."""
+    """The grid in the background; overflow far out on the plane just gives inf, drawn as such.
+    NumPy's until the compiled kernel is loaded (wait=False: the window never compiles)."""
     with np.errstate(all="ignore"):
-        return surface.grid_losses(plan, plane, alphas, betas, x, y, loss, dtype=np.float32)
+        return surface.grid_losses(plan, plane, alphas, betas, x, y, loss, dtype=np.float32,
+                                   wait=False)

@@ -1,5 +1,7 @@
-"""The window never imports Numba: the training process compiles (its first compile takes
-seconds, and its import a second), so the GUI stays as quick to start as before."""
+"""The window starts without Numba: the training process compiles (its first compile takes
+seconds, and its import a second), so the GUI stays as quick to start as before. Only the loss
+grid later loads its compiled kernel, on a background thread, once the training process has
+compiled it (tests/core/test_compiled_grid.py)."""
 import subprocess
 import sys
 from pathlib import Path
