@@ -28,7 +28,7 @@ from core.engine.plan import Plan, compile_plan
 from core.losses import LOSSES
 from core.network import Network
 
-BLOCK = 256  # samples per block: a block's rows (2-16-8-1: 25 x 1 KB) stay in cache
+MAX_BLOCK = 512  # samples a block at most: its rows stay in the second-level cache
 
 
 def unavailable(plan: Plan, loss: str, dtype) -> str | None:
@@ -129,11 +129,11 @@ class Prepared:
     moving: np.ndarray
     kind: np.ndarray
     affine: np.ndarray
-    k: np.ndarray  # (3, blocks, moving rows, BLOCK) float32: k0, k1, k2
+    k: np.ndarray  # (3, blocks, moving rows, block size) float32: k0, k1, k2
     e_ptr: np.ndarray
     e_src: np.ndarray
     w: np.ndarray  # (3, moving edges) float64: the edges' weights at the centre, d1, d2
-    nets: np.ndarray  # (blocks, rows, BLOCK) float32, the fixed rows filled in
+    nets: np.ndarray  # (blocks, rows, block size) float32, the fixed rows filled in
     acts: np.ndarray
     out_rows: np.ndarray
     n_valid: np.ndarray
@@ -166,20 +166,27 @@ def prepare(plan: Plan, center: np.ndarray, d1: np.ndarray, d2: np.ndarray,
         e_pos += pos[~still].tolist()
         e_ptr.append(len(e_src))
     s = x.shape[0]
-    blocks = max(-(-s // BLOCK), 1)
+    blocks, size = _blocks(s)
     return Prepared(moving.astype(np.int64), edges.act_kind[moving],
-                    np.any(k[1:] != 0, axis=(0, 2)), _blocked(k, blocks),
+                    np.any(k[1:] != 0, axis=(0, 2)), _blocked(k, blocks, size),
                     np.array(e_ptr, np.int64), np.array(e_src, np.int64),
-                    parts[:, np.array(e_pos, np.int64)], _blocked(values.z, blocks),
-                    _blocked(values.a, blocks), plan.output_rows.astype(np.int64),
-                    np.minimum(BLOCK, s - BLOCK * np.arange(blocks)).astype(np.int64), s)
+                    parts[:, np.array(e_pos, np.int64)], _blocked(values.z, blocks, size),
+                    _blocked(values.a, blocks, size), plan.output_rows.astype(np.int64),
+                    np.minimum(size, s - size * np.arange(blocks)).astype(np.int64), s)
 
 
-def _blocked(a: np.ndarray, blocks: int) -> np.ndarray:
-    """(..., rows, samples) as (..., blocks, rows, BLOCK) float32, zero-padded at the end."""
-    padded = np.zeros(a.shape[:-1] + (blocks * BLOCK,), np.float32)
+def _blocks(samples: int) -> tuple[int, int]:
+    """(blocks, samples per block): as few blocks as MAX_BLOCK allows, each a multiple of 8
+    samples (whole vectors), so that 1000 samples pad to 1008 and 256 not at all."""
+    blocks = max(-(-samples // MAX_BLOCK), 1)
+    return blocks, max(-(-samples // (8 * blocks)) * 8, 8)
+
+
+def _blocked(a: np.ndarray, blocks: int, size: int) -> np.ndarray:
+    """(..., rows, samples) as (..., blocks, rows, size) float32, zero-padded at the end."""
+    padded = np.zeros(a.shape[:-1] + (blocks * size,), np.float32)
     padded[..., : a.shape[-1]] = a
-    split = padded.reshape(a.shape[:-1] + (blocks, BLOCK))
+    split = padded.reshape(a.shape[:-1] + (blocks, size))
     return np.ascontiguousarray(np.moveaxis(split, -2, -3))
 
 
@@ -192,10 +199,11 @@ def run(module, prep: Prepared, y: np.ndarray, loss: str, alphas: np.ndarray,
     out = np.zeros(np.size(alphas))
     nets, acts = prep.nets.copy(), prep.acts.copy()  # the kernel writes the moving rows
     scratch = [np.zeros(outputs) for _ in range(4)]
+    blocks, size = nets.shape[::2]
     module.grid_points(np.asarray(alphas, float).ravel(), np.asarray(betas, float).ravel(),
                        out, prep.moving, prep.kind, prep.affine, *prep.k, prep.e_ptr,
                        prep.e_src, *prep.w, nets, acts, prep.out_rows,
-                       _blocked(y_t, nets.shape[0]), prep.n_valid, compiled.loss_kind(loss),
-                       entry.term32 is not None, prep.n_samples, np.zeros(BLOCK, np.float32),
+                       _blocked(y_t, blocks, size), prep.n_valid, compiled.loss_kind(loss),
+                       entry.term32 is not None, prep.n_samples, np.zeros(size, np.float32),
                        *scratch)
     return out

@@ -9,9 +9,9 @@ GRID_OPTIONS (no GIL, NumPy's error model, fused multiply-adds).
 What is fixed on the plane was computed once by core.engine.compiled_grid: the rows that do
 not move hold their values in acts/nets, and each moving row r starts from
 z = k0[r] + a k1[r] + b k2[r] (its bias and its edges from fixed rows); only its edges from
-moving rows are summed per point. Samples come in blocks (arrays (blocks, rows, block)) so
-that a block's rows stay in the first-level cache for all the points; every loop over a
-block runs from 0 to its size, which LLVM vectorises.
+moving rows are summed per point. Samples come in blocks (arrays (blocks, rows, block size))
+so that a block's rows stay in cache for all the points; every loop over a block runs from 0
+to its size (a multiple of 8), which LLVM vectorises.
 """
 import numpy as np
 
