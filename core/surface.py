@@ -14,6 +14,7 @@ for points of a plane (core.engine.stacked.PlaneForward), then batched_loss.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -135,22 +136,25 @@ def subsample(x: np.ndarray, y: np.ndarray, seed: int = 0,
 
 def grid_losses(plan: Plan, plane: Plane, alphas: np.ndarray, betas: np.ndarray,
                 x: np.ndarray, y: np.ndarray, loss: str, chunk: int | None = None,
-                dtype: type = np.float64, wait: bool = True) -> np.ndarray:
+                dtype: type = np.float64,
+                run_compiled: Callable | None = compiled_grid.run_here) -> np.ndarray:
     """Loss at every grid point, as Z[j, i] for (alphas[i], betas[j]) (row-major, y first).
 
-    float32 (the window's) takes the compiled kernel when it can, compiling it first if need
-    be; wait=False takes NumPy until the kernel is loaded instead (the window never waits for
-    a compile). NumPy's forward passes are the engine's (core.engine.stacked), chunk by chunk;
+    float32 (the window's) goes to the compiled kernel when compiled_grid can take the grid:
+    run_compiled(prepared, y, loss, alphas, betas) runs it, by default in this process
+    (compiled at the first call if need be); the window passes its worker process's, or None
+    for NumPy. NumPy's forward passes are the engine's (core.engine.stacked), chunk by chunk;
     float64 reproduces the engine to the last bit.
     """
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}")
     aa, bb = np.meshgrid(np.asarray(alphas, float), np.asarray(betas, float))
-    if dtype == np.float32:
-        fast = compiled_grid.grid(plan, plane.center, plane.d1, plane.d2, x, y, loss, aa, bb,
-                                  wait)
-        if fast is not None:
-            return fast.reshape(aa.shape)
+    if (dtype == np.float32 and run_compiled is not None
+            and compiled_grid.unavailable(plan, loss, dtype) is None):
+        prepared = compiled_grid.prepare(plan, plane.center, plane.d1, plane.d2, x)
+        values = run_compiled(prepared, y, loss, aa, bb)
+        if values is not None:
+            return values.reshape(aa.shape)
     aa_flat, bb_flat = aa.ravel(), bb.ravel()
     forward_on = PlaneForward(plan, plane.center, plane.d1, plane.d2, x, dtype)
     chunk = chunk or forward_on.chunk()

@@ -242,11 +242,12 @@ def mark() -> None:
 
 def marked(name: str) -> bool:
     """Whether mark(name) was done, in this process or another; no Numba import."""
-    return any((folder / "kernels" / f"{name}.grid-ready").exists() for folder in _folders())
+    return any((folder / "kernels" / f"{name}.grid-ready").exists() for folder in folders())
 
 
-def _folders() -> tuple[Path, Path]:
-    """Where the generated module goes: Numba's cache folder, else a temporary one."""
+def folders() -> tuple[Path, Path]:
+    """Where the generated module goes: Numba's cache folder (NUMBA_CACHE_DIR, else the
+    user's cache folder), else a temporary one."""
     first = os.environ.get("NUMBA_CACHE_DIR") or str(cache_folder())
     return Path(first), Path(tempfile.gettempdir()) / "backprop-numba"
 
@@ -254,7 +255,7 @@ def _folders() -> tuple[Path, Path]:
 @functools.lru_cache(maxsize=8)
 def _load(name: str, source: str) -> types.ModuleType:
     numba_module()  # NUMBA_CACHE_DIR before numba is imported
-    for folder in _folders():
+    for folder in folders():
         path = folder / "kernels" / f"{name}.py"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -330,5 +331,5 @@ def hyper(settings) -> np.ndarray:
 
 
 __all__ = ["ENGINE_VARIABLE", "EdgeLists", "GRID_OPTIONS", "cache_folder", "edge_lists",
-           "generated", "hyper", "jit_form", "kernels", "kinds", "loss_kind", "mark", "marked",
+           "folders", "generated", "hyper", "jit_form", "kernels", "kinds", "loss_kind", "mark", "marked",
            "numba_module", "numba_version", "unavailable"]

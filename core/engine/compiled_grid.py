@@ -8,15 +8,14 @@ grid cannot take this path (Numba missing, BACKPROP_ENGINE=numpy, float64, an ac
 loss without a compiled form), and tests/core/test_compiled_grid.py holds the two to the
 engine's forward pass at every point.
 
-The window never compiles: the training process does, in core.training.kernel_warmup, and
-leaves a mark next to the generated module; until then, and while the window loads the
-compiled kernel in the background, its grids are NumPy's (`kernel(wait=False)`).
+The window never compiles nor imports Numba: the training process compiles the kernel, in
+core.training.kernel_warmup, and leaves a mark next to the generated module; the window then
+starts a worker process that loads it (gui/live/grid_process.py, serve() below) and draws
+NumPy's grids until the worker is ready.
 """
 from __future__ import annotations
 
 import os
-import sys
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,10 +30,19 @@ from core.network import Network
 MAX_BLOCK = 512  # samples a block at most: its rows stay in the second-level cache
 
 
-def unavailable(plan: Plan, loss: str, dtype) -> str | None:
-    """Why this grid is NumPy's, or None when the compiled kernel can compute it."""
+def unavailable_here() -> str | None:
+    """Why no grid takes the compiled kernel in this process, or None; no Numba import."""
     if os.environ.get(compiled.ENGINE_VARIABLE, "").lower() == "numpy":
         return f"{compiled.ENGINE_VARIABLE}=numpy"
+    if compiled.numba_version() == "":
+        return "Numba is not installed"
+    return None
+
+
+def unavailable(plan: Plan, loss: str, dtype) -> str | None:
+    """Why this grid is NumPy's, or None when the compiled kernel can compute it."""
+    if unavailable_here() is not None:
+        return unavailable_here()
     if np.dtype(dtype) != np.float32:
         return "the compiled grid is float32; float64 is the NumPy reference"
     for lv in plan.levels:
@@ -43,71 +51,67 @@ def unavailable(plan: Plan, loss: str, dtype) -> str | None:
                 return f"the {name} activation has no compiled form"
     if LOSSES[loss].per_sample is None:
         return f"the {loss} loss has no compiled form"
-    if compiled.numba_version() == "":
-        return "Numba is not installed"
     return None
 
 
-def grid(plan: Plan, center: np.ndarray, d1: np.ndarray, d2: np.ndarray, x: np.ndarray,
-         y: np.ndarray, loss: str, alphas: np.ndarray, betas: np.ndarray,
-         wait: bool = True) -> np.ndarray | None:
-    """The mean loss at center + alphas[p] d1 + betas[p] d2 for every p, in float32, or None
-    when NumPy must compute it: unavailable(), or (without wait) the kernel not loaded yet."""
-    if unavailable(plan, loss, np.float32) is not None:
-        return None
-    module = kernel(wait)
-    if module is None:
-        return None
-    return run(module, prepare(plan, center, d1, d2, x), y, loss, alphas, betas)
+def run_here(prep: Prepared, y: np.ndarray, loss: str, alphas: np.ndarray,
+             betas: np.ndarray) -> np.ndarray | None:
+    """The grid of `prep` on the kernel in this process (compiled at the first call, or loaded
+    from the disk cache: seconds, then never again), or None without Numba."""
+    module = kernel()
+    return None if module is None else run(module, prep, y, loss, alphas, betas)
 
 
-def kernel(wait: bool = True):
-    """The generated module with the grid kernel compiled or loaded, or None: with wait, when
-    Numba is not usable; without, also while it is not loaded in this process yet (loading
-    then starts in the background, once the training process has compiled it)."""
+def serve(connection, cache: str) -> None:
+    """A grid worker process's life (the window's, gui/live/grid_process.py): load the kernel
+    from `cache` and say whether it could, then answer each (module name, Prepared, y, loss,
+    alphas, betas) with (True, values), or (False, why) when the caller's generated module
+    (its numbering of activations and losses) is not this process's or the grid fails. At the
+    lowest priority: the training process and the window come first."""
+    os.environ["NUMBA_CACHE_DIR"] = cache
+    if hasattr(os, "nice"):
+        os.nice(19)
+    try:
+        connection.send(load())
+        while True:
+            name, *grid = connection.recv()
+            if name != compiled.generated()[0]:
+                connection.send((False, "the worker's registries are not the caller's"))
+                continue
+            try:
+                connection.send((True, run_here(*grid)))
+            except Exception as exc:  # noqa: BLE001 - the caller computes it in NumPy instead
+                connection.send((False, str(exc)))
+    except (EOFError, OSError):  # the window has gone
+        return
+
+
+def load() -> bool:
+    """Load (or compile) the kernel in this process; whether it could be."""
+    try:
+        return kernel() is not None
+    except Exception:  # noqa: BLE001 - a broken cache or toolchain: NumPy's grids
+        return False
+
+
+def kernel():
+    """The generated module with the grid kernel compiled or loaded, or None without Numba."""
     name, _ = compiled.generated()
-    if name in _ready:
-        return compiled.kernels()
-    if wait:
+    if name not in _ready:
         if compiled.numba_module() is None:
             return None
         _warm(compiled.kernels())
         _ready.add(name)
-        return compiled.kernels()
-    with _lock:
-        if name not in _loading and compiled.marked(name):
-            _loading.add(name)
-            threading.Thread(target=_load_in_background, args=(name,), daemon=True,
-                             name="load the grid kernel").start()
-    return None
+    return compiled.kernels()
 
 
 _ready: set[str] = set()  # generated modules whose grid kernel this process has loaded
-_loading: set[str] = set()
-_lock = threading.Lock()
-
-
-def _load_in_background(name: str) -> None:
-    """Import Numba and load the kernel from the disk cache, at the lowest priority (the
-    window's thread painting comes first); a failure leaves the grid to NumPy."""
-    if sys.platform.startswith("linux"):  # where a thread has a priority of its own
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-    try:
-        module = compiled.kernels()
-        _warm(module)
-    except Exception:  # noqa: BLE001 - any failure to load means NumPy, which always works
-        return
-    if compiled.generated()[0] == name:
-        _ready.add(name)
 
 
 def warm_up() -> None:
     """Compile the grid kernel (or load it) and mark it compiled for the window."""
-    if compiled.numba_module() is None:
-        return
-    module = compiled.kernels()
-    _warm(module)
-    compiled.mark()
+    if kernel() is not None:
+        compiled.mark()
 
 
 def _warm(module) -> None:

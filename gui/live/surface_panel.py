@@ -26,6 +26,7 @@ from core.training.race import MAX_STEPS, RaceError, race
 from core.training.trainer import data_mismatch
 from core.training.live_state import LiveState
 from core.training.progress import Progress
+from gui.live import grid_process
 from gui.live.plot_tools import on_screen
 from gui.live.race_layer import RaceLayer
 
@@ -183,7 +184,8 @@ class SurfacePanel(QWidget):
         if self._future is not None:
             self._future.cancel()
         self._pending = (plan, plane, ext, x, y)
-        self._future = self._pool.submit(_quiet_grid, plan, plane, alphas, betas, x, y, loss)
+        self._future = self._pool.submit(_quiet_grid, plan, plane, alphas, betas, x, y, loss,
+                                         grid_process.SHARED.runner())
         self._poll.start()
 
     def _make_plane(self, plan, theta) -> surface.Plane:
@@ -407,9 +409,11 @@ def _quiet_race(network, data, settings, steps):
         return race(network, data, settings, steps)
 
 
-def _quiet_grid(plan, plane, alphas, betas, x, y, loss) -> np.ndarray:
+def _quiet_grid(plan, plane, alphas, betas, x, y, loss, run_compiled) -> np.ndarray:
     """The grid in the background; overflow far out on the plane just gives inf, drawn as such.
-    NumPy's until the compiled kernel is loaded (wait=False: the window never compiles)."""
+    run_compiled: the grid worker process's, once it is ready (else None: NumPy's). It is asked
+    for in the GUI thread: this thread runs at the lowest priority, and on a busy machine it
+    would hold the GIL through the worker's start while the window waited for it."""
     with np.errstate(all="ignore"):
         return surface.grid_losses(plan, plane, alphas, betas, x, y, loss, dtype=np.float32,
-                                   wait=False)
+                                   run_compiled=run_compiled)

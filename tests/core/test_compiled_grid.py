@@ -3,8 +3,8 @@ every grid point, as is the NumPy grid: random DAGs with every activation and lo
 exact, PCA and random planes, one block of samples and several. Both run in float32 and the
 reference in float64, so they agree to float32's accuracy (REL), not to the last bit.
 
-Also: when it steps aside for NumPy (and says why), and the window's way of getting it,
-which never compiles and never waits (wait=False)."""
+Also: when it steps aside for NumPy (and says why), and the compile that marks it ready for
+the window (whose worker process is tested in tests/gui/test_grid_process.py)."""
 import os
 import subprocess
 import sys
@@ -149,56 +149,23 @@ def test_an_extension_activation_or_loss_takes_numpy_with_the_same_numbers():
             assert_forward_at_every_point([z], p, plane, g, g, x, y, loss)
 
 
-def _run(code: str, cache: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+def test_warm_up_compiles_into_the_cache_folder_and_marks_the_grid_kernel(tmp_path):
+    """kernel_warmup.warm_up() (the training process's) compiles both kernels into
+    NUMBA_CACHE_DIR (the package folder may be read-only): the generated module, Numba's cache
+    files, and the mark the window waits for before it starts its grid worker."""
+    code = ("import os\n"
+            "from core.engine import compiled\n"
+            "name = compiled.generated()[0]\n"
+            "print(compiled.marked(name))\n"
+            "from core.training.kernel_warmup import warm_up\n"
+            "warm_up()\n"
+            "print(compiled.marked(name), os.environ['NUMBA_CACHE_DIR'])\n")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
     env.pop(compiled.ENGINE_VARIABLE, None)
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=900)
-
-
-WINDOW = """
-import sys, threading, time
-import numpy as np
-from core.engine import compile_plan
-from core.surface import grid_losses, random_plane
-from tests.core.test_surface import layered_net
-plan = compile_plan(layered_net([2, 4, 1]))
-theta = plan.flatten(plan.unflatten(np.linspace(-1, 1, plan.n_parameters)))
-plane = random_plane(plan, theta, np.random.default_rng(0))
-x = np.random.default_rng(1).normal(size=(50, 2)); y = (x[:, :1] > 0) * 1.0
-g = np.linspace(-1, 1, 4)
-first = grid_losses(plan, plane, g, g, x, y, "bce", dtype=np.float32, wait=False)
-print("numba" in sys.modules, [t.name for t in threading.enumerate()][1:])
-from core.engine import compiled_grid
-deadline = time.monotonic() + 600
-while compiled_grid.kernel(wait=False) is None and time.monotonic() < deadline:
-    time.sleep(0.05)
-later = grid_losses(plan, plane, g, g, x, y, "bce", dtype=np.float32, wait=False)
-print(compiled_grid.kernel(wait=False) is not None, float(np.abs(first - later).max()))
-"""
-
-
-def test_the_window_never_compiles_and_loads_once_the_training_process_has(tmp_path):
-    """wait=False (the window's): with nothing compiled, NumPy's grid, no Numba imported and no
-    loading started. After kernel_warmup.warm_up() (the training process's; it compiles both
-    kernels into the cache folder and marks the grid's), a window's first grid is still
-    NumPy's while a thread loads the kernel; later ones are the kernel's, with its numbers.
-    The cache folder is NUMBA_CACHE_DIR's (the package folder may be read-only): it gets the
-    generated module, Numba's cache files and the mark."""
-    before = _run(WINDOW.replace("deadline = time.monotonic() + 600",
-                                 "deadline = time.monotonic() + 1"), tmp_path)
-    assert before.returncode == 0, before.stderr
-    assert before.stdout.splitlines() == ["False []", "False 0.0"]
-    warm = _run("from core.training.kernel_warmup import warm_up; warm_up()\n"
-                "import os; print(os.environ['NUMBA_CACHE_DIR'])", tmp_path)
-    assert warm.returncode == 0, warm.stderr
-    assert warm.stdout.strip() == str(tmp_path)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=900)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["False", f"True {tmp_path}"]
     assert list((tmp_path / "kernels").glob("backprop_kernels_*.py"))
     assert list(tmp_path.rglob("*.nbi"))  # numba's cache index
     assert list((tmp_path / "kernels").glob("backprop_kernels_*.grid-ready"))
-    after = _run(WINDOW, tmp_path)
-    assert after.returncode == 0, after.stderr
-    lines = after.stdout.splitlines()
-    assert lines[0].endswith("['load the grid kernel']")  # it may have imported Numba by now
-    loaded, difference = lines[1].split()
-    assert loaded == "True" and float(difference) < 1e-5

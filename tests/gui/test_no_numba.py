@@ -1,7 +1,7 @@
-"""The window starts without Numba: the training process compiles (its first compile takes
-seconds, and its import a second), so the GUI stays as quick to start as before. Only the loss
-grid later loads its compiled kernel, on a background thread, once the training process has
-compiled it (tests/core/test_compiled_grid.py)."""
+"""The window never imports Numba: the training process compiles (its first compile takes
+seconds, and its import a second), so the GUI stays as quick to start as before, and the loss
+grid's kernel runs in a worker process of its own (tests/gui/test_grid_process.py holds the
+window free of Numba while it draws compiled grids)."""
 import subprocess
 import sys
 from pathlib import Path
