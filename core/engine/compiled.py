@@ -7,8 +7,10 @@ Optimizer.kernel), not in a list here. Numba's disk cache keys a function by its
 and a kernel that took the registry functions as arguments would never hit the cache (a
 function's type differs in every process). So `kernels()` writes one module into the cache
 folder: a dispatcher per registry (an if-chain over the entries that have a compiled form)
-followed by core/engine/kernel_source.py, named by a hash of all of that text and the entries'
-code, and compiles it there: changing an entry makes a new module, never a stale cache.
+followed by core/engine/kernel_source.py and the loss grid's kernel, core/engine/grid_source.py
+(with the entries' float32 forms: core.engine.compiled_grid), named by a hash of all of that
+text and the entries' code, and compiles it there: changing an entry makes a new module, never
+a stale cache.
 
 NumPy stays the reference: `unavailable()` says why a run cannot use this path (Numba missing,
 BACKPROP_ENGINE=numpy, float32, dropout, an entry without a compiled form), and the trainer
@@ -331,5 +333,5 @@ def hyper(settings) -> np.ndarray:
 
 
 __all__ = ["ENGINE_VARIABLE", "EdgeLists", "GRID_OPTIONS", "cache_folder", "edge_lists",
-           "folders", "generated", "hyper", "jit_form", "kernels", "kinds", "loss_kind", "mark", "marked",
-           "numba_module", "numba_version", "unavailable"]
+           "folders", "generated", "hyper", "jit_form", "kernels", "kinds", "loss_kind", "mark",
+           "marked", "numba_module", "numba_version", "unavailable"]
