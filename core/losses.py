@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from core.activations import OnnxOp, sigmoid
+from core.float32_math import exp32, log1p32
 from core.number_text import factor, fmt
 
 HUBER_DELTA = 1.0
@@ -63,6 +64,10 @@ class PerSample:
 
     fn: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int], float]
     wrt_net: bool = False
+    # For a loss that is the mean of one term per output and sample: term32(z, a, y) of one
+    # output, on float32 numbers, no gradient. The loss grid's kernel sums it; without it the
+    # grid calls fn sample by sample.
+    term32: Callable[[float, float, float], float] | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,11 @@ def _mse_sample(z, a, y, g, b):
     return total / n
 
 
+def _mse_term32(z, a, y):
+    r = a - y
+    return r * r
+
+
 def _mse_value(a: np.ndarray, y: np.ndarray, value: float, ids: tuple[str, ...]) -> Explanation:
     k = len(a)
     return Explanation(
@@ -153,6 +163,13 @@ def _huber_sample(z, a, y, g, b):
             total += HUBER_DELTA * (abs(r) - 0.5 * HUBER_DELTA)
             g[i] = HUBER_DELTA * (1.0 if r > 0.0 else -1.0 if r < 0.0 else r) / n
     return total / n
+
+
+def _huber_term32(z, a, y):
+    r = abs(a - y)
+    if r <= HUBER_DELTA:
+        return np.float32(0.5) * r * r
+    return np.float32(HUBER_DELTA) * (r - np.float32(0.5 * HUBER_DELTA))
 
 
 _H = (f"h(r) = r²/2 if |r| <= {fmt(HUBER_DELTA)} else "
@@ -198,6 +215,11 @@ def _bce_sample(z, a, y, g, b):
         total += max(z[i], 0.0) - z[i] * y[i] + math.log1p(math.exp(-abs(z[i])))
         g[i] = ((math.tanh(z[i] * 0.5) + 1.0) * 0.5 - y[i]) / n  # sigmoid() in its order
     return total / n
+
+
+def _bce_term32(z, a, y):
+    """_bce_each on float32 numbers without libm (core.float32_math), within 2 ulp (tests)."""
+    return max(z, np.float32(0.0)) - z * y + log1p32(exp32(-abs(z)))
 
 
 def _bce_value(a: np.ndarray, y: np.ndarray, value: float, ids: tuple[str, ...]) -> Explanation:
@@ -279,11 +301,11 @@ LOSSES: dict[str, Loss] = {
     for l in (
         Loss("mse", "mean squared error", _mse,
              lambda z, a, y: np.mean((a - y) ** 2, axis=(1, 2)), _mse_value, _mse_slope,
-             per_sample=PerSample(_mse_sample)),
+             per_sample=PerSample(_mse_sample, term32=_mse_term32)),
         Loss("bce", "binary cross-entropy (sigmoid outputs)", _bce,
              lambda z, a, y: np.mean(_bce_each(z, y), axis=(1, 2)), _bce_value, _bce_slope,
              needs_activation="sigmoid", targets="0 or 1 per output",
-             per_sample=PerSample(_bce_sample, wrt_net=True)),
+             per_sample=PerSample(_bce_sample, wrt_net=True, term32=_bce_term32)),
         Loss("softmax_ce", "categorical cross-entropy (softmax over outputs)", _softmax_ce,
              lambda z, a, y: -np.sum(y * _log_softmax(a, 1), axis=(1, 2)) / a.shape[2],
              _softmax_ce_value, _softmax_ce_slope, min_outputs=2,
@@ -296,7 +318,7 @@ LOSSES: dict[str, Loss] = {
              per_sample=PerSample(_softmax_ce_sample)),
         Loss("huber", f"Huber (delta {fmt(HUBER_DELTA)})", _huber,
              lambda z, a, y: np.mean(_huber_each(a - y), axis=(1, 2)), _huber_value,
-             _huber_slope, per_sample=PerSample(_huber_sample)),
+             _huber_slope, per_sample=PerSample(_huber_sample, term32=_huber_term32)),
     )
 }
 

@@ -10,18 +10,21 @@ At the current weights the panel draws arrows (PlaneArrows): the way down by the
 by Newton's step of the loss restricted to the plane through them (core.curvature), and the
 last minibatch's gradient beside the full one.
 
-The grid is evaluated in chunks of K parameter vectors at once by the engine's forward pass
+In float32 the grid is one call of a compiled kernel, fused per point
+(core.engine.compiled_grid), where Numba and the registries allow; otherwise, and always in
+float64, it is evaluated in chunks of K parameter vectors at once by the engine's forward pass
 for points of a plane (core.engine.stacked.PlaneForward), then batched_loss.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from core.curvature import PlaneCurvature, TrainingLoss, angle_between, plane_curvature
 from core.data.dataset import MAX_SAMPLES, subsample  # noqa: F401 (the surface's sample)
-from core.engine import Plan, forward
+from core.engine import Plan, compiled_grid, forward
 from core.engine.stacked import PlaneForward
 from core.losses import LOSSES
 
@@ -128,13 +131,25 @@ def training_sample(plan: Plan, x_columns: np.ndarray, y: np.ndarray
 
 def grid_losses(plan: Plan, plane: Plane, alphas: np.ndarray, betas: np.ndarray,
                 x: np.ndarray, y: np.ndarray, loss: str, chunk: int | None = None,
-                dtype: type = np.float64) -> np.ndarray:
+                dtype: type = np.float64,
+                run_compiled: Callable | None = compiled_grid.run_here) -> np.ndarray:
     """Loss at every grid point, as Z[j, i] for (alphas[i], betas[j]) (row-major, y first).
 
-    The forward passes are the engine's (core.engine.stacked), chunk by chunk. float32 halves
-    the time (the GUI uses it); float64 reproduces the engine to the last bit.
+    float32 (the window's) goes to the compiled kernel when compiled_grid can take the grid:
+    run_compiled(prepared, y, loss, alphas, betas) runs it, by default in this process
+    (compiled at the first call if need be); the window passes its worker process's, or None
+    for NumPy. NumPy's forward passes are the engine's (core.engine.stacked), chunk by chunk;
+    float64 reproduces the engine to the last bit.
     """
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}")
     aa, bb = np.meshgrid(np.asarray(alphas, float), np.asarray(betas, float))
+    if (dtype == np.float32 and run_compiled is not None
+            and compiled_grid.unavailable(plan, loss, dtype) is None):
+        prepared = compiled_grid.prepare(plan, plane.center, plane.d1, plane.d2, x)
+        values = run_compiled(prepared, y, loss, aa, bb)
+        if values is not None:
+            return values.reshape(aa.shape)
     aa_flat, bb_flat = aa.ravel(), bb.ravel()
     forward_on = PlaneForward(plan, plane.center, plane.d1, plane.d2, x, dtype)
     chunk = chunk or forward_on.chunk()

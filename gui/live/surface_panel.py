@@ -25,6 +25,7 @@ from core.training.race import MAX_STEPS, RaceError, race
 from core.training.trainer import data_mismatch
 from core.training.live_state import LiveState
 from core.training.progress import Progress
+from gui.live import grid_process
 from gui.live.plot_tools import on_screen, plot_over_notes
 from gui.live.race_layer import RaceLayer
 from gui.live.surface_arrows import SurfaceArrows
@@ -190,7 +191,7 @@ class SurfacePanel(QWidget):
             self._future.cancel()
         self._pending = (plan, plane, ext, x, y, batch)
         self._future = self._pool.submit(_quiet_grid, plan, plane, alphas, betas, x, y,
-                                         self.live.loss)
+                                         self.live.loss, grid_process.SHARED.runner())
         self._poll.start()
 
     def _regrid(self) -> None:
@@ -425,7 +426,11 @@ def _quiet_race(network, data, settings, steps, plane):
         return race(network, data, settings, steps, plane=plane)
 
 
-def _quiet_grid(plan, plane, alphas, betas, x, y, loss) -> np.ndarray:
-    """The grid in the background; overflow far out on the plane just gives inf, drawn as such."""
+def _quiet_grid(plan, plane, alphas, betas, x, y, loss, run_compiled) -> np.ndarray:
+    """The grid in the background; overflow far out on the plane just gives inf, drawn as such.
+    run_compiled: the grid worker process's, once it is ready (else None: NumPy's). It is asked
+    for in the GUI thread: this thread runs at the lowest priority, and on a busy machine it
+    would hold the GIL through the worker's start while the window waited for it."""
     with np.errstate(all="ignore"):
-        return surface.grid_losses(plan, plane, alphas, betas, x, y, loss, dtype=np.float32)
+        return surface.grid_losses(plan, plane, alphas, betas, x, y, loss, dtype=np.float32,
+                                   run_compiled=run_compiled)
