@@ -1,5 +1,7 @@
 """The trainer: updates against finite differences, frozen parameters, rollback, determinism,
 edits during a run, epochs and accuracy."""
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -212,6 +214,29 @@ def test_trajectory_stays_within_its_memory_budget():
         t.append(step, np.full(1000, float(step)))
     assert len(t) <= 32
     np.testing.assert_array_equal(t.thetas[:, 0], t.steps.astype(float))
+
+
+def test_a_full_trajectory_thins_out_in_place():
+    # Halving once copied the whole buffer into a temporary (fresh memory: 125 ms for 33 MB).
+    t = Trajectory(512, max_bytes=8 * 512 * 256)
+    for step in range(256):
+        t.append(step, np.full(512, float(step)))
+    tracemalloc.start()
+    try:
+        t.append(256, np.full(512, 256.0))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 512 * 256 / 8, f"halving allocated {peak} bytes"
+    np.testing.assert_array_equal(t.steps, np.arange(0, 257, 2))
+    np.testing.assert_array_equal(t.thetas[:, -1], t.steps.astype(float))
+
+
+def test_snapshots_of_a_big_net_write_about_one_page_a_step():
+    for n, stride in ((25, 1), (512, 1), (513, 2), (2778, 8), (101_770, 256)):
+        t = Trajectory(n)
+        assert t.stride == stride
+        assert n / t.stride <= 512 < (n / (t.stride // 2) if t.stride > 1 else np.inf)
 
 
 def test_adopt_document_takes_edits_and_keeps_training_progress():
