@@ -107,6 +107,32 @@ def test_divergence_rolls_back_and_names_step_and_edge():
     assert trainer.step_count == err.step - 1
 
 
+def test_a_weight_that_overflows_is_rolled_back_and_the_optimizer_restarts():
+    # Only the output bias trains; targets of 1 drive it up while the loss stays finite, until
+    # momentum carries it past float32's largest value: the update itself is what fails.
+    net = small_net()
+    net.set_activation("n5", "sigmoid")
+    for eid in list(net.edges):
+        net.set_edge_frozen(eid, True)
+    net.set_frozen("n3", True)
+    net.set_frozen("n4", True)
+    x = np.random.default_rng(0).normal(size=(40, 2))
+    data = make_data(x, np.ones((40, 1)), task="classification")
+    settings = TrainingSettings(optimizer="momentum", learning_rate=1e38, loss="bce",
+                                precision="float32", batch_size=8)
+    trainer = Trainer(net, data, settings)
+    snapshots = []
+    with pytest.raises(Diverged, match="a weight became infinite") as info:
+        for _ in range(100):
+            snapshots.append(trainer.plan.flatten(trainer.params).copy())
+            trainer.step()
+    assert info.value.step == len(snapshots) > 2 and trainer.step_count == info.value.step - 1
+    np.testing.assert_array_equal(trainer.plan.flatten(trainer.params), snapshots[-1])
+    assert trainer.optimizer.state == {} and trainer.optimizer.t == 0
+    trainer.set_settings(TrainingSettings(**{**settings.to_dict(), "learning_rate": 1e-3}))
+    assert np.isfinite(trainer.step().loss) and trainer.params.all_finite()
+
+
 def test_one_seed_gives_one_run_bit_for_bit():
     data = regression_data(n=40)
     settings = TrainingSettings(optimizer="momentum", learning_rate=0.05, batch_size=8,
