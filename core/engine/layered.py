@@ -39,7 +39,8 @@ def chain_loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.nd
         else:
             nets.append(None)
             acts.append(act.inplace(z))
-    result = LOSSES[loss].compute(nets[-1].T, acts[-1].T, np.asarray(y, dtype=x.dtype))
+    result = LOSSES[loss].compute_reusing(nets[-1].T, acts[-1].T, np.asarray(y, dtype=x.dtype),
+                                          plan.buffer)
     grads = Params([np.empty(lv.shape, b.dtype) for lv in plan.levels], np.empty_like(b)) \
         if out is None else out
     grads.biases[: plan.n_inputs] = 0.0
@@ -69,15 +70,8 @@ def chain_loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.nd
 def _level_buffers(plan: Plan, b: int, dtype: np.dtype) -> tuple[tuple[np.ndarray, ...], ...]:
     """Per level (z then a in place, f', dL/da) for a batch of b: reused from step to step
     like Plan.work_buffers, since allocating them afresh was a third of a small net's step."""
-    key = ("chain", b, np.dtype(dtype).str)
-    found = plan.buffers.get(key)
-    if found is None:
-        if len(plan.buffers) > 4:  # batch sizes change rarely; keep the cache small
-            plan.buffers.clear()
-        found = plan.buffers[key] = tuple(
-            tuple(np.empty((lv.stop - lv.start, b), dtype) for _ in range(3))
-            for lv in plan.levels)
-    return found
+    return plan.buffer(("chain", b, np.dtype(dtype).str), lambda: tuple(
+        tuple(np.empty((lv.stop - lv.start, b), dtype) for _ in range(3)) for lv in plan.levels))
 
 
 def _keeps_output_only(act: Activation) -> bool:
