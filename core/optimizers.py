@@ -76,7 +76,10 @@ class Optimizer:
                 or len(self._flat) != len(self.slots) + 1:
             return False
         views, state = self._views, self.state
-        return all(slot in views and state.get(slot) is views[slot] for slot in self.slots)
+        for slot in self.slots:
+            if state.get(slot) is not views.get(slot, slot):
+                return False
+        return True
 
     def _adopt_flat(self, p: np.ndarray, views: Callable[[np.ndarray], list[np.ndarray]]) -> None:
         """Move the state into flat vectors (zeros where it has none of the right shape)."""
@@ -306,6 +309,8 @@ def clip_gradients(grads: list[np.ndarray], clip_norm: float, clip_value: float)
 
     Returns the global norm before any clipping (inf or nan if a gradient is not finite).
     """
+    if len(grads) == 1 and clip_value <= 0 and clip_norm <= 0:  # a training step, every step
+        return math.sqrt(float(np.vdot(grads[0], grads[0])))  # the sum below of one term
     norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
     if clip_value > 0:
         for g in grads:

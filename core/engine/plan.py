@@ -59,7 +59,8 @@ class Plan:
     chain: bool  # a plain layered net: each level reads exactly the one before (fast path)
     # Each input row's feature of the data's columns (core.features), None: its own column.
     features: tuple[Feature | None, ...] = ()
-    # Work buffers reused by training steps, keyed by (batch size, dtype): allocating a few MB
+    # Work buffers reused by training steps, keyed by (batch size, dtype), and what a step
+    # reads from the plan in a form worked out once (see Plan.buffer): allocating a few MB
     # afresh every step costs more in page faults than the matrix products themselves.
     buffers: dict = field(default_factory=dict, compare=False, repr=False)
 

@@ -103,11 +103,13 @@ class Trajectory:
 
     def append_taken(self, step: int, flat: np.ndarray, index: np.ndarray) -> None:
         """append(step, flat[index]), gathered straight into the kept row (no new array)."""
+        if step % self.stride:  # wants(step), without a call: every training step asks
+            return
         row = self._row_for(step)
         if row is None:
             return
         if flat.dtype == self._theta.dtype:
-            np.take(flat, index, out=self._theta[row], mode="clip")  # index is in range
+            flat.take(index, out=self._theta[row], mode="clip")  # index is in range
         else:
             self._theta[row] = flat[index]
 
