@@ -1,7 +1,9 @@
 """Optimisers, learning-rate schedules and gradient clipping, on lists of NumPy arrays.
 
 Parameters and gradients are parallel lists (one weight matrix per level, then the biases).
-Updates happen in place. The caller zeroes the gradient of frozen and absent weights first;
+Updates happen in place, or, for one flat vector, into a second vector (step_flat's `out`: the
+trainer keeps the previous parameters there for a rollback instead of copying them). The
+caller zeroes the gradient of frozen and absent weights first;
 every rule below then leaves those entries exactly where they are. All state lives in
 `Optimizer.state` (slot -> one array per parameter array) so the trainer can carry it across
 a change of the graph's structure.
@@ -39,7 +41,9 @@ class Optimizer:
         self.s = settings
         self.state: dict[str, list[np.ndarray]] = {}
         self.t = 0
-        self._flat: dict[str, np.ndarray] = {}  # step_flat's state; self.state holds views
+        # step_flat's state, one flat vector per slot (self.state holds views into them), and
+        # "scratch": two vectors for its intermediate results
+        self._flat: dict[str, Any] = {}
 
     def reset(self) -> None:
         self.state, self.t = {}, 0
@@ -54,8 +58,10 @@ class Optimizer:
         return None
 
     def step_flat(self, p: np.ndarray, g: np.ndarray, lr: float,
-                  views: Callable[[np.ndarray], list[np.ndarray]]) -> None:
-        """The same update on one flat vector of every parameter, one NumPy call per operation.
+                  views: Callable[[np.ndarray], list[np.ndarray]],
+                  out: np.ndarray | None = None) -> None:
+        """The same update on one flat vector of every parameter, one NumPy call per operation
+        and no new arrays; the new parameters go into `out` (p itself when None).
 
         Element-wise rules give the same numbers as step() on the arrays. `views(flat)` cuts
         a flat vector into the parameter arrays: `state` stays a list of arrays per slot
@@ -65,7 +71,7 @@ class Optimizer:
         if not self._flat_current(p):
             self._adopt_flat(p, views)
         self.t += 1
-        self._update(p, g, lr, self._flat)
+        self._update(p, g, lr, self._flat, p if out is None else out)
 
     def flat_state(self, p: np.ndarray,
                    views: Callable[[np.ndarray], list[np.ndarray]]) -> list[np.ndarray]:
@@ -77,17 +83,20 @@ class Optimizer:
     def _flat_current(self, p: np.ndarray) -> bool:
         # Called every step: plain lookups rather than building sets. _adopt_flat gives
         # _flat exactly the slots and "scratch", so lengths and identities decide.
-        scratch = self._flat.get("scratch")
+        scratch = self._flat.get("scratch", (None,))[0]
         if scratch is None or scratch.shape != p.shape or scratch.dtype != p.dtype \
                 or len(self.state) != len(self.slots) \
                 or len(self._flat) != len(self.slots) + 1:
             return False
         views, state = self._views, self.state
-        return all(slot in views and state.get(slot) is views[slot] for slot in self.slots)
+        for slot in self.slots:
+            if state.get(slot) is not views.get(slot, slot):
+                return False
+        return True
 
     def _adopt_flat(self, p: np.ndarray, views: Callable[[np.ndarray], list[np.ndarray]]) -> None:
         """Move the state into flat vectors (zeros where it has none of the right shape)."""
-        self._flat = {"scratch": np.empty_like(p)}
+        self._flat = {"scratch": (np.empty_like(p), np.empty_like(p))}
         self._views = {}
         for slot in self.slots:
             flat = np.zeros_like(p)
@@ -106,16 +115,37 @@ class Optimizer:
             self.state = {slot: [np.zeros_like(p) for p in params] for slot in self.slots}
         self.t += 1
         for i, (p, g) in enumerate(zip(params, grads)):
-            self._update(p, g, lr, {slot: arrays[i] for slot, arrays in self.state.items()})
+            self._update(p, g, lr, {slot: arrays[i] for slot, arrays in self.state.items()}, p)
 
-    def _update(self, p: np.ndarray, g: np.ndarray, lr: float, st: dict[str, np.ndarray]) -> None:
+    def _update(self, p: np.ndarray, g: np.ndarray, lr: float, st: dict[str, Any],
+                out: np.ndarray) -> None:
+        """The rule: the new parameters into `out` (which may be p), the state in st updated.
+
+        Written as in-place operations into st's scratch vectors (fresh arrays when st has
+        none): the textbook expression's operations in its order, so every form gives the
+        same numbers bit for bit (tests/core/test_training_speed.py holds them to it).
+        """
         raise NotImplementedError
 
 
-def _scaled(g: np.ndarray, lr: float, st: dict[str, np.ndarray]) -> np.ndarray:
-    """lr * g, into step_flat's scratch vector when there is one (no allocation per step)."""
+def _work(st: dict[str, Any], like: np.ndarray, k: int = 0) -> np.ndarray:
+    """Scratch vector k of step_flat (no allocation per step), else a new array like `like`."""
     scratch = st.get("scratch")
-    return lr * g if scratch is None else np.multiply(g, lr, out=scratch)
+    return np.empty_like(like) if scratch is None else scratch[k]
+
+
+def _scaled(g: np.ndarray, lr: float, st: dict[str, Any]) -> np.ndarray:
+    """lr * g, into scratch vector 0."""
+    return np.multiply(g, lr, out=_work(st, g))
+
+
+def _divided_by_root(num: np.ndarray, acc: np.ndarray, eps: float, st: dict[str, Any]
+                     ) -> np.ndarray:
+    """num / (sqrt(acc) + eps) into num (scratch vector 0), sqrt into scratch vector 1."""
+    den = np.sqrt(acc, out=_work(st, acc, 1))
+    den += eps
+    num /= den
+    return num
 
 
 def _sgd_kernel(p, g, lr, st, t, h):
@@ -167,8 +197,8 @@ class SGD(Optimizer):
 
     kernel = staticmethod(_sgd_kernel)
 
-    def _update(self, p, g, lr, st):
-        p -= _scaled(g, lr, st)
+    def _update(self, p, g, lr, st, out):
+        np.subtract(p, _scaled(g, lr, st), out=out)
 
 
 class Momentum(Optimizer):
@@ -178,11 +208,11 @@ class Momentum(Optimizer):
     slots = ("velocity",)
     kernel = staticmethod(_momentum_kernel)
 
-    def _update(self, p, g, lr, st):
+    def _update(self, p, g, lr, st, out):
         v = st["velocity"]
         v *= self.s.momentum
         v -= _scaled(g, lr, st)
-        p += v
+        np.add(p, v, out=out)
 
 
 class Nesterov(Optimizer):
@@ -196,13 +226,13 @@ class Nesterov(Optimizer):
     slots = ("velocity",)
     kernel = staticmethod(_nesterov_kernel)
 
-    def _update(self, p, g, lr, st):
+    def _update(self, p, g, lr, st, out):
         v = st["velocity"]
         mu = self.s.momentum
-        p -= mu * v
+        np.subtract(p, np.multiply(v, mu, out=_work(st, v, 1)), out=out)  # p - mu v
         v *= mu
         v -= _scaled(g, lr, st)
-        p += (1.0 + mu) * v
+        out += np.multiply(v, 1.0 + mu, out=_work(st, v, 1))  # + (1 + mu) v
 
 
 class Adagrad(Optimizer):
@@ -212,10 +242,10 @@ class Adagrad(Optimizer):
     slots = ("sum_sq",)
     kernel = staticmethod(_adagrad_kernel)
 
-    def _update(self, p, g, lr, st):
+    def _update(self, p, g, lr, st, out):
         acc = st["sum_sq"]
-        acc += g * g
-        p -= lr * g / (np.sqrt(acc) + self.s.epsilon)
+        acc += np.multiply(g, g, out=_work(st, g))
+        np.subtract(p, _divided_by_root(_scaled(g, lr, st), acc, self.s.epsilon, st), out=out)
 
 
 class RMSprop(Optimizer):
@@ -225,12 +255,14 @@ class RMSprop(Optimizer):
     slots = ("mean_sq",)
     kernel = staticmethod(_rmsprop_kernel)
 
-    def _update(self, p, g, lr, st):
+    def _update(self, p, g, lr, st, out):
         e = st["mean_sq"]
         rho = self.s.rho
         e *= rho
-        e += (1.0 - rho) * g * g
-        p -= lr * g / (np.sqrt(e) + self.s.epsilon)
+        sq = np.multiply(g, 1.0 - rho, out=_work(st, g))  # (1 - rho) g g, in that order
+        sq *= g
+        e += sq
+        np.subtract(p, _divided_by_root(_scaled(g, lr, st), e, self.s.epsilon, st), out=out)
 
 
 class Adam(Optimizer):
@@ -242,16 +274,22 @@ class Adam(Optimizer):
     slots = ("m", "v")
     kernel = staticmethod(_adam_kernel)
 
-    def _update(self, p, g, lr, st):
+    def _update(self, p, g, lr, st, out):
         b1, b2 = self.s.beta1, self.s.beta2
         m, v = st["m"], st["v"]
         m *= b1
-        m += (1.0 - b1) * g
+        m += np.multiply(g, 1.0 - b1, out=_work(st, g))
         v *= b2
-        v += (1.0 - b2) * g * g
-        m_hat = m / (1.0 - b1**self.t)
-        v_hat = v / (1.0 - b2**self.t)
-        p -= lr * m_hat / (np.sqrt(v_hat) + self.s.epsilon)
+        sq = np.multiply(g, 1.0 - b2, out=_work(st, g))  # (1 - b2) g g, in that order
+        sq *= g
+        v += sq
+        step = np.divide(m, 1.0 - b1**self.t, out=_work(st, m))  # m_hat
+        step *= lr  # lr m_hat
+        v_hat = np.divide(v, 1.0 - b2**self.t, out=_work(st, v, 1))
+        np.sqrt(v_hat, out=v_hat)
+        v_hat += self.s.epsilon
+        step /= v_hat
+        np.subtract(p, step, out=out)
 
 
 class MinibatchLoss(Protocol):
@@ -309,7 +347,11 @@ class Newton(Optimizer):
         return None
 
     def step_flat(self, p: np.ndarray, g: np.ndarray, lr: float,
-                  views: Callable[[np.ndarray], list[np.ndarray]]) -> None:
+                  views: Callable[[np.ndarray], list[np.ndarray]],
+                  out: np.ndarray | None = None) -> None:
+        if out is not None and out is not p:  # the trainer's second buffer: start from p there
+            np.copyto(out, p)
+            p = out
         self.t += 1
         loss, self.rejected = self.loss, 0
         if loss is None or not loss.free.size:
@@ -386,6 +428,8 @@ def clip_gradients(grads: list[np.ndarray], clip_norm: float, clip_value: float)
 
     Returns the global norm before any clipping (inf or nan if a gradient is not finite).
     """
+    if len(grads) == 1 and clip_value <= 0 and clip_norm <= 0:  # a training step, every step
+        return math.sqrt(float(np.vdot(grads[0], grads[0])))  # the sum below of one term
     norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
     if clip_value > 0:
         for g in grads:
