@@ -72,7 +72,8 @@ def textbook(name, p, g, lr, st, t, s):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("name", sorted(OPTIMIZER_CLASSES))
+@pytest.mark.parametrize("name", sorted(n for n, o in OPTIMIZER_CLASSES.items()
+                                        if not o.second_order))  # Newton: tests/core/test_newton.py
 def test_in_place_updates_give_the_textbook_expressions_numbers_bit_for_bit(name, dtype):
     settings = TrainingSettings(optimizer=name, momentum=0.9, rho=0.9)
     opt = make_optimizer(settings)
