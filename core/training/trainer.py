@@ -103,6 +103,12 @@ class Trainer:
                     moved = self._carry_over(old, plan, Params(arrays[:-1], arrays[-1]), zero=True)
                     new = plan.unflatten(moved)
                     self.optimizer.state[slot] = new.arrays()
+            if self.last_gradients is not None:
+                # In the new plan's shapes (zero for new parameters): a frame reported after
+                # an edit and before the next step reads them (in the old shapes, an index
+                # past the old matrices killed the training process).
+                self.last_gradients = plan.unflatten(
+                    self._carry_over(old, plan, self.last_gradients, zero=True))
         self.plan, self.params = plan, params
         if old is None or old.n_parameters != plan.n_parameters:
             self.trajectory = Trajectory(plan.n_parameters)
