@@ -10,7 +10,7 @@ import contextlib
 from typing import Iterator
 
 import numpy as np
-from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QLineF, QPointF, QRectF, QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QUndoStack
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsLineItem, QGraphicsScene
 
@@ -120,11 +120,18 @@ class CanvasScene(QGraphicsScene):
         self._add_neuron_item(ids[0])
 
     def _on_neuron_removed(self, ids) -> None:
-        for i in ids:
-            for table in (self.neuron_items, self.edge_items):
-                item = table.pop(i, None)
-                if item is not None:
-                    self.removeItem(item)
+        # All items go before anyone hears of the selection: one event can remove several
+        # selected neurons, and a listener must not meet an item whose neuron is gone.
+        selected = False
+        with QSignalBlocker(self):
+            for i in ids:
+                for table in (self.neuron_items, self.edge_items):
+                    item = table.pop(i, None)
+                    if item is not None:
+                        selected = selected or item.isSelected()
+                        self.removeItem(item)
+        if selected:
+            self.selectionChanged.emit()
         self._edges_changed()
 
     def _on_edge_added(self, ids) -> None:
