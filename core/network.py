@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field, replace
 from itertools import compress
 from operator import attrgetter
-from typing import AbstractSet, Sequence
+from typing import AbstractSet, Iterator, Sequence
 
 import numpy as np
 
@@ -511,12 +511,22 @@ class Network:
     def to_dict(self) -> dict:
         return {
             "neurons": [_neuron_dict(n) for n in self.neurons.values()],
-            "edges": [
-                {"id": e.id, "source": e.source, "target": e.target, "weight": e.weight,
-                 "frozen": e.frozen}
-                for e in self.edges.values()
-            ],
+            "edges": [_edge_dict(e, e.weight, e.frozen) for e in self.edges.values()],
         }
+
+    def to_dict_in_slices(self, edges_per_slice: int) -> tuple[list[dict], Iterator[list[dict]]]:
+        """to_dict's neurons, and its edges a slice at a time, of the document as it is when
+        this is called (its weights and flags read now, at C speed): what writing a 51k-edge
+        net aside between other events needs. (An edge's id and ends never change.)"""
+        edges = list(self.edges.values())
+        weights = list(map(attrgetter("weight"), edges))
+        frozen = list(map(attrgetter("frozen"), edges))
+
+        def slices() -> Iterator[list[dict]]:
+            for start in range(0, len(edges), edges_per_slice):
+                part = slice(start, start + edges_per_slice)
+                yield list(map(_edge_dict, edges[part], weights[part], frozen[part]))
+        return [_neuron_dict(n) for n in self.neurons.values()], slices()
 
     @classmethod
     def from_dict(cls, data: dict) -> "Network":
@@ -609,6 +619,11 @@ def _neuron_dict(n: Neuron) -> dict:
     if n.feature is not None:  # absent when unset: files without features stay as they were
         d["feature"] = n.feature.to_dict()
     return d
+
+
+def _edge_dict(e: Edge, weight: float, frozen: bool) -> dict:
+    return {"id": e.id, "source": e.source, "target": e.target, "weight": weight,
+            "frozen": frozen}
 
 
 def _floats(values: dict) -> dict[str, float]:
