@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, replace
-from itertools import compress
-from operator import attrgetter
+from itertools import compress, repeat
+from operator import attrgetter, is_
 from typing import AbstractSet, Iterator, Sequence
 
 import numpy as np
@@ -89,7 +89,7 @@ class Network:
         # Bumped on every structural change: a compiled plan remembers the version it was built from.
         self.structure_version = 0
         self._next_id: dict[str, int] = {}
-        self._aligned: dict[str, tuple] = {}  # see _items_at
+        self._aligned: dict[tuple, tuple] = {}  # see _items_at
         self._wiring_cache: tuple | None = None  # see _wiring
 
     # ----- queries -------------------------------------------------------------------------
@@ -426,14 +426,19 @@ class Network:
                 raise NetworkError(f"the {what} of {ids[bad[0]]} would be {values[bad[0]]}, "
                                    f"not a finite number")
         for what, items, ids, values in parts:
-            found, at = self._items_at(items, ids, keep)
+            found, at = self._items_at(items, ids)
             numbers = (values if at is None else values[at]).astype(float).tolist()
+            # Every value written, then the few kept ones put back: cheaper than leaving them
+            # out of 51k (and no one hears of the document before the event).
+            kept = [(item, getattr(item, what)) for item in map(items.get, keep) if item]
             if what == "weight":  # plain assignments: setattr() tripled the cost
                 for edge, number in zip(found, numbers):
                     edge.weight = number
             else:
                 for neuron, number in zip(found, numbers):
                     neuron.bias = number
+            for item, value in kept:
+                setattr(item, what, value)
         self.changed.emit(Change("values"))
 
     def weights_of(self, edge_ids: Sequence[str]) -> np.ndarray:
@@ -444,28 +449,24 @@ class Network:
             raise NetworkError("weights_of: an edge the document does not have")
         return np.fromiter(map(attrgetter("weight"), found), float, len(found))
 
-    def _items_at(self, items: dict, ids: Sequence[str], keep: AbstractSet[str] = frozenset()
-                  ) -> tuple[list, np.ndarray | None]:
-        """The items named by `ids` that the document has and `keep` does not name, and their
-        positions in `ids` (None: all of them). Remembered for the last tuple of ids asked
-        about, until the structure changes: a training frame's ids are the same tuple frame
-        after frame (gui/live/training_link.py), and looking 51k freshly unpickled strings up
-        cost 25 ms a frame."""
-        key = "edges" if items is self.edges else "neurons"
+    def _items_at(self, items: dict, ids: Sequence[str]) -> tuple[list, np.ndarray | None]:
+        """The items named by `ids` that the document has, and their positions in `ids`
+        (None: all of them). Remembered for each of the last few tuples of ids asked about
+        until the structure changes: a training frame's ids are one tuple frame after frame
+        (gui/live/training_link.py), the edge drawing's another, and looking 51k freshly
+        unpickled strings up cost 25 ms a frame."""
+        key = (id(ids), items is self.edges)
         cached = self._aligned.get(key)
         if cached is not None and cached[0] is ids and cached[1] == self.structure_version:
-            found, at = cached[2], cached[3]
-        else:
-            found = list(map(items.get, ids))
-            at = None
-            if any(item is None for item in found):
-                at = np.array([k for k, item in enumerate(found) if item is not None], np.intp)
-                found = [item for item in found if item is not None]
-            self._aligned[key] = (ids, self.structure_version, found, at)
-        if keep:
-            mask = [item.id not in keep for item in found]
-            at = (np.arange(len(ids)) if at is None else at)[np.array(mask, bool)]
-            found = list(compress(found, mask))
+            return cached[2], cached[3]
+        found = list(map(items.get, ids))
+        at = None
+        if any(map(is_, found, repeat(None))):  # ids the document no longer has
+            at = np.flatnonzero([item is not None for item in found])
+            found = list(compress(found, (item is not None for item in found)))
+        if len(self._aligned) >= 4:
+            self._aligned.clear()
+        self._aligned[key] = (ids, self.structure_version, found, at)
         return found, at
 
     def replace_with(self, other: "Network", copy: bool = True) -> None:
@@ -588,6 +589,13 @@ class Network:
         return self.to_dict() == other.to_dict()
 
     def _structure_changed(self, change: Change) -> None:
+        wiring = self._wiring_cache
+        if wiring is not None and wiring[0] == self.structure_version and \
+                change.kind in ("neuron_added", "neuron_changed", "edge_changed"):
+            # The same edges: the index stays (adding a neuron, then wiring it, rebuilt it)
+            for nid in change.ids if change.kind == "neuron_added" else ():
+                wiring[1][nid], wiring[2][nid] = [], []
+            self._wiring_cache = (self.structure_version + 1, *wiring[1:])
         self.structure_version += 1
         self.changed.emit(replace(change, structural=True))
 

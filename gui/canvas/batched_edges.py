@@ -5,7 +5,8 @@ every pan and zoom crawl; drawing the lines at once on every frame stopped the w
 ms each time."""
 from __future__ import annotations
 
-from itertools import compress
+from itertools import compress, repeat
+from operator import is_
 
 import numpy as np
 from PySide6.QtCore import QLineF, QRectF
@@ -97,7 +98,7 @@ class BatchedEdgesItem(QGraphicsItem):
         self._added, self._removed = set(), set()
         ids = tuple(net.edges)  # lines in document order: values are read in that order
         lines = list(map(self._line_of.get, ids))
-        if any(line is None for line in lines):  # (every change is reported: never so far)
+        if any(map(is_, lines, repeat(None))):  # (every change is reported: never so far)
             self._relayout(net)
             return
         self._ids, self._line_list = ids, lines
