@@ -198,7 +198,7 @@ class Network:
         neuron = Neuron(nid, role, activation, _finite(bias, "bias"), str(label), _finite(x, "x"),
                         _finite(y, "y"), bool(frozen), _check_feature(feature))
         self.neurons = _insert(self.neurons, nid, neuron, index)
-        self._structure_changed(Change("neuron_added", (nid,)))
+        self._structure_changed(Change("neuron_added", (nid,)), _Rewire(neurons_added=(nid,)))
         return neuron
 
     def remove_neuron(self, nid: str) -> tuple[Neuron, int, list[tuple[int, Edge]]]:
@@ -232,6 +232,8 @@ class Network:
             del self.neurons[n.id]
         if edges or neurons:
             ids = (*(n.id for _, n in neurons), *(e.id for _, e in edges))
+            # (The wiring index is dropped: following a neuron's removal touches the lists of
+            # all its 800 neighbours, more than building it again when next asked.)
             self._structure_changed(Change("neuron_removed" if neurons else "edge_removed", ids))
         return neurons, edges
 
@@ -244,8 +246,10 @@ class Network:
         if eid in self.edges or eid in self.neurons:
             raise NetworkError(f"the id {eid!r} is already in use")
         edge = Edge(eid, source, target, _finite(weight, "weight"), bool(frozen))
+        appended = index is None or index >= len(self.edges)
         self.edges = _insert(self.edges, eid, edge, index)
-        self._structure_changed(Change("edge_added", (eid,)))
+        self._structure_changed(Change("edge_added", (eid,)),
+                                _Rewire(added=[edge]) if appended else None)
         return edge
 
     def connect_many(self, pairs: list[tuple[str, str]], weights: list[float] | None = None,
@@ -280,7 +284,8 @@ class Network:
             new_edges.append(Edge(eid, s, t, float(w)))
         for edge in new_edges:
             self.edges[edge.id] = edge
-        self._structure_changed(Change("edge_added", tuple(e.id for e in new_edges)))
+        self._structure_changed(Change("edge_added", tuple(e.id for e in new_edges)),
+                                _Rewire(added=new_edges))
         return new_edges
 
     def restore_edges(self, indexed: list[tuple[int, Edge]]) -> None:
@@ -322,18 +327,17 @@ class Network:
     def disconnect(self, eid: str) -> Edge:
         edge = self.edge(eid)
         del self.edges[eid]
-        self._structure_changed(Change("edge_removed", (eid,)))
+        self._structure_changed(Change("edge_removed", (eid,)), _Rewire(removed=[edge]))
         return edge
 
     def disconnect_many(self, eids: list[str]) -> None:
         """Remove several edges: one event (a neuron's 800 edges, one by one, cost each view
         800 updates)."""
-        for eid in eids:
-            self.edge(eid)
+        removed = [self.edge(eid) for eid in eids]
         for eid in eids:
             del self.edges[eid]
         if eids:
-            self._structure_changed(Change("edge_removed", tuple(eids)))
+            self._structure_changed(Change("edge_removed", tuple(eids)), _Rewire(removed=removed))
 
     # ----- value edits ---------------------------------------------------------------------
     def set_weight(self, eid: str, weight: float) -> None:
@@ -342,7 +346,7 @@ class Network:
 
     def set_edge_frozen(self, eid: str, frozen: bool) -> None:
         self.edge(eid).frozen = bool(frozen)
-        self._structure_changed(Change("edge_changed", (eid,)))
+        self._structure_changed(Change("edge_changed", (eid,)), _Rewire())
 
     def set_bias(self, nid: str, bias: float) -> None:
         self.neuron(nid).bias = _finite(bias, "bias")
@@ -351,7 +355,7 @@ class Network:
     def set_activation(self, nid: str, activation: str) -> None:
         _check_activation(activation)
         self.neuron(nid).activation = activation
-        self._structure_changed(Change("neuron_changed", (nid,)))
+        self._structure_changed(Change("neuron_changed", (nid,)), _Rewire())
 
     def set_label(self, nid: str, label: str) -> None:
         self.neuron(nid).label = str(label)
@@ -360,11 +364,11 @@ class Network:
     def set_feature(self, nid: str, feature: Feature | None) -> None:
         """What an input neuron computes from the data's columns (None: its own column)."""
         self.neuron(nid).feature = _check_feature(feature)
-        self._structure_changed(Change("neuron_changed", (nid,)))
+        self._structure_changed(Change("neuron_changed", (nid,)), _Rewire())
 
     def set_frozen(self, nid: str, frozen: bool) -> None:
         self.neuron(nid).frozen = bool(frozen)
-        self._structure_changed(Change("neuron_changed", (nid,)))
+        self._structure_changed(Change("neuron_changed", (nid,)), _Rewire())
 
     def set_role(self, nid: str, role: str) -> None:
         """Change a neuron's role; refused if its existing edges would become invalid."""
@@ -376,7 +380,7 @@ class Network:
         if role == "output" and self.outgoing(nid):
             raise NetworkError(f"{n.name} has outgoing edges, so it cannot become an output")
         n.role = role
-        self._structure_changed(Change("neuron_changed", (nid,)))
+        self._structure_changed(Change("neuron_changed", (nid,)), _Rewire())
 
     def move_neuron(self, nid: str, x: float, y: float) -> None:
         n = self.neuron(nid)
@@ -588,16 +592,40 @@ class Network:
         """Equal contents, order and ids (what undo and file round trips must preserve)."""
         return self.to_dict() == other.to_dict()
 
-    def _structure_changed(self, change: Change) -> None:
+    def _structure_changed(self, change: Change, rewire: "_Rewire | None" = None) -> None:
+        """Bump the structure version and say so. `rewire`: how the edges changed, so the
+        wiring index follows (each rebuild of it is a pass over every edge); None when they
+        changed in a way it does not follow (their order): it is made again when next asked."""
         wiring = self._wiring_cache
-        if wiring is not None and wiring[0] == self.structure_version and \
-                change.kind in ("neuron_added", "neuron_changed", "edge_changed"):
-            # The same edges: the index stays (adding a neuron, then wiring it, rebuilt it)
-            for nid in change.ids if change.kind == "neuron_added" else ():
-                wiring[1][nid], wiring[2][nid] = [], []
-            self._wiring_cache = (self.structure_version + 1, *wiring[1:])
+        if wiring is not None and wiring[0] == self.structure_version:
+            if rewire is None:
+                self._wiring_cache = None
+            else:
+                rewire.apply(*wiring[1:])
+                self._wiring_cache = (self.structure_version + 1, *wiring[1:])
         self.structure_version += 1
         self.changed.emit(replace(change, structural=True))
+
+
+@dataclass
+class _Rewire:
+    """An edit's change to the wiring index (Network._wiring)."""
+
+    added: Sequence[Edge] = ()  # at the end of the edge order
+    removed: Sequence[Edge] = ()
+    neurons_added: Sequence[str] = ()
+
+    def apply(self, into: dict[str, list[Edge]], out: dict[str, list[Edge]]) -> None:
+        for nid in self.neurons_added:
+            into[nid], out[nid] = [], []
+        for e in self.added:
+            out[e.source].append(e)
+            into[e.target].append(e)
+        gone = {id(e) for e in self.removed}  # by identity: one pass over each list touched
+        for lists, ends in ((out, {e.source for e in self.removed}),
+                            (into, {e.target for e in self.removed})):
+            for nid in ends:
+                lists[nid] = [e for e in lists[nid] if id(e) not in gone]
 
 
 class _Targets:

@@ -196,8 +196,9 @@ def test_a_free_spot_is_the_nearest_grid_point_clear_of_every_neuron():
 
 
 def test_wiring_questions_follow_every_structure_edit():
-    """incoming, outgoing, find_edge and edge_refusal read an index kept per structure
-    version: after each edit of a random sequence they answer as a scan of every edge does."""
+    """incoming, outgoing, find_edge and edge_refusal read an index that each edit updates
+    (or drops): after each edit of a random sequence they answer as a scan of every edge
+    does."""
     import random
 
     from core import graph
@@ -222,24 +223,47 @@ def test_wiring_questions_follow_every_structure_edit():
                                                  s, t)
                     assert (reason is None) == (path is None and not found)
 
-    for step in range(60):
+    removals = []
+    for step in range(150):
         ids = list(net.neurons)
         s, t = rng.choice(ids), rng.choice(ids)
-        kind = rng.random()
-        if kind < 0.5 and net.edge_refusal(s, t) is None:
-            net.connect(s, t, 0.1)
-        elif kind < 0.6 and net.edges:
-            net.disconnect(rng.choice(list(net.edges)))
-        elif kind < 0.7:
-            net.remove_items([rng.choice(ids)], [])
+        edges = list(net.edges)
+        kind = rng.randrange(11)
+        if kind in (0, 1) and net.edge_refusal(s, t) is None:
+            net.connect(s, t, 0.1, index=rng.choice([None, 0, len(edges) // 2]))
+        elif kind == 2:
+            pairs = [(a, b) for a in ids for b in ids if net.edge_refusal(a, b) is None]
+            try:
+                net.connect_many(rng.sample(pairs, min(3, len(pairs))))
+            except NetworkError:
+                pass  # together they close a cycle
+        elif kind == 3 and edges:
+            net.disconnect(rng.choice(edges))
+        elif kind == 4 and edges:
+            net.disconnect_many(rng.sample(edges, min(3, len(edges))))
+        elif kind == 5:
+            removals.append(net.remove_items([rng.choice(ids)], rng.sample(edges, min(2, len(edges)))))
             net.add_neuron(rng.choice(["hidden", "output"]))
-        elif kind < 0.8:
-            net.set_role(s, "hidden")
-        elif kind < 0.9:
-            net.set_weight(next(iter(net.edges)), 0.5) if net.edges else None
-        else:
-            copy = net.copy()
-            net.replace_with(copy)
+        elif kind == 6 and removals:
+            _, removed = removals.pop()
+            try:
+                net.restore_edges([(i, e) for i, e in removed if e.source in net.neurons
+                                   and e.target in net.neurons])
+            except NetworkError:
+                pass  # their neurons have other edges now, closing a cycle
+        elif kind == 7:
+            try:
+                net.set_role(s, "hidden")
+            except NetworkError:
+                pass
+            net.set_activation(t, "relu")
+        elif kind == 8 and edges:
+            net.set_edge_frozen(rng.choice(edges), True)
+            net.set_weight(rng.choice(edges), 0.5)
+        elif kind == 9:
+            net.add_neuron("input")
+        elif kind == 10:
+            net.replace_with(net.copy())
         check()
 
 
