@@ -90,6 +90,9 @@ class Network:
         self.structure_version = 0
         self._next_id: dict[str, int] = {}
         self._aligned: dict[tuple, tuple] = {}  # see _items_at
+        # Bumped when edges (neurons) are added, removed or replaced: what _items_at found
+        # stays right through other edits (a neuron added leaves every Edge where it was).
+        self._set_versions = {"edges": 0, "neurons": 0}
         self._wiring_cache: tuple | None = None  # see _wiring
 
     # ----- queries -------------------------------------------------------------------------
@@ -459,9 +462,10 @@ class Network:
         until the structure changes: a training frame's ids are one tuple frame after frame
         (gui/live/training_link.py), the edge drawing's another, and looking 51k freshly
         unpickled strings up cost 25 ms a frame."""
-        key = (id(ids), items is self.edges)
+        kind = "edges" if items is self.edges else "neurons"
+        key, version = (id(ids), kind), self._set_versions[kind]
         cached = self._aligned.get(key)
-        if cached is not None and cached[0] is ids and cached[1] == self.structure_version:
+        if cached is not None and cached[0] is ids and cached[1] == version:
             return cached[2], cached[3]
         found = list(map(items.get, ids))
         at = None
@@ -470,7 +474,7 @@ class Network:
             found = list(compress(found, (item is not None for item in found)))
         if len(self._aligned) >= 4:
             self._aligned.clear()
-        self._aligned[key] = (ids, self.structure_version, found, at)
+        self._aligned[key] = (ids, version, found, at)
         return found, at
 
     def replace_with(self, other: "Network", copy: bool = True) -> None:
@@ -603,8 +607,17 @@ class Network:
             else:
                 rewire.apply(*wiring[1:])
                 self._wiring_cache = (self.structure_version + 1, *wiring[1:])
+        for kind in _SETS_CHANGED.get(change.kind, ()):
+            self._set_versions[kind] += 1
         self.structure_version += 1
         self.changed.emit(replace(change, structural=True))
+
+
+# Which sets of items a structural change adds to, removes from or replaces (neuron_changed
+# and edge_changed change items in place).
+_SETS_CHANGED = {"neuron_added": ("neurons",), "neuron_removed": ("neurons", "edges"),
+                 "edge_added": ("edges",), "edge_removed": ("edges",),
+                 "reset": ("neurons", "edges")}
 
 
 @dataclass

@@ -99,10 +99,11 @@ class IdsOnce:
 
     def outgoing(self, progress: Progress) -> Progress:
         ids = (progress.edge_ids, progress.bias_ids)
-        if self._ids is None or ids[0] is not self._ids[0] or ids[1] is not self._ids[1]:
-            self._number += 1  # a new plan: its ids go with this frame
+        if self._ids is None or not (_same(ids[0], self._ids[0]) and _same(ids[1], self._ids[1])):
+            self._number += 1  # other ids (a structure edit): they go with this frame
             self._ids = ids
             return replace(progress, ids_number=self._number)
+        self._ids = ids  # (equal: compared by identity from the next frame on)
         return replace(progress, edge_ids=None, bias_ids=None, ids_number=self._number)
 
     def incoming(self, progress: Progress) -> Progress:
@@ -112,3 +113,10 @@ class IdsOnce:
         if self._ids is None or progress.ids_number != self._number:
             raise ValueError(f"a frame names ids {progress.ids_number} that never came")
         return replace(progress, edge_ids=self._ids[0], bias_ids=self._ids[1])
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    """The same ids: the same tuple, or an equal one (a new plan after an edit that left the
+    edges as they were, such as adding a neuron: the window keeps the tuple it has, and with
+    it the document's lookups of them)."""
+    return a is b or a == b

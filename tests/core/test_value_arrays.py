@@ -59,6 +59,17 @@ def test_set_value_arrays_follows_structure_edits_and_float32():
     net.set_value_arrays(ids, -np.arange(len(ids), dtype=float), bias_ids, np.ones(len(bias_ids)))
     assert [e.weight for e in net.edges.values()] == [-k for k in range(1, len(ids))]
     assert all(n.bias == 1.0 for n in net.neurons.values() if n.role != "input")
+    # Undo of a deletion puts new Edge objects under the same ids: found again.
+    from core.edits import RemoveItems
+    edit = RemoveItems([bias_ids[0]], [])
+    edit.apply(net)
+    net.set_value_arrays(ids, np.full(len(ids), 2.0), bias_ids, np.ones(len(bias_ids)))
+    edit.revert(net)
+    net.set_value_arrays(ids, np.full(len(ids), 3.0), bias_ids, np.ones(len(bias_ids)))
+    assert all(e.weight == 3.0 for e in net.edges.values())
+    net.add_neuron("hidden")  # no edge changes: what was found still holds
+    net.set_value_arrays(ids, np.full(len(ids), 4.0), bias_ids, np.ones(len(bias_ids)))
+    assert all(e.weight == 4.0 for e in net.edges.values())
 
 
 @pytest.mark.parametrize("weights, message", [
@@ -121,6 +132,10 @@ def test_ids_go_once_per_plan_and_come_back_as_sent():
     assert [p.edge_ids for p in got] == [plan.edge_ids] * 3 + [other.edge_ids]
     assert [p.bias_ids for p in got] == [plan.bias_ids] * 3 + [other.bias_ids]
     assert got[1].edge_ids is got[2].edge_ids  # one tuple: the document remembers its lookups
+    again = compile_plan(net)  # compiled anew, the same ids: not sent again
+    assert again.edge_ids is not other.edge_ids
+    repeat = sender.outgoing(frame(again, np.zeros(len(again.edge_ids))))
+    assert repeat.edge_ids is None and receiver.incoming(repeat).edge_ids is got[-1].edge_ids
     np.testing.assert_array_equal(got[2].theta, plan.flatten(plan.unflatten(got[2].theta)))
     assert got[2].parameter_names == tuple(plan.parameter_names())
     with pytest.raises(ValueError):
