@@ -1,6 +1,7 @@
 """Editing a big net while it trains: how long the window stops answering when a neuron is
-added, an edge drawn to it, or a neuron deleted on a 784-64-10 net (51k edges), and how long
-opening it takes.
+added, an edge drawn to it, or a neuron deleted on a 784-64-10 net (51k edges), or when the
+unsaved net is autosaved (every 30 s while there are unsaved changes), and how long opening
+it takes.
 
 A 5 ms timer runs throughout; the longest gap between its ticks around an edit is the time
 the window could not answer. Reference in the same run: the longest gap with no edit (what
@@ -86,6 +87,8 @@ def main() -> None:
     load = os.getloadavg()[0]
     window.controller.run()
     pump(500)
+    frames = []  # training frames the window took during the rounds
+    window.controller.progress.connect(lambda p: frames.append(p.step))
 
     def longest_gap(action) -> tuple[float, float]:
         """The longest gap between ticks around `action`, and the window thread's CPU in it."""
@@ -120,12 +123,13 @@ def main() -> None:
         window.scene.connect_neurons(inputs[len(net.incoming(added))], added)
 
     results = {"no edit": [], "add a neuron": [], "connect an edge": [],
-               "delete a neuron (795 edges)": []}
+               "delete a neuron (795 edges)": [], "autosave": []}
     for _ in range(ROUNDS):  # interleaved: the machine's speed drifts
         results["no edit"].append(longest_gap(lambda: None))
         results["add a neuron"].append(longest_gap(add))
         results["connect an edge"].append(longest_gap(connect))
         results["delete a neuron (795 edges)"].append(longest_gap(delete))
+        results["autosave"].append(longest_gap(window.autosaver.autosave))
     steps = window.controller.latest.step if window.controller.latest else 0
     window.controller.pause()
     pump(200)
@@ -133,7 +137,8 @@ def main() -> None:
     for m in died:
         print("training process:", m)
     print(f"784-64-10, 50,816 edges; training {'DIED and was restarted' if died else 'ran'} "
-          f"({steps:,} steps); BLAS 1 thread in each process; load average "
+          f"({steps:,} steps, {len(frames)} frames taken by the window); BLAS 1 thread in "
+          f"each process; load average "
           f"{load:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"open in the window: median {statistics.median(opened):.2f} s "
           f"({', '.join(f'{t:.2f}' for t in opened)})")
