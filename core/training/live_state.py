@@ -70,9 +70,8 @@ class LiveState:
                 self._progress_version != self.network.structure_version:
             return None
         seen_progress, seen_plan, verdict = self._belongs
-        if seen_progress is not p or seen_plan is not plan:  # names compared once per pair
-            verdict = not p.parameter_names or \
-                tuple(p.parameter_names) == tuple(plan.parameter_names())
+        if seen_progress is not p or seen_plan is not plan:  # ids compared once per pair
+            verdict = p.edge_ids == plan.edge_ids and p.bias_ids == plan.bias_ids
             self._belongs = (p, plan, verdict)
         return p.theta if verdict else None
 

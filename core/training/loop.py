@@ -54,7 +54,7 @@ from core.settings import TrainingSettings
 from core.training import kernel_warmup
 from core.training.minibatch_probe import MinibatchProbe
 from core.training.trainer import Diverged, Evaluation, Trainer, TrainingError
-from core.training.progress import Progress, SeriesCopy
+from core.training.progress import IdsOnce, Progress, SeriesCopy
 from core.training.sharpness import SharpnessWatch
 
 FRAME_SECONDS = 1 / 30
@@ -72,6 +72,7 @@ def serve(commands, replies, network: Network, data: Dataset | None,
           settings: TrainingSettings, generation: int = 0) -> None:
     """The process's entry point; returns when told to quit or when the window is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in the terminal is the window's to handle
+    replies = _IdsOncePipe(replies)
     try:
         TrainingLoop(commands, replies, network, data, settings, generation).loop()
     except BrokenPipeError:
@@ -82,6 +83,20 @@ def serve(commands, replies, network: Network, data: Dataset | None,
         except (OSError, ValueError):
             pass
         raise
+
+
+class _IdsOncePipe:
+    """The reply pipe, sending each plan's ids with the first frame about it only (the
+    window's TrainingLink puts them back: core.training.progress.IdsOnce)."""
+
+    def __init__(self, connection) -> None:
+        self._connection = connection
+        self._ids = IdsOnce()
+
+    def send(self, message: tuple) -> None:
+        if message[0] in ("progress", "fresh_progress") and message[2] is not None:
+            message = (*message[:2], self._ids.outgoing(message[2]), *message[3:])
+        self._connection.send(message)
 
 
 class TrainingLoop:
@@ -313,9 +328,8 @@ class TrainingLoop:
             _series(trainer.train_accuracy), _series(trainer.test_accuracy), self._evaluation,
             plan.edge_ids, plan.edge_vector(params.weights), trainer.edge_gradients(),
             plan.bias_ids, params.biases[plan.bias_rows], trainer.level_gradient_norms(),
-            dict(self._health), plan.flatten(params), tuple(plan.parameter_names()),
-            self._adopted, self._sharpness.report(trainer),
-            self._probe.report(trainer) if self._probe is not None else None)
+            dict(self._health), self._adopted, sharpness=self._sharpness.report(trainer),
+            minibatch=self._probe.report(trainer) if self._probe is not None else None)
 
     def _trajectory_since(self, number: int, since_step: int) -> tuple:
         """The parameter path: its number, the steps it keeps, the snapshots after

@@ -102,28 +102,39 @@ class Trainer:
             raise TrainingError(problem)
         params = plan.pack(self.network)
         if old is not None:
-            kept = self._carry_over(old, plan, self.params)
-            params = plan.unflatten(kept)
+            carry = self._carry_over(old, plan)
+            params = plan.unflatten(carry(self.params, plan.flatten(params)))
             for slot, arrays in self.optimizer.state.items():
                 if len(arrays) == len(old.levels) + 1:
-                    moved = self._carry_over(old, plan, Params(arrays[:-1], arrays[-1]), zero=True)
-                    new = plan.unflatten(moved)
-                    self.optimizer.state[slot] = new.arrays()
+                    moved = carry(Params(arrays[:-1], arrays[-1]), np.zeros(plan.n_parameters))
+                    self.optimizer.state[slot] = plan.unflatten(moved).arrays()
+            if self.last_gradients is not None:
+                # In the new plan's shapes (zero for new parameters): a frame reported after
+                # an edit and before the next step reads them (in the old shapes, an index
+                # past the old matrices killed the training process).
+                self.last_gradients = plan.unflatten(
+                    carry(self.last_gradients, np.zeros(plan.n_parameters)))
         self.plan, self.params = plan, params
         if old is None or old.n_parameters != plan.n_parameters:
             self.trajectory = Trajectory(plan.n_parameters)
         self._edits.clear()
 
-    def _carry_over(self, old, plan, values: Params, zero: bool = False) -> np.ndarray:
-        """Values for the new plan's parameters: the old run's value unless the user edited it."""
-        old_values = dict(zip(old.parameter_names(), old.flatten(values)))
-        doc = plan.flatten(plan.pack(self.network))
-        out = np.zeros_like(doc) if zero else doc
-        for i, name in enumerate(plan.parameter_names()):
-            ident = name.removeprefix("bias:")
-            if name in old_values and ident not in self._edits.edited:
-                out[i] = old_values[name]
-        return out
+    def _carry_over(self, old, plan):
+        """A function taking values of the old plan's parameters (Params) and a flat vector
+        of the new plan's: that vector with the old run's value for every parameter both
+        plans have and the user did not edit. The parameters are matched by name once for
+        all the arrays carried (parameters, each optimiser slot, the last gradients)."""
+        old_at = dict(zip(old.parameter_names(), range(old.n_parameters)))
+        edited = self._edits.edited
+        pairs = [(i, old_at[name]) for i, name in enumerate(plan.parameter_names())
+                 if name in old_at and name.removeprefix("bias:") not in edited]
+        new_i, old_i = (np.array(p, dtype=np.intp) for p in zip(*pairs)) if pairs else \
+            (np.zeros(0, np.intp), np.zeros(0, np.intp))
+
+        def carry(values: Params, out: np.ndarray) -> np.ndarray:
+            out[new_i] = old.flatten(values)[old_i]
+            return out
+        return carry
 
     def _refusal(self, plan) -> str | None:
         """Why this data cannot train this plan: shapes that differ, or a step too large."""

@@ -302,12 +302,15 @@ class SurfacePanel(QWidget):
                 now - self._sliced_at > RESLICE_SECONDS:
             self._sliced_at = now
             self.refit(automatic=True)
+        # Automatic refits: a large net's surface is computed only on request (a refit here
+        # compiled a 784-64-10 net on the GUI thread, 0.2-0.6 s after every structure edit,
+        # and its grid took turns with the window for the GIL for seconds).
         if self.plane is None or p.theta is None:
             if p.step > 0 and self._future is None and self.plane is None:
-                self.refit()
+                self.refit(automatic=True)
             return
         if len(p.theta) != len(self.plane.center):
-            self.refit()  # the structure changed: a new plane
+            self.refit(automatic=True)  # the structure changed: a new plane
             return
         if on_screen(self) and (not p.running or now - self._drawn_at >= 0.2):
             self._drawn_at = now

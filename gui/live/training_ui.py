@@ -30,7 +30,9 @@ from gui.live.neuron_maps_view import NeuronMapsView
 from gui.live.settings_dock import SettingsPanel
 from gui.live.sharpness_panel import SharpnessPanel
 from gui.live.surface_panel import SurfacePanel
-from core.training.progress import Progress
+from core.training.progress import Progress, ValuesById
+
+NO_VALUES = ValuesById((), np.zeros(0))  # the gradients view before any step
 
 
 class TrainingUI(QObject):
@@ -176,8 +178,7 @@ class TrainingUI(QObject):
         self.data_panel.refresh(p)
         self.maps.schedule()
         if self.view_mode.currentText() == "gradients":
-            self.window.scene.set_gradients(dict(zip(p.edge_ids, p.gradients.tolist())),
-                                           changed_only=True)
+            self.window.scene.set_gradients(p.gradients_by_id, changed_only=True)
         if self.sample.value() >= 0:
             self._show_sample()
 
@@ -215,7 +216,7 @@ class TrainingUI(QObject):
 
     def _on_view_mode(self, mode: str) -> None:
         p = self.controller.latest
-        grads = dict(zip(p.edge_ids, p.gradients.tolist())) if p is not None else {}
+        grads = p.gradients_by_id if p is not None else NO_VALUES
         self.window.scene.set_gradients(grads if mode == "gradients" else None)
 
     def _on_selection_changed(self) -> None:
@@ -284,7 +285,7 @@ class TrainingUI(QObject):
         self.maps.data_changed()
         self.data_changed.emit(self.live.data)
         gradients = self.view_mode.currentText() == "gradients"
-        self.window.scene.set_gradients({} if gradients else None)
+        self.window.scene.set_gradients(NO_VALUES if gradients else None)
 
     def _on_structure_changed(self) -> None:
         """A neuron or edge added or removed: pictures that could not be drawn may be now."""

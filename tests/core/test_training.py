@@ -323,3 +323,31 @@ def test_neuron_health_between_a_structure_edit_and_the_next_step():
     assert set(health) <= set(trainer.plan.order)
     trainer.step()  # and the next step recompiles without the neuron
     assert doomed not in trainer.plan.order
+
+
+def test_gradients_reported_between_a_structure_edit_and_the_next_step():
+    """A frame made after adopting a structure edit and before the next step reports the
+    last step's gradients in the new plan's order: kept by parameter name, zero for the new
+    neuron. A tanh neuron added to a ReLU layer sorts before it and shifts every row (the
+    old matrices indexed with the new rows raised IndexError and killed the process)."""
+    from core.data.dataset import make_dataset
+    from core.settings import DataSettings
+    from core.templates import layered
+
+    net = layered([2, 3, 1], hidden="relu")
+    trainer = Trainer(net.copy(), make_dataset(DataSettings(generator="xor")), TrainingSettings())
+    trainer.step()
+    before = dict(zip(trainer.plan.edge_ids, trainer.edge_gradients()))
+    norms = trainer.level_gradient_norms()
+    doc = trainer.network.copy()
+    new = doc.add_neuron("hidden", "tanh").id
+    trainer.adopt_document(doc.delta(frozenset({new}), True), {new}, True)
+    trainer.prepare()
+    relu = [n.id for n in doc.neurons.values() if n.activation == "relu"]
+    assert trainer.plan.row[new] < min(trainer.plan.row[n] for n in relu)  # rows shifted
+    after = dict(zip(trainer.plan.edge_ids, trainer.edge_gradients()))
+    assert after == before  # no edge added or removed: every gradient kept, by id
+    np.testing.assert_allclose(trainer.level_gradient_norms(), norms)
+    biases = dict(zip(trainer.plan.parameter_names(), trainer.plan.flatten(trainer.last_gradients)))
+    assert biases[f"bias:{new}"] == 0.0
+    trainer.step()  # and training goes on
