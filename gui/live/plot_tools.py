@@ -36,7 +36,7 @@ def plot_over_notes(plot: QWidget, *notes: QWidget) -> QSplitter:
     scroll.setWidget(holder)
     scroll.setWidgetResizable(True)
     scroll.setFrameShape(QFrame.NoFrame)
-    scroll.setMinimumHeight(72)  # five lines of the notes' 11-pixel text
+    scroll.setMinimumHeight(40)  # three lines of the notes' 11-pixel text; they scroll, and the line drags
     split = QSplitter(Qt.Vertical)
     split.addWidget(plot)
     split.addWidget(scroll)

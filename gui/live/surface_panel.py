@@ -67,7 +67,7 @@ class SurfacePanel(QWidget):
         self.info.setStyleSheet("font-size: 11px; color: #333;")
         self.plot = pg.PlotWidget(background="w")
         self.plot.setAspectLocked(False)
-        self.plot.setMinimumHeight(120)
+        self.plot.setMinimumHeight(50)  # at 1024x700 the canvas keeps its third (tests/gui/test_layout.py)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
         self.bar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("viridis"),

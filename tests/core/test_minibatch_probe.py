@@ -11,6 +11,7 @@ from core.engine import compile_plan, loss_and_gradients
 from core.training.trainer import Trainer
 from tests.core.strategies import naive_activations
 from tests.core.test_training import regression_data, small_net
+from tests.core.test_training_loop import numpy_path  # noqa: F401 (bit-for-bit: NumPy path)
 from tests.core.test_training_loop import (SETTINGS, drive, loop_on_a_thread, receive,
                                            reference, theta)
 
