@@ -273,3 +273,22 @@ def test_a_long_run_takes_the_compiled_kernel_and_evaluates_where_steps_would(mo
     np.testing.assert_allclose(b.params.flat, a.params.flat, rtol=0, atol=TOL)
     np.testing.assert_array_equal(b.train_loss.x[:-1], a.train_loss.x)
     np.testing.assert_allclose(b.train_loss.y[:-1], a.train_loss.y, rtol=1e-10)
+
+
+def test_asking_for_the_path_after_a_structure_edit_compares_plans_by_identity():
+    """The training process crashed on the first block after a structure edit: the cached
+    answer compared the old and new Plan with ==, which compares their arrays."""
+    from core.training.compiled_steps import CompiledSteps
+    from core.engine import compile_plan
+    from core.settings import TrainingSettings
+    from core.templates import layered
+
+    class FakeTrainer:
+        def __init__(self, net):
+            self.plan, self.settings = compile_plan(net), TrainingSettings()
+            self.data = type("D", (), {"x_train": np.zeros((10, 2))})()
+
+    steps = CompiledSteps()
+    a = steps.unavailable(FakeTrainer(layered([2, 3, 1])))
+    b = steps.unavailable(FakeTrainer(layered([2, 4, 1])))  # another plan, other arrays
+    assert a == b
