@@ -94,31 +94,36 @@ class ValuesById:
 
 
 class IdsOnce:
-    """A Progress's ids sent once per plan over one connection: the sender leaves them out
-    while they are the ones it sent last, the receiver puts back the ones it got last. Both
-    ends see every message in order, so nothing is ever looked up that was not sent. A new
-    connection (a new training process) pairs two new objects."""
+    """A Progress's ids sent once per plan over one connection: the sender leaves out each
+    tuple (edge ids, bias ids) while it equals the one it sent last, the receiver puts back
+    the one it got last. Both ends see every message in order, so nothing is ever looked up
+    that was not sent. A new connection (a new training process) pairs two new objects."""
 
     def __init__(self) -> None:
-        self._number = 0
-        self._ids: tuple | None = None  # (edge ids, bias ids) of _number
+        self._number = 0  # counts the frames that brought other ids
+        self._edge_ids: tuple | None = None
+        self._bias_ids: tuple | None = None
 
     def outgoing(self, progress: Progress) -> Progress:
-        ids = (progress.edge_ids, progress.bias_ids)
-        if self._ids is None or not (_same(ids[0], self._ids[0]) and _same(ids[1], self._ids[1])):
-            self._number += 1  # other ids (a structure edit): they go with this frame
-            self._ids = ids
-            return replace(progress, ids_number=self._number)
-        self._ids = ids  # (equal: compared by identity from the next frame on)
-        return replace(progress, edge_ids=None, bias_ids=None, ids_number=self._number)
+        edges, biases = progress.edge_ids, progress.bias_ids
+        same_edges = self._edge_ids is not None and _same(edges, self._edge_ids)
+        same_biases = self._bias_ids is not None and _same(biases, self._bias_ids)
+        if not (same_edges and same_biases):
+            self._number += 1  # a structure edit: what changed goes with this frame
+        # (equal ones are compared by identity from the next frame on)
+        self._edge_ids, self._bias_ids = edges, biases
+        return replace(progress, edge_ids=None if same_edges else edges,
+                       bias_ids=None if same_biases else biases, ids_number=self._number)
 
     def incoming(self, progress: Progress) -> Progress:
-        if progress.edge_ids is not None:
-            self._number, self._ids = progress.ids_number, (progress.edge_ids, progress.bias_ids)
-            return progress
-        if self._ids is None or progress.ids_number != self._number:
+        sent = progress.edge_ids is not None or progress.bias_ids is not None
+        edges = progress.edge_ids if progress.edge_ids is not None else self._edge_ids
+        biases = progress.bias_ids if progress.bias_ids is not None else self._bias_ids
+        if edges is None or biases is None or (progress.ids_number != self._number and not sent):
             raise ValueError(f"a frame names ids {progress.ids_number} that never came")
-        return replace(progress, edge_ids=self._ids[0], bias_ids=self._ids[1])
+        self._number, self._edge_ids, self._bias_ids = progress.ids_number, edges, biases
+        return progress if edges is progress.edge_ids and biases is progress.bias_ids else \
+            replace(progress, edge_ids=edges, bias_ids=biases)
 
 
 def _same(a: tuple, b: tuple) -> bool:

@@ -212,6 +212,21 @@ def test_an_edit_between_blocks_takes_effect_as_between_steps():
     np.testing.assert_allclose(b.params.flat, a.params.flat, rtol=0, atol=TOL)
 
 
+def test_a_structure_edit_that_keeps_the_neurons_in_order_between_blocks():
+    """Freezing an edge (or adding one) recompiles a plan with the same neurons in the same
+    order: the compiled path's cache compared the two plans' arrays and raised, which killed
+    the training process (found running bench/edit_speed.py). Both paths then train as
+    Trainer.step does after the same edit."""
+    net, data = dag(), data_for(dag())
+    a, b = Trainer(net.copy(), data, BASE), Trainer(net.copy(), data, BASE)
+    for t in (a, b):
+        t.advance(20) if t is b else [t.step() for _ in range(20)]
+        t.network.set_edge_frozen(next(iter(t.network.edges)), True)
+        assert t.compiled_path() is None  # (the question that raised)
+        t.advance(20) if t is b else [t.step() for _ in range(20)]
+    np.testing.assert_allclose(b.params.flat, a.params.flat, rtol=0, atol=TOL)
+
+
 def test_what_falls_back_to_numpy_and_still_trains_the_same(monkeypatch):
     net, data = dag(), data_for(dag())
     why = {k: Trainer(net.copy(), data, replace(BASE, **v)).compiled_path() for k, v in {

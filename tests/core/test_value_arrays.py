@@ -127,9 +127,10 @@ def test_ids_go_once_per_plan_and_come_back_as_sent():
     net.add_neuron("hidden")
     other = compile_plan(net)  # another plan: its ids go with its first frame
     sent.append(sender.outgoing(frame(other, np.zeros(len(other.edge_ids)))))
-    assert sent[-1].bias_ids == other.bias_ids
+    assert sent[-1].bias_ids == other.bias_ids and sent[-1].edge_ids is None  # equal edges
     got = [receiver.incoming(pickle.loads(pickle.dumps(p))) for p in sent]
     assert [p.edge_ids for p in got] == [plan.edge_ids] * 3 + [other.edge_ids]
+    assert got[-1].edge_ids is got[0].edge_ids  # kept: the document's lookups stay good
     assert [p.bias_ids for p in got] == [plan.bias_ids] * 3 + [other.bias_ids]
     assert got[1].edge_ids is got[2].edge_ids  # one tuple: the document remembers its lookups
     again = compile_plan(net)  # compiled anew, the same ids: not sent again
