@@ -11,10 +11,14 @@ took, and why not the kernel.
 
 The reference does the same math as the Trainer with the window's defaults (SGD with momentum
 0.9, rate 0.1, shuffled minibatches drawn from the same generator, the row's loss):
-preallocated arrays, x @ W, in-place activations, fused in-place updates, nothing else. Its
-first losses must agree with the Trainer's to 1e-10 in float64 (checked) so the ratio compares
-the same work. PyTorch (torch.optim.SGD with momentum, same batches) is a column when it is
-importable; torch.set_num_threads uses the same thread count.
+preallocated arrays, x @ W, in-place activations, every parameter in one flat vector updated
+by four in-place NumPy calls, each dL/da written by the product that makes it, nothing else.
+Its first losses must agree with the Trainer's to 1e-10 in float64 (checked) so the ratio
+compares the same work. PyTorch (torch.optim.SGD with momentum, same batches) is a column when
+it is importable; torch.set_num_threads uses the same thread count.
+
+Blocks are timed by this thread's CPU time with one BLAS thread (all the work is on this
+thread; time the machine gives other processes is not counted), by elapsed time with more.
 
     python bench/train_speed.py                 # 1 BLAS thread
     python bench/train_speed.py --threads 2 --rounds 21
@@ -123,23 +127,38 @@ def make_trainer(row: Row, dtype: type, net: Network, data: Dataset) -> Trainer:
 
 
 class Tight:
-    """A hand-written MLP/DAG: preallocated buffers, x @ W, in-place everything."""
+    """A hand-written MLP/DAG: preallocated buffers, x @ W, in-place everything, and every
+    parameter in one flat vector, so that one update of four NumPy calls moves them all."""
 
     def __init__(self, row: Row, mats, biases, data: Dataset, dtype: type) -> None:
         self.row, self.srcs, B = row, sources(row), row.batch
         self.x = np.ascontiguousarray(data.x_train, dtype)
         self.y = np.ascontiguousarray(data.y_train, dtype)
-        self.w = [[np.array(w, dtype) for w in blocks] for blocks in mats]
-        self.b = [np.array(b, dtype) for b in biases]
-        self.vw = [[np.zeros_like(w) for w in blocks] for blocks in self.w]
-        self.vb = [np.zeros_like(b) for b in self.b]
-        self.gw = [[np.empty_like(w) for w in blocks] for blocks in self.w]
-        self.gb = [np.empty_like(b) for b in self.b]
+        arrays = [w for blocks in mats for w in blocks] + list(biases)
+        ends = np.cumsum([0] + [a.size for a in arrays])
+        self.p = np.concatenate([np.ravel(a) for a in arrays]).astype(dtype)
+        self.v, self.g = np.zeros_like(self.p), np.empty_like(self.p)
+
+        def views(flat: np.ndarray) -> tuple[list[list[np.ndarray]], list[np.ndarray]]:
+            parts = [flat[i:j].reshape(a.shape) for i, j, a in zip(ends, ends[1:], arrays)]
+            counts = np.cumsum([0] + [len(blocks) for blocks in mats])
+            return [parts[i:j] for i, j in zip(counts, counts[1:])], parts[counts[-1]:]
+
+        self.w, self.b = views(self.p)
+        self.gw, self.gb = views(self.g)
         self.a = [np.empty((B, s), dtype) for s in row.sizes]  # a[0] is the batch of inputs
         self.ga = [np.empty((B, s), dtype) for s in row.sizes]  # dL/da, then dL/dz in place
         self.tmp = [np.empty((B, s), dtype) for s in row.sizes]
         self.yb = np.empty((B, row.sizes[-1]), dtype)
         self.rowmax = np.empty((B, 1), dtype)
+        # Backward, last layer first: the first layer to reach a source's dL/da writes it,
+        # later ones add to it (a plain chain writes each once, with no zeroing).
+        seen: set[int] = set()
+        self.first = {}
+        for k in range(len(self.srcs) - 1, -1, -1):
+            for s in self.srcs[k]:
+                self.first[k, s] = s not in seen
+                seen.add(s)
         self.rng = np.random.default_rng(0)  # the Trainer's batch order
         self.order, self.pos = np.arange(0), 0
 
@@ -149,8 +168,9 @@ class Tight:
             self.order, self.pos = self.rng.permutation(n), 0
         idx = self.order[self.pos: self.pos + self.row.batch]
         self.pos += self.row.batch
-        np.take(self.x, idx, axis=0, out=self.a[0])
-        np.take(self.y, idx, axis=0, out=self.yb)
+        # mode="clip": "raise" buffers a copy (the indices come from a permutation)
+        self.x.take(idx, axis=0, out=self.a[0], mode="clip")
+        self.y.take(idx, axis=0, out=self.yb, mode="clip")
 
     def _act(self, name: str, z: np.ndarray) -> None:
         if name == "tanh":
@@ -189,25 +209,23 @@ class Tight:
             z += self.b[k]
             self._act(self.row.output if k == last else self.row.hidden, z)
         loss = self._loss(a[-1], ga[-1])
-        for g in ga[1:-1]:
-            g.fill(0.0)
         for k in range(last, -1, -1):
             d = ga[k + 1]
             if k < last or self.row.loss != "softmax_ce":
                 self._d_act(self.row.output if k == last else self.row.hidden, a[k + 1], d,
                             self.tmp[k + 1])
-            np.sum(d, axis=0, out=self.gb[k])
+            np.add.reduce(d, axis=0, out=self.gb[k])
             for s, w, gw in zip(self.srcs[k], self.w[k], self.gw[k]):
                 np.matmul(a[s].T, d, out=gw)
-                if s:
+                if s and self.first[k, s]:
+                    np.matmul(d, w.T, out=ga[s])
+                elif s:
                     np.matmul(d, w.T, out=self.tmp[s])
                     ga[s] += self.tmp[s]
-        for p, v, g in [*((w, v, g) for ws, vs, gs in zip(self.w, self.vw, self.gw)
-                          for w, v, g in zip(ws, vs, gs)), *zip(self.b, self.vb, self.gb)]:
-            v *= MU
-            g *= LR
-            v -= g
-            p += v
+        self.v *= MU  # classical momentum on every parameter at once
+        self.g *= LR
+        self.v -= self.g
+        self.p += self.v
         return loss
 
     def _loss(self, out: np.ndarray, grad: np.ndarray) -> float:
@@ -292,12 +310,19 @@ def check_advance(row: Row, trainer: Trainer, tight: Tight, steps: int = 5) -> f
     return worst
 
 
+# The clock blocks are timed with: this thread's CPU time ("cpu"), or elapsed time ("wall").
+# With one BLAS thread every step runs on this thread, so its CPU time is the work a step
+# does, and the time the other processes on a busy machine hold the cores is not counted.
+CLOCKS = {"cpu": time.thread_time, "wall": time.perf_counter}
+clock = CLOCKS["cpu"]
+
+
 def block(fn, n: int, steps_per_call: int = 1) -> float:
     """Seconds per step of n calls of fn, each `steps_per_call` steps."""
-    start = time.perf_counter()
+    start = clock()
     for _ in range(n):
         fn()
-    return (time.perf_counter() - start) / (n * steps_per_call)
+    return (clock() - start) / (n * steps_per_call)
 
 
 def measure(row: Row, dtype: type, rounds: int, have_torch: bool) -> dict[str, float]:
@@ -336,7 +361,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--dtype", choices=("float64", "float32", "both"), default="both")
+    parser.add_argument("--clock", choices=sorted(CLOCKS),
+                        help="cpu (this thread's CPU time; the default with one thread) or "
+                             "wall (elapsed time; the default with more, whose work runs on "
+                             "other threads)")
     args = parser.parse_args()
+    global clock
+    args.clock = args.clock or ("cpu" if args.threads == 1 else "wall")
+    if args.clock == "cpu" and args.threads != 1:
+        parser.error("--clock cpu counts this thread only: use it with --threads 1")
+    clock = CLOCKS[args.clock]
     try:
         import torch
         torch.set_num_threads(args.threads)
@@ -345,7 +379,7 @@ def main() -> None:
     except ImportError:
         have_torch, torch_note = False, "PyTorch not importable: its column is skipped"
     dtypes = ["float64", "float32"] if args.dtype == "both" else [args.dtype]
-    print(f"BLAS threads: {args.threads} (threadpoolctl); {torch_note}; medians of "
+    print(f"BLAS threads: {args.threads} (threadpoolctl); {torch_note}; clock: {args.clock}; medians of "
           f"{args.rounds} interleaved rounds; momentum {MU}, rate {LR}")
     print(f"{'net':<20}{'batch':>6}{'dtype':>9}{'numpy us':>10}{'step us':>9}"
           f"{'step/np':>8}{'advance us':>11}{'adv/np':>7}{'torch us':>10}{'step/torch':>11}"

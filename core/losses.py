@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -32,8 +32,9 @@ HUBER_DELTA = 1.0
 ANY_NUMBER = "any number per output"  # what a target means, unless a loss says otherwise
 
 
-@dataclass(frozen=True)
-class LossResult:
+class LossResult(NamedTuple):
+    """A loss on a batch (a NamedTuple: every training step makes one)."""
+
     value: float
     grad: np.ndarray  # dL/da, or dL/dz when wrt_net is True
     wrt_net: bool  # True: grad is with respect to the output neurons' net input
@@ -127,7 +128,7 @@ class Loss:
         LossWork kept by store(key, make) (Plan.buffer) from one batch to the next."""
         if self.into is None or z.strides != a.strides:
             return self.compute(z, a, y)
-        key = ("loss", a.shape, a.strides, y.strides, a.dtype.str)
+        key = ("loss", a.shape, a.strides, y.strides, a.dtype)
         return self.into(z, a, y, store(key, lambda: LossWork.like(a, y)))
 
 

@@ -81,18 +81,17 @@ class Optimizer:
         return [self._flat[slot] for slot in self.slots]
 
     def _flat_current(self, p: np.ndarray) -> bool:
-        # Called every step: plain lookups rather than building sets. _adopt_flat gives
-        # _flat exactly the slots and "scratch", so lengths and identities decide.
-        scratch = self._flat.get("scratch", (None,))[0]
-        if scratch is None or scratch.shape != p.shape or scratch.dtype != p.dtype \
-                or len(self.state) != len(self.slots) \
-                or len(self._flat) != len(self.slots) + 1:
+        """Whether the flat state is the state, for vectors like p. Called every step: plain
+        lookups. _adopt_flat makes a view list per slot, and only a state replaced from
+        outside (the trainer carrying it across a structure change, reset()) holds others."""
+        scratch = self._flat.get("scratch")
+        if scratch is None or scratch[0].shape != p.shape or scratch[0].dtype != p.dtype:
             return False
-        views, state = self._views, self.state
+        state, views = self.state, self._views
         for slot in self.slots:
-            if state.get(slot) is not views.get(slot, slot):
+            if state.get(slot) is not views[slot]:
                 return False
-        return True
+        return len(state) == len(self.slots)
 
     def _adopt_flat(self, p: np.ndarray, views: Callable[[np.ndarray], list[np.ndarray]]) -> None:
         """Move the state into flat vectors (zeros where it has none of the right shape)."""
@@ -135,8 +134,9 @@ def _work(st: dict[str, Any], like: np.ndarray, k: int = 0) -> np.ndarray:
 
 
 def _scaled(g: np.ndarray, lr: float, st: dict[str, Any]) -> np.ndarray:
-    """lr * g, into scratch vector 0."""
-    return np.multiply(g, lr, out=_work(st, g))
+    """lr * g, into scratch vector 0 (_work inlined: every step of every rule calls this)."""
+    scratch = st.get("scratch")
+    return np.multiply(g, lr, out=np.empty_like(g) if scratch is None else scratch[0])
 
 
 def _divided_by_root(num: np.ndarray, acc: np.ndarray, eps: float, st: dict[str, Any]

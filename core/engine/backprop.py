@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.activations import ACTIVATIONS, Activation
+from core.activations import ACTIVATIONS
 from core.engine.layered import chain_loss_and_gradients
+from core.engine.pass_arrays import LevelRows, PassArrays, pass_arrays, reused_pass_arrays
 from core.engine.plan import Level, Params, Plan
 from core.losses import LOSSES, LossResult
 from core.network import Network
@@ -25,6 +26,7 @@ class Forward:
     z: np.ndarray  # (neurons x samples) net inputs
     a: np.ndarray  # (neurons x samples) activations (after dropout)
     x: np.ndarray  # (samples x inputs): levels that read only inputs read it directly
+    arrays: PassArrays  # z, a, and the arrays the backward pass writes, sliced per level
     derivative: dict[int, np.ndarray] = field(default_factory=dict)  # level -> f'(z), dropout only
     dropout_scale: dict[int, np.ndarray] = field(default_factory=dict)  # level -> mask / keep
 
@@ -44,40 +46,34 @@ def forward(plan: Plan, params: Params, x: np.ndarray, dropout: float = 0.0,
     x = np.asarray(x, dtype=params.biases.dtype)
     if x.ndim != 2 or x.shape[1] != plan.n_inputs:
         raise ValueError(f"expected inputs of shape (samples, {plan.n_inputs}), got {x.shape}")
-    n, b = plan.n_neurons, x.shape[0]
     if reuse:
-        z, a = plan.work_buffers(b, x.dtype)[:2]
+        arrays = reused_pass_arrays(plan, x.shape[0], x.dtype)
         if plan.inputs_in_buffer:
-            a[: plan.n_inputs] = x.T
+            arrays.a[: plan.n_inputs] = x.T
     else:
-        z, a = np.empty((n, b), x.dtype), np.empty((n, b), x.dtype)
-        z[: plan.n_inputs] = x.T
-        a[: plan.n_inputs] = x.T
-    fwd = Forward(z, a, x)
+        arrays = pass_arrays(plan, x.shape[0], x.dtype)
+        arrays.z[: plan.n_inputs] = x.T
+        arrays.a[: plan.n_inputs] = x.T
+    fwd = Forward(arrays.z, arrays.a, x, arrays)
     x_t = x.T
-    for i, (lv, w) in enumerate(zip(plan.levels, params.weights)):
-        zl = z[lv.start: lv.stop]
+    for i, (lv, w, rows) in enumerate(zip(plan.levels, params.weights, arrays.levels)):
+        zl = rows.z
         if lv.src_hi > lv.src_lo:
-            src = x_t[lv.src_lo: lv.src_hi] if lv.inputs_only else a[lv.src_lo: lv.src_hi]
-            np.matmul(w, src, out=zl)
+            np.matmul(w, x_t[lv.src_lo: lv.src_hi] if rows.src is None else rows.src, out=zl)
             zl += params.biases[lv.start: lv.stop, None]
         else:
             zl[:] = params.biases[lv.start: lv.stop, None]
-        for name, g0, g1 in lv.groups:
-            _activate(ACTIVATIONS[name], z[g0:g1], a[g0:g1])
+        for g in rows.groups:
+            # f(z) by the entry's in-place form on a copy of z where it has one (the same
+            # numbers: tests/core/test_engine.py), so no new array
+            if g.act.inplace is None:
+                g.a[...] = g.act.f(g.z)
+            else:
+                g.a[...] = g.z
+                g.act.inplace(g.a)
         if dropout > 0.0 and lv.hidden_rows.size:
             _apply_dropout(fwd, i, lv, dropout, rng or np.random.default_rng())
     return fwd
-
-
-def _activate(act: Activation, z: np.ndarray, out: np.ndarray) -> None:
-    """out = f(z); by the entry's in-place form on a copy of z where it has one (the same
-    numbers: tests/core/test_engine.py), so no new array."""
-    if act.inplace is None:
-        out[...] = act.f(z)
-    else:
-        np.copyto(out, z)
-        act.inplace(out)
 
 
 def _apply_dropout(fwd: Forward, i: int, lv: Level, p: float, rng: np.random.Generator) -> None:
@@ -89,21 +85,24 @@ def _apply_dropout(fwd: Forward, i: int, lv: Level, p: float, rng: np.random.Gen
     fwd.a[lv.start: lv.stop] *= scale
 
 
-def _derivative(lv: Level, z: np.ndarray, a: np.ndarray, out: np.ndarray | None = None
-                ) -> np.ndarray:
-    """f'(z) of the level's rows; written into `out` (of the level's shape) when given, by
-    the entries' from_output_into forms where they have one (the same numbers as df)."""
-    if out is None and len(lv.groups) == 1:
+def _derivative(lv: Level, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    if len(lv.groups) == 1:
         return ACTIVATIONS[lv.groups[0][0]].df(z[lv.start: lv.stop], a[lv.start: lv.stop])
-    fresh = out is None
-    out = np.empty_like(z[lv.start: lv.stop]) if fresh else out
+    out = np.empty_like(z[lv.start: lv.stop])
     for name, g0, g1 in lv.groups:
-        act, part = ACTIVATIONS[name], out[g0 - lv.start: g1 - lv.start]
-        if act.from_output_into is not None and not fresh:
-            act.from_output_into(a[g0:g1], part)
-        else:
-            part[...] = act.df(z[g0:g1], a[g0:g1])
+        out[g0 - lv.start: g1 - lv.start] = ACTIVATIONS[name].df(z[g0:g1], a[g0:g1])
     return out
+
+
+def _slope(rows: LevelRows) -> np.ndarray:
+    """f'(z) of the level's rows into its slope rows, by the entries' from_output_into forms
+    where they have one (the same numbers as df: tests/core/test_engine.py)."""
+    for g in rows.groups:
+        if g.act.from_output_into is not None:
+            g.act.from_output_into(g.a, g.slope)
+        else:
+            g.slope[...] = g.act.df(g.z, g.a)
+    return rows.slope
 
 
 @dataclass
@@ -127,19 +126,14 @@ def loss_and_output_grad(plan: Plan, fwd: Forward, y: np.ndarray, loss: str,
 
 
 def backward(plan: Plan, params: Params, fwd: Forward, result: LossResult,
-             reuse: bool = False, into: Params | None = None) -> Backward:
+             into: Params | None = None) -> Backward:
     """dL/dW and dL/db for every parameter, from the loss gradient at the outputs (written
-    into `into`, arrays of the parameters' shapes, when given)."""
+    into `into`, arrays of the parameters' shapes, when given). dL/da and dL/dz go into the
+    forward pass's arrays (the plan's, when the forward pass reused them)."""
     n_in = plan.n_inputs
-    b = fwd.a.shape[1]
-    if reuse:  # and f'(z), and products on their way into grad_a, in scratch arrays
-        grad_a, delta, slope, product = plan.work_buffers(b, fwd.a.dtype)[2:]
-        grad_a.fill(0.0)
-        delta.fill(0.0)
-    else:
-        grad_a = np.zeros((plan.n_neurons - n_in, b), fwd.a.dtype)
-        delta = np.zeros_like(grad_a)
-        slope = product = None
+    grad_a, delta = fwd.arrays.grad_a, fwd.arrays.delta
+    grad_a.fill(0.0)
+    delta.fill(0.0)
     out = plan.output_rows - n_in if plan.output_slice is None else \
         slice(plan.output_slice.start - n_in, plan.output_slice.stop - n_in)
     if result.wrt_net:
@@ -149,38 +143,32 @@ def backward(plan: Plan, params: Params, fwd: Forward, result: LossResult,
     grads = Params([np.empty(lv.shape, params.biases.dtype) for lv in plan.levels],
                    np.empty_like(params.biases)) if into is None else into
     grads_b = grads.biases
-    grads_b.fill(0.0)
+    grads_b[:n_in] = 0.0  # inputs have none; every level writes its own rows below
     for i in range(len(plan.levels) - 1, -1, -1):
-        lv, w = plan.levels[i], params.weights[i]
-        r0, r1 = lv.start - n_in, lv.stop - n_in
-        ga = grad_a[r0:r1]
-        dl = delta[r0:r1]
+        lv, w, rows = plan.levels[i], params.weights[i], fwd.arrays.levels[i]
+        ga, dl = rows.grad_a, rows.delta
         if i in fwd.dropout_scale:
             ga *= fwd.dropout_scale[i]
             d_local = fwd.derivative[i]
-        elif len(lv.groups) == 1 and ACTIVATIONS[lv.groups[0][0]].unit_slope \
-                and not result.wrt_net:
+        elif rows.unit_slope and not result.wrt_net:
             d_local = None  # f' = 1: delta is dL/da itself
-            np.copyto(dl, ga)
+            dl[...] = ga
         else:
-            d_local = _derivative(lv, fwd.z, fwd.a, None if slope is None else slope[r0:r1])
+            d_local = _slope(rows)
         if d_local is None:
             pass
         elif lv.has_outputs and result.wrt_net:
             # Output rows already hold dL/dz from the loss; nothing flows into outputs from later.
-            dl += np.multiply(ga, d_local, out=None if product is None else product[r0:r1])
+            dl += np.multiply(ga, d_local, out=rows.product)
         else:
             np.multiply(ga, d_local, out=dl)
         np.add.reduce(dl, axis=1, out=grads_b[lv.start: lv.stop])  # dl.sum(axis=1)
         if lv.src_hi > lv.src_lo:
-            src = fwd.x[:, lv.src_lo: lv.src_hi] if lv.inputs_only else \
-                fwd.a[lv.src_lo: lv.src_hi].T
-            np.matmul(dl, src, out=grads.weights[i])
-            lo = max(lv.src_lo, n_in)
-            if lv.src_hi > lo:
-                grad_a[lo - n_in: lv.src_hi - n_in] += np.matmul(
-                    w[:, lo - lv.src_lo:].T, dl,
-                    out=None if product is None else product[: lv.src_hi - lo])
+            np.matmul(dl, fwd.x[:, lv.src_lo: lv.src_hi] if rows.src is None else rows.src.T,
+                      out=grads.weights[i])
+            back = rows.back  # dL/da of the non-input rows it reads
+            if back is not None:
+                back += np.matmul(w[:, rows.back_from:].T, dl, out=rows.back_product)
         else:
             grads.weights[i].fill(0.0)
     return Backward(grads, delta, grad_a)
@@ -188,6 +176,8 @@ def backward(plan: Plan, params: Params, fwd: Forward, result: LossResult,
 
 def mask_frozen(plan: Plan, grads: Params) -> None:
     """Zero the gradient of frozen weights, frozen biases and absent edges, in place."""
+    if plan.nothing_masked:
+        return
     for lv, g in zip(plan.levels, grads.weights):
         if lv.trainable is not None:
             g *= lv.trainable
@@ -208,7 +198,7 @@ def loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.ndarray,
         return chain_loss_and_gradients(plan, params, x, y, loss, out)
     fwd = forward(plan, params, x, dropout, rng, reuse=True)
     result = loss_and_output_grad(plan, fwd, y, loss, reuse=True)
-    return result.value, backward(plan, params, fwd, result, reuse=True, into=out).grads
+    return result.value, backward(plan, params, fwd, result, into=out).grads
 
 
 def predict(plan: Plan, params: Params, x: np.ndarray) -> np.ndarray:

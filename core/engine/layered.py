@@ -35,7 +35,7 @@ def chain_loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.nd
             acts.append(act.inplace(z))
         elif i == last and act.inplace is not None:
             nets.append(z)  # kept for the stable losses; a in a buffer of its own
-            np.copyto(work[i][1], z)
+            work[i][1][...] = z
             acts.append(act.inplace(work[i][1]))
         elif output_only:
             nets.append(None)
@@ -81,9 +81,9 @@ def _chain_levels(plan: Plan) -> tuple[tuple[int, int, Activation, bool], ...]:
 
 def _level_buffers(plan: Plan, b: int, dtype: np.dtype) -> tuple[tuple[np.ndarray, ...], ...]:
     """Per level (z then a in place, f' (the output level: a), dL/da (the output level: f'))
-    for a batch of b: reused from step to step like Plan.work_buffers, since allocating them
-    afresh was a third of a small net's step."""
-    return plan.buffer(("chain", b, np.dtype(dtype).str), lambda: tuple(
+    for a batch of b: reused from step to step like the general path's pass arrays, since
+    allocating them afresh was a third of a small net's step."""
+    return plan.buffer(("chain", b, np.dtype(dtype)), lambda: tuple(
         tuple(np.empty((lv.stop - lv.start, b), dtype) for _ in range(3)) for lv in plan.levels))
 
 

@@ -63,6 +63,8 @@ class Plan:
     # reads from the plan in a form worked out once (see Plan.buffer): allocating a few MB
     # afresh every step costs more in page faults than the matrix products themselves.
     buffers: dict = field(default_factory=dict, compare=False, repr=False)
+    # Every weight block full and trainable, every bias trainable: masking changes nothing.
+    nothing_masked: bool = False
 
     def buffer(self, key: tuple, make: Callable[[], Any]) -> Any:
         """The work arrays stored under `key`, made by make() the first time."""
@@ -73,14 +75,6 @@ class Plan:
                 self.buffers.clear()
             found = self.buffers[key] = make()
         return found
-
-    def work_buffers(self, b: int, dtype: np.dtype) -> tuple[np.ndarray, ...]:
-        """(z, a) for every row, then dL/da, dL/dz and two scratch arrays for the non-input
-        rows, for a batch of b (the general path's)."""
-        n, hidden = self.n_neurons, self.n_neurons - self.n_inputs
-        return self.buffer((b, np.dtype(dtype).str), lambda: (
-            np.empty((n, b), dtype), np.empty((n, b), dtype),
-            *(np.empty((hidden, b), dtype) for _ in range(4))))
 
     @property
     def n_neurons(self) -> int:
@@ -224,13 +218,14 @@ def compile_plan(net: Network) -> Plan:
     out_rows = np.array([row[n.id] for n in net.outputs], dtype=np.intp)
     contiguous = bool(np.all(np.diff(out_rows) == 1))
     bias_rows = np.array([row[n] for n in bias_ids], dtype=np.intp)
+    biases_trainable = bool(np.all(bias_trainable[bias_rows] == 1.0))
     return Plan(order, row, len(inputs), out_rows, tuple(levels), edge_ids, bias_ids, bias_rows,
                 bias_trainable, net.structure_version,
                 slice(int(out_rows[0]), int(out_rows[-1]) + 1) if contiguous else None,
                 any(lv.src_lo < len(inputs) < lv.src_hi for lv in levels),
-                bool(np.all(bias_trainable[bias_rows] == 1.0)), _is_chain(levels, len(inputs),
-                                                                    out_rows, len(order)),
-                tuple(n.feature for n in net.inputs))
+                biases_trainable, _is_chain(levels, len(inputs), out_rows, len(order)),
+                tuple(n.feature for n in net.inputs),
+                nothing_masked=biases_trainable and all(lv.trainable is None for lv in levels))
 
 
 def _is_chain(levels: list[Level], n_inputs: int, out_rows: np.ndarray, n: int) -> bool:

@@ -115,7 +115,7 @@ class Trajectory:
 
     def _row_for(self, step: int) -> int | None:
         """The row that keeps this step's snapshot (its step recorded), or None."""
-        if not self.wants(step):
+        if step % self.stride:  # not wanted
             return None
         if self._n == self.capacity:
             self._n = _halve((self._theta, self._steps), self._n)

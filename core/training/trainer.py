@@ -206,7 +206,8 @@ class Trainer:
     def _training_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """The training set in the training dtype, cast once rather than at every batch."""
         data, dtype, features, x, y = self._cast
-        if data is not self.data or dtype is not self.dtype or features != self.plan.features:
+        if data is not self.data or dtype is not self.dtype or (
+                features is not self.plan.features and features != self.plan.features):
             # The input features are computed here once, not at every batch.
             x = np.asarray(self.plan.inputs_from(self.data.x_train), dtype=self.dtype)
             y = np.asarray(self.data.y_train, dtype=self.dtype)
@@ -238,7 +239,7 @@ class Trainer:
                        ) -> tuple[np.ndarray, np.ndarray]:
         """Arrays for a minibatch of m rows of x and y, reused from step to step (a step
         consumes its batch before the next one is drawn)."""
-        key = (m, x.shape[1], y.shape[1], x.dtype.str)
+        key = (m, x.shape[1], y.shape[1], x.dtype)
         found = self._batches.get(key)
         if found is None:
             if len(self._batches) > 2:  # the full batches and an epoch's last, shorter one

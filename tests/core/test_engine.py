@@ -326,7 +326,7 @@ def test_a_training_step_in_reused_arrays_gives_the_numbers_of_fresh_ones(net, l
         with np.errstate(all="ignore"):
             fwd = forward(plan, params, x, p, np.random.default_rng(seed), reuse=True)
             reused = loss_and_output_grad(plan, fwd, y, loss, reuse=True)
-            grads = backward(plan, params, fwd, reused, reuse=True).grads
+            grads = backward(plan, params, fwd, reused).grads
             fwd = forward(plan, params, x, p, np.random.default_rng(seed))
             result = loss_and_output_grad(plan, fwd, y, loss)
             fresh = backward(plan, params, fwd, result).grads
