@@ -5,7 +5,8 @@ from __future__ import annotations
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from core.edits import Edit
-from core.network import Network, NetworkError
+from core.errors import UserError
+from core.network import Network
 
 _MERGE_ID = 1
 
@@ -36,10 +37,11 @@ class EditCommand(QUndoCommand):
 
 
 def apply_and_push(stack: QUndoStack, network: Network, edit: Edit) -> str | None:
-    """Apply `edit` and record it for undo; return the reason if the document refused it."""
+    """Apply `edit` and record it for undo; return the reason if the document refused it (a
+    network edit, or one of the kept runs: core.experiments.run_edits)."""
     try:
         edit.apply(network)
-    except NetworkError as exc:
+    except UserError as exc:
         return str(exc)
     stack.push(EditCommand(edit, network))
     return None
