@@ -4,19 +4,20 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import time
 import warnings
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TextIO
 
+from core.cli_common import ProgressBar as _ProgressBar, load as _load
 from core.errors import UsageError, UserError, one_line, shorten
 
-COMMANDS = ("train", "gradcheck", "curvature", "export")
+COMMANDS = ("train", "sweep", "gradcheck", "curvature", "export")
 GRADCHECK_LIMIT = 1e-6
 GRADCHECK_SAMPLES = 32
 MAX_EPOCHS = 100_000_000  # as the epochs setting
+MAX_WORKERS = 4096
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("-o", "--output", help="where to write the trained project "
                        "(default: FILE with .trained.json)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_sweep(sub)
     check = sub.add_parser("gradcheck", help="compare backprop with finite differences")
     check.add_argument("file", help="project file (.json)")
     curv = sub.add_parser("curvature", help="eigenvalues of the Hessian of the training loss")
@@ -51,6 +53,37 @@ def build_parser() -> argparse.ArgumentParser:
                         "extension; no extension = a folder of CSV tables)")
     export.add_argument("-o", "--output", required=True, help="output path (OUT)")
     return parser
+
+
+def _add_sweep(sub) -> None:
+    sweep = sub.add_parser(
+        "sweep", help="train the project once per combination of settings and seed, in "
+        "parallel, and write one row per run",
+        description="Each run draws fresh weights from its seed and trains as `train FILE "
+        "--seed S --init` would with the row's settings written into FILE.")
+    sweep.add_argument("file", help="project file (.json)")
+    sweep.add_argument("--set", action="append", default=[], metavar="NAME=V1,V2,...",
+                       help="a setting and its values (at most two --set), e.g. "
+                       "learning_rate=0.01,0.1 or hidden_activation=tanh,relu")
+    sweep.add_argument("--seeds", type=_positive_int, default=1, metavar="K",
+                       help="K runs of each combination, seeds S, S+1, ... S+K-1 from the "
+                       "file's seed S (default 1)")
+    sweep.add_argument("--epochs", type=_positive_int, help="epochs per run (default: the file's)")
+    sweep.add_argument("--workers", type=_workers, help="runs at once (default: every core; "
+                       "with --scheduler, every thread of the cluster)")
+    sweep.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask distributed "
+                       "cluster (tcp://host:8786; needs pip install -e \".[cluster]\")")
+    sweep.add_argument("-o", "--output", required=True, help="results table (.csv)")
+    sweep.add_argument("--resume", action="store_true", help="keep the finished rows of "
+                       "OUTPUT from an earlier run of this sweep; run the failed and missing ones")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _workers(text: str) -> int:
+    value = _whole(text)
+    if not 1 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_WORKERS}")
+    return value
 
 
 @lru_cache(maxsize=1)
@@ -77,8 +110,10 @@ def main(argv: list[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
     check), 2 bad input (one line on stderr), 130 interrupted."""
     try:
         args = _parser().parse_args(argv)
-        handler = {"train": _train, "gradcheck": _gradcheck, "curvature": _curvature,
-                   "export": _export}[args.command]
+        from core.cli_sweep import sweep as _sweep
+
+        handler = {"train": _train, "sweep": _sweep, "gradcheck": _gradcheck,
+                   "curvature": _curvature, "export": _export}[args.command]
         with warnings.catch_warnings():
             # NumPy's overflow warnings would add lines to stderr; a run that overflows is
             # reported by the commands themselves (divergence, a FAILED gradient check).
@@ -111,17 +146,6 @@ def _one_line(exc: BaseException) -> str:
     if isinstance(exc, OSError) and not isinstance(exc, UserError) and exc.strerror:
         return f"{exc.filename or ''}: {exc.strerror}".lstrip(": ")
     return one_line(exc)
-
-
-def _load(path: str, err: TextIO | None = None):
-    """The project and its data; what loading left out (a bad kept run) is said on `err`."""
-    from core.data.dataset import make_dataset
-    from core.project import load_project
-
-    project = load_project(path)
-    for note in project.notes if err is not None else ():
-        print(f"note: {one_line(note)}", file=err)
-    return project, make_dataset(project.data, Path(path).resolve().parent)
 
 
 def _seed(text: str) -> int:
@@ -292,54 +316,3 @@ def _export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UsageError(str(exc)) from None
     print(f"wrote {path} ({choice.fmt})", file=out)
     return 0
-
-
-class _ProgressBar:
-    """A one-line progress bar (with the loss when given), redrawn at most 10 times a second.
-
-    Nothing is drawn during the first second, so quick runs print no bar at all unless
-    `eager` (training shows its bar from the start, as it always has).
-    """
-
-    def __init__(self, total: int, stream: TextIO, enabled: bool = True, width: int = 30,
-                 unit: str = "epoch", eager: bool = False) -> None:
-        self.total, self.stream, self.width = max(total, 1), stream, width
-        self.enabled, self.unit = enabled, unit
-        self._start = time.monotonic()
-        self._last = 0.0 if eager else self._start + 0.9
-        self._drawn = False
-
-    def update(self, done: int, loss: float | None = None) -> None:
-        now = time.monotonic()
-        if not self.enabled or (now - self._last < 0.1 and done < self.total):
-            return
-        if not self._drawn and done >= self.total and self._last > self._start:
-            return  # finished before the first draw was due
-        self._last = now
-        filled = int(self.width * done / self.total)
-        bar = "#" * filled + "-" * (self.width - filled)
-        if self.unit == "epoch":
-            text = f"epoch {done}/{self.total}"
-        else:
-            left = _time_left(now - self._start, done, self.total)
-            text = f"{done:,}/{self.total:,} {self.unit}{left}"
-        tail = "" if loss is None else f"  loss {loss:.5g}"
-        self.stream.write(f"\r[{bar}] {text}{tail}   ")
-        self.stream.flush()
-        self._drawn = True
-
-    def close(self) -> None:
-        if self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._drawn = False
-
-
-def _time_left(elapsed: float, done: int, total: int) -> str:
-    """', about 4 h left': a long check says how long it will take (Ctrl+C stops it)."""
-    if done <= 0 or done >= total:
-        return ""
-    left = elapsed / done * (total - done)
-    if left >= 3600:
-        return f", about {left / 3600:.0f} h left"
-    return f", about {left / 60:.0f} min left" if left >= 60 else f", about {left:.0f} s left"

@@ -1,0 +1,31 @@
+"""Jobs for sweep tests that run in worker processes (so they live in an importable module):
+one that takes its worker down, and one that outlasts any test."""
+import os
+import signal
+import time
+
+from core.experiments.job import run_job
+
+DOOMED = 1  # the job index whose worker dies
+
+
+def exit_on_doomed(base, job):
+    """The worker calls os._exit in the doomed job: no exception, no reply, just gone."""
+    if job.index == DOOMED:
+        os._exit(3)
+    return run_job(base, job)
+
+
+def kill_on_doomed(base, job):
+    """The worker is killed (SIGKILL, as the out-of-memory killer does) in the doomed job."""
+    if job.index == DOOMED:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return run_job(base, job)
+
+
+def slow_after_first(base, job):
+    """Job 0 trains; the others sleep for a minute: a sweep stopped after the first result
+    must not wait for them."""
+    if job.index > 0:
+        time.sleep(60)
+    return run_job(base, job)

@@ -1,0 +1,151 @@
+"""Runs recorded from training: RunRecorder fed the Progress messages of the real training
+loop (as the window is), and the Run a sweep's job makes; each held to a Trainer run here."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from core.data.dataset import make_dataset
+from core.experiments.job import Job, SweepBase, run_job
+from core.experiments.recorder import RunRecorder
+from core.experiments.run import weights_fingerprint
+from core.experiments.run_log import RunLog
+from core.project import Project, loads_project, dumps_project
+from core.settings import DataSettings
+from core.templates import spiral
+from tests.core.test_training_loop import SETTINGS, drive, reference
+from tests.core.test_training import small_net
+
+
+@pytest.fixture(autouse=True)
+def numpy_path(monkeypatch):
+    monkeypatch.setenv("BACKPROP_ENGINE", "numpy")  # bit-for-bit against Trainer.step
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def progresses(*commands):
+    return [m[2] for m in drive(*commands).of("progress")]
+
+
+def take(net, p) -> None:
+    """What the window does with a Progress: its values into the document."""
+    net.set_values(dict(zip(p.edge_ids, p.weights.tolist())),
+                   dict(zip(p.bias_ids, p.biases.tolist())))
+
+
+def test_a_run_paused_and_resumed_unchanged_is_one_run_with_the_trainers_numbers():
+    net, data, clock = small_net(), DataSettings(), Clock()
+    start_fp = weights_fingerprint(net)
+    log = RunLog()
+    rec = RunRecorder(log, clock=clock)
+    first, second = progresses(("steps", 5), ("steps", 3))
+    rec.start(net, data, SETTINGS, step=0, initialised=True)
+    clock.now += 2.0
+    rec.observe(first)
+    take(net, first)
+    rec.stop()
+    clock.now += 50.0  # paused: not counted
+    rec.start(net, data, SETTINGS, step=first.step)
+    clock.now += 1.5
+    rec.observe(second)
+    take(net, second)
+    rec.stop()
+    run, = log
+    t = reference(8)
+    assert (run.name, run.steps, run.seconds, run.initialised) == ("Run 1", 8, 3.5, True)
+    assert run.start == start_fp and run.training == SETTINGS.to_dict()
+    assert run.final == t.evaluate()
+    np.testing.assert_array_equal(list(run.weights.edges.values()),
+                                  t.plan.edge_vector(t.params.weights))
+    # The curve: the loop's evaluations (at its start and at each reported stretch's end).
+    assert run.curves["train_loss"].steps == (0, 5, 8)
+    assert run.curves["train_loss"].values == tuple(reference(k).evaluate().train_loss
+                                                    for k in (0, 5, 8))
+
+
+def test_an_edit_between_two_stretches_starts_a_new_run_counted_from_its_start():
+    net, data = small_net(), DataSettings()
+    log = RunLog()
+    rec = RunRecorder(log)
+    first, second = progresses(("steps", 5), ("steps", 3))
+    rec.start(net, data, SETTINGS)
+    rec.observe(first)
+    take(net, first)
+    rec.stop()
+    net.set_weight(next(iter(net.edges)), 0.5)  # the user's edit
+    rec.changed(net, data, SETTINGS, step=first.step)
+    rec.start(net, data, SETTINGS, step=first.step)
+    rec.observe(second)
+    rec.stop()
+    one, two = log
+    assert (one.steps, two.steps) == (5, 3) and two.name == "Run 2"
+    assert two.start == weights_fingerprint(net) != one.start
+    assert two.curves["train_loss"].steps[0] == 0
+    assert log.differences(two.id) == []  # same settings: only the weights differ
+
+
+def test_a_settings_change_while_running_ends_the_run_there():
+    net, data = small_net(), DataSettings()
+    log = RunLog()
+    rec = RunRecorder(log)
+    first, second = progresses(("steps", 5), ("steps", 3))
+    rec.start(net, data, SETTINGS)
+    rec.observe(first)
+    take(net, first)
+    faster = replace(SETTINGS, learning_rate=0.2)
+    rec.changed(net, data, faster, step=first.step, epoch=first.epoch, running=True)
+    rec.observe(second)
+    rec.stop()
+    one, two = log
+    assert (one.steps, two.steps) == (5, 3)
+    assert log.differences(two.id) == [("learning_rate", 0.05, 0.2)]
+    assert one.weights is not None  # the ended run kept its weights
+
+
+def test_a_new_trainer_counting_from_zero_closes_the_run_and_nothing_is_recorded_unstarted():
+    net, data = small_net(), DataSettings()
+    log = RunLog()
+    rec = RunRecorder(log)
+    p, = progresses(("steps", 5))
+    rec.observe(p)  # not started: ignored
+    assert len(log) == 0
+    rec.start(net, data, SETTINGS, step=10)
+    rec.observe(p)  # step 5 < 10: another trainer
+    assert not rec.open and len(log) == 0
+
+
+def test_a_run_the_user_deletes_while_it_trains_stays_deleted():
+    net, data = small_net(), DataSettings()
+    log = RunLog()
+    rec = RunRecorder(log)
+    first, second = progresses(("steps", 5), ("steps", 3))
+    rec.start(net, data, SETTINGS)
+    rec.observe(first)
+    log.remove(log.ids())
+    rec.observe(second)
+    rec.stop()
+    assert len(log) == 0
+
+
+def test_a_sweep_jobs_run_is_kept_in_a_project_file_and_restores_its_weights():
+    from core.experiments.run_edits import restore_weights
+
+    project = spiral()
+    base = SweepBase(project.network.to_dict(), make_dataset(project.data), project.data,
+                     project.training, epochs=3)
+    run = run_job(base, Job(0, (("learning_rate", 0.05),), seed=4))
+    assert run.name == "learning_rate=0.05 seed=4" and run.initialised
+    assert run.training["learning_rate"] == 0.05 and run.seed == 4 and run.epochs == 3
+    run = project.runs.add(run)
+    loaded = loads_project(dumps_project(project))
+    assert loaded.runs == project.runs
+    restore_weights(loaded.network, loaded.runs[run.id]).apply(loaded.network)
+    assert {e.id: e.weight for e in loaded.network.edges.values()} == run.weights.edges
+    assert isinstance(loaded, Project)
