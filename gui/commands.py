@@ -33,7 +33,10 @@ class EditCommand(QUndoCommand):
     def mergeWith(self, other: QUndoCommand) -> bool:
         if not isinstance(other, EditCommand) or other.edit.merge_key != self.edit.merge_key:
             return False
-        return self.edit.merge(other.edit)
+        if not self.edit.merge(other.edit):
+            return False
+        self.setText(self.edit.title)  # a merged step may name its new extent ("5 runs")
+        return True
 
 
 def apply_and_push(stack: QUndoStack, network: Network, edit: Edit) -> str | None:

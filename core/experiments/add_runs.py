@@ -25,6 +25,11 @@ class AddRuns(Edit):
         return f"{self.label} ({n} run{'s' if n != 1 else ''})"
 
     @property
+    def added(self) -> list[Run]:
+        """The runs as the log holds them (with their ids), once applied."""
+        return list(self._added)
+
+    @property
     def merge_key(self) -> tuple | None:
         return ("add runs", self.batch) if self.batch else None
 

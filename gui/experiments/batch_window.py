@@ -124,7 +124,7 @@ class BatchWindow(QDialog):
         for column, text in enumerate(self.cells(result, pending)):
             item = QTableWidgetItem(text)
             if column >= self.first_number_column():
-                item.setTextAlignment(int(Qt.AlignRight | Qt.AlignVCenter))
+                item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
             item.setToolTip(result.error or (result.run.note if result.run else "") or text)
             self.table.setItem(row, column, item)
 

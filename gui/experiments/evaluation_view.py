@@ -144,7 +144,7 @@ def confusion_table(c: Confusion) -> QTableWidget:
         for j in range(k):
             share = c.counts[i, j] / totals[i] if totals[i] else 0.0
             item = QTableWidgetItem(f"{c.counts[i, j]:,}")
-            item.setTextAlignment(int(Qt.AlignCenter))
+            item.setTextAlignment(Qt.AlignCenter)
             base = (47, 111, 222) if i == j else (224, 88, 43)
             item.setBackground(QBrush(QColor(*base, int(30 + 200 * share) if share else 0)))
             item.setToolTip(f"true {c.class_names[i]}, predicted {c.class_names[j]}: "
@@ -165,7 +165,7 @@ def per_class_table(train: Confusion, test: Confusion | None) -> QTableWidget:
         for i, v in enumerate(values):
             text = f"{int(v):,}" if j == 0 else ("—" if np.isnan(v) else f"{100 * v:.1f}%")
             item = QTableWidgetItem(text)
-            item.setTextAlignment(int(Qt.AlignRight | Qt.AlignVCenter))
+            item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
             table.setItem(i, j, item)
     return table
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout,
+                               QLabel, QSpinBox, QVBoxLayout)
 
 from core.experiments.job import JobResult
 from core.experiments.spread import band, minima
@@ -15,6 +16,41 @@ from gui.experiments.compare_plot import PALETTE, curve_data
 CURVES = (("test_loss", "test loss"), ("train_loss", "train loss"),
           ("test_accuracy", "test accuracy"), ("train_accuracy", "train accuracy"))
 FAINT = pg.mkPen(150, 160, 180, 110, width=1)
+
+
+class SeedsDialog(QDialog):
+    """How many seeds, how long each run trains, and how many run at once."""
+
+    def __init__(self, first_seed: int, epochs: int, workers: int, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Repeat with N seeds")
+        self.seeds = _spin(2, 100, 5, f"Runs from seeds {first_seed}, {first_seed + 1}, ...: "
+                           "each draws its own initial weights")
+        self.epochs = _spin(1, 1_000_000, epochs, "Epochs each run trains")
+        self.workers = _spin(1, 64, workers, "Runs trained at the same time, each in a "
+                             "background process of its own")
+        form = QFormLayout(self)
+        form.addRow(QLabel("The same network and settings, trained from several "
+                           "initialisations.\nEach repetition becomes a run."))
+        form.addRow("Seeds", self.seeds)
+        form.addRow("Epochs per run", self.epochs)
+        form.addRow("Parallel runs", self.workers)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons.button(QDialogButtonBox.Ok).setText("Train")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def values(self) -> tuple[int, int, int]:
+        return self.seeds.value(), self.epochs.value(), self.workers.value()
+
+
+def _spin(low: int, high: int, value: int, tip: str) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(low, high)
+    spin.setValue(value)
+    spin.setToolTip(tip)
+    return spin
 
 
 class SeedsWindow(BatchWindow):

@@ -44,6 +44,8 @@ class TrainingController(QObject):
     progress = Signal(object)  # Progress, after the document holds its weights
     message = Signal(str)  # why training paused (divergence, ...), or that its process died
     running_changed = Signal(bool)
+    starting = Signal()  # Run, Step or Step epoch is about to send the process training
+    edited = Signal(object)  # the user's edit of the document (a Change), not trained values
     # A finished stretch of training as one undoable change: (weights, biases) before and after.
     trained = Signal(object, object, int)
 
@@ -94,6 +96,7 @@ class TrainingController(QObject):
     def run(self) -> None:
         self._flush_edits()
         self._begin_session()
+        self.starting.emit()
         self._link.send("run")
 
     def pause(self) -> None:
@@ -105,11 +108,13 @@ class TrainingController(QObject):
     def step(self, n: int = 1) -> None:
         self._flush_edits()
         self._begin_session()
+        self.starting.emit()
         self._link.send("steps", n)
 
     def step_epoch(self) -> None:
         self._flush_edits()
         self._begin_session()
+        self.starting.emit()
         self._link.send("epoch")  # the process knows the epoch's length
 
     def restart(self) -> None:
@@ -201,6 +206,7 @@ class TrainingController(QObject):
     # ----- document edits -> process -----------------------------------------------------------
     def _on_network_edited(self, change: Change) -> None:
         self.live.document_edited()  # the last frame's parameters are no longer the document's
+        self.edited.emit(change)
         if change.kind == "reset":
             return  # another document: the window calls load_document with its data
         self._flush_timer.start()  # one snapshot for a burst of edits
