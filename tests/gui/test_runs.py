@@ -16,6 +16,7 @@ from core.project import load_project
 from core.templates import regression, softmax3, xor
 from core.training.trainer import Trainer
 from tests.gui.conftest import opened, wait_until
+from tests.gui.test_journeys import settle_events
 
 
 def step(w, n: int) -> None:
@@ -76,15 +77,25 @@ def test_a_settings_change_starts_a_new_run_that_names_the_change(softmax_window
     assert changed == "learning_rate 0.5"
 
 
-def test_reset_then_train_is_a_run_from_drawn_weights(softmax_window):
+def test_reset_then_train_is_a_run_from_drawn_weights_and_nothing_of_the_old_one(
+        softmax_window):
     w = softmax_window
-    step(w, 10)
+    step(w, 60)
     w.training.reset_weights()
-    drawn = weights_fingerprint(w.project.network)
-    step(w, 10)
+    w.training.settings.widgets[("training", "learning_rate")].setValue(0.3)
+    drawn = w.project.snapshot()
+    # The old run's last frame, read out of the pipe while settling, never comes back.
+    settle_events()
+    assert w.controller.latest is None
+    assert w.training.counter.text().strip() == "step 0 · epoch 0"
+    step(w, 25)
     wait_until(lambda: len(runs(w)) == 2)
     assert [r.initialised for r in runs(w)] == [False, True]
-    assert runs(w)[1].start == drawn
+    second = runs(w)[1]
+    assert second.start == weights_fingerprint(drawn.network)
+    trainer, _ = headless(drawn, 25)
+    assert second.final.train_loss == pytest.approx(trainer.evaluate().train_loss, rel=1e-10)
+    assert max(second.curves["train_loss"].steps) == 25
 
 
 def test_compare_overlays_curves_and_marks_the_differing_settings(softmax_window):
