@@ -91,7 +91,7 @@ class EvaluationWindow(QDialog):
         k = max(0, self.target.currentIndex())
         for plot in (self.fit_plot, self.residual_plot):
             plot.clear()
-            plot.addLegend(offset=(-10, 10), labelTextSize="9pt")
+            plot.addLegend(offset=(-10, 10), labelTextSize="9pt", labelTextColor="#222")
         parts = [("train", self.report.train, TRAIN), ("test", self.report.test, TEST)]
         low, high = np.inf, -np.inf
         for name, fit, colour in parts:
@@ -183,4 +183,6 @@ def _plot(bottom: str, left: str) -> pg.PlotWidget:
     plot.showGrid(x=True, y=True, alpha=0.25)
     plot.setLabel("bottom", bottom)
     plot.setLabel("left", left)
+    for side in ("left", "bottom"):  # 0.7, not "700" under an axis titled "loss (x0.001)"
+        plot.getAxis(side).enableAutoSIPrefix(False)
     return plot

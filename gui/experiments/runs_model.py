@@ -8,17 +8,20 @@ from datetime import datetime
 from typing import Any, Callable
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtGui import QColor
 
 from core.errors import shorten
 from core.experiments.run import Run
 from core.experiments.run_log import RunChange, RunLog
 from core.number_text import fmt
 
-COLUMNS = ("Name", "When", "Changed from the run before", "Steps", "Train loss", "Test loss",
-           "Train acc.", "Test acc.")
-NAME, WHEN, CHANGED, STEPS = 0, 1, 2, 3
+# What tells runs apart first: the name, what changed, the final figures; when, last.
+COLUMNS = ("Name", "Changed", "Train loss", "Test loss", "Train acc.", "Test acc.", "Steps",
+           "When")
+NAME, CHANGED, TRAIN_LOSS, STEPS, WHEN = 0, 1, 2, 6, 7
 TIPS = {CHANGED: "The settings in which this run differs from the one above it",
-        STEPS: "Steps trained (epochs in the tooltip)"}
+        STEPS: "Steps trained (epochs and seconds in the tooltip)",
+        TRAIN_LOSS: "Final figures: loss on the whole training part, then the test part"}
 
 
 class RunsModel(QAbstractTableModel):
@@ -26,7 +29,15 @@ class RunsModel(QAbstractTableModel):
         super().__init__(parent)
         self.log, self._rename = log, rename
         self._ids = log.ids()
+        self.colours: dict[str, str] = {}  # run id -> its colour in the comparison
         log.changed.connect(self._on_log_changed)
+
+    def set_colours(self, colours: dict[str, str]) -> None:
+        """The compared runs' colours, shown as a swatch by their names (the plot's legend
+        may be out of sight in a small panel)."""
+        self.colours = dict(colours)
+        if self._ids:
+            self.dataChanged.emit(self.index(0, NAME), self.index(len(self._ids) - 1, NAME))
 
     # ----- reading -------------------------------------------------------------------------
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
@@ -63,7 +74,9 @@ class RunsModel(QAbstractTableModel):
                 else run.name
         if role == Qt.ToolTipRole:
             return tooltip(run, column, self.log)
-        if role == Qt.TextAlignmentRole and column >= STEPS:
+        if role == Qt.DecorationRole and column == NAME and run.id in self.colours:
+            return QColor(self.colours[run.id])
+        if role == Qt.TextAlignmentRole and TRAIN_LOSS <= column <= STEPS:
             return int(Qt.AlignRight | Qt.AlignVCenter)
         return None
 
@@ -121,10 +134,10 @@ def cell(run: Run, column: int, log: RunLog) -> str:
     if final is None:
         return "—"
     value = (final.train_loss, final.test_loss, final.train_accuracy,
-             final.test_accuracy)[column - 4]
+             final.test_accuracy)[column - TRAIN_LOSS]
     if value is None:
         return "—"
-    return f"{100 * value:.1f}%" if column >= 6 else fmt(value)
+    return f"{100 * value:.1f}%" if column >= TRAIN_LOSS + 2 else fmt(value)
 
 
 def tooltip(run: Run, column: int, log: RunLog) -> str | None:

@@ -11,9 +11,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QSplitter, QTable
 
 from core.experiments.run import Run
 from core.experiments.run_log import RunChange, RunLog
-from gui.experiments.compare_plot import ComparePlot
+from gui.experiments.compare_plot import ComparePlot, colour
 from gui.experiments.runs_model import CHANGED, NAME, RunsModel
 from gui.experiments.settings_table import SettingsTable
+
+
+NARROW = 640  # pixels: below this width the list and the comparison take turns (tabs)
 
 
 class RunsPanel(QWidget):
@@ -37,8 +40,10 @@ class RunsPanel(QWidget):
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.Interactive)
         header.setStretchLastSection(False)
-        header.resizeSection(NAME, 130)
-        header.resizeSection(CHANGED, 170)
+        header.resizeSection(NAME, 150)
+        header.resizeSection(CHANGED, 140)
+        for column in range(CHANGED + 1, self.model.columnCount()):
+            header.resizeSection(column, 72)
         self.view.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.compare = ComparePlot()
         self.settings_table = SettingsTable()
@@ -65,6 +70,31 @@ class RunsPanel(QWidget):
         layout.addWidget(self.splitter, 1)
         log.changed.connect(self._on_log_changed)
         self._update_actions()
+        self._user_sized = False  # the user dragged the splitter: their sizes stay
+        self.splitter.splitterMoved.connect(lambda *_: setattr(self, "_user_sized", True))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._arrange()
+
+    def _arrange(self) -> None:
+        """Side by side when there is room; in a narrow dock (a laptop's screen) the list
+        becomes the first tab, so the list and the plot each get the whole width."""
+        narrow = self.width() < NARROW
+        in_tabs = self.tabs.indexOf(self.view) >= 0
+        if narrow and not in_tabs:
+            self.tabs.insertTab(0, self.view, "Runs")
+            self.tabs.setCurrentIndex(0)
+        elif not narrow and in_tabs:
+            showing_list = self.tabs.currentWidget() is self.view
+            self.tabs.removeTab(self.tabs.indexOf(self.view))
+            self.splitter.insertWidget(0, self.view)
+            self.view.show()
+            if showing_list:
+                self.tabs.setCurrentIndex(0)
+        if not narrow and not self._user_sized:  # the list two fifths: its first columns show
+            width = self.splitter.width()
+            self.splitter.setSizes([int(width * 0.4), width - int(width * 0.4)])
 
     def _action(self, text: str, slot, tip: str) -> QAction:
         action = QAction(text, self)
@@ -96,6 +126,7 @@ class RunsPanel(QWidget):
 
     def _on_selection_changed(self, *_) -> None:
         runs = self.selected_runs()
+        self.model.set_colours({r.id: colour(i) for i, r in enumerate(runs)})
         self.compare.show_runs(runs)
         self.settings_table.show_runs(runs)
         self._update_actions()

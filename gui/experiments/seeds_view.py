@@ -70,7 +70,7 @@ class SeedsWindow(BatchWindow):
         self.fill = pg.FillBetweenItem(self.low, self.high, brush=pg.mkBrush(47, 111, 222, 60))
         self.band_plot.addItem(self.fill)
         self.median = self.band_plot.plot(pen=pg.mkPen("#1f4fa8", width=2.5))
-        legend = self.band_plot.addLegend(offset=(-10, 10), labelTextSize="9pt")
+        legend = self.band_plot.addLegend(offset=(-10, 10), labelTextSize="9pt", labelTextColor="#222")
         legend.addItem(self.median, "median")
         legend.addItem(self.low, "min to max")
         self.spread_plot = _plot("seed", "final test loss")
@@ -168,4 +168,6 @@ def _plot(bottom: str, left: str) -> pg.PlotWidget:
     plot.showGrid(x=True, y=True, alpha=0.25)
     plot.setLabel("bottom", bottom)
     plot.setLabel("left", left)
+    for side in ("left", "bottom"):  # 0.7, not "700" under an axis titled "loss (x0.001)"
+        plot.getAxis(side).enableAutoSIPrefix(False)
     return plot

@@ -46,7 +46,9 @@ class SweepWindow(BatchWindow):
         self.plot = pg.PlotWidget(background="w")
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", axes[0].name)
-        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="9pt")
+        for side in ("left", "bottom"):  # 0.7, not "700" under an axis titled "loss (x0.001)"
+            self.plot.getAxis(side).enableAutoSIPrefix(False)
+        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="9pt", labelTextColor="#222")
         self.x_of, numeric = positions(axes[0])
         if not numeric:
             self.plot.getAxis("bottom").setTicks([[(x, value_text(v))

@@ -15,6 +15,7 @@ from core.experiments.run import weights_fingerprint
 from core.project import load_project
 from core.templates import regression, softmax3, xor
 from core.training.trainer import Trainer
+from gui.experiments.runs_model import CHANGED, STEPS
 from tests.gui.conftest import opened, wait_until
 from tests.gui.test_journeys import settle_events
 
@@ -61,7 +62,7 @@ def test_a_run_is_recorded_with_the_numbers_of_a_headless_trainer(softmax_window
     assert run.training == start.training.to_dict() and run.name == "Run 1"
     assert not run.initialised  # from the template's weights, not drawn
     model = w.experiments.panel.model
-    assert model.rowCount() == 1 and model.index(0, 3).data() == "70"
+    assert model.rowCount() == 1 and model.index(0, STEPS).data() == "70"
 
 
 def test_a_settings_change_starts_a_new_run_that_names_the_change(softmax_window):
@@ -73,7 +74,7 @@ def test_a_settings_change_starts_a_new_run_that_names_the_change(softmax_window
     first, second = runs(w)
     assert second.training["learning_rate"] == 0.5 and first.training["learning_rate"] != 0.5
     assert second.steps == 20  # counted from its own start
-    changed = w.experiments.panel.model.index(1, 2).data()
+    changed = w.experiments.panel.model.index(1, CHANGED).data()
     assert changed == "learning_rate 0.5"
 
 
@@ -108,12 +109,13 @@ def test_compare_overlays_curves_and_marks_the_differing_settings(softmax_window
     panel = w.experiments.panel
     panel.select(w.project.runs.ids())
     legend = [label.text for _, label in panel.compare.legend.items]
-    assert legend == ["Run 1", "Run 2"]
-    for run in runs(w):
-        train_item = panel.compare._items[run.id][0]
-        x, y = train_item.getData()
-        assert list(x) == list(run.curves["train_loss"].steps)
-    assert panel.compare.accuracy.isVisible()  # a classifier: accuracy too
+    assert legend == ["Run 1", "Run 2", "train", "test"]
+    for quantity in ("loss", "accuracy"):
+        panel.compare.show_quantity(quantity)
+        for run in runs(w):
+            train, test = panel.compare._items[run.id]
+            assert list(train.getData()[1]) == list(run.curves[f"train_{quantity}"].values)
+            assert list(test.getData()[0]) == list(run.curves[f"test_{quantity}"].steps)
     # The differences, worked out from the runs' own settings dicts.
     a, b = runs(w)
     differing = {k for k in a.training if a.training[k] != b.training[k]}

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from core.project import load_project
 from core.templates import TEMPLATES
+from gui.experiments.runs_model import CHANGED
 from tests.gui.conftest import wait_until
 from tests.gui.test_journeys import pause, train_live
 
@@ -49,9 +50,10 @@ def test_train_compare_restore_save_switch_back_and_repeat(window, tmp_path, mon
     # Compare the two: both in the plot's legend, learning_rate marked in the table.
     w.experiments.show_panel()
     panel.select([first.id, second.id])
-    assert [label.text for _, label in panel.compare.legend.items] == ["Run 1", "Run 2"]
+    assert [label.text for _, label in panel.compare.legend.items] == [
+        "Run 1", "Run 2", "train", "test"]
     assert "learning_rate" in panel.settings_table.different
-    assert panel.model.index(1, 2).data().startswith("learning_rate 0.05")
+    assert panel.model.index(1, CHANGED).data().startswith("learning_rate 0.05")
     # Restore the first run's weights, then undo it.
     trained_second = w.project.network.to_dict()
     panel.select([first.id])
