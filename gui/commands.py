@@ -5,7 +5,8 @@ from __future__ import annotations
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from core.edits import Edit
-from core.network import Network, NetworkError
+from core.errors import UserError
+from core.network import Network
 
 _MERGE_ID = 1
 
@@ -32,14 +33,18 @@ class EditCommand(QUndoCommand):
     def mergeWith(self, other: QUndoCommand) -> bool:
         if not isinstance(other, EditCommand) or other.edit.merge_key != self.edit.merge_key:
             return False
-        return self.edit.merge(other.edit)
+        if not self.edit.merge(other.edit):
+            return False
+        self.setText(self.edit.title)  # a merged step may name its new extent ("5 runs")
+        return True
 
 
 def apply_and_push(stack: QUndoStack, network: Network, edit: Edit) -> str | None:
-    """Apply `edit` and record it for undo; return the reason if the document refused it."""
+    """Apply `edit` and record it for undo; return the reason if the document refused it (a
+    network edit, or one of the kept runs: core.experiments.run_edits)."""
     try:
         edit.apply(network)
-    except NetworkError as exc:
+    except UserError as exc:
         return str(exc)
     stack.push(EditCommand(edit, network))
     return None

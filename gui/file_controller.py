@@ -104,6 +104,9 @@ class FileController(QObject):
         self.undo_stack.setClean()
         self._remember(self.path)
         self.update_title()
+        if loaded.notes:  # kept runs the file held wrongly were left out: say so
+            more = f" (and {len(loaded.notes) - 1} more)" if len(loaded.notes) > 1 else ""
+            self.window.statusBar().showMessage(loaded.notes[0] + more, 20000)
         return True
 
     def save(self) -> bool:

@@ -50,6 +50,9 @@ class MainWindow(QMainWindow):
         from gui.stepthrough.mode import StepThroughMode
 
         self.stepthrough = StepThroughMode(self, self.training.live, self.training.controller)
+        from gui.experiments.experiments_ui import ExperimentsUI
+
+        self.experiments = ExperimentsUI(self)
         from gui.recovery import Autosaver
 
         self.autosaver = Autosaver(self)
@@ -353,6 +356,7 @@ class MainWindow(QMainWindow):
             from core.recovery import clear_recovery
 
             clear_recovery()  # saved or deliberately discarded: nothing to recover
+            self.experiments.shutdown()
             self.training.shutdown()
             # The stack and the document outlive this window briefly while Qt tears it
             # down: stop their signals from reaching half-deleted views.

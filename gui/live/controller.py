@@ -45,6 +45,8 @@ class TrainingController(QObject):
     progress = Signal(object)  # Progress, after the document holds its weights
     message = Signal(str)  # why training paused (divergence, ...), or that its process died
     running_changed = Signal(bool)
+    starting = Signal()  # Run, Step or Step epoch is about to send the process training
+    edited = Signal(object)  # the user's edit of the document (a Change), not trained values
     # A finished stretch of training as one undoable change: (weights, biases) before and after.
     trained = Signal(object, object, int)
 
@@ -97,6 +99,7 @@ class TrainingController(QObject):
     def run(self) -> None:
         self._flush_edits()
         self._begin_session()
+        self.starting.emit()
         self._link.send("run")
 
     def pause(self) -> None:
@@ -108,22 +111,20 @@ class TrainingController(QObject):
     def step(self, n: int = 1) -> None:
         self._flush_edits()
         self._begin_session()
+        self.starting.emit()
         self._link.send("steps", n)
 
     def step_epoch(self) -> None:
         self._flush_edits()
         self._begin_session()
+        self.starting.emit()
         self._link.send("epoch")  # the process knows the epoch's length
 
     def restart(self) -> None:
         """Forget the run (history, optimiser state); the next step starts from the document."""
         self.settle()
         self.latest = None
-        # A new run: the frame the pause above made may still be in the pipe (read while
-        # waiting for settle's answer, delivered after it); it belongs to the old run. Its
-        # curves were drawn over the cleared panels after Reset weights.
-        self.generation += 1
-        self._link.send("restart", self.generation)
+        self._new_run()
 
     def settle(self) -> None:
         """End the stretch of training now: pause, take the process's exact state into the
@@ -165,8 +166,20 @@ class TrainingController(QObject):
     def set_data(self, data: Dataset) -> None:
         self._flush_edits()
         self.live.set_data(data)  # no progress: the process starts a new run on the new data
-        self.generation += 1  # (as in restart)
-        self._link.send("data", data, self.generation)
+        self._new_run()
+
+    def _new_run(self) -> None:
+        """The process drops its trainer and starts again from the document as it is, under
+        a new generation, as for another document: what it still says about the run before
+        is dropped. (Settling reads the pause's last frame out of the pipe, and the event loop
+        hands it on later: under the same generation it came back after a Reset, with the
+        old run's step count and curves, and was recorded into the new run.)"""
+        self.generation += 1
+        self._trajectory = TrajectoryMirror()
+        self._edits.clear()  # the copy sent holds every edit so far
+        self._unconfirmed = []
+        self._link.send("document", self.generation, self.network.copy(), self.live.data,
+                        self.live.settings)
 
     def set_steps_per_update(self, n: int) -> None:
         self._steps_per_update = max(0, int(n))
@@ -220,6 +233,7 @@ class TrainingController(QObject):
     # ----- document edits -> process -----------------------------------------------------------
     def _on_network_edited(self, change: Change) -> None:
         self.live.document_edited()  # the last frame's parameters are no longer the document's
+        self.edited.emit(change)
         if change.kind == "reset":
             return  # another document: the window calls load_document with its data
         self._flush_timer.start()  # one snapshot for a burst of edits

@@ -37,6 +37,7 @@ NO_VALUES = ValuesById((), np.zeros(0))  # the gradients view before any step
 
 class TrainingUI(QObject):
     data_changed = Signal(object)  # the Dataset of a new run (None if it could not be made)
+    weights_reset = Signal()  # Reset weights drew fresh weights from the initialiser and seed
     def __init__(self, window) -> None:
         super().__init__(window)
         self.window = window
@@ -304,6 +305,7 @@ class TrainingUI(QObject):
         self.window.undo_stack.push(EditCommand(edit, net))
         self.controller.restart()
         self._reset_run_views()
+        self.weights_reset.emit()
 
     def shutdown(self) -> None:
         if getattr(self, "_shut", False):

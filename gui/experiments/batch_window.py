@@ -1,0 +1,159 @@
+"""The window of one batch of runs (seeds or a sweep) while it trains and after: progress,
+Cancel, a table with one row per run, and the plots the kind of batch draws (subclasses:
+seeds_view, sweep_view). Each run that ends joins the document's run log at once, as one
+undoable step per batch (core.experiments.add_runs), so Cancel keeps what finished."""
+from __future__ import annotations
+
+from typing import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHBoxLayout, QHeaderView, QLabel,
+                               QProgressBar, QPushButton, QSplitter, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from core.experiments.job import JobResult
+from core.experiments.run import Run
+from core.number_text import fmt
+from gui.experiments.batch import Batch
+
+FIGURES = (("test_loss", "final test loss"), ("train_loss", "final train loss"),
+           ("test_accuracy", "final test accuracy"), ("train_accuracy", "final train accuracy"))
+
+
+def figure(run: Run | None, name: str) -> float | None:
+    if run is None or run.final is None:
+        return None
+    return getattr(run.final, name)
+
+
+class BatchWindow(QDialog):
+    """`keep(result)` adds a finished run to the document and returns it as kept (with its id)
+    or None when the document it belongs to is no longer open."""
+
+    closed = Signal()
+
+    def __init__(self, title: str, batch: Batch, keep: Callable[[JobResult], Run | None],
+                 columns: tuple[str, ...], parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setAttribute(Qt.WA_DeleteOnClose, False)
+        self.batch, self._keep = batch, keep
+        self.results: dict[int, JobResult] = {}  # by job index, as kept (runs with their ids)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, len(batch.jobs))
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the runs still training; the finished ones are kept")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.table = QTableWidget(len(batch.jobs), len(columns))
+        self.table.setHorizontalHeaderLabels(list(columns))
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        top = QHBoxLayout()
+        top.addWidget(self.progress, 1)
+        top.addWidget(self.cancel_button)
+        self.plots = QWidget()  # filled by the subclass
+        self.splitter = QSplitter(Qt.Vertical)
+        self.splitter.addWidget(self.plots)
+        self.splitter.addWidget(self.table)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.status)
+        layout.addLayout(top)
+        layout.addWidget(self.splitter, 1)
+
+    def follow(self) -> None:
+        """Show the jobs as waiting and follow the batch (the subclass calls this last)."""
+        for i, job in enumerate(self.batch.jobs):
+            self.fill_row(i, JobResult(job), pending=True)
+        self.batch.result.connect(self._on_result)
+        self.batch.failed.connect(self._on_failed)
+        self.batch.finished.connect(self._on_finished)
+        self._say_progress()
+
+    # ----- following the batch -------------------------------------------------------------
+    def _on_result(self, result: JobResult) -> None:
+        if result.run is not None:
+            run = self._keep(result)
+            result = JobResult(result.job, run, result.error, result.attempts) \
+                if run is not None else result
+        self.results[result.job.index] = result
+        self.progress.setValue(len(self.results))
+        self.fill_row(self._row(result), result)
+        self._say_progress()
+        self.redraw()
+
+    def _on_failed(self, text: str) -> None:
+        self.status.setText(text)
+
+    def _on_finished(self, cancelled: bool) -> None:
+        self.cancel_button.setText("Close")
+        self.cancel_button.setToolTip("")
+        self.cancel_button.clicked.disconnect()
+        self.cancel_button.clicked.connect(self.close)
+        self._say_progress(finished=True, cancelled=cancelled)
+
+    def cancel(self) -> None:
+        self.batch.cancel()
+        self.cancel_button.setEnabled(False)
+        self.status.setText("Cancelling: the runs still training are stopped; the finished "
+                            "ones are kept…")
+
+    def _say_progress(self, finished: bool = False, cancelled: bool = False) -> None:
+        total, done = len(self.batch.jobs), len(self.results)
+        failed = sum(r.run is None for r in self.results.values())
+        text = f"{done} of {total} runs done"
+        if failed:
+            text += f", {failed} failed (hover a row for why)"
+        if finished:
+            text += ". Cancelled; the finished runs are kept." if cancelled else ". Finished."
+            self.cancel_button.setEnabled(True)
+        else:
+            text += f", {self.batch.workers} at a time in background processes."
+        self.status.setText(text + " Each run is also in the Runs panel.")
+
+    def _row(self, result: JobResult) -> int:
+        return next(i for i, job in enumerate(self.batch.jobs) if job.index == result.job.index)
+
+    def fill_row(self, row: int, result: JobResult, pending: bool = False) -> None:
+        for column, text in enumerate(self.cells(result, pending)):
+            item = QTableWidgetItem(text)
+            if column >= self.first_number_column():
+                item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+            item.setToolTip(result.error or (result.run.note if result.run else "") or text)
+            self.table.setItem(row, column, item)
+
+    def finished_runs(self) -> list[tuple[JobResult, Run]]:
+        return [(r, r.run) for _, r in sorted(self.results.items()) if r.run is not None]
+
+    def closeEvent(self, event) -> None:
+        """Closing the window stops its runs (the finished ones are kept)."""
+        if self.batch.running:
+            self.batch.cancel()
+        self.closed.emit()
+        super().closeEvent(event)
+
+    # ----- for the subclass ----------------------------------------------------------------
+    def cells(self, result: JobResult, pending: bool) -> list[str]:
+        raise NotImplementedError
+
+    def first_number_column(self) -> int:
+        return 0
+
+    def redraw(self) -> None:
+        raise NotImplementedError
+
+
+def status_text(result: JobResult, pending: bool) -> str:
+    return "waiting…" if pending else result.status
+
+
+def number(value: float | None, percent: bool = False) -> str:
+    if value is None:
+        return "—"
+    return f"{100 * value:.1f}%" if percent else fmt(value)

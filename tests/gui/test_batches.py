@@ -1,0 +1,167 @@
+"""Repeat with N seeds and sweeps through real widgets: runs trained in background processes
+(held to the headless train command's numbers), each kept as a run, one undo step per batch;
+Cancel keeps what finished and the window keeps answering; bad sweep values are refused in
+the dialog."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QDialogButtonBox
+
+from core.data.dataset import make_dataset
+from core.experiments.spread import band
+from core.templates import xor
+from core.training.headless import prepare, train_epochs
+from gui.experiments.sweep_dialog import SweepDialog
+from tests.gui.conftest import opened, wait_until
+
+
+@pytest.fixture
+def xor_window(window):
+    return opened(window, xor(), "XOR")
+
+
+def finished(view, timeout_ms: int = 60000) -> None:
+    wait_until(lambda: not view.batch.running and
+               view.cancel_button.text() == "Close", timeout_ms)
+
+
+def train_command(project, seed: int, epochs: int, **settings):
+    """What `python main.py train FILE --seed S --init` gives with these settings."""
+    p = project.snapshot()
+    from dataclasses import replace
+
+    training = prepare(p.network, replace(p.training, **settings), seed, init=True)
+    done = train_epochs(p.network, make_dataset(p.data), training, epochs)
+    done.trainer.sync_network()
+    return done.trainer.evaluate()
+
+
+def test_three_seeds_become_three_runs_with_the_train_commands_numbers(xor_window):
+    w = xor_window
+    view = w.experiments.start_seeds(3, epochs=40, workers=2)
+    finished(view)
+    runs = w.project.runs.runs
+    seeds = [r.seed for r in runs]  # in the order they finished
+    first = xor().training.seed
+    assert sorted(seeds) == [first, first + 1, first + 2]
+    assert [r.name for r in runs] == [f"Seeds 1: seed={s}" for s in seeds]
+    for run in runs:
+        expected = train_command(xor(), run.seed, 40)
+        assert run.final.train_loss == pytest.approx(expected.train_loss, rel=1e-12)
+        assert run.initialised and run.weights is not None
+    # One undo step for the batch; undo takes all three runs out.
+    assert w.undo_stack.undoText() == "Seeds 1 (3 runs)"
+    # The band drawn is the median and range of the runs' curves, recomputed here by hand.
+    key = "train_loss"  # XOR has no test part
+    assert view.curve_choice.currentData() == "test_loss"
+    view.curve_choice.setCurrentIndex(view.curve_choice.findData(key))
+    x, median = view.median.getData()
+    at = len(x) // 2
+    values = [np.interp(x[at], r.curves[key].steps, r.curves[key].values) for r in runs]
+    assert median[at] == pytest.approx(np.median(values))
+    assert view.low.getData()[1][at] == pytest.approx(min(values))
+    assert "Minima reached" in view.summary.text()
+    assert {view.table.item(i, 2).text() for i in range(3)} <= {"A", "B", "C"}
+    w.undo_action.trigger()
+    assert len(w.project.runs) == 0
+
+
+def test_cancel_keeps_what_finished_and_the_window_keeps_answering(xor_window):
+    w = xor_window
+    view = w.experiments.start_seeds(12, epochs=3000, workers=1)  # long enough to cancel
+    began = time.monotonic()
+    wait_until(lambda: time.monotonic() > began + 0.6)  # its window shown, its workers started
+    gaps, last = [], [time.monotonic()]
+
+    def tick():
+        now = time.monotonic()
+        gaps.append(now - last[0])
+        last[0] = now
+    timer = QTimer(interval=20)
+    timer.timeout.connect(tick)
+    timer.start()
+    wait_until(lambda: len(view.results) >= 1, 60000)
+    view.cancel_button.click()
+    finished(view, 20000)
+    timer.stop()
+    kept = len(w.project.runs)
+    assert 1 <= kept < 12 and kept == len(view.results)
+    assert "Cancelled" in view.status.text()
+    # The event loop kept turning: no stall of half a second while runs trained.
+    assert max(gaps) < 0.5, max(gaps)
+
+
+def test_a_new_document_stops_a_batch_and_gets_none_of_its_runs(xor_window):
+    w = xor_window
+    view = w.experiments.start_seeds(6, epochs=3000, workers=1)
+    w.new_document()
+    wait_until(lambda: not view.batch.running, 20000)
+    assert len(w.project.runs) == 0 and not view.isVisible()
+
+
+def test_the_sweep_dialog_refuses_bad_values_with_a_message(xor_window, qtbot):
+    w = xor_window
+    checked = []
+    dialog = SweepDialog(w.project.training, 2, lambda spec, epochs: checked.append(spec),
+                         w)
+    qtbot.addWidget(dialog)
+    dialog.values[0].setText("0.1, fast")
+    dialog.button_box.button(QDialogButtonBox.Ok).click()
+    assert dialog.result() == 0 and dialog.spec is None and not checked
+    assert dialog.message.text() == "learning_rate=fast: not a number"
+    dialog.values[0].setText("0.1, 0.1")
+    dialog.button_box.button(QDialogButtonBox.Ok).click()
+    assert "lists 0.1 twice" in dialog.message.text()
+    dialog.names[0].setCurrentText("hidden_activation")
+    dialog.values[0].setText("tanh, wobbly")
+    dialog.button_box.button(QDialogButtonBox.Ok).click()
+    assert dialog.message.text().startswith("hidden_activation=wobbly: use one of")
+    dialog.second.setChecked(True)
+    dialog.names[1].setCurrentText("hidden_activation")
+    dialog.values[0].setText("tanh, relu")
+    dialog.button_box.button(QDialogButtonBox.Ok).click()
+    assert "chosen twice" in dialog.message.text()
+    dialog.names[1].setCurrentText("batch_size")
+    dialog.values[1].setText("0, 2")
+    assert dialog.size_note.text() == "12 runs"  # 2 x 2 values x 3 seeds
+    dialog.button_box.button(QDialogButtonBox.Ok).click()
+    assert dialog.result() == 1 and dialog.spec.size == 12 and len(checked) == 1
+
+
+def test_a_refused_combination_is_said_in_the_dialog(xor_window, qtbot):
+    """softmax cross-entropy needs softmax outputs: XOR's sigmoid output cannot train it."""
+    w = xor_window
+    dialog = SweepDialog(w.project.training, 2, w.experiments.refusal, w)
+    qtbot.addWidget(dialog)
+    dialog.names[0].setCurrentText("loss")
+    dialog.values[0].setText("mse, softmax_ce")
+    dialog.button_box.button(QDialogButtonBox.Ok).click()
+    assert dialog.result() == 0
+    assert dialog.message.text().startswith("loss=softmax_ce: ")
+
+
+def test_a_sweep_plots_each_runs_final_loss_against_the_value(xor_window):
+    w = xor_window
+    from core.experiments.sweep import parse_axis, SweepSpec
+
+    t = w.project.training
+    spec = SweepSpec((parse_axis("learning_rate=0.03,0.3,3", t),), (t.seed,))
+    view = w.experiments.start_sweep(spec, epochs=30, workers=2)
+    finished(view)
+    assert view.plot.getPlotItem().ctrl.logXCheck.isChecked()  # 0.03 ... 3: a log axis
+    view.choice.setCurrentIndex(view.choice.findData("train_loss"))
+    line, points = view.lines[None]
+    x, y = points.getData()
+    runs = {r.training["learning_rate"]: r for r in w.project.runs}
+    assert len(runs) == 3
+    for rate in (0.03, 0.3, 3.0):
+        expected = train_command(xor(), t.seed, 30, learning_rate=rate)
+        i = list(np.round(10 ** x, 10)).index(rate)  # the axis is log10 of the values
+        assert y[i] == pytest.approx(expected.train_loss, rel=1e-12)
+    # Per-run curves on demand: select a row, see that run's curves.
+    view.table.selectRow(2)
+    assert [r.training["learning_rate"] for r in view.curves.runs] == [3.0]
