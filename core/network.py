@@ -9,8 +9,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, replace
-from itertools import compress, repeat
-from operator import attrgetter, is_
+from operator import attrgetter
 from typing import AbstractSet, Iterator, Sequence
 
 import numpy as np
@@ -20,6 +19,7 @@ from core.activations import ACTIVATIONS, DEFAULT_ACTIVATION
 from core.errors import NetworkError, UserError, shorten
 from core.events import Signal
 from core.features import Feature
+from core.network_index import SETS_CHANGED, ItemsAt, Rewire, Wiring
 
 ROLES = ("input", "hidden", "output")
 
@@ -89,11 +89,11 @@ class Network:
         # Bumped on every structural change: a compiled plan remembers the version it was built from.
         self.structure_version = 0
         self._next_id: dict[str, int] = {}
-        self._aligned: dict[tuple, tuple] = {}  # see _items_at
+        self._found = ItemsAt()  # see _items_at
         # Bumped when edges (neurons) are added, removed or replaced: what _items_at found
         # stays right through other edits (a neuron added leaves every Edge where it was).
         self._set_versions = {"edges": 0, "neurons": 0}
-        self._wiring_cache: tuple | None = None  # see _wiring
+        self._wiring_index: Wiring | None = None  # see _wiring
 
     # ----- queries -------------------------------------------------------------------------
     def neuron(self, nid: str) -> Neuron:
@@ -120,27 +120,21 @@ class Network:
         return self.by_role("output")
 
     def incoming(self, nid: str) -> list[Edge]:
-        return list(self._wiring()[0].get(nid, ()))
+        return list(self._wiring().into.get(nid, ()))
 
     def outgoing(self, nid: str) -> list[Edge]:
-        return list(self._wiring()[1].get(nid, ()))
+        return list(self._wiring().out.get(nid, ()))
 
     def find_edge(self, source: str, target: str) -> Edge | None:
-        return next((e for e in self._wiring()[1].get(source, ()) if e.target == target), None)
+        return self._wiring().find(source, target)
 
-    def _wiring(self) -> tuple[dict[str, list[Edge]], dict[str, list[Edge]]]:
-        """Each neuron's incoming and outgoing edges (edge order), found in one pass and
-        kept until the structure changes: wiring one edge by hand asked four questions that
-        each scanned all 51k edges of a big net (40-80 ms)."""
-        cached = self._wiring_cache
-        if cached is None or cached[0] != self.structure_version:
-            into: dict[str, list[Edge]] = {n: [] for n in self.neurons}
-            out: dict[str, list[Edge]] = {n: [] for n in self.neurons}
-            for e in self.edges.values():
-                out[e.source].append(e)
-                into[e.target].append(e)
-            cached = self._wiring_cache = (self.structure_version, into, out)
-        return cached[1], cached[2]
+    def _wiring(self) -> Wiring:
+        """Each neuron's edges (core.network_index.Wiring), built when stale."""
+        wiring = self._wiring_index
+        if wiring is None or wiring.version != self.structure_version:
+            wiring = self._wiring_index = Wiring.build(self.structure_version, self.neurons,
+                                                       self.edges.values())
+        return wiring
 
     def new_id(self, prefix: str) -> str:
         """A fresh id such as 'n7' or 'e12', never used by this document before."""
@@ -157,7 +151,7 @@ class Network:
         reason = self._simple_refusal(source, target, existing)
         if reason:
             return reason
-        path = graph.cycle_closed_by(_Targets(self._wiring()[1]), source, target)
+        path = graph.cycle_closed_by(self._wiring(), source, target)
         return None if path is None else self._cycle_message(source, target, path)
 
     def _cycle_message(self, source: str, target: str, path: list[str]) -> str:
@@ -201,7 +195,7 @@ class Network:
         neuron = Neuron(nid, role, activation, _finite(bias, "bias"), str(label), _finite(x, "x"),
                         _finite(y, "y"), bool(frozen), _check_feature(feature))
         self.neurons = _insert(self.neurons, nid, neuron, index)
-        self._structure_changed(Change("neuron_added", (nid,)), _Rewire(neurons_added=(nid,)))
+        self._structure_changed(Change("neuron_added", (nid,)), Rewire(neurons_added=(nid,)))
         return neuron
 
     def remove_neuron(self, nid: str) -> tuple[Neuron, int, list[tuple[int, Edge]]]:
@@ -252,7 +246,7 @@ class Network:
         appended = index is None or index >= len(self.edges)
         self.edges = _insert(self.edges, eid, edge, index)
         self._structure_changed(Change("edge_added", (eid,)),
-                                _Rewire(added=[edge]) if appended else None)
+                                Rewire(added=[edge]) if appended else None)
         return edge
 
     def connect_many(self, pairs: list[tuple[str, str]], weights: list[float] | None = None,
@@ -288,7 +282,7 @@ class Network:
         for edge in new_edges:
             self.edges[edge.id] = edge
         self._structure_changed(Change("edge_added", tuple(e.id for e in new_edges)),
-                                _Rewire(added=new_edges))
+                                Rewire(added=new_edges))
         return new_edges
 
     def restore_edges(self, indexed: list[tuple[int, Edge]]) -> None:
@@ -339,7 +333,7 @@ class Network:
     def disconnect(self, eid: str) -> Edge:
         edge = self.edge(eid)
         del self.edges[eid]
-        self._structure_changed(Change("edge_removed", (eid,)), _Rewire(removed=[edge]))
+        self._structure_changed(Change("edge_removed", (eid,)), Rewire(removed=[edge]))
         return edge
 
     def disconnect_many(self, eids: list[str]) -> None:
@@ -349,7 +343,7 @@ class Network:
         for eid in eids:
             del self.edges[eid]
         if eids:
-            self._structure_changed(Change("edge_removed", tuple(eids)), _Rewire(removed=removed))
+            self._structure_changed(Change("edge_removed", tuple(eids)), Rewire(removed=removed))
 
     # ----- value edits ---------------------------------------------------------------------
     def set_weight(self, eid: str, weight: float) -> None:
@@ -358,7 +352,7 @@ class Network:
 
     def set_edge_frozen(self, eid: str, frozen: bool) -> None:
         self.edge(eid).frozen = bool(frozen)
-        self._structure_changed(Change("edge_changed", (eid,)), _Rewire())
+        self._structure_changed(Change("edge_changed", (eid,)), Rewire())
 
     def set_bias(self, nid: str, bias: float) -> None:
         self.neuron(nid).bias = _finite(bias, "bias")
@@ -367,7 +361,7 @@ class Network:
     def set_activation(self, nid: str, activation: str) -> None:
         _check_activation(activation)
         self.neuron(nid).activation = activation
-        self._structure_changed(Change("neuron_changed", (nid,)), _Rewire())
+        self._structure_changed(Change("neuron_changed", (nid,)), Rewire())
 
     def set_label(self, nid: str, label: str) -> None:
         self.neuron(nid).label = str(label)
@@ -376,11 +370,11 @@ class Network:
     def set_feature(self, nid: str, feature: Feature | None) -> None:
         """What an input neuron computes from the data's columns (None: its own column)."""
         self.neuron(nid).feature = _check_feature(feature)
-        self._structure_changed(Change("neuron_changed", (nid,)), _Rewire())
+        self._structure_changed(Change("neuron_changed", (nid,)), Rewire())
 
     def set_frozen(self, nid: str, frozen: bool) -> None:
         self.neuron(nid).frozen = bool(frozen)
-        self._structure_changed(Change("neuron_changed", (nid,)), _Rewire())
+        self._structure_changed(Change("neuron_changed", (nid,)), Rewire())
 
     def set_role(self, nid: str, role: str) -> None:
         """Change a neuron's role; refused if its existing edges would become invalid."""
@@ -392,7 +386,7 @@ class Network:
         if role == "output" and self.outgoing(nid):
             raise NetworkError(f"{n.name} has outgoing edges, so it cannot become an output")
         n.role = role
-        self._structure_changed(Change("neuron_changed", (nid,)), _Rewire())
+        self._structure_changed(Change("neuron_changed", (nid,)), Rewire())
 
     def move_neuron(self, nid: str, x: float, y: float) -> None:
         n = self.neuron(nid)
@@ -467,24 +461,9 @@ class Network:
 
     def _items_at(self, items: dict, ids: Sequence[str]) -> tuple[list, np.ndarray | None]:
         """The items named by `ids` that the document has, and their positions in `ids`
-        (None: all of them). Remembered for each of the last few tuples of ids asked about
-        until the structure changes: a training frame's ids are one tuple frame after frame
-        (gui/live/training_link.py), the edge drawing's another, and looking 51k freshly
-        unpickled strings up cost 25 ms a frame."""
+        (None: all of them): core.network_index.ItemsAt."""
         kind = "edges" if items is self.edges else "neurons"
-        key, version = (id(ids), kind), self._set_versions[kind]
-        cached = self._aligned.get(key)
-        if cached is not None and cached[0] is ids and cached[1] == version:
-            return cached[2], cached[3]
-        found = list(map(items.get, ids))
-        at = None
-        if any(map(is_, found, repeat(None))):  # ids the document no longer has
-            at = np.flatnonzero([item is not None for item in found])
-            found = list(compress(found, (item is not None for item in found)))
-        if len(self._aligned) >= 4:
-            self._aligned.clear()
-        self._aligned[key] = (ids, version, found, at)
-        return found, at
+        return self._found.find(items, ids, kind, self._set_versions[kind])
 
     def replace_with(self, other: "Network", copy: bool = True) -> None:
         """Take over another document's contents (New, Open, templates): one `reset` event.
@@ -605,60 +584,17 @@ class Network:
         """Equal contents, order and ids (what undo and file round trips must preserve)."""
         return self.to_dict() == other.to_dict()
 
-    def _structure_changed(self, change: Change, rewire: "_Rewire | None" = None) -> None:
+    def _structure_changed(self, change: Change, rewire: Rewire | None = None) -> None:
         """Bump the structure version and say so. `rewire`: how the edges changed, so the
         wiring index follows (each rebuild of it is a pass over every edge); None when they
         changed in a way it does not follow (their order): it is made again when next asked."""
-        wiring = self._wiring_cache
-        if wiring is not None and wiring[0] == self.structure_version:
-            if rewire is None:
-                self._wiring_cache = None
-            else:
-                rewire.apply(*wiring[1:])
-                self._wiring_cache = (self.structure_version + 1, *wiring[1:])
-        for kind in _SETS_CHANGED.get(change.kind, ()):
+        wiring = self._wiring_index
+        if wiring is not None and wiring.version == self.structure_version:
+            self._wiring_index = wiring.after(rewire)
+        for kind in SETS_CHANGED.get(change.kind, ()):
             self._set_versions[kind] += 1
         self.structure_version += 1
         self.changed.emit(replace(change, structural=True))
-
-
-# Which sets of items a structural change adds to, removes from or replaces (neuron_changed
-# and edge_changed change items in place).
-_SETS_CHANGED = {"neuron_added": ("neurons",), "neuron_removed": ("neurons", "edges"),
-                 "edge_added": ("edges",), "edge_removed": ("edges",),
-                 "reset": ("neurons", "edges")}
-
-
-@dataclass
-class _Rewire:
-    """An edit's change to the wiring index (Network._wiring)."""
-
-    added: Sequence[Edge] = ()  # at the end of the edge order
-    removed: Sequence[Edge] = ()
-    neurons_added: Sequence[str] = ()
-
-    def apply(self, into: dict[str, list[Edge]], out: dict[str, list[Edge]]) -> None:
-        for nid in self.neurons_added:
-            into[nid], out[nid] = [], []
-        for e in self.added:
-            out[e.source].append(e)
-            into[e.target].append(e)
-        gone = {id(e) for e in self.removed}  # by identity: one pass over each list touched
-        for lists, ends in ((out, {e.source for e in self.removed}),
-                            (into, {e.target for e in self.removed})):
-            for nid in ends:
-                lists[nid] = [e for e in lists[nid] if id(e) not in gone]
-
-
-class _Targets:
-    """Each neuron's targets, read from its outgoing edges as the cycle search asks (a dict
-    of every neuron's targets cost a pass over all edges per check)."""
-
-    def __init__(self, outgoing: dict[str, list[Edge]]) -> None:
-        self._outgoing = outgoing
-
-    def get(self, nid: str, default=()) -> list[str]:
-        return [e.target for e in self._outgoing.get(nid, ())] or list(default)
 
 
 def _path_names(names: list[str], keep: int = 8) -> str:

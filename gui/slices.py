@@ -46,16 +46,11 @@ class Slices(QObject):
         if job is not None and hasattr(job, "close"):
             job.close()
 
-    def finish_now(self) -> None:
-        """Run the rest of the job at once (before the window closes, say)."""
-        if self._job is not None:
-            self._turn(deadline=float("inf"))
-
-    def _turn(self, deadline: float | None = None) -> None:
+    def _turn(self) -> None:
         job = self._job
         if job is None:
             return
-        end = time.perf_counter() + self.budget if deadline is None else deadline
+        end = time.perf_counter() + self.budget
         self.turns += 1
         try:
             while time.perf_counter() < end:

@@ -167,8 +167,6 @@ def test_editing_a_784_64_10_net_while_it_trains_keeps_the_window_answering(mnis
     window's own work between two turns of its event loop stays under 0.2 s of CPU (the rest
     of a stall on a loaded machine is waiting for a core). Before: an edit cost 0.3-3 s, a
     frame 0.2-0.8 s, an autosave 0.8-2 s (README, 'Editing a big net while it trains')."""
-    from PySide6.QtCore import QPointF
-
     from gui import edit_tools
 
     w = mnist_shaped
