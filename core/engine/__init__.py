@@ -1,5 +1,6 @@
 """The engine: a network compiled into a Plan (core.engine.plan), its forward and backward
-passes (core.engine.backprop), the fast path for plain layered nets (core.engine.layered) and
+passes (core.engine.backprop) in arrays sliced per level once (core.engine.pass_arrays), the
+fast path for plain layered nets (core.engine.layered) and
 the forward pass for many points of a parameter plane at once (core.engine.stacked).
 
 The names most callers need are importable from here."""
