@@ -149,6 +149,18 @@ class BatchWindow(QDialog):
         raise NotImplementedError
 
 
+def to_train_if_no_test(combo, key: str, present: bool) -> bool:
+    """A combo showing a test figure that no finished run has (no test part): switch it to
+    the train figure. True when it switched (the switch redraws)."""
+    if present or not key.startswith("test_"):
+        return False
+    index = combo.findData(key.replace("test_", "train_"))
+    if index < 0:
+        return False
+    combo.setCurrentIndex(index)
+    return True
+
+
 def status_text(result: JobResult, pending: bool) -> str:
     return "waiting…" if pending else result.status
 

@@ -11,7 +11,8 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout
 
 from core.experiments.job import JobResult, value_text
 from core.experiments.sweep import Axis
-from gui.experiments.batch_window import FIGURES, BatchWindow, figure, number, status_text
+from gui.experiments.batch_window import (FIGURES, BatchWindow, figure, number, status_text,
+                                          to_train_if_no_test)
 from gui.experiments.compare_plot import ComparePlot, colour
 
 
@@ -48,12 +49,16 @@ class SweepWindow(BatchWindow):
         self.plot.setLabel("bottom", axes[0].name)
         for side in ("left", "bottom"):  # 0.7, not "700" under an axis titled "loss (x0.001)"
             self.plot.getAxis(side).enableAutoSIPrefix(False)
-        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="9pt", labelTextColor="#222")
+        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="9pt",
+                                          labelTextColor="#222", brush=(255, 255, 255, 190))
         self.x_of, numeric = positions(axes[0])
-        if not numeric:
-            self.plot.getAxis("bottom").setTicks([[(x, value_text(v))
-                                                  for v, x in self.x_of.items()]])
-        self.plot.setLogMode(x=log_axis(axes[0].values))
+        logarithmic = log_axis(axes[0].values)
+        self.plot.setLogMode(x=logarithmic)
+        # Ticks at the swept values, written as they were given (a log axis's own minor
+        # labels crowded into each other: "0.040.050.06").
+        self.plot.getAxis("bottom").setTicks([[
+            (float(np.log10(x)) if logarithmic else x, value_text(v))
+            for v, x in self.x_of.items()]])
         self.lines: dict[Any, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
         for i, value in enumerate(axes[1].values if len(axes) > 1 else [None]):
             name = None if value is None else f"{axes[1].name}={value_text(value)}"
@@ -105,6 +110,10 @@ class SweepWindow(BatchWindow):
 
     def redraw(self) -> None:
         key = self.choice.currentData()
+        done = self.finished_runs()
+        if done and to_train_if_no_test(self.choice, key,
+                                        any(figure(run, key) is not None for _, run in done)):
+            return
         self.plot.setLabel("left", self.choice.currentText())
         for value, found in self.points(key).items():
             line, points = self.lines[value]
