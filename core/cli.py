@@ -63,8 +63,9 @@ def _add_sweep(sub) -> None:
         "--seed S --init` would with the row's settings written into FILE.")
     sweep.add_argument("file", help="project file (.json)")
     sweep.add_argument("--set", action="append", default=[], metavar="NAME=V1,V2,...",
-                       help="a setting and its values (at most two --set), e.g. "
-                       "learning_rate=0.01,0.1 or hidden_activation=tanh,relu")
+                       help="a setting and its values (at most two --set; none: the project "
+                       "as it is, over --seeds), e.g. learning_rate=0.01,0.1 or "
+                       "hidden_activation=tanh,relu")
     sweep.add_argument("--seeds", type=_positive_int, default=1, metavar="K",
                        help="K runs of each combination, seeds S, S+1, ... S+K-1 from the "
                        "file's seed S (default 1)")

@@ -1,4 +1,4 @@
-"""`python main.py sweep FILE --set NAME=V1,V2 [--set ...] [--seeds K] -o results.csv`: the
+"""`python main.py sweep FILE [--set NAME=V1,V2] [--set ...] [--seeds K] -o results.csv`: the
 project trained once per combination of settings and seed, in parallel (core.experiments),
 one row per run written as it ends. Exit codes: 0 every run ended (diverged ones included),
 1 some run failed (its row says why; --resume retries it), 2 bad input, 130 interrupted
@@ -46,16 +46,15 @@ def sweep(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         run_sweep(base, todo, executors, in_flight, on_result)
     except KeyboardInterrupt:
         bar.close()
-        table.finish()
         finished = len(kept) + counts["done"] + counts["diverged"]
         print(f"interrupted: {finished} of {len(jobs)} runs finished, kept in {args.output}; "
               "run the same command with --resume for the rest", file=err)
         return 130
-    finally:
+    finally:  # stopped, interrupted or done: the rows so far, in the sweep's order
+        bar.close()
+        table.finish()
         if hasattr(executors, "close"):
             executors.close()
-    bar.close()
-    table.finish()
     done = len(kept) + counts["done"]
     print(f"wrote {args.output}: {len(jobs)} runs, {done} done, {counts['diverged']} diverged, "
           f"{counts['failed']} failed", file=out)

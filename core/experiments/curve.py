@@ -45,11 +45,14 @@ class Curve:
     @classmethod
     def of(cls, steps, values, limit: int = CURVE_POINTS) -> "Curve":
         """A curve from arrays, decimated; points whose value is not finite are left out
-        (a file holds finite numbers only)."""
+        (a file holds finite numbers only), and of points at one step only the last is kept
+        (the train command evaluates twice at the end of each epoch)."""
         s = np.asarray(steps, dtype=np.int64).ravel()
         v = np.asarray(values, dtype=np.float64).ravel()
         finite = np.isfinite(v)
-        s, v = decimate(s[finite], v[finite], limit)
+        s, v = s[finite], v[finite]
+        last = np.r_[s[1:] != s[:-1], True] if len(s) else np.zeros(0, bool)
+        s, v = decimate(s[last], v[last], limit)
         return cls(tuple(s.tolist()), tuple(v.tolist()))
 
     def __len__(self) -> int:

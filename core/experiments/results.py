@@ -92,7 +92,11 @@ def finished_rows(path: str | Path, spec: SweepSpec) -> dict[int, list[str]]:
     """The rows of an earlier run of this same sweep that finished, by job index."""
     name = shorten(Path(path).name, 60)
     text = read_user_file(Path(path), MAX_RESULTS_BYTES).decode("utf-8", "replace")
-    rows = list(csv.reader(io.StringIO(text, newline="")))
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:  # a NUL byte, a cell over the csv module's size limit
+        raise SweepError(f"{name} is not a readable table ({exc}); --resume needs the "
+                         "sweep's own results") from None
     expected = header(spec)
     if not rows or rows[0] != expected:
         raise SweepError(f"{name} has the columns of another sweep; --resume needs the same "

@@ -14,8 +14,8 @@ from core.errors import RunError, shorten
 from core.events import Signal
 from core.experiments.run import Run, check_name
 
-# Each run's four curves of at most 500 points take about 40 kB of JSON, its weights 20 bytes a
-# parameter: 500 runs of a small net are a file of about 20 MB, well under the 200 MB limit.
+# Each run's four curves of at most 500 points take 40-60 kB of JSON, its weights about 30 bytes
+# a parameter: 500 runs of a small net are a file of 20-30 MB, well under the 200 MB limit.
 MAX_RUNS = 500
 
 

@@ -34,6 +34,10 @@ SWEEPABLE = (*(f.name for f in fields(TrainingSettings) if f.name not in NOT_SWE
              HIDDEN_ACTIVATION)
 WAIT_SECONDS = 0.2  # how often a waiting sweep looks at should_stop
 CONNECT_SECONDS = 10.0  # how long to try to reach a Dask scheduler
+# Runs in a row that took their worker down even alone: past this the workers themselves are
+# the problem (they die as they start, memory is gone) and the sweep stops rather than start
+# a pool for every remaining run.
+DEATHS_IN_A_ROW = 3
 
 
 @dataclass(frozen=True)
@@ -113,9 +117,8 @@ def _value(name: str, text: str, base: TrainingSettings) -> Any:
 
 
 def make_spec(sets: list[str], seeds: int, base: TrainingSettings) -> SweepSpec:
-    """The sweep of `--set` texts x `seeds` seeds: the settings' seed, seed + 1, ..."""
-    if not sets:
-        raise SweepError("give at least one --set NAME=V1,V2,...")
+    """The sweep of `--set` texts x `seeds` seeds: the settings' seed, seed + 1, ...
+    (no --set: the project as it is, repeated with `seeds` initialisations)."""
     if len(sets) > MAX_AXES:
         raise SweepError(f"at most {MAX_AXES} --set (a line or a grid of runs)")
     axes = tuple(parse_axis(s, base) for s in sets)
@@ -152,17 +155,17 @@ def _quiet_worker() -> None:
 
 
 def local_executor(workers: int | None = None) -> Executor:
-    """A process pool of `workers` (default: every core). Started by a forkserver with the
-    job's modules preloaded (never forked from a process with threads, such as the window's),
-    spawn where there is none."""
+    """A process pool of `workers` (default: every core), its workers spawned: fresh
+    interpreters with this process's environment as it is now. Not forked (the window's
+    process has threads), and not from the forkserver: there is one per process, and it
+    keeps the environment and preloads of whoever started it first (the window's training
+    processes; in the test suite, a sweep started it without the window's engine setting and
+    the window's training then took the compiled path). Spawning costs about 0.4 s more per
+    pool on 2 cores, once per sweep."""
     from concurrent.futures import ProcessPoolExecutor
 
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["core.experiments.job"])
-    else:
-        context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(workers or os.cpu_count() or 1, mp_context=context,
+    return ProcessPoolExecutor(workers or os.cpu_count() or 1,
+                               mp_context=multiprocessing.get_context("spawn"),
                                initializer=_quiet_worker)
 
 
@@ -173,12 +176,18 @@ class DaskExecutors:
     def __init__(self, address: str) -> None:
         try:
             from distributed import Client
+            from distributed.comm import get_address_host_port
         except ImportError:
             raise SweepError("--scheduler needs the optional package distributed: "
                              "pip install -e \".[cluster]\"") from None
+        try:  # checked before a Client exists: a half-made one complains as it is collected
+            get_address_host_port(address)
+        except (ValueError, TypeError) as exc:
+            raise SweepError(f"{shorten(address, 80)} is not a scheduler address such as "
+                             f"tcp://10.0.0.5:8786 ({one_line(exc, 200)})") from None
         try:
             self.client = Client(address, timeout=CONNECT_SECONDS)
-        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        except Exception as exc:  # noqa: BLE001 - any way of not connecting is one line
             raise SweepError(f"cannot reach the Dask scheduler at {shorten(address, 80)} "
                              f"({one_line(exc, 200)})") from None
 
@@ -213,6 +222,7 @@ class _Sweep:
         self.running: dict[Future, tuple[Job, bool]] = {}  # future -> (job, run alone)
         self.suspects: deque[Job] = deque()  # jobs in a pool that broke: each runs alone
         self.attempts: dict[int, int] = {}
+        self.deaths = 0  # runs in a row whose worker died with them alone in it
 
     def run(self, jobs: list[Job]) -> list[JobResult]:
         pending = deque(jobs)
@@ -254,11 +264,17 @@ class _Sweep:
             result = JobResult(job, None, "its worker process died (killed, out of memory, "
                                "or crashed)", self.attempts[job.index])
             self._report(result)
+            self.deaths += 1
+            if self.deaths >= DEATHS_IN_A_ROW:
+                raise SweepError(f"{self.deaths} runs in a row took their worker process down "
+                                 "(killed, out of memory, or crashed); the sweep stopped")
             return True
         except UserError as exc:
             result = JobResult(job, None, one_line(exc), self.attempts[job.index])
         except Exception as exc:  # noqa: BLE001 - a job's failure is its row, not the sweep's
             result = JobResult(job, None, _failure(exc), self.attempts[job.index])
+        else:
+            self.deaths = 0
         self._report(result)
         return False
 

@@ -69,6 +69,11 @@ def test_a_curve_leaves_out_values_that_are_not_finite():
     assert c.steps == (0, 3) and c.values == (1.0, 0.5)
 
 
+def test_of_points_at_one_step_the_last_is_kept():
+    c = Curve.of([0, 0, 5, 5, 9], [3.0, 2.0, 1.5, 1.0, 0.5])
+    assert c.steps == (0, 5, 9) and c.values == (2.0, 1.0, 0.5)
+
+
 def test_a_million_steps_become_a_bounded_curve():
     c = Curve.of(np.arange(1_000_000), np.linspace(1, 0, 1_000_000))
     assert len(c) <= CURVE_POINTS and c.steps[0] == 0 and c.steps[-1] == 999_999

@@ -53,6 +53,12 @@ def test_values_take_the_type_of_their_setting():
     assert parse_axis("hidden_activation=tanh,relu", base).values == ("tanh", "relu")
 
 
+def test_without_set_a_sweep_repeats_the_project_over_seeds():
+    jobs = make_spec([], 3, TrainingSettings(seed=2)).jobs()
+    assert [(j.settings, j.seed, j.name) for j in jobs] == [((), 2, "seed=2"), ((), 3, "seed=3"),
+                                                             ((), 4, "seed=4")]
+
+
 def test_jobs_cover_every_combination_with_seeds_from_the_files_seed():
     spec = make_spec(["l2=0,0.01", "dropout=0,0.1,0.2"], 2, TrainingSettings(seed=5))
     jobs = spec.jobs()
@@ -64,7 +70,6 @@ def test_jobs_cover_every_combination_with_seeds_from_the_files_seed():
 
 
 @pytest.mark.parametrize("sets, seeds, message", [
-    ([], 1, "give at least one --set NAME=V1,V2,..."),
     (["learning_rate"], 1, "--set needs NAME=V1,V2,... (e.g. learning_rate=0.01,0.1), not "
                            "'learning_rate'"),
     (["lr=0.1"], 1, "--set lr: not a setting; use one of loss, optimizer, learning_rate"),
@@ -167,13 +172,41 @@ def test_a_dask_cluster_gives_the_local_rows(tmp_path):
     assert without_seconds(rows(remote)) == without_seconds(rows(local))
 
 
-def test_an_unreachable_scheduler_is_one_line(tmp_path, monkeypatch):
+def test_a_run_that_kills_its_dask_worker_is_a_failed_row_and_the_rest_finish():
+    """Dask retries a task whose worker died on another worker (here: not at all, allowed
+    failures 0, to keep it short) and then reports KilledWorker: that run's row only."""
+    distributed = pytest.importorskip("distributed")
+    import dask
+
+    base = spiral_base()
+    jobs = make_spec(["l2=0,0.001"], 2, base.training).jobs()
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                     dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        results = run_sweep(base, jobs, lambda: client.get_executor(pure=False), 2,
+                            work=sweep_helpers.exit_on_doomed)
+    by_index = {r.job.index: r for r in results}
+    doomed = by_index.pop(sweep_helpers.DOOMED)
+    assert doomed.status == "failed"
+    assert doomed.error.startswith("its worker process died each time it ran it (Dask: ")
+    assert sorted(by_index) == [0, 2, 3]
+    for r in by_index.values():
+        assert r.status == "done" and r.run.final == run_job(base, r.job).final
+
+
+@pytest.mark.parametrize("address, message", [
+    ("tcp://127.0.0.1:9", "error: cannot reach the Dask scheduler at tcp://127.0.0.1:9 ("),
+    ("not an address", "error: not an address is not a scheduler address such as "
+                       "tcp://10.0.0.5:8786 (missing port number"),
+    ("tcp://:x", "error: tcp://:x is not a scheduler address"),
+])
+def test_a_scheduler_that_cannot_be_reached_is_one_line(address, message, tmp_path,
+                                                        monkeypatch):
     pytest.importorskip("distributed")
     monkeypatch.setattr("core.experiments.sweep.CONNECT_SECONDS", 1.0)
-    code, _, err, _ = sweep("--set", "l2=0", "--scheduler", "tcp://127.0.0.1:9",
-                            tmp_path=tmp_path)
-    assert code == 2 and err.startswith("error: cannot reach the Dask scheduler at "
-                                        "tcp://127.0.0.1:9") and err.count("\n") == 1, err
+    code, _, err, _ = sweep("--set", "l2=0", "--scheduler", address, tmp_path=tmp_path)
+    assert code == 2 and err.startswith(message) and err.count("\n") == 1, err
 
 
 # ----- failures and stopping ----------------------------------------------------------------
@@ -197,6 +230,16 @@ def test_a_worker_that_dies_loses_only_its_run_which_can_be_retried(work):
         assert r.status == "done" and r.run.final == run_job(base, r.job).final
     retried, = run_sweep(base, [doomed.job], lambda: local_executor(1), 1)
     assert retried.status == "done" and retried.run.final == run_job(base, doomed.job).final
+
+
+def test_a_sweep_whose_every_worker_dies_stops_after_three_in_a_row():
+    base = spiral_base()
+    jobs = make_spec(["l2=0"], 50, base.training).jobs()
+    seen = []
+    with pytest.raises(SweepError, match="^3 runs in a row took their worker process down"):
+        run_sweep(base, jobs, lambda: local_executor(2), 2, on_result=seen.append,
+                  work=sweep_helpers.exit_always)
+    assert [r.status for r in seen] == ["failed"] * 3
 
 
 def test_a_stopped_sweep_keeps_what_finished_without_waiting_for_the_rest():
@@ -228,6 +271,24 @@ def test_resume_keeps_finished_rows_and_reruns_failed_ones(tmp_path):
     assert rows(output)[0]["seconds"] == complete[0]["seconds"]  # kept, not rerun
     code, _, err, _ = sweep("--set", "l1=0,0.001", "--resume", tmp_path=tmp_path)
     assert code == 2 and "has the columns of another sweep" in err
+
+
+@pytest.mark.parametrize("text, message", [
+    ("job,l2,seed\n", "has the columns of another sweep"),
+    ("", "exists and is not a sweep's results"),
+    ("job,l2,seed,status\x00\n", "has the columns of another sweep"),
+    (",".join(["job", "l2", "seed", "status", "train_loss", "test_loss", "train_accuracy",
+               "test_accuracy", "steps", "epochs", "seconds", "note"]) + "\n0,0.0\n",
+     "r.csv, line 2: 2 cells, not 12"),
+    (",".join(["job", "l2", "seed", "status", "train_loss", "test_loss", "train_accuracy",
+               "test_accuracy", "steps", "epochs", "seconds", "note"]) + "\n"
+     + "0,0.5,0,done" + "," * 8 + "\n", "r.csv, line 2: 0.5 0 is not in this sweep"),
+    ("job," + "x" * 200_000 + "\n", "is not a readable table"),
+])
+def test_resume_refuses_a_table_it_cannot_use_with_one_line(text, message, tmp_path):
+    (tmp_path / "r.csv").write_text(text)
+    code, _, err, _ = sweep("--set", "l2=0", "--resume", tmp_path=tmp_path)
+    assert code == 2 and message in err and err.count("\n") == 1, err
 
 
 def test_ctrl_c_keeps_the_finished_rows_and_says_how_to_go_on(tmp_path):
@@ -271,3 +332,26 @@ def test_a_diverging_run_is_a_row_that_says_so(tmp_path):
     assert table[1]["note"].startswith("Training stopped at step 40: the loss became inf.")
     # Its loss is not a number a file can hold: left empty, the note says why.
     assert table[1]["train_loss"] == "" and float(table[0]["train_loss"]) > 0
+
+
+def test_hostile_sweep_arguments_end_in_one_line(tmp_path):
+    from tests.core.test_hostile import assert_one_clear_line, run_cli
+
+    out = str(tmp_path / "r.csv")
+    numbers = ["-1", "0", "1_000", "\u0661\u0662", "1e3", "9" * 5000, "", " ", "0x10", "nan"]
+    texts = ["", "=", "==", "l2", "l2=", "=0.1", "l2=0,", "l2=,", "l2=0;0.1", "l2=1e400",
+             "l2=" + "9" * 5000, "l2=\u0661", "l2=0x1", "l2=inf", "l2=-0.1", "\x00=1",
+             "learning_rate=0.1=0.2", "optimizer=", "optimizer=" + "a" * 10_000,
+             "hidden_activation=Tanh", "batch_size=1e3", "precision=float16", "x" * 100_000]
+    argvs = [["sweep", SPIRAL.as_posix(), "--set", t, "-o", out] for t in texts]
+    argvs += [["sweep", SPIRAL.as_posix(), "--set", "l2=0", option, n, "-o", out]
+              for option in ("--seeds", "--workers", "--epochs") for n in numbers]
+    argvs += [["sweep", SPIRAL.as_posix(), "--set", "l2=0", "-o", o]
+              for o in ("", "/dev/null", str(tmp_path), "/proc/x/y.csv", "\x00.csv")]
+    argvs += [["sweep"], ["sweep", SPIRAL.as_posix()], ["sweep", "", "-o", out],
+              ["sweep", SPIRAL.as_posix(), "--set", "l2=0", "--seeds", str(2**62), "-o", out]]
+    for argv in argvs:
+        code, o, err = run_cli(argv)
+        assert_one_clear_line(code, o, err, argv[2:6])
+        assert code == 2, (argv[:6], err)
+    assert not Path(out).exists()
