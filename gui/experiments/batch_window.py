@@ -131,12 +131,13 @@ class BatchWindow(QDialog):
     def finished_runs(self) -> list[tuple[JobResult, Run]]:
         return [(r, r.run) for _, r in sorted(self.results.items()) if r.run is not None]
 
-    def closeEvent(self, event) -> None:
-        """Closing the window stops its runs (the finished ones are kept)."""
+    def done(self, result: int) -> None:
+        """Closing the window (its close button, Esc, Close) stops its runs; the finished
+        ones are kept. (QDialog closes through here, never through closeEvent alone.)"""
         if self.batch.running:
             self.batch.cancel()
+        super().done(result)
         self.closed.emit()
-        super().closeEvent(event)
 
     # ----- for the subclass ----------------------------------------------------------------
     def cells(self, result: JobResult, pending: bool) -> list[str]:

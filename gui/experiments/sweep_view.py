@@ -44,7 +44,28 @@ class SweepWindow(BatchWindow):
         for key, text in FIGURES:
             self.choice.addItem(text, key)
         self.choice.currentIndexChanged.connect(lambda _: self.redraw())
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = self._value_plot(axes)
+        self.curves = ComparePlot()
+        self.curves.hint.setText("Select rows of the table to see those runs' curves here.")
+        self.table.itemSelectionChanged.connect(self._on_rows_selected)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Plot:"))
+        row.addWidget(self.choice)
+        row.addStretch(1)
+        plots = QHBoxLayout()
+        plots.addWidget(self.plot, 1)
+        plots.addWidget(self.curves, 1)
+        layout = QVBoxLayout(self.plots)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addLayout(plots, 1)
+        self.resize(1100, 700)
+        self.follow()
+
+    def _value_plot(self, axes: tuple[Axis, ...]) -> pg.PlotWidget:
+        """Final figure against the first setting's values: a line of medians and the runs'
+        points for each value of the second setting (one pair when there is none)."""
+        self.plot = plot = pg.PlotWidget(background="w")
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", axes[0].name)
         for side in ("left", "bottom"):  # 0.7, not "700" under an axis titled "loss (x0.001)"
@@ -68,22 +89,7 @@ class SweepWindow(BatchWindow):
             points = self.plot.plot(pen=None, symbol="o", symbolSize=8,
                                     symbolBrush=pg.mkBrush(colour(i)), symbolPen=pg.mkPen("w"))
             self.lines[value] = (line, points)
-        self.curves = ComparePlot()
-        self.curves.hint.setText("Select rows of the table to see those runs' curves here.")
-        self.table.itemSelectionChanged.connect(self._on_rows_selected)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Plot:"))
-        row.addWidget(self.choice)
-        row.addStretch(1)
-        plots = QHBoxLayout()
-        plots.addWidget(self.plot, 1)
-        plots.addWidget(self.curves, 1)
-        layout = QVBoxLayout(self.plots)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(row)
-        layout.addLayout(plots, 1)
-        self.resize(1100, 700)
-        self.follow()
+        return plot
 
     def first_number_column(self) -> int:
         return len(self.axes) + 2
