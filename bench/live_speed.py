@@ -14,7 +14,11 @@ virtual machine the speed of one and the same loop drifts by a third from one se
 next): the ratio is the median of the rounds' ratios. BLAS: 1 thread in this process
 (threadpoolctl, as the window sets it), 1 in the training process.
 
-    QT_QPA_PLATFORM=offscreen python bench/live_speed.py [--rounds N]
+The Sharpness panel is closed, so off, unless --sharpness lays it out as a fifth panel: then
+the training process estimates lambda_max as it trains (its cost alone is
+bench/sharpness_speed.py's).
+
+    QT_QPA_PLATFORM=offscreen python bench/live_speed.py [--rounds N] [--sharpness]
 
 Qt is imported inside functions: the training process runs this script's top level again
 (multiprocessing does that) and must not load Qt.
@@ -83,21 +87,28 @@ def live_round(window, wait) -> tuple[int, float]:
     return steps, elapsed
 
 
-def lay_out_side_by_side(window) -> None:
-    """The four training docks next to each other in the bottom area, none tabbed."""
+def lay_out_side_by_side(window, sharpness: bool = False) -> list:
+    """The four training docks (and the Sharpness dock if asked) next to each other in the
+    bottom area, none tabbed; the docks laid out."""
     from PySide6.QtCore import Qt
 
-    docks = window.training.docks  # Loss, Data, Loss surface, Gradients
+    docks = list(window.training.docks)  # Loss, Data, Loss surface, Gradients
+    extra = getattr(window.training, "sharpness_dock", None)  # (not in older trees)
+    if sharpness:
+        docks.append(extra)
     for dock in docks:  # out of the dock area (and so of their tabs), then back side by side
         window.removeDockWidget(dock)
     for dock in docks:
         window.addDockWidget(Qt.BottomDockWidgetArea, dock, Qt.Horizontal)
         dock.show()
+    if extra is not None and not sharpness:  # closed (View > Panels): off screen, so off
+        extra.hide()
     window.resizeDocks(docks, [1] * len(docks), Qt.Horizontal)
     window.resizeDocks(docks[:1], [330], Qt.Vertical)
+    return docks
 
 
-def paint_counters(window) -> dict:
+def paint_counters(window, sharpness: bool = False) -> dict:
     """An event filter per drawing surface, counting QEvent.Paint."""
     from PySide6.QtCore import QEvent, QObject
 
@@ -115,6 +126,8 @@ def paint_counters(window) -> dict:
     surfaces = {"canvas": window.view, "Loss": t.loss_panel.plot,
                 "Gradients": t.gradient_panel.plot, "Loss surface": t.surface_panel.plot,
                 "Data": t.data_panel.plot}
+    if sharpness:
+        surfaces["Sharpness"] = t.sharpness_panel.plot
     counters = {}
     for name, view in surfaces.items():
         counter = Counter(view.viewport())
@@ -126,6 +139,8 @@ def paint_counters(window) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--sharpness", action="store_true",
+                        help="lay the Sharpness panel out too (estimates on)")
     args = parser.parse_args()
     import tempfile
 
@@ -144,13 +159,16 @@ def main() -> None:
     window.show()
     window.files.new_from(spiral_2881(), "bench")
     wait(lambda: getattr(window, "_laid_out", False))  # the window's first layout is done
-    lay_out_side_by_side(window)
+    laid_out = lay_out_side_by_side(window, args.sharpness)
     settle = time.perf_counter()
     wait(lambda: time.perf_counter() - settle >= 0.5)
-    hidden = [d.windowTitle() for d in window.training.docks
+    hidden = [d.windowTitle() for d in laid_out
               if not d.widget().isVisible() or d.widget().visibleRegion().isEmpty()
               or window.tabifiedDockWidgets(d)]
-    counters = paint_counters(window)
+    sharpness_dock = getattr(window.training, "sharpness_dock", None)
+    sharpness_shown = sharpness_dock is not None and \
+        not sharpness_dock.widget().visibleRegion().isEmpty()
+    counters = paint_counters(window, args.sharpness)
     project = spiral_2881()
     trainer = Trainer(project.network, make_dataset(project.data), project.training)
     per_epoch = trainer.steps_per_epoch()
@@ -175,6 +193,11 @@ def main() -> None:
         heads.append(head)
         lives.append(live)
         ratios.append(live / head)
+    # A stretch of training can still end (one more undo step) after setClean: its question
+    # about unsaved changes, a modal dialog no one answers offscreen, hung a run at close.
+    from PySide6.QtWidgets import QMessageBox
+
+    QMessageBox.question = staticmethod(lambda *a, **k: QMessageBox.Discard)
     window.undo_stack.setClean()
     window.close()
     blas = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
@@ -183,7 +206,8 @@ def main() -> None:
           f"training process 1; load average {os.getloadavg()[0]:.2f}; headless path: "
           f"{path if path == 'compiled kernel' else 'NumPy (' + path + ')'}")
     print("panels on screen, none tabbed: " + ("all" if not hidden else
-                                                f"NOT {', '.join(hidden)}"))
+                                                f"NOT {', '.join(hidden)}")
+          + f"; Sharpness panel {'on screen (estimating)' if sharpness_shown else 'off screen'}")
     print(f"headless      {statistics.median(heads) / per_epoch:8.1f} epochs/s  "
           f"({statistics.median(heads):.0f} steps/s, median)")
     print(f"window, live  {statistics.median(lives) / per_epoch:8.1f} epochs/s  "

@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 
+from core.float32_math import sigmoid32, tanh32
 from core.number_text import factor, fmt
 
 LEAKY_SLOPE = 0.01
@@ -36,6 +37,10 @@ class Scalar:
 
     f: Callable[[float], float]
     df: Callable[[float, float], float]  # (z, a) -> f'(z)
+    # f on float32 in float32 arithmetic, where f would call libm (the loss grid's kernel
+    # needs tens of millions and libm takes one at a time): within a few ulp, not to rounding.
+    # None: the grid runs f and rounds.
+    f32: Callable[[float], float] | None = None
 
 
 @dataclass(frozen=True)
@@ -191,7 +196,7 @@ ACTIVATIONS: dict[str, Activation] = {
             onnx=onnx_op("Sigmoid"), numpy_source="0.5 * (1.0 + np.tanh(0.5 * z))",
             explain=_explain_sigmoid, health=_saturated_sigmoid, inplace=_sigmoid_inplace,
             from_output=lambda a: a * (1.0 - a), from_output_into=_sigmoid_slope_into,
-            scalar=Scalar(_sigmoid_scalar, lambda z, a: a * (1.0 - a))),
+            scalar=Scalar(_sigmoid_scalar, lambda z, a: a * (1.0 - a), sigmoid32)),
         Activation(
             "tanh", "tanh(z)", "1-a^2", np.tanh, lambda z, a: 1.0 - a * a, glyph="tanh",
             onnx=onnx_op("Tanh"), numpy_source="np.tanh(z)",
@@ -200,7 +205,7 @@ ACTIVATIONS: dict[str, Activation] = {
                                        "local derivative of tanh: 1 - tanh²"),
             health=_saturated_tanh, inplace=lambda z: np.tanh(z, out=z),
             from_output=lambda a: 1.0 - a * a, from_output_into=_tanh_slope_into,
-            scalar=Scalar(math.tanh, lambda z, a: 1.0 - a * a)),
+            scalar=Scalar(math.tanh, lambda z, a: 1.0 - a * a, tanh32)),
         Activation(
             "relu", "max(0, z)", "1 if z>0 else 0", lambda z: np.maximum(z, 0.0),
             lambda z, a: (z > 0).astype(z.dtype), glyph="ReLU", onnx=onnx_op("Relu"),

@@ -21,8 +21,10 @@ from typing import Callable
 import numpy as np
 
 from core.engine import loss_and_gradients
+from core.engine.perturbed import central_differences
 from core.engine.plan import Plan
 from core.errors import CurvatureError
+from core.number_text import fmt
 
 # Step of the central difference, relative to the size of the parameters it moves. The note
 # suggests 1e-4; 1e-5 measured closer to the exact Hessian of a two-layer tanh net (errors
@@ -95,22 +97,26 @@ class TrainingLoss:
     def hessian(self, theta: np.ndarray, indices: np.ndarray | None = None,
                 progress: Progress | None = None) -> np.ndarray:
         """The Hessian in the parameters `indices` (all when None), symmetrised: (H + H^T)/2.
-        Column i costs two gradients; a parameter's column is read only at `indices`."""
+        Column i is two gradients, computed together with other columns of its level
+        (core.engine.perturbed); a parameter's column is read only at `indices`."""
         theta = np.asarray(theta, np.float64)
         idx = np.arange(theta.size) if indices is None else np.asarray(indices, np.intp)
         if idx.size > FULL_LIMIT:
             raise CurvatureError(
                 f"the whole Hessian of {idx.size:,} parameters is too large to compute "
                 f"(limit {FULL_LIMIT:,}); ask for the top eigenvalues instead")
+        steps = RELATIVE_STEP * (1.0 + np.abs(theta[idx]))
         h = np.empty((idx.size, idx.size))
-        for col, i in enumerate(idx):
-            e = RELATIVE_STEP * (1.0 + abs(theta[i]))
-            up, down = theta.copy(), theta.copy()
-            up[i] += e
-            down[i] -= e
-            h[:, col] = ((self._data_gradient(up) - self._data_gradient(down)) / (2 * e))[idx]
+        done = 0
+        # Column i is (g(theta + e_i) - g(theta - e_i)) / 2e_i, read at `indices`; the engine
+        # computes them many at a time, reusing what moving one parameter leaves unchanged.
+        for pos, diff in central_differences(self.plan, self.plan.unflatten(theta), self.x,
+                                             self.y, self.loss, idx, steps):
+            h[:, pos] = (diff[:, idx] / (2 * steps[pos, None])).T
+            self.gradients += 2 * pos.size
+            done += pos.size
             if progress is not None:
-                progress(col + 1, idx.size)
+                progress(done, idx.size)
         if self.l2:
             weights = idx < self.n_weights
             h[np.flatnonzero(weights), np.flatnonzero(weights)] += self.l2
@@ -158,23 +164,14 @@ def top_eigenvalues(f: TrainingLoss, theta: np.ndarray, k: int = 1,
                     seed: int = 0) -> np.ndarray:
     """The k largest (algebraic) eigenvalues of the Hessian, largest first, by Lanczos
     (scipy's eigsh) on Hessian-vector products: tens of products, never the matrix."""
-    from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
+    from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 
     theta = np.asarray(theta, np.float64)
     idx = None if indices is None else np.asarray(indices, np.intp)
     n = theta.size if idx is None else idx.size
     if k >= n:  # eigsh needs k < n; so small a matrix is cheap whole
         return np.linalg.eigvalsh(f.hessian(theta, idx))[::-1][:k]
-
-    def matvec(v: np.ndarray) -> np.ndarray:
-        v = np.ravel(v)
-        if idx is None:
-            return f.hvp(theta, v)
-        full = np.zeros_like(theta)
-        full[idx] = v
-        return f.hvp(theta, full)[idx]
-
-    op = LinearOperator((n, n), matvec=matvec, dtype=np.float64)
+    op = _hessian_operator(f, theta, idx)
     v0 = np.random.default_rng(seed).standard_normal(n)  # the same answer every call
     try:
         values = eigsh(op, k=k, which="LA", tol=tol, v0=v0, return_eigenvectors=False,
@@ -184,6 +181,59 @@ def top_eigenvalues(f: TrainingLoss, theta: np.ndarray, k: int = 1,
             raise CurvatureError("the top eigenvalues did not converge") from None
         values = exc.eigenvalues
     return np.sort(np.real(values))[::-1]
+
+
+# Lanczos vectors kept by top_eigenpair. ARPACK builds this many Hessian-vector products
+# before it first checks for convergence: from a start near the answer (the last estimate's
+# vector, 10 training steps ago) 4 converge at once, where eigsh's default of 20 spends 20 or
+# more (bench/sharpness_speed.py, 2,017 parameters: 10 gradients warm, 18 from a random start,
+# 42 for top_eigenvalues; the three values equal to 2e-8).
+PAIR_VECTORS = 4
+
+
+def top_eigenpair(f: TrainingLoss, theta: np.ndarray, start: np.ndarray | None = None,
+                  indices: np.ndarray | None = None, tol: float = 1e-4,
+                  seed: int = 0) -> tuple[float, np.ndarray]:
+    """The largest eigenvalue of the Hessian and its unit eigenvector (in the parameters
+    `indices`), by Lanczos started from `start`: give it the vector of the last call to
+    follow the top eigenvalue through training cheaply (a warm start)."""
+    from scipy.sparse.linalg import ArpackNoConvergence, eigsh
+
+    theta = np.asarray(theta, np.float64)
+    idx = None if indices is None else np.asarray(indices, np.intp)
+    n = theta.size if idx is None else idx.size
+    if n <= 2 * PAIR_VECTORS:  # eigsh needs more rows than vectors; the whole is cheap
+        values, vectors = np.linalg.eigh(f.hessian(theta, idx))
+        return float(values[-1]), vectors[:, -1]
+    usable = start is not None and start.shape == (n,) and np.all(np.isfinite(start)) \
+        and np.any(start)
+    v0 = start if usable else np.random.default_rng(seed).standard_normal(n)
+    try:
+        values, vectors = eigsh(_hessian_operator(f, theta, idx), k=1, which="LA", tol=tol,
+                                v0=v0, ncv=PAIR_VECTORS, maxiter=300)
+    except ArpackNoConvergence as exc:
+        if exc.eigenvalues is None or len(exc.eigenvalues) == 0:
+            raise CurvatureError("the top eigenvalue did not converge") from None
+        values, vectors = exc.eigenvalues, exc.eigenvectors
+    return float(np.real(values[0])), np.real(vectors[:, 0])
+
+
+def _hessian_operator(f: TrainingLoss, theta: np.ndarray, idx: np.ndarray | None):
+    """The Hessian at theta in the parameters idx (all when None) as a scipy
+    LinearOperator whose product is f.hvp."""
+    from scipy.sparse.linalg import LinearOperator
+
+    n = theta.size if idx is None else idx.size
+
+    def matvec(v: np.ndarray) -> np.ndarray:
+        v = np.ravel(v)
+        if idx is None:
+            return f.hvp(theta, v)
+        full = np.zeros_like(theta)
+        full[idx] = v
+        return f.hvp(theta, full)[idx]
+
+    return LinearOperator((n, n), matvec=matvec, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -206,13 +256,7 @@ class PlaneCurvature:
     def angle_degrees(self) -> float | None:
         """Angle between the steepest-descent direction -g and Newton's step (None without
         a Newton step or with a zero gradient)."""
-        if self.newton is None:
-            return None
-        a, b = -self.gradient, self.newton
-        na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
-        if na == 0.0 or nb == 0.0:
-            return None
-        return math.degrees(math.acos(max(-1.0, min(1.0, float(a @ b) / (na * nb)))))
+        return None if self.newton is None else angle_between(-self.gradient, self.newton)
 
     def explain(self) -> str:
         """One or two sentences under the plot."""
@@ -237,16 +281,40 @@ class PlaneCurvature:
         return "The loss is flat to second order here: no curvature to take into account."
 
 
+def angle_between(a: np.ndarray, b: np.ndarray) -> float | None:
+    """The angle between two vectors in degrees (None when either is zero)."""
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    if na == 0.0 or nb == 0.0 or not math.isfinite(na * nb):
+        return None
+    return math.degrees(math.acos(max(-1.0, min(1.0, float(a @ b) / (na * nb)))))
+
+
 def plane_curvature(f: TrainingLoss, point: np.ndarray, d1: np.ndarray,
                     d2: np.ndarray) -> PlaneCurvature:
     """Gradient and Hessian of a -> L(point + a d1 + b d2) at 0: one gradient and two
-    Hessian-vector products (five exact gradients in all)."""
+    Hessian-vector products (five exact gradients in all). On an exact plane (each direction
+    one parameter) the two products are the Hessian's columns of those parameters, which
+    the engine computes for much less (core.engine.perturbed: 784-64-10 at 256 samples,
+    about a fifth)."""
     point = np.asarray(point, np.float64)
     _, g = f.value_and_gradient(point)
-    h_d1, h_d2 = f.hvp(point, d1), f.hvp(point, d2)
     g2 = np.array([g @ d1, g @ d2])
+    (i, j), scale = _single_parameters(d1, d2)
+    if i != j:
+        return curvature_of(g2, f.hessian(point, np.array([i, j])) * np.outer(scale, scale))
+    h_d1, h_d2 = f.hvp(point, d1), f.hvp(point, d2)
     h = np.array([[d1 @ h_d1, d1 @ h_d2], [d2 @ h_d1, d2 @ h_d2]])
     return curvature_of(g2, 0.5 * (h + h.T))
+
+
+def _single_parameters(d1: np.ndarray, d2: np.ndarray) -> tuple[tuple[int, int], np.ndarray]:
+    """((i, j), (d1[i], d2[j])) when d1 and d2 each move one parameter, i and j; else
+    ((0, 0), ...)."""
+    where = [np.flatnonzero(d) for d in (d1, d2)]
+    if any(w.size != 1 for w in where):
+        return (0, 0), np.zeros(2)
+    i, j = int(where[0][0]), int(where[1][0])
+    return (i, j), np.array([d1[i], d2[j]])
 
 
 def curvature_of(g2: np.ndarray, h2: np.ndarray) -> PlaneCurvature:
@@ -269,3 +337,36 @@ def curvature_of(g2: np.ndarray, h2: np.ndarray) -> PlaneCurvature:
     newton = -np.linalg.solve(h2, g2) if shape == "bowl" else None
     return PlaneCurvature(np.asarray(g2, float), np.asarray(h2, float), values, vectors,
                           newton, shape)
+
+
+# Why a step larger than 2/curvature oscillates: said by the step-through's update and by the
+# Sharpness panel, in these words.
+OVERSHOOT = (
+    "Why steps larger than 2/curvature oscillate: on a quadratic with curvature c, one "
+    "gradient-descent step of size η multiplies the distance to the minimum by (1 − η·c). "
+    "While η·c < 1 the step goes part of the way; between 1 and 2 it overshoots to the other "
+    "side but lands closer; above 2, |1 − η·c| > 1, so each step lands farther away on the "
+    "other side than the one before: it oscillates with growing swings. Plain gradient "
+    "descent is stable only while η < 2/c.")
+
+
+def overshoot_verdict(learning_rate: float, curvature: float) -> str:
+    """What (1 - eta c) says about one step of size `learning_rate` along a direction of
+    this curvature, with the numbers."""
+    eta, c = learning_rate, curvature
+    factor = 1.0 - eta * c
+    head = f"Here η = {fmt(eta)} and c = {fmt(c)}: "
+    if not math.isfinite(factor):
+        return head + "the curvature is not a finite number."
+    if c <= 0:
+        return (head + "the loss curves down (or not at all) along this direction, so there "
+                       "is no minimum along it to overshoot.")
+    tail = f"1 − η·c = {fmt(factor)}, and 2/c = {fmt(2 / c)}"
+    if factor >= 0:
+        return (head + tail + f": the step goes {fmt(100 * eta * c)}% of the way to the "
+                              f"minimum of the parabola, without overshooting.")
+    if factor >= -1:
+        return (head + tail + ": the step overshoots to the other side but lands closer, "
+                              f"at {fmt(100 * -factor)}% of the distance.")
+    return (head + tail + f" < η: |1 − η·c| = {fmt(-factor)} > 1, so the step lands "
+                          f"farther away on the other side than where it started.")

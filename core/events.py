@@ -30,7 +30,7 @@ class Signal:
         self._slots = [r for r in self._slots if r() is not None and r() != callback]
 
     def emit(self, *args: Any) -> None:
-        if self._blocked:
+        if self._blocked or not self._slots:  # nobody listens: a training step, every step
             return
         alive = []
         for ref in list(self._slots):

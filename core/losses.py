@@ -12,7 +12,8 @@ Definitions (B samples, K outputs, a = output activations, y = targets):
   softmax_ce: p = softmax(a); L = 1/B sum -y ln p            dL/da = (p - y) / B
 
 An entry is all the app knows about a loss: the engine, surface, settings, exports, accuracy
-and step-through read it from here. Adding one is one entry in LOSSES (and its tests);
+and step-through read it from here. An entry may carry an in-place form of `compute` (`into`),
+which training steps use to write into reused arrays instead of making new ones. Adding one is one entry in LOSSES (and its tests);
 tests/core/test_registry_extension.py shows one added.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Callable
 import numpy as np
 
 from core.activations import OnnxOp, sigmoid
+from core.float32_math import exp32, log1p32
 from core.number_text import factor, fmt
 
 HUBER_DELTA = 1.0
@@ -55,6 +57,30 @@ ExplainSlope = Callable[[np.ndarray, np.ndarray, int, str, float], Explanation]
 
 
 @dataclass(frozen=True)
+class LossWork:
+    """Arrays an in-place loss form writes into, made once per batch shape and reused.
+
+    NumPy lays out a result (C or Fortran order) from its operands' layouts, and a sum over a
+    result adds in its memory order: for the same numbers as `compute` bit for bit, each array
+    here is laid out as the `compute` temporary it stands for (the engine passes outputs that
+    are transposes of its (neurons x samples) rows, and C-ordered targets).
+    """
+
+    grad: np.ndarray  # laid out as a - y: the gradient, and the per-element losses before it
+    product: np.ndarray  # laid out as y * a
+    work: np.ndarray  # two arrays laid out as a
+    work2: np.ndarray
+    rows: np.ndarray  # (samples, 1)
+
+    @classmethod
+    def like(cls, a: np.ndarray, y: np.ndarray) -> "LossWork":
+        """Work arrays for outputs laid out as `a` (z too) and targets as `y`; NumPy itself
+        says the layouts of a - y and y * a, by doing each once."""
+        return cls(np.subtract(a, y), np.multiply(y, a), np.empty_like(a), np.empty_like(a),
+                   np.empty((a.shape[0], 1), a.dtype))
+
+
+@dataclass(frozen=True)
 class PerSample:
     """A loss on one sample, in plain Python over small arrays that Numba can compile: the
     compiled training path (core.engine.compiled) runs it. fn(z, a, y, g, b) writes into g
@@ -63,6 +89,10 @@ class PerSample:
 
     fn: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int], float]
     wrt_net: bool = False
+    # For a loss that is the mean of one term per output and sample: term32(z, a, y) of one
+    # output, on float32 numbers, no gradient. The loss grid's kernel sums it; without it the
+    # grid calls fn sample by sample.
+    term32: Callable[[float, float, float], float] | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +115,20 @@ class Loss:
     numpy_predict: str = "return out"
     # The compiled path's form; without it training with this loss runs in NumPy.
     per_sample: PerSample | None = None
+    # compute without new arrays: (z, a, y, LossWork) -> the LossResult, its gradient in the
+    # LossWork's grad array (valid until the next call); compute's operations in its order, so
+    # the same numbers bit for bit. Without it training steps call compute.
+    into: Callable[[np.ndarray, np.ndarray, np.ndarray, LossWork], LossResult] | None = None
+
+    def compute_reusing(self, z: np.ndarray, a: np.ndarray, y: np.ndarray,
+                        store: Callable[[tuple, Callable[[], LossWork]], LossWork]
+                        ) -> LossResult:
+        """compute(z, a, y), by `into` when the entry has it and z is laid out as a, its
+        LossWork kept by store(key, make) (Plan.buffer) from one batch to the next."""
+        if self.into is None or z.strides != a.strides:
+            return self.compute(z, a, y)
+        key = ("loss", a.shape, a.strides, y.strides, a.dtype.str)
+        return self.into(z, a, y, store(key, lambda: LossWork.like(a, y)))
 
 
 def _per(k: int) -> str:
@@ -101,6 +145,15 @@ def _mse(z: np.ndarray, a: np.ndarray, y: np.ndarray) -> LossResult:
     return LossResult(float(np.dot(r.ravel(), r.ravel()) / n), (2.0 / n) * r, False)
 
 
+def _mse_into(z: np.ndarray, a: np.ndarray, y: np.ndarray, w: LossWork) -> LossResult:
+    r = np.subtract(a, y, out=w.grad)
+    flat = r.ravel()  # C order, as _mse's ravel (a view unless the arrays are Fortran-ordered)
+    n = r.size
+    value = float(np.dot(flat, flat) / n)
+    r *= 2.0 / n
+    return LossResult(value, r, False)
+
+
 def _mse_sample(z, a, y, g, b):
     n = b * a.size
     total = 0.0
@@ -109,6 +162,11 @@ def _mse_sample(z, a, y, g, b):
         total += r * r
         g[i] = (2.0 / n) * r
     return total / n
+
+
+def _mse_term32(z, a, y):
+    r = a - y
+    return r * r
 
 
 def _mse_value(a: np.ndarray, y: np.ndarray, value: float, ids: tuple[str, ...]) -> Explanation:
@@ -155,6 +213,13 @@ def _huber_sample(z, a, y, g, b):
     return total / n
 
 
+def _huber_term32(z, a, y):
+    r = abs(a - y)
+    if r <= HUBER_DELTA:
+        return np.float32(0.5) * r * r
+    return np.float32(HUBER_DELTA) * (r - np.float32(0.5 * HUBER_DELTA))
+
+
 _H = (f"h(r) = r²/2 if |r| <= {fmt(HUBER_DELTA)} else "
       + ("|r| - 1/2" if HUBER_DELTA == 1 else f"{fmt(HUBER_DELTA)}(|r| - {fmt(HUBER_DELTA)}/2)"))
 
@@ -191,6 +256,24 @@ def _bce_each(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.maximum(z, 0.0) - z * y + np.log1p(np.exp(-np.abs(z)))
 
 
+def _bce_into(z: np.ndarray, a: np.ndarray, y: np.ndarray, w: LossWork) -> LossResult:
+    each = np.maximum(z, 0.0, out=w.grad)  # _bce_each, its terms in its order
+    each -= np.multiply(z, y, out=w.product)
+    soft = np.abs(z, out=w.work)
+    np.negative(soft, out=soft)
+    np.exp(soft, out=soft)
+    np.log1p(soft, out=soft)
+    each += soft
+    value = float(each.mean())
+    s = np.multiply(z, 0.5, out=w.work)  # sigmoid(z), its steps in its order
+    np.tanh(s, out=s)
+    s += 1.0
+    s *= 0.5
+    grad = np.subtract(s, y, out=w.grad)
+    grad /= z.size
+    return LossResult(value, grad, True)
+
+
 def _bce_sample(z, a, y, g, b):
     n = b * z.size
     total = 0.0
@@ -198,6 +281,11 @@ def _bce_sample(z, a, y, g, b):
         total += max(z[i], 0.0) - z[i] * y[i] + math.log1p(math.exp(-abs(z[i])))
         g[i] = ((math.tanh(z[i] * 0.5) + 1.0) * 0.5 - y[i]) / n  # sigmoid() in its order
     return total / n
+
+
+def _bce_term32(z, a, y):
+    """_bce_each on float32 numbers without libm (core.float32_math), within 2 ulp (tests)."""
+    return max(z, np.float32(0.0)) - z * y + log1p32(exp32(-abs(z)))
 
 
 def _bce_value(a: np.ndarray, y: np.ndarray, value: float, ids: tuple[str, ...]) -> Explanation:
@@ -236,6 +324,21 @@ def _softmax_ce(z: np.ndarray, a: np.ndarray, y: np.ndarray) -> LossResult:
     b = a.shape[0]
     value = float(-(y * log_p).sum() / b)
     return LossResult(value, (np.exp(log_p) - y) / b, False)
+
+
+def _softmax_ce_into(z: np.ndarray, a: np.ndarray, y: np.ndarray, w: LossWork) -> LossResult:
+    b = a.shape[0]
+    top = np.max(a, axis=1, keepdims=True, out=w.rows)  # _log_softmax, in its order
+    log_p = np.subtract(a, top, out=w.work)
+    e = np.exp(log_p, out=w.work2)
+    total = np.add.reduce(e, axis=1, keepdims=True, out=w.rows)  # ndarray.sum's reduction
+    np.log(total, out=total)
+    log_p -= total
+    product = np.multiply(y, log_p, out=w.product)
+    value = float(-np.add.reduce(product, axis=None) / b)
+    grad = np.subtract(np.exp(log_p, out=w.work2), y, out=w.grad)
+    grad /= b
+    return LossResult(value, grad, False)
 
 
 def _softmax_ce_sample(z, a, y, g, b):
@@ -279,11 +382,11 @@ LOSSES: dict[str, Loss] = {
     for l in (
         Loss("mse", "mean squared error", _mse,
              lambda z, a, y: np.mean((a - y) ** 2, axis=(1, 2)), _mse_value, _mse_slope,
-             per_sample=PerSample(_mse_sample)),
+             per_sample=PerSample(_mse_sample, term32=_mse_term32), into=_mse_into),
         Loss("bce", "binary cross-entropy (sigmoid outputs)", _bce,
              lambda z, a, y: np.mean(_bce_each(z, y), axis=(1, 2)), _bce_value, _bce_slope,
              needs_activation="sigmoid", targets="0 or 1 per output",
-             per_sample=PerSample(_bce_sample, wrt_net=True)),
+             per_sample=PerSample(_bce_sample, wrt_net=True, term32=_bce_term32), into=_bce_into),
         Loss("softmax_ce", "categorical cross-entropy (softmax over outputs)", _softmax_ce,
              lambda z, a, y: -np.sum(y * _log_softmax(a, 1), axis=(1, 2)) / a.shape[2],
              _softmax_ce_value, _softmax_ce_slope, min_outputs=2,
@@ -293,10 +396,10 @@ LOSSES: dict[str, Loss] = {
              onnx_predict=lambda op, out: op("Softmax", [out], axis=1),
              numpy_predict="e = np.exp(out - out.max(axis=1, keepdims=True))\n"
                            "return e / e.sum(axis=1, keepdims=True)",
-             per_sample=PerSample(_softmax_ce_sample)),
+             per_sample=PerSample(_softmax_ce_sample), into=_softmax_ce_into),
         Loss("huber", f"Huber (delta {fmt(HUBER_DELTA)})", _huber,
              lambda z, a, y: np.mean(_huber_each(a - y), axis=(1, 2)), _huber_value,
-             _huber_slope, per_sample=PerSample(_huber_sample)),
+             _huber_slope, per_sample=PerSample(_huber_sample, term32=_huber_term32)),
     )
 }
 

@@ -9,6 +9,11 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, replace
+from itertools import compress, repeat
+from operator import attrgetter, is_
+from typing import AbstractSet, Iterator, Sequence
+
+import numpy as np
 
 from core import graph
 from core.activations import ACTIVATIONS, DEFAULT_ACTIVATION
@@ -84,6 +89,11 @@ class Network:
         # Bumped on every structural change: a compiled plan remembers the version it was built from.
         self.structure_version = 0
         self._next_id: dict[str, int] = {}
+        self._aligned: dict[tuple, tuple] = {}  # see _items_at
+        # Bumped when edges (neurons) are added, removed or replaced: what _items_at found
+        # stays right through other edits (a neuron added leaves every Edge where it was).
+        self._set_versions = {"edges": 0, "neurons": 0}
+        self._wiring_cache: tuple | None = None  # see _wiring
 
     # ----- queries -------------------------------------------------------------------------
     def neuron(self, nid: str) -> Neuron:
@@ -110,16 +120,27 @@ class Network:
         return self.by_role("output")
 
     def incoming(self, nid: str) -> list[Edge]:
-        return [e for e in self.edges.values() if e.target == nid]
+        return list(self._wiring()[0].get(nid, ()))
 
     def outgoing(self, nid: str) -> list[Edge]:
-        return [e for e in self.edges.values() if e.source == nid]
+        return list(self._wiring()[1].get(nid, ()))
 
     def find_edge(self, source: str, target: str) -> Edge | None:
-        for e in self.edges.values():
-            if e.source == source and e.target == target:
-                return e
-        return None
+        return next((e for e in self._wiring()[1].get(source, ()) if e.target == target), None)
+
+    def _wiring(self) -> tuple[dict[str, list[Edge]], dict[str, list[Edge]]]:
+        """Each neuron's incoming and outgoing edges (edge order), found in one pass and
+        kept until the structure changes: wiring one edge by hand asked four questions that
+        each scanned all 51k edges of a big net (40-80 ms)."""
+        cached = self._wiring_cache
+        if cached is None or cached[0] != self.structure_version:
+            into: dict[str, list[Edge]] = {n: [] for n in self.neurons}
+            out: dict[str, list[Edge]] = {n: [] for n in self.neurons}
+            for e in self.edges.values():
+                out[e.source].append(e)
+                into[e.target].append(e)
+            cached = self._wiring_cache = (self.structure_version, into, out)
+        return cached[1], cached[2]
 
     def new_id(self, prefix: str) -> str:
         """A fresh id such as 'n7' or 'e12', never used by this document before."""
@@ -136,7 +157,7 @@ class Network:
         reason = self._simple_refusal(source, target, existing)
         if reason:
             return reason
-        path = graph.cycle_closed_by(graph.successors(self.neurons, self.edges.values()), source, target)
+        path = graph.cycle_closed_by(_Targets(self._wiring()[1]), source, target)
         return None if path is None else self._cycle_message(source, target, path)
 
     def _cycle_message(self, source: str, target: str, path: list[str]) -> str:
@@ -180,7 +201,7 @@ class Network:
         neuron = Neuron(nid, role, activation, _finite(bias, "bias"), str(label), _finite(x, "x"),
                         _finite(y, "y"), bool(frozen), _check_feature(feature))
         self.neurons = _insert(self.neurons, nid, neuron, index)
-        self._structure_changed(Change("neuron_added", (nid,)))
+        self._structure_changed(Change("neuron_added", (nid,)), _Rewire(neurons_added=(nid,)))
         return neuron
 
     def remove_neuron(self, nid: str) -> tuple[Neuron, int, list[tuple[int, Edge]]]:
@@ -189,16 +210,35 @@ class Network:
         Returns the neuron, its index and its edges with their indices (ascending): what undo
         needs to put everything back with the same order and ids.
         """
-        neuron = self.neuron(nid)
-        index = list(self.neurons).index(nid)
-        removed = [(i, e) for i, e in enumerate(self.edges.values()) if nid in (e.source, e.target)]
-        attached = [e for _, e in removed]
-        with self.changed.blocked():
-            for e in attached:
-                self.disconnect(e.id)
-        del self.neurons[nid]
-        self._structure_changed(Change("neuron_removed", (nid, *(e.id for e in attached))))
+        ((index, neuron),), removed = self.remove_items([nid])
         return neuron, index, removed
+
+    def remove_items(self, neuron_ids: Sequence[str], edge_ids: Sequence[str] = ()
+                     ) -> tuple[list[tuple[int, Neuron]], list[tuple[int, Edge]]]:
+        """Remove neurons with their edges, and edges: one pass over the edges and one event
+        (a `neuron_removed` naming them all, or `edge_removed` when no neuron goes). Deleting a
+        neuron of a 51k-edge net took two passes and sent every view two events.
+
+        Returns the neurons and the edges removed with their indices (ascending): what undo
+        needs to put everything back with the same order and ids."""
+        for nid in neuron_ids:
+            self.neuron(nid)
+        for eid in edge_ids:
+            self.edge(eid)
+        doomed, chosen = set(neuron_ids), set(edge_ids)
+        edges = [(i, e) for i, e in enumerate(self.edges.values())
+                 if e.id in chosen or e.source in doomed or e.target in doomed]
+        neurons = [(i, n) for i, n in enumerate(self.neurons.values()) if n.id in doomed]
+        for _, e in edges:
+            del self.edges[e.id]
+        for _, n in neurons:
+            del self.neurons[n.id]
+        if edges or neurons:
+            ids = (*(n.id for _, n in neurons), *(e.id for _, e in edges))
+            # (The wiring index is dropped: following a neuron's removal touches the lists of
+            # all its 800 neighbours, more than building it again when next asked.)
+            self._structure_changed(Change("neuron_removed" if neurons else "edge_removed", ids))
+        return neurons, edges
 
     def connect(self, source: str, target: str, weight: float = 0.0, frozen: bool = False,
                 id: str | None = None, index: int | None = None) -> Edge:
@@ -209,8 +249,10 @@ class Network:
         if eid in self.edges or eid in self.neurons:
             raise NetworkError(f"the id {eid!r} is already in use")
         edge = Edge(eid, source, target, _finite(weight, "weight"), bool(frozen))
+        appended = index is None or index >= len(self.edges)
         self.edges = _insert(self.edges, eid, edge, index)
-        self._structure_changed(Change("edge_added", (eid,)))
+        self._structure_changed(Change("edge_added", (eid,)),
+                                _Rewire(added=[edge]) if appended else None)
         return edge
 
     def connect_many(self, pairs: list[tuple[str, str]], weights: list[float] | None = None,
@@ -245,7 +287,8 @@ class Network:
             new_edges.append(Edge(eid, s, t, float(w)))
         for edge in new_edges:
             self.edges[edge.id] = edge
-        self._structure_changed(Change("edge_added", tuple(e.id for e in new_edges)))
+        self._structure_changed(Change("edge_added", tuple(e.id for e in new_edges)),
+                                _Rewire(added=new_edges))
         return new_edges
 
     def restore_edges(self, indexed: list[tuple[int, Edge]]) -> None:
@@ -258,13 +301,22 @@ class Network:
         with self.changed.blocked():
             self.connect_many([(e.source, e.target) for e in edges], [e.weight for e in edges],
                               [e.id for e in edges])
+        # The others' order with each restored edge at its index: slices of the others copied
+        # between them (a list.insert per edge moved 51k items each time).
         placed = {e.id for e in edges}
-        items = [(k, v) for k, v in self.edges.items() if k not in placed]
+        old = self.edges
+        others = [k for k in old if k not in placed]
+        merged: dict[str, Edge] = {}
+        taken = 0
         for index, e in indexed:
-            restored = self.edges[e.id]
-            restored.frozen = bool(e.frozen)
-            items.insert(index, (e.id, restored))
-        self.edges = dict(items)
+            part = others[taken:taken + max(0, index - len(merged))]
+            merged.update(zip(part, map(old.__getitem__, part)))
+            taken += len(part)
+            merged[e.id] = old[e.id]
+            merged[e.id].frozen = bool(e.frozen)
+        part = others[taken:]
+        merged.update(zip(part, map(old.__getitem__, part)))
+        self.edges = merged
         self._structure_changed(Change("edge_added", tuple(e.id for e in edges)))
 
     def _simple_refusal(self, source: str, target: str, existing: set[tuple[str, str]]) -> str | None:
@@ -287,18 +339,17 @@ class Network:
     def disconnect(self, eid: str) -> Edge:
         edge = self.edge(eid)
         del self.edges[eid]
-        self._structure_changed(Change("edge_removed", (eid,)))
+        self._structure_changed(Change("edge_removed", (eid,)), _Rewire(removed=[edge]))
         return edge
 
     def disconnect_many(self, eids: list[str]) -> None:
         """Remove several edges: one event (a neuron's 800 edges, one by one, cost each view
         800 updates)."""
-        for eid in eids:
-            self.edge(eid)
+        removed = [self.edge(eid) for eid in eids]
         for eid in eids:
             del self.edges[eid]
         if eids:
-            self._structure_changed(Change("edge_removed", tuple(eids)))
+            self._structure_changed(Change("edge_removed", tuple(eids)), _Rewire(removed=removed))
 
     # ----- value edits ---------------------------------------------------------------------
     def set_weight(self, eid: str, weight: float) -> None:
@@ -307,7 +358,7 @@ class Network:
 
     def set_edge_frozen(self, eid: str, frozen: bool) -> None:
         self.edge(eid).frozen = bool(frozen)
-        self._structure_changed(Change("edge_changed", (eid,)))
+        self._structure_changed(Change("edge_changed", (eid,)), _Rewire())
 
     def set_bias(self, nid: str, bias: float) -> None:
         self.neuron(nid).bias = _finite(bias, "bias")
@@ -316,7 +367,7 @@ class Network:
     def set_activation(self, nid: str, activation: str) -> None:
         _check_activation(activation)
         self.neuron(nid).activation = activation
-        self._structure_changed(Change("neuron_changed", (nid,)))
+        self._structure_changed(Change("neuron_changed", (nid,)), _Rewire())
 
     def set_label(self, nid: str, label: str) -> None:
         self.neuron(nid).label = str(label)
@@ -325,11 +376,11 @@ class Network:
     def set_feature(self, nid: str, feature: Feature | None) -> None:
         """What an input neuron computes from the data's columns (None: its own column)."""
         self.neuron(nid).feature = _check_feature(feature)
-        self._structure_changed(Change("neuron_changed", (nid,)))
+        self._structure_changed(Change("neuron_changed", (nid,)), _Rewire())
 
     def set_frozen(self, nid: str, frozen: bool) -> None:
         self.neuron(nid).frozen = bool(frozen)
-        self._structure_changed(Change("neuron_changed", (nid,)))
+        self._structure_changed(Change("neuron_changed", (nid,)), _Rewire())
 
     def set_role(self, nid: str, role: str) -> None:
         """Change a neuron's role; refused if its existing edges would become invalid."""
@@ -341,7 +392,7 @@ class Network:
         if role == "output" and self.outgoing(nid):
             raise NetworkError(f"{n.name} has outgoing edges, so it cannot become an output")
         n.role = role
-        self._structure_changed(Change("neuron_changed", (nid,)))
+        self._structure_changed(Change("neuron_changed", (nid,)), _Rewire())
 
     def move_neuron(self, nid: str, x: float, y: float) -> None:
         n = self.neuron(nid)
@@ -372,6 +423,68 @@ class Network:
         for nid, b in biases.items():
             neurons[nid].bias = b
         self.changed.emit(Change("values"))
+
+    def set_value_arrays(self, edge_ids: Sequence[str], weights: np.ndarray,
+                         bias_ids: Sequence[str], biases: np.ndarray,
+                         keep: AbstractSet[str] = frozenset()) -> None:
+        """set_values for values given as arrays aligned to tuples of ids (a training
+        frame, in its plan's order): one `values` event, and no dict of 51k entries built
+        per frame. Ids the document no longer has, and ids in `keep` (edited since the frame
+        was made), are left as they are. All or nothing: a non-finite value is refused
+        before anything changes."""
+        parts = (("weight", self.edges, edge_ids, np.asarray(weights)),
+                 ("bias", self.neurons, bias_ids, np.asarray(biases)))
+        for what, _, ids, values in parts:
+            if values.shape != (len(ids),):
+                raise NetworkError(f"{len(ids)} ids but {values.shape} {what} values")
+            bad = np.flatnonzero(~np.isfinite(values))
+            if bad.size:
+                raise NetworkError(f"the {what} of {ids[bad[0]]} would be {values[bad[0]]}, "
+                                   f"not a finite number")
+        for what, items, ids, values in parts:
+            found, at = self._items_at(items, ids)
+            numbers = (values if at is None else values[at]).astype(float).tolist()
+            # Every value written, then the few kept ones put back: cheaper than leaving them
+            # out of 51k (and no one hears of the document before the event).
+            kept = [(item, getattr(item, what)) for item in map(items.get, keep) if item]
+            if what == "weight":  # plain assignments: setattr() tripled the cost
+                for edge, number in zip(found, numbers):
+                    edge.weight = number
+            else:
+                for neuron, number in zip(found, numbers):
+                    neuron.bias = number
+            for item, value in kept:
+                setattr(item, what, value)
+        self.changed.emit(Change("values"))
+
+    def weights_of(self, edge_ids: Sequence[str]) -> np.ndarray:
+        """The weights of these edges (all in the document) as an array: what a view of a
+        51k-edge net reads on every training frame, at C speed."""
+        found, at = self._items_at(self.edges, edge_ids)
+        if at is not None:
+            raise NetworkError("weights_of: an edge the document does not have")
+        return np.fromiter(map(attrgetter("weight"), found), float, len(found))
+
+    def _items_at(self, items: dict, ids: Sequence[str]) -> tuple[list, np.ndarray | None]:
+        """The items named by `ids` that the document has, and their positions in `ids`
+        (None: all of them). Remembered for each of the last few tuples of ids asked about
+        until the structure changes: a training frame's ids are one tuple frame after frame
+        (gui/live/training_link.py), the edge drawing's another, and looking 51k freshly
+        unpickled strings up cost 25 ms a frame."""
+        kind = "edges" if items is self.edges else "neurons"
+        key, version = (id(ids), kind), self._set_versions[kind]
+        cached = self._aligned.get(key)
+        if cached is not None and cached[0] is ids and cached[1] == version:
+            return cached[2], cached[3]
+        found = list(map(items.get, ids))
+        at = None
+        if any(map(is_, found, repeat(None))):  # ids the document no longer has
+            at = np.flatnonzero([item is not None for item in found])
+            found = list(compress(found, (item is not None for item in found)))
+        if len(self._aligned) >= 4:
+            self._aligned.clear()
+        self._aligned[key] = (ids, version, found, at)
+        return found, at
 
     def replace_with(self, other: "Network", copy: bool = True) -> None:
         """Take over another document's contents (New, Open, templates): one `reset` event.
@@ -416,12 +529,22 @@ class Network:
     def to_dict(self) -> dict:
         return {
             "neurons": [_neuron_dict(n) for n in self.neurons.values()],
-            "edges": [
-                {"id": e.id, "source": e.source, "target": e.target, "weight": e.weight,
-                 "frozen": e.frozen}
-                for e in self.edges.values()
-            ],
+            "edges": [_edge_dict(e, e.weight, e.frozen) for e in self.edges.values()],
         }
+
+    def to_dict_in_slices(self, edges_per_slice: int) -> tuple[list[dict], Iterator[list[dict]]]:
+        """to_dict's neurons, and its edges a slice at a time, of the document as it is when
+        this is called (its weights and flags read now, at C speed): what writing a 51k-edge
+        net aside between other events needs. (An edge's id and ends never change.)"""
+        edges = list(self.edges.values())
+        weights = list(map(attrgetter("weight"), edges))
+        frozen = list(map(attrgetter("frozen"), edges))
+
+        def slices() -> Iterator[list[dict]]:
+            for start in range(0, len(edges), edges_per_slice):
+                part = slice(start, start + edges_per_slice)
+                yield list(map(_edge_dict, edges[part], weights[part], frozen[part]))
+        return [_neuron_dict(n) for n in self.neurons.values()], slices()
 
     @classmethod
     def from_dict(cls, data: dict) -> "Network":
@@ -482,9 +605,60 @@ class Network:
         """Equal contents, order and ids (what undo and file round trips must preserve)."""
         return self.to_dict() == other.to_dict()
 
-    def _structure_changed(self, change: Change) -> None:
+    def _structure_changed(self, change: Change, rewire: "_Rewire | None" = None) -> None:
+        """Bump the structure version and say so. `rewire`: how the edges changed, so the
+        wiring index follows (each rebuild of it is a pass over every edge); None when they
+        changed in a way it does not follow (their order): it is made again when next asked."""
+        wiring = self._wiring_cache
+        if wiring is not None and wiring[0] == self.structure_version:
+            if rewire is None:
+                self._wiring_cache = None
+            else:
+                rewire.apply(*wiring[1:])
+                self._wiring_cache = (self.structure_version + 1, *wiring[1:])
+        for kind in _SETS_CHANGED.get(change.kind, ()):
+            self._set_versions[kind] += 1
         self.structure_version += 1
         self.changed.emit(replace(change, structural=True))
+
+
+# Which sets of items a structural change adds to, removes from or replaces (neuron_changed
+# and edge_changed change items in place).
+_SETS_CHANGED = {"neuron_added": ("neurons",), "neuron_removed": ("neurons", "edges"),
+                 "edge_added": ("edges",), "edge_removed": ("edges",),
+                 "reset": ("neurons", "edges")}
+
+
+@dataclass
+class _Rewire:
+    """An edit's change to the wiring index (Network._wiring)."""
+
+    added: Sequence[Edge] = ()  # at the end of the edge order
+    removed: Sequence[Edge] = ()
+    neurons_added: Sequence[str] = ()
+
+    def apply(self, into: dict[str, list[Edge]], out: dict[str, list[Edge]]) -> None:
+        for nid in self.neurons_added:
+            into[nid], out[nid] = [], []
+        for e in self.added:
+            out[e.source].append(e)
+            into[e.target].append(e)
+        gone = {id(e) for e in self.removed}  # by identity: one pass over each list touched
+        for lists, ends in ((out, {e.source for e in self.removed}),
+                            (into, {e.target for e in self.removed})):
+            for nid in ends:
+                lists[nid] = [e for e in lists[nid] if id(e) not in gone]
+
+
+class _Targets:
+    """Each neuron's targets, read from its outgoing edges as the cycle search asks (a dict
+    of every neuron's targets cost a pass over all edges per check)."""
+
+    def __init__(self, outgoing: dict[str, list[Edge]]) -> None:
+        self._outgoing = outgoing
+
+    def get(self, nid: str, default=()) -> list[str]:
+        return [e.target for e in self._outgoing.get(nid, ())] or list(default)
 
 
 def _path_names(names: list[str], keep: int = 8) -> str:
@@ -503,6 +677,11 @@ def _neuron_dict(n: Neuron) -> dict:
     if n.feature is not None:  # absent when unset: files without features stay as they were
         d["feature"] = n.feature.to_dict()
     return d
+
+
+def _edge_dict(e: Edge, weight: float, frozen: bool) -> dict:
+    return {"id": e.id, "source": e.source, "target": e.target, "weight": weight,
+            "frozen": frozen}
 
 
 def _floats(values: dict) -> dict[str, float]:

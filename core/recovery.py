@@ -12,8 +12,8 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 
-from core.files import read_user_file, remove_stale_temporaries_in
-from core.project import Project, ProjectError, load_project, save_project
+from core.files import read_user_file, remove_stale_temporaries_in, write_atomically
+from core.project import Project, ProjectError, json_slices, load_project
 from core.strict_json import loads_strict
 
 APP = "Backprop Studio"
@@ -33,8 +33,14 @@ def _paths() -> tuple[Path, Path]:
 
 def write_recovery(project: Project, source: Path | None) -> Path:
     """Write the unsaved project aside (atomically, like any save)."""
+    return write_recovery_json("".join(json_slices(project)), source)
+
+
+def write_recovery_json(text: str, source: Path | None) -> Path:
+    """Write a project's JSON, made already (json_slices), aside: atomically, then the note
+    saying whose work it is."""
     path, note = _paths()
-    save_project(project, path)
+    write_atomically(path, text.encode("utf-8"))
     note.write_text(json.dumps({"source": str(source) if source else None, "time": time.time()}))
     return path
 

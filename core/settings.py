@@ -73,6 +73,8 @@ class TrainingSettings:
     beta2: float = 0.999  # adam
     rho: float = 0.9  # rmsprop
     epsilon: float = 1e-8  # adagrad, rmsprop, adam
+    damping: float = 1e-3  # newton: lambda in (H + lambda I) d = -g, at the start
+    adapt_damping: bool = True  # newton: lambda x10 on a rejected step, x0.1 on a taken one
     batch_size: int = 0  # 0 = full batch, 1 = online
     shuffle: bool = True
     epochs: int = 1000
@@ -95,7 +97,7 @@ class TrainingSettings:
     _choices = {"optimizer": OPTIMIZERS, "decay": DECAYS, "initializer": INITIALIZERS,
                 "loss": LOSSES, "precision": PRECISIONS}
     _ranges = {"learning_rate": (0.0, MAX_LEARNING_RATE), "momentum": (0.0, 0.9999), "beta1": (0.0, 0.9999),
-               "beta2": (0.0, 0.999999), "rho": (0.0, 0.9999), "epsilon": (1e-300, 1.0),
+               "beta2": (0.0, 0.999999), "rho": (0.0, 0.9999), "epsilon": (1e-300, 1.0), "damping": (0.0, 1e12),
                "batch_size": (0, 10_000_000), "epochs": (0, 100_000_000),
                "decay_rate": (0.0, 1e6), "decay_steps": (1, 100_000_000),
                "clip_norm": (0.0, 1e12), "clip_value": (0.0, 1e12), "l1": (0.0, 1e6),

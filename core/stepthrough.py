@@ -13,7 +13,9 @@ Order of events:
   backward   one per hidden neuron, in reverse topological order: delta = f'(net) * sum over
              the outgoing edges of w * delta (one term per path)
   gradient   after each neuron's delta, one per incoming edge: dL/dw = delta * a(source)
-  update     plain gradient descent on this sample: w <- w - lr * dL/dw, for every parameter
+  update     plain gradient descent on this sample: w <- w - lr * dL/dw, for every parameter,
+             with the curvature of this sample's loss along the step and what it says about
+             overshooting (core.curvature.OVERSHOOT)
 """
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.activations import ACTIVATIONS
-from core.engine import NeuronValues, check_loss, compile_plan, inspect_sample
+from core.curvature import OVERSHOOT, TrainingLoss, overshoot_verdict
+from core.engine import NeuronValues, Params, Plan, check_loss, compile_plan, inspect_sample
 from core.errors import StepThroughError, UserError
 from core.features import column_name, columns_needed, resolved
 from core.losses import ANY_NUMBER, LOSSES
@@ -55,6 +58,10 @@ class Update:
     learning_rate: float
     old: tuple[dict[str, float], dict[str, float]]  # (weights, biases)
     new: tuple[dict[str, float], dict[str, float]]
+    # u'Hu of this sample's loss along the step's unit direction u (None without a step):
+    # on the parabola along u, the step multiplies the distance to its minimum by
+    # (1 - learning_rate * curvature).
+    curvature: float | None = None
 
 
 @dataclass(frozen=True)
@@ -97,8 +104,23 @@ def walkthrough(net: Network, x, y, loss: str, learning_rate: float) -> Walkthro
     with np.errstate(over="ignore", invalid="ignore"):  # huge inputs show as inf, not warnings
         inputs = plan.inputs_from(x[None])[0]
         value, neurons, edge_grads = inspect_sample(plan, params, inputs, y, loss)
+        curvature = step_curvature(plan, params, inputs, y, loss)
     return _Builder(net, x, y, loss, learning_rate, value, neurons, edge_grads,
-                    inputs).build()
+                    inputs, curvature).build()
+
+
+def step_curvature(plan: Plan, params: Params, inputs: np.ndarray, y: np.ndarray,
+                   loss: str) -> float | None:
+    """u'Hu for this one sample's loss, u the unit direction of its gradient-descent step
+    (frozen parameters stay): two more gradients. None when the step is zero."""
+    f = TrainingLoss(plan, inputs[None], y[None], loss)
+    theta = plan.flatten(params)
+    step = -f.gradient(theta) * plan.trainable_vector()
+    size = float(np.linalg.norm(step))
+    if not (size > 0 and np.isfinite(size)):
+        return None
+    u = step / size
+    return float(u @ f.hvp(theta, u))
 
 
 def column_names(net: Network) -> list[str]:
@@ -125,8 +147,9 @@ def _vector(values, size: int, what: str) -> np.ndarray:
 class _Builder:
     def __init__(self, net: Network, x, y, loss: str, lr: float, value: float,
                  neurons: dict[str, NeuronValues], edge_grads: dict[str, float],
-                 inputs: np.ndarray) -> None:
+                 inputs: np.ndarray, curvature: float | None) -> None:
         self.net, self.x, self.y, self.loss_name, self.lr = net, x, y, loss, lr
+        self.curvature = curvature
         self.inputs = inputs  # what the input neurons hold: x itself, or its features
         self.value, self.v, self.g = value, neurons, edge_grads
         self.outputs = [n.id for n in net.outputs]
@@ -314,16 +337,24 @@ class _Builder:
                 values[f"step:{nid}"], values[f"new:{nid}"] = step, new_b[nid]
                 lines.append(_update_line(f"b({n.name})", n.bias, lr, delta, step, new_b[nid],
                                           n.frozen))
+        c = self.curvature
+        rule = (f"Gradient descent on this one sample: each parameter moves against its "
+                f"gradient, new = old - learning rate·gradient, with learning rate {fmt(lr)}. "
+                f"(Plain SGD: the optimiser, regularisation and dropout of the training "
+                f"settings are not applied here.) Apply writes these values into the network "
+                f"as one undoable edit.")
+        head = ["new = old + step,  step = -η·∂L/∂(parameter)"]
+        if c is not None:
+            values.update({"curvature": c, "eta*c": lr * c, "1-eta*c": 1 - lr * c})
+            head.append(f"curvature of this sample's loss along the step: c = {fmt(c)};  "
+                        f"η·c = {fmt(lr * c)}, so the distance to the minimum along it is "
+                        f"multiplied by 1 − η·c = {fmt(1 - lr * c)}")
+            rule += f" {OVERSHOOT} {overshoot_verdict(lr, c)}"
         self.events.append(Event(
-            "update", "The update",
-            f"Gradient descent on this one sample: each parameter moves against its gradient, "
-            f"new = old - learning rate·gradient, with learning rate {fmt(lr)}. (Plain SGD: the "
-            f"optimiser, regularisation and dropout of the training settings are not applied "
-            f"here.) Apply writes these values into the network as one undoable edit.",
-            ("new = old + step,  step = -η·∂L/∂(parameter)",) + tuple(lines),
+            "update", "The update", rule, tuple(head) + tuple(lines),
             edges=tuple(net.edges), values=values,
             reveals={eid: {"new": w} for eid, w in new_w.items()}))
-        return Update(lr, (old_w, old_b), (new_w, new_b))
+        return Update(lr, (old_w, old_b), (new_w, new_b), c)
 
 
 def _update_line(name: str, old: float, lr: float, grad: float, step: float, new: float,

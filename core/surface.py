@@ -6,20 +6,27 @@ Three planes (see ../shared/notes/loss-surface.md and Li et al. 2018, arXiv:1712
   random - two random filter-normalised directions through the current weights (sec. 4).
 A point (a, b) of the plane is theta = center + a d1 + b d2 with d1, d2 orthonormal.
 
-The grid is evaluated in chunks of K parameter vectors at once by the engine's forward pass
+At the current weights the panel draws arrows (PlaneArrows): the way down by the gradient and
+by Newton's step of the loss restricted to the plane through them (core.curvature), and the
+last minibatch's gradient beside the full one.
+
+In float32 the grid is one call of a compiled kernel, fused per point
+(core.engine.compiled_grid), where Numba and the registries allow; otherwise, and always in
+float64, it is evaluated in chunks of K parameter vectors at once by the engine's forward pass
 for points of a plane (core.engine.stacked.PlaneForward), then batched_loss.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
-from core.engine import Plan, forward
+from core.curvature import PlaneCurvature, TrainingLoss, angle_between, plane_curvature
+from core.data.dataset import MAX_SAMPLES, subsample  # noqa: F401 (the surface's sample)
+from core.engine import Plan, compiled_grid, forward
 from core.engine.stacked import PlaneForward
 from core.losses import LOSSES
-
-MAX_SAMPLES = 256  # a fixed subsample keeps a 51x51 grid interactive (the note: 0.6 s -> 0.12 s)
 
 
 @dataclass(frozen=True)
@@ -122,24 +129,27 @@ def training_sample(plan: Plan, x_columns: np.ndarray, y: np.ndarray
     return plan.inputs_from(x), y
 
 
-def subsample(x: np.ndarray, y: np.ndarray, seed: int = 0,
-              limit: int = MAX_SAMPLES) -> tuple[np.ndarray, np.ndarray]:
-    """A fixed subsample (same rows every call) so the surface does not flicker."""
-    if len(x) <= limit:
-        return x, y
-    idx = np.sort(np.random.default_rng(seed).choice(len(x), limit, replace=False))
-    return x[idx], y[idx]
-
-
 def grid_losses(plan: Plan, plane: Plane, alphas: np.ndarray, betas: np.ndarray,
                 x: np.ndarray, y: np.ndarray, loss: str, chunk: int | None = None,
-                dtype: type = np.float64) -> np.ndarray:
+                dtype: type = np.float64,
+                run_compiled: Callable | None = compiled_grid.run_here) -> np.ndarray:
     """Loss at every grid point, as Z[j, i] for (alphas[i], betas[j]) (row-major, y first).
 
-    The forward passes are the engine's (core.engine.stacked), chunk by chunk. float32 halves
-    the time (the GUI uses it); float64 reproduces the engine to the last bit.
+    float32 (the window's) goes to the compiled kernel when compiled_grid can take the grid:
+    run_compiled(prepared, y, loss, alphas, betas) runs it, by default in this process
+    (compiled at the first call if need be); the window passes its worker process's, or None
+    for NumPy. NumPy's forward passes are the engine's (core.engine.stacked), chunk by chunk;
+    float64 reproduces the engine to the last bit.
     """
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}")
     aa, bb = np.meshgrid(np.asarray(alphas, float), np.asarray(betas, float))
+    if (dtype == np.float32 and run_compiled is not None
+            and compiled_grid.unavailable(plan, loss, dtype) is None):
+        prepared = compiled_grid.prepare(plan, plane.center, plane.d1, plane.d2, x)
+        values = run_compiled(prepared, y, loss, aa, bb)
+        if values is not None:
+            return values.reshape(aa.shape)
     aa_flat, bb_flat = aa.ravel(), bb.ravel()
     forward_on = PlaneForward(plan, plane.center, plane.d1, plane.d2, x, dtype)
     chunk = chunk or forward_on.chunk()
@@ -178,3 +188,68 @@ def extent(plane: Plane, path: np.ndarray | None, margin: float = 0.5,
     pad = margin * span
     return (float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[1] - pad[1]),
             float(hi[1] + pad[1]))
+
+
+@dataclass(frozen=True)
+class PlaneArrows:
+    """The training loss restricted to the plane through the current weights theta
+    (theta + a d1 + b d2, on the surface's sample), at a = b = 0, in the plane's coordinates:
+    what the arrows at the current point are drawn from."""
+    here: np.ndarray  # theta's (a, b) on the plane
+    curvature: PlaneCurvature  # its gradient, 2x2 Hessian, Newton step and shape
+    minibatch: np.ndarray | None = None  # the last minibatch's loss's gradient in (a, b)
+    # Degrees between the minibatch's and the full gradient over every trainable parameter
+    # (the plane shows only their shadows on it).
+    minibatch_angle: float | None = None
+    batch_size: int = 0
+
+    @property
+    def descent(self) -> np.ndarray:
+        """Steepest descent on the plane: minus the gradient."""
+        return -self.curvature.gradient
+
+    @property
+    def plane_angle(self) -> float | None:
+        """Degrees between the minibatch's and the full gradient as drawn on the plane."""
+        if self.minibatch is None:
+            return None
+        return angle_between(self.curvature.gradient, self.minibatch)
+
+
+def arrows_at(plan: Plan, plane: Plane, theta: np.ndarray, sample: tuple[np.ndarray, np.ndarray],
+              loss: str, batch: tuple[np.ndarray, np.ndarray] | None = None) -> PlaneArrows:
+    """The arrows at theta: the loss (no penalty: the loss the surface draws) on `sample`,
+    and on the minibatch `batch` when given. Inputs are the plan's (features applied).
+    Costs five exact gradients on the sample (core.curvature.plane_curvature), two more with
+    a batch."""
+    theta = np.asarray(theta, np.float64)
+    f = TrainingLoss(plan, *sample, loss)
+    curvature = plane_curvature(f, theta, plane.d1, plane.d2)
+    here = plane.coordinates(theta)[0]
+    if batch is None:
+        return PlaneArrows(here, curvature)
+    g_batch = TrainingLoss(plan, *batch, loss).gradient(theta)
+    g_full = f.gradient(theta)
+    trained = plan.trainable_vector()  # a frozen parameter's gradient moves nothing
+    return PlaneArrows(here, curvature, np.array([g_batch @ plane.d1, g_batch @ plane.d2]),
+                       angle_between(g_full[trained], g_batch[trained]), len(batch[0]))
+
+
+def clip_segment(start: np.ndarray, vector: np.ndarray,
+                 view: tuple[float, float, float, float]
+                 ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The part of start + t vector, 0 <= t <= 1, inside the view (a0, a1, b0, b1), as (from,
+    to); None when none of it is (Liang and Barsky's clipping: each border bounds t)."""
+    start, vector = np.asarray(start, float), np.asarray(vector, float)
+    lo, hi = 0.0, 1.0
+    bounds = ((view[0], view[1]), (view[2], view[3]))
+    for k, (low, high) in enumerate(bounds):
+        if vector[k] == 0.0:
+            if not low <= start[k] <= high:
+                return None
+            continue
+        t0, t1 = sorted(((low - start[k]) / vector[k], (high - start[k]) / vector[k]))
+        lo, hi = max(lo, t0), min(hi, t1)
+        if lo > hi:
+            return None
+    return start + lo * vector, start + hi * vector

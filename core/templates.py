@@ -148,6 +148,27 @@ def circles_features() -> Project:
                     "sigmoid neuron with no hidden layer draws the circle x1² + x2² = r² that "
                     "separates the disc from the ring.", {"loss": 0.1, "epochs": 300})
 
+def narrow_valley() -> Project:
+    """The source's linear regression y = W x + b with squared error on correlated inputs of
+    very different sizes: the loss over the two weights is a long narrow valley (the exact
+    plane the surface opens on: the first two trainable parameters are the two weights).
+    SGD's rate 0.09 is three quarters of the stability limit 2/lambda_max (0.12 on this data;
+    no lower than 0.095 over data seeds 0-29): each step overshoots across the valley (a
+    zig-zag) while the floor, 400 times flatter, is crept along."""
+    net = layered([2, 1], output="identity", input_labels=["x1", "x2"], output_labels=["y"])
+    return _project(net, DataSettings(generator="valley", samples=200, noise=0.1),
+                    TrainingSettings(loss="mse", optimizer="sgd", learning_rate=0.09,
+                                     epochs=2000, initializer="zeros"),
+                    "Narrow valley (linear regression)",
+                    "y = w1 x1 + w2 x2 + b with squared error. x2 is ten times the size of "
+                    "x1, offset from zero and correlated with it, so the loss over (w1, w2) is "
+                    "a long narrow valley: plain gradient descent zig-zags across it and "
+                    "creeps along its floor. Press Race on the loss surface: momentum and Adam "
+                    "do better, Newton's method goes straight to the bottom. Then tick "
+                    "Standardise in the data settings: the valley turns nearly round.",
+                    {"loss": 0.011, "epochs": 500})
+
+
 TEMPLATES: dict[str, Template] = {
     "perceptron": Template("Perceptron (AND)", perceptron),
     "xor": Template("XOR 2-2-1", xor),
@@ -156,6 +177,7 @@ TEMPLATES: dict[str, Template] = {
     "softmax3": Template("3-class softmax 2-8-3", softmax3),
     "autoencoder838": Template("Autoencoder 8-3-8", autoencoder838),
     "circles_features": Template("Circles with features (no hidden layer)", circles_features),
+    "narrow_valley": Template("Narrow valley (linear regression)", narrow_valley),
 }
 
 # The example files: name -> recipe. Tests train each and check it reaches its goal.

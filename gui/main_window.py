@@ -352,7 +352,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         if self.files.maybe_save():
             self.files.settings.setValue("layout/state", self.saveState())
-            self.autosaver.timer.stop()
+            self.autosaver.stop()
             from core.recovery import clear_recovery
 
             clear_recovery()  # saved or deliberately discarded: nothing to recover

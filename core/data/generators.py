@@ -81,6 +81,18 @@ def _plane(n: int, noise: float, rng: np.random.Generator, k: int) -> Arrays:
     return x, (0.5 * x[:, :1] - 0.7 * x[:, 1:] + 0.1) + noise * rng.standard_normal((n, 1))
 
 
+def _valley(n: int, noise: float, rng: np.random.Generator, k: int) -> Arrays:
+    """Linear regression on inputs that make its squared error a long narrow valley: x2
+    spreads ten times as far as x1 and follows it (correlation 0.7). The Hessian
+    (2/N) X^T X (with the bias column) then has a condition number in the hundreds;
+    standardising the inputs brings it to about (1 + 0.7) / (1 - 0.7). Both inputs are
+    centred and the intercept is 0, so the bias hardly couples to the weights: the slice of
+    the loss over the two weights at any bias has its bottom where the whole loss has."""
+    u, v = rng.standard_normal(n), rng.standard_normal(n)
+    x = np.stack([0.2 * u, 3.0 * (0.7 * u + np.sqrt(1.0 - 0.7**2) * v)], axis=1)
+    return x, (x[:, :1] - 0.5 * x[:, 1:]) + noise * rng.standard_normal((n, 1))
+
+
 def _onehot8(n: int, noise: float, rng: np.random.Generator, k: int) -> Arrays:
     x = np.eye(8)[np.arange(n) % 8] + noise * rng.standard_normal((n, 8))
     return x, np.eye(8)[np.arange(n) % 8]
@@ -124,6 +136,9 @@ GENERATORS: dict[str, Generator] = {
     "line": Generator("y = 0.8 x - 0.2", "regression", 1, False, _line),
     "sine": Generator("y = sin(x) on [-pi, pi]", "regression", 1, False, _sine),
     "plane": Generator("y = 0.5 x1 - 0.7 x2 + 0.1", "regression", 2, False, _plane),
+    "valley": Generator("y = x1 - 0.5 x2, x2 ten times x1's size and correlated with "
+                        "it: a narrow valley for gradient descent", "regression", 2, False,
+                        _valley),
     "onehot8": Generator("the 8 one-hot patterns, target = input (autoencoder)", "regression",
                          8, False, _onehot8),
     **{name: Generator(text, "classification", n_in, False, _sklearn(f"load_{name}"))

@@ -1,6 +1,9 @@
 """The engine: a network compiled into a Plan (core.engine.plan), its forward and backward
-passes (core.engine.backprop), the fast path for plain layered nets (core.engine.layered) and
-the forward pass for many points of a parameter plane at once (core.engine.stacked).
+passes (core.engine.backprop), the fast path for plain layered nets (core.engine.layered),
+the forward pass for many points of a parameter plane at once (core.engine.stacked), the
+Numba kernels for small nets' training steps and float32 loss grids (core.engine.compiled,
+core.engine.compiled_grid), and central differences of the gradient along single
+parameters, many at once (core.engine.perturbed: the whole Hessian's columns).
 
 The names most callers need are importable from here."""
 from core.engine.backprop import (Backward, Forward, NeuronValues, backward, check_loss,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.activations import ACTIVATIONS
+from core.activations import ACTIVATIONS, Activation
 from core.engine.layered import chain_loss_and_gradients
 from core.engine.plan import Level, Params, Plan
 from core.losses import LOSSES, LossResult
@@ -64,10 +64,20 @@ def forward(plan: Plan, params: Params, x: np.ndarray, dropout: float = 0.0,
         else:
             zl[:] = params.biases[lv.start: lv.stop, None]
         for name, g0, g1 in lv.groups:
-            a[g0:g1] = ACTIVATIONS[name].f(z[g0:g1])
+            _activate(ACTIVATIONS[name], z[g0:g1], a[g0:g1])
         if dropout > 0.0 and lv.hidden_rows.size:
             _apply_dropout(fwd, i, lv, dropout, rng or np.random.default_rng())
     return fwd
+
+
+def _activate(act: Activation, z: np.ndarray, out: np.ndarray) -> None:
+    """out = f(z); by the entry's in-place form on a copy of z where it has one (the same
+    numbers: tests/core/test_engine.py), so no new array."""
+    if act.inplace is None:
+        out[...] = act.f(z)
+    else:
+        np.copyto(out, z)
+        act.inplace(out)
 
 
 def _apply_dropout(fwd: Forward, i: int, lv: Level, p: float, rng: np.random.Generator) -> None:
@@ -79,12 +89,20 @@ def _apply_dropout(fwd: Forward, i: int, lv: Level, p: float, rng: np.random.Gen
     fwd.a[lv.start: lv.stop] *= scale
 
 
-def _derivative(lv: Level, z: np.ndarray, a: np.ndarray) -> np.ndarray:
-    if len(lv.groups) == 1:
+def _derivative(lv: Level, z: np.ndarray, a: np.ndarray, out: np.ndarray | None = None
+                ) -> np.ndarray:
+    """f'(z) of the level's rows; written into `out` (of the level's shape) when given, by
+    the entries' from_output_into forms where they have one (the same numbers as df)."""
+    if out is None and len(lv.groups) == 1:
         return ACTIVATIONS[lv.groups[0][0]].df(z[lv.start: lv.stop], a[lv.start: lv.stop])
-    out = np.empty_like(z[lv.start: lv.stop])
+    fresh = out is None
+    out = np.empty_like(z[lv.start: lv.stop]) if fresh else out
     for name, g0, g1 in lv.groups:
-        out[g0 - lv.start: g1 - lv.start] = ACTIVATIONS[name].df(z[g0:g1], a[g0:g1])
+        act, part = ACTIVATIONS[name], out[g0 - lv.start: g1 - lv.start]
+        if act.from_output_into is not None and not fresh:
+            act.from_output_into(a[g0:g1], part)
+        else:
+            part[...] = act.df(z[g0:g1], a[g0:g1])
     return out
 
 
@@ -95,11 +113,16 @@ class Backward:
     grad_a: np.ndarray  # (non-input neurons x samples): dL/da
 
 
-def loss_and_output_grad(plan: Plan, fwd: Forward, y: np.ndarray, loss: str) -> LossResult:
+def loss_and_output_grad(plan: Plan, fwd: Forward, y: np.ndarray, loss: str,
+                         reuse: bool = False) -> LossResult:
+    """The loss and its gradient at the outputs; reuse=True: the loss's in-place form into
+    the plan's work arrays (its gradient valid until the next reuse call)."""
     z_out, a_out = fwd.outputs(plan)
     y = np.asarray(y, dtype=a_out.dtype)
     if y.shape != a_out.shape:
         raise ValueError(f"expected targets of shape {a_out.shape}, got {y.shape}")
+    if reuse:
+        return LOSSES[loss].compute_reusing(z_out, a_out, y, plan.buffer)
     return LOSSES[loss].compute(z_out, a_out, y)
 
 
@@ -109,13 +132,14 @@ def backward(plan: Plan, params: Params, fwd: Forward, result: LossResult,
     into `into`, arrays of the parameters' shapes, when given)."""
     n_in = plan.n_inputs
     b = fwd.a.shape[1]
-    if reuse:
-        grad_a, delta = plan.work_buffers(b, fwd.a.dtype)[2:]
+    if reuse:  # and f'(z), and products on their way into grad_a, in scratch arrays
+        grad_a, delta, slope, product = plan.work_buffers(b, fwd.a.dtype)[2:]
         grad_a.fill(0.0)
         delta.fill(0.0)
     else:
         grad_a = np.zeros((plan.n_neurons - n_in, b), fwd.a.dtype)
         delta = np.zeros_like(grad_a)
+        slope = product = None
     out = plan.output_rows - n_in if plan.output_slice is None else \
         slice(plan.output_slice.start - n_in, plan.output_slice.stop - n_in)
     if result.wrt_net:
@@ -139,22 +163,24 @@ def backward(plan: Plan, params: Params, fwd: Forward, result: LossResult,
             d_local = None  # f' = 1: delta is dL/da itself
             np.copyto(dl, ga)
         else:
-            d_local = _derivative(lv, fwd.z, fwd.a)
+            d_local = _derivative(lv, fwd.z, fwd.a, None if slope is None else slope[r0:r1])
         if d_local is None:
             pass
         elif lv.has_outputs and result.wrt_net:
             # Output rows already hold dL/dz from the loss; nothing flows into outputs from later.
-            dl += ga * d_local
+            dl += np.multiply(ga, d_local, out=None if product is None else product[r0:r1])
         else:
             np.multiply(ga, d_local, out=dl)
-        grads_b[lv.start: lv.stop] = dl.sum(axis=1)
+        np.add.reduce(dl, axis=1, out=grads_b[lv.start: lv.stop])  # dl.sum(axis=1)
         if lv.src_hi > lv.src_lo:
             src = fwd.x[:, lv.src_lo: lv.src_hi] if lv.inputs_only else \
                 fwd.a[lv.src_lo: lv.src_hi].T
             np.matmul(dl, src, out=grads.weights[i])
             lo = max(lv.src_lo, n_in)
             if lv.src_hi > lo:
-                grad_a[lo - n_in: lv.src_hi - n_in] += w[:, lo - lv.src_lo:].T @ dl
+                grad_a[lo - n_in: lv.src_hi - n_in] += np.matmul(
+                    w[:, lo - lv.src_lo:].T, dl,
+                    out=None if product is None else product[: lv.src_hi - lo])
         else:
             grads.weights[i].fill(0.0)
     return Backward(grads, delta, grad_a)
@@ -181,7 +207,7 @@ def loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.ndarray,
     if plan.chain and dropout == 0.0:
         return chain_loss_and_gradients(plan, params, x, y, loss, out)
     fwd = forward(plan, params, x, dropout, rng, reuse=True)
-    result = loss_and_output_grad(plan, fwd, y, loss)
+    result = loss_and_output_grad(plan, fwd, y, loss, reuse=True)
     return result.value, backward(plan, params, fwd, result, reuse=True, into=out).grads
 
 

@@ -25,59 +25,66 @@ def chain_loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.nd
     b = params.biases
     last = len(plan.levels) - 1
     work = _level_buffers(plan, x.shape[0], x.dtype)
+    levels = _chain_levels(plan)
     acts, nets = [x.T], []
-    for i, (lv, w) in enumerate(zip(plan.levels, params.weights)):
+    for i, (w, (start, stop, act, output_only)) in enumerate(zip(params.weights, levels)):
         z = np.matmul(w, acts[-1], out=work[i][0])
-        z += b[lv.start: lv.stop, None]
-        act = ACTIVATIONS[lv.groups[0][0]]
+        z += b[start: stop, None]
         if i == last and act.unit_slope and act.inplace is not None:
             nets.append(z)  # identity outputs: a is z itself (losses only read them)
             acts.append(act.inplace(z))
-        elif i == last or not _keeps_output_only(act):
-            nets.append(z)
-            acts.append(act.f(z))
-        else:
+        elif i == last and act.inplace is not None:
+            nets.append(z)  # kept for the stable losses; a in a buffer of its own
+            np.copyto(work[i][1], z)
+            acts.append(act.inplace(work[i][1]))
+        elif output_only:
             nets.append(None)
             acts.append(act.inplace(z))
-    result = LOSSES[loss].compute(nets[-1].T, acts[-1].T, np.asarray(y, dtype=x.dtype))
+        else:
+            nets.append(z)
+            acts.append(act.f(z))
+    result = LOSSES[loss].compute_reusing(nets[-1].T, acts[-1].T, np.asarray(y, dtype=x.dtype),
+                                          plan.buffer)
     grads = Params([np.empty(lv.shape, b.dtype) for lv in plan.levels], np.empty_like(b)) \
         if out is None else out
     grads.biases[: plan.n_inputs] = 0.0
     grad = result.grad.T
     for i in range(last, -1, -1):
-        lv = plan.levels[i]
-        name = lv.groups[0][0]
-        act = ACTIVATIONS[name]
+        start, stop, act, output_only = levels[i]
         if act.unit_slope or (i == last and result.wrt_net):
             delta = grad  # dL/dz already
-        elif nets[i] is None and act.from_output_into is not None and i < last:
-            # grad is C-ordered here, as the product below would be: the same sums after
-            delta = act.from_output_into(acts[i + 1], work[i][1])
-            delta *= grad  # f' grad: the same product as grad f'
-        elif nets[i] is None:
+        elif act.from_output_into is not None and (output_only or i == last):
+            # f' grad, the same product as grad f', in a C-ordered array as that product is
+            # (grad at the outputs is the loss gradient transposed): the same sums after
+            delta = act.from_output_into(acts[i + 1], work[i][2 if i == last else 1])
+            delta *= grad
+        elif output_only:
             delta = grad * act.from_output(acts[i + 1])
         else:
             delta = grad * act.df(nets[i], acts[i + 1])
         # np.sum's own reduction, without its Python wrapper (a microsecond a level)
-        np.add.reduce(delta, axis=1, out=grads.biases[lv.start: lv.stop])
+        np.add.reduce(delta, axis=1, out=grads.biases[start: stop])
         np.matmul(delta, x if i == 0 else acts[i].T, out=grads.weights[i])
         if i:
             grad = np.matmul(params.weights[i].T, delta, out=work[i - 1][2])
     return result.value, grads
 
 
+def _chain_levels(plan: Plan) -> tuple[tuple[int, int, Activation, bool], ...]:
+    """Per level: its rows, its activation and whether it keeps only its output: the same at
+    every step, so worked out once per plan."""
+    return plan.buffer(("chain levels",), lambda: tuple(
+        (lv.start, lv.stop, ACTIVATIONS[lv.groups[0][0]],
+         k < len(plan.levels) - 1 and _keeps_output_only(ACTIVATIONS[lv.groups[0][0]]))
+        for k, lv in enumerate(plan.levels)))
+
+
 def _level_buffers(plan: Plan, b: int, dtype: np.dtype) -> tuple[tuple[np.ndarray, ...], ...]:
-    """Per level (z then a in place, f', dL/da) for a batch of b: reused from step to step
-    like Plan.work_buffers, since allocating them afresh was a third of a small net's step."""
-    key = ("chain", b, np.dtype(dtype).str)
-    found = plan.buffers.get(key)
-    if found is None:
-        if len(plan.buffers) > 4:  # batch sizes change rarely; keep the cache small
-            plan.buffers.clear()
-        found = plan.buffers[key] = tuple(
-            tuple(np.empty((lv.stop - lv.start, b), dtype) for _ in range(3))
-            for lv in plan.levels)
-    return found
+    """Per level (z then a in place, f' (the output level: a), dL/da (the output level: f'))
+    for a batch of b: reused from step to step like Plan.work_buffers, since allocating them
+    afresh was a third of a small net's step."""
+    return plan.buffer(("chain", b, np.dtype(dtype).str), lambda: tuple(
+        tuple(np.empty((lv.stop - lv.start, b), dtype) for _ in range(3)) for lv in plan.levels))
 
 
 def _keeps_output_only(act: Activation) -> bool:

@@ -11,6 +11,7 @@ network per structure version.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import numpy as np
 
@@ -58,19 +59,28 @@ class Plan:
     chain: bool  # a plain layered net: each level reads exactly the one before (fast path)
     # Each input row's feature of the data's columns (core.features), None: its own column.
     features: tuple[Feature | None, ...] = ()
-    # Work buffers reused by training steps, keyed by (batch size, dtype): allocating a few MB
+    # Work buffers reused by training steps, keyed by (batch size, dtype), and what a step
+    # reads from the plan in a form worked out once (see Plan.buffer): allocating a few MB
     # afresh every step costs more in page faults than the matrix products themselves.
     buffers: dict = field(default_factory=dict, compare=False, repr=False)
 
-    def work_buffers(self, b: int, dtype: np.dtype) -> tuple[np.ndarray, ...]:
-        key = (b, np.dtype(dtype).str)
-        if key not in self.buffers:
-            if len(self.buffers) > 4:  # batch sizes change rarely; keep the cache small
+    def buffer(self, key: tuple, make: Callable[[], Any]) -> Any:
+        """The work arrays stored under `key`, made by make() the first time."""
+        found = self.buffers.get(key)
+        if found is None:
+            # Batch sizes change rarely (an epoch's last, shorter batch): keep the cache small.
+            if len(self.buffers) >= 8:
                 self.buffers.clear()
-            n, hidden = self.n_neurons, self.n_neurons - self.n_inputs
-            self.buffers[key] = (np.empty((n, b), dtype), np.empty((n, b), dtype),
-                                 np.empty((hidden, b), dtype), np.empty((hidden, b), dtype))
-        return self.buffers[key]
+            found = self.buffers[key] = make()
+        return found
+
+    def work_buffers(self, b: int, dtype: np.dtype) -> tuple[np.ndarray, ...]:
+        """(z, a) for every row, then dL/da, dL/dz and two scratch arrays for the non-input
+        rows, for a batch of b (the general path's)."""
+        n, hidden = self.n_neurons, self.n_neurons - self.n_inputs
+        return self.buffer((b, np.dtype(dtype).str), lambda: (
+            np.empty((n, b), dtype), np.empty((n, b), dtype),
+            *(np.empty((hidden, b), dtype) for _ in range(4))))
 
     @property
     def n_neurons(self) -> int:

@@ -68,7 +68,8 @@ class CompiledSteps:
     def unavailable(self, trainer) -> str | None:
         """Why this trainer's next steps cannot run compiled (cached per plan and settings)."""
         plan, s = trainer.plan, trainer.settings
-        if self._why[:2] != (plan, s):
+        # The plan by identity: a Plan's == would compare its arrays (and fail on them).
+        if self._why[0] is not plan or self._why[1] != s:
             n = len(trainer.data.x_train)
             batch = n if s.batch_size <= 0 or s.batch_size >= n else s.batch_size
             why = compiled.unavailable(plan, s)

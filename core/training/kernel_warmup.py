@@ -1,5 +1,7 @@
-"""The compiled kernel made ready before a training process needs it: compiled (once per
-machine, seconds) or loaded from the disk cache, on a thread while training runs in NumPy.
+"""The compiled kernels made ready before anyone needs them: compiled (once per machine,
+seconds) or loaded from the disk cache, on a thread while training runs in NumPy. First the
+training kernel, then the loss grid's, which the window loads once this has compiled it
+(core.engine.compiled_grid: the window itself never compiles).
 
 Apart from core.training.compiled_steps because it drives a whole Trainer, which uses
 compiled_steps itself.
@@ -11,6 +13,7 @@ import threading
 import numpy as np
 
 from core.data.dataset import Dataset
+from core.engine import compiled_grid
 from core.network import Network
 from core.settings import TrainingSettings
 from core.training.trainer import Trainer
@@ -36,6 +39,10 @@ def warm_up() -> None:
             trainer.advance(2)
     finally:
         _warm.set()
+    try:
+        compiled_grid.warm_up()
+    except Exception:  # noqa: BLE001 - without the mark the window's grids stay NumPy's
+        pass
 
 
 def ready() -> bool:

@@ -8,8 +8,9 @@ import numpy as np
 
 from core.data.dataset import Dataset
 from core.engine import Params, Plan, plan_for
-from core.network import Network
+from core.network import Network, NetworkError
 from core.settings import TrainingSettings
+from core.training.minibatch_probe import MinibatchReport
 from core.training.progress import Progress
 
 
@@ -69,11 +70,26 @@ class LiveState:
                 self._progress_version != self.network.structure_version:
             return None
         seen_progress, seen_plan, verdict = self._belongs
-        if seen_progress is not p or seen_plan is not plan:  # names compared once per pair
-            verdict = not p.parameter_names or \
-                tuple(p.parameter_names) == tuple(plan.parameter_names())
+        if seen_progress is not p or seen_plan is not plan:  # ids compared once per pair
+            verdict = p.edge_ids == plan.edge_ids and p.bias_ids == plan.bias_ids
             self._belongs = (p, plan, verdict)
         return p.theta if verdict else None
+
+    def minibatch(self) -> MinibatchReport | None:
+        """The latest progress's minibatch report (asked for by the surface panel), if it is
+        about the network and data shown: its rows index this data's training set."""
+        p = self._progress
+        report = p.minibatch if p is not None else None
+        if report is None or self.data is None:
+            return None
+        rows = report.rows
+        if rows is not None and (len(rows) == 0 or int(rows.max()) >= len(self.data.x_train)
+                                 or int(rows.min()) < 0):
+            return None
+        try:
+            return report if self._trained_theta(self.plan) is not None else None
+        except NetworkError:
+            return None
 
     # ----- changes (made by the TrainingController) --------------------------------------------
     def load_document(self, network: Network, data: Dataset | None,

@@ -18,8 +18,13 @@ Commands arrive on a multiprocessing Queue, as tuples:
                         another document (Open, New, undo of New...): a new run of its own
     ("adopt", NetworkDelta, edited_ids, structural, number)   the edited items of the
                         document; each Progress says the number of the last one applied
-    ("settings", TrainingSettings)  ("data", Dataset)  ("restart",)
+    ("settings", TrainingSettings)  ("data", Dataset[, generation])  ("restart"[, generation])
+                        a new run, whose messages carry that generation from now on
     ("speed", n)        show every n-th step; 0: train flat out, one Progress per frame
+    ("sharpness", on)   estimate lambda_max while running (the Sharpness panel is on screen);
+                        see sharpness.py. Turned on while paused, it estimates at once
+    ("minibatch", n)    report the last minibatch, and check one step a frame for going
+                        downhill over the last n checked (minibatch_probe.py); 0: stop
     ("drawn",)          the window has drawn the last Progress and wants the next
     ("trajectory", number, since_step)  ("fresh_progress",)
                         requests, answered by a message of the same name
@@ -47,8 +52,10 @@ from core.data.dataset import Dataset
 from core.network import Network
 from core.settings import TrainingSettings
 from core.training import kernel_warmup
+from core.training.minibatch_probe import MinibatchProbe
 from core.training.trainer import Diverged, Evaluation, Trainer, TrainingError
-from core.training.progress import Progress, SeriesCopy
+from core.training.progress import IdsOnce, Progress, SeriesCopy
+from core.training.sharpness import SharpnessWatch
 
 FRAME_SECONDS = 1 / 30
 HEALTH_SECONDS = 1.0
@@ -65,6 +72,7 @@ def serve(commands, replies, network: Network, data: Dataset | None,
           settings: TrainingSettings, generation: int = 0) -> None:
     """The process's entry point; returns when told to quit or when the window is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in the terminal is the window's to handle
+    replies = _IdsOncePipe(replies)
     try:
         TrainingLoop(commands, replies, network, data, settings, generation).loop()
     except BrokenPipeError:
@@ -75,6 +83,20 @@ def serve(commands, replies, network: Network, data: Dataset | None,
         except (OSError, ValueError):
             pass
         raise
+
+
+class _IdsOncePipe:
+    """The reply pipe, sending each plan's ids with the first frame about it only (the
+    window's TrainingLink puts them back: core.training.progress.IdsOnce)."""
+
+    def __init__(self, connection) -> None:
+        self._connection = connection
+        self._ids = IdsOnce()
+
+    def send(self, message: tuple) -> None:
+        if message[0] in ("progress", "fresh_progress") and message[2] is not None:
+            message = (*message[:2], self._ids.outgoing(message[2]), *message[3:])
+        self._connection.send(message)
 
 
 class TrainingLoop:
@@ -102,6 +124,8 @@ class TrainingLoop:
         self._path = None  # the trainer's Trajectory object last asked for, and its number
         self._path_number = 0
         self._block = 1  # steps per advance() call, adapted so that one takes ~LISTEN_SECONDS
+        self._sharpness = SharpnessWatch()
+        self._probe: MinibatchProbe | None = None  # while the surface panel asks for one
         # The compiled path's kernel compiles (seconds, once per machine) or loads from the
         # disk cache (about a second) on a thread; training runs in NumPy until it is ready.
         threading.Thread(target=kernel_warmup.warm_up, daemon=True,
@@ -144,6 +168,7 @@ class TrainingLoop:
             if self._ensure_trainer():
                 n = args[0] if name == "steps" else self._trainer.steps_per_epoch()
                 if self._guard(lambda: self._train(n)):
+                    self._sharpness.after_training(self._trainer, 0.0, force=True)
                     self._publish(force=True)
         elif name == "document":
             self._generation, self._network, self._data, self._settings = args
@@ -162,11 +187,21 @@ class TrainingLoop:
                 self._guard(lambda: self._trainer.set_settings(args[0]))
         elif name == "data":
             self._data = args[0]
+            self._generation = args[1] if len(args) > 1 else self._generation
             self._trainer = None  # a new data set: a new run (history restarts)
         elif name == "restart":
+            self._generation = args[0] if args else self._generation
             self._trainer = None
         elif name == "speed":
             self._steps_per_update = args[0]
+        elif name == "sharpness":
+            self._sharpness.enabled = args[0]
+            if args[0] and self._trainer is not None and not self._running and \
+                    self._sharpness.after_training(self._trainer, 0.0, force=True):
+                self._publish(force=True)
+        elif name == "minibatch":  # asked again for as many: the record so far stays
+            if args[0] <= 0 or self._probe is None or self._probe.keep != args[0]:
+                self._probe = MinibatchProbe(args[0]) if args[0] > 0 else None
         elif name == "trajectory":
             self._send("trajectory", *self._trajectory_since(*args))
         elif name == "fresh_progress":
@@ -214,6 +249,9 @@ class TrainingLoop:
         self._publish(force=True)
 
     def _train(self, n: int) -> None:
+        if n > 0 and self._probe is not None:
+            self._probe.step(self._trainer)
+            n -= 1
         if n > 0:
             self._trainer.advance(n, compiled=kernel_warmup.ready())
 
@@ -224,7 +262,11 @@ class TrainingLoop:
         start = listened = time.monotonic()
         per_update = self._steps_per_update
         done = 0
-        while True:
+        if self._probe is not None:  # the frame's first step is the one checked
+            if not self._guard(lambda: self._probe.step(self._trainer)):
+                return
+            done = 1
+        while not (per_update and done >= per_update):
             n = min(self._block, per_update - done) if per_update else self._block
             began = time.monotonic()
             if not self._guard(lambda: self._trainer.advance(n, kernel_warmup.ready())):
@@ -245,6 +287,7 @@ class TrainingLoop:
             time.sleep(max(0.0, FRAME_SECONDS - (time.monotonic() - start)))
         self._handle_waiting()  # a "drawn" that came in during the frame lets this one out
         if self._running and self._trainer is not None:
+            self._sharpness.after_training(self._trainer, time.monotonic() - start)
             self._publish()
 
     def _adapt_block(self, seconds: float) -> None:
@@ -285,8 +328,8 @@ class TrainingLoop:
             _series(trainer.train_accuracy), _series(trainer.test_accuracy), self._evaluation,
             plan.edge_ids, plan.edge_vector(params.weights), trainer.edge_gradients(),
             plan.bias_ids, params.biases[plan.bias_rows], trainer.level_gradient_norms(),
-            dict(self._health), plan.flatten(params), tuple(plan.parameter_names()),
-            self._adopted)
+            dict(self._health), self._adopted, sharpness=self._sharpness.report(trainer),
+            minibatch=self._probe.report(trainer) if self._probe is not None else None)
 
     def _trajectory_since(self, number: int, since_step: int) -> tuple:
         """The parameter path: its number, the steps it keeps, the snapshots after

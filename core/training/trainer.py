@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,9 +23,10 @@ from core.events import Signal
 from core.training.compiled_steps import CompiledSteps
 from core.training.edit_tracker import EditTracker
 from core.training.loss_history import Series, Trajectory
+from core.training.second_order import FlatMinibatchLoss
 from core.losses import LOSSES, predictions
 from core.network import Network, NetworkDelta, NetworkError
-from core.optimizers import clip_gradients, learning_rate, make_optimizer
+from core.optimizers import OPTIMIZER_CLASSES, clip_gradients, learning_rate, make_optimizer
 from core.regularization import add_penalty_gradient, apply_max_norm, penalty
 from core.settings import TrainingSettings
 
@@ -34,8 +36,10 @@ EVALUATION_BYTES = 64 * 2**20  # evaluation runs in chunks of rows of about this
 COMPILED_RUN_STEPS = 20_000  # run() loads the compiled kernel for runs at least this long
 
 
-@dataclass(frozen=True)
-class StepInfo:
+class StepInfo(NamedTuple):
+    """What one step did (a NamedTuple: a frozen dataclass took 1.5 us more to make, and a
+    step makes one)."""
+
     step: int  # steps completed
     epoch: int  # epochs completed
     loss: float  # minibatch loss of this step (with the regularisation penalty)
@@ -75,7 +79,9 @@ class Trainer:
         self.optimizer = make_optimizer(settings)
         self._layout: FlatLayout | None = None  # see _flat_params
         self._grads: list[FlatParams] = []
-        self._backup = np.empty(0)
+        # The other parameter buffer: each update writes the new parameters there, and the two
+        # swap once they are known finite, so the old ones are the rollback (no copy a step).
+        self._spare: FlatParams | None = None
         self._held: tuple = (None, None, None)  # (params, dtype, plan) _flat_params checked
         self._batches: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # see _next_batch
         # (data, dtype, input features, the training inputs and targets in that dtype)
@@ -96,32 +102,44 @@ class Trainer:
             raise TrainingError(problem)
         params = plan.pack(self.network)
         if old is not None:
-            kept = self._carry_over(old, plan, self.params)
-            params = plan.unflatten(kept)
+            carry = self._carry_over(old, plan)
+            params = plan.unflatten(carry(self.params, plan.flatten(params)))
             for slot, arrays in self.optimizer.state.items():
                 if len(arrays) == len(old.levels) + 1:
-                    moved = self._carry_over(old, plan, Params(arrays[:-1], arrays[-1]), zero=True)
-                    new = plan.unflatten(moved)
-                    self.optimizer.state[slot] = new.arrays()
+                    moved = carry(Params(arrays[:-1], arrays[-1]), np.zeros(plan.n_parameters))
+                    self.optimizer.state[slot] = plan.unflatten(moved).arrays()
+            if self.last_gradients is not None:
+                # In the new plan's shapes (zero for new parameters): a frame reported after
+                # an edit and before the next step reads them (in the old shapes, an index
+                # past the old matrices killed the training process).
+                self.last_gradients = plan.unflatten(
+                    carry(self.last_gradients, np.zeros(plan.n_parameters)))
         self.plan, self.params = plan, params
         if old is None or old.n_parameters != plan.n_parameters:
             self.trajectory = Trajectory(plan.n_parameters)
         self._edits.clear()
 
-    def _carry_over(self, old, plan, values: Params, zero: bool = False) -> np.ndarray:
-        """Values for the new plan's parameters: the old run's value unless the user edited it."""
-        old_values = dict(zip(old.parameter_names(), old.flatten(values)))
-        doc = plan.flatten(plan.pack(self.network))
-        out = np.zeros_like(doc) if zero else doc
-        for i, name in enumerate(plan.parameter_names()):
-            ident = name.removeprefix("bias:")
-            if name in old_values and ident not in self._edits.edited:
-                out[i] = old_values[name]
-        return out
+    def _carry_over(self, old, plan):
+        """A function taking values of the old plan's parameters (Params) and a flat vector
+        of the new plan's: that vector with the old run's value for every parameter both
+        plans have and the user did not edit. The parameters are matched by name once for
+        all the arrays carried (parameters, each optimiser slot, the last gradients)."""
+        old_at = dict(zip(old.parameter_names(), range(old.n_parameters)))
+        edited = self._edits.edited
+        pairs = [(i, old_at[name]) for i, name in enumerate(plan.parameter_names())
+                 if name in old_at and name.removeprefix("bias:") not in edited]
+        new_i, old_i = (np.array(p, dtype=np.intp) for p in zip(*pairs)) if pairs else \
+            (np.zeros(0, np.intp), np.zeros(0, np.intp))
+
+        def carry(values: Params, out: np.ndarray) -> np.ndarray:
+            out[new_i] = old.flatten(values)[old_i]
+            return out
+        return carry
 
     def _refusal(self, plan) -> str | None:
         """Why this data cannot train this plan: shapes that differ, or a step too large."""
-        return data_mismatch(plan, self.data) or memory_refusal(plan, self.data, self.settings)
+        return (data_mismatch(plan, self.data) or memory_refusal(plan, self.data, self.settings)
+                or optimizer_refusal(plan, self.settings))
 
     def prepare(self) -> None:
         """Adopt edits made to the document since the last step (called before each step)."""
@@ -161,12 +179,13 @@ class Trainer:
         problem = check_loss(self.plan, self.network, settings.loss)
         if problem:
             raise TrainingError(problem)
-        problem = memory_refusal(self.plan, self.data, settings)
+        problem = memory_refusal(self.plan, self.data, settings) or \
+            optimizer_refusal(self.plan, settings)
         if problem:
             raise TrainingError(problem)
         optimizer = make_optimizer(settings)
         if settings.optimizer == self.settings.optimizer:  # same rule: keep its momentum etc.
-            optimizer.state, optimizer.t = self.optimizer.state, self.optimizer.t
+            optimizer.carry_from(self.optimizer)
         self.optimizer = optimizer
         self.settings = settings
 
@@ -230,7 +249,8 @@ class Trainer:
 
     def _flat_params(self) -> FlatParams:
         """self.params as views into one flat vector of the training dtype, with gradient and
-        backup buffers to match: repacked only after a rebuild, an edit or a new precision."""
+        spare parameter buffers to match: repacked only after a rebuild, an edit or a new
+        precision."""
         dtype = self.dtype
         held_params, held_dtype, held_plan = self._held
         if held_params is self.params and held_dtype is dtype and held_plan is self.plan:
@@ -243,7 +263,7 @@ class Trainer:
             # Two gradient buffers taking turns: last_gradients stays the last good step's
             # while a step that diverges writes into the other one.
             self._grads = [self._layout.empty(dtype), self._layout.empty(dtype)]
-            self._backup = np.empty(self._layout.size, dtype)
+            self._spare = self._layout.empty(dtype)
         self._held = (self.params, dtype, self.plan)
         return self.params
 
@@ -270,20 +290,24 @@ class Trainer:
         norm = clip_gradients([grads.flat], s.clip_norm, s.clip_value)
         if not (math.isfinite(loss) and math.isfinite(norm)):
             self._diverge(grads, "the loss" if not math.isfinite(loss) else "a gradient", loss)
-        np.copyto(self._backup, params.flat)
-        self.optimizer.step_flat(params.flat, grads.flat, lr, self._layout.views)
+        new = self._spare
+        if self.optimizer.second_order:
+            self.optimizer.loss = FlatMinibatchLoss(self.plan, self._layout, x, y, s.loss,
+                                                    s.l1, s.l2)
+        self.optimizer.step_flat(params.flat, grads.flat, lr, self._layout.views, out=new.flat)
         if s.max_norm > 0:
-            apply_max_norm(params.weights, s.max_norm, [lv.trainable for lv in self.plan.levels])
-        if not _finite(params.flat):
-            np.copyto(params.flat, self._backup)
+            apply_max_norm(new.weights, s.max_norm, [lv.trainable for lv in self.plan.levels])
+        if not _finite(new.flat):  # self.params still holds the last finite state
             self.optimizer.reset()  # its state saw the bad step too
             self._diverge(grads, "a weight", loss)
+        self.params, self._spare = new, params
+        self._held = (new, *self._held[1:])  # as _flat_params checked them, swapped
         self.last_gradients = grads
         self.step_count += 1
         if ends_epoch:
             self.epoch += 1
         self.batch_loss.append(self.step_count, loss)
-        self.trajectory.append_taken(self.step_count, params.flat, self._layout.theta_index)
+        self.trajectory.append_taken(self.step_count, new.flat, self._layout.theta_index)
         info = StepInfo(self.step_count, self.epoch, loss, lr, norm)
         self.stepped.emit(info)
         return info
@@ -293,11 +317,11 @@ class Trainer:
         it (compiled_path() is None) and `compiled`, else n calls of step(). The same numbers,
         records and rollback either way. Raises Diverged (after rolling back) at the step
         that diverges."""
-        if n <= 1 or not compiled or self.compiled_path() is not None:
-            for _ in range(n - 1):
-                self.step()
-            return self.step()
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # as in step()
+            if n <= 1 or not compiled or self.compiled_path() is not None:
+                for _ in range(n - 1):
+                    self._step()
+                return self._step()
             return self._compiled_block(n)
 
     def compiled_path(self) -> str | None:
@@ -352,6 +376,18 @@ class Trainer:
             f" The weights were rolled back to the last finite state (step {self.step_count})."
             f"{where} Try a smaller learning rate (now {lr:g}) or gradient clipping.",
             self.step_count + 1, edge)
+
+    def last_batch_rows(self) -> np.ndarray | None:
+        """Rows of data.x_train in the last step's minibatch (every row with full batches), or
+        None before the first step. Read from the batch order both paths keep (compiled blocks
+        leave it as step by step would), so the steps themselves pay nothing for it."""
+        if self.step_count == 0:
+            return None
+        n, size = len(self.data.x_train), self.settings.batch_size
+        if size <= 0 or size >= n:
+            return np.arange(n)
+        rows = self._order[max(0, self._position - size): min(self._position, len(self._order))]
+        return rows.copy() if len(rows) else None  # None: new data since the last step
 
     def steps_per_epoch(self) -> int:
         n, size = len(self.data.x_train), self.settings.batch_size
@@ -500,6 +536,12 @@ def memory_refusal(plan: Plan, data: Dataset, settings: TrainingSettings) -> str
     return (f"{what} on {batch:,} samples x {plan.n_neurons:,} neurons needs about "
             f"{_gigabytes(need)} of memory (this computer has {_gigabytes(have)}); "
             "use a smaller batch size")
+
+
+def optimizer_refusal(plan: Plan, settings: TrainingSettings) -> str | None:
+    """Why the chosen optimiser cannot train this net (Newton's limit on its size), or None."""
+    rule = OPTIMIZER_CLASSES.get(settings.optimizer)
+    return rule.refusal(settings, int(plan.trainable_vector().sum())) if rule else None
 
 
 def physical_memory() -> int:

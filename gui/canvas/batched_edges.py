@@ -1,6 +1,8 @@
-"""All edges of a big graph as one item: two cached lists of straight lines (positive and
-negative weights) drawn with drawLines and thin cosmetic pens. 50k separate items, or one
-50k-segment QPainterPath, would make every pan and zoom crawl."""
+"""All edges of a big graph as one item: two lists of straight lines (positive and negative
+weights) drawn with thin cosmetic pens, into an image of the view a slice at a time
+(gui/canvas/line_picture.py). 50k separate items, or one 50k-segment QPainterPath, would make
+every pan and zoom crawl; drawing the lines at once on every frame stopped the window 75-180
+ms each time."""
 from __future__ import annotations
 
 from itertools import compress
@@ -11,6 +13,7 @@ from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
 from gui import theme
+from gui.canvas.line_picture import LinePicture, draw_lines
 
 THRESHOLD = 1500  # edge count above which edges are drawn batched
 MAX_DRAWN = 8000  # above this many edges only the strongest are drawn
@@ -21,14 +24,14 @@ class BatchedEdgesItem(QGraphicsItem):
         super().__init__()
         self.model = scene_model
         self.setZValue(0)
-        # Panning then blits a cached pixmap; only a zoom step draws the lines again.
-        self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self._lines: tuple[list[QLineF], list[QLineF]] = ([], [])
+        self._pens = tuple(QPen(_tint(c, 0.35), 0) for c in (theme.POSITIVE, theme.NEGATIVE))
+        self.picture = LinePicture(self._on_picture_ready)
         self._rect = QRectF()
         self._line_of: dict[str, QLineF] = {}
         self._ports: dict = {}
-        self._ids: list[str] = []
-        self._line_list: list[QLineF] = []
+        self._ids: tuple[str, ...] = ()  # the edges drawn
+        self._line_list: list[QLineF] = []  # a line per id
         self.geometry_stale = True  # set by the scene when neurons change place
         self._added: set[str] = set()  # edge ids the scene reported since the last rebuild
         self._removed: set[str] = set()
@@ -46,12 +49,11 @@ class BatchedEdgesItem(QGraphicsItem):
             self._relayout(net)
         elif self._added or self._removed:
             self._catch_up(net)
+        # Values read as arrays (a generator reading 51k weights by id cost 40-70 ms a frame).
         if self.model.gradients is not None:
-            grads = self.model.gradients
-            values = np.fromiter((grads.get(i, 0.0) for i in self._ids), float, len(self._ids))
+            values = self.model.gradients.aligned(self._ids)
         else:
-            edges = net.edges
-            values = np.fromiter((edges[i].weight for i in self._ids), float, len(self._ids))
+            values = net.weights_of(self._ids)
         size = np.abs(values)
         strong = size >= self.model.weak_threshold
         shown = int(strong.sum())
@@ -66,7 +68,7 @@ class BatchedEdgesItem(QGraphicsItem):
                        list(compress(self._line_list, strong & (values < 0))))
         self.drawn = (len(self._lines[0]) + len(self._lines[1]), len(self._ids))
         self.model.edges_drawn.emit(*self.drawn)
-        self.update()
+        self.picture.set_lines(tuple(zip(self._lines, self._pens)))
 
     def edges_added(self, ids) -> None:
         self._added.update(ids)
@@ -93,7 +95,9 @@ class BatchedEdgesItem(QGraphicsItem):
                 self._rect = self._rect.united(QRectF(line.p1(), line.p2()).normalized()
                                                .adjusted(-60, -60, 60, 60))
         self._added, self._removed = set(), set()
-        self._ids, self._line_list = list(self._line_of), list(self._line_of.values())
+        # Lines in the order they came (values are read by id in any order): putting them in
+        # the document's order again cost another pass over 51k per structure edit.
+        self._ids, self._line_list = tuple(self._line_of), list(self._line_of.values())
 
     def _relayout(self, net) -> None:
         ports = {nid: (item.port_pos(), item.entry_pos())
@@ -106,7 +110,7 @@ class BatchedEdgesItem(QGraphicsItem):
                 line = QLineF(ports[e.source][0], ports[e.target][1])
             lines[e.id] = line
         self._line_of, self._ports = lines, ports
-        self._ids, self._line_list = list(lines), list(lines.values())
+        self._ids, self._line_list = tuple(lines), list(lines.values())
         xs = [p.x() for p, _ in ports.values()]
         ys = [p.y() for p, _ in ports.values()]
         self._rect = QRectF(min(xs, default=0) - 60, min(ys, default=0) - 60,
@@ -119,12 +123,21 @@ class BatchedEdgesItem(QGraphicsItem):
         return self._rect
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
-        painter.setRenderHint(QPainter.Antialiasing, False)
-        for lines, colour in zip(self._lines, (theme.POSITIVE, theme.NEGATIVE)):
-            # An opaque tint (the colour mixed with the background): translucent lines are
-            # about 18 times slower for Qt's raster engine.
-            painter.setPen(QPen(_tint(colour, 0.35), 0))  # width 0: one-pixel cosmetic line
-            painter.drawLines(lines)
+        sets = tuple(zip(self._lines, self._pens))
+        if widget is None:  # not a view (a picture export): the lines themselves
+            draw_lines(painter, sets)
+            return
+        self.picture.paint(painter, widget.width(), widget.height(), widget.devicePixelRatioF())
+
+    def dispose(self) -> None:
+        """The item leaves the scene: no picture is finished for it any more."""
+        self.picture.clear()
+
+    def _on_picture_ready(self) -> None:
+        try:
+            self.update()
+        except RuntimeError:  # the scene deleted the item meanwhile
+            self.picture.clear()
 
 
 def _tint(colour: QColor, share: float) -> QColor:

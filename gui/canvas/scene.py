@@ -10,7 +10,7 @@ import contextlib
 from typing import Iterator
 
 import numpy as np
-from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QLineF, QPointF, QRectF, QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QUndoStack
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsLineItem, QGraphicsScene
 
@@ -19,6 +19,7 @@ from core.edits import AddNeuron, Connect, MoveNeurons
 from core.features import Feature
 from core.initializers import wiring_weight
 from core.network import Change, Network, Neuron
+from core.training.progress import ValuesById
 from gui import theme
 from gui.canvas.batched_edges import THRESHOLD, BatchedEdgesItem
 from gui.canvas.edge_item import EdgeItem
@@ -43,7 +44,7 @@ class CanvasScene(QGraphicsScene):
         self.initializer = "xavier_uniform"  # the project's, kept here by the training UI
         self.init_constant = 0.1
         self.rng = np.random.default_rng()
-        self.gradients: dict[str, float] | None = None  # set: the gradients view is on
+        self.gradients: ValuesById | None = None  # set: the gradients view is on
         self.maps_shown = False  # neurons are drawn larger, each with its map inside
         self._scale: float | None = None
         self._wire: tuple[str, QGraphicsLineItem] | None = None
@@ -62,6 +63,8 @@ class CanvasScene(QGraphicsScene):
 
     # ----- building items from the document --------------------------------------------------
     def rebuild(self) -> None:
+        if self.batched is not None:
+            self.batched.dispose()
         self.clear()
         self.neuron_items, self.edge_items, self.batched, self._wire = {}, {}, None, None
         self._shown_bias, self._edge_style = {}, {}
@@ -74,6 +77,7 @@ class CanvasScene(QGraphicsScene):
             self.removeItem(item)
         self.edge_items = {}
         if self.batched is not None:
+            self.batched.dispose()
             self.removeItem(self.batched)
             self.batched = None
         self._scale = None
@@ -116,11 +120,18 @@ class CanvasScene(QGraphicsScene):
         self._add_neuron_item(ids[0])
 
     def _on_neuron_removed(self, ids) -> None:
-        for i in ids:
-            for table in (self.neuron_items, self.edge_items):
-                item = table.pop(i, None)
-                if item is not None:
-                    self.removeItem(item)
+        # All items go before anyone hears of the selection: one event can remove several
+        # selected neurons, and a listener must not meet an item whose neuron is gone.
+        selected = False
+        with QSignalBlocker(self):
+            for i in ids:
+                for table in (self.neuron_items, self.edge_items):
+                    item = table.pop(i, None)
+                    if item is not None:
+                        selected = selected or item.isSelected()
+                        self.removeItem(item)
+        if selected:
+            self.selectionChanged.emit()
         self._edges_changed()
 
     def _on_edge_added(self, ids) -> None:
@@ -271,7 +282,7 @@ class CanvasScene(QGraphicsScene):
                 item.map_image = image
                 item.update()
 
-    def set_gradients(self, gradients: dict[str, float] | None,
+    def set_gradients(self, gradients: ValuesById | None,
                       changed_only: bool = False) -> None:
         """Edges show these gradients (None: their weights); `changed_only`: a new frame of
         the gradients view, repainting only edges that look different."""

@@ -3,10 +3,11 @@ through gui/live/training_link.py), forwards document edits to it, and writes tr
 back into the document (throttled, once per drawn frame). If the process dies it starts a new
 one from the document as it is.
 
-Every document the window shows gets a generation number; the process tags each message with
-the generation it trained for, and messages of an earlier one are dropped here. So a Progress
-still in the pipe when another file is opened can never write the old run's weights into the
-new network."""
+Every document the window shows, and every new run of one (Reset weights, other data), gets a
+generation number; the process tags each message with the generation it trained for, and
+messages of an earlier one are dropped here. So a Progress still in the pipe when another file
+is opened can never write the old run's weights into the new network, nor its curves into the
+panels of a run started afresh."""
 from __future__ import annotations
 
 import time
@@ -61,6 +62,8 @@ class TrainingController(QObject):
         self._session_steps = 0
         self._closed = False
         self._steps_per_update = 0
+        self._sharpness = False  # the process estimates lambda_max (the panel is on screen)
+        self._minibatch_probe = 0  # steps the process checks for going downhill (0: none)
         self._trajectory = TrajectoryMirror()
         self._restarted_at: list[float] = []
         self._frame_clock = (time.monotonic(), time.process_time())  # at the last Progress
@@ -121,7 +124,11 @@ class TrainingController(QObject):
         """Forget the run (history, optimiser state); the next step starts from the document."""
         self.settle()
         self.latest = None
-        self._new_run()
+        # A new run: the frame the pause above made may still be in the pipe (read while
+        # waiting for settle's answer, delivered after it); it belongs to the old run. Its
+        # curves were drawn over the cleared panels after Reset weights.
+        self.generation += 1
+        self._link.send("restart", self.generation)
 
     def settle(self) -> None:
         """End the stretch of training now: pause, take the process's exact state into the
@@ -163,24 +170,23 @@ class TrainingController(QObject):
     def set_data(self, data: Dataset) -> None:
         self._flush_edits()
         self.live.set_data(data)  # no progress: the process starts a new run on the new data
-        self._new_run()
-
-    def _new_run(self) -> None:
-        """The process drops its trainer and starts again from the document as it is, under
-        a new generation, as for another document: what it still says about the run before
-        is dropped. (Settling reads the pause's last frame out of the pipe, and the event loop
-        hands it on later: under the same generation it came back after a Reset, with the
-        old run's step count and curves, and was recorded into the new run.)"""
-        self.generation += 1
-        self._trajectory = TrajectoryMirror()
-        self._edits.clear()  # the copy sent holds every edit so far
-        self._unconfirmed = []
-        self._link.send("document", self.generation, self.network.copy(), self.live.data,
-                        self.live.settings)
+        self.generation += 1  # (as in restart)
+        self._link.send("data", data, self.generation)
 
     def set_steps_per_update(self, n: int) -> None:
         self._steps_per_update = max(0, int(n))
         self._link.send("speed", self._steps_per_update)
+
+    def set_sharpness(self, on: bool) -> None:
+        """Have the process estimate the sharpness while it trains (the Sharpness panel is
+        on screen), or not: off screen it costs training nothing."""
+        self._sharpness = bool(on)
+        self._link.send("sharpness", self._sharpness)
+    def set_minibatch_probe(self, keep: int) -> None:
+        """Ask the process for the last minibatch and for how often the last `keep` checked
+        steps lowered the training loss (Progress.minibatch); 0: stop (the default)."""
+        self._minibatch_probe = max(0, int(keep))
+        self._link.send("minibatch", self._minibatch_probe)
 
     def shutdown(self) -> None:
         if self._closed:
@@ -265,6 +271,10 @@ class TrainingController(QObject):
         self._link.start(self.network.copy(), self.live.data, self.live.settings, self.generation)
         if self._steps_per_update:
             self._link.send("speed", self._steps_per_update)
+        if self._sharpness:
+            self._link.send("sharpness", True)
+        if self._minibatch_probe:
+            self._link.send("minibatch", self._minibatch_probe)
         cause = self._link.death_cause()
         self.message.emit("The training process stopped unexpectedly"
                           + (f" ({cause})" if cause else "") + "; it was restarted.")
@@ -292,19 +302,15 @@ class TrainingController(QObject):
     def _take(self, progress: Progress) -> None:
         """The process's weights into the document (except what was edited since), then the
         panels."""
-        # Dicts built at C speed and then pruned (a comprehension testing every one of 51k
-        # edges cost 75 ms a frame): drop what the document no longer has or was edited since.
         # Items edited since are the user's: those not sent yet, and those sent in an "adopt"
         # this frame was made before (it can still be in the pipe when Undo reverts a run).
+        # The arrays go in as they are, in the frame's order (a dict of 51k entries built and
+        # pruned per frame cost the window 0.1-0.45 s a frame).
         self._unconfirmed = [(n, ids) for n, ids in self._unconfirmed if n > progress.adopted]
         ahead = set(self._edits.edited).union(*(ids for _, ids in self._unconfirmed))
-        weights = dict(zip(progress.edge_ids, progress.weights.tolist()))
-        biases = dict(zip(progress.bias_ids, progress.biases.tolist()))
-        for values, present in ((weights, self.network.edges), (biases, self.network.neurons)):
-            for gone in (values.keys() - present.keys()) | (values.keys() & ahead):
-                del values[gone]
         with self._edits.ours():
-            self.network.set_values(weights, biases)
+            self.network.set_value_arrays(progress.edge_ids, progress.weights,
+                                          progress.bias_ids, progress.biases, keep=ahead)
         self.latest = progress
         if ahead:  # its parameters are not the document's: the panels draw the document's
             self.live.document_edited()

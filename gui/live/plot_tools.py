@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 
 def on_screen(widget: QWidget) -> bool:
@@ -20,3 +21,27 @@ def settle_ranges(*plots: pg.PlotWidget) -> None:
     for plot in plots:
         if plot.isVisible():
             plot.scene().prepareForPaint()
+
+
+def plot_over_notes(plot: QWidget, *notes: QWidget) -> QSplitter:
+    """The plot over its notes: the notes scroll, and the line between them drags, so a
+    long text never squeezes the plot away."""
+    holder = QWidget()
+    column = QVBoxLayout(holder)
+    column.setContentsMargins(0, 0, 0, 0)
+    for note in notes:
+        column.addWidget(note)
+    column.addStretch(1)
+    scroll = QScrollArea()
+    scroll.setWidget(holder)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.NoFrame)
+    scroll.setMinimumHeight(40)  # three lines of the notes' 11-pixel text; they scroll, and the line drags
+    split = QSplitter(Qt.Vertical)
+    split.addWidget(plot)
+    split.addWidget(scroll)
+    split.setStretchFactor(0, 3)
+    split.setStretchFactor(1, 1)
+    split.setSizes([700, 300])  # in proportion, once laid out
+    split.setChildrenCollapsible(False)
+    return split

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from core.training.race import Racer
+from core.training.race import PLANE_NEWTON, Racer
 
 # Distinct on viridis (dark blue to yellow) and for common colour blindness.
 # SGD is lime, not white: white is the training path's own colour.
 COLOURS = {"sgd": "#b6ff3b", "momentum": "#ff4f9a", "nesterov": "#ff9f1c",
-           "adagrad": "#b8f2e6", "rmsprop": "#ff3b30", "adam": "#1cc8ff"}
+           "adagrad": "#b8f2e6", "rmsprop": "#ff3b30", "adam": "#1cc8ff",
+           "newton": "#ffd60a", PLANE_NEWTON: "#c77dff"}
 
 
 class RaceLayer:

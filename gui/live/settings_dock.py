@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
 from core.data.generators import GENERATORS
 from core.initializers import INITIALIZERS
 from core.losses import LOSSES
+from core.optimizers import Newton
 from core.settings import (DECAYS, OPTIMIZERS, PRECISIONS, DataSettings, SettingsError,
                            TrainingSettings)
 
@@ -45,6 +46,13 @@ GROUPS = {
          "each update"),
         ("training", "momentum", "Momentum", (0.0, 0.999, 0.05), "Share of the last step kept "
          "(momentum and Nesterov only)"),
+        ("training", "damping", "Damping λ", (0.0, 1e12, 0.001), "Newton only: λ in the step "
+         "-(H + λI)⁻¹ g; 0 is plain Newton, a large λ a small gradient step. Newton computes "
+         f"the whole Hessian every step: nets of at most {Newton.MAX_PARAMETERS} trainable "
+         "parameters"),
+        ("training", "adapt_damping", "Adapt λ", None, "Newton only: a step that would raise "
+         "the minibatch's loss is rejected and λ x10; a step taken, λ x0.1. Off: λ as set, "
+         "every step taken"),
         ("training", "batch_size", "Batch size", (0, 100000), "Samples per step: 0 = all "
          "(full batch), 1 = online"),
         ("training", "decay", "Rate decay", list(DECAYS), "How the learning rate shrinks over "
@@ -80,6 +88,8 @@ def _choice_tip(name: str, key: str) -> str | None:
         return PRECISIONS[key]
     if name == "generator":
         return GENERATORS[key].description
+    if name == "optimizer":
+        return OPTIMIZERS[key].title or None
     return None
 
 

@@ -20,14 +20,15 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSpi
                                QVBoxLayout, QWidget)
 
 from core import surface
-from core.engine import loss_and_gradients
 from core.network import NetworkError
 from core.training.race import MAX_STEPS, RaceError, race
 from core.training.trainer import data_mismatch
 from core.training.live_state import LiveState
 from core.training.progress import Progress
-from gui.live.plot_tools import on_screen
+from gui.live import grid_process
+from gui.live.plot_tools import on_screen, plot_over_notes
 from gui.live.race_layer import RaceLayer
+from gui.live.surface_arrows import SurfaceArrows
 
 MODES = [("exact", "Two parameters (exact)"), ("pca", "PCA of the path"),
          ("random", "Random directions")]
@@ -66,6 +67,7 @@ class SurfacePanel(QWidget):
         self.info.setStyleSheet("font-size: 11px; color: #333;")
         self.plot = pg.PlotWidget(background="w")
         self.plot.setAspectLocked(False)
+        self.plot.setMinimumHeight(50)  # at 1024x700 the canvas keeps its third (tests/gui/test_layout.py)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
         self.bar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("viridis"),
@@ -75,10 +77,11 @@ class SurfacePanel(QWidget):
         self.path = self.plot.plot(pen=pg.mkPen("w", width=2))
         self.point = pg.ScatterPlotItem(size=11, brush=pg.mkBrush("#ff3b30"), pen=pg.mkPen("w"))
         self.plot.addItem(self.point)
-        self.arrow = pg.ArrowItem(angle=0, headLen=14, brush="#ffffff", pen=pg.mkPen("k"))
-        self.arrow_line = self.plot.plot(pen=pg.mkPen("w", width=2))
-        self.plot.addItem(self.arrow)
-        self.arrow.hide()  # until there is a surface and a gradient to point along
+        # Steepest descent, Newton's step and the minibatch's gradient, with their toggles
+        # and figures: computed on the pool's thread, like the grid.
+        self.arrows = SurfaceArrows(self.plot, live, training, self._pool, self)
+        self.arrows.surface_changed.connect(self.refit)
+        self._grid_batch: int | None = None  # the step whose minibatch the grid is of
         # One row that fits beside the loss plot on a 1024-pixel screen (under 400 pixels):
         # the plane's combo box gives up its width first.
         self.mode.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
@@ -95,7 +98,9 @@ class SurfacePanel(QWidget):
         self.race_button = QPushButton("Race")
         self.race_button.setToolTip(
             "Race optimisers: train SGD, momentum, RMSprop and Adam from the current weights on the same "
-            "minibatches (every other setting as in Settings) and draw their paths here")
+            "minibatches (every other setting as in Settings), and Newton's method on this "
+            "plane alone (on the exact plane: the two chosen parameters), and draw their "
+            "paths here")
         self.race_button.clicked.connect(self.start_race)
         top.addWidget(self.race_steps)
         top.addWidget(self.race_button)
@@ -106,8 +111,9 @@ class SurfacePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
-        layout.addWidget(self.plot, 1)
-        layout.addWidget(self.info)
+        layout.addLayout(self.arrows.controls)
+        # Notes under the plot: what the picture is, and the arrows' figures.
+        layout.addWidget(plot_over_notes(self.plot, self.info, self.arrows.figures), 1)
         self._sliced_at = time.monotonic()
         self._closed = False
         self._drawn_at = 0.0
@@ -119,17 +125,16 @@ class SurfacePanel(QWidget):
             self._future.cancel()
             self._future = None
         self._poll.stop()
-        self.plane = self.plan = self.z = None
+        self.plane = self.plan = self.z = self._grid_batch = None
         self.chosen = None
         self.race_layer.clear()
         self.image.clear()
         for c in self.contours:
             self.plot.removeItem(c)
         self.contours = []
-        for item in (self.path, self.arrow_line):
-            item.setData([], [])
+        self.path.setData([], [])
         self.point.setData([], [])
-        self.arrow.hide()
+        self.arrows.clear()
         self.info.setText("The surface appears here once a network and data are open.")
         self.refit(automatic=True)
 
@@ -166,7 +171,7 @@ class SurfacePanel(QWidget):
         if problem:
             self.info.setText(f"No surface: {problem}.")
             return
-        x, y = surface.training_sample(plan, data.x_train, data.y_train)
+        x, y, batch = self.arrows.grid_sample(plan, data)
         path = self._path_coords(plane)
         raced = [xy for xy in self.race_layer.coordinates(plane) if len(xy)]
         if raced:  # the view takes in every racer's path too
@@ -177,14 +182,25 @@ class SurfacePanel(QWidget):
             self.info.setText("The weights are too large to draw a surface around them "
                               "(did training diverge?). Reset the weights, then Re-slice.")
             return
-        g = GRID_RUNNING if self.training.running else GRID_PAUSED
+        self._submit_grid(plan, plane, ext, x, y, batch,
+                          GRID_RUNNING if self.training.running else GRID_PAUSED)
+
+    def _submit_grid(self, plan, plane, ext, x, y, batch, g) -> None:
         alphas, betas = np.linspace(ext[0], ext[1], g), np.linspace(ext[2], ext[3], g)
-        loss = self.live.loss
         if self._future is not None:
             self._future.cancel()
-        self._pending = (plan, plane, ext, x, y)
-        self._future = self._pool.submit(_quiet_grid, plan, plane, alphas, betas, x, y, loss)
+        self._pending = (plan, plane, ext, x, y, batch)
+        self._future = self._pool.submit(_quiet_grid, plan, plane, alphas, betas, x, y,
+                                         self.live.loss, grid_process.SHARED.runner())
         self._poll.start()
+
+    def _regrid(self) -> None:
+        """The same plane and view on the new last minibatch: the landscape it trained on."""
+        data = self.live.data
+        if data is None or self.z is None:
+            return
+        x, y, batch = self.arrows.grid_sample(self.plan, data)
+        self._submit_grid(self.plan, self.plane, self.extent, x, y, batch, self.z.shape[0])
 
     def _make_plane(self, plan, theta) -> surface.Plane:
         mode = self.mode.currentData()
@@ -232,13 +248,17 @@ class SurfacePanel(QWidget):
         if not np.isfinite(z).any():
             self.info.setText("The loss is not finite anywhere on this plane.")
             return
-        plan, plane, ext, x, y = self._pending
+        plan, plane, ext, x, y, batch = self._pending
         if plan.structure_version != self.live.network.structure_version:
             return  # computed for a network that has changed since: a new slice is due
         self.plan, self.plane, self.extent, self.xy = plan, plane, ext, (x, y)
+        self._grid_batch = batch
         self.z = z
         self._draw_surface()
         self._draw_path()
+        if not self.training.running and self.arrows.minibatch_moved(batch):
+            self._regrid()  # a step came while this grid was computed (while running, the
+            # next frame's show_progress asks)
 
     # ----- drawing ---------------------------------------------------------------------------
     def _draw_surface(self) -> None:
@@ -282,15 +302,20 @@ class SurfacePanel(QWidget):
                 now - self._sliced_at > RESLICE_SECONDS:
             self._sliced_at = now
             self.refit(automatic=True)
+        # Automatic refits: a large net's surface is computed only on request (a refit here
+        # compiled a 784-64-10 net on the GUI thread, 0.2-0.6 s after every structure edit,
+        # and its grid took turns with the window for the GIL for seconds).
         if self.plane is None or p.theta is None:
             if p.step > 0 and self._future is None and self.plane is None:
-                self.refit()
+                self.refit(automatic=True)
             return
         if len(p.theta) != len(self.plane.center):
-            self.refit()  # the structure changed: a new plane
+            self.refit(automatic=True)  # the structure changed: a new plane
             return
         if on_screen(self) and (not p.running or now - self._drawn_at >= 0.2):
             self._drawn_at = now
+            if self._future is None and self.arrows.minibatch_moved(self._grid_batch):
+                self._regrid()
             self._draw_path()
 
     def catch_up(self) -> None:
@@ -315,27 +340,8 @@ class SurfacePanel(QWidget):
             path = np.vstack([path, here[None]])
             self.path.setData(path[:, 0], path[:, 1])
         self.point.setData([here[0]], [here[1]])
-        self._draw_arrow(theta, here)
+        self.arrows.update(self.plan, self.plane, self.extent, theta)
         self._honesty(theta, here)
-
-    def _draw_arrow(self, theta, here) -> None:
-        x, y = self.xy  # the sample the grid was computed on
-        _, grads = loss_and_gradients(self.plan, self.plan.unflatten(theta), x, y,
-                                      self.live.loss)
-        g = np.concatenate([self.plan.edge_vector(grads.weights), grads.biases[self.plan.bias_rows]])
-        d = -np.array([g @ self.plane.d1, g @ self.plane.d2])
-        a0, a1, b0, b1 = self.extent
-        norm = np.linalg.norm(d / [a1 - a0, b1 - b0])
-        if norm == 0 or not np.isfinite(norm):
-            self.arrow.hide()
-            self.arrow_line.setData([], [])
-            return
-        tip = here + d / norm * 0.15  # 15% of the view, in the direction of steepest descent
-        self.arrow_line.setData([here[0], tip[0]], [here[1], tip[1]])
-        angle = np.degrees(np.arctan2(-(tip[1] - here[1]) / (b1 - b0), (tip[0] - here[0]) / (a1 - a0)))
-        self.arrow.setStyle(angle=180 + angle)
-        self.arrow.setPos(tip[0], tip[1])
-        self.arrow.show()
 
     def _honesty(self, theta, here) -> None:
         plane = self.plane
@@ -343,7 +349,9 @@ class SurfacePanel(QWidget):
         loss = self.live.loss
         true = surface.loss_at(self.plan, theta, x, y, loss)
         shown = surface.loss_at(self.plan, plane.point(*here), x, y, loss)
-        parts = [{"exact": "Exact slice: all other parameters held at their values when sliced.",
+        parts = [] if self._grid_batch is None else [
+            f"Surface of the last minibatch (step {self._grid_batch:,}, {len(x):,} samples)."]
+        parts += [{"exact": "Exact slice: all other parameters held at their values when sliced.",
                   "pca": "PCA plane of the whole path (Li et al. 2018).",
                   "random": "Random filter-normalised directions (local curvature only)."}[plane.kind]]
         if plane.explained:
@@ -367,10 +375,23 @@ class SurfacePanel(QWidget):
             return
         self.race_button.setEnabled(False)
         self.race_button.setText("Racing…")
+        plane = self._race_plane()
         self._race_future = self._pool.submit(
             _quiet_race, live.network.copy(), live.data, live.settings,
-            self.race_steps.value())
+            self.race_steps.value(), None if plane is None else (plane.d1, plane.d2))
         self._race_poll.start()
+
+    def _race_plane(self):
+        """The plane Newton races on: the one shown when it is this network's, else the
+        one the mode would slice now (the grid may still be on its way); None without."""
+        live = self.live
+        if self.plane is not None and self.plan is not None and \
+                self.plan.structure_version == live.network.structure_version:
+            return self.plane
+        try:
+            return self._make_plane(live.plan, live.theta())
+        except (ValueError, NetworkError):  # no path for PCA yet, no two parameters...
+            return None
 
     def _collect_race(self) -> None:
         if self._race_future is None or not self._race_future.done():
@@ -391,6 +412,7 @@ class SurfacePanel(QWidget):
 
     def shutdown(self) -> None:
         self._closed = True
+        self.arrows.shutdown()
         self._poll.stop()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
@@ -402,12 +424,16 @@ def _as_background_work() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
-def _quiet_race(network, data, settings, steps):
+def _quiet_race(network, data, settings, steps, plane):
     with np.errstate(all="ignore"):  # a racer that diverges stops with its reason
-        return race(network, data, settings, steps)
+        return race(network, data, settings, steps, plane=plane)
 
 
-def _quiet_grid(plan, plane, alphas, betas, x, y, loss) -> np.ndarray:
-    """The grid in the background; overflow far out on the plane just gives inf, drawn as such."""
+def _quiet_grid(plan, plane, alphas, betas, x, y, loss, run_compiled) -> np.ndarray:
+    """The grid in the background; overflow far out on the plane just gives inf, drawn as such.
+    run_compiled: the grid worker process's, once it is ready (else None: NumPy's). It is asked
+    for in the GUI thread: this thread runs at the lowest priority, and on a busy machine it
+    would hold the GIL through the worker's start while the window waited for it."""
     with np.errstate(all="ignore"):
-        return surface.grid_losses(plan, plane, alphas, betas, x, y, loss, dtype=np.float32)
+        return surface.grid_losses(plan, plane, alphas, betas, x, y, loss, dtype=np.float32,
+                                   run_compiled=run_compiled)

@@ -26,6 +26,7 @@ from core.data.dataset import Dataset
 from core.network import Network
 from core.settings import TrainingSettings
 from core.training.loop import serve
+from core.training.progress import IdsOnce
 
 if "forkserver" in multiprocessing.get_all_start_methods():
     CONTEXT = multiprocessing.get_context("forkserver")
@@ -60,6 +61,7 @@ class TrainingLink(QObject):
         self._replies = None
         self._notifier: QSocketNotifier | None = None
         self._unread: list[tuple] = []
+        self._ids = IdsOnce()
         self._lost = False  # the process ended: tell once the messages before its end are out
         self._cause = ""
         self._crash = ""  # what the process said it died of, if it could
@@ -83,6 +85,7 @@ class TrainingLink(QObject):
         process.start()
         their_end.close()  # the process holds the only writing end: its death reads as end of file
         self._process, self._commands, self._replies = process, commands, replies
+        self._ids = IdsOnce()  # the new process sends its first frame's ids
         self._notifier = QSocketNotifier(replies.fileno(), QSocketNotifier.Type.Read, self)
         self._notifier.activated.connect(self._on_readable)
 
@@ -98,7 +101,7 @@ class TrainingLink(QObject):
         deadline = time.monotonic() + REPLY_SECONDS
         try:
             while self._replies.poll(max(0.0, deadline - time.monotonic())):
-                message = self._replies.recv()
+                message = self._complete(self._replies.recv())
                 if message[0] == command[0]:
                     return message
                 self._unread.append(message)
@@ -129,10 +132,16 @@ class TrainingLink(QObject):
     def _on_readable(self) -> None:
         try:
             while self._replies.poll():
-                self._unread.append(self._replies.recv())
+                self._unread.append(self._complete(self._replies.recv()))
         except (EOFError, OSError):
             self._on_end()
         self._deliver()
+
+    def _complete(self, message: tuple) -> tuple:
+        """A frame with its ids put back (sent once per plan: IdsOnce)."""
+        if message[0] in ("progress", "fresh_progress") and message[2] is not None:
+            return (*message[:2], self._ids.incoming(message[2]), *message[3:])
+        return message
 
     def _deliver(self) -> None:
         messages, self._unread = self._unread, []

@@ -1,5 +1,5 @@
 """Everything the window needs to train live: the run toolbar, the settings dock, the loss,
-gradient, surface and data panels, and the weights / gradients view of the canvas.
+gradient, surface, sharpness and data panels, and the weights / gradients view of the canvas.
 
 The panels (and the step-through mode) are handed `live`, the one LiveState (network, dataset,
 settings, latest progress, plan, current parameters) that the TrainingController keeps."""
@@ -28,8 +28,11 @@ from gui.live.gradient_panel import GradientPanel
 from gui.live.loss_panel import LossPanel
 from gui.live.neuron_maps_view import NeuronMapsView
 from gui.live.settings_dock import SettingsPanel
+from gui.live.sharpness_panel import SharpnessPanel
 from gui.live.surface_panel import SurfacePanel
-from core.training.progress import Progress
+from core.training.progress import Progress, ValuesById
+
+NO_VALUES = ValuesById((), np.zeros(0))  # the gradients view before any step
 
 
 class TrainingUI(QObject):
@@ -132,6 +135,13 @@ class TrainingUI(QObject):
         w.splitDockWidget(docks[0], docks[2], Qt.Horizontal)
         w.tabifyDockWidget(docks[0], docks[1])
         w.tabifyDockWidget(docks[2], docks[3])
+        # Not one of self.docks (the four the window sizes and bench/live_speed.py lays out):
+        # a tab behind the loss surface, so off screen, where it costs training nothing.
+        self.sharpness_panel = SharpnessPanel(self.live)
+        self.sharpness_dock = self._dock("Sharpness", self.sharpness_panel,
+                                         Qt.BottomDockWidgetArea, "sharpness")
+        w.tabifyDockWidget(docks[3], self.sharpness_dock)
+        self.sharpness_dock.visibilityChanged.connect(self.controller.set_sharpness)
         docks[0].raise_()
         docks[2].raise_()
         self.docks = docks
@@ -165,11 +175,11 @@ class TrainingUI(QObject):
         self.loss_panel.show_progress(p)
         self.gradient_panel.show_progress(p)
         self.surface_panel.show_progress(p)
+        self.sharpness_panel.show_progress(p)
         self.data_panel.refresh(p)
         self.maps.schedule()
         if self.view_mode.currentText() == "gradients":
-            self.window.scene.set_gradients(dict(zip(p.edge_ids, p.gradients.tolist())),
-                                           changed_only=True)
+            self.window.scene.set_gradients(p.gradients_by_id, changed_only=True)
         if self.sample.value() >= 0:
             self._show_sample()
 
@@ -207,7 +217,7 @@ class TrainingUI(QObject):
 
     def _on_view_mode(self, mode: str) -> None:
         p = self.controller.latest
-        grads = dict(zip(p.edge_ids, p.gradients.tolist())) if p is not None else {}
+        grads = p.gradients_by_id if p is not None else NO_VALUES
         self.window.scene.set_gradients(grads if mode == "gradients" else None)
 
     def _on_selection_changed(self) -> None:
@@ -240,6 +250,7 @@ class TrainingUI(QObject):
         p = self.window.project
         self.settings.load(p.data, p.training)
         self.controller.set_settings(p.training)
+        self.sharpness_panel.settings_changed()  # the rate's line
         self._give_scene_initializer()
         if p.data != self._dataset_for:
             data = self._make_dataset()
@@ -271,10 +282,11 @@ class TrainingUI(QObject):
         self.gradient_panel.reset()
         self.data_panel.reset()
         self.surface_panel.reset()
+        self.sharpness_panel.reset()
         self.maps.data_changed()
         self.data_changed.emit(self.live.data)
         gradients = self.view_mode.currentText() == "gradients"
-        self.window.scene.set_gradients({} if gradients else None)
+        self.window.scene.set_gradients(NO_VALUES if gradients else None)
 
     def _on_structure_changed(self) -> None:
         """A neuron or edge added or removed: pictures that could not be drawn may be now."""

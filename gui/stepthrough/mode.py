@@ -291,4 +291,19 @@ class StepThroughMode(QObject):
         self._rebuild_timer.stop()  # the edit's own change event asked for the same rebuild
         if self.walk is not None:
             self.status.setText(f"Applied (Ctrl+Z undoes it). Loss on this sample: "
-                                f"{fmt(before)} → {fmt(self.walk.loss)}")
+                                f"{fmt(before)} → {fmt(self.walk.loss)}"
+                                + _why_it_rose(update, before, self.walk.loss))
+
+
+def _why_it_rose(update, before: float, after: float) -> str:
+    """What the curvature along the step says about a step that raised the loss."""
+    c = update.curvature
+    if not after > before or c is None:
+        return ""
+    eta_c = update.learning_rate * c
+    if eta_c > 2:
+        return (f". It went up: along the step the curvature is {fmt(c)}, and η·c = "
+                f"{fmt(eta_c)} > 2, so the step overshot the minimum and landed farther from "
+                f"it than it started (the update's text says why).")
+    return (f". It went up although η·c = {fmt(eta_c)} < 2: the loss is not a parabola this "
+            f"far along the step (its curvature changed on the way).")

@@ -2,11 +2,7 @@
 step, and its gradients to finite differences: every activation, loss and optimiser of the
 registries, L1/L2, max-norm, clipping, decay, frozen items, skip connections, divergence.
 Float64; the two paths sum in different orders, so agreement is to ~1e-12, not bit for bit."""
-import os
-import subprocess
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,7 +23,6 @@ from tests.core.test_training import make_data
 from tests.registry_extras import LOG_COSH, SWISH, added_entries
 
 pytestmark = pytest.mark.skipif(compiled.numba_module() is None, reason="Numba not installed")
-ROOT = Path(__file__).resolve().parents[2]
 TOL = 1e-11
 
 
@@ -106,7 +101,8 @@ def test_every_loss(loss):
             replace(BASE, loss=loss))
 
 
-@pytest.mark.parametrize("optimizer", sorted(OPTIMIZER_CLASSES))
+@pytest.mark.parametrize("optimizer", sorted(n for n, o in OPTIMIZER_CLASSES.items()
+                                              if o.kernel is not None))
 def test_every_optimiser(optimizer):
     rate = 0.01 if optimizer in ("adam", "rmsprop", "adagrad") else 0.05
     compare(dag(), data_for(dag()), replace(BASE, optimizer=optimizer, learning_rate=rate))
@@ -250,24 +246,6 @@ def test_the_training_loop_runs_compiled_blocks_with_the_trainers_numbers():
     np.testing.assert_allclose(p.batch_loss.y, t.batch_loss.y, rtol=1e-12)
 
 
-def test_kernels_compile_into_a_cache_folder_of_our_choosing(tmp_path):
-    """A read-only package folder is no obstacle: NUMBA_CACHE_DIR (set to the user's cache
-    folder unless given) receives the generated module and Numba's cache files."""
-    code = ("import numpy as np\n"
-            "from core.training.kernel_warmup import warm_up\n"
-            "from core.engine import compiled\n"
-            "warm_up()\n"
-            "import os; print(os.environ['NUMBA_CACHE_DIR'])\n")
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
-    env.pop(compiled.ENGINE_VARIABLE, None)
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=600)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == str(tmp_path)
-    assert list((tmp_path / "kernels").glob("backprop_kernels_*.py"))
-    assert list(tmp_path.rglob("*.nbi"))  # numba's cache index
-
-
 def test_a_long_run_takes_the_compiled_kernel_and_evaluates_where_steps_would(monkeypatch):
     """Trainer.run (the command line's train) advances the kernel epoch by epoch: the same
     numbers and the same per-epoch evaluations as a run of single NumPy steps."""
@@ -295,3 +273,22 @@ def test_a_long_run_takes_the_compiled_kernel_and_evaluates_where_steps_would(mo
     np.testing.assert_allclose(b.params.flat, a.params.flat, rtol=0, atol=TOL)
     np.testing.assert_array_equal(b.train_loss.x[:-1], a.train_loss.x)
     np.testing.assert_allclose(b.train_loss.y[:-1], a.train_loss.y, rtol=1e-10)
+
+
+def test_asking_for_the_path_after_a_structure_edit_compares_plans_by_identity():
+    """The training process crashed on the first block after a structure edit: the cached
+    answer compared the old and new Plan with ==, which compares their arrays."""
+    from core.training.compiled_steps import CompiledSteps
+    from core.engine import compile_plan
+    from core.settings import TrainingSettings
+    from core.templates import layered
+
+    class FakeTrainer:
+        def __init__(self, net):
+            self.plan, self.settings = compile_plan(net), TrainingSettings()
+            self.data = type("D", (), {"x_train": np.zeros((10, 2))})()
+
+    steps = CompiledSteps()
+    a = steps.unavailable(FakeTrainer(layered([2, 3, 1])))
+    b = steps.unavailable(FakeTrainer(layered([2, 3, 1])))  # another Plan of the same shapes
+    assert a == b

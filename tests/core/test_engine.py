@@ -253,3 +253,83 @@ def test_the_plane_forward_is_the_forward_on_random_dags(net, seed):
 @given(random_dag(), st.integers(0, 100))
 def test_the_plane_forward_is_the_forward_on_random_dags_when_two_parameters_move(net, seed):
     _hold_plane_forward_to_forward(net, seed, exact=True)
+
+
+EXTREMES = [0.0, -0.0, 1e-30, -1e-30, 0.5, -3.0, 20.0, -40.0, 700.0, -750.0, 1e300, -1e300]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_in_place_activation_forms_give_f_and_df_bit_for_bit(name, dtype):
+    """Training steps use the in-place forms (no new arrays); everything else f and df."""
+    act = ACTIVATIONS[name]
+    rng = np.random.default_rng(0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = np.concatenate([np.array(EXTREMES), rng.normal(size=60) * 4]).astype(dtype)
+        z = z.reshape(6, 12)
+        a = act.f(z)
+        if act.inplace is not None:
+            np.testing.assert_array_equal(act.inplace(z.copy()), a)
+        if act.from_output_into is not None:
+            out = np.full_like(z, np.nan)
+            np.testing.assert_array_equal(act.from_output_into(a, out), act.df(z, a))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", [n for n in sorted(LOSSES) if LOSSES[n].into is not None])
+def test_in_place_loss_forms_give_compute_bit_for_bit(name, dtype):
+    """The loss's in-place form against its compute: value, gradient and the gradient's
+    memory layout, for outputs and targets in either memory order and sums long enough for
+    NumPy's pairwise summation (whose order depends on the layout)."""
+    from core.losses import LossWork
+
+    entry = LOSSES[name]
+    for b, k in ((1, 1), (10, 1), (32, 10), (300, 3), (64, 130)):
+        rng = np.random.default_rng(b * k)
+        for outputs_f, targets_f in ((True, False), (True, True), (False, False), (False, True)):
+            order = (lambda m, f: np.asfortranarray(m) if f else np.ascontiguousarray(m))
+            z = order((rng.normal(size=(b, k)) * 30).astype(dtype), outputs_f)
+            a = order(ACTIVATIONS["sigmoid"].f(z), outputs_f) if name == "bce" else z
+            y = (np.eye(k)[rng.integers(0, k, b)] if name == "softmax_ce" else
+                 (rng.random((b, k)) > 0.5) if name == "bce" else rng.normal(size=(b, k)))
+            y = order(y.astype(dtype), targets_f)
+            expected = entry.compute(z, a, y)
+            work = LossWork.like(a, y)
+            work.grad.fill(np.nan)
+            got = entry.into(z, a, y, work)
+            assert got.value == expected.value and got.wrt_net == expected.wrt_net
+            np.testing.assert_array_equal(got.grad, expected.grad)
+            assert got.grad.strides == expected.grad.strides and got.grad.dtype == dtype
+
+
+@settings(max_examples=40, deadline=None)
+@given(random_dag(), st.sampled_from(["mse", "huber", "bce", "softmax_ce"]),
+       st.sampled_from([np.float64, np.float32]), st.booleans(), st.integers(0, 100))
+def test_a_training_step_in_reused_arrays_gives_the_numbers_of_fresh_ones(net, loss, dtype,
+                                                                          dropout, seed):
+    """The general path in the plan's work arrays with the in-place forms (what a training
+    step runs) against new arrays, bit for bit, for several batches in a row (each call
+    finds the arrays the one before left)."""
+    if loss == "softmax_ce" and len(net.outputs) < 2:
+        return
+    for n in net.outputs:
+        net.set_activation(n.id, "sigmoid" if loss == "bce" else n.activation)
+    plan = compile_plan(net)
+    params = plan.pack(net, dtype)
+    rng = np.random.default_rng(seed)
+    for b in (5, 5, 3):
+        x = rng.normal(size=(b, plan.n_inputs)).astype(dtype)
+        y = rng.random((b, len(net.outputs))).round().astype(dtype)
+        if loss == "softmax_ce":
+            y = np.eye(len(net.outputs), dtype=dtype)[rng.integers(0, len(net.outputs), b)]
+        p = 0.3 if dropout else 0.0
+        with np.errstate(all="ignore"):
+            fwd = forward(plan, params, x, p, np.random.default_rng(seed), reuse=True)
+            reused = loss_and_output_grad(plan, fwd, y, loss, reuse=True)
+            grads = backward(plan, params, fwd, reused, reuse=True).grads
+            fwd = forward(plan, params, x, p, np.random.default_rng(seed))
+            result = loss_and_output_grad(plan, fwd, y, loss)
+            fresh = backward(plan, params, fwd, result).grads
+        np.testing.assert_array_equal(reused.value, result.value)
+        for got, expected in zip(grads.arrays(), fresh.arrays()):
+            np.testing.assert_array_equal(got, expected)

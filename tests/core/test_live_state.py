@@ -90,3 +90,27 @@ def test_a_new_document_brings_its_dataset_and_no_progress():
     live.progress = trained_progress(other_net)
     live.set_data(regression_data(n=4))
     assert live.progress is None and len(live.data.x_train) == 4
+
+
+def test_the_minibatch_report_counts_only_for_the_data_and_structure_it_is_about():
+    net = small_net()
+    live = LiveState(net, regression_data(), TrainingSettings(batch_size=4))
+    commands, replies = queue.Queue(), Replies()
+    for command in (("minibatch", 5), ("steps", 2), ("quit",)):
+        commands.put(command)
+    TrainingLoop(commands, replies, net.copy(), regression_data(),
+                 TrainingSettings(batch_size=4)).loop()
+    p = replies.of("progress")[-1][2]
+    live.progress = p
+    assert live.minibatch() is p.minibatch and len(p.minibatch.rows) == 4
+    live.data = regression_data(n=3)  # fewer rows than the report's indices reach
+    assert live.minibatch() is None
+    live.data = regression_data()
+    assert live.minibatch() is p.minibatch
+    live.set_data(regression_data(seed=4))  # other data: a new run, no report yet
+    assert live.minibatch() is None
+    live.data, live.progress = regression_data(), p
+    net.add_neuron("hidden", "relu")  # a structure edit: the report was about the one before
+    assert live.minibatch() is None
+    live.progress = trained_progress(net)  # asked for nothing
+    assert live.minibatch() is None

@@ -193,3 +193,90 @@ def test_a_free_spot_is_the_nearest_grid_point_clear_of_every_neuron():
                     for n in net.neurons.values())]
     nearest = min(math.hypot(px, py) for px, py in clear)
     assert (x, y) in clear and math.hypot(x, y) == nearest
+
+
+def test_wiring_questions_follow_every_structure_edit():
+    """incoming, outgoing, find_edge and edge_refusal read an index that each edit updates
+    (or drops): after each edit of a random sequence they answer as a scan of every edge
+    does."""
+    import random
+
+    from core import graph
+
+    rng = random.Random(4)
+    net = Network()
+    for role in ["input"] * 3 + ["hidden"] * 5 + ["output"] * 2:
+        net.add_neuron(role)
+
+    def check():
+        ids = list(net.neurons)
+        for n in ids:
+            assert net.incoming(n) == [e for e in net.edges.values() if e.target == n]
+            assert net.outgoing(n) == [e for e in net.edges.values() if e.source == n]
+        for s in ids:
+            for t in ids:
+                found = [e for e in net.edges.values() if (e.source, e.target) == (s, t)]
+                assert net.find_edge(s, t) == (found[0] if found else None)
+                reason = net.edge_refusal(s, t)
+                if reason is None or "cycle" in reason:
+                    path = graph.cycle_closed_by(graph.successors(net.neurons, net.edges.values()),
+                                                 s, t)
+                    assert (reason is None) == (path is None and not found)
+
+    removals = []
+    for step in range(150):
+        ids = list(net.neurons)
+        s, t = rng.choice(ids), rng.choice(ids)
+        edges = list(net.edges)
+        kind = rng.randrange(11)
+        if kind in (0, 1) and net.edge_refusal(s, t) is None:
+            net.connect(s, t, 0.1, index=rng.choice([None, 0, len(edges) // 2]))
+        elif kind == 2:
+            pairs = [(a, b) for a in ids for b in ids if net.edge_refusal(a, b) is None]
+            try:
+                net.connect_many(rng.sample(pairs, min(3, len(pairs))))
+            except NetworkError:
+                pass  # together they close a cycle
+        elif kind == 3 and edges:
+            net.disconnect(rng.choice(edges))
+        elif kind == 4 and edges:
+            net.disconnect_many(rng.sample(edges, min(3, len(edges))))
+        elif kind == 5:
+            removals.append(net.remove_items([rng.choice(ids)], rng.sample(edges, min(2, len(edges)))))
+            net.add_neuron(rng.choice(["hidden", "output"]))
+        elif kind == 6 and removals:
+            _, removed = removals.pop()
+            try:
+                net.restore_edges([(i, e) for i, e in removed if e.source in net.neurons
+                                   and e.target in net.neurons])
+            except NetworkError:
+                pass  # their neurons have other edges now, closing a cycle
+        elif kind == 7:
+            try:
+                net.set_role(s, "hidden")
+            except NetworkError:
+                pass
+            net.set_activation(t, "relu")
+        elif kind == 8 and edges:
+            net.set_edge_frozen(rng.choice(edges), True)
+            net.set_weight(rng.choice(edges), 0.5)
+        elif kind == 9:
+            net.add_neuron("input")
+        elif kind == 10:
+            net.replace_with(net.copy())
+        check()
+
+
+def test_remove_items_removes_in_one_event_what_undo_needs():
+    net, a, b, c = chain3()
+    extra = net.add_neuron("hidden").id
+    e3 = net.connect(a, extra).id
+    events = []
+    net.changed.connect(events.append)
+    neurons, edges = net.remove_items([b], [e3])
+    assert [(i, n.id) for i, n in neurons] == [(1, b)]
+    assert [(i, e.id) for i, e in edges] == [(0, "e1"), (1, "e2"), (2, e3)]
+    assert [(ev.kind, set(ev.ids)) for ev in events] == [("neuron_removed", {b, "e1", "e2", e3})]
+    assert list(net.neurons) == [a, c, extra] and not net.edges
+    with pytest.raises(NetworkError, match="no neuron 'n99'"):
+        net.remove_items(["n99"])

@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core import files as files_module
-from core.project import (MAX_NEURONS, Project, ProjectError, dumps_project, load_project,
-                          loads_project, save_project)
+from core.project import (MAX_NEURONS, Project, ProjectError, dumps_project, json_slices,
+                          load_project, loads_project, save_project)
 from core.templates import TEMPLATES, xor
 
 
@@ -162,3 +162,38 @@ def test_very_long_strings_are_refused_quickly():
         with pytest.raises(ProjectError, match=f"neurons\\[0\\].{field} must have at most 200"):
             loads_project(json.dumps(doc))
         assert time.perf_counter() - start < 2
+
+
+@pytest.mark.parametrize("name", sorted(TEMPLATES))
+@pytest.mark.parametrize("per_slice", [1, 3, 500])
+def test_json_in_slices_is_the_saved_projects_data(name, per_slice):
+    """The autosave's pieces, joined, hold exactly what a save writes (only the spacing
+    differs), for every example, a label full of JSON's own characters included."""
+    project = TEMPLATES[name].build()
+    project.title = 'a "title", with {braces} and \\ and \u00e9'
+    first = next(iter(project.network.neurons))
+    project.network.set_label(first, '"edges": [], }{')
+    pieces = list(json_slices(project, per_slice))
+    assert len(pieces) == 2 + -(-len(project.network.edges) // per_slice)
+    text = "".join(pieces)
+    assert json.loads(text) == json.loads(dumps_project(project))
+    assert loads_project(text).same_as(project)
+
+
+def test_json_in_slices_keeps_the_project_as_it_was_when_asked():
+    """Edits and training frames after the pieces were asked for do not reach them."""
+    from core.initializers import initialize
+    from core.templates import layered
+
+    project = Project(layered([30, 20, 5]))
+    project.network.set_values(*initialize(project.network, "he", 0))
+    expected = json.loads(dumps_project(project))
+    pieces = json_slices(project, 50)
+    text = next(pieces)
+    net = project.network
+    net.set_values(*initialize(net, "he", 1))  # a training frame
+    net.remove_items([net.by_role("hidden")[0].id])  # a structure edit
+    net.set_edge_frozen(next(iter(net.edges)), True)
+    project.title = "renamed"
+    text += "".join(pieces)
+    assert json.loads(text) == expected

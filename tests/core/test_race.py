@@ -5,8 +5,9 @@ import pytest
 
 from core.data.dataset import make_dataset
 from core.engine import compile_plan, loss_and_gradients
-from core.training.race import RaceError, race
-from core.settings import DataSettings
+from core.curvature import curvature_of
+from core.training.race import PLANE_NEWTON, SADDLE_FLOOR, RaceError, plane_step, race
+from core.settings import DataSettings, TrainingSettings
 from core.templates import chain, xor
 
 
@@ -83,3 +84,49 @@ def test_refusals():
     wrong = xor().network  # two inputs against the chain's one-input data
     with pytest.raises(RaceError):
         race(wrong, data, project.training, 5)
+
+
+def test_newton_on_the_plane_lands_on_the_planes_minimum_in_one_step():
+    """Linear regression with squared error is exactly quadratic: on the plane of the two
+    weights (bias held) the minimum solves 2x2 normal equations, worked here."""
+    from tests.core.test_newton import regression
+
+    net, data = regression(n=30)
+    plan = compile_plan(net)
+    start = plan.flatten(plan.pack(net))
+    d1, d2 = np.eye(len(start))[0], np.eye(len(start))[1]  # the exact plane of w1, w2
+    settings = TrainingSettings(batch_size=0, learning_rate=0.01)
+    sgd, newton = race(net, data, settings, 3, ("sgd",), plane=(d1, d2))
+    assert newton.optimizer == PLANE_NEWTON and newton.diverged is None
+    x, y = data.x_train, data.y_train - start[2]  # the bias held at its start
+    best = np.linalg.solve(x.T @ x, x.T @ y).ravel()
+    np.testing.assert_allclose(newton.thetas[1], [*best, start[2]], rtol=1e-6)
+    np.testing.assert_allclose(newton.thetas[2:], newton.thetas[1:2].repeat(2, 0), rtol=1e-9)
+    assert newton.losses[1] < sgd.losses[-1]  # where SGD is still crossing the valley
+
+
+def test_newton_on_a_saddle_goes_downhill_where_plain_newton_would_climb():
+    """H = diag(2, -1), g = (1, 1): Newton's -H^-1 g = (-0.5, +1) climbs the second
+    direction towards the saddle point; the damped step -|H|^-1 g = (-0.5, -1) descends it."""
+    pc = curvature_of(np.array([1.0, 1.0]), np.array([[2.0, 0.0], [0.0, -1.0]]))
+    np.testing.assert_allclose(plane_step(pc), [-0.5, -1.0])
+    flat_one_way = curvature_of(np.array([1.0, 1.0]), np.array([[4.0, 0.0], [0.0, 0.0]]))
+    np.testing.assert_allclose(plane_step(flat_one_way), [-0.25, -1.0 / (SADDLE_FLOOR * 4.0)])
+    bowl = curvature_of(np.array([1.0, 1.0]), np.array([[2.0, 0.0], [0.0, 4.0]]))
+    np.testing.assert_allclose(plane_step(bowl), [-0.5, -0.25])
+
+
+def test_a_frozen_parameter_on_the_plane_stays_and_a_stale_plane_is_refused():
+    project = chain()
+    data = make_dataset(project.data)
+    net = project.network
+    first = sorted(net.edges)[0]
+    net.set_edge_frozen(first, True)
+    plan = compile_plan(net)
+    start = plan.flatten(plan.pack(net))
+    i = plan.parameter_names().index(first)
+    d1, d2 = np.eye(len(start))[i], np.eye(len(start))[1 - i]
+    racer = race(net, data, project.training, 5, ("sgd",), plane=(d1, d2))[1]
+    assert np.all(racer.thetas[:, i] == start[i]) and racer.thetas[-1, 1 - i] != start[1 - i]
+    with pytest.raises(RaceError, match="Re-slice"):
+        race(net, data, project.training, 5, ("sgd",), plane=(d1[:-1], d2[:-1]))

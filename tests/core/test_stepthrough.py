@@ -272,3 +272,64 @@ def test_refusals_have_messages():
 def test_fmt_never_shows_minus_zero():
     assert fmt(-0.0) == "0" and fmt(-1e-300) != "-0"
     assert fmt(0.09654321) == "0.09654"
+
+
+# ----- the step's curvature: why a step larger than 2/curvature oscillates ----------------------
+def loss_along_step(net: Network, walk, x, y, loss: str):
+    """t -> this sample's loss at old + t·u, u the unit direction of the update, and u's
+    length in parameter space (the step's size): from the document's values, not the engine's
+    Hessian."""
+    (old_w, old_b), (new_w, new_b) = walk.update.old, walk.update.new
+    step = {**{k: new_w[k] - old_w[k] for k in old_w}, **{k: new_b[k] - old_b[k] for k in old_b}}
+    size = math.sqrt(sum(v * v for v in step.values()))
+
+    def at(t: float) -> float:
+        copy = net.copy()
+        copy.set_values({k: old_w[k] + t * step[k] / size for k in old_w},
+                        {k: old_b[k] + t * step[k] / size for k in old_b})
+        return numeric_loss(copy, x, y, loss)
+    return at, size
+
+
+@pytest.mark.parametrize("label,make,x,y,loss", CASES[:5], ids=[c[0] for c in CASES[:5]])
+def test_the_curvature_along_the_step_is_the_second_difference_of_the_loss(label, make, x, y,
+                                                                           loss):
+    net, x, y = _case(make, x, y)
+    walk = walkthrough(net, x, y, loss, 0.5)
+    at, _ = loss_along_step(net, walk, x, y, loss)
+    h = 1e-4
+    second = (at(h) - 2 * at(0.0) + at(-h)) / (h * h)
+    update = walk.events[-1]
+    assert walk.update.curvature == update.values["curvature"]
+    assert update.values["curvature"] == pytest.approx(second, rel=1e-4, abs=1e-6)
+    assert update.values["1-eta*c"] == pytest.approx(1 - 0.5 * second, rel=1e-4, abs=1e-6)
+    assert "2/curvature" in update.rule and "(1 − η·c)" in update.rule
+
+
+@pytest.mark.parametrize("eta_c,words", [(0.5, "of the way to the minimum"),
+                                         (1.5, "overshoots to the other side but lands closer"),
+                                         (2.5, "farther away on the other side")])
+def test_on_a_quadratic_the_step_multiplies_the_distance_by_one_minus_eta_c(eta_c, words):
+    """A linear neuron with squared error: the sample's loss is exactly a parabola along the
+    step, so what the update's text says can be checked on the loss itself."""
+    net = Network()
+    a, b = net.add_neuron("input").id, net.add_neuron("input").id
+    out = net.add_neuron("output", "identity", bias=0.2).id
+    net.connect(a, out, 0.7)
+    net.connect(b, out, -0.4)
+    x, y = np.array([1.5, -0.5]), np.array([2.0])
+    c = walkthrough(net, x, y, "mse", 1.0).update.curvature
+    eta = eta_c / c
+    walk = walkthrough(net, x, y, "mse", eta)
+    at, size = loss_along_step(net, walk, x, y, "mse")
+    # The parabola through three values, and its lowest point: independent of the engine.
+    h = 0.1
+    curv = (at(h) - 2 * at(0.0) + at(-h)) / (h * h)
+    slope = (at(h) - at(-h)) / (2 * h)
+    bottom = -slope / curv
+    assert walk.update.curvature == pytest.approx(curv, rel=1e-6)
+    assert size / bottom == pytest.approx(eta_c, rel=1e-6)  # the step goes eta*c of the way
+    assert abs(size - bottom) / bottom == pytest.approx(abs(1 - eta_c), rel=1e-6)
+    assert words in walk.events[-1].rule
+    new_loss = at(size)
+    assert (new_loss > at(0.0)) == (eta_c > 2)  # beyond 2/c the step makes things worse

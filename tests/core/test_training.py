@@ -1,5 +1,7 @@
 """The trainer: updates against finite differences, frozen parameters, rollback, determinism,
 edits during a run, epochs and accuracy."""
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -103,6 +105,32 @@ def test_divergence_rolls_back_and_names_step_and_edge():
     assert np.isfinite(rolled).all()
     np.testing.assert_array_equal(rolled, snapshots[-1])
     assert trainer.step_count == err.step - 1
+
+
+def test_a_weight_that_overflows_is_rolled_back_and_the_optimizer_restarts():
+    # Only the output bias trains; targets of 1 drive it up while the loss stays finite, until
+    # momentum carries it past float32's largest value: the update itself is what fails.
+    net = small_net()
+    net.set_activation("n5", "sigmoid")
+    for eid in list(net.edges):
+        net.set_edge_frozen(eid, True)
+    net.set_frozen("n3", True)
+    net.set_frozen("n4", True)
+    x = np.random.default_rng(0).normal(size=(40, 2))
+    data = make_data(x, np.ones((40, 1)), task="classification")
+    settings = TrainingSettings(optimizer="momentum", learning_rate=1e38, loss="bce",
+                                precision="float32", batch_size=8)
+    trainer = Trainer(net, data, settings)
+    snapshots = []
+    with pytest.raises(Diverged, match="a weight became infinite") as info:
+        for _ in range(100):
+            snapshots.append(trainer.plan.flatten(trainer.params).copy())
+            trainer.step()
+    assert info.value.step == len(snapshots) > 2 and trainer.step_count == info.value.step - 1
+    np.testing.assert_array_equal(trainer.plan.flatten(trainer.params), snapshots[-1])
+    assert trainer.optimizer.state == {} and trainer.optimizer.t == 0
+    trainer.set_settings(TrainingSettings(**{**settings.to_dict(), "learning_rate": 1e-3}))
+    assert np.isfinite(trainer.step().loss) and trainer.params.all_finite()
 
 
 def test_one_seed_gives_one_run_bit_for_bit():
@@ -214,6 +242,29 @@ def test_trajectory_stays_within_its_memory_budget():
     np.testing.assert_array_equal(t.thetas[:, 0], t.steps.astype(float))
 
 
+def test_a_full_trajectory_thins_out_in_place():
+    # Halving once copied the whole buffer into a temporary (fresh memory: 125 ms for 33 MB).
+    t = Trajectory(512, max_bytes=8 * 512 * 256)
+    for step in range(256):
+        t.append(step, np.full(512, float(step)))
+    tracemalloc.start()
+    try:
+        t.append(256, np.full(512, 256.0))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 512 * 256 / 8, f"halving allocated {peak} bytes"
+    np.testing.assert_array_equal(t.steps, np.arange(0, 257, 2))
+    np.testing.assert_array_equal(t.thetas[:, -1], t.steps.astype(float))
+
+
+def test_snapshots_of_a_big_net_write_about_one_page_a_step():
+    for n, stride in ((25, 1), (512, 1), (513, 2), (2778, 8), (101_770, 256)):
+        t = Trajectory(n)
+        assert t.stride == stride
+        assert n / t.stride <= 512 < (n / (t.stride // 2) if t.stride > 1 else np.inf)
+
+
 def test_adopt_document_takes_edits_and_keeps_training_progress():
     gui_doc, data = small_net(), regression_data()
     trainer = Trainer(gui_doc.copy(), data, TrainingSettings(optimizer="sgd", learning_rate=0.1))
@@ -272,3 +323,31 @@ def test_neuron_health_between_a_structure_edit_and_the_next_step():
     assert set(health) <= set(trainer.plan.order)
     trainer.step()  # and the next step recompiles without the neuron
     assert doomed not in trainer.plan.order
+
+
+def test_gradients_reported_between_a_structure_edit_and_the_next_step():
+    """A frame made after adopting a structure edit and before the next step reports the
+    last step's gradients in the new plan's order: kept by parameter name, zero for the new
+    neuron. A tanh neuron added to a ReLU layer sorts before it and shifts every row (the
+    old matrices indexed with the new rows raised IndexError and killed the process)."""
+    from core.data.dataset import make_dataset
+    from core.settings import DataSettings
+    from core.templates import layered
+
+    net = layered([2, 3, 1], hidden="relu")
+    trainer = Trainer(net.copy(), make_dataset(DataSettings(generator="xor")), TrainingSettings())
+    trainer.step()
+    before = dict(zip(trainer.plan.edge_ids, trainer.edge_gradients()))
+    norms = trainer.level_gradient_norms()
+    doc = trainer.network.copy()
+    new = doc.add_neuron("hidden", "tanh").id
+    trainer.adopt_document(doc.delta(frozenset({new}), True), {new}, True)
+    trainer.prepare()
+    relu = [n.id for n in doc.neurons.values() if n.activation == "relu"]
+    assert trainer.plan.row[new] < min(trainer.plan.row[n] for n in relu)  # rows shifted
+    after = dict(zip(trainer.plan.edge_ids, trainer.edge_gradients()))
+    assert after == before  # no edge added or removed: every gradient kept, by id
+    np.testing.assert_allclose(trainer.level_gradient_norms(), norms)
+    biases = dict(zip(trainer.plan.parameter_names(), trainer.plan.flatten(trainer.last_gradients)))
+    assert biases[f"bias:{new}"] == 0.0
+    trainer.step()  # and training goes on

@@ -151,6 +151,15 @@ def test_restart_and_new_data_start_a_new_run():
     assert replies.of("fresh_progress") == [("fresh_progress", 0, None)]  # no run on the new data
 
 
+def test_a_new_run_can_take_a_generation_of_its_own():
+    """The window numbers a restarted run (Reset weights) or one on new data like another
+    document, so that a frame of the old run still in the pipe is dropped."""
+    replies = drive(("steps", 2), ("restart", 4), ("steps", 1), ("data", regression_data(), 6),
+                    ("steps", 1), generation=3)
+    assert [(m[0], m[1], m[2].step) for m in replies.messages] == [
+        ("progress", 3, 2), ("progress", 4, 1), ("progress", 6, 1)]
+
+
 def test_the_trajectory_is_sent_whole_then_only_what_is_new():
     replies = drive(("steps", 3), ("trajectory", -1, -1), ("steps", 2), ("trajectory", 1, 3))
     (_, gen, number, steps, thetas, names), second = replies.of("trajectory")

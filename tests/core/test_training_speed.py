@@ -19,25 +19,75 @@ from tests.core.test_training import regression_data, small_net
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("name", sorted(OPTIMIZER_CLASSES))
-def test_flat_update_gives_the_per_array_numbers_bit_for_bit(name):
+# A second-order rule (Newton) solves with the whole Hessian: it has no per-array form.
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", sorted(n for n, o in OPTIMIZER_CLASSES.items()
+                                        if not o.second_order))
+def test_flat_update_gives_the_per_array_numbers_bit_for_bit(name, dtype):
+    """Per array, on one flat vector in place, and into a second vector (the trainer's two
+    parameter buffers taking turns): the same numbers."""
     plan = compile_plan(small_net())
     layout = FlatLayout(plan)
     rng = np.random.default_rng(3)
     settings = TrainingSettings(optimizer=name)
-    per_array, flat = make_optimizer(settings), make_optimizer(settings)
-    params = plan.pack(small_net())
-    fparams = layout.pack(params, np.float64)
+    per_array, flat, into = (make_optimizer(settings) for _ in range(3))
+    params = plan.pack(small_net(), dtype)
+    fparams = layout.pack(params, dtype)
+    turns = [layout.pack(params, dtype), layout.empty(dtype)]
     for _ in range(5):
-        grads = [rng.normal(size=a.shape) for a in params.arrays()]
+        grads = [rng.normal(size=a.shape).astype(dtype) for a in params.arrays()]
         per_array.step(params.arrays(), grads, 0.05)
-        g = layout.pack(type(params)(grads[:-1], grads[-1]), np.float64)
+        g = layout.pack(type(params)(grads[:-1], grads[-1]), dtype)
         flat.step_flat(fparams.flat, g.flat, 0.05, layout.views)
-    for a, b in zip(params.arrays(), fparams.arrays()):
+        into.step_flat(turns[0].flat, g.flat, 0.05, layout.views, out=turns[1].flat)
+        turns.reverse()
+    for a, b, c in zip(params.arrays(), fparams.arrays(), turns[0].arrays()):
         np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
     for slot in per_array.state:
-        for a, b in zip(per_array.state[slot], flat.state[slot]):
+        for a, b, c in zip(per_array.state[slot], flat.state[slot], into.state[slot]):
             np.testing.assert_array_equal(a, b)
+            np.testing.assert_array_equal(a, c)
+
+
+def textbook(name, p, g, lr, st, t, s):
+    """Each rule as its formula reads, in NumPy expressions with new arrays (the optimisers'
+    in-place operations must give these numbers bit for bit)."""
+    if name == "sgd":
+        return p - lr * g
+    if name in ("momentum", "nesterov"):
+        mu, v = s.momentum, st.get("v", np.zeros_like(p))
+        st["v"] = mu * v - lr * g
+        return p + st["v"] if name == "momentum" else p - mu * v + (1.0 + mu) * st["v"]
+    if name == "adagrad":
+        st["G"] = st.get("G", np.zeros_like(p)) + g * g
+        return p - lr * g / (np.sqrt(st["G"]) + s.epsilon)
+    if name == "rmsprop":
+        st["E"] = s.rho * st.get("E", np.zeros_like(p)) + (1.0 - s.rho) * g * g
+        return p - lr * g / (np.sqrt(st["E"]) + s.epsilon)
+    st["m"] = s.beta1 * st.get("m", np.zeros_like(p)) + (1.0 - s.beta1) * g
+    st["v"] = s.beta2 * st.get("v", np.zeros_like(p)) + (1.0 - s.beta2) * g * g
+    m_hat, v_hat = st["m"] / (1.0 - s.beta1**t), st["v"] / (1.0 - s.beta2**t)
+    return p - lr * m_hat / (np.sqrt(v_hat) + s.epsilon)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", sorted(n for n, o in OPTIMIZER_CLASSES.items()
+                                        if not o.second_order))  # Newton: tests/core/test_newton.py
+def test_in_place_updates_give_the_textbook_expressions_numbers_bit_for_bit(name, dtype):
+    settings = TrainingSettings(optimizer=name, momentum=0.9, rho=0.9)
+    opt = make_optimizer(settings)
+    rng = np.random.default_rng(5)
+    p = rng.normal(size=300).astype(dtype)
+    turns, expected, state = [p.copy(), np.empty_like(p)], p.copy(), {}
+    for t in range(1, 9):
+        g = (rng.normal(size=300) * 10.0 ** rng.integers(-4, 4)).astype(dtype)
+        g[:7] = 0.0  # frozen entries
+        expected = textbook(name, expected, g, 0.05, state, t, settings)
+        opt.step_flat(turns[0], g, 0.05, lambda flat: [flat], out=turns[1])
+        turns.reverse()
+        np.testing.assert_array_equal(turns[0], expected)
+        assert turns[0].dtype == dtype
 
 
 def test_gradients_written_into_buffers_equal_fresh_ones():

@@ -130,7 +130,13 @@ def test_the_inspector_keeps_up_with_edits_of_a_784_input_net(window):
     window.scene.clearSelection()
     window.scene.neuron_items[hidden].setSelected(True)
     combo = window.inspector.feature
-    assert combo.count() == 1 + 4 * 784 and not combo.isEnabled()  # no products over 8 columns
+    assert combo.count() == 1 and not combo.isEnabled()  # a hidden neuron: no choices made
+    window.scene.clearSelection()
+    window.scene.neuron_items[net.inputs[0].id].setSelected(True)
+    assert combo.count() == 1 + 4 * 784 and combo.isEnabled()  # no products over 8 columns
+    window.scene.clearSelection()
+    window.scene.neuron_items[hidden].setSelected(True)
+    assert combo.currentIndex() == 0 and not combo.isEnabled()
     start = time.perf_counter()
     for k in range(20):
         net.set_bias(hidden, 0.01 * k)

@@ -1,5 +1,7 @@
 """The window never imports Numba: the training process compiles (its first compile takes
-seconds, and its import a second), so the GUI stays as quick to start as before."""
+seconds, and its import a second), so the GUI stays as quick to start as before, and the loss
+grid's kernel runs in a worker process of its own (tests/gui/test_grid_process.py holds the
+window free of Numba while it draws compiled grids)."""
 import subprocess
 import sys
 from pathlib import Path

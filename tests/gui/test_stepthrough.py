@@ -267,3 +267,59 @@ def test_clicking_an_event_in_the_list_and_dragging_the_slider_jump_there(xor_wi
     assert mode.index == row and mode.walk.events[row].title in mode.formula.toPlainText()
     mode.slider.setValue(2)
     assert mode.index == 2 and mode.events_list.currentRow() == 2
+
+
+def linear_neuron_project(learning_rate: float) -> Project:
+    """One identity neuron with squared error: the sample's loss is an exact parabola along
+    any step, so what the update says about overshooting can be checked on the loss itself."""
+    from core.settings import TrainingSettings
+
+    net = Network()
+    a, b = net.add_neuron("input").id, net.add_neuron("input").id
+    out = net.add_neuron("output", "identity", bias=0.2).id
+    net.connect(a, out, 0.7)
+    net.connect(b, out, -0.4)
+    return Project(network=net, training=TrainingSettings(loss="mse", optimizer="sgd",
+                                                          learning_rate=learning_rate))
+
+
+def curvature_along_step(net: Network, walk, x, t) -> float:
+    """Second difference of the sample's loss value along the update's direction."""
+    (old_w, old_b), (new_w, new_b) = walk.update.old, walk.update.new
+    step = {**{k: new_w[k] - old_w[k] for k in old_w}, **{k: new_b[k] - old_b[k] for k in old_b}}
+    size = float(np.sqrt(sum(v * v for v in step.values())))
+
+    def loss_at(s: float) -> float:
+        copy = net.copy()
+        copy.set_values({k: old_w[k] + s * step[k] / size for k in old_w},
+                        {k: old_b[k] + s * step[k] / size for k in old_b})
+        return engine_numbers(copy, x, t, "mse")[0]
+    h = 0.1
+    return (loss_at(h) - 2 * loss_at(0.0) + loss_at(-h)) / (h * h)
+
+
+@pytest.mark.parametrize("eta_c", [0.5, 2.5])
+def test_the_update_says_why_a_step_over_two_over_curvature_makes_things_worse(window, qtbot,
+                                                                               eta_c):
+    x, t = [1.5, -0.5], [2.0]
+    open_project(window, linear_neuron_project(1.0), "linear")
+    mode = enter(window)
+    mode.chooser.use_typed(x, t)
+    wait_until(lambda: mode.walk is not None and list(mode.walk.x) == x)
+    c = curvature_along_step(window.project.network, mode.walk, x, t)
+    # The rate that makes eta*c what this case asks, typed into the Settings panel.
+    window.training.settings.widgets[("training", "learning_rate")].setValue(eta_c / c)
+    wait_until(lambda: mode.walk.update.learning_rate == pytest.approx(eta_c / c, rel=1e-3))
+    mode.go(len(mode.walk.events) - 1)
+    text = mode.formula.toPlainText()
+    eta = mode.walk.update.learning_rate
+    assert f"c = {fmt(c)}" in text and f"1 − η·c = {fmt(1 - eta * c)}" in text
+    assert "(1 − η·c)" in text  # the reason, in words
+    assert ("farther away on the other side than where it started" in text) == (eta_c > 2)
+    before = mode.walk.loss
+    qtbot.mouseClick(mode.apply_button, Qt.LeftButton)
+    status = mode.status.text()
+    assert (mode.walk.loss > before) == (eta_c > 2)
+    assert ("It went up" in status) == (eta_c > 2)
+    if eta_c > 2:
+        assert f"η·c = {fmt(eta * c)} > 2" in status

@@ -312,13 +312,14 @@ def test_racing_optimisers_draws_each_path_from_the_same_start(window, qtbot):
     wait_until(lambda: panel.race_layer.items and panel.plane is not None
                and panel.race_button.isEnabled(), 20000)
     racers = panel.race_layer.racers
-    assert [r.optimizer for r in racers] == ["sgd", "momentum", "rmsprop", "adam"]
+    assert [r.optimizer for r in racers] == ["sgd", "momentum", "rmsprop", "adam",
+                                             "newton (plane)"]
     names = list(racers[0].parameter_names)
     i, j = names.index("e1"), names.index("e2")  # the chain's exact plane: its two weights
     assert np.flatnonzero(panel.plane.d1).tolist() == [i]
     curves = [item for item in panel.race_layer.items if hasattr(item, "getData")
               and not hasattr(item, "points")]
-    assert len(curves) == 4
+    assert len(curves) == 5
     for racer, curve in zip(racers, curves):
         xs, ys = curve.getData()
         assert len(xs) == 31  # the start and 30 steps
@@ -398,3 +399,22 @@ def test_a_neuron_added_while_training_then_both_undone_leaves_the_start(trained
     qtbot.wait(50)
     assert (dict((e, x.weight) for e, x in net.edges.items()),
             dict((n, x.bias) for n, x in net.neurons.items())) == start
+
+
+def test_reset_weights_after_a_run_shows_nothing_of_the_run_before(trained_window, qtbot):
+    """The frame the pause before a Reset made was read while the window waited for the
+    process, and drawn after the reset: the old run's curves and step count came back."""
+    w = trained_window
+    w.training.run_action.trigger()
+    wait_until(lambda: w.controller.latest is not None and w.controller.latest.step >= 200,
+               20000)
+    w.training.reset_weights()
+    pause(400)  # anything still in the pipe arrives
+    assert w.controller.latest is None
+    assert w.training.counter.text().strip() == "step 0 · epoch 0"
+    assert not w.training.loss_panel.train.isVisible()
+    assert w.training.gradient_panel.curves == []
+    w.controller.step(3)  # the new run counts from 0
+    wait_until(lambda: w.controller.latest is not None)
+    assert w.controller.latest.step == 3
+
