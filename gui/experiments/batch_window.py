@@ -131,12 +131,13 @@ class BatchWindow(QDialog):
     def finished_runs(self) -> list[tuple[JobResult, Run]]:
         return [(r, r.run) for _, r in sorted(self.results.items()) if r.run is not None]
 
-    def closeEvent(self, event) -> None:
-        """Closing the window stops its runs (the finished ones are kept)."""
+    def done(self, result: int) -> None:
+        """Closing the window (its close button, Esc, Close) stops its runs; the finished
+        ones are kept. (QDialog closes through here, never through closeEvent alone.)"""
         if self.batch.running:
             self.batch.cancel()
+        super().done(result)
         self.closed.emit()
-        super().closeEvent(event)
 
     # ----- for the subclass ----------------------------------------------------------------
     def cells(self, result: JobResult, pending: bool) -> list[str]:
@@ -147,6 +148,18 @@ class BatchWindow(QDialog):
 
     def redraw(self) -> None:
         raise NotImplementedError
+
+
+def to_train_if_no_test(combo, key: str, present: bool) -> bool:
+    """A combo showing a test figure that no finished run has (no test part): switch it to
+    the train figure. True when it switched (the switch redraws)."""
+    if present or not key.startswith("test_"):
+        return False
+    index = combo.findData(key.replace("test_", "train_"))
+    if index < 0:
+        return False
+    combo.setCurrentIndex(index)
+    return True
 
 
 def status_text(result: JobResult, pending: bool) -> str:

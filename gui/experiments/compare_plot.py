@@ -41,6 +41,9 @@ class ComparePlot(QWidget):
             self.plot.getAxis(side).enableAutoSIPrefix(False)
         self.plot.getPlotItem().setDownsampling(auto=True, mode="peak")
         self.plot.getPlotItem().setClipToView(True)
+        # Short, so the Runs dock tabbed with Loss never makes the plot area taller than the
+        # loss panel needs (on a laptop's screen the canvas keeps its third).
+        self.plot.setMinimumHeight(40)
         # Half-opaque, so a curve passing behind it still shows.
         self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="9pt",
                                           labelTextColor="#222", brush=(255, 255, 255, 190))

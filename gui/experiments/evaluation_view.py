@@ -91,7 +91,8 @@ class EvaluationWindow(QDialog):
         k = max(0, self.target.currentIndex())
         for plot in (self.fit_plot, self.residual_plot):
             plot.clear()
-            plot.addLegend(offset=(-10, 10), labelTextSize="9pt", labelTextColor="#222")
+            plot.addLegend(offset=(-10, 10), labelTextSize="9pt", labelTextColor="#222",
+                           brush=(255, 255, 255, 190))
         parts = [("train", self.report.train, TRAIN), ("test", self.report.test, TEST)]
         low, high = np.inf, -np.inf
         for name, fit, colour in parts:

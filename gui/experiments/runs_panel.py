@@ -28,22 +28,7 @@ class RunsPanel(QWidget):
         super().__init__(parent)
         self.log = log
         self.model = RunsModel(log, self.rename_requested.emit, self)
-        self.view = RunsView()
-        self.view.delete_pressed.connect(self._delete)
-        self.view.setModel(self.model)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.ExtendedSelection)
-        self.view.setEditTriggers(QAbstractItemView.DoubleClicked | QAbstractItemView.EditKeyPressed)
-        self.view.verticalHeader().hide()
-        self.view.verticalHeader().setDefaultSectionSize(22)
-        self.view.setWordWrap(False)
-        header = self.view.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.Interactive)
-        header.setStretchLastSection(False)
-        header.resizeSection(NAME, 150)
-        header.resizeSection(CHANGED, 140)
-        for column in range(CHANGED + 1, self.model.columnCount()):
-            header.resizeSection(column, 72)
+        self.view = self._list_view()
         self.view.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.compare = ComparePlot()
         self.settings_table = SettingsTable()
@@ -72,6 +57,25 @@ class RunsPanel(QWidget):
         self._update_actions()
         self._user_sized = False  # the user dragged the splitter: their sizes stay
         self.splitter.splitterMoved.connect(lambda *_: setattr(self, "_user_sized", True))
+
+    def _list_view(self) -> "RunsView":
+        view = RunsView()
+        view.delete_pressed.connect(self._delete)
+        view.setModel(self.model)
+        view.setSelectionBehavior(QAbstractItemView.SelectRows)
+        view.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        view.setEditTriggers(QAbstractItemView.DoubleClicked | QAbstractItemView.EditKeyPressed)
+        view.verticalHeader().hide()
+        view.verticalHeader().setDefaultSectionSize(22)
+        view.setWordWrap(False)
+        header = view.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.Interactive)
+        header.setStretchLastSection(False)
+        header.resizeSection(NAME, 150)
+        header.resizeSection(CHANGED, 140)
+        for column in range(CHANGED + 1, self.model.columnCount()):
+            header.resizeSection(column, 72)
+        return view
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

@@ -10,7 +10,8 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout
 
 from core.experiments.job import JobResult
 from core.experiments.spread import band, minima
-from gui.experiments.batch_window import BatchWindow, figure, number, status_text
+from gui.experiments.batch_window import (BatchWindow, figure, number, status_text,
+                                          to_train_if_no_test)
 from gui.experiments.compare_plot import PALETTE, curve_data
 
 CURVES = (("test_loss", "test loss"), ("train_loss", "train loss"),
@@ -70,12 +71,14 @@ class SeedsWindow(BatchWindow):
         self.fill = pg.FillBetweenItem(self.low, self.high, brush=pg.mkBrush(47, 111, 222, 60))
         self.band_plot.addItem(self.fill)
         self.median = self.band_plot.plot(pen=pg.mkPen("#1f4fa8", width=2.5))
-        legend = self.band_plot.addLegend(offset=(-10, 10), labelTextSize="9pt", labelTextColor="#222")
+        legend = self.band_plot.addLegend(offset=(-10, 10), labelTextSize="9pt",
+                                          labelTextColor="#222", brush=(255, 255, 255, 190))
         legend.addItem(self.median, "median")
         legend.addItem(self.low, "min to max")
         self.spread_plot = _plot("seed", "final test loss")
         self.points = pg.ScatterPlotItem(size=11, pen=pg.mkPen("w"))
         self.spread_plot.addItem(self.points)
+        self.letters: list[pg.TextItem] = []
         self.summary = QLabel("The band appears as the runs finish.")
         self.summary.setWordWrap(True)
         row = QHBoxLayout()
@@ -109,6 +112,9 @@ class SeedsWindow(BatchWindow):
     def redraw(self, rebuild: bool = False) -> None:
         done = self.finished_runs()
         key = self.curve_choice.currentData()
+        if done and to_train_if_no_test(self.curve_choice, key,
+                                        any(key in run.curves for _, run in done)):
+            return
         if rebuild:
             for item in self.faint.values():
                 self.band_plot.removeItem(item)
@@ -136,6 +142,14 @@ class SeedsWindow(BatchWindow):
                   "brush": pg.mkBrush(_group_colour(self.groups[r.job.index])),
                   "data": r.job.seed} for r, run in done if figure(run, name) is not None]
         self.points.setData(spots)
+        for label in self.letters:  # each point named by its minimum's letter
+            self.spread_plot.removeItem(label)
+        self.letters = []
+        for spot, (result, _) in zip(spots, [d for d in done if figure(d[1], name) is not None]):
+            label = pg.TextItem(self.groups[result.job.index], color="#222", anchor=(-0.3, 0.5))
+            label.setPos(*spot["pos"])
+            self.spread_plot.addItem(label)
+            self.letters.append(label)
         self.summary.setText(self.summary_text(done, name))
 
     def summary_text(self, done, name: str) -> str:
@@ -153,7 +167,8 @@ class SeedsWindow(BatchWindow):
             by_group.setdefault(self.groups[r.job.index], []).append(r.job.seed)
         parts = [f"{g}: seed{'s' if len(s) > 1 else ''} {', '.join(map(str, sorted(s)))}"
                  for g, s in sorted(by_group.items())]
-        return text + f" Minima reached (by final train loss): {'; '.join(parts)}."
+        return text + (" Where they ended (equal final train losses, within 5% + 0.001, share a "
+                       f"letter; a minimum if trained long enough): {'; '.join(parts)}.")
 
 
 def _group_colour(letter: str) -> str:

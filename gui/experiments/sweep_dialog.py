@@ -30,13 +30,36 @@ class SweepDialog(QDialog):
         self.setWindowTitle("Sweep settings")
         self.training, self._check = training, check
         self.spec: SweepSpec | None = None
+        grid = self._axes_grid()
+        form = self._options_form(training, workers)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #b00020;")
+        self.size_note = QLabel()
+        self.button_box = buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons.button(QDialogButtonBox.Ok).setText("Run sweep")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        for part in (grid, form):
+            layout.addLayout(part)
+        for widget in (self.size_note, self.message, buttons):
+            layout.addWidget(widget)
+        for values in self.values:
+            values.textChanged.connect(lambda *_: self._say_size())
+        self.seeds.valueChanged.connect(lambda *_: self._say_size())
+        self.second.toggled.connect(lambda *_: self._say_size())
+        self._say_size()
+
+    def _axes_grid(self) -> QGridLayout:
+        """Two rows of setting and values; the second used when "and" is ticked."""
         grid = QGridLayout()
         grid.addWidget(QLabel("Setting"), 0, 1)
         grid.addWidget(QLabel("Values, separated by commas"), 0, 2)
         self.names, self.values = [], []
         self.second = QCheckBox("and")
         self.second.setToolTip("Sweep a second setting too: every pair of values is run")
-        for row in (1, 2):
+        for row, first in ((1, "learning_rate"), (2, "batch_size")):
             names = QComboBox()
             names.addItems(list(COMMON))
             names.insertSeparator(len(COMMON))
@@ -44,18 +67,19 @@ class SweepDialog(QDialog):
             values = QLineEdit()
             values.setMinimumWidth(260)
             names.currentTextChanged.connect(lambda name, v=values: v.setText(COMMON.get(name, "")))
+            names.setCurrentText(first)
+            values.setText(COMMON[first])
             grid.addWidget(names, row, 1)
             grid.addWidget(values, row, 2)
             self.names.append(names)
             self.values.append(values)
         grid.addWidget(QLabel("Sweep"), 1, 0)
         grid.addWidget(self.second, 2, 0)
-        self.names[0].setCurrentText("learning_rate")
-        self.values[0].setText(COMMON["learning_rate"])
-        self.names[1].setCurrentText("batch_size")
-        self.values[1].setText(COMMON["batch_size"])
         self.second.toggled.connect(self._on_second_toggled)
         self._on_second_toggled(False)
+        return grid
+
+    def _options_form(self, training: TrainingSettings, workers: int) -> QFormLayout:
         self.seeds = _spin(1, 100, 3, "Each combination is trained from this many initialisations "
                            f"(seeds {training.seed}, {training.seed + 1}, ...)")
         self.epochs = _spin(1, 1_000_000, min(training.epochs, 200) or 1,
@@ -66,25 +90,7 @@ class SweepDialog(QDialog):
         form.addRow("Seeds", self.seeds)
         form.addRow("Epochs per run", self.epochs)
         form.addRow("Parallel runs", self.workers)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #b00020;")
-        self.size_note = QLabel()
-        self.button_box = buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
-        buttons.button(QDialogButtonBox.Ok).setText("Run sweep")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(grid)
-        layout.addLayout(form)
-        layout.addWidget(self.size_note)
-        layout.addWidget(self.message)
-        layout.addWidget(buttons)
-        for widget in (*self.values, self.seeds):
-            (widget.textChanged if isinstance(widget, QLineEdit) else
-             widget.valueChanged).connect(lambda *_: self._say_size())
-        self.second.toggled.connect(lambda *_: self._say_size())
-        self._say_size()
+        return form
 
     def _on_second_toggled(self, on: bool) -> None:
         self.names[1].setEnabled(on)

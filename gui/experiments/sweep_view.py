@@ -11,7 +11,8 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout
 
 from core.experiments.job import JobResult, value_text
 from core.experiments.sweep import Axis
-from gui.experiments.batch_window import FIGURES, BatchWindow, figure, number, status_text
+from gui.experiments.batch_window import (FIGURES, BatchWindow, figure, number, status_text,
+                                          to_train_if_no_test)
 from gui.experiments.compare_plot import ComparePlot, colour
 
 
@@ -43,26 +44,7 @@ class SweepWindow(BatchWindow):
         for key, text in FIGURES:
             self.choice.addItem(text, key)
         self.choice.currentIndexChanged.connect(lambda _: self.redraw())
-        self.plot = pg.PlotWidget(background="w")
-        self.plot.showGrid(x=True, y=True, alpha=0.25)
-        self.plot.setLabel("bottom", axes[0].name)
-        for side in ("left", "bottom"):  # 0.7, not "700" under an axis titled "loss (x0.001)"
-            self.plot.getAxis(side).enableAutoSIPrefix(False)
-        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="9pt", labelTextColor="#222")
-        self.x_of, numeric = positions(axes[0])
-        if not numeric:
-            self.plot.getAxis("bottom").setTicks([[(x, value_text(v))
-                                                  for v, x in self.x_of.items()]])
-        self.plot.setLogMode(x=log_axis(axes[0].values))
-        self.lines: dict[Any, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
-        for i, value in enumerate(axes[1].values if len(axes) > 1 else [None]):
-            name = None if value is None else f"{axes[1].name}={value_text(value)}"
-            line = self.plot.plot(pen=pg.mkPen(colour(i), width=2), name=name)
-            # Points as a PlotDataItem of symbols: it follows the log axis (a scatter item
-            # would not).
-            points = self.plot.plot(pen=None, symbol="o", symbolSize=8,
-                                    symbolBrush=pg.mkBrush(colour(i)), symbolPen=pg.mkPen("w"))
-            self.lines[value] = (line, points)
+        self.plot = self._value_plot(axes)
         self.curves = ComparePlot()
         self.curves.hint.setText("Select rows of the table to see those runs' curves here.")
         self.table.itemSelectionChanged.connect(self._on_rows_selected)
@@ -79,6 +61,35 @@ class SweepWindow(BatchWindow):
         layout.addLayout(plots, 1)
         self.resize(1100, 700)
         self.follow()
+
+    def _value_plot(self, axes: tuple[Axis, ...]) -> pg.PlotWidget:
+        """Final figure against the first setting's values: a line of medians and the runs'
+        points for each value of the second setting (one pair when there is none)."""
+        self.plot = plot = pg.PlotWidget(background="w")
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.plot.setLabel("bottom", axes[0].name)
+        for side in ("left", "bottom"):  # 0.7, not "700" under an axis titled "loss (x0.001)"
+            self.plot.getAxis(side).enableAutoSIPrefix(False)
+        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="9pt",
+                                          labelTextColor="#222", brush=(255, 255, 255, 190))
+        self.x_of, numeric = positions(axes[0])
+        logarithmic = log_axis(axes[0].values)
+        self.plot.setLogMode(x=logarithmic)
+        # Ticks at the swept values, written as they were given (a log axis's own minor
+        # labels crowded into each other: "0.040.050.06").
+        self.plot.getAxis("bottom").setTicks([[
+            (float(np.log10(x)) if logarithmic else x, value_text(v))
+            for v, x in self.x_of.items()]])
+        self.lines: dict[Any, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
+        for i, value in enumerate(axes[1].values if len(axes) > 1 else [None]):
+            name = None if value is None else f"{axes[1].name}={value_text(value)}"
+            line = self.plot.plot(pen=pg.mkPen(colour(i), width=2), name=name)
+            # Points as a PlotDataItem of symbols: it follows the log axis (a scatter item
+            # would not).
+            points = self.plot.plot(pen=None, symbol="o", symbolSize=8,
+                                    symbolBrush=pg.mkBrush(colour(i)), symbolPen=pg.mkPen("w"))
+            self.lines[value] = (line, points)
+        return plot
 
     def first_number_column(self) -> int:
         return len(self.axes) + 2
@@ -105,6 +116,10 @@ class SweepWindow(BatchWindow):
 
     def redraw(self) -> None:
         key = self.choice.currentData()
+        done = self.finished_runs()
+        if done and to_train_if_no_test(self.choice, key,
+                                        any(figure(run, key) is not None for _, run in done)):
+            return
         self.plot.setLabel("left", self.choice.currentText())
         for value, found in self.points(key).items():
             line, points = self.lines[value]

@@ -124,7 +124,11 @@ class TrainingController(QObject):
         """Forget the run (history, optimiser state); the next step starts from the document."""
         self.settle()
         self.latest = None
-        self._new_run()
+        # A new run: the frame the pause above made may still be in the pipe (read while
+        # waiting for settle's answer, delivered after it); it belongs to the old run. Its
+        # curves were drawn over the cleared panels after Reset weights.
+        self.generation += 1
+        self._link.send("restart", self.generation)
 
     def settle(self) -> None:
         """End the stretch of training now: pause, take the process's exact state into the
@@ -166,20 +170,8 @@ class TrainingController(QObject):
     def set_data(self, data: Dataset) -> None:
         self._flush_edits()
         self.live.set_data(data)  # no progress: the process starts a new run on the new data
-        self._new_run()
-
-    def _new_run(self) -> None:
-        """The process drops its trainer and starts again from the document as it is, under
-        a new generation, as for another document: what it still says about the run before
-        is dropped. (Settling reads the pause's last frame out of the pipe, and the event loop
-        hands it on later: under the same generation it came back after a Reset, with the
-        old run's step count and curves, and was recorded into the new run.)"""
-        self.generation += 1
-        self._trajectory = TrajectoryMirror()
-        self._edits.clear()  # the copy sent holds every edit so far
-        self._unconfirmed = []
-        self._link.send("document", self.generation, self.network.copy(), self.live.data,
-                        self.live.settings)
+        self.generation += 1  # (as in restart)
+        self._link.send("data", data, self.generation)
 
     def set_steps_per_update(self, n: int) -> None:
         self._steps_per_update = max(0, int(n))

@@ -56,15 +56,14 @@ def test_three_seeds_become_three_runs_with_the_train_commands_numbers(xor_windo
     # One undo step for the batch; undo takes all three runs out.
     assert w.undo_stack.undoText() == "Seeds 1 (3 runs)"
     # The band drawn is the median and range of the runs' curves, recomputed here by hand.
-    key = "train_loss"  # XOR has no test part
-    assert view.curve_choice.currentData() == "test_loss"
-    view.curve_choice.setCurrentIndex(view.curve_choice.findData(key))
+    key = "train_loss"  # XOR has no test part: the view switched from test to train
+    assert view.curve_choice.currentData() == key
     x, median = view.median.getData()
     at = len(x) // 2
     values = [np.interp(x[at], r.curves[key].steps, r.curves[key].values) for r in runs]
     assert median[at] == pytest.approx(np.median(values))
     assert view.low.getData()[1][at] == pytest.approx(min(values))
-    assert "Minima reached" in view.summary.text()
+    assert "Where they ended" in view.summary.text()
     assert {view.table.item(i, 2).text() for i in range(3)} <= {"A", "B", "C"}
     w.undo_action.trigger()
     assert len(w.project.runs) == 0
@@ -85,14 +84,18 @@ def test_cancel_keeps_what_finished_and_the_window_keeps_answering(xor_window):
     timer.timeout.connect(tick)
     timer.start()
     wait_until(lambda: len(view.results) >= 1, 60000)
+    marks = [len(gaps)]
     view.cancel_button.click()
+    marks.append(len(gaps))
     finished(view, 20000)
     timer.stop()
     kept = len(w.project.runs)
     assert 1 <= kept < 12 and kept == len(view.results)
     assert "Cancelled" in view.status.text()
-    # The event loop kept turning: no stall of half a second while runs trained.
-    assert max(gaps) < 0.5, max(gaps)
+    # The event loop kept turning while runs trained: a 20 ms timer fired all along (a
+    # batch run in the GUI thread would have stopped it until the first run ended), and no
+    # stall reached a second (the bound leaves room for a shared, loaded machine).
+    assert marks[0] >= 10 and max(gaps) < 1.0, (max(gaps), gaps.index(max(gaps)), marks)
 
 
 def test_a_new_document_stops_a_batch_and_gets_none_of_its_runs(xor_window):
@@ -165,3 +168,15 @@ def test_a_sweep_plots_each_runs_final_loss_against_the_value(xor_window):
     # Per-run curves on demand: select a row, see that run's curves.
     view.table.selectRow(2)
     assert [r.training["learning_rate"] for r in view.curves.runs] == [3.0]
+
+
+def test_escape_closes_a_batch_window_and_stops_its_runs(xor_window, qtbot):
+    from PySide6.QtCore import Qt
+
+    w = xor_window
+    view = w.experiments.start_seeds(6, epochs=3000, workers=1)
+    qtbot.waitExposed(view)
+    qtbot.keyClick(view, Qt.Key_Escape)
+    assert not view.isVisible()
+    wait_until(lambda: not view.batch.running, 20000)
+    assert view.batch.cancelled and len(w.project.runs) < 6

@@ -239,3 +239,16 @@ def test_evaluation_of_a_regression_draws_predictions_and_residuals(window, tmp_
     assert np.allclose(residual_y, data.y_train[:, 0] - y)
     view.export_png(tmp_path / "fit.png")
     assert not QImage(str(tmp_path / "fit.png")).isNull()
+
+
+def test_restoring_onto_another_network_is_refused_with_a_message(softmax_window):
+    w = softmax_window
+    step(w, 10)
+    wait_until(lambda: len(runs(w)) == 1)
+    w.scene.add_neuron_at("hidden", "tanh", w.view.mapToScene(5, 5))  # a bias the run lacks
+    before = w.project.network.to_dict()
+    depth = w.undo_stack.count()
+    w.experiments.panel.select([runs(w)[0].id])
+    w.experiments.panel.restore_action.trigger()
+    assert w.project.network.to_dict() == before and w.undo_stack.count() == depth
+    assert "weights are for another network" in w.statusBar().currentMessage()
