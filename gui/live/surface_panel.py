@@ -66,7 +66,7 @@ class SurfacePanel(QWidget):
         self.info.setStyleSheet("font-size: 11px; color: #333;")
         self.plot = pg.PlotWidget(background="w")
         self.plot.setAspectLocked(False)
-        self.plot.setMinimumHeight(120)
+        self.plot.setMinimumHeight(80)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
         self.bar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("viridis"),
@@ -108,9 +108,10 @@ class SurfacePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
-        layout.addLayout(self.arrows.controls)
-        # Notes under the plot: what the picture is, and the arrows' figures.
-        layout.addWidget(plot_over_notes(self.plot, self.info, self.arrows.figures), 1)
+        # Under the plot, scrolling on a small screen: the arrows' choices, what the picture
+        # is, and the arrows' figures.
+        layout.addWidget(plot_over_notes(self.plot, self.arrows.controls, self.info,
+                                         self.arrows.figures), 1)
         self._sliced_at = time.monotonic()
         self._closed = False
         self._drawn_at = 0.0
