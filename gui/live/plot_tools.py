@@ -36,7 +36,8 @@ def plot_over_notes(plot: QWidget, *notes: QWidget) -> QSplitter:
     scroll.setWidget(holder)
     scroll.setWidgetResizable(True)
     scroll.setFrameShape(QFrame.NoFrame)
-    scroll.setMinimumHeight(40)  # three lines of the notes' 11-pixel text; they scroll, and the line drags
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # the notes wrap instead
+    scroll.setMinimumHeight(40)  # about two lines of the notes' 11-pixel text
     split = QSplitter(Qt.Vertical)
     split.addWidget(plot)
     split.addWidget(scroll)

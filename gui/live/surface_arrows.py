@@ -18,7 +18,7 @@ from html import escape
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QWidget
 
 from core import surface
 from core.network import NetworkError
@@ -49,21 +49,28 @@ class SurfaceArrows(QObject):
         self.show_arrows.setChecked(True)
         self.show_arrows.setToolTip("Green: steepest descent. Red: Newton's step, which "
                                     "takes the curvature into account")
-        self.show_minibatch = QCheckBox("Minibatch gradient")
+        self.show_minibatch = QCheckBox("Minibatch")
         self.show_minibatch.setToolTip("Orange: the last minibatch's gradient beside the full "
                                        "one, and how often steps went downhill")
         self.surface_of = QComboBox()
         self.surface_of.addItem("training loss", "training")
         self.surface_of.addItem("last minibatch", "minibatch")
+        # on a laptop's screen the row is under 400 pixels: the combo gives up width first
+        self.surface_of.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.surface_of.setMinimumContentsLength(6)
         self.surface_of.setToolTip("Draw the loss of the whole training set, or of the "
                                    "minibatch of the last step (it moves from step to step)")
-        self.controls = QHBoxLayout()
-        self.controls.setSpacing(6)
+        self.controls = QWidget()  # one row, the first of the notes under the plot
+        row = QHBoxLayout(self.controls)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(6)
         for w in (self.show_arrows, self.show_minibatch):
-            self.controls.addWidget(w)
-        self.controls.addStretch(1)
-        self.controls.addWidget(QLabel("Surface of:"))
-        self.controls.addWidget(self.surface_of)
+            row.addWidget(w)
+        row.addStretch(1)
+        row.addWidget(QLabel("Surface of:"))
+        row.addWidget(self.surface_of, 1)  # as wide as its longest choice where there is room
+        self.surface_of.setMaximumWidth(self.surface_of.fontMetrics().horizontalAdvance(
+            "last minibatch") + 48)
         self.figures = QLabel("")
         self.figures.setTextFormat(Qt.RichText)
         self.figures.setWordWrap(True)

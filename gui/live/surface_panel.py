@@ -111,9 +111,10 @@ class SurfacePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
-        layout.addLayout(self.arrows.controls)
-        # Notes under the plot: what the picture is, and the arrows' figures.
-        layout.addWidget(plot_over_notes(self.plot, self.info, self.arrows.figures), 1)
+        # Under the plot, scrolling on a small screen: the arrows' choices, what the picture
+        # is, and the arrows' figures.
+        layout.addWidget(plot_over_notes(self.plot, self.arrows.controls, self.info,
+                                         self.arrows.figures), 1)
         self._sliced_at = time.monotonic()
         self._closed = False
         self._drawn_at = 0.0

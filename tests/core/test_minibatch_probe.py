@@ -6,14 +6,15 @@ against the gradient the step itself reported."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from core.engine import compile_plan, loss_and_gradients
+from core.engine import compile_plan, compiled, loss_and_gradients
+from core.training import kernel_warmup
 from core.training.trainer import Trainer
 from tests.core.strategies import naive_activations
 from tests.core.test_training import regression_data, small_net
-from tests.core.test_training_loop import numpy_path  # noqa: F401 (bit-for-bit: NumPy path)
-from tests.core.test_training_loop import (SETTINGS, drive, loop_on_a_thread, receive,
-                                           reference, theta)
+from tests.core.test_training_loop import (SETTINGS, drive, loop_on_a_thread,  # noqa: F401
+                                           numpy_path, receive, reference, theta)
 
 
 def naive_loss(net, names, values, data) -> float:
@@ -143,3 +144,22 @@ def test_a_trainer_reports_no_rows_before_its_first_step_and_after_new_data():
     assert len(trainer.last_batch_rows()) == 4
     trainer.set_data(regression_data(seed=3))
     assert trainer.last_batch_rows() is None
+
+
+@pytest.mark.skipif(compiled.numba_module() is None, reason="Numba not installed")
+def test_after_a_compiled_block_the_rows_are_its_last_minibatch(monkeypatch):
+    """The probe's step is a NumPy step; the frame's other steps run in the compiled kernel,
+    whose blocks leave the batch order as step by step would: the reported rows are those
+    of the block's last step, whose gradient the Progress carries."""
+    monkeypatch.delenv(compiled.ENGINE_VARIABLE)  # this module's NumPy-only fixture, undone
+    kernel_warmup.warm_up()
+    assert kernel_warmup.ready()
+    replies = drive(("minibatch", 5), ("steps", 43), ("trajectory", -1, -1))
+    p = replies.of("progress")[-1][2]
+    (_, _, _, steps, thetas, _), = replies.of("trajectory")
+    assert p.step == 43 and list(p.minibatch.checked) == [1] and steps[-2] == 42
+    data, plan = regression_data(), compile_plan(small_net())
+    rows = p.minibatch.rows
+    _, grads = loss_and_gradients(plan, plan.unflatten(thetas[-2]), data.x_train[rows],
+                                  data.y_train[rows], "mse")
+    np.testing.assert_allclose(p.gradients, plan.edge_vector(grads.weights), rtol=1e-9)
