@@ -1,12 +1,16 @@
 """Sequence data: CSV sequences, the split by sequence, standardisation over existing steps, and
 the two settings (data.sequence_column, data.sequence_length)."""
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from core.data.csv_file import load_csv_sequences
 from core.data.dataset import make_dataset, split
+from core.data.generators import GENERATORS
+from core.data.sequences import SEQUENCE_GENERATORS
 from core.errors import DataError, ProjectError, SettingsError
 from core.project import loads_project
 from core.settings import DataSettings
@@ -180,3 +184,20 @@ def test_a_project_on_sequences_saves_and_opens_and_old_files_open_unchanged():
     assert again.data == project.data and json.dumps(again.to_dict()) == text
     with pytest.raises(ProjectError, match=r"^x.json: data.sequence_length must be between 2 and "):
         loads_project(text.replace('"sequence_length": 40', '"sequence_length": 0'), "x.json")
+
+
+def test_the_file_format_lists_every_generator():
+    """docs/file-format.md's generator row names exactly the generators, sequences included."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "file-format.md").read_text()
+    row = re.search(r"^\| `generator` \| ([^|]+) \|", doc, re.M).group(1)
+    assert re.findall(r"`([a-z_0-9]+)`", row) == [*GENERATORS, *SEQUENCE_GENERATORS]
+
+
+def test_a_feature_reading_a_column_a_sequence_generator_lacks_is_refused_on_open():
+    doc = TEMPLATES["circles_features"].build().to_dict()  # inputs x1² and x2²
+    doc["data"] = {"generator": "adding"}  # two columns: value, marker
+    assert loads_project(json.dumps(doc), "f.json").data.generator == "adding"
+    doc["data"] = {"generator": "echo"}  # one column
+    with pytest.raises(ProjectError, match=r"^f.json: the input feature x2² reads column x2, "
+                                           r"but the data has 1 input column\(s\)$"):
+        loads_project(json.dumps(doc), "f.json")
