@@ -147,21 +147,19 @@ def load_csv(path: str | Path, input_columns: list[str], target_columns: list[st
 @dataclass
 class Table:
     """A CSV file's rows as numbers: x, y and the names load_csv returns, plus each row's line
-    number and, when one was asked for, its text in one more column (read_table's `extra`)."""
+    number and, when read_table was given a sequence column, each row's text in it."""
     x: np.ndarray
     y: np.ndarray
     inputs: list[str]
     targets: list[str]
     classes: list[str] | None
     lines: list[int]
-    extra: list[str] | None
+    sequence_names: list[str] | None
 
 
-def read_table(path: str | Path, input_columns: list[str], target_columns: list[str],
-               task: str, extra: str | None = None) -> Table:
-    """load_csv's reading, keeping each row's line and the text of column `extra` (stripped)."""
-    path = Path(path)
-    name = path.name
+def _check_columns(input_columns: list[str], target_columns: list[str], task: str,
+                   sequence_column: str | None) -> None:
+    """Refuse a choice of columns that cannot make data, before the file is read."""
     if task not in ("classification", "regression"):
         raise DataError(f"unknown task {task!r}; use classification or regression")
     if not input_columns:
@@ -174,13 +172,23 @@ def read_table(path: str | Path, input_columns: list[str], target_columns: list[
     if overlap:
         column = shorten(repr(sorted(overlap)[0]), 40)
         raise DataError(f"column {column} is both an input and a target")
-    if extra is not None and (extra in input_columns or extra in target_columns):
-        role = "an input" if extra in input_columns else "a target"
-        raise DataError(f"column {shorten(repr(extra), 40)} is the sequence column and {role}")
+    if sequence_column in input_columns or sequence_column in target_columns:
+        role = "an input" if sequence_column in input_columns else "a target"
+        raise DataError(f"column {shorten(repr(sequence_column), 40)} is the sequence column "
+                        f"and {role}")
+
+
+def read_table(path: str | Path, input_columns: list[str], target_columns: list[str],
+               task: str, sequence_column: str | None = None) -> Table:
+    """load_csv's reading, keeping each row's line and its text in `sequence_column`."""
+    path = Path(path)
+    name = path.name
+    _check_columns(input_columns, target_columns, task, sequence_column)
     header, rows = _read_rows(path)
     in_idx = _column_indices(path, header, input_columns)
     out_idx = _column_indices(path, header, target_columns)
-    extra_idx = None if extra is None else _column_indices(path, header, [extra])[0]
+    seq_idx = None if sequence_column is None else \
+        _column_indices(path, header, [sequence_column])[0]
     if len(rows) < 2:
         raise DataError(f"{name} has {len(rows)} data row(s); at least 2 are needed")
     x = np.empty((len(rows), len(in_idx)))
@@ -202,7 +210,7 @@ def read_table(path: str | Path, input_columns: list[str], target_columns: list[
             for j, (i, col) in enumerate(zip(out_idx, target_columns)):
                 y[r, j] = _number(path, line, col, fields[i])
     lines = [line for line, _ in rows]
-    texts = None if extra_idx is None else [fields[extra_idx].strip() for _, fields in rows]
+    texts = None if seq_idx is None else [fields[seq_idx].strip() for _, fields in rows]
     if task == "regression":
         return Table(x, y, list(input_columns), list(target_columns), None, lines, texts)
     classes = _sorted_labels(set(labels))
@@ -235,8 +243,8 @@ def load_csv_sequences(path: str | Path, input_columns: list[str], target_column
     path = Path(path)
     if not sequence_column:
         raise DataError("name the column that groups the rows into sequences")
-    table = read_table(path, input_columns, target_columns, task, extra=sequence_column)
-    starts = _sequence_starts(path, sequence_column, table.extra, table.lines)
+    table = read_table(path, input_columns, target_columns, task, sequence_column)
+    starts = _sequence_starts(path, sequence_column, table.sequence_names, table.lines)
     if len(starts) == len(table.lines):
         raise DataError(f"{path.name}: every sequence in column {shorten(repr(sequence_column), 40)}"
                         " has one row; the sequence column names the sequence each row (time "

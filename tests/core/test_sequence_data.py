@@ -2,10 +2,15 @@
 the two settings (data.sequence_column, data.sequence_length)."""
 import json
 import re
+from itertools import groupby
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.data import padding
 
 from core.data.csv_file import load_csv_sequences
 from core.data.dataset import make_dataset, split
@@ -201,3 +206,33 @@ def test_a_feature_reading_a_column_a_sequence_generator_lacks_is_refused_on_ope
     with pytest.raises(ProjectError, match=r"^f.json: the input feature x2² reads column x2, "
                                            r"but the data has 1 input column\(s\)$"):
         loads_project(json.dumps(doc), "f.json")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", "7", "x y"]),
+                          st.lists(st.integers(-99, 99), min_size=1, max_size=6)),
+                min_size=1, max_size=8))
+def test_csv_grouping_matches_itertools_groupby(tmp_path_factory, runs):
+    """Any file whose sequences' rows are adjacent: the loader's grouping against groupby's."""
+    names = [f"{name}{i}" for i, (name, _) in enumerate(runs)]  # adjacent runs never share one
+    lines = ["seq,v,y"] + [f"{n},{v},{2 * v}" for n, (_, values) in zip(names, runs)
+                           for v in values]
+    if all(len(values) == 1 for _, values in runs):
+        lines.append(f"{names[-1]},0,0")  # at least one sequence of two rows
+    path = write(tmp_path_factory.mktemp("g"), "\n".join(lines) + "\n")
+    rows = [line.split(",") for line in lines[1:]]
+    expected = [[float(r[1]) for r in group] for _, group in groupby(rows, key=lambda r: r[0])]
+    x, y, mask, *_ = load_csv_sequences(path, ["v"], ["y"], "regression", "seq")
+    assert [list(seq[m, 0]) for seq, m in zip(x, mask)] == expected
+    assert [list(seq[m, 0]) for seq, m in zip(y, mask)] == [[2 * v for v in e] for e in expected]
+    assert mask.shape[1] == max(map(len, expected))
+
+
+def test_padding_past_the_step_limit_is_refused_before_it_is_made(tmp_path, monkeypatch):
+    monkeypatch.setattr(padding, "MAX_STEPS", 9)
+    path = write(tmp_path, HAND)
+    assert load_csv_sequences(path, ["x1"], ["y"], "regression", "seq")[0].shape == (3, 3, 1)
+    path = write(tmp_path, HAND + "d,0,7,-7,70\n")  # 4 sequences x 3 steps
+    with pytest.raises(DataError, match=r"^seq.csv: 4 sequences x 3 steps is 12 time steps; at "
+                                        r"most 9 are allowed$"):
+        load_csv_sequences(path, ["x1"], ["y"], "regression", "seq")
