@@ -246,9 +246,10 @@ def load_csv_sequences(path: str | Path, input_columns: list[str], target_column
     table = read_table(path, input_columns, target_columns, task, sequence_column)
     starts = _sequence_starts(path, sequence_column, table.sequence_names, table.lines)
     if len(starts) == len(table.lines):
-        raise DataError(f"{path.name}: every sequence in column {shorten(repr(sequence_column), 40)}"
-                        " has one row; the sequence column names the sequence each row (time "
-                        "step) belongs to, shared by its rows")
+        column = shorten(repr(sequence_column), 40)
+        raise DataError(f"{path.name}: every sequence in column {column} has one row; the "
+                        "sequence column names the sequence each row (time step) belongs to, "
+                        "shared by its rows")
     x, mask = pad(np.split(table.x, starts[1:]), path.name)
     y, _ = pad(np.split(table.y, starts[1:]), path.name)
     return x, y, mask, table.inputs, table.targets, table.classes

@@ -114,7 +114,8 @@ def test_split_keeps_sequences_whole(tmp_path):
     assert sorted(seen) == list(range(30))
     # The same sequences go to the test part as rows would in a feed-forward split.
     ids = np.arange(30.0)[:, None]
-    assert sorted(int(s[0, 0]) // 100 for s in data.x_test) == sorted(split(ids, ids, 0.3, 4)[2][:, 0])
+    test_ids = sorted(int(s[0, 0]) // 100 for s in data.x_test)
+    assert test_ids == sorted(split(ids, ids, 0.3, 4)[2][:, 0])
 
 
 def test_standardisation_ignores_padded_steps(tmp_path):
@@ -139,7 +140,8 @@ def test_standardisation_ignores_padded_steps(tmp_path):
 def test_generated_sequences_through_the_settings():
     data = make_dataset(DataSettings(generator="adding", samples=50, sequence_length=30,
                                      test_fraction=0.2, standardize=True, seed=1))
-    assert data.is_sequence and data.x_train.shape == (40, 30, 2) and data.x_test.shape == (10, 30, 2)
+    assert data.is_sequence and data.x_train.shape == (40, 30, 2)
+    assert data.x_test.shape == (10, 30, 2)
     assert data.n_inputs == 2 and data.n_targets == 1 and data.mask_train.all()
     assert data.describe() == ("40 training and 10 test sequences of 30 steps, 2 input(s), "
                                "1 target(s), regression")
@@ -152,7 +154,8 @@ def test_generated_sequences_through_the_settings():
 def test_feed_forward_data_has_no_masks():
     data = make_dataset(DataSettings(generator="xor", samples=8))
     assert not data.is_sequence and data.mask_train is None and data.mask_test is None
-    assert data.describe() == "6 training and 2 test samples, 2 input(s), 1 target(s), classification"
+    assert data.describe() == ("6 training and 2 test samples, 2 input(s), 1 target(s), "
+                               "classification")
 
 
 def test_the_sequence_settings_are_written_only_when_set_and_round_trip():
@@ -162,7 +165,8 @@ def test_the_sequence_settings_are_written_only_when_set_and_round_trip():
     assert settings.to_dict()["sequence_length"] == 50
     assert DataSettings.from_dict(settings.to_dict()) == settings
     csv = DataSettings.from_dict({"source": "csv", "sequence_column": "run"})
-    assert csv.to_dict()["sequence_column"] == "run" and DataSettings.from_dict(csv.to_dict()) == csv
+    assert csv.to_dict()["sequence_column"] == "run"
+    assert DataSettings.from_dict(csv.to_dict()) == csv
 
 
 @pytest.mark.parametrize("data, message", [
