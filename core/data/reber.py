@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.data.padding import check_steps
+from core.data.padding import MAX_STEPS
+from core.errors import DataError
 
 SYMBOLS = "BTPSXVE"
 _INNER = 8  # states of one copy of the inner automaton, 7 (it has read its E) included
@@ -74,7 +75,9 @@ def embedded_reber(n: int, rng: np.random.Generator
     state = np.zeros(n, dtype=np.int64)
     symbols, after, steps = [], [], []
     while (state != _END).any():
-        check_steps(n, len(symbols), "reber")  # strings are long only by (rare) chance
+        if n * len(symbols) > MAX_STEPS:  # long strings are rare, but many strings have some
+            raise DataError(f"reber: {n:,} strings padded to {len(symbols):,} steps or more "
+                            f"exceed {MAX_STEPS:,} time steps; ask for fewer samples")
         live = state != _END
         choice = rng.integers(0, 2, n)
         symbols.append(_SYMBOL[state, choice])

@@ -144,11 +144,13 @@ def test_reber_ignores_the_sequence_length():
     assert np.array_equal(short[0], long[0])
 
 
-@pytest.mark.parametrize("name, samples, steps", [("parity", 1_000_000, 11),
-                                                  ("reber", 2_000_000, 0)])
-def test_too_many_steps_are_refused_before_anything_is_allocated(name, samples, steps):
-    with pytest.raises(DataError, match=r"time steps; at most 10,000,000 are allowed$"):
-        generate_sequences(name, samples, steps, 0.0, seed=0)
+def test_too_many_steps_are_refused_before_anything_is_allocated():
+    with pytest.raises(DataError, match=r"^parity: 1,000,000 sequences x 11 steps is "
+                                        r"11,000,000 time steps; at most 10,000,000 are allowed$"):
+        generate_sequences("parity", 1_000_000, 11, 0.0, seed=0)
+    with pytest.raises(DataError, match=r"^reber: 2,000,000 strings padded to 6 steps or more "
+                                        r"exceed 10,000,000 time steps; ask for fewer samples$"):
+        generate_sequences("reber", 2_000_000, 0, 0.0, seed=0)
 
 
 def test_unknown_sequence_generator_and_no_sequences_are_refused():
