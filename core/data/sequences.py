@@ -104,11 +104,11 @@ def _reber(n: int, steps: int, noise: float, rng: np.random.Generator) -> Arrays
     """The embedded Reber grammar (core.data.reber): step t's input is the t-th symbol of a
     string one-hot (B T P S X V E), its target the set of symbols that may come next, 0/1
     per symbol (several 1s where the grammar offers a choice; SNNS's targets). Strings have
-    9 symbols or more (half at most 11, one in a thousand over 32): padded at the end and masked; data.sequence_length does not apply,
-    nor does noise. The targets are sets, not one class, so the task is "regression": train
-    sigmoid outputs with bce or mse. Tests: the second-to-last symbol repeats the second, so
-    predicting it needs memory across the whole inner string; everything else needs only
-    the last symbol or two."""
+    9 symbols or more (half at most 11, one in a thousand over 32), padded at the end and
+    masked; data.sequence_length does not apply, nor does noise. The targets are sets, not
+    one class, so the task is "regression": train sigmoid outputs with bce or mse. Tests:
+    the second-to-last symbol repeats the second, so predicting it needs memory across the
+    whole inner string; everything else needs only the last symbol or two."""
     return embedded_reber(n, rng)
 
 
