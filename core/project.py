@@ -20,6 +20,7 @@ from core.features import FEATURE_KINDS, MAX_COLUMN, column_mismatch
 from core.files import FileRefused, read_user_file, write_atomically
 from core.network import ROLES, Network, NetworkError
 from core.data.generators import GENERATORS
+from core.data.sequences import SEQUENCE_GENERATORS
 from core.settings import DataSettings, SettingsError, TrainingSettings
 from core.strict_json import JSONRefused, loads_strict
 
@@ -106,7 +107,8 @@ def _check_features(network: Network, settings: DataSettings) -> None:
     if not any(features):
         return  # without features a count mismatch is training's to report, as always
     if settings.source == "generator":
-        n_columns = GENERATORS[settings.generator].n_inputs
+        name = settings.generator
+        n_columns = (GENERATORS.get(name) or SEQUENCE_GENERATORS[name]).n_inputs
     elif settings.input_columns:
         n_columns = len(settings.input_columns)
     else:

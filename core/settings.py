@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from core.data.generators import GENERATORS
+from core.data.sequences import SEQUENCE_GENERATORS
 from core.errors import SettingsError, UserError, shorten
 from core.initializers import INITIALIZERS
 from core.losses import LOSSES
@@ -31,14 +32,27 @@ class DataSettings:
     input_columns: list[str] = field(default_factory=list)
     target_columns: list[str] = field(default_factory=list)
     task: str = "classification"  # csv only: "classification" or "regression"
+    # csv only: the column naming the sequence each row (a time step) belongs to; None: each
+    # row is a sample, as before sequences.
+    sequence_column: str | None = None
+    sequence_length: int = 20  # steps per sequence of the sequence generators (not reber)
 
     _choices = {"source": ("generator", "csv"), "task": ("classification", "regression"),
-                "generator": tuple(GENERATORS)}
+                "generator": tuple(GENERATORS) + tuple(SEQUENCE_GENERATORS)}
     _ranges = {"samples": (1, 1_000_000), "noise": (0.0, 100.0), "classes": (2, 100),
-               "test_fraction": (0.0, 0.9), "seed": (0, MAX_SEED)}
+               "test_fraction": (0.0, 0.9), "seed": (0, MAX_SEED),
+               "sequence_length": (2, 100_000)}
+    # Written only when set: a feed-forward project's file stays what versions before
+    # sequences wrote, and those versions, which refuse unknown settings, still open it.
+    _written_when_set = ("sequence_column", "sequence_length")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        defaults = {f.name: f.default for f in fields(self)}
+        for name in self._written_when_set:
+            if out[name] == defaults[name]:
+                del out[name]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DataSettings":
@@ -129,6 +143,10 @@ def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
 
 
 def _check(path: str, value: Any, default: Any, choices: tuple | None, bounds: tuple | None) -> Any:
+    if default is None:  # an optional name: data.sequence_column
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise SettingsError(f"{path} must be a column name or null")
+        return value
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise SettingsError(f"{path} must be true or false")

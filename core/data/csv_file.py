@@ -6,10 +6,12 @@ import io
 import math
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from core.data.padding import pad
 from core.errors import DataError
 from core.errors import cut_list, shorten
 from core.files import FileRefused, read_user_file, read_user_prefix
@@ -138,8 +140,26 @@ def load_csv(path: str | Path, input_columns: list[str], target_columns: list[st
     Classification: one target column of labels; 2 classes give one 0/1 column (the second
     class in sorted order is 1), 3 or more give one-hot columns. Regression: numeric targets.
     """
-    path = Path(path)
-    name = path.name
+    table = read_table(path, input_columns, target_columns, task)
+    return table.x, table.y, table.inputs, table.targets, table.classes
+
+
+@dataclass
+class Table:
+    """A CSV file's rows as numbers: x, y and the names load_csv returns, plus each row's line
+    number and, when read_table was given a sequence column, each row's text in it."""
+    x: np.ndarray
+    y: np.ndarray
+    inputs: list[str]
+    targets: list[str]
+    classes: list[str] | None
+    lines: list[int]
+    sequence_names: list[str] | None
+
+
+def _check_columns(input_columns: list[str], target_columns: list[str], task: str,
+                   sequence_column: str | None) -> None:
+    """Refuse a choice of columns that cannot make data, before the file is read."""
     if task not in ("classification", "regression"):
         raise DataError(f"unknown task {task!r}; use classification or regression")
     if not input_columns:
@@ -152,9 +172,23 @@ def load_csv(path: str | Path, input_columns: list[str], target_columns: list[st
     if overlap:
         column = shorten(repr(sorted(overlap)[0]), 40)
         raise DataError(f"column {column} is both an input and a target")
+    if sequence_column in input_columns or sequence_column in target_columns:
+        role = "an input" if sequence_column in input_columns else "a target"
+        raise DataError(f"column {shorten(repr(sequence_column), 40)} is the sequence column "
+                        f"and {role}")
+
+
+def read_table(path: str | Path, input_columns: list[str], target_columns: list[str],
+               task: str, sequence_column: str | None = None) -> Table:
+    """load_csv's reading, keeping each row's line and its text in `sequence_column`."""
+    path = Path(path)
+    name = path.name
+    _check_columns(input_columns, target_columns, task, sequence_column)
     header, rows = _read_rows(path)
     in_idx = _column_indices(path, header, input_columns)
     out_idx = _column_indices(path, header, target_columns)
+    seq_idx = None if sequence_column is None else \
+        _column_indices(path, header, [sequence_column])[0]
     if len(rows) < 2:
         raise DataError(f"{name} has {len(rows)} data row(s); at least 2 are needed")
     x = np.empty((len(rows), len(in_idx)))
@@ -175,8 +209,10 @@ def load_csv(path: str | Path, input_columns: list[str], target_columns: list[st
         else:
             for j, (i, col) in enumerate(zip(out_idx, target_columns)):
                 y[r, j] = _number(path, line, col, fields[i])
+    lines = [line for line, _ in rows]
+    texts = None if seq_idx is None else [fields[seq_idx].strip() for _, fields in rows]
     if task == "regression":
-        return x, y, list(input_columns), list(target_columns), None
+        return Table(x, y, list(input_columns), list(target_columns), None, lines, texts)
     classes = _sorted_labels(set(labels))
     if len(classes) < 2:
         raise DataError(f"{name}: column {shorten(repr(target_columns[0]), 40)} has only one "
@@ -184,8 +220,58 @@ def load_csv(path: str | Path, input_columns: list[str], target_columns: list[st
     index = {c: i for i, c in enumerate(classes)}
     codes = np.array([index[label] for label in labels])
     if len(classes) == 2:
-        return x, codes[:, None].astype(float), list(input_columns), [target_columns[0]], classes
-    return x, np.eye(len(classes))[codes], list(input_columns), list(classes), classes
+        return Table(x, codes[:, None].astype(float), list(input_columns), [target_columns[0]],
+                     classes, lines, texts)
+    return Table(x, np.eye(len(classes))[codes], list(input_columns), list(classes), classes,
+                 lines, texts)
+
+
+def load_csv_sequences(path: str | Path, input_columns: list[str], target_columns: list[str],
+                       task: str, sequence_column: str
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], list[str],
+                                  list[str] | None]:
+    """(x, y, mask, input names, target names, class names): rows grouped into sequences by
+    the text in `sequence_column`, each row one time step (load_csv's columns), rows in file
+    order within a sequence and sequences in order of first appearance; shorter sequences are
+    padded with zeros at the end and masked False.
+
+    A sequence's rows must be adjacent: a name that comes back after other rows is refused
+    (usually a sort gone wrong, or two sequences given one name), not joined. A sequence of
+    one row is kept (one step), but a column that makes every sequence one row long groups
+    nothing (a row id chosen by mistake) and is refused.
+    """
+    path = Path(path)
+    if not sequence_column:
+        raise DataError("name the column that groups the rows into sequences")
+    table = read_table(path, input_columns, target_columns, task, sequence_column)
+    starts = _sequence_starts(path, sequence_column, table.sequence_names, table.lines)
+    if len(starts) == len(table.lines):
+        column = shorten(repr(sequence_column), 40)
+        raise DataError(f"{path.name}: every sequence in column {column} has one row; the "
+                        "sequence column names the sequence each row (time step) belongs to, "
+                        "shared by its rows")
+    x, mask = pad(np.split(table.x, starts[1:]), path.name)
+    y, _ = pad(np.split(table.y, starts[1:]), path.name)
+    return x, y, mask, table.inputs, table.targets, table.classes
+
+
+def _sequence_starts(path: Path, column: str, names: list[str], lines: list[int]) -> list[int]:
+    """The row where each sequence begins; refuses an empty name and a name that comes back."""
+    first_line: dict[str, int] = {}
+    starts: list[int] = []
+    where = f"column {shorten(repr(column), 40)}"
+    for row, (name, line) in enumerate(zip(names, lines)):
+        if not name:
+            raise DataError(f"{path.name} line {line}, {where}: the sequence name is empty")
+        if row and name == names[row - 1]:
+            continue
+        if name in first_line:
+            raise DataError(f"{path.name} line {line}, {where}: sequence {_quote(path, name)} "
+                            f"began on line {first_line[name]} and comes back after other rows;"
+                            " a sequence's rows must be together")
+        first_line[name] = line
+        starts.append(row)
+    return starts
 
 
 def _sorted_labels(labels: set[str]) -> list[str]:
