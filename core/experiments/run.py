@@ -182,7 +182,9 @@ def structure_fingerprint(network: Network) -> str:
     """A short hash of what a compiled plan depends on: neurons (role, activation, frozen,
     feature) and edges (ends, frozen), in document order; not values or positions."""
     shape = ([(n.id, n.role, n.activation, n.frozen, n.feature) for n in network.neurons.values()],
-             [(e.id, e.source, e.target, e.frozen) for e in network.edges.values()])
+             # (a delay only where there is one: fingerprints of older nets stay as they were)
+             [(e.id, e.source, e.target, e.frozen, *((e.delay,) if e.delay else ()))
+              for e in network.edges.values()])
     return hashlib.sha256(json.dumps(shape, default=str).encode()).hexdigest()[:16]
 
 
