@@ -105,7 +105,7 @@ class Trainer:
             carry = self._carry_over(old, plan)
             params = plan.unflatten(carry(self.params, plan.flatten(params)))
             for slot, arrays in self.optimizer.state.items():
-                if len(arrays) == len(old.levels) + 1:
+                if len(arrays) == len(old.blocks) + 1:
                     moved = carry(Params(arrays[:-1], arrays[-1]), np.zeros(plan.n_parameters))
                     self.optimizer.state[slot] = plan.unflatten(moved).arrays()
             if self.last_gradients is not None:
@@ -297,7 +297,7 @@ class Trainer:
                                                     s.l1, s.l2)
         self.optimizer.step_flat(params.flat, grads.flat, lr, self._layout.views, out=new.flat)
         if s.max_norm > 0:
-            apply_max_norm(new.weights, s.max_norm, [lv.trainable for lv in self.plan.levels])
+            apply_max_norm(new.weights, s.max_norm, [lv.trainable for lv in self.plan.blocks])
         if not _finite(new.flat):  # self.params still holds the last finite state
             self.optimizer.reset()  # its state saw the bad step too
             self._diverge(grads, "a weight", loss)
@@ -464,7 +464,7 @@ class Trainer:
     def level_gradient_norms(self) -> np.ndarray:
         """L2 norm of the last step's weight gradient per depth level (vanishing / exploding)."""
         if self.last_gradients is None:
-            return np.zeros(len(self.plan.levels))
+            return np.zeros(len(self.plan.blocks))
         return np.array([np.sqrt(np.sum(g * g)) for g in self.last_gradients.weights])
 
     def neuron_health(self, samples: int = 256) -> dict[str, str]:
