@@ -29,14 +29,22 @@ class Dataset:
     class_names: list[str] | None = None
     mean: np.ndarray | None = None  # standardisation of the inputs, fitted on x_train
     std: np.ndarray | None = None
+    # Sequence data (x: sequences x steps x inputs): True where a step exists, shorter
+    # sequences padded at the end; None for rows of feed-forward data, or all steps present.
+    mask_train: np.ndarray | None = None
+    mask_test: np.ndarray | None = None
+
+    @property
+    def is_sequence(self) -> bool:
+        return self.x_train.ndim == 3
 
     @property
     def n_inputs(self) -> int:
-        return self.x_train.shape[1]
+        return self.x_train.shape[-1]
 
     @property
     def n_targets(self) -> int:
-        return self.y_train.shape[1]
+        return self.y_train.shape[-1]
 
     def describe(self) -> str:
         parts = [f"{len(self.x_train)} training and {len(self.x_test)} test samples",

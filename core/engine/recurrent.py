@@ -36,9 +36,7 @@ import numpy as np
 from core.engine.backprop import Forward, back_levels, output_delta_rows, run_levels
 from core.engine.pass_arrays import PassArrays, sliced_pass_arrays
 from core.engine.plan import Params, Plan
-from core.losses import LOSSES, LossResult
-
-SEQUENCE_LOSSES = ("every", "last")
+from core.losses import LOSSES, SEQUENCE_LOSSES, LossResult
 
 
 @dataclass
@@ -144,12 +142,18 @@ def sequence_loss_result(plan: Plan, sfwd: SequenceForward, y: np.ndarray,
     cols = loss_columns(mask, b, t, sequence_loss)
     if cols is not None and cols.size == 0:
         raise ValueError("no sequence has a time step to learn from (every step is masked)")
+    return LOSSES[loss].compute(*loss_rows(plan, sfwd, y, cols)), cols
+
+
+def loss_rows(plan: Plan, sfwd: SequenceForward, y: np.ndarray, cols: np.ndarray | None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(z, a, y) of the outputs at the columns the loss reads, one row per (step, sequence)."""
     rows = plan.output_rows if plan.output_slice is None else plan.output_slice
     z_out, a_out = sfwd.z[rows], sfwd.a[rows]
-    y_cols = y.transpose(2, 1, 0).reshape(n_out, t * b)
+    y_cols = np.asarray(y, dtype=sfwd.a.dtype).transpose(2, 1, 0).reshape(len(z_out), -1)
     if cols is not None:
         z_out, a_out, y_cols = z_out[:, cols], a_out[:, cols], y_cols[:, cols]
-    return LOSSES[loss].compute(z_out.T, a_out.T, y_cols.T), cols
+    return z_out.T, a_out.T, y_cols.T
 
 
 def sequence_backward(plan: Plan, params: Params, sfwd: SequenceForward, result: LossResult,
