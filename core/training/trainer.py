@@ -309,7 +309,9 @@ class Trainer:
                                                     s.l1, s.l2)
         self.optimizer.step_flat(params.flat, grads.flat, lr, self._layout.views, out=new.flat)
         if s.max_norm > 0:
-            apply_max_norm(new.weights, s.max_norm, [lv.trainable for lv in self.plan.blocks])
+            blocks = self.plan.blocks
+            apply_max_norm(new.weights, s.max_norm, [lv.trainable for lv in blocks],
+                           [lv.start for lv in blocks] if self.plan.recurrent else None)
         if not _finite(new.flat):  # self.params still holds the last finite state
             self.optimizer.reset()  # its state saw the bad step too
             self._diverge(grads, "a weight", loss)

@@ -251,3 +251,15 @@ def test_the_training_process_loop_runs_a_recurrent_net_on_sequences(monkeypatch
     np.testing.assert_array_equal(progress[-1].theta, reference.plan.flatten(reference.params))
     assert progress[-1].evaluation == reference.evaluate()
     assert not replies.of("error")
+
+
+def test_max_norm_bounds_each_neurons_ordinary_and_delayed_weights_together():
+    net = elman(hidden=3)
+    for e in net.edges.values():
+        net.set_weight(e.id, 2.0)
+    trainer = Trainer(net, echo_data(), TrainingSettings(max_norm=1.0, learning_rate=1e-9))
+    trainer.step()
+    trainer.sync_network()
+    for h in (n.id for n in net.neurons.values() if n.role != "input"):
+        incoming = [e.weight for e in net.incoming(h)]
+        assert np.linalg.norm(incoming) == pytest.approx(1.0, rel=1e-6)  # was 2 sqrt(4) or more
