@@ -60,15 +60,22 @@ def forward(plan: Plan, params: Params, x: np.ndarray, dropout: float = 0.0,
 
 
 def run_levels(plan: Plan, params: Params, x_t: np.ndarray, fwd: Forward, dropout: float = 0.0,
-               rng: np.random.Generator | None = None, carried: np.ndarray | None = None) -> None:
-    """The levels in order, into fwd's arrays, from the inputs x_t (inputs x samples).
-    carried: the delayed edges' contribution to the net inputs of Plan.delayed's rows (a
-    recurrent net's time step after the first, core.engine.recurrent), added to each level's
-    rows of it before its activation."""
+               rng: np.random.Generator | None = None, carried: np.ndarray | None = None,
+               first: int = 0, stop: int | None = None,
+               preset: tuple[bool, ...] | None = None) -> None:
+    """The levels first..stop-1 (all by default) in order, into fwd's arrays, from the inputs
+    x_t (inputs x samples). For a recurrent net (core.engine.recurrent): carried is the
+    delayed edges' contribution to the net inputs of Plan.delayed's rows, added to each
+    level's rows of it before its activation; preset[i] says level i's net inputs already
+    hold its product and bias (made for every time step at once)."""
     overlaps = carried_rows(plan) if carried is not None else None
-    for i, (lv, w, rows) in enumerate(zip(plan.levels, params.weights, fwd.arrays.levels)):
+    for i, lv, w, rows in zip(range(first, len(plan.levels) if stop is None else stop),
+                              plan.levels[first:stop], params.weights[first:stop],
+                              fwd.arrays.levels[first:stop]):
         zl = rows.z
-        if lv.src_hi > lv.src_lo:
+        if preset is not None and preset[i]:
+            pass
+        elif lv.src_hi > lv.src_lo:
             np.matmul(w, x_t[lv.src_lo: lv.src_hi] if rows.src is None else rows.src, out=zl)
             zl += params.biases[lv.start: lv.stop, None]
         else:
@@ -179,13 +186,14 @@ def output_delta_rows(plan: Plan) -> slice | np.ndarray:
 
 
 def back_levels(plan: Plan, params: Params, fwd: Forward, wrt_net: bool,
-                grads: Params | None) -> None:
-    """The levels in reverse, from dL/da in fwd's arrays (and, when wrt_net, the loss's dL/dz
-    of the outputs in its delta rows): each level's dL/dz, passed back along the edges into the
-    dL/da of the rows it reads; and into grads, each level's weight and bias gradients (None:
-    a recurrent net's step, whose gradients are summed over all steps at once afterwards)."""
+                grads: Params | None, first: int = 0, stop: int | None = None) -> None:
+    """The levels stop-1 down to first (all by default), from dL/da in fwd's arrays (and,
+    when wrt_net, the loss's dL/dz of the outputs in its delta rows): each level's dL/dz,
+    passed back along the edges into the dL/da of the rows it reads; and into grads, each
+    level's weight and bias gradients (None: a recurrent net's, whose gradients are summed
+    over all time steps at once afterwards)."""
     grads_b = None if grads is None else grads.biases
-    for i in range(len(plan.levels) - 1, -1, -1):
+    for i in range((len(plan.levels) if stop is None else stop) - 1, first - 1, -1):
         lv, w, rows = plan.levels[i], params.weights[i], fwd.arrays.levels[i]
         ga, dl = rows.grad_a, rows.delta
         if i in fwd.dropout_scale:

@@ -15,6 +15,14 @@ Layout. Every array is (neurons x T*B), column t*B + b holding step t of sequenc
 B adjacent columns, its pass arrays are views of them (core.engine.pass_arrays), and the
 outputs of all steps are one (outputs x T*B) block that the loss reads in one call.
 
+What must go step by step (_Schedule). Only the levels up to the last one holding a delayed
+edge's source, or something that source depends on within a step, feed the next step; the
+levels after them (in an Elman net, the output level) run once over all T*B columns after the
+steps, and first, once, going back. A level of those early ones that reads only inputs (the
+Elman net's hidden level) gets its product with the inputs for all steps at once; each step
+then only adds what the delayed edges bring. So a step costs about what a hand-written RNN's
+step costs, and a feed-forward net on sequences is one feed-forward pass over all columns.
+
 The loss (training.sequence_loss): "every" is the mean over every valid (step, sequence) pair,
 "last" over each sequence's last valid step. A mask (sequences x T, True where a step exists)
 leaves padded steps out of the loss; padding sits at a sequence's end, after its valid steps,
@@ -30,6 +38,7 @@ k = 0 is full backpropagation through time, the loss's exact gradient.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -44,7 +53,8 @@ class SequenceForward:
     """What the unrolled forward pass leaves for the backward pass and for inspection."""
 
     arrays: PassArrays  # (neurons x T*B): column t*B + b is step t of sequence b
-    steps: list[Forward]  # per step: views of its B columns, as a feed-forward pass's
+    whole: Forward  # the same, for the levels run over all steps at once
+    steps: list[Forward]  # per step: views of its B columns, for the levels run step by step
     batch: int  # B sequences
     length: int  # T steps
 
@@ -83,21 +93,63 @@ def sequence_forward(plan: Plan, params: Params, x: np.ndarray, dropout: float =
         whole.z[:n_in] = whole.a[:n_in]
     if dropout > 0.0 and rng is None:
         rng = np.random.default_rng()
+    loop, preset = schedule(plan)
+    inputs = whole.a[:n_in]
+    for i in np.flatnonzero(preset):  # products with the inputs, every step at once
+        lv, z = plan.levels[i], whole.levels[i].z
+        if lv.src_hi > lv.src_lo:
+            np.matmul(params.weights[i], inputs[lv.src_lo: lv.src_hi], out=z)
+            z += params.biases[lv.start: lv.stop, None]
+        else:
+            z[:] = params.biases[lv.start: lv.stop, None]
     block = plan.delayed
     reads = block is not None and block.src_hi > block.src_lo
-    if reads:
+    forwards = []
+    if loop:
         w_block = params.weights[-1]
         carried = np.empty((block.stop - block.start, b), x.dtype)
-    forwards = []
-    for k, arrays in enumerate(steps):
-        fwd = Forward(arrays.z, arrays.a, x[:, k], arrays)
+        for k, arrays in enumerate(steps):
+            fwd = Forward(arrays.z, arrays.a, x[:, k], arrays)
+            into = None
+            if reads and k:  # the delayed edges read the step before (nothing before the first)
+                into = np.matmul(w_block, whole.a[block.src_lo: block.src_hi, (k - 1) * b: k * b],
+                                 out=carried)
+            run_levels(plan, params, arrays.a[:n_in], fwd, dropout, rng, into, 0, loop, preset)
+            forwards.append(fwd)
+    at_once = Forward(whole.z, whole.a, inputs.T, whole)
+    if loop < len(plan.levels):  # the levels no later step reads, over every step at once
         into = None
-        if reads and k:  # the delayed edges read the step before (nothing before the first)
-            into = np.matmul(w_block, whole.a[block.src_lo: block.src_hi, (k - 1) * b: k * b],
-                             out=carried)
-        run_levels(plan, params, arrays.a[:n_in], fwd, dropout, rng, into)
-        forwards.append(fwd)
-    return SequenceForward(whole, forwards, b, t)
+        if reads and t > 1:
+            into = np.zeros((block.stop - block.start, t * b), x.dtype)
+            np.matmul(params.weights[-1], whole.a[block.src_lo: block.src_hi, : -b],
+                      out=into[:, b:])
+        run_levels(plan, params, inputs, at_once, dropout, rng, into, loop)
+    return SequenceForward(whole, at_once, forwards, b, t)
+
+
+class _Schedule(NamedTuple):
+    loop: int  # levels [0, loop) run step by step; the others over every step at once
+    preset: tuple[bool, ...]  # per level: its product with the inputs is made for all steps
+
+
+def schedule(plan: Plan) -> _Schedule:
+    """Which levels a later time step reads (module docstring), worked out once per plan: the
+    rows delayed edges read and, within a step, the rows those depend on."""
+    def make() -> _Schedule:
+        block, n_in = plan.delayed, plan.n_inputs
+        needed = set() if block is None else \
+            {int(r) for r in block.cols + block.src_lo if r >= n_in}
+        loop = 0
+        for i in range(len(plan.levels) - 1, -1, -1):
+            lv = plan.levels[i]
+            hit = [r for r in needed if lv.start <= r < lv.stop]
+            if hit:
+                loop = max(loop, i + 1)
+                reads = np.isin(lv.rows + lv.start, hit)
+                needed.update(int(r) for r in lv.cols[reads] + lv.src_lo if r >= n_in)
+        return _Schedule(loop, tuple(i < loop and lv.inputs_only
+                                     for i, lv in enumerate(plan.levels)))
+    return plan.buffer(("recurrent schedule",), make)
 
 
 def _arrays(plan: Plan, b: int, t: int, dtype: np.dtype) -> tuple[PassArrays, list[PassArrays]]:
@@ -172,6 +224,10 @@ def sequence_backward(plan: Plan, params: Params, sfwd: SequenceForward, result:
     else:
         rows = np.arange(out.start, out.stop) if isinstance(out, slice) else out
         seed[np.ix_(rows, cols)] = result.grad.T
+    loop = schedule(plan).loop
+    # The levels no later step reads first, every step at once: what reaches them comes
+    # from the loss and from each other only.
+    back_levels(plan, params, sfwd.whole, result.wrt_net, None, loop)
     block = plan.delayed
     lo = n_in if block is None else max(block.src_lo, n_in)  # its first non-input source
     passes = block is not None and block.src_hi > lo and t > 1
@@ -180,12 +236,12 @@ def sequence_backward(plan: Plan, params: Params, sfwd: SequenceForward, result:
         to_rows, from_rows = slice(lo - n_in, block.src_hi - n_in), \
             slice(block.start - n_in, block.stop - n_in)
         scratch = np.empty((w_back.shape[0], b), whole.a.dtype)
-    for k in range(t - 1, -1, -1):
+    for k in range(t - 1, -1, -1) if loop else ():
         if passes and k + 1 < t and not (bptt_steps and (k + 1) % bptt_steps == 0):
             # dL/da at step k through the delayed edges into step k + 1
             whole.grad_a[to_rows, k * b: (k + 1) * b] += np.matmul(
                 w_back, whole.delta[from_rows, (k + 1) * b: (k + 2) * b], out=scratch)
-        back_levels(plan, params, sfwd.steps[k], result.wrt_net, None)
+        back_levels(plan, params, sfwd.steps[k], result.wrt_net, None, 0, loop)
     return _gradients(plan, params, whole, b, t, into)
 
 
