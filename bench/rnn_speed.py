@@ -6,8 +6,8 @@ BLAS threads fixed.
 The reference does the same math as the Trainer (plain SGD, rate 0.01, full batch of the 32
 sequences, MSE at every step, full BPTT) and nothing else: preallocated arrays, the input
 projection of every step in one product, per step one product, one add and one in-place tanh
-forward, and one product, one add and three in-place calls backward; the weight gradients
-one product each over all steps; one flat parameter vector updated by one in-place call. Its
+forward, and one product, one add and one multiplication backward (tanh' of every step made
+at once before); the weight gradients one product each over all steps; one flat parameter vector updated by one in-place call. Its
 first losses and parameters must agree with the Trainer's to 1e-10 (checked), so the ratio
 compares the same work.
 
@@ -84,7 +84,7 @@ class HandBPTT:
         self.dz = np.empty((HIDDEN, t * b))
         self.out = np.empty((1, t * b))
         self.tmp = np.empty((HIDDEN, b))
-        self.slope = np.empty((HIDDEN, b))
+        self.slope = np.empty((HIDDEN, t * b))
 
     @staticmethod
     def _views(flat: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -112,14 +112,13 @@ class HandBPTT:
         np.add.reduce(out, axis=1, out=self.gbo[:, 0])
         dh, dz, slope = self.dh, self.dz, self.slope
         np.matmul(self.wo.T, out, out=dh)  # dL/dh from every step's output at once
+        np.multiply(hs, hs, out=slope)  # tanh' = 1 - h^2, every step at once
+        np.subtract(1.0, slope, out=slope)
         for k in range(t - 1, -1, -1):
             dhk = dh[:, k * b: (k + 1) * b]
             if k + 1 < t:
                 dhk += np.matmul(self.wh.T, dz[:, (k + 1) * b: (k + 2) * b], out=tmp)
-            hk = h[:, (k + 1) * b: (k + 2) * b]
-            np.multiply(hk, hk, out=slope)
-            np.subtract(1.0, slope, out=slope)
-            np.multiply(dhk, slope, out=dz[:, k * b: (k + 1) * b])
+            np.multiply(dhk, slope[:, k * b: (k + 1) * b], out=dz[:, k * b: (k + 1) * b])
         np.matmul(dz[:, b:], hs[:, :-b].T, out=self.gwh)
         np.matmul(dz, self.x.T, out=self.gwx)
         np.add.reduce(dz, axis=1, out=self.gbh[:, 0])

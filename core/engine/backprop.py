@@ -126,7 +126,7 @@ def _derivative(lv: Level, z: np.ndarray, a: np.ndarray) -> np.ndarray:
     return out
 
 
-def _slope(rows: LevelRows) -> np.ndarray:
+def slope(rows: LevelRows) -> np.ndarray:
     """f'(z) of the level's rows into its slope rows, by the entries' from_output_into forms
     where they have one (the same numbers as df: tests/core/test_engine.py)."""
     for g in rows.groups:
@@ -186,12 +186,14 @@ def output_delta_rows(plan: Plan) -> slice | np.ndarray:
 
 
 def back_levels(plan: Plan, params: Params, fwd: Forward, wrt_net: bool,
-                grads: Params | None, first: int = 0, stop: int | None = None) -> None:
+                grads: Params | None, first: int = 0, stop: int | None = None,
+                slopes_ready: bool = False) -> None:
     """The levels stop-1 down to first (all by default), from dL/da in fwd's arrays (and,
     when wrt_net, the loss's dL/dz of the outputs in its delta rows): each level's dL/dz,
     passed back along the edges into the dL/da of the rows it reads; and into grads, each
     level's weight and bias gradients (None: a recurrent net's, whose gradients are summed
-    over all time steps at once afterwards)."""
+    over all time steps at once afterwards). slopes_ready: f'(z) is in the slope rows
+    already (a recurrent net's, made for every step at once)."""
     grads_b = None if grads is None else grads.biases
     for i in range((len(plan.levels) if stop is None else stop) - 1, first - 1, -1):
         lv, w, rows = plan.levels[i], params.weights[i], fwd.arrays.levels[i]
@@ -203,7 +205,7 @@ def back_levels(plan: Plan, params: Params, fwd: Forward, wrt_net: bool,
             d_local = None  # f' = 1: delta is dL/da itself
             dl[...] = ga
         else:
-            d_local = _slope(rows)
+            d_local = rows.slope if slopes_ready else slope(rows)
         if d_local is None:
             pass
         elif lv.has_outputs and wrt_net:

@@ -42,7 +42,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from core.engine.backprop import Forward, back_levels, output_delta_rows, run_levels
+from core.engine.backprop import Forward, back_levels, output_delta_rows, run_levels, slope
 from core.engine.pass_arrays import PassArrays, sliced_pass_arrays
 from core.engine.plan import Params, Plan
 from core.losses import LOSSES, SEQUENCE_LOSSES, LossResult
@@ -57,6 +57,7 @@ class SequenceForward:
     steps: list[Forward]  # per step: views of its B columns, for the levels run step by step
     batch: int  # B sequences
     length: int  # T steps
+    work: "_Work"  # the arrays and views above, and the backward pass's
 
     @property
     def z(self) -> np.ndarray:
@@ -86,8 +87,9 @@ def sequence_forward(plan: Plan, params: Params, x: np.ndarray, dropout: float =
                          f"with at least one step, got {x.shape}")
     b, t, n_in = x.shape
     key = ("sequence", b, t, x.dtype)
-    whole, steps = plan.buffer(key, lambda: _arrays(plan, b, t, x.dtype)) if reuse else \
-        _arrays(plan, b, t, x.dtype)
+    work = plan.buffer(key, lambda: _Work.make(plan, b, t, x.dtype)) if reuse else \
+        _Work.make(plan, b, t, x.dtype)
+    whole = work.whole
     whole.a[:n_in].reshape(n_in, t, b)[...] = x.transpose(2, 1, 0)  # every step's inputs
     if not reuse:
         whole.z[:n_in] = whole.a[:n_in]
@@ -103,28 +105,70 @@ def sequence_forward(plan: Plan, params: Params, x: np.ndarray, dropout: float =
         else:
             z[:] = params.biases[lv.start: lv.stop, None]
     block = plan.delayed
-    reads = block is not None and block.src_hi > block.src_lo
-    forwards = []
     if loop:
-        w_block = params.weights[-1]
-        carried = np.empty((block.stop - block.start, b), x.dtype)
-        for k, arrays in enumerate(steps):
-            fwd = Forward(arrays.z, arrays.a, x[:, k], arrays)
-            into = None
-            if reads and k:  # the delayed edges read the step before (nothing before the first)
-                into = np.matmul(w_block, whole.a[block.src_lo: block.src_hi, (k - 1) * b: k * b],
-                                 out=carried)
-            run_levels(plan, params, arrays.a[:n_in], fwd, dropout, rng, into, 0, loop, preset)
-            forwards.append(fwd)
-    at_once = Forward(whole.z, whole.a, inputs.T, whole)
+        w_block, carried = params.weights[-1], work.carried
+        for step in work.steps:
+            step.fwd.derivative.clear()  # what dropout left from the last call
+            step.fwd.dropout_scale.clear()
+            # the delayed edges read the step before (nothing before the first)
+            into = None if step.before is None else np.matmul(w_block, step.before, out=carried)
+            run_levels(plan, params, step.inputs, step.fwd, dropout, rng, into, 0, loop, preset)
+    work.at_once.derivative.clear()
+    work.at_once.dropout_scale.clear()
     if loop < len(plan.levels):  # the levels no later step reads, over every step at once
         into = None
-        if reads and t > 1:
+        if block is not None and block.src_hi > block.src_lo and t > 1:
             into = np.zeros((block.stop - block.start, t * b), x.dtype)
             np.matmul(params.weights[-1], whole.a[block.src_lo: block.src_hi, : -b],
                       out=into[:, b:])
-        run_levels(plan, params, inputs, at_once, dropout, rng, into, loop)
-    return SequenceForward(whole, at_once, forwards, b, t)
+        run_levels(plan, params, inputs, work.at_once, dropout, rng, into, loop)
+    return SequenceForward(whole, work.at_once, [step.fwd for step in work.steps], b, t, work)
+
+
+class _Step(NamedTuple):
+    """One time step's views, cut once per batch shape (slicing them at every step of every
+    training step was a tenth of an Elman net's step)."""
+
+    fwd: Forward  # its columns of every pass array
+    inputs: np.ndarray  # its inputs' rows
+    before: np.ndarray | None  # the delayed edges' sources at the step before (None: first)
+    into_sources: np.ndarray | None  # dL/da of the delayed edges' non-input sources
+    from_targets: np.ndarray | None  # dL/dz of the delayed edges' targets
+
+
+@dataclass
+class _Work:
+    """The arrays of a batch of sequences: all T*B columns, and each step's views of them."""
+
+    whole: PassArrays
+    at_once: Forward  # every column, for the levels run over all steps at once
+    steps: list[_Step]
+    carried: np.ndarray | None  # (delayed targets x B): what the delayed edges bring a step
+    scratch: np.ndarray | None  # (delayed non-input sources x B), for the backward pass
+
+    @classmethod
+    def make(cls, plan: Plan, b: int, t: int, dtype: np.dtype) -> "_Work":
+        n, n_in = plan.n_neurons, plan.n_inputs
+        full = [np.empty((n, t * b), dtype), np.empty((n, t * b), dtype),
+                *(np.empty((n - n_in, t * b), dtype) for _ in range(4))]
+        whole = sliced_pass_arrays(plan, *full)
+        z, a, grad_a, delta = full[:4]
+        block = plan.delayed
+        lo = n_in if block is None else max(block.src_lo, n_in)  # first non-input source
+        back = block is not None and block.src_hi > lo
+        steps = []
+        for k in range(t):
+            cols = slice(k * b, (k + 1) * b)
+            arrays = sliced_pass_arrays(plan, *(arr[:, cols] for arr in full))
+            steps.append(_Step(
+                Forward(arrays.z, arrays.a, arrays.a[:n_in].T, arrays), arrays.a[:n_in],
+                a[block.src_lo: block.src_hi, (k - 1) * b: k * b]
+                if block is not None and k and block.src_hi > block.src_lo else None,
+                grad_a[lo - n_in: block.src_hi - n_in, cols] if back else None,
+                delta[block.start - n_in: block.stop - n_in, cols] if back else None))
+        return cls(whole, Forward(whole.z, whole.a, whole.a[:n_in].T, whole), steps,
+                   None if block is None else np.empty((block.stop - block.start, b), dtype),
+                   np.empty((block.src_hi - lo, b), dtype) if back else None)
 
 
 class _Schedule(NamedTuple):
@@ -150,16 +194,6 @@ def schedule(plan: Plan) -> _Schedule:
         return _Schedule(loop, tuple(i < loop and lv.inputs_only
                                      for i, lv in enumerate(plan.levels)))
     return plan.buffer(("recurrent schedule",), make)
-
-
-def _arrays(plan: Plan, b: int, t: int, dtype: np.dtype) -> tuple[PassArrays, list[PassArrays]]:
-    """Pass arrays over all T*B columns, and each step's views of its columns."""
-    n, n_in = plan.n_neurons, plan.n_inputs
-    full = [np.empty((n, t * b), dtype), np.empty((n, t * b), dtype),
-            *(np.empty((n - n_in, t * b), dtype) for _ in range(4))]
-    steps = [sliced_pass_arrays(plan, *(arr[:, k * b: (k + 1) * b] for arr in full))
-             for k in range(t)]
-    return sliced_pass_arrays(plan, *full), steps
 
 
 def loss_columns(mask: np.ndarray | None, b: int, t: int, sequence_loss: str
@@ -229,19 +263,21 @@ def sequence_backward(plan: Plan, params: Params, sfwd: SequenceForward, result:
     # from the loss and from each other only.
     back_levels(plan, params, sfwd.whole, result.wrt_net, None, loop)
     block = plan.delayed
-    lo = n_in if block is None else max(block.src_lo, n_in)  # its first non-input source
-    passes = block is not None and block.src_hi > lo and t > 1
+    passes = block is not None and block.src_hi > max(block.src_lo, n_in) and t > 1
     if passes:
+        lo = max(block.src_lo, n_in)  # the delayed edges' first non-input source
         w_back = params.weights[-1][:, lo - block.src_lo:].T  # (non-input sources x targets)
-        to_rows, from_rows = slice(lo - n_in, block.src_hi - n_in), \
-            slice(block.start - n_in, block.stop - n_in)
-        scratch = np.empty((w_back.shape[0], b), whole.a.dtype)
+    steps, scratch = sfwd.work.steps, sfwd.work.scratch
+    for i in range(loop):  # f'(z) of the stepped levels, every step at once, not each step's
+        if not sfwd.work.whole.levels[i].unit_slope or result.wrt_net:
+            slope(sfwd.work.whole.levels[i])  # (a level with dropout keeps its own: unused)
     for k in range(t - 1, -1, -1) if loop else ():
+        step = steps[k]
         if passes and k + 1 < t and not (bptt_steps and (k + 1) % bptt_steps == 0):
             # dL/da at step k through the delayed edges into step k + 1
-            whole.grad_a[to_rows, k * b: (k + 1) * b] += np.matmul(
-                w_back, whole.delta[from_rows, (k + 1) * b: (k + 2) * b], out=scratch)
-        back_levels(plan, params, sfwd.steps[k], result.wrt_net, None, 0, loop)
+            into_sources = step.into_sources
+            into_sources += np.matmul(w_back, steps[k + 1].from_targets, out=scratch)
+        back_levels(plan, params, step.fwd, result.wrt_net, None, 0, loop, True)
     return _gradients(plan, params, whole, b, t, into)
 
 
