@@ -150,12 +150,13 @@ def dag_with_skips() -> Network:
 @st.composite
 def random_recurrent(draw, output_activation: str | None = None, min_outputs: int = 1,
                      max_hidden: int = 6, min_delayed: int = 1, max_delayed: int = 5) -> Network:
-    """random_dag with delayed edges added: from any hidden or output neuron (outputs feed
-    back, as in a Jordan net) to any hidden or output neuron, self-loops included, so every
-    kind of cycle through a delay, next to the skip edges random_dag already draws."""
+    """random_dag with delayed edges added: from any neuron (outputs feed back, as in a
+    Jordan net; an input's delayed edge reads the input one step earlier) to any hidden or
+    output neuron, self-loops included, so every kind of cycle through a delay, next to the
+    skip edges random_dag already draws."""
     net = draw(random_dag(output_activation, min_outputs, max_hidden))
-    sources = [n.id for n in net.neurons.values() if n.role != "input"]
-    pairs = [(s, t) for s in sources for t in sources if net.find_edge(s, t) is None]
+    targets = [n.id for n in net.neurons.values() if n.role != "input"]
+    pairs = [(s, t) for s in net.neurons for t in targets if net.find_edge(s, t) is None]
     chosen = draw(st.lists(st.sampled_from(pairs), unique=True, min_size=min_delayed,
                            max_size=max_delayed))
     for s, t in chosen:

@@ -263,3 +263,13 @@ def test_max_norm_bounds_each_neurons_ordinary_and_delayed_weights_together():
     for h in (n.id for n in net.neurons.values() if n.role != "input"):
         incoming = [e.weight for e in net.incoming(h)]
         assert np.linalg.norm(incoming) == pytest.approx(1.0, rel=1e-6)  # was 2 sqrt(4) or more
+
+
+def test_float32_training_on_sequences_follows_float64():
+    data = echo_data(lengths=[10, 7, 3] * 16)
+    runs = {}
+    for precision in ("float64", "float32"):
+        trainer = Trainer(elman(), data, adam(precision=precision))
+        runs[precision] = [trainer.step().loss for _ in range(5)]
+        assert trainer.params.biases.dtype == np.dtype(precision)
+    np.testing.assert_allclose(runs["float32"], runs["float64"], rtol=1e-4)
