@@ -108,8 +108,9 @@ def sequence_forward(plan: Plan, params: Params, x: np.ndarray, dropout: float =
     if loop:
         w_block, carried = params.weights[-1], work.carried
         for step in work.steps:
-            step.fwd.derivative.clear()  # what dropout left from the last call
-            step.fwd.dropout_scale.clear()
+            if step.fwd.dropout_scale:  # what dropout left from the last call
+                step.fwd.derivative.clear()
+                step.fwd.dropout_scale.clear()
             # the delayed edges read the step before (nothing before the first)
             into = None if step.before is None else np.matmul(w_block, step.before, out=carried)
             run_levels(plan, params, step.inputs, step.fwd, dropout, rng, into, 0, loop, preset)
