@@ -261,3 +261,23 @@ def test_bad_batches_are_refused_with_what_was_expected():
                       "first")
     with pytest.raises(ValueError, match="learns from sequences"):
         loss_and_gradients(plan, params, np.zeros((2, 1)), np.zeros((2, 1)), "mse")
+
+
+def test_only_the_levels_a_later_step_reads_go_step_by_step():
+    """An Elman net steps its hidden level alone (its product with the inputs made for all
+    steps at once); its output level, read by no later step, runs once over all columns, as
+    does every level of a feed-forward net and of a net whose delays read only inputs."""
+    from core.engine.recurrent import schedule
+    net = self_loop(0.5)  # the output feeds itself: everything steps
+    assert schedule(compile_plan(net)) == (1, (True,))
+    elman = Network()
+    x = elman.add_neuron("input").id
+    h = elman.add_neuron("hidden", "tanh").id
+    y = elman.add_neuron("output", "identity").id
+    elman.connect(x, h, 1.0)
+    elman.connect(h, y, 1.0)
+    assert schedule(compile_plan(elman)) == (0, (False, False))
+    elman.connect(x, y, 0.5, delay=1)
+    assert schedule(compile_plan(elman)) == (0, (False, False))
+    elman.connect(h, h, 0.5, delay=1)
+    assert schedule(compile_plan(elman)) == (1, (True, False))
