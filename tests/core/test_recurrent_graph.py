@@ -204,3 +204,22 @@ def test_the_delay_changes_the_fingerprint():
     before = structure_fingerprint(net)
     net.set_edge_delay(net.find_edge(x, h).id, 1)
     assert structure_fingerprint(net) != before
+
+
+@pytest.mark.parametrize("name", ["chain", "circles", "regression", "softmax3", "spiral", "xor",
+                                  "xor.trained"])
+def test_the_shipped_example_files_load_and_save_as_they_were(name):
+    """Files written before delayed edges existed: the same network and format number when
+    saved again, and no delay field or sequence setting added (the settings other versions
+    added since the files were written do appear)."""
+    from pathlib import Path
+
+    from core.project import load_project
+    path = Path(__file__).resolve().parents[2] / "assets" / "examples" / f"{name}.json"
+    before = json.loads(path.read_text())
+    project = load_project(path)
+    assert not project.network.is_recurrent
+    again = json.loads(dumps_project(project))
+    for key in ("format", "neurons", "edges"):
+        assert again[key] == before[key]
+    assert not {"sequence_loss", "bptt_steps"} & again["training"].keys()
