@@ -29,8 +29,8 @@ class Dataset:
     class_names: list[str] | None = None
     mean: np.ndarray | None = None  # standardisation of the inputs, fitted on x_train
     std: np.ndarray | None = None
-    # Sequence data (x: sequences x steps x inputs): True where a step exists, shorter
-    # sequences padded at the end; None for rows of feed-forward data, or all steps present.
+    # Sequence data only: (sequences x steps) bools, True where a step exists; padded steps
+    # (False) hold zeros in x and y. None for feed-forward data.
     mask_train: np.ndarray | None = None
     mask_test: np.ndarray | None = None
 
