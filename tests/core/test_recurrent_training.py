@@ -273,3 +273,18 @@ def test_float32_training_on_sequences_follows_float64():
         runs[precision] = [trainer.step().loss for _ in range(5)]
         assert trainer.params.biases.dtype == np.dtype(precision)
     np.testing.assert_allclose(runs["float32"], runs["float64"], rtol=1e-4)
+
+
+def test_gradcheck_command_says_it_checks_full_bptt_when_training_truncates(tmp_path,
+                                                                            monkeypatch):
+    import core.data.dataset
+    monkeypatch.setattr(core.data.dataset, "make_dataset",
+                        lambda settings, base=None: echo_data(lengths=[10, 5, 8] * 16))
+    path = tmp_path / "echo.json"
+    save_project(Project(elman(), training=adam(sequence_loss="last", bptt_steps=5)), path)
+    out = io.StringIO()
+    assert cli.main(["gradcheck", str(path)], out, io.StringIO()) == 0, out.getvalue()
+    first, second = out.getvalue().strip().splitlines()
+    assert "8 sequences of 10 steps, the loss at last step" in first
+    assert second == ("(checked: full backpropagation through time; training truncates it to "
+                      "5 steps, which is not this loss's gradient)")
