@@ -7,9 +7,9 @@ The reference does the same math as the Trainer (plain SGD, rate 0.01, full batc
 sequences, MSE at every step, full BPTT) and nothing else: preallocated arrays, the input
 projection of every step in one product, per step one product, one add and one in-place tanh
 forward, and one product, one add and one multiplication backward (tanh' of every step made
-at once before); the weight gradients one product each over all steps; one flat parameter vector updated by one in-place call. Its
-first losses and parameters must agree with the Trainer's to 1e-10 (checked), so the ratio
-compares the same work.
+at once before); the weight gradients one product each over all steps; one flat parameter
+vector updated by one call. Its first losses and parameters must agree with the Trainer's to
+1e-10 (checked), so the ratio compares the same work.
 
 Blocks are timed by this thread's CPU time with one BLAS thread (the work is all on this
 thread; time the machine gives other processes is not counted), by elapsed time with more.

@@ -116,7 +116,8 @@ def test_edits_keep_delays_through_undo_and_redo():
     with pytest.raises(NetworkError, match="only through a delayed edge"):
         connect_cycle.apply(net)
     q = net.add_neuron("hidden", label="q").id
-    with pytest.raises(NetworkError, match=r"connecting q to h would close a cycle \(h -> q -> h\)"):
+    with pytest.raises(NetworkError,
+                       match=r"connecting q to h would close a cycle \(h -> q -> h\)"):
         net.connect_many([(h, q), (q, h)])
     net.connect_many([(h, q), (q, h)], delays=[0, 1])
     assert net.find_edge(h, g).delay == 0 and net.find_edge(g, h).delay == 1
