@@ -69,9 +69,10 @@ def run_levels(plan: Plan, params: Params, x_t: np.ndarray, fwd: Forward, dropou
     level's rows of it before its activation; preset[i] says level i's net inputs already
     hold its product and bias (made for every time step at once)."""
     overlaps = carried_rows(plan) if carried is not None else None
-    for i, lv, w, rows in zip(range(first, len(plan.levels) if stop is None else stop),
-                              plan.levels[first:stop], params.weights[first:stop],
-                              fwd.arrays.levels[first:stop]):
+    levels, weights, arrays = plan.levels, params.weights, fwd.arrays.levels
+    if first or stop is not None:  # (a feed-forward pass takes them whole, uncopied)
+        levels, weights, arrays = levels[first:stop], weights[first:stop], arrays[first:stop]
+    for i, (lv, w, rows) in enumerate(zip(levels, weights, arrays), first):
         zl = rows.z
         if preset is not None and preset[i]:
             pass
