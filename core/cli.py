@@ -16,6 +16,7 @@ from core.errors import UsageError, UserError, one_line, shorten
 COMMANDS = ("train", "sweep", "gradcheck", "curvature", "export")
 GRADCHECK_LIMIT = 1e-6
 GRADCHECK_SAMPLES = 32
+GRADCHECK_SEQUENCES = 8  # each is checked whole, every step of it
 MAX_EPOCHS = 100_000_000  # as the epochs setting
 MAX_WORKERS = 4096
 
@@ -210,7 +211,7 @@ def _summary(ev, epochs: int) -> str:
 def _gradcheck(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from core.engine import check_loss, compile_plan
     from core.gradcheck import gradient_check
-    from core.training.trainer import data_mismatch
+    from core.training.trainer import data_mismatch, inputs_of
 
     project, data = _load(args.file)
     net, loss = project.network, project.training.loss
@@ -218,12 +219,15 @@ def _gradcheck(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     problem = check_loss(plan, net, loss) or data_mismatch(plan, data)
     if problem:
         raise UsageError(problem)
-    x = plan.inputs_from(data.x_train[:GRADCHECK_SAMPLES])  # the inputs' features, if any
-    y = data.y_train[:GRADCHECK_SAMPLES]
+    # The inputs' features, if any; for sequence data, the first sequences, whole.
+    n = GRADCHECK_SEQUENCES if data.is_sequence else GRADCHECK_SAMPLES
+    x, y = inputs_of(plan, data.x_train[:n]), data.y_train[:n]
+    mask = None if data.mask_train is None else data.mask_train[:n]
     bar = _ProgressBar(plan.n_parameters, err, unit="parameters")
     try:
         result = gradient_check(plan, plan.pack(net), x, y, loss,
-                                progress=lambda done, total: bar.update(done) or True)
+                                progress=lambda done, total: bar.update(done) or True,
+                                mask=mask, sequence_loss_kind=project.training.sequence_loss)
     finally:
         bar.close()
     where = result.worst_parameter
@@ -233,8 +237,13 @@ def _gradcheck(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     elif where.startswith("bias:"):
         where = f"the bias of {net.neurons[where[5:]].name}"
     verdict = "OK" if result.max_relative_error <= GRADCHECK_LIMIT else "FAILED"
+    batch = f"{len(x)} sequences of {x.shape[1]} steps, the loss at " \
+        f"{project.training.sequence_loss} step" if data.is_sequence else f"{len(x)} samples"
     print(f"{verdict}: largest relative error {result.max_relative_error:.3g} at {where} "
-          f"({plan.n_parameters} parameters, {len(x)} samples, limit {GRADCHECK_LIMIT:g})", file=out)
+          f"({plan.n_parameters} parameters, {batch}, limit {GRADCHECK_LIMIT:g})", file=out)
+    if data.is_sequence and project.training.bptt_steps:
+        print(f"(checked: full backpropagation through time; training truncates it to "
+              f"{project.training.bptt_steps} steps, which is not this loss's gradient)", file=out)
     return 0 if verdict == "OK" else 1
 
 
@@ -251,6 +260,8 @@ def _curvature(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     net, t = project.network, project.training
     plan = compile_plan(net)
     problem = check_loss(plan, net, t.loss) or data_mismatch(plan, data)
+    if not problem and data.is_sequence:
+        problem = "the curvature of a loss over sequences is not computed yet"
     if problem:
         raise UsageError(problem)
     # Every parameter training moves (frozen ones are constants of the training loss), or

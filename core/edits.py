@@ -76,13 +76,14 @@ class Connect(Edit):
     target: str
     weight: float
     edge_id: str
+    delay: int = 0  # 1: a recurrent edge (the source's output one step earlier)
 
     @property
     def title(self) -> str:
-        return f"Connect {self.source} -> {self.target}"
+        return f"Connect {self.source} -> {self.target}" + (" (delayed)" if self.delay else "")
 
     def apply(self, net: Network) -> None:
-        net.connect(self.source, self.target, self.weight, id=self.edge_id)
+        net.connect(self.source, self.target, self.weight, id=self.edge_id, delay=self.delay)
 
     def revert(self, net: Network) -> None:
         net.disconnect(self.edge_id)
@@ -94,10 +95,11 @@ class ConnectMany(Edit):
     weights: list[float]
     title: str = "Connect"
     _ids: list[str] = field(default_factory=list)
+    delays: list[int] | None = None  # each edge's delay; None: all 0
 
     def apply(self, net: Network) -> None:
         # Redo gives the edges the ids they had the first time.
-        edges = net.connect_many(self.pairs, self.weights, self._ids or None)
+        edges = net.connect_many(self.pairs, self.weights, self._ids or None, self.delays)
         self._ids = [e.id for e in edges]
 
     def revert(self, net: Network) -> None:
@@ -107,10 +109,11 @@ class ConnectMany(Edit):
 
 @dataclass
 class SetValue(Edit):
-    """One attribute of a neuron or edge: weight, bias, activation, label, frozen, role, or
-    an input's feature (a core.features.Feature or None)."""
+    """One attribute of a neuron or edge: weight, bias, activation, label, frozen, role, an
+    input's feature (a core.features.Feature or None), or an edge's delay (0 or 1)."""
 
-    kind: str  # "weight", "edge_frozen", "bias", "activation", "label", "frozen", "role", "feature"
+    kind: str  # "weight", "edge_frozen", "delay", "bias", "activation", "label", "frozen",
+    # "role", "feature"
     item_id: str
     old: object
     new: object
@@ -138,6 +141,7 @@ class SetValue(Edit):
 
     def _set(self, net: Network, value: object) -> None:
         setter = {"weight": net.set_weight, "edge_frozen": net.set_edge_frozen,
+                  "delay": net.set_edge_delay,
                   "bias": net.set_bias, "activation": net.set_activation, "label": net.set_label,
                   "frozen": net.set_frozen, "role": net.set_role,
                   "feature": net.set_feature}[self.kind]

@@ -20,6 +20,7 @@ import numpy as np
 
 from core.engine import (Params, Plan, check_loss, compile_plan, forward, loss_and_gradients,
                          loss_and_output_grad)
+from core.engine.recurrent import (SEQUENCE_LOSSES, sequence_loss, sequence_loss_and_gradients)
 from core.errors import GradCheckCancelled, GradCheckError, UserError
 from core.losses import LOSSES
 from core.network import Network
@@ -51,26 +52,44 @@ class GradCheckResult:
 
 
 def gradient_check(plan: Plan, params: Params, x: np.ndarray, y: np.ndarray, loss: str,
-                   eps: float = DEFAULT_EPS, progress: Progress | None = None) -> GradCheckResult:
+                   eps: float = DEFAULT_EPS, progress: Progress | None = None,
+                   mask: np.ndarray | None = None, sequence_loss_kind: str | None = None
+                   ) -> GradCheckResult:
     """Compare backprop with five-point central differences on every parameter.
 
     dL/dp ~ (L(p - 2h) - 8 L(p - h) + 8 L(p + h) - L(p + 2h)) / 12h with h = eps: four
     forward passes per parameter. See the module docstring about kinks.
 
+    Sequences (x of shape (sequences, steps, inputs), which a recurrent net needs): the loss
+    of training.sequence_loss (`sequence_loss_kind`, "every" by default) over the steps the
+    mask keeps, and its gradient by full backpropagation through time (truncation computes
+    another quantity, not this loss's gradient).
+
     progress(done, total) is called after each parameter (a 20,000-neuron net takes minutes);
     returning False cancels the check with GradCheckCancelled.
     """
     eps = _checked_step(eps)
-    x, y = _checked_batch(plan, x, y, loss)
     theta = _checked_theta(plan, params)
-    value, grads = loss_and_gradients(plan, plan.unflatten(theta), x, y, loss)
+    if plan.recurrent or np.ndim(x) == 3:
+        x, y, mask, kind = _checked_sequences(plan, x, y, loss, mask, sequence_loss_kind)
+        value, grads = sequence_loss_and_gradients(plan, plan.unflatten(theta), x, y, mask,
+                                                   loss, kind)
+
+        def loss_of(p: Params) -> float:
+            return sequence_loss(plan, p, x, y, mask, loss, kind)
+    else:
+        x, y = _checked_batch(plan, x, y, loss)
+        value, grads = loss_and_gradients(plan, plan.unflatten(theta), x, y, loss)
+
+        def loss_of(p: Params) -> float:
+            return loss_and_output_grad(plan, forward(plan, p, x), y, loss).value
     analytic = np.concatenate([plan.edge_vector(grads.weights), grads.biases[plan.bias_rows]])
     numeric = np.empty_like(theta)
 
     def loss_at(k: int, offset: float) -> float:
         nudged = theta.copy()
         nudged[k] += offset
-        return loss_and_output_grad(plan, forward(plan, plan.unflatten(nudged), x), y, loss).value
+        return loss_of(plan.unflatten(nudged))
 
     for k in range(theta.size):
         numeric[k] = (loss_at(k, -2 * eps) - 8 * loss_at(k, -eps) + 8 * loss_at(k, eps)
@@ -86,13 +105,16 @@ def gradient_check(plan: Plan, params: Params, x: np.ndarray, y: np.ndarray, los
 
 
 def check_network(net: Network, x: np.ndarray, y: np.ndarray, loss: str,
-                  eps: float = DEFAULT_EPS, progress: Progress | None = None) -> GradCheckResult:
+                  eps: float = DEFAULT_EPS, progress: Progress | None = None,
+                  mask: np.ndarray | None = None, sequence_loss_kind: str | None = None
+                  ) -> GradCheckResult:
     """gradient_check on the document's current weights (compiles the network first)."""
     plan = compile_plan(net)  # NetworkError, with its own message, if it cannot run
     problem = check_loss(plan, net, loss)
     if problem:
         raise GradCheckError(problem)
-    return gradient_check(plan, plan.pack(net), x, y, loss, eps, progress)
+    return gradient_check(plan, plan.pack(net), x, y, loss, eps, progress, mask,
+                          sequence_loss_kind)
 
 
 def _checked_step(eps: float) -> float:
@@ -125,8 +147,37 @@ def _checked_batch(plan: Plan, x: np.ndarray, y: np.ndarray,
     return x, y
 
 
+def _checked_sequences(plan: Plan, x: np.ndarray, y: np.ndarray, loss: str,
+                       mask: np.ndarray | None, kind: str | None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, str]:
+    kind = "every" if kind is None else kind
+    if kind not in SEQUENCE_LOSSES:
+        raise GradCheckError(f"the sequence loss must be one of {', '.join(SEQUENCE_LOSSES)}, "
+                             f"not {kind!r}")
+    if loss not in LOSSES:
+        raise GradCheckError(f"unknown loss {loss!r}; use one of {', '.join(LOSSES)}")
+    try:
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        mask = None if mask is None else np.asarray(mask, bool)
+    except (TypeError, ValueError):
+        raise GradCheckError("inputs, targets and mask must be arrays of numbers") from None
+    n_out = len(plan.output_rows)
+    if x.ndim != 3 or x.shape[2] != plan.n_inputs or 0 in x.shape[:2]:
+        what = "this recurrent network needs sequences: " if plan.recurrent else ""
+        raise GradCheckError(f"{what}inputs must have shape (sequences, steps, "
+                             f"{plan.n_inputs}) with at least one step, not {x.shape}")
+    if y.shape != (*x.shape[:2], n_out):
+        raise GradCheckError(f"targets must have shape {(*x.shape[:2], n_out)}: one row per "
+                             f"step, one column per output neuron; got {y.shape}")
+    if mask is not None and (mask.shape != x.shape[:2] or not mask.any()):
+        raise GradCheckError(f"the mask must have shape {x.shape[:2]} and keep at least one step")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise GradCheckError("inputs and targets must be finite numbers (no NaN or infinity)")
+    return x, y, mask, kind
+
+
 def _checked_theta(plan: Plan, params: Params) -> np.ndarray:
-    shapes = [lv.shape for lv in plan.levels]
+    shapes = [lv.shape for lv in plan.blocks]
     if [np.shape(w) for w in params.weights] != shapes or \
             np.shape(params.biases) != (plan.n_neurons,):
         raise GradCheckError("these parameters were not packed for this network's plan; "

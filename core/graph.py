@@ -1,4 +1,4 @@
-"""Directed graphs over node ids: topological order, depths and the one acyclic rule.
+"""Directed graphs over node ids: topological order, depths and the one cycle rule.
 
 Pure functions over node ids and edges, shared by the document (core.network), and through
 it the engine's plan, the layout and the step-through. An edge is anything with `.source` and
@@ -11,6 +11,14 @@ source, and the cycle it closes is named by the shortest such path (breadth firs
 in edge order). For a whole list of edges (a file, a bulk connect) the edge named is the first
 one, in list order, that closes a cycle with the edges before it: what adding them one at a
 time would refuse. Everything is iterative (no recursion limit).
+
+Delayed edges (`delay` 1: the source's output one time step earlier, core.network) are what
+make a recurrent net. A cycle is allowed exactly when it passes through at least one delayed
+edge, a delayed self-loop included: unrolled over time, such a cycle goes from step t - 1 to
+step t and so closes nothing. That is the same as saying the instantaneous edges alone form an
+acyclic graph, so every function here that orders or searches is given `instant(edges)`: the
+order and depths the engine computes within one time step are over those edges only, and a
+cycle refused is named by a path of them.
 """
 from __future__ import annotations
 
@@ -35,6 +43,12 @@ class Arc(NamedTuple):
 
     source: str
     target: str
+
+
+def instant(edges: Iterable[Ends]) -> list[Ends]:
+    """The edges without a delay (an edge with no `delay` attribute, an Arc, has none): the
+    graph within one time step, which must be acyclic."""
+    return [e for e in edges if not getattr(e, "delay", 0)]
 
 
 def successors(nodes: Iterable[str], edges: Iterable[Ends]) -> dict[str, list[str]]:

@@ -378,6 +378,14 @@ def _softmax_ce_slope(a: np.ndarray, y: np.ndarray, i: int, name: str,
         values={"p": float(p)}, slope=grad)
 
 
+# Which time steps of a sequence the loss reads (training.sequence_loss; core.engine.recurrent):
+# name -> what it means, said in the settings' tips.
+SEQUENCE_LOSSES: dict[str, str] = {
+    "every": "the loss at every time step, averaged over the steps and sequences",
+    "last": "the loss at each sequence's last step only, averaged over the sequences",
+}
+
+
 LOSSES: dict[str, Loss] = {
     l.name: l
     for l in (

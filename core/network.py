@@ -1,4 +1,5 @@
-"""The network document: neurons and weighted edges forming any directed acyclic graph.
+"""The network document: neurons and weighted edges forming any directed graph whose cycles
+each pass through a delayed edge (core.graph: the one cycle rule).
 
 It is the single source of truth that the canvas, the engine and the files read.
 Every change goes through a method here that validates, changes, then emits one
@@ -19,7 +20,7 @@ from core.activations import ACTIVATIONS, DEFAULT_ACTIVATION
 from core.errors import NetworkError, UserError, shorten
 from core.events import Signal
 from core.features import Feature
-from core.network_index import SETS_CHANGED, ItemsAt, Rewire, Wiring
+from core.network_index import SETS_CHANGED, InstantTargets, ItemsAt, Rewire, Wiring
 
 ROLES = ("input", "hidden", "output")
 
@@ -52,6 +53,12 @@ class Edge:
     target: str
     weight: float = 0.0
     frozen: bool = False
+    # 1: the edge carries the source's output of the previous time step (0 at the first), which
+    # makes the net recurrent; 0: an ordinary edge, within the same step.
+    delay: int = 0
+
+
+DELAYS = (0, 1)
 
 
 @dataclass(frozen=True)
@@ -145,14 +152,23 @@ class Network:
             if candidate not in self.neurons and candidate not in self.edges:
                 return candidate
 
-    def edge_refusal(self, source: str, target: str) -> str | None:
-        """Why an edge source -> target may not be added, or None if it may."""
+    def edge_refusal(self, source: str, target: str, delay: int = 0) -> str | None:
+        """Why an edge source -> target (with that delay) may not be added, or None if it may.
+        A delayed edge closes no cycle that counts (core.graph), so only an instantaneous one
+        is searched for a cycle, among the instantaneous edges."""
         existing = {(source, target)} if self.find_edge(source, target) else set()
-        reason = self._simple_refusal(source, target, existing)
+        reason = _delay_refusal(delay) or self._simple_refusal(source, target, existing, delay)
         if reason:
             return reason
-        path = graph.cycle_closed_by(self._wiring(), source, target)
+        if delay:
+            return None
+        path = graph.cycle_closed_by(InstantTargets(self._wiring()), source, target)
         return None if path is None else self._cycle_message(source, target, path)
+
+    @property
+    def is_recurrent(self) -> bool:
+        """Whether some edge has a delay (the net runs over time steps)."""
+        return any(e.delay for e in self.edges.values())
 
     def _cycle_message(self, source: str, target: str, path: list[str]) -> str:
         """What every refusal of a cycle says; path is target -> ... -> source."""
@@ -163,12 +179,13 @@ class Network:
     def topological_order(self) -> list[str]:
         """Neuron ids, every source before its targets; ties keep document order (Kahn).
         A cycle (only reachable through from_dict of a bad file) raises NetworkError."""
-        return graph.topological_order(list(self.neurons), self.edges.values())
+        return graph.topological_order(list(self.neurons), graph.instant(self.edges.values()))
 
     def depths(self) -> dict[str, int]:
-        """Inputs are depth 0; any other neuron is one more than its deepest source (at least 1)."""
+        """Inputs are depth 0; any other neuron is one more than its deepest source (at least 1)
+        along instantaneous edges: the order within one time step."""
         inputs = {nid for nid, n in self.neurons.items() if n.role == "input"}
-        return graph.depths(list(self.neurons), self.edges.values(), inputs)
+        return graph.depths(list(self.neurons), graph.instant(self.edges.values()), inputs)
 
     # ----- structural edits ----------------------------------------------------------------
     def add_neuron(
@@ -235,14 +252,14 @@ class Network:
         return neurons, edges
 
     def connect(self, source: str, target: str, weight: float = 0.0, frozen: bool = False,
-                id: str | None = None, index: int | None = None) -> Edge:
-        reason = self.edge_refusal(source, target)
+                id: str | None = None, index: int | None = None, delay: int = 0) -> Edge:
+        reason = self.edge_refusal(source, target, delay)
         if reason:
             raise NetworkError(reason)
         eid = id if id is not None else self.new_id("e")
         if eid in self.edges or eid in self.neurons:
             raise NetworkError(f"the id {eid!r} is already in use")
-        edge = Edge(eid, source, target, _finite(weight, "weight"), bool(frozen))
+        edge = Edge(eid, source, target, _finite(weight, "weight"), bool(frozen), int(delay))
         appended = index is None or index >= len(self.edges)
         self.edges = _insert(self.edges, eid, edge, index)
         self._structure_changed(Change("edge_added", (eid,)),
@@ -250,19 +267,20 @@ class Network:
         return edge
 
     def connect_many(self, pairs: list[tuple[str, str]], weights: list[float] | None = None,
-                     ids: list[str] | None = None) -> list[Edge]:
+                     ids: list[str] | None = None, delays: list[int] | None = None) -> list[Edge]:
         """Add many edges at once (bulk tools, templates): all or none, one event.
 
         Checks every pair as edge_refusal would, adding them in order, but finds cycles with
         one topological sort of the whole result instead of one search per edge, so 50k edges
-        take milliseconds.
+        take milliseconds. `delays`: each edge's delay (default 0).
         """
         weights = list(weights) if weights is not None else [0.0] * len(pairs)
-        if len(weights) != len(pairs):
-            raise NetworkError("connect_many needs one weight per pair")
+        delays = list(delays) if delays is not None else [0] * len(pairs)
+        if len(weights) != len(pairs) or len(delays) != len(pairs):
+            raise NetworkError("connect_many needs one weight and one delay per pair")
         existing = {(e.source, e.target) for e in self.edges.values()}
-        for (s, t), w in zip(pairs, weights):
-            reason = self._simple_refusal(s, t, existing)
+        for (s, t), w, d in zip(pairs, weights, delays):
+            reason = _delay_refusal(d) or self._simple_refusal(s, t, existing, d)
             if reason:
                 raise NetworkError(reason)
             existing.add((s, t))
@@ -270,15 +288,17 @@ class Network:
         if ids is not None and (len(ids) != len(pairs) or len(set(ids)) != len(ids) or
                                 any(i in self.edges or i in self.neurons for i in ids)):
             raise NetworkError("connect_many needs one new, unused id per pair")
-        old = list(self.edges.values())
-        hit = graph.first_closing_edge(list(self.neurons), old + list(map(graph.Arc._make, pairs)))
+        old = graph.instant(self.edges.values())
+        instant_new = [k for k, d in enumerate(delays) if not d]
+        hit = graph.first_closing_edge(list(self.neurons),
+                                       old + [graph.Arc(*pairs[k]) for k in instant_new])
         if hit is not None:
             k, path = hit
-            raise NetworkError(self._cycle_message(*pairs[k - len(old)], path))
+            raise NetworkError(self._cycle_message(*pairs[instant_new[k - len(old)]], path))
         new_edges = []
-        for k, ((s, t), w) in enumerate(zip(pairs, weights)):
+        for k, ((s, t), w, d) in enumerate(zip(pairs, weights, delays)):
             eid = ids[k] if ids is not None else self.new_id("e")
-            new_edges.append(Edge(eid, s, t, float(w)))
+            new_edges.append(Edge(eid, s, t, float(w), False, int(d)))
         for edge in new_edges:
             self.edges[edge.id] = edge
         self._structure_changed(Change("edge_added", tuple(e.id for e in new_edges)),
@@ -294,7 +314,7 @@ class Network:
         edges = [e for _, e in indexed]
         with self.changed.blocked():
             self.connect_many([(e.source, e.target) for e in edges], [e.weight for e in edges],
-                              [e.id for e in edges])
+                              [e.id for e in edges], [e.delay for e in edges])
         # The others' order with each restored edge at its index: slices of the others copied
         # between them (a list.insert per edge moved 51k items each time).
         placed = {e.id for e in edges}
@@ -313,19 +333,22 @@ class Network:
         self.edges = merged
         self._structure_changed(Change("edge_added", tuple(e.id for e in edges)))
 
-    def _simple_refusal(self, source: str, target: str, existing: set[tuple[str, str]]) -> str | None:
-        """edge_refusal without the cycle search."""
+    def _simple_refusal(self, source: str, target: str, existing: set[tuple[str, str]],
+                        delay: int = 0) -> str | None:
+        """edge_refusal without the cycle search. A delayed edge may join a neuron to itself
+        and leave an output (a Jordan net feeds the last output back)."""
         if source not in self.neurons:
             return f"there is no neuron {source!r}"
         if target not in self.neurons:
             return f"there is no neuron {target!r}"
         s, t = self.neurons[source], self.neurons[target]
-        if source == target:
-            return f"a neuron cannot feed itself ({s.name})"
+        if source == target and not delay:
+            return f"a neuron cannot feed itself ({s.name}) except through a delayed edge"
         if t.role == "input":
             return f"{t.name} is an input neuron: nothing can feed it"
-        if s.role == "output":
-            return f"{s.name} is an output neuron: it cannot feed other neurons"
+        if s.role == "output" and not delay:
+            return (f"{s.name} is an output neuron: it can feed other neurons only through a "
+                    f"delayed edge")
         if (source, target) in existing:
             return f"{s.name} is already connected to {t.name}"
         return None
@@ -349,6 +372,25 @@ class Network:
     def set_weight(self, eid: str, weight: float) -> None:
         self.edge(eid).weight = _finite(weight, "weight")
         self.changed.emit(Change("edge_changed", (eid,)))
+
+    def set_edge_delay(self, eid: str, delay: int) -> None:
+        """Make an edge delayed (1) or instantaneous (0); refused when an instantaneous edge
+        there would be refused (a self-loop, an output's edge, a cycle without a delay)."""
+        edge = self.edge(eid)
+        reason = _delay_refusal(delay)
+        if reason is None and not delay and edge.delay:
+            s, t = self.neurons[edge.source], self.neurons[edge.target]
+            reason = self._simple_refusal(edge.source, edge.target, set())
+            path = None if reason else graph.cycle_closed_by(
+                InstantTargets(self._wiring()), edge.source, edge.target)
+            if path is not None:
+                names = _path_names([self.neurons[n].name for n in path])
+                reason = (f"the edge {s.name} -> {t.name} needs its delay: without it, it "
+                          f"would close a cycle ({names} -> {t.name})")
+        if reason:
+            raise NetworkError(reason)
+        edge.delay = int(delay)
+        self._structure_changed(Change("edge_changed", (eid,)), Rewire())
 
     def set_edge_frozen(self, eid: str, frozen: bool) -> None:
         self.edge(eid).frozen = bool(frozen)
@@ -560,22 +602,26 @@ class Network:
                 eid, src, dst = e["id"], e["source"], e["target"]
                 if eid in net.edges or eid in net.neurons:
                     raise NetworkError(f"the id {eid!r} is already in use")
-                reason = net._simple_refusal(src, dst, pairs)
+                delay = e.get("delay", 0)
+                reason = _delay_refusal(delay) or net._simple_refusal(src, dst, pairs, delay)
                 if reason:
                     raise NetworkError(reason)
                 pairs.add((src, dst))
                 net.edges[eid] = Edge(eid, src, dst, _finite(e.get("weight", 0.0), "weight"),
-                                      bool(e.get("frozen", False)))
+                                      bool(e.get("frozen", False)), int(delay))
             except KeyError as exc:
                 raise NetworkError(f"edges[{i}] has no {exc.args[0]!r}") from None
             except (NetworkError, TypeError, ValueError) as exc:
                 raise NetworkError(f"edges[{i}]: {exc}") from None
-        edges = list(net.edges.values())  # in file order
-        hit = graph.first_closing_edge(list(net.neurons), edges)
+        # The instantaneous edges in file order, with their positions in the file
+        at = [i for i, e in enumerate(net.edges.values()) if not e.delay]
+        edges = list(net.edges.values())
+        hit = graph.first_closing_edge(list(net.neurons), [edges[i] for i in at])
         if hit is not None:
             k, path = hit
-            message = net._cycle_message(edges[k].source, edges[k].target, path)
-            raise NetworkError(f"edges[{k}]: {message}")
+            e = edges[at[k]]
+            message = net._cycle_message(e.source, e.target, path)
+            raise NetworkError(f"edges[{at[k]}]: {message}")
         for prefix, items in (("n", net.neurons), ("e", net.edges)):
             net._next_id[prefix] = 1 + max((_numeric_suffix(k) for k in items), default=0)
         return net
@@ -616,8 +662,16 @@ def _neuron_dict(n: Neuron) -> dict:
 
 
 def _edge_dict(e: Edge, weight: float, frozen: bool) -> dict:
-    return {"id": e.id, "source": e.source, "target": e.target, "weight": weight,
-            "frozen": frozen}
+    d = {"id": e.id, "source": e.source, "target": e.target, "weight": weight, "frozen": frozen}
+    if e.delay:  # absent when 0: files without delayed edges stay as they were
+        d["delay"] = e.delay
+    return d
+
+
+def _delay_refusal(delay: object) -> str | None:
+    if type(delay) is not int or delay not in DELAYS:  # true and 1.0 are not delays
+        return f"an edge's delay must be 0 or 1, not {shorten(repr(delay), 40)}"
+    return None
 
 
 def _floats(values: dict) -> dict[str, float]:

@@ -78,6 +78,19 @@ class Wiring:
         return [e.target for e in self.out.get(nid, ())] or list(default)
 
 
+class InstantTargets:
+    """A successor map over the edges without a delay (core.graph.instant), read one neuron
+    at a time from a Wiring as core.graph's cycle search asks: the graph in which a new
+    instantaneous edge may close no cycle."""
+
+    def __init__(self, wiring: Wiring) -> None:
+        self.wiring = wiring
+
+    def get(self, nid: str, default: Sequence[str] = ()) -> list[str]:
+        return [e.target for e in self.wiring.out.get(nid, ())
+                if not getattr(e, "delay", 0)] or list(default)
+
+
 class ItemsAt:
     """Where the items named by a tuple of ids are, remembered for the last few tuples asked
     about: a training frame's ids are one tuple frame after frame (gui/live/training_link.py),

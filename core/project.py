@@ -24,6 +24,10 @@ from core.data.sequences import SEQUENCE_GENERATORS
 from core.settings import DataSettings, SettingsError, TrainingSettings
 from core.strict_json import JSONRefused, loads_strict
 
+# Delayed edges (recurrent nets) did not change the format number: every reader of format 1
+# refuses a field it does not know inside an edge ("edges[3].delay is not a known field"), so
+# an older version cannot misread a recurrent net as a feed-forward one, and a file without
+# delayed edges is byte for byte what it was. (docs/file-format.md, "Delayed edges")
 FORMAT = 1
 MAX_FILE_BYTES = 200 * 2**20
 MAX_NEURONS = 20_000
@@ -228,7 +232,8 @@ def _plain_document(data: dict) -> bool:
 
 _NEURON_KEYS = {"id": str, "role": str, "activation": str, "bias": float, "label": str,
                 "x": float, "y": float, "frozen": bool, "feature": dict}
-_EDGE_KEYS = {"id": str, "source": str, "target": str, "weight": float, "frozen": bool}
+_EDGE_KEYS = {"id": str, "source": str, "target": str, "weight": float, "frozen": bool,
+              "delay": int}
 _REQUIRED = {"neurons": {"id", "role"}, "edges": {"id", "source", "target"}}
 
 

@@ -25,17 +25,29 @@ def add_penalty_gradient(weights: list[np.ndarray], grads: list[np.ndarray], l1:
 
 
 def apply_max_norm(weights: list[np.ndarray], c: float,
-                   trainable: list[np.ndarray | None]) -> None:
+                   trainable: list[np.ndarray | None], rows: list[int] | None = None) -> None:
     """Rescale each neuron's incoming weights (a matrix row) whose L2 norm exceeds c.
 
-    Only trainable entries change: frozen weights stay as they are, so a row with frozen
-    weights may end a little above c.
+    rows: each matrix's first neuron, when some neuron's incoming weights lie in several
+    matrices (a recurrent net: its ordinary edges in its level's, its delayed ones in the
+    delayed block): the norm is then over all of them together. Only trainable entries
+    change: frozen weights stay as they are, so a row with frozen weights may end a little
+    above c.
     """
-    for w, mask in zip(weights, trainable):
+    if rows is not None:
+        squares = np.zeros(max((r + w.shape[0] for r, w in zip(rows, weights)), default=0))
+        for r, w in zip(rows, weights):
+            squares[r: r + w.shape[0]] += np.sum(w * w, axis=1)
+        norms = np.sqrt(squares)
+        scales = np.where(norms > c, c / np.maximum(norms, 1e-300), 1.0)[:, None]
+    for i, (w, mask) in enumerate(zip(weights, trainable)):
         if w.size == 0:
             continue
-        norms = np.sqrt(np.sum(w * w, axis=1, keepdims=True))
-        scale = np.where(norms > c, c / np.maximum(norms, 1e-300), 1.0)
+        if rows is None:
+            norms = np.sqrt(np.sum(w * w, axis=1, keepdims=True))
+            scale = np.where(norms > c, c / np.maximum(norms, 1e-300), 1.0)
+        else:
+            scale = scales[rows[i]: rows[i] + w.shape[0]]
         if mask is None:
             w *= scale
         else:

@@ -9,7 +9,7 @@ from core.data.generators import GENERATORS
 from core.data.sequences import SEQUENCE_GENERATORS
 from core.errors import SettingsError, UserError, shorten
 from core.initializers import INITIALIZERS
-from core.losses import LOSSES
+from core.losses import LOSSES, SEQUENCE_LOSSES
 from core.optimizers import MAX_LEARNING_RATE, OPTIMIZER_CLASSES
 
 
@@ -107,19 +107,31 @@ class TrainingSettings:
     # float64 keeps every number the gradient check and the step-through show exact; float32
     # halves the memory traffic of big nets (python bench/train_speed.py).
     precision: str = "float64"
+    # Sequence data (recurrent nets): which steps the loss reads, and how many steps back the
+    # gradient flows (0: the whole sequence; core.engine.recurrent).
+    sequence_loss: str = "every"
+    bptt_steps: int = 0
 
     _choices = {"optimizer": OPTIMIZERS, "decay": DECAYS, "initializer": INITIALIZERS,
-                "loss": LOSSES, "precision": PRECISIONS}
+                "loss": LOSSES, "precision": PRECISIONS, "sequence_loss": SEQUENCE_LOSSES}
     _ranges = {"learning_rate": (0.0, MAX_LEARNING_RATE), "momentum": (0.0, 0.9999), "beta1": (0.0, 0.9999),
                "beta2": (0.0, 0.999999), "rho": (0.0, 0.9999), "epsilon": (1e-300, 1.0), "damping": (0.0, 1e12),
                "batch_size": (0, 10_000_000), "epochs": (0, 100_000_000),
                "decay_rate": (0.0, 1e6), "decay_steps": (1, 100_000_000),
                "clip_norm": (0.0, 1e12), "clip_value": (0.0, 1e12), "l1": (0.0, 1e6),
                "l2": (0.0, 1e6), "max_norm": (0.0, 1e12), "dropout": (0.0, 0.95),
-               "init_constant": (-1e6, 1e6), "seed": (0, MAX_SEED)}
+               "init_constant": (-1e6, 1e6), "seed": (0, MAX_SEED),
+               "bptt_steps": (0, 1_000_000)}
+    # Written only when not at their defaults, so a project that does not use them saves
+    # exactly the file older versions wrote (and read: they refuse a setting they do not know).
+    _written_when_set = ("sequence_loss", "bptt_steps")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        for name in self._written_when_set:
+            if d[name] == getattr(TrainingSettings, name):
+                del d[name]
+        return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainingSettings":

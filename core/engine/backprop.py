@@ -55,14 +55,35 @@ def forward(plan: Plan, params: Params, x: np.ndarray, dropout: float = 0.0,
         arrays.z[: plan.n_inputs] = x.T
         arrays.a[: plan.n_inputs] = x.T
     fwd = Forward(arrays.z, arrays.a, x, arrays)
-    x_t = x.T
-    for i, (lv, w, rows) in enumerate(zip(plan.levels, params.weights, arrays.levels)):
+    run_levels(plan, params, x.T, fwd, dropout, rng)
+    return fwd
+
+
+def run_levels(plan: Plan, params: Params, x_t: np.ndarray, fwd: Forward, dropout: float = 0.0,
+               rng: np.random.Generator | None = None, carried: np.ndarray | None = None,
+               first: int = 0, stop: int | None = None,
+               preset: tuple[bool, ...] | None = None) -> None:
+    """The levels first..stop-1 (all by default) in order, into fwd's arrays, from the inputs
+    x_t (inputs x samples). For a recurrent net (core.engine.recurrent): carried is the
+    delayed edges' contribution to the net inputs of Plan.delayed's rows, added to each
+    level's rows of it before its activation; preset[i] says level i's net inputs already
+    hold its product and bias (made for every time step at once)."""
+    overlaps = carried_rows(plan) if carried is not None else None
+    levels, weights, arrays = plan.levels, params.weights, fwd.arrays.levels
+    if first or stop is not None:  # (a feed-forward pass takes them whole, uncopied)
+        levels, weights, arrays = levels[first:stop], weights[first:stop], arrays[first:stop]
+    for i, (lv, w, rows) in enumerate(zip(levels, weights, arrays), first):
         zl = rows.z
-        if lv.src_hi > lv.src_lo:
+        if preset is not None and preset[i]:
+            pass
+        elif lv.src_hi > lv.src_lo:
             np.matmul(w, x_t[lv.src_lo: lv.src_hi] if rows.src is None else rows.src, out=zl)
             zl += params.biases[lv.start: lv.stop, None]
         else:
             zl[:] = params.biases[lv.start: lv.stop, None]
+        if overlaps is not None and overlaps[i] is not None:
+            z0, z1, c0, c1 = overlaps[i]
+            zl[z0:z1] += carried[c0:c1]
         for g in rows.groups:
             # f(z) by the entry's in-place form on a copy of z where it has one (the same
             # numbers: tests/core/test_engine.py), so no new array
@@ -73,7 +94,19 @@ def forward(plan: Plan, params: Params, x: np.ndarray, dropout: float = 0.0,
                 g.act.inplace(g.a)
         if dropout > 0.0 and lv.hidden_rows.size:
             _apply_dropout(fwd, i, lv, dropout, rng or np.random.default_rng())
-    return fwd
+
+
+def carried_rows(plan: Plan) -> tuple[tuple[int, int, int, int] | None, ...]:
+    """Per level, where the delayed block's rows meet it: (its rows z0:z1, relative to the
+    level, take the block's rows c0:c1), or None where they do not. Worked out once per plan."""
+    def make() -> tuple:
+        block, out = plan.delayed, []
+        for lv in plan.levels:
+            lo, hi = max(lv.start, block.start), min(lv.stop, block.stop)
+            out.append((lo - lv.start, hi - lv.start, lo - block.start, hi - block.start)
+                       if lo < hi else None)
+        return tuple(out)
+    return plan.buffer(("carried rows",), make)
 
 
 def _apply_dropout(fwd: Forward, i: int, lv: Level, p: float, rng: np.random.Generator) -> None:
@@ -94,7 +127,7 @@ def _derivative(lv: Level, z: np.ndarray, a: np.ndarray) -> np.ndarray:
     return out
 
 
-def _slope(rows: LevelRows) -> np.ndarray:
+def slope(rows: LevelRows) -> np.ndarray:
     """f'(z) of the level's rows into its slope rows, by the entries' from_output_into forms
     where they have one (the same numbers as df: tests/core/test_engine.py)."""
     for g in rows.groups:
@@ -134,51 +167,72 @@ def backward(plan: Plan, params: Params, fwd: Forward, result: LossResult,
     grad_a, delta = fwd.arrays.grad_a, fwd.arrays.delta
     grad_a.fill(0.0)
     delta.fill(0.0)
-    out = plan.output_rows - n_in if plan.output_slice is None else \
-        slice(plan.output_slice.start - n_in, plan.output_slice.stop - n_in)
+    out = output_delta_rows(plan)
     if result.wrt_net:
         delta[out] = result.grad.T
     else:
         grad_a[out] = result.grad.T
     grads = Params([np.empty(lv.shape, params.biases.dtype) for lv in plan.levels],
                    np.empty_like(params.biases)) if into is None else into
-    grads_b = grads.biases
-    grads_b[:n_in] = 0.0  # inputs have none; every level writes its own rows below
-    for i in range(len(plan.levels) - 1, -1, -1):
+    grads.biases[:n_in] = 0.0  # inputs have none; every level writes its own rows below
+    back_levels(plan, params, fwd, result.wrt_net, grads)
+    return Backward(grads, delta, grad_a)
+
+
+def output_delta_rows(plan: Plan) -> slice | np.ndarray:
+    """The output neurons' rows in the (non-input neurons x samples) arrays dL/da and dL/dz."""
+    n_in = plan.n_inputs
+    return plan.output_rows - n_in if plan.output_slice is None else \
+        slice(plan.output_slice.start - n_in, plan.output_slice.stop - n_in)
+
+
+def back_levels(plan: Plan, params: Params, fwd: Forward, wrt_net: bool,
+                grads: Params | None, first: int = 0, stop: int | None = None,
+                slopes_ready: bool = False) -> None:
+    """The levels stop-1 down to first (all by default), from dL/da in fwd's arrays (and,
+    when wrt_net, the loss's dL/dz of the outputs in its delta rows): each level's dL/dz,
+    passed back along the edges into the dL/da of the rows it reads; and into grads, each
+    level's weight and bias gradients (None: a recurrent net's, whose gradients are summed
+    over all time steps at once afterwards). slopes_ready: f'(z) is in the slope rows
+    already (a recurrent net's, made for every step at once)."""
+    grads_b = None if grads is None else grads.biases
+    for i in range((len(plan.levels) if stop is None else stop) - 1, first - 1, -1):
         lv, w, rows = plan.levels[i], params.weights[i], fwd.arrays.levels[i]
         ga, dl = rows.grad_a, rows.delta
         if i in fwd.dropout_scale:
             ga *= fwd.dropout_scale[i]
             d_local = fwd.derivative[i]
-        elif rows.unit_slope and not result.wrt_net:
+        elif rows.unit_slope and not wrt_net:
             d_local = None  # f' = 1: delta is dL/da itself
             dl[...] = ga
         else:
-            d_local = _slope(rows)
+            d_local = rows.slope if slopes_ready else slope(rows)
         if d_local is None:
             pass
-        elif lv.has_outputs and result.wrt_net:
-            # Output rows already hold dL/dz from the loss; nothing flows into outputs from later.
+        elif lv.has_outputs and wrt_net:
+            # Output rows already hold dL/dz from the loss; what reaches their outputs (only
+            # a recurrent net's delayed edges read an output) adds to it.
             dl += np.multiply(ga, d_local, out=rows.product)
         else:
             np.multiply(ga, d_local, out=dl)
-        np.add.reduce(dl, axis=1, out=grads_b[lv.start: lv.stop])  # dl.sum(axis=1)
+        if grads_b is not None:
+            np.add.reduce(dl, axis=1, out=grads_b[lv.start: lv.stop])  # dl.sum(axis=1)
         if lv.src_hi > lv.src_lo:
-            np.matmul(dl, fwd.x[:, lv.src_lo: lv.src_hi] if rows.src is None else rows.src.T,
-                      out=grads.weights[i])
+            if grads_b is not None:
+                np.matmul(dl, fwd.x[:, lv.src_lo: lv.src_hi] if rows.src is None else
+                          rows.src.T, out=grads.weights[i])
             back = rows.back  # dL/da of the non-input rows it reads
             if back is not None:
                 back += np.matmul(w[:, rows.back_from:].T, dl, out=rows.back_product)
-        else:
+        elif grads_b is not None:
             grads.weights[i].fill(0.0)
-    return Backward(grads, delta, grad_a)
 
 
 def mask_frozen(plan: Plan, grads: Params) -> None:
     """Zero the gradient of frozen weights, frozen biases and absent edges, in place."""
     if plan.nothing_masked:
         return
-    for lv, g in zip(plan.levels, grads.weights):
+    for lv, g in zip(plan.blocks, grads.weights):
         if lv.trainable is not None:
             g *= lv.trainable
     if not plan.biases_all_trainable:
@@ -196,6 +250,9 @@ def loss_and_gradients(plan: Plan, params: Params, x: np.ndarray, y: np.ndarray,
     """
     if plan.chain and dropout == 0.0:
         return chain_loss_and_gradients(plan, params, x, y, loss, out)
+    if plan.delayed is not None:
+        raise ValueError("a recurrent net learns from sequences: "
+                         "core.engine.recurrent.sequence_loss_and_gradients")
     fwd = forward(plan, params, x, dropout, rng, reuse=True)
     result = loss_and_output_grad(plan, fwd, y, loss, reuse=True)
     return result.value, backward(plan, params, fwd, result, into=out).grads

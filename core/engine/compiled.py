@@ -89,6 +89,8 @@ def unavailable(plan: Plan, settings, network=None) -> str | None:
         return f"{ENGINE_VARIABLE}=numpy"
     if settings.precision != "float64":
         return "the compiled path runs in float64 only"
+    if plan.delayed is not None:
+        return "a recurrent net steps through time in NumPy"
     if settings.dropout > 0:
         # The NumPy path draws dropout masks from numpy's Generator; a kernel cannot repeat
         # that stream, and the two paths must give the same numbers.

@@ -1,5 +1,5 @@
-"""Parameters in one flat vector: every weight matrix of a plan, level by level, then the
-biases, with Params whose arrays are views into it.
+"""Parameters in one flat vector: every weight matrix of a plan, block by block (the levels,
+then a recurrent net's delayed edges), then the biases, with Params whose arrays are views into it.
 
 Element-wise work (the optimiser's update, the rollback backup, finiteness checks, the
 gradient norm) then takes one NumPy call per step instead of one per array: on a small net a
@@ -26,13 +26,13 @@ class FlatLayout:
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        self.shapes = [lv.shape for lv in plan.levels] + [(plan.n_neurons,)]
+        self.shapes = [lv.shape for lv in plan.blocks] + [(plan.n_neurons,)]
         sizes = [int(np.prod(s)) for s in self.shapes]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
         self.size = int(self.offsets[-1])
         # theta (Plan.flatten's order: edges, then biases) as positions in the flat vector
         index = np.zeros(plan.n_parameters, dtype=np.intp)
-        for lv, off, (_, n_cols) in zip(plan.levels, self.offsets, self.shapes):
+        for lv, off, (_, n_cols) in zip(plan.blocks, self.offsets, self.shapes):
             index[lv.edge_pos] = off + lv.rows * n_cols + lv.cols
         index[len(plan.edge_ids):] = self.offsets[-2] + plan.bias_rows
         self.theta_index = index

@@ -53,7 +53,14 @@ def pass_arrays(plan: Plan, b: int, dtype: np.dtype) -> PassArrays:
     """New arrays for a batch of b, and their slices per level."""
     n, n_in = plan.n_neurons, plan.n_inputs
     z, a = np.empty((n, b), dtype), np.empty((n, b), dtype)
-    grad_a, delta, slope, product = (np.empty((n - n_in, b), dtype) for _ in range(4))
+    return sliced_pass_arrays(plan, z, a, *(np.empty((n - n_in, b), dtype) for _ in range(4)))
+
+
+def sliced_pass_arrays(plan: Plan, z: np.ndarray, a: np.ndarray, grad_a: np.ndarray,
+                       delta: np.ndarray, slope: np.ndarray, product: np.ndarray) -> PassArrays:
+    """Pass arrays over the given arrays (all rows, any columns: a recurrent net's time step
+    is some columns of arrays holding every step, core.engine.recurrent), sliced per level."""
+    n_in = plan.n_inputs
     levels = []
     for lv in plan.levels:
         r0, r1 = lv.start - n_in, lv.stop - n_in

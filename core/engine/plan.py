@@ -10,7 +10,8 @@ network per structure version.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Callable
 
 import numpy as np
@@ -65,6 +66,20 @@ class Plan:
     buffers: dict = field(default_factory=dict, compare=False, repr=False)
     # Every weight block full and trainable, every bias trainable: masking changes nothing.
     nothing_masked: bool = False
+    # The delayed edges (a recurrent net), as one more weight block: rows [start, stop) are
+    # their targets, columns their sources read one time step earlier (core.engine.recurrent).
+    # None: a feed-forward net, whose levels are all there is.
+    delayed: Level | None = None
+
+    @cached_property
+    def blocks(self) -> tuple[Level, ...]:
+        """Every weight matrix's block, in Params.weights order: the levels, then the delayed
+        edges' block when there is one."""
+        return self.levels if self.delayed is None else (*self.levels, self.delayed)
+
+    @property
+    def recurrent(self) -> bool:
+        return self.delayed is not None
 
     def buffer(self, key: tuple, make: Callable[[], Any]) -> Any:
         """The work arrays stored under `key`, made by make() the first time."""
@@ -108,7 +123,7 @@ class Plan:
 
     def weights_from_vector(self, w_all: np.ndarray, dtype: type = np.float64) -> list[np.ndarray]:
         mats = []
-        for lv in self.levels:
+        for lv in self.blocks:
             w = np.zeros(lv.shape, dtype)
             w[lv.rows, lv.cols] = w_all[lv.edge_pos]
             mats.append(w)
@@ -117,7 +132,7 @@ class Plan:
     def edge_vector(self, mats: list[np.ndarray]) -> np.ndarray:
         """Per-edge values (weights or their gradients) in Plan.edge_ids order."""
         out = np.zeros(len(self.edge_ids), mats[0].dtype if mats else np.float64)
-        for lv, w in zip(self.levels, mats):
+        for lv, w in zip(self.blocks, mats):
             out[lv.edge_pos] = w[lv.rows, lv.cols]
         return out
 
@@ -144,13 +159,13 @@ class Plan:
         return [*self.edge_ids, *(f"bias:{n}" for n in self.bias_ids)]
 
     def trainable_vector(self) -> np.ndarray:
-        ones = [np.ones(lv.shape) if lv.trainable is None else lv.trainable for lv in self.levels]
+        ones = [np.ones(lv.shape) if lv.trainable is None else lv.trainable for lv in self.blocks]
         return np.concatenate([self.edge_vector(ones), self.bias_trainable[self.bias_rows]]) > 0
 
 
 @dataclass
 class Params:
-    weights: list[np.ndarray]  # one (level size x source block) matrix per level
+    weights: list[np.ndarray]  # one (level size x source block) matrix per Plan.blocks entry
     biases: np.ndarray  # one entry per buffer row; zero for inputs
 
     def copy(self) -> "Params":
@@ -193,12 +208,15 @@ def compile_plan(net: Network) -> Plan:
     edge_src = np.array([row[net.edges[e].source] for e in edge_ids], dtype=np.intp)
     edge_dst = np.array([row[net.edges[e].target] for e in edge_ids], dtype=np.intp)
     edge_frozen = np.array([net.edges[e].frozen for e in edge_ids], dtype=bool)
+    delayed = np.array([net.edges[e].delay for e in edge_ids], dtype=bool)
 
     levels = []
     start = len(inputs)
     # Edges grouped by target row once, so each level finds its own in time proportional to
-    # their number: a scan of every edge per level made deep chains quadratic.
-    by_dst = np.argsort(edge_dst, kind="stable")
+    # their number: a scan of every edge per level made deep chains quadratic. The levels
+    # hold the instantaneous edges; the delayed ones form a block of their own.
+    instant = np.flatnonzero(~delayed)
+    by_dst = instant[np.argsort(edge_dst[instant], kind="stable")]
     dst_sorted = edge_dst[by_dst]
     while start < len(order):
         d = depth[order[start]]
@@ -219,13 +237,30 @@ def compile_plan(net: Network) -> Plan:
     contiguous = bool(np.all(np.diff(out_rows) == 1))
     bias_rows = np.array([row[n] for n in bias_ids], dtype=np.intp)
     biases_trainable = bool(np.all(bias_trainable[bias_rows] == 1.0))
+    block = _delayed_block(net, order, np.flatnonzero(delayed), edge_src, edge_dst, edge_frozen,
+                           len(inputs))
     return Plan(order, row, len(inputs), out_rows, tuple(levels), edge_ids, bias_ids, bias_rows,
                 bias_trainable, net.structure_version,
                 slice(int(out_rows[0]), int(out_rows[-1]) + 1) if contiguous else None,
                 any(lv.src_lo < len(inputs) < lv.src_hi for lv in levels),
-                biases_trainable, _is_chain(levels, len(inputs), out_rows, len(order)),
+                biases_trainable,
+                block is None and _is_chain(levels, len(inputs), out_rows, len(order)),
                 tuple(n.feature for n in net.inputs),
-                nothing_masked=biases_trainable and all(lv.trainable is None for lv in levels))
+                nothing_masked=biases_trainable and all(
+                    lv.trainable is None for lv in (*levels, *([block] if block else []))),
+                delayed=block)
+
+
+def _delayed_block(net: Network, order: tuple[str, ...], pos: np.ndarray, edge_src: np.ndarray,
+                   edge_dst: np.ndarray, edge_frozen: np.ndarray, n_inputs: int) -> Level | None:
+    """The delayed edges' weight block (a Level's layout without activations: it computes
+    nothing itself, each level adds its rows of it), or None when there are none."""
+    if not pos.size:
+        return None
+    start, stop = int(edge_dst[pos].min()), int(edge_dst[pos].max()) + 1
+    block = _level(net, order, start, stop, pos, edge_src, edge_dst, edge_frozen, n_inputs)
+    return replace(block, groups=(), hidden_rows=np.zeros(0, np.intp), has_outputs=False,
+                   inputs_only=False)
 
 
 def _is_chain(levels: list[Level], n_inputs: int, out_rows: np.ndarray, n: int) -> bool:

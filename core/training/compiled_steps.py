@@ -63,20 +63,23 @@ class CompiledSteps:
         self._plan = None
         self._edges: compiled.EdgeLists | None = None
         self._work: tuple = ()
-        self._why: tuple = (None, None, "")
+        self._why: tuple = (None, None, "", None)  # (plan, settings, why, data)
 
     def unavailable(self, trainer) -> str | None:
-        """Why this trainer's next steps cannot run compiled (cached per plan and settings)."""
+        """Why this trainer's next steps cannot run compiled (cached per plan, settings and
+        data: rows or sequences decide too)."""
         plan, s = trainer.plan, trainer.settings
         # The plan by identity: two plans with the same neurons in the same order (after an
         # edge was added or frozen) compared their arrays, and raised, killing the process.
-        if self._why[0] is not plan or self._why[1] != s:
+        if self._why[0] is not plan or self._why[1] != s or self._why[3] is not trainer.data:
             n = len(trainer.data.x_train)
             batch = n if s.batch_size <= 0 or s.batch_size >= n else s.batch_size
-            why = compiled.unavailable(plan, s)
+            sequences = trainer.data.x_train.ndim == 3  # Dataset.is_sequence
+            why = "sequence data steps through time in NumPy" if sequences \
+                else compiled.unavailable(plan, s)
             if why is None and plan.n_parameters * batch > MAX_WORK:
                 why = f"a large net ({plan.n_parameters:,} parameters x batch {batch:,})"
-            self._why = (plan, s, why)
+            self._why = (plan, s, why, trainer.data)
         return self._why[2]
 
     def _edge_lists(self, plan) -> compiled.EdgeLists:

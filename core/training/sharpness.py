@@ -192,7 +192,9 @@ class SharpnessWatch:
     def _estimate(self, trainer: "Trainer") -> None:
         plan, settings = trainer.plan, trainer.settings
         indices = watched(plan)
-        self._problem = refusal_for(plan) or ""
+        self._problem = refusal_for(plan) or (
+            "No estimate: the sharpness of a loss over sequences is not computed yet."
+            if trainer.data.is_sequence else "")
         if self._problem or (indices is not None and len(indices) == 0):
             return
         x, y = self._subsample(trainer)

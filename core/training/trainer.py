@@ -18,6 +18,8 @@ from core.data.dataset import Dataset
 from core.engine import (Params, Plan, check_loss, compile_plan, forward, loss_and_gradients,
                          mask_frozen)
 from core.engine.flat import FlatLayout, FlatParams
+from core.engine.recurrent import (loss_rows, sequence_forward, sequence_loss_and_gradients,
+                                   sequence_loss_result)
 from core.errors import Diverged, TrainingError, UserError
 from core.events import Signal
 from core.training.compiled_steps import CompiledSteps
@@ -84,6 +86,7 @@ class Trainer:
         self._spare: FlatParams | None = None
         self._held: tuple = (None, None, None)  # (params, dtype, plan) _flat_params checked
         self._batches: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # see _next_batch
+        self._batch_mask: np.ndarray | None = None  # sequence data: the last batch's mask
         # (data, dtype, input features, the training inputs and targets in that dtype)
         self._cast: tuple = (None, None, None, None, None)
         self._compiled = CompiledSteps()
@@ -105,7 +108,7 @@ class Trainer:
             carry = self._carry_over(old, plan)
             params = plan.unflatten(carry(self.params, plan.flatten(params)))
             for slot, arrays in self.optimizer.state.items():
-                if len(arrays) == len(old.levels) + 1:
+                if len(arrays) == len(old.blocks) + 1:
                     moved = carry(Params(arrays[:-1], arrays[-1]), np.zeros(plan.n_parameters))
                     self.optimizer.state[slot] = plan.unflatten(moved).arrays()
             if self.last_gradients is not None:
@@ -139,7 +142,7 @@ class Trainer:
     def _refusal(self, plan) -> str | None:
         """Why this data cannot train this plan: shapes that differ, or a step too large."""
         return (data_mismatch(plan, self.data) or memory_refusal(plan, self.data, self.settings)
-                or optimizer_refusal(plan, self.settings))
+                or optimizer_refusal(plan, self.settings, self.data))
 
     def prepare(self) -> None:
         """Adopt edits made to the document since the last step (called before each step)."""
@@ -180,7 +183,7 @@ class Trainer:
         if problem:
             raise TrainingError(problem)
         problem = memory_refusal(self.plan, self.data, settings) or \
-            optimizer_refusal(self.plan, settings)
+            optimizer_refusal(self.plan, settings, self.data)
         if problem:
             raise TrainingError(problem)
         optimizer = make_optimizer(settings)
@@ -209,19 +212,22 @@ class Trainer:
         if data is not self.data or dtype is not self.dtype or (
                 features is not self.plan.features and features != self.plan.features):
             # The input features are computed here once, not at every batch.
-            x = np.asarray(self.plan.inputs_from(self.data.x_train), dtype=self.dtype)
+            x = np.asarray(inputs_of(self.plan, self.data.x_train), dtype=self.dtype)
             y = np.asarray(self.data.y_train, dtype=self.dtype)
             self._cast = (self.data, self.dtype, self.plan.features, x, y)
         return x, y
 
     def _next_batch(self) -> tuple[np.ndarray, np.ndarray, bool]:
-        """The next minibatch, and whether it ends an epoch."""
+        """The next minibatch (of sequences, for sequence data: its mask in _batch_mask), and
+        whether it ends an epoch."""
         x, y = self._training_arrays()
         n = len(x)
         if n == 0:
             raise TrainingError("the training set is empty")
         size = self.settings.batch_size
+        mask = self.data.mask_train
         if size <= 0 or size >= n:
+            self._batch_mask = mask
             return x, y, True
         if self._position >= len(self._order):
             self._order = self._rng.permutation(n) if self.settings.shuffle else np.arange(n)
@@ -233,19 +239,20 @@ class Trainer:
         # indices come from a permutation of range(n))
         x.take(idx, axis=0, out=xb, mode="clip")
         y.take(idx, axis=0, out=yb, mode="clip")
+        self._batch_mask = None if mask is None else mask[idx]
         return xb, yb, self._position >= n
 
     def _batch_buffers(self, m: int, x: np.ndarray, y: np.ndarray
                        ) -> tuple[np.ndarray, np.ndarray]:
         """Arrays for a minibatch of m rows of x and y, reused from step to step (a step
         consumes its batch before the next one is drawn)."""
-        key = (m, x.shape[1], y.shape[1], x.dtype)
+        key = (m, x.shape[1:], y.shape[1:], x.dtype)
         found = self._batches.get(key)
         if found is None:
             if len(self._batches) > 2:  # the full batches and an epoch's last, shorter one
                 self._batches.clear()
-            found = self._batches[key] = (np.empty((m, x.shape[1]), x.dtype),
-                                          np.empty((m, y.shape[1]), y.dtype))
+            found = self._batches[key] = (np.empty((m, *x.shape[1:]), x.dtype),
+                                          np.empty((m, *y.shape[1:]), y.dtype))
         return found
 
     def _flat_params(self) -> FlatParams:
@@ -281,8 +288,13 @@ class Trainer:
         x, y, ends_epoch = self._next_batch()
         lr = learning_rate(s, self.step_count, self.epoch)
         grads = self._grads[self.step_count % 2]
-        loss, grads = loss_and_gradients(self.plan, params, x, y, s.loss, s.dropout,
-                                         self._dropout_rng, out=grads)
+        if x.ndim == 3:  # sequences: through time
+            loss, grads = sequence_loss_and_gradients(
+                self.plan, params, x, y, self._batch_mask, s.loss, s.sequence_loss,
+                s.bptt_steps, s.dropout, self._dropout_rng, out=grads)
+        else:
+            loss, grads = loss_and_gradients(self.plan, params, x, y, s.loss, s.dropout,
+                                             self._dropout_rng, out=grads)
         if s.l1 or s.l2:
             loss += penalty(params.weights, s.l1, s.l2)
             add_penalty_gradient(params.weights, grads.weights, s.l1, s.l2)
@@ -297,7 +309,9 @@ class Trainer:
                                                     s.l1, s.l2)
         self.optimizer.step_flat(params.flat, grads.flat, lr, self._layout.views, out=new.flat)
         if s.max_norm > 0:
-            apply_max_norm(new.weights, s.max_norm, [lv.trainable for lv in self.plan.levels])
+            blocks = self.plan.blocks
+            apply_max_norm(new.weights, s.max_norm, [lv.trainable for lv in blocks],
+                           [lv.start for lv in blocks] if self.plan.recurrent else None)
         if not _finite(new.flat):  # self.params still holds the last finite state
             self.optimizer.reset()  # its state saw the bad step too
             self._diverge(grads, "a weight", loss)
@@ -423,9 +437,14 @@ class Trainer:
     # ----- results ---------------------------------------------------------------------------
     def evaluate(self) -> Evaluation:
         """Loss and accuracy on the whole train and test sets (no dropout, no penalty)."""
-        train = self._loss_accuracy(self.data.x_train, self.data.y_train)
-        test = self._loss_accuracy(self.data.x_test, self.data.y_test) \
-            if len(self.data.x_test) else (None, None)
+        d = self.data
+        if d.is_sequence:
+            train = self._sequence_loss_accuracy(d.x_train, d.y_train, d.mask_train)
+            test = self._sequence_loss_accuracy(d.x_test, d.y_test, d.mask_test) \
+                if len(d.x_test) else (None, None)
+        else:
+            train = self._loss_accuracy(d.x_train, d.y_train)
+            test = self._loss_accuracy(d.x_test, d.y_test) if len(d.x_test) else (None, None)
         result = Evaluation(train[0], test[0], train[1], test[1])
         self.train_loss.append(self.step_count, result.train_loss)
         if result.test_loss is not None:
@@ -455,6 +474,35 @@ class Trainer:
         a_out = np.concatenate(outputs) if outputs else np.empty((0, y.shape[1]))
         return loss, accuracy(predictions(self.settings.loss, a_out), y)
 
+    def _sequence_loss_accuracy(self, x: np.ndarray, y: np.ndarray, mask: np.ndarray | None
+                                ) -> tuple[float, float | None]:
+        """_loss_accuracy for sequences: the loss over the steps training.sequence_loss reads
+        (chunks weighted by how many they read), the accuracy over the same steps."""
+        plan, s = self.plan, self.settings
+        x = inputs_of(plan, x)
+        t = x.shape[1]
+        seqs = max(1, EVALUATION_BYTES // (6 * 8 * max(plan.n_neurons, 1) * max(t, 1)))
+        total, count, outputs, targets = 0.0, 0, [], []
+        with np.errstate(over="ignore", invalid="ignore"):
+            for start in range(0, len(x), seqs):
+                part = slice(start, start + seqs)
+                mc = None if mask is None else mask[part]
+                if mc is not None and not mc.any():
+                    continue  # no step to read in this chunk
+                sfwd = sequence_forward(plan, self.params, x[part])
+                result, cols = sequence_loss_result(plan, sfwd, y[part], mc, s.loss,
+                                                    s.sequence_loss)
+                _, a_out, y_out = loss_rows(plan, sfwd, y[part], cols)
+                total += result.value * len(a_out)
+                count += len(a_out)
+                outputs.append(a_out)
+                targets.append(y_out)
+        loss = total / count if count else float("nan")
+        if self.data.task != "classification" or not count:
+            return loss, None
+        return loss, accuracy(predictions(s.loss, np.concatenate(outputs)),
+                              np.concatenate(targets))
+
     def edge_gradients(self) -> np.ndarray:
         """dL/dw of the last step for each edge, in plan.edge_ids order (zeros before any step)."""
         if self.last_gradients is None:
@@ -464,7 +512,7 @@ class Trainer:
     def level_gradient_norms(self) -> np.ndarray:
         """L2 norm of the last step's weight gradient per depth level (vanishing / exploding)."""
         if self.last_gradients is None:
-            return np.zeros(len(self.plan.levels))
+            return np.zeros(len(self.plan.blocks))
         return np.array([np.sqrt(np.sum(g * g)) for g in self.last_gradients.weights])
 
     def neuron_health(self, samples: int = 256) -> dict[str, str]:
@@ -473,10 +521,14 @@ class Trainer:
         A ReLU whose net input is <= 0 for every sample passes no gradient at all; a sigmoid or
         tanh whose output sits within 1% of its limits on 90% of samples passes almost none.
         """
-        x = self.plan.inputs_from(self.data.x_train[:samples])
+        x = inputs_of(self.plan, self.data.x_train[:samples])
         if len(x) == 0:
             return {}
-        fwd = forward(self.plan, self.params, x)
+        if x.ndim == 3:  # sequences: every step of the first few, as columns
+            fwd = sequence_forward(self.plan, self.params,
+                                   x[: max(1, samples // max(x.shape[1], 1))])
+        else:
+            fwd = forward(self.plan, self.params, x)
         # Activations as the plan has them: after a structure edit the document may already
         # lack a neuron of the plan, until the next step recompiles (a KeyError killed the
         # training process).
@@ -502,9 +554,20 @@ class Trainer:
         self._edits.close()
 
 
+def inputs_of(plan: Plan, x: np.ndarray) -> np.ndarray:
+    """The net's inputs from data columns: rows (samples x columns), or sequences (sequences
+    x steps x columns) step by step."""
+    if x.ndim == 3:
+        return plan.inputs_from(x.reshape(-1, x.shape[2])).reshape(*x.shape[:2], -1)
+    return plan.inputs_from(x)
+
+
 def data_mismatch(plan: Plan, data: Dataset) -> str | None:
     """Why `data` cannot feed `plan` (its columns for the inputs' features, counts of inputs
-    and targets), or None."""
+    and targets; a recurrent net without sequences), or None."""
+    if plan.recurrent and not data.is_sequence:
+        return ("this network has delayed edges (a recurrent net): it learns from sequences, "
+                "and this data is rows; choose sequence data, or remove the delays")
     n_out = len(plan.output_rows)
     if plan.features and any(plan.features):
         problem = plan.column_mismatch(data.n_inputs)
@@ -525,23 +588,32 @@ def memory_refusal(plan: Plan, data: Dataset, settings: TrainingSettings) -> str
     """Why one training step would not fit in memory, said before anything is allocated.
 
     A step holds four (neurons x batch) float64 arrays: net inputs and activations forward,
-    dL/da and dL/dz backward.
+    dL/da and dL/dz backward; on sequences, six (neurons x batch x steps) ones (the slopes and
+    a scratch array too: core.engine.recurrent).
     """
     n = len(data.x_train)
     batch = n if settings.batch_size <= 0 or settings.batch_size >= n else settings.batch_size
-    need = STEP_ARRAYS * 8 * batch * plan.n_neurons
+    steps = data.x_train.shape[1] if data.is_sequence else 1
+    need = (STEP_ARRAYS + 2 * data.is_sequence) * 8 * batch * steps * plan.n_neurons
     have = physical_memory()
     if need <= have // 2:
         return None
     what = "full batch" if batch == n else f"a batch of {batch:,}"
-    return (f"{what} on {batch:,} samples x {plan.n_neurons:,} neurons needs about "
+    samples = f"{batch:,} sequences x {steps:,} steps" if data.is_sequence else \
+        f"{batch:,} samples"
+    return (f"{what} on {samples} x {plan.n_neurons:,} neurons needs about "
             f"{_gigabytes(need)} of memory (this computer has {_gigabytes(have)}); "
             "use a smaller batch size")
 
 
-def optimizer_refusal(plan: Plan, settings: TrainingSettings) -> str | None:
-    """Why the chosen optimiser cannot train this net (Newton's limit on its size), or None."""
+def optimizer_refusal(plan: Plan, settings: TrainingSettings, data: Dataset | None = None
+                      ) -> str | None:
+    """Why the chosen optimiser cannot train this net (Newton's limit on its size; Newton's
+    curvature is of the feed-forward loss, so not on sequences), or None."""
     rule = OPTIMIZER_CLASSES.get(settings.optimizer)
+    if rule is not None and rule.second_order and data is not None and data.is_sequence:
+        return (f"the {settings.optimizer} optimiser does not train on sequence data yet; "
+                f"choose another one")
     return rule.refusal(settings, int(plan.trainable_vector().sum())) if rule else None
 
 

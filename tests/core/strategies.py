@@ -145,3 +145,64 @@ def dag_with_skips() -> Network:
         if skips and fan_out:
             return net
     raise AssertionError("no seed gave skip connections")
+
+
+@st.composite
+def random_recurrent(draw, output_activation: str | None = None, min_outputs: int = 1,
+                     max_hidden: int = 6, min_delayed: int = 1, max_delayed: int = 5) -> Network:
+    """random_dag with delayed edges added: from any neuron (outputs feed back, as in a
+    Jordan net; an input's delayed edge reads the input one step earlier) to any hidden or
+    output neuron, self-loops included, so every kind of cycle through a delay, next to the
+    skip edges random_dag already draws."""
+    net = draw(random_dag(output_activation, min_outputs, max_hidden))
+    targets = [n.id for n in net.neurons.values() if n.role != "input"]
+    pairs = [(s, t) for s in net.neurons for t in targets if net.find_edge(s, t) is None]
+    chosen = draw(st.lists(st.sampled_from(pairs), unique=True, min_size=min_delayed,
+                           max_size=max_delayed))
+    for s, t in chosen:
+        net.connect(s, t, draw(WEIGHTS), delay=1)
+    return net
+
+
+@st.composite
+def sequence_problems(draw, losses: tuple[str, ...] = LOSS_NAMES, max_steps: int = 4):
+    """(loss, net, x, y, mask): a loss, a random recurrent net that loss accepts, and a batch
+    of 1-3 sequences of 1-max_steps steps, some shorter ones padded at the end (mask False)
+    with values that must not matter."""
+    loss = draw(st.sampled_from(losses))
+    net = draw(random_recurrent(output_activation="sigmoid" if loss == "bce" else None,
+                                min_outputs=2 if loss == "softmax_ce" else 1))
+    b, t = draw(st.integers(1, 3)), draw(st.integers(1, max_steps))
+    x = draw(hnp.arrays(np.float64, (b, t, len(net.inputs)), elements=VALUES))
+    y = draw(targets_for(loss, b * t, len(net.outputs))).reshape(b, t, -1)
+    lengths = draw(st.lists(st.integers(1, t), min_size=b, max_size=b))
+    mask = np.arange(t)[None, :] < np.array(lengths)[:, None]
+    return loss, net, x, y, mask
+
+
+def naive_sequence_outputs(net: Network, x_seq, held: dict | None = None) -> list[dict[str, float]]:
+    """Every neuron's output at every step of one sequence (steps x inputs), one neuron at a
+    time in topological order of the instantaneous edges, a delayed edge reading its source's
+    output of the step before (0 at the first): the unrolling written out, independent of the
+    engine. held: {step: outputs} replaces what delayed edges read at that step (the state
+    entering a truncation window, taken as a constant)."""
+    inputs = [m.id for m in net.inputs]
+    order = net.topological_order()
+    steps: list[dict[str, float]] = []
+    for t, row in enumerate(x_seq):
+        before = (held or {}).get(t, steps[-1] if steps else None)
+        value: dict[str, float] = {}
+        for nid in order:
+            n = net.neurons[nid]
+            if n.role == "input":
+                value[nid] = float(row[inputs.index(nid)])
+                continue
+            z = n.bias
+            for e in net.incoming(nid):
+                if e.delay:
+                    z += e.weight * (before[e.source] if before is not None else 0.0)
+                else:
+                    z += e.weight * value[e.source]
+            value[nid] = NAIVE_F[n.activation](z)
+        steps.append(value)
+    return steps
