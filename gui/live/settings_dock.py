@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QSpinBox, QVBoxLayout, QWidget)
 
 from core.data.generators import GENERATORS
+from core.data.sequences import SEQUENCE_GENERATORS
 from core.initializers import INITIALIZERS
 from core.losses import LOSSES
 from core.optimizers import Newton
@@ -19,7 +20,8 @@ from core.settings import (DECAYS, OPTIMIZERS, PRECISIONS, DataSettings, Setting
 # box, (lo, hi) for whole numbers or (lo, hi, step) for decimals.
 GROUPS = {
     "Data": [
-        ("data", "generator", "Dataset", GENERATORS, "The built-in data to train on"),
+        ("data", "generator", "Dataset", {**GENERATORS, **SEQUENCE_GENERATORS},
+         "The built-in data to train on (the last five are sequences, for recurrent nets)"),
         ("data", "samples", "Samples", (4, 100000), "How many points the generator makes"),
         ("data", "noise", "Noise", (0.0, 5.0, 0.05), "Standard deviation of the noise added "
          "to the points"),
@@ -87,7 +89,7 @@ def _choice_tip(name: str, key: str) -> str | None:
     if name == "precision":
         return PRECISIONS[key]
     if name == "generator":
-        return GENERATORS[key].description
+        return {**GENERATORS, **SEQUENCE_GENERATORS}[key].description
     if name == "optimizer":
         return OPTIMIZERS[key].title or None
     return None
