@@ -187,11 +187,9 @@ class TrainingLoop:
                 self._guard(lambda: self._trainer.set_settings(args[0]))
         elif name == "data":
             self._data = args[0]
-            self._generation = args[1] if len(args) > 1 else self._generation
-            self._trainer = None  # a new data set: a new run (history restarts)
+            self._new_run(args[1] if len(args) > 1 else self._generation)
         elif name == "restart":
-            self._generation = args[0] if args else self._generation
-            self._trainer = None
+            self._new_run(args[0] if args else self._generation)
         elif name == "speed":
             self._steps_per_update = args[0]
         elif name == "sharpness":
@@ -206,6 +204,14 @@ class TrainingLoop:
             self._send("trajectory", *self._trajectory_since(*args))
         elif name == "fresh_progress":
             self._send("fresh_progress", self._progress(fresh=True) if self._trainer else None)
+
+    def _new_run(self, generation: int) -> None:
+        """Reset weights or new data: history, optimiser state and path start afresh. The
+        window drops, unanswered, any frame of the old generation still in the pipe (the
+        pause's before a Reset): the new run must not wait for a "drawn" that never comes."""
+        self._generation = generation
+        self._trainer = None
+        self._drawn = True
 
     def _send(self, *message) -> None:
         # Sent from the training loop itself: the window widens the pipe so that a Progress

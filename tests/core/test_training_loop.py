@@ -204,6 +204,27 @@ def test_run_sends_running_and_progress_until_paused():
         assert messages[1][0] == "progress" and not messages[1][2].running
 
 
+@pytest.mark.parametrize("new_run", [("restart", 5), ("data", regression_data(seed=9), 5)])
+def test_a_new_run_sends_frames_though_the_old_runs_last_one_was_dropped(new_run):
+    """Pause sends a frame the window never answers when Reset (restart) or new data follows:
+    it belongs to the old generation, so the window drops it without a "drawn". The new run
+    must not wait for that answer: on main it sent no frame until the next pause, so the
+    loss panel stayed empty and the Runs panel kept two points of the run."""
+    with loop_on_a_thread() as (commands_in, window_end):
+        commands_in.put(("run",))
+        assert receive(window_end) == ("running", 0, True)
+        assert receive(window_end)[0] == "progress"
+        commands_in.put(("drawn",))
+        commands_in.put(("pause",))
+        while not ((m := receive(window_end))[0] == "progress" and not m[2].running):
+            pass  # frames of the run until the pause's own
+        commands_in.put(new_run)  # the window drops the pause's frame: no "drawn"
+        commands_in.put(("run",))
+        assert receive(window_end) == ("running", 5, True)
+        kind, generation, p = receive(window_end, 5.0)
+        assert (kind, generation) == ("progress", 5) and p.running and p.step > 0
+
+
 def test_slow_motion_publishes_every_nth_step():
     with loop_on_a_thread() as (commands_in, window_end):
         commands_in.put(("speed", 3))

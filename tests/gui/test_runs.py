@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QAction, QImage
 
 from core.data.dataset import make_dataset
 from core.engine import compile_plan
@@ -17,7 +17,7 @@ from core.templates import regression, softmax3, xor
 from core.training.trainer import Trainer
 from gui.experiments.runs_model import CHANGED, STEPS
 from tests.gui.conftest import opened, wait_until
-from tests.gui.test_journeys import settle_events
+from tests.gui.test_journeys import pause, settle_events, train_live
 
 
 def step(w, n: int) -> None:
@@ -97,6 +97,27 @@ def test_reset_then_train_is_a_run_from_drawn_weights_and_nothing_of_the_old_one
     trainer, _ = headless(drawn, 25)
     assert second.final.train_loss == pytest.approx(trainer.evaluate().train_loss, rel=1e-10)
     assert max(second.curves["train_loss"].steps) == 25
+
+
+def test_a_live_run_after_reset_is_drawn_while_it_trains_and_keeps_its_curve(softmax_window):
+    """Pause, a moment's thought, Reset weights, Run: the new run's frames come while it
+    trains (on main none came until the next pause: an empty loss panel, and a run kept with
+    two points, its first and its last, joined by a straight line)."""
+    w = softmax_window
+    train_live(w, 50)
+    pause(w)
+    settle_events(500)  # the pause's frame answered: the process has nothing in flight
+    next(a for a in w.findChildren(QAction) if a.text() == "Reset weights").trigger()
+    w.training.run_action.trigger()
+    wait_until(lambda: w.controller.latest is not None and w.controller.latest.running
+               and w.controller.latest.step > 0, 5000)
+    seen = w.controller.latest.step
+    wait_until(lambda: w.controller.latest.step > seen, 5000)  # and the next frame, too
+    settle_events(1000)
+    pause(w)
+    wait_until(lambda: len(runs(w)) == 2 and runs(w)[1].weights is not None)
+    # Evaluated a few times a second while it trained, not just at its ends.
+    assert len(runs(w)[1].curves["train_loss"]) > 2
 
 
 def test_compare_overlays_curves_and_marks_the_differing_settings(softmax_window):
