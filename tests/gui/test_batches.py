@@ -168,6 +168,12 @@ def test_a_sweep_plots_each_runs_final_loss_against_the_value(xor_window):
     # Per-run curves on demand: select a row, see that run's curves.
     view.table.selectRow(2)
     assert [r.training["learning_rate"] for r in view.curves.runs] == [3.0]
+    # Two rows: the legend names them by what differs, not by the "Sweep 1: " they share
+    # (cut at 28 characters, both read "Sweep 1: learning_rate=0.0...").
+    view.table.selectAll()
+    legend = [label.text for _, label in view.curves.legend.items]
+    assert legend == [f"learning_rate={rate} seed={t.seed}" for rate in (0.03, 0.3, 3.0)] + [
+        "train", "test"]
 
 
 def test_escape_closes_a_batch_window_and_stops_its_runs(xor_window, qtbot):

@@ -137,6 +137,9 @@ def test_compare_overlays_curves_and_marks_the_differing_settings(softmax_window
             train, test = panel.compare._items[run.id]
             assert list(train.getData()[1]) == list(run.curves[f"train_{quantity}"].values)
             assert list(test.getData()[0]) == list(run.curves[f"test_{quantity}"].steps)
+        # Redrawn, the legend says each thing once (it gained another train/test pair each
+        # time on main).
+        assert [label.text for _, label in panel.compare.legend.items] == legend
     # The differences, worked out from the runs' own settings dicts.
     a, b = runs(w)
     differing = {k for k in a.training if a.training[k] != b.training[k]}
