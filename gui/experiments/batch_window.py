@@ -38,6 +38,7 @@ class BatchWindow(QDialog):
         self.setWindowTitle(title)
         self.setAttribute(Qt.WA_DeleteOnClose, False)
         self.batch, self._keep = batch, keep
+        self.jobs = list(batch.jobs)  # every job of the window (a retry's batch has some)
         self.results: dict[int, JobResult] = {}  # by job index, as kept (runs with their ids)
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -45,7 +46,13 @@ class BatchWindow(QDialog):
         self.progress.setRange(0, len(batch.jobs))
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop the runs still training; the finished ones are kept")
-        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.clicked.connect(self._on_cancel_or_close)
+        # After a batch with failed runs (a worker that died) or a cancelled one: run those
+        # again, or the rest, in this window; their runs join the same undo step when nothing
+        # came between.
+        self.retry_button = QPushButton()
+        self.retry_button.hide()
+        self.retry_button.clicked.connect(self.retry)
         self.table = QTableWidget(len(batch.jobs), len(columns))
         self.table.setHorizontalHeaderLabels(list(columns))
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
@@ -55,6 +62,7 @@ class BatchWindow(QDialog):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         top = QHBoxLayout()
         top.addWidget(self.progress, 1)
+        top.addWidget(self.retry_button)
         top.addWidget(self.cancel_button)
         self.plots = QWidget()  # filled by the subclass
         self.splitter = QSplitter(Qt.Vertical)
@@ -69,12 +77,15 @@ class BatchWindow(QDialog):
 
     def follow(self) -> None:
         """Show the jobs as waiting and follow the batch (the subclass calls this last)."""
-        for i, job in enumerate(self.batch.jobs):
+        for i, job in enumerate(self.jobs):
             self.fill_row(i, JobResult(job), pending=True)
+        self._listen()
+        self._say_progress()
+
+    def _listen(self) -> None:
         self.batch.result.connect(self._on_result)
         self.batch.failed.connect(self._on_failed)
         self.batch.finished.connect(self._on_finished)
-        self._say_progress()
 
     # ----- following the batch -------------------------------------------------------------
     def _on_result(self, result: JobResult) -> None:
@@ -94,9 +105,43 @@ class BatchWindow(QDialog):
     def _on_finished(self, cancelled: bool) -> None:
         self.cancel_button.setText("Close")
         self.cancel_button.setToolTip("")
-        self.cancel_button.clicked.disconnect()
-        self.cancel_button.clicked.connect(self.close)
         self._say_progress(finished=True, cancelled=cancelled)
+        left, failed = self.jobs_left(), self.failed_count()
+        if left:
+            self.retry_button.setText(f"Retry {failed} failed" if len(left) == failed
+                                      else f"Run the {len(left)} left")
+            self.retry_button.setToolTip("Train these runs again in background processes, "
+                                         "as they were set up")
+        self.retry_button.setVisible(bool(left))
+
+    def _on_cancel_or_close(self) -> None:
+        self.cancel() if self.batch.running else self.close()
+
+    def jobs_left(self) -> list:
+        """The jobs without a kept run: failed, or never run (the batch was cancelled)."""
+        return [j for j in self.jobs if j.index not in self.results
+                or self.results[j.index].run is None]
+
+    def failed_count(self) -> int:
+        return sum(r.run is None for r in self.results.values())
+
+    def retry(self) -> None:
+        """Train the jobs left (failed, or not reached) again, as a batch of their own."""
+        jobs = self.jobs_left()
+        if not jobs or self.batch.running:
+            return
+        for job in jobs:
+            self.results.pop(job.index, None)
+            self.fill_row(self.jobs.index(job), JobResult(job), pending=True)
+        old = self.batch
+        self.batch = Batch(old.base, jobs, old.workers, old.parent())
+        self._listen()
+        self.retry_button.hide()
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.setToolTip("Stop the runs still training; the finished ones are kept")
+        self.progress.setValue(len(self.results))
+        self.batch.start()
+        self._say_progress()
 
     def cancel(self) -> None:
         self.batch.cancel()
@@ -105,11 +150,11 @@ class BatchWindow(QDialog):
                             "ones are kept…")
 
     def _say_progress(self, finished: bool = False, cancelled: bool = False) -> None:
-        total, done = len(self.batch.jobs), len(self.results)
-        failed = sum(r.run is None for r in self.results.values())
+        total, done = len(self.jobs), len(self.results)
+        failed = self.failed_count()
         text = f"{done} of {total} runs done"
         if failed:
-            text += f", {failed} failed (hover a row for why)"
+            text += f", {failed} failed (hover its row for why)"
         if finished:
             text += ". Cancelled; the finished runs are kept." if cancelled else ". Finished."
             self.cancel_button.setEnabled(True)
@@ -118,7 +163,7 @@ class BatchWindow(QDialog):
         self.status.setText(text + " Each run is also in the Runs panel.")
 
     def _row(self, result: JobResult) -> int:
-        return next(i for i, job in enumerate(self.batch.jobs) if job.index == result.job.index)
+        return next(i for i, job in enumerate(self.jobs) if job.index == result.job.index)
 
     def fill_row(self, row: int, result: JobResult, pending: bool = False) -> None:
         for column, text in enumerate(self.cells(result, pending)):

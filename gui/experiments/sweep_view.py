@@ -130,6 +130,6 @@ class SweepWindow(BatchWindow):
 
     def _on_rows_selected(self) -> None:
         rows = sorted({i.row() for i in self.table.selectedIndexes()})
-        jobs = [self.batch.jobs[r].index for r in rows]
+        jobs = [self.jobs[r].index for r in rows]
         self.curves.show_runs([self.results[j].run for j in jobs
                                if j in self.results and self.results[j].run is not None])

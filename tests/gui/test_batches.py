@@ -92,10 +92,44 @@ def test_cancel_keeps_what_finished_and_the_window_keeps_answering(xor_window):
     kept = len(w.project.runs)
     assert 1 <= kept < 12 and kept == len(view.results)
     assert "Cancelled" in view.status.text()
+    # What was not reached can still be run, from the same window.
+    assert view.retry_button.isVisible() and view.retry_button.text() == f"Run the {12 - kept} left"
     # The event loop kept turning while runs trained: a 20 ms timer fired all along (a
     # batch run in the GUI thread would have stopped it until the first run ended), and no
     # stall reached a second (the bound leaves room for a shared, loaded machine).
     assert marks[0] >= 10 and max(gaps) < 1.0, (max(gaps), gaps.index(max(gaps)), marks)
+
+
+def test_a_worker_that_dies_is_reported_and_its_run_retried(xor_window, qtbot, tmp_path,
+                                                            monkeypatch):
+    from PySide6.QtCore import Qt
+
+    from gui.experiments.batch import Batch
+    from tests.core import sweep_helpers
+
+    monkeypatch.setenv("SWEEP_TEST_MARK", str(tmp_path / "died"))  # the spawned workers see it
+    monkeypatch.setattr(Batch, "work", staticmethod(sweep_helpers.exit_twice_on_doomed))
+    w = xor_window
+    view = w.experiments.start_seeds(3, epochs=20, workers=2)
+    finished(view)
+    doomed = view.jobs[sweep_helpers.DOOMED]
+    row = view.jobs.index(doomed)
+    # Reported: its row says failed and why, the status counts it, the others were kept.
+    assert view.table.item(row, 1).text() == "failed"
+    assert "worker process died" in view.table.item(row, 1).toolTip()
+    assert "1 failed" in view.status.text()
+    assert len(w.project.runs) == 2 and doomed.seed not in [r.seed for r in w.project.runs]
+    # Retried from the window: the run trains this time and joins the others.
+    assert view.retry_button.isVisible() and view.retry_button.text() == "Retry 1 failed"
+    qtbot.mouseClick(view.retry_button, Qt.LeftButton)
+    assert view.table.item(row, 1).text() == "waiting…" and view.cancel_button.text() == "Cancel"
+    finished(view)
+    assert view.table.item(row, 1).text() == "done" and not view.retry_button.isVisible()
+    assert "3 of 3 runs done. Finished." in view.status.text()
+    run = next(r for r in w.project.runs if r.seed == doomed.seed)
+    expected = train_command(xor(), doomed.seed, 20)
+    assert run.final.train_loss == pytest.approx(expected.train_loss, rel=1e-12)
+    assert w.undo_stack.undoText() == "Seeds 1 (3 runs)"  # still one step for the batch
 
 
 def test_a_new_document_stops_a_batch_and_gets_none_of_its_runs(xor_window):
