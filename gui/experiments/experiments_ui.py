@@ -46,6 +46,8 @@ class ExperimentsUI(QObject):
         self.dock = QDockWidget("Runs", window)
         self.dock.setObjectName("runs")
         self.dock.setWidget(self.panel)
+        self.panel.pop_out_requested.connect(self.toggle_floating)
+        self.dock.topLevelChanged.connect(self._on_dock_floating)
         window.addDockWidget(Qt.BottomDockWidgetArea, self.dock)
         window.tabifyDockWidget(training.docks[0], self.dock)
         training.docks[0].raise_()
@@ -76,6 +78,21 @@ class ExperimentsUI(QObject):
         """Bring the Runs panel into view (its tab chosen)."""
         self.dock.show()
         self.dock.raise_()
+
+    def toggle_floating(self) -> None:
+        """The Runs panel in a window of its own (readable on a laptop's screen), or back."""
+        self.dock.show()
+        self.dock.setFloating(not self.dock.isFloating())
+
+    def _on_dock_floating(self, floating: bool) -> None:
+        self.panel.set_floating(floating)
+        if floating:  # (its float button or a drag out too): not the strip it was docked as
+            width, height = popped_size(self.window)
+            if self.dock.width() < width or self.dock.height() < height:
+                self.dock.resize(max(width, self.dock.width()), max(height, self.dock.height()))
+                centre = self.window.frameGeometry().center()
+                self.dock.move(centre.x() - self.dock.width() // 2,
+                               centre.y() - self.dock.height() // 2)
 
     def say(self, text: str, ms: int = 10000) -> None:
         self.window.statusBar().showMessage(text, ms)
@@ -233,3 +250,13 @@ class ExperimentsUI(QObject):
     def shutdown(self) -> None:
         for view in self.windows:
             view.batch.shutdown()
+
+
+def popped_size(window) -> tuple[int, int]:
+    """A popped-out Runs panel: 900 x 560 (list, plot and legend side by side, readable),
+    within the screen the window is on."""
+    screen = window.screen().availableGeometry() if window.screen() is not None else None
+    width, height = 900, 560
+    if screen is not None:
+        width, height = min(width, screen.width() - 40), min(height, screen.height() - 60)
+    return width, height

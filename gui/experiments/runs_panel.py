@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, QItemSelection, QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QSplitter, QTableView, QTabWidget,
-                               QToolBar, QVBoxLayout, QWidget)
+                               QToolBar, QToolButton, QVBoxLayout, QWidget)
 
 from core.experiments.run import Run
 from core.experiments.run_log import RunChange, RunLog
@@ -23,6 +23,7 @@ class RunsPanel(QWidget):
     rename_requested = Signal(str, str)  # run id, new name
     delete_requested = Signal(list)  # run ids
     restore_requested = Signal(str)  # run id
+    pop_out_requested = Signal()  # the panel in a window of its own, or back in its dock
 
     def __init__(self, log: RunLog, parent=None) -> None:
         super().__init__(parent)
@@ -35,6 +36,13 @@ class RunsPanel(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.compare, "Curves")
         self.tabs.addTab(self.settings_table, "Settings side by side")
+        # In a laptop's bottom dock the plot is a strip a few lines high: this button gives the
+        # comparison a window of its own at a size where curves and legend can be read.
+        self.pop_out = QToolButton()
+        self.pop_out.setAutoRaise(True)
+        self.pop_out.clicked.connect(self.pop_out_requested.emit)
+        self.set_floating(False)
+        self.tabs.setCornerWidget(self.pop_out, Qt.TopRightCorner)
         self.toolbar = QToolBar()
         self.toolbar.setToolButtonStyle(Qt.ToolButtonTextOnly)
         self.restore_action = self._action("Restore weights", self._restore,
@@ -99,6 +107,13 @@ class RunsPanel(QWidget):
         if not narrow and not self._user_sized:  # the list two fifths: its first columns show
             width = self.splitter.width()
             self.splitter.setSizes([int(width * 0.4), width - int(width * 0.4)])
+
+    def set_floating(self, floating: bool) -> None:
+        """The pop-out button says what it would do now."""
+        self.pop_out.setText("Dock" if floating else "⤢ Pop out")
+        self.pop_out.setToolTip("Put the Runs panel back in the main window" if floating else
+                                "Show the Runs panel in a window of its own, large enough to "
+                                "read the curves")
 
     def _action(self, text: str, slot, tip: str) -> QAction:
         action = QAction(text, self)

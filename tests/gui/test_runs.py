@@ -276,3 +276,32 @@ def test_restoring_onto_another_network_is_refused_with_a_message(softmax_window
     w.experiments.panel.restore_action.trigger()
     assert w.project.network.to_dict() == before and w.undo_stack.count() == depth
     assert "weights are for another network" in w.statusBar().currentMessage()
+
+
+# A floating dock is raised as a window of its own, which the offscreen platform cannot do.
+@pytest.mark.qt_log_ignore("This plugin does not support raise")
+def test_on_a_laptops_screen_the_comparison_pops_out_large_enough_to_read(softmax_window,
+                                                                          qtbot):
+    from tests.gui.test_layout import lay_out
+
+    w = softmax_window
+    lay_out(w, 1024, 700)
+    step(w, 30)
+    w.training.settings.widgets[("training", "learning_rate")].setValue(0.3)
+    step(w, 30)
+    wait_until(lambda: len(runs(w)) == 2)
+    ui, panel = w.experiments, w.experiments.panel
+    ui.show_panel()
+    panel.select(w.project.runs.ids())
+    panel.tabs.setCurrentWidget(panel.compare)
+    wait_until(lambda: panel.compare.plot.isVisible())
+    docked_height = panel.compare.plot.height()
+    assert docked_height < 150  # the strip the bottom dock leaves at 1024 x 700
+    qtbot.mouseClick(panel.pop_out, Qt.LeftButton)
+    wait_until(lambda: ui.dock.isFloating() and panel.compare.plot.height() >= 300)
+    assert panel.compare.legend.isVisible() and panel.pop_out.text() == "Dock"
+    # Wide enough for the list and the plot side by side again.
+    assert panel.tabs.indexOf(panel.view) < 0 and panel.view.isVisible()
+    qtbot.mouseClick(panel.pop_out, Qt.LeftButton)
+    wait_until(lambda: not ui.dock.isFloating())
+    assert panel.pop_out.text() == "⤢ Pop out"
