@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QAction, QImage
 
 from core.data.dataset import make_dataset
@@ -263,6 +263,25 @@ def test_evaluation_of_a_regression_draws_predictions_and_residuals(window, tmp_
     assert np.allclose(residual_y, data.y_train[:, 0] - y)
     view.export_png(tmp_path / "fit.png")
     assert not QImage(str(tmp_path / "fit.png")).isNull()
+
+
+def test_the_regression_plots_legend_hides_no_point(window, qtbot):
+    """On main the legend sat in the top right corner, where a good fit's points are (the
+    largest targets, predicted about right), and again over the residuals."""
+    w = opened(window, regression(), "regression")
+    step(w, 3000)
+    view = w.experiments.evaluate()
+    qtbot.waitExposed(view)
+    wait_until(lambda: view.fit_plot.getPlotItem().legend.isVisible())
+    plot = view.fit_plot.getPlotItem()
+    box = plot.legend.sceneBoundingRect()
+    covered = 0
+    for item in plot.listDataItems()[:2]:  # train and test points
+        for x, y in zip(*item.getData()):
+            covered += box.contains(plot.vb.mapViewToScene(QPointF(x, y)))
+    assert covered == 0
+    # One legend says which colour is which part, for both plots.
+    assert view.residual_plot.getPlotItem().legend is None
 
 
 def test_restoring_onto_another_network_is_refused_with_a_message(softmax_window):
