@@ -65,6 +65,12 @@ def test_three_seeds_become_three_runs_with_the_train_commands_numbers(xor_windo
     assert view.low.getData()[1][at] == pytest.approx(min(values))
     assert "Where they ended" in view.summary.text()
     assert {view.table.item(i, 2).text() for i in range(3)} <= {"A", "B", "C"}
+    # The spread's axis of seeds is ticked at seeds: whole numbers, not 0.5, 1.5.
+    axis = view.spread_plot.getAxis("bottom")
+    low, high = view.spread_plot.viewRange()[0]
+    ticks = [v for _, values in axis.tickValues(low, high, 400) for v in values]
+    assert ticks and all(float(v).is_integer() for v in ticks)
+    assert set(range(first, first + 3)) <= set(ticks)
     w.undo_action.trigger()
     assert len(w.project.runs) == 0
 
