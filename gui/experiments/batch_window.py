@@ -16,6 +16,7 @@ from core.experiments.run import Run
 from core.number_text import fmt
 from gui.experiments.batch import Batch
 
+WAITING, TRAINING, NOT_RUN = "waiting…", "training…", "not run"
 FIGURES = (("test_loss", "final test loss"), ("train_loss", "final train loss"),
            ("test_accuracy", "final test accuracy"), ("train_accuracy", "final train accuracy"))
 
@@ -78,16 +79,21 @@ class BatchWindow(QDialog):
     def follow(self) -> None:
         """Show the jobs as waiting and follow the batch (the subclass calls this last)."""
         for i, job in enumerate(self.jobs):
-            self.fill_row(i, JobResult(job), pending=True)
+            self.fill_row(i, JobResult(job), pending=WAITING)
         self._listen()
         self._say_progress()
 
     def _listen(self) -> None:
+        self.batch.started.connect(self._on_started)
         self.batch.result.connect(self._on_result)
         self.batch.failed.connect(self._on_failed)
         self.batch.finished.connect(self._on_finished)
 
     # ----- following the batch -------------------------------------------------------------
+    def _on_started(self, job) -> None:
+        if job.index not in self.results:
+            self.fill_row(self.jobs.index(job), JobResult(job), pending=TRAINING)
+
     def _on_result(self, result: JobResult) -> None:
         if result.run is not None:
             run = self._keep(result)
@@ -103,6 +109,9 @@ class BatchWindow(QDialog):
         self.status.setText(text)
 
     def _on_finished(self, cancelled: bool) -> None:
+        for row, job in enumerate(self.jobs):  # stopped while training, or never started
+            if job.index not in self.results:
+                self.fill_row(row, JobResult(job), pending=NOT_RUN)
         self.cancel_button.setText("Close")
         self.cancel_button.setToolTip("")
         self._say_progress(finished=True, cancelled=cancelled)
@@ -132,7 +141,7 @@ class BatchWindow(QDialog):
             return
         for job in jobs:
             self.results.pop(job.index, None)
-            self.fill_row(self.jobs.index(job), JobResult(job), pending=True)
+            self.fill_row(self.jobs.index(job), JobResult(job), pending=WAITING)
         old = self.batch
         self.batch = Batch(old.base, jobs, old.workers, old.parent())
         self._listen()
@@ -165,7 +174,8 @@ class BatchWindow(QDialog):
     def _row(self, result: JobResult) -> int:
         return next(i for i, job in enumerate(self.jobs) if job.index == result.job.index)
 
-    def fill_row(self, row: int, result: JobResult, pending: bool = False) -> None:
+    def fill_row(self, row: int, result: JobResult, pending: str = "") -> None:
+        """A job's row: its result, or for a job without one, `pending` as its status."""
         for column, text in enumerate(self.cells(result, pending)):
             item = QTableWidgetItem(text)
             if column >= self.first_number_column():
@@ -185,7 +195,7 @@ class BatchWindow(QDialog):
         self.closed.emit()
 
     # ----- for the subclass ----------------------------------------------------------------
-    def cells(self, result: JobResult, pending: bool) -> list[str]:
+    def cells(self, result: JobResult, pending: str) -> list[str]:
         raise NotImplementedError
 
     def first_number_column(self) -> int:
@@ -207,8 +217,8 @@ def to_train_if_no_test(combo, key: str, present: bool) -> bool:
     return True
 
 
-def status_text(result: JobResult, pending: bool) -> str:
-    return "waiting…" if pending else result.status
+def status_text(result: JobResult, pending: str) -> str:
+    return pending or result.status
 
 
 def number(value: float | None, percent: bool = False) -> str:

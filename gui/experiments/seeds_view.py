@@ -100,7 +100,7 @@ class SeedsWindow(BatchWindow):
     def first_number_column(self) -> int:
         return 3
 
-    def cells(self, result: JobResult, pending: bool) -> list[str]:
+    def cells(self, result: JobResult, pending: str) -> list[str]:
         run = result.run
         return [str(result.job.seed), status_text(result, pending),
                 self.groups.get(result.job.index, ""),

@@ -94,7 +94,7 @@ class SweepWindow(BatchWindow):
     def first_number_column(self) -> int:
         return len(self.axes) + 2
 
-    def cells(self, result: JobResult, pending: bool) -> list[str]:
+    def cells(self, result: JobResult, pending: str) -> list[str]:
         run = result.run
         return [*(value_text(v) for _, v in result.job.settings), str(result.job.seed),
                 status_text(result, pending), number(figure(run, "train_loss")),
