@@ -4,7 +4,7 @@ overlaid, settings side by side). Rename (in place), delete and restore go out a
 RunLog."""
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QItemSelection, QItemSelectionModel, Qt, Signal
+from PySide6.QtCore import QEvent, QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QSplitter, QTableView, QTabWidget,
                                QToolBar, QToolButton, QVBoxLayout, QWidget)
@@ -17,6 +17,7 @@ from gui.experiments.settings_table import SettingsTable
 
 
 NARROW = 640  # pixels: below this width the list and the comparison take turns (tabs)
+MAX_NAME_WIDTH = 300  # pixels the Name column grows to for long names
 
 
 class RunsPanel(QWidget):
@@ -83,7 +84,33 @@ class RunsPanel(QWidget):
         header.resizeSection(CHANGED, 140)
         for column in range(CHANGED + 1, self.model.columnCount()):
             header.resizeSection(column, 72)
+        # A long name loses its middle, not its end: "Sweep 1: learning_rate=0.003 seed=0"
+        # cut at the right read like every other run of its sweep.
+        view.setTextElideMode(Qt.ElideMiddle)
+        self._fitting = False
+        self._name_width_set = False  # the user dragged the Name column: their width stays
+        header.sectionResized.connect(self._on_section_resized)
+        # Measured once the change is over: while the log tells its views one by one, the
+        # model can still list a run the log no longer has.
+        self._fit_timer = QTimer(self, singleShot=True, interval=0)
+        self._fit_timer.timeout.connect(self._fit_names)
+        self.model.rowsInserted.connect(lambda *_: self._fit_timer.start())
+        self.model.dataChanged.connect(lambda *_: self._fit_timer.start())
         return view
+
+    def _on_section_resized(self, column: int, *_) -> None:
+        if column == NAME and not self._fitting:
+            self._name_width_set = True
+
+    def _fit_names(self) -> None:
+        """The Name column as wide as the longest name (within MAX_NAME_WIDTH)."""
+        if self._name_width_set or not self.model.rowCount():
+            return
+        wanted = min(MAX_NAME_WIDTH, max(150, self.view.sizeHintForColumn(NAME)))
+        if wanted != self.view.columnWidth(NAME):
+            self._fitting = True
+            self.view.horizontalHeader().resizeSection(NAME, wanted)
+            self._fitting = False
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

@@ -17,6 +17,7 @@ from core.templates import xor
 from core.training.headless import prepare, train_epochs
 from gui.experiments.sweep_dialog import SweepDialog
 from tests.gui.conftest import opened, wait_until
+from tests.gui.test_journeys import settle_events
 
 
 @pytest.fixture
@@ -220,6 +221,17 @@ def test_a_sweep_plots_each_runs_final_loss_against_the_value(xor_window):
     legend = [label.text for _, label in view.curves.legend.items]
     assert legend == [f"learning_rate={rate} seed={t.seed}" for rate in (0.03, 0.3, 3.0)] + [
         "train", "test"]
+    # In the Runs panel's list each name shows whole (cut at 150 pixels they all read
+    # "Sweep 1: learning_rat...").
+    panel = w.experiments.panel
+    metrics = panel.view.fontMetrics()
+    longest = max(metrics.horizontalAdvance(r.name) for r in w.project.runs)
+    wait_until(lambda: panel.view.columnWidth(0) >= longest + 8, 2000)
+    # A width the user gives the column stays.
+    panel.view.horizontalHeader().resizeSection(0, 120)
+    w.experiments.rename(w.project.runs.ids()[0], "a much longer name than any before it")
+    settle_events(100)
+    assert panel.view.columnWidth(0) == 120
 
 
 def test_escape_closes_a_batch_window_and_stops_its_runs(xor_window, qtbot):
