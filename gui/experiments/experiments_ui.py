@@ -160,7 +160,8 @@ class ExperimentsUI(QObject):
         spec = SweepSpec((), tuple(range(first, first + seeds)))
         label = self._batch_label("Seeds")
         return self._start(spec, epochs, workers, label, lambda batch, keep: SeedsWindow(
-            f"{label}: {self._setup_text()} from {seeds} seeds", batch, keep, self.window))
+            f"{label}: {self._setup_text()} from {plural(seeds, 'seed')}", batch, keep,
+            self.window))
 
     def ask_sweep(self) -> SweepWindow | None:
         dialog = SweepDialog(self.project.training, default_workers(), self.refusal, self.window)
@@ -172,7 +173,8 @@ class ExperimentsUI(QObject):
         label = self._batch_label("Sweep")
         names = " × ".join(a.name for a in spec.axes)
         return self._start(spec, epochs, workers, label, lambda batch, keep: SweepWindow(
-            f"{label}: {names} × {len(spec.seeds)} seeds", batch, keep, spec.axes, self.window))
+            f"{label}: {names} × {plural(len(spec.seeds), 'seed')}", batch, keep, spec.axes,
+            self.window))
 
     def _start(self, spec: SweepSpec, epochs: int, workers: int, label: str, make):
         problem = self.refusal(spec, epochs)
@@ -260,3 +262,8 @@ def popped_size(window) -> tuple[int, int]:
     if screen is not None:
         width, height = min(width, screen.width() - 40), min(height, screen.height() - 60)
     return width, height
+
+
+def plural(n: int, word: str) -> str:
+    """'1 seed', '3 seeds'."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
