@@ -15,6 +15,7 @@ from core.experiments.job import JobResult
 from core.experiments.run import Run
 from core.number_text import fmt
 from gui.experiments.batch import Batch
+from gui.experiments.window_size import within_screen
 
 WAITING, TRAINING, NOT_RUN = "waiting…", "training…", "not run"
 FIGURES = (("test_loss", "final test loss"), ("train_loss", "final train loss"),
@@ -75,6 +76,10 @@ class BatchWindow(QDialog):
         layout.addWidget(self.status)
         layout.addLayout(top)
         layout.addWidget(self.splitter, 1)
+
+    def resize_within_screen(self, width: int, height: int) -> None:
+        """This size, or less on a small screen (a sweep's 1100 x 700 went off a laptop's)."""
+        self.resize(*within_screen(self, width, height))
 
     def follow(self) -> None:
         """Show the jobs as waiting and follow the batch (the subclass calls this last)."""

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QFileDialo
 
 from core.experiments.evaluation import Confusion, Fit, Report
 from core.number_text import fmt
+from gui.experiments.window_size import within_screen
 
 TRAIN, TEST = "#2f6fde", "#e0582b"  # the loss panel's colours for the two parts
 
@@ -44,7 +45,7 @@ class EvaluationWindow(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.content, 1)
         layout.addLayout(row)
-        self.resize(900, 560)
+        self.resize(*within_screen(self, 900, 560))
 
     # ----- classification ------------------------------------------------------------------
     def _classification(self, layout: QVBoxLayout) -> None:

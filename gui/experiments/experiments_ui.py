@@ -29,6 +29,7 @@ from gui.experiments.runs_panel import RunsPanel
 from gui.experiments.seeds_view import SeedsDialog, SeedsWindow
 from gui.experiments.sweep_dialog import SweepDialog
 from gui.experiments.sweep_view import SweepWindow
+from gui.experiments.window_size import within_screen
 
 
 class ExperimentsUI(QObject):
@@ -87,7 +88,8 @@ class ExperimentsUI(QObject):
     def _on_dock_floating(self, floating: bool) -> None:
         self.panel.set_floating(floating)
         if floating:  # (its float button or a drag out too): not the strip it was docked as
-            width, height = popped_size(self.window)
+            # List, plot and legend side by side, readable.
+            width, height = within_screen(self.window, 900, 560)
             if self.dock.width() < width or self.dock.height() < height:
                 self.dock.resize(max(width, self.dock.width()), max(height, self.dock.height()))
                 centre = self.window.frameGeometry().center()
@@ -252,16 +254,6 @@ class ExperimentsUI(QObject):
     def shutdown(self) -> None:
         for view in self.windows:
             view.batch.shutdown()
-
-
-def popped_size(window) -> tuple[int, int]:
-    """A popped-out Runs panel: 900 x 560 (list, plot and legend side by side, readable),
-    within the screen the window is on."""
-    screen = window.screen().availableGeometry() if window.screen() is not None else None
-    width, height = 900, 560
-    if screen is not None:
-        width, height = min(width, screen.width() - 40), min(height, screen.height() - 60)
-    return width, height
 
 
 def plural(n: int, word: str) -> str:

@@ -94,7 +94,7 @@ class SeedsWindow(BatchWindow):
         layout.addLayout(plots, 1)
         layout.addWidget(self.summary)
         self.groups: dict[int, str] = {}  # job index -> its minimum's letter
-        self.resize(980, 680)
+        self.resize_within_screen(980, 680)
         self.follow()
 
     def first_number_column(self) -> int:

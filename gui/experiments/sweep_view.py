@@ -59,7 +59,7 @@ class SweepWindow(BatchWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
         layout.addLayout(plots, 1)
-        self.resize(1100, 700)
+        self.resize_within_screen(1100, 700)
         self.follow()
 
     def _value_plot(self, axes: tuple[Axis, ...]) -> pg.PlotWidget:

@@ -202,6 +202,8 @@ def test_a_sweep_plots_each_runs_final_loss_against_the_value(xor_window):
     spec = SweepSpec((parse_axis("learning_rate=0.03,0.3,3", t),), (t.seed,))
     view = w.experiments.start_sweep(spec, epochs=30, workers=2)
     assert view.windowTitle() == "Sweep 1: learning_rate × 1 seed"  # not "1 seeds"
+    room = view.screen().availableGeometry()  # (the test screen is smaller than a laptop's)
+    assert view.width() <= room.width() and view.height() <= room.height()
     finished(view)
     assert view.plot.getPlotItem().ctrl.logXCheck.isChecked()  # 0.03 ... 3: a log axis
     view.choice.setCurrentIndex(view.choice.findData("train_loss"))
