@@ -59,7 +59,11 @@ from core.training.sharpness import SharpnessWatch
 
 FRAME_SECONDS = 1 / 30
 HEALTH_SECONDS = 1.0
-EVALUATE_SECONDS = 0.25
+# The whole train and test sets are evaluated (the loss panel's and the kept run's curves) at
+# most every EVALUATE_SECONDS, and at most EVALUATE_SHARE of the time: a small net's
+# evaluation costs a fraction of a millisecond, a large data set's tens of milliseconds.
+EVALUATE_SECONDS = 0.1
+EVALUATE_SHARE = 0.05
 # While training, look for commands this often: a look costs about 8 us, a small net's step
 # 100-150 us, so looking before every step would cost several percent of the speed.
 LISTEN_SECONDS = 0.002
@@ -118,6 +122,7 @@ class TrainingLoop:
         self._drawn = True  # the window has drawn the last Progress sent and wants the next
         self._steps_per_update = 0
         self._evaluated_at = 0.0
+        self._evaluate_every = EVALUATE_SECONDS  # longer for an evaluation that costs
         self._evaluation: Evaluation | None = None
         self._health_at = 0.0
         self._health: dict[str, str] = {}
@@ -321,8 +326,10 @@ class TrainingLoop:
         except TrainingError:
             pass  # a structure that cannot train: the frame keeps the older number
         now = time.monotonic()
-        if fresh or now - self._evaluated_at >= EVALUATE_SECONDS:
+        if fresh or now - self._evaluated_at >= self._evaluate_every:
             self._evaluation = trainer.evaluate()
+            cost = time.monotonic() - now
+            self._evaluate_every = max(EVALUATE_SECONDS, cost / EVALUATE_SHARE)
             self._evaluated_at = now
         if fresh or now - self._health_at >= HEALTH_SECONDS:
             self._health = trainer.neuron_health()

@@ -5,6 +5,7 @@ import multiprocessing
 import queue
 import signal
 import threading
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -254,3 +255,37 @@ def test_a_loop_that_dies_says_what_of_first():
 def receive(end, seconds: float = 10.0) -> tuple:
     assert end.poll(seconds), "the loop sent nothing"
     return end.recv()
+
+
+def evaluations_while_running(seconds: float) -> int:
+    """Run the loop for `seconds`, answering each frame at once as a quick window does; how
+    many times the run was evaluated (points of its train-loss curve) by the pause."""
+    with loop_on_a_thread() as (commands_in, window_end):
+        commands_in.put(("run",))
+        began = time.monotonic()
+        while time.monotonic() - began < seconds:
+            if window_end.poll(0.05) and window_end.recv()[0] == "progress":
+                commands_in.put(("drawn",))
+        commands_in.put(("pause",))
+        while not ((m := receive(window_end))[0] == "progress" and not m[2].running):
+            pass
+        return len(m[2].train_loss.x)
+
+
+def test_a_small_net_is_evaluated_several_times_a_second_for_smooth_curves():
+    """Its evaluation costs well under a millisecond: a point every EVALUATE_SECONDS (0.1 s).
+    Every 0.25 s, a run of a few seconds was kept in the Runs panel as a few straight
+    segments."""
+    assert evaluations_while_running(1.5) >= 10  # about 16 on an idle machine; 7 before
+
+
+def test_an_evaluation_that_costs_is_made_less_often(monkeypatch):
+    """A big net's evaluation (two forward passes over all the data) takes at most
+    EVALUATE_SHARE of the training time."""
+    evaluate = Trainer.evaluate
+
+    def slow(self):
+        time.sleep(0.03)  # as a large data set would take: at most every 0.6 s
+        return evaluate(self)
+    monkeypatch.setattr(Trainer, "evaluate", slow)
+    assert evaluations_while_running(1.5) <= 5  # the first, two or three, the pause's
