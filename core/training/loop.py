@@ -287,6 +287,7 @@ class TrainingLoop:
                 break
             now = time.monotonic()
             self._adapt_block(now - began)
+            self._evaluate_if_due(now)
             if now - start >= FRAME_SECONDS:
                 break
             if now - listened >= LISTEN_SECONDS:
@@ -300,6 +301,19 @@ class TrainingLoop:
         if self._running and self._trainer is not None:
             self._sharpness.after_training(self._trainer, time.monotonic() - start)
             self._publish()
+
+    def _evaluate_if_due(self, now: float) -> None:
+        if now - self._evaluated_at >= self._evaluate_every:
+            self._evaluate(now)
+
+    def _evaluate(self, now: float) -> None:
+        """The whole train and test sets, a point of the run's curves. Made while training
+        too, not only for a frame: a window slow to draw (a loaded machine) asks for a few
+        frames a second, and the curves then had a few points a second."""
+        self._evaluation = self._trainer.evaluate()
+        cost = time.monotonic() - now
+        self._evaluate_every = max(EVALUATE_SECONDS, cost / EVALUATE_SHARE)
+        self._evaluated_at = now
 
     def _adapt_block(self, seconds: float) -> None:
         """Many steps per call where a step takes microseconds (the compiled path), one where
@@ -326,11 +340,7 @@ class TrainingLoop:
         except TrainingError:
             pass  # a structure that cannot train: the frame keeps the older number
         now = time.monotonic()
-        if fresh or now - self._evaluated_at >= self._evaluate_every:
-            self._evaluation = trainer.evaluate()
-            cost = time.monotonic() - now
-            self._evaluate_every = max(EVALUATE_SECONDS, cost / EVALUATE_SHARE)
-            self._evaluated_at = now
+        self._evaluate(now) if fresh else self._evaluate_if_due(now)
         if fresh or now - self._health_at >= HEALTH_SECONDS:
             self._health = trainer.neuron_health()
             self._health_at = now
