@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QDockWidget
 
 from core.engine import compile_plan
@@ -87,6 +87,8 @@ class ExperimentsUI(QObject):
 
     def _on_dock_floating(self, floating: bool) -> None:
         self.panel.set_floating(floating)
+        if not floating:  # back in its tab group: in front, not behind the tab last shown
+            QTimer.singleShot(0, self.dock.raise_)
         if floating:  # (its float button or a drag out too): not the strip it was docked as
             # List, plot and legend side by side, readable.
             width, height = within_screen(self.window, 900, 560)

@@ -321,6 +321,14 @@ def test_on_a_laptops_screen_the_comparison_pops_out_large_enough_to_read(softma
     assert panel.compare.legend.isVisible() and panel.pop_out.text() == "Dock"
     # Wide enough for the list and the plot side by side again.
     assert panel.tabs.indexOf(panel.view) < 0 and panel.view.isVisible()
+    w.training.docks[0].raise_()  # meanwhile the user looks at the Loss panel
     qtbot.mouseClick(panel.pop_out, Qt.LeftButton)
     wait_until(lambda: not ui.dock.isFloating())
     assert panel.pop_out.text() == "⤢ Pop out"
+    # Back in its tab group, its own tab is the one shown (it came back behind the others).
+    settle_events(200)
+    from PySide6.QtWidgets import QTabBar
+
+    docks = [bar for bar in w.findChildren(QTabBar) if bar is not panel.tabs.tabBar() and
+             "Runs" in [bar.tabText(i) for i in range(bar.count())]]
+    assert [bar.tabText(bar.currentIndex()) for bar in docks] == ["Runs"]
