@@ -71,7 +71,11 @@ class ExperimentsUI(QObject):
         self.evaluate_action = w.add_action(menu, "&Evaluate…", self.evaluate, tip=(
             "Confusion matrices and per-class accuracy, or predictions against targets, for "
             "the selected run's weights or the canvas's"))
-        for action in (self.seeds_action, self.sweep_action, self.evaluate_action):
+        # Short words on the panel's toolbar, so that at 1024 x 700 none goes behind its "»"
+        # (the menu keeps the full names, the tooltips say what each does).
+        for action, short in ((self.seeds_action, "Seeds…"), (self.sweep_action, "Sweep…"),
+                              (self.evaluate_action, "Evaluate…")):
+            action.setIconText(short)
             self.panel.toolbar.addAction(action)
         w.menus["experiments"] = menu
 

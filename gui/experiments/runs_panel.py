@@ -46,7 +46,7 @@ class RunsPanel(QWidget):
         self.tabs.setCornerWidget(self.pop_out, Qt.TopRightCorner)
         self.toolbar = QToolBar()
         self.toolbar.setToolButtonStyle(Qt.ToolButtonTextOnly)
-        self.restore_action = self._action("Restore weights", self._restore,
+        self.restore_action = self._action("Restore", self._restore,
                                            "Put the selected run's final weights onto the canvas "
                                            "(one undoable step)")
         self.delete_action = self._action("Delete", self._delete, "Delete the selected runs "

@@ -311,6 +311,11 @@ def test_on_a_laptops_screen_the_comparison_pops_out_large_enough_to_read(softma
     wait_until(lambda: len(runs(w)) == 2)
     ui, panel = w.experiments, w.experiments.panel
     ui.show_panel()
+    # Every button of the panel's toolbar in sight (Sweep and Evaluate went behind "»").
+    settle_events(100)
+    hidden = [a.text() for a in panel.toolbar.actions() if not a.isSeparator() and
+              not panel.toolbar.widgetForAction(a).isVisible()]
+    assert hidden == []
     panel.select(w.project.runs.ids())
     panel.tabs.setCurrentWidget(panel.compare)
     wait_until(lambda: panel.compare.plot.isVisible())
