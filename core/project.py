@@ -309,16 +309,45 @@ def json_slices(project: Project, edges_per_slice: int = 500) -> Iterator[str]:
     """The project's JSON (dumps_project's data, without its indentation) in pieces of
     bounded cost, of the project as it is when this is called: edits and training frames
     after it do not reach the pieces not made yet. Writing a 51k-edge net at once stopped
-    the window for 0.8-2 s; each piece here is a few milliseconds."""
-    head, tail = project._head(), project._tail()
+    the window for 0.8-2 s; each piece here is a few milliseconds. Kept runs (immutable)
+    are written one run at a time, a run's weights in slices: seven runs of that net kept
+    their 51k weights each, and writing them in one piece stopped the window 0.7 s."""
+    head = project._head()
+    settings = {"data": project.data.to_dict(), "training": project.training.to_dict()}
+    runs = list(project.runs)  # Run objects do not change; the log's list does
     neurons, edge_slices = project.network.to_dict_in_slices(edges_per_slice)
+    values_per_slice = 10 * edges_per_slice  # a weight is a tenth of an edge's JSON
 
     def pieces() -> Iterator[str]:
         yield f"{{{_members(head)}, \"neurons\": {_dumps(neurons)}, \"edges\": ["
         for k, edges in enumerate(edge_slices):
             yield (", " if k else "") + _dumps(edges)[1:-1]
-        yield f"], {_members(tail)}}}\n"
+        if not runs:  # without runs, the file is as before them (older versions read it)
+            yield f"], {_members(settings)}}}\n"
+            return
+        yield f"], {_members(settings)}, \"runs\": ["
+        for k, run in enumerate(runs):
+            yield from _run_pieces(run, ", " if k else "", values_per_slice)
+        yield "]}\n"
     return pieces()
+
+
+def _run_pieces(run, prefix: str, values_per_slice: int) -> Iterator[str]:
+    """One kept run's JSON object in pieces: its figures, then its weights in slices."""
+    fields = run.to_dict()
+    weights = fields.pop("weights")
+    if weights is None:
+        yield prefix + _dumps({**fields, "weights": None})
+        return
+    yield f"{prefix}{{{_members(fields)}, \"weights\": {{"
+    for k, name in enumerate(("edges", "biases")):
+        items = list(weights[name].items())
+        yield f"{', ' if k else ''}\"{name}\": {{"
+        for start in range(0, len(items), values_per_slice):
+            chunk = dict(items[start:start + values_per_slice])
+            yield (", " if start else "") + _members(chunk)
+        yield "}"
+    yield "}}"
 
 
 def _dumps(value: Any) -> str:

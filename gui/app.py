@@ -7,6 +7,8 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from gui import long_lived
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "assets" / "examples" / "xor.json"
 
 
@@ -34,6 +36,7 @@ def run_gui(path: str | None = None) -> int:
 
     install_excepthook(window)
     window.show()
+    long_lived.document_settled()  # start-up's objects live as long as the window
     offer_restore(window)
     QTimer.singleShot(0, window.view.fit)  # after the docks have taken their space
     return app.exec()

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from core.edits import ReplaceProject
 from core.project import Project, ProjectError, load_project, save_project
+from gui import long_lived
 
 MAX_RECENT = 8
 FILTER = "Backprop Studio projects (*.json);;All files (*)"
@@ -79,6 +80,7 @@ class FileController(QObject):
         if not unsaved:
             self.undo_stack.setClean()
         self.update_title()
+        long_lived.document_settled()
         return True
 
     def open(self, path: str | Path | None = None) -> bool:
@@ -104,6 +106,7 @@ class FileController(QObject):
         self.undo_stack.setClean()
         self._remember(self.path)
         self.update_title()
+        long_lived.document_settled()
         if loaded.notes:  # kept runs the file held wrongly were left out: say so
             more = f" (and {len(loaded.notes) - 1} more)" if len(loaded.notes) > 1 else ""
             self.window.statusBar().showMessage(loaded.notes[0] + more, 20000)

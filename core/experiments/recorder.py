@@ -17,6 +17,7 @@ from core.experiments.curve import Curve
 from core.experiments.run import (CURVE_NAMES, MAX_RUN_PARAMETERS, Run, RunWeights,
                                   structure_fingerprint)
 from core.experiments.run_log import RunLog
+from core.errors import NetworkError
 from core.network import Network
 from core.training.progress import Progress
 from core.training.trainer import Evaluation, Trainer
@@ -136,10 +137,10 @@ class RunRecorder:
         p = self._last
         if p is None:
             return True
-        try:
-            weights = [network.edges[i].weight for i in p.edge_ids]
+        try:  # weights_of: 51k weights at C speed (a dict lookup each took 20 ms)
+            weights = network.weights_of(p.edge_ids)
             biases = [network.neurons[i].bias for i in p.bias_ids]
-        except KeyError:
+        except (KeyError, NetworkError):
             return False
         return np.array_equal(weights, p.weights) and np.array_equal(biases, p.biases)
 

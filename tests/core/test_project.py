@@ -2,6 +2,7 @@
 import json
 import os
 import time
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -197,3 +198,27 @@ def test_json_in_slices_keeps_the_project_as_it_was_when_asked():
     project.title = "renamed"
     text += "".join(pieces)
     assert json.loads(text) == expected
+
+
+def test_json_in_slices_writes_kept_runs_in_bounded_pieces():
+    """A project with kept runs holding their weights: the pieces join to what a save
+    writes, no piece holds a run's weights whole, and a run added after the pieces were
+    asked for does not reach them."""
+    from core.experiments.run import Run, RunWeights
+    from core.initializers import initialize
+    from core.templates import layered
+
+    project = Project(layered([40, 30, 5]))
+    net = project.network
+    net.set_values(*initialize(net, "he", 0))
+    for seed in range(3):
+        run = Run.starting(net, project.data, project.training)
+        project.runs.add(replace(run, weights=RunWeights.of(net)))
+    expected = json.loads(dumps_project(project))
+    pieces = json_slices(project, 20)
+    project.runs.add(Run.starting(net, project.data, project.training))
+    text = "".join(pieces)
+    assert json.loads(text) == expected
+    assert len(expected["runs"]) == 3
+    longest_weights = max(len(json.dumps(r["weights"]["edges"])) for r in expected["runs"])
+    assert max(len(p) for p in json_slices(project, 20)) < longest_weights / 2

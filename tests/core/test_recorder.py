@@ -149,3 +149,21 @@ def test_a_sweep_jobs_run_is_kept_in_a_project_file_and_restores_its_weights():
     restore_weights(loaded.network, loaded.runs[run.id]).apply(loaded.network)
     assert {e.id: e.weight for e in loaded.network.edges.values()} == run.weights.edges
     assert isinstance(loaded, Project)
+
+
+def test_the_structure_fingerprint_is_remembered_per_version_and_follows_edits():
+    """The cached fingerprint is the one hashed afresh, before and after a structure edit,
+    and another network of the same shape gets the same fingerprint."""
+    from core.experiments import run as run_module
+    from core.templates import layered
+
+    net = layered([3, 4, 2])
+    first = run_module.structure_fingerprint(net)
+    assert run_module.structure_fingerprint(net) == first
+    twin = layered([3, 4, 2])
+    assert run_module.structure_fingerprint(twin) == first
+    net.set_edge_frozen(next(iter(net.edges)), True)
+    after = run_module.structure_fingerprint(net)
+    assert after != first
+    run_module._last_structure[:] = [lambda: None, -1, ""]  # forget: hash afresh
+    assert run_module.structure_fingerprint(net) == after
