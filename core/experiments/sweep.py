@@ -207,17 +207,22 @@ class DaskExecutors:
 def run_sweep(base: SweepBase, jobs: list[Job], make_executor: Callable[[], Executor],
               in_flight: int, on_result: Callable[[JobResult], None] = lambda r: None,
               should_stop: Callable[[], bool] = lambda: False,
-              work: Callable[[SweepBase, Job], Any] = run_job) -> list[JobResult]:
-    """Run `jobs`, at most `in_flight` at a time, calling on_result as each ends (in the
-    order they end). Returns the results so far, also when stopped (or interrupted: then the
-    KeyboardInterrupt goes on after the executor is shut down)."""
-    return _Sweep(base, make_executor, in_flight, on_result, should_stop, work).run(jobs)
+              work: Callable[[SweepBase, Job], Any] = run_job,
+              on_start: Callable[[Job], None] = lambda job: None) -> list[JobResult]:
+    """Run `jobs`, at most `in_flight` at a time, calling on_start as each goes to a worker
+    (again if it is rerun) and on_result as each ends (in the order they end). Returns the
+    results so far, also when stopped (or interrupted: then the KeyboardInterrupt goes on
+    after the executor is shut down)."""
+    return _Sweep(base, make_executor, in_flight, on_result, should_stop, work,
+                  on_start).run(jobs)
 
 
 class _Sweep:
-    def __init__(self, base, make_executor, in_flight, on_result, should_stop, work) -> None:
+    def __init__(self, base, make_executor, in_flight, on_result, should_stop, work,
+                 on_start) -> None:
         self.base, self.make_executor, self.limit = base, make_executor, max(1, in_flight)
         self.on_result, self.should_stop, self.work = on_result, should_stop, work
+        self.on_start = on_start
         self.results: list[JobResult] = []
         self.running: dict[Future, tuple[Job, bool]] = {}  # future -> (job, run alone)
         self.suspects: deque[Job] = deque()  # jobs in a pool that broke: each runs alone
@@ -251,6 +256,7 @@ class _Sweep:
     def _submit(self, executor: Executor, job: Job, alone: bool) -> None:
         self.attempts[job.index] = self.attempts.get(job.index, 0) + 1
         self.running[executor.submit(self.work, self.base, job)] = (job, alone)
+        self.on_start(job)
 
     def _finish(self, future: Future) -> bool:
         """Report one ended job; True when its pool broke (the pool must be replaced)."""

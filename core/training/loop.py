@@ -59,7 +59,11 @@ from core.training.sharpness import SharpnessWatch
 
 FRAME_SECONDS = 1 / 30
 HEALTH_SECONDS = 1.0
-EVALUATE_SECONDS = 0.25
+# The whole train and test sets are evaluated (the loss panel's and the kept run's curves) at
+# most every EVALUATE_SECONDS, and at most EVALUATE_SHARE of the time: a small net's
+# evaluation costs a fraction of a millisecond, a large data set's tens of milliseconds.
+EVALUATE_SECONDS = 0.1
+EVALUATE_SHARE = 0.05
 # While training, look for commands this often: a look costs about 8 us, a small net's step
 # 100-150 us, so looking before every step would cost several percent of the speed.
 LISTEN_SECONDS = 0.002
@@ -118,6 +122,7 @@ class TrainingLoop:
         self._drawn = True  # the window has drawn the last Progress sent and wants the next
         self._steps_per_update = 0
         self._evaluated_at = 0.0
+        self._evaluate_every = EVALUATE_SECONDS  # longer for an evaluation that costs
         self._evaluation: Evaluation | None = None
         self._health_at = 0.0
         self._health: dict[str, str] = {}
@@ -187,11 +192,9 @@ class TrainingLoop:
                 self._guard(lambda: self._trainer.set_settings(args[0]))
         elif name == "data":
             self._data = args[0]
-            self._generation = args[1] if len(args) > 1 else self._generation
-            self._trainer = None  # a new data set: a new run (history restarts)
+            self._new_run(args[1] if len(args) > 1 else self._generation)
         elif name == "restart":
-            self._generation = args[0] if args else self._generation
-            self._trainer = None
+            self._new_run(args[0] if args else self._generation)
         elif name == "speed":
             self._steps_per_update = args[0]
         elif name == "sharpness":
@@ -206,6 +209,14 @@ class TrainingLoop:
             self._send("trajectory", *self._trajectory_since(*args))
         elif name == "fresh_progress":
             self._send("fresh_progress", self._progress(fresh=True) if self._trainer else None)
+
+    def _new_run(self, generation: int) -> None:
+        """Reset weights or new data: history, optimiser state and path start afresh. The
+        window drops, unanswered, any frame of the old generation still in the pipe (the
+        pause's before a Reset): the new run must not wait for a "drawn" that never comes."""
+        self._generation = generation
+        self._trainer = None
+        self._drawn = True
 
     def _send(self, *message) -> None:
         # Sent from the training loop itself: the window widens the pipe so that a Progress
@@ -276,6 +287,7 @@ class TrainingLoop:
                 break
             now = time.monotonic()
             self._adapt_block(now - began)
+            self._evaluate_if_due(now)
             if now - start >= FRAME_SECONDS:
                 break
             if now - listened >= LISTEN_SECONDS:
@@ -289,6 +301,19 @@ class TrainingLoop:
         if self._running and self._trainer is not None:
             self._sharpness.after_training(self._trainer, time.monotonic() - start)
             self._publish()
+
+    def _evaluate_if_due(self, now: float) -> None:
+        if now - self._evaluated_at >= self._evaluate_every:
+            self._evaluate(now)
+
+    def _evaluate(self, now: float) -> None:
+        """The whole train and test sets, a point of the run's curves. Made while training
+        too, not only for a frame: a window slow to draw (a loaded machine) asks for a few
+        frames a second, and the curves then had a few points a second."""
+        self._evaluation = self._trainer.evaluate()
+        cost = time.monotonic() - now
+        self._evaluate_every = max(EVALUATE_SECONDS, cost / EVALUATE_SHARE)
+        self._evaluated_at = now
 
     def _adapt_block(self, seconds: float) -> None:
         """Many steps per call where a step takes microseconds (the compiled path), one where
@@ -315,9 +340,7 @@ class TrainingLoop:
         except TrainingError:
             pass  # a structure that cannot train: the frame keeps the older number
         now = time.monotonic()
-        if fresh or now - self._evaluated_at >= EVALUATE_SECONDS:
-            self._evaluation = trainer.evaluate()
-            self._evaluated_at = now
+        self._evaluate(now) if fresh else self._evaluate_if_due(now)
         if fresh or now - self._health_at >= HEALTH_SECONDS:
             self._health = trainer.neuron_health()
             self._health_at = now

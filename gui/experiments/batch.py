@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Callable
 
 from PySide6.QtCore import QObject, Signal
 
 from core.errors import one_line
-from core.experiments.job import Job, SweepBase
+from core.experiments.job import Job, SweepBase, run_job
 
 STOP_SECONDS = 5.0  # how long closing the window waits for a cancelled batch to wind down
 
@@ -25,6 +26,10 @@ def default_workers() -> int:
 
 
 class Batch(QObject):
+    # What each worker runs (a module-level function: it goes to spawned processes by name);
+    # tests put one here that takes its worker down.
+    work: Callable = staticmethod(run_job)
+    started = Signal(object)  # a core.experiments.job.Job, as it goes to a worker process
     result = Signal(object)  # a core.experiments.job.JobResult, as each job ends
     failed = Signal(str)  # the batch could not run at all (no worker process could start)
     finished = Signal(bool)  # every job reported, or stopped: True when cancelled
@@ -62,7 +67,8 @@ class Batch(QObject):
 
         try:
             run_sweep(self.base, self.jobs, lambda: local_executor(self.workers), self.workers,
-                      on_result=self._report, should_stop=self._stop.is_set)
+                      on_result=self._report, should_stop=self._stop.is_set, work=self.work,
+                      on_start=self.started.emit)
         except Exception as exc:  # noqa: BLE001 - said in the window, not a traceback
             self.failed.emit(f"The runs could not be started: {one_line(exc, 200)}")
         self.finished.emit(self._stop.is_set())

@@ -3,6 +3,8 @@ plot), train solid and test dashed, one colour per run; or, for repeated runs, t
 with a min-max band."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -29,6 +31,19 @@ def curve_data(run: Run, name: str) -> tuple[np.ndarray, np.ndarray]:
     if c is None or not len(c):
         return np.empty(0), np.empty(0)
     return np.asarray(c.steps, dtype=float), np.asarray(c.values, dtype=float)
+
+
+def legend_names(runs: list[Run], limit: int = 36) -> list[str]:
+    """The runs' names as the legend shows them: a prefix all of them share up to a colon
+    ("Sweep 2: ") left out, so that what tells them apart ("learning_rate=0.03 seed=1") is
+    what fits."""
+    names = [r.name or r.id for r in runs]
+    if len(names) > 1:
+        common = os.path.commonprefix(names)
+        cut = common.rfind(": ") + 2 if ": " in common else 0
+        if all(len(n) > cut for n in names):
+            names = [n[cut:] for n in names]
+    return [shorten(n, limit) for n in names]
 
 
 class ComparePlot(QWidget):
@@ -110,23 +125,25 @@ class ComparePlot(QWidget):
         return f"train_{key}", f"test_{key}"
 
     def _redraw(self) -> None:
-        self.plot.clear()  # the legend is emptied with the items
+        self.plot.clear()
+        # plot.clear() takes out of the legend only the items that were in the plot: the
+        # train/test keys are not, and piled up at each redraw.
+        self.legend.clear()
         self._items = {}
         self.plot.setLabel("left", self.quantity.currentText())
         self.hint.setVisible(not self.runs)
         if self.banded():
             self._draw_band(self.runs)
         else:
-            for i, run in enumerate(self.runs):
-                self._items[run.id] = self._add_run(run, colour(i))
+            for i, (run, name) in enumerate(zip(self.runs, legend_names(self.runs))):
+                self._items[run.id] = self._add_run(run, name, colour(i))
             if self.runs:  # what solid and dashed mean, as legend entries of their own
                 for text, style in (("train", Qt.SolidLine), ("test", Qt.DashLine)):
                     key = pg.PlotDataItem(pen=pg.mkPen("#555", width=2, style=style))
                     self.legend.addItem(key, text)
         self.plot.getPlotItem().enableAutoRange()
 
-    def _add_run(self, run: Run, pen_colour: str) -> list[pg.PlotDataItem]:
-        name = shorten(run.name or run.id, 28)
+    def _add_run(self, run: Run, name: str, pen_colour: str) -> list[pg.PlotDataItem]:
         items = [self.plot.plot(name=name, pen=pg.mkPen(pen_colour, width=2)),
                  self.plot.plot(pen=pg.mkPen(pen_colour, width=2, style=Qt.DashLine))]
         self._set(items, run)

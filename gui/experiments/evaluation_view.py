@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QFileDialo
 
 from core.experiments.evaluation import Confusion, Fit, Report
 from core.number_text import fmt
+from gui.experiments.window_size import within_screen
 
 TRAIN, TEST = "#2f6fde", "#e0582b"  # the loss panel's colours for the two parts
 
@@ -44,7 +45,7 @@ class EvaluationWindow(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.content, 1)
         layout.addLayout(row)
-        self.resize(900, 560)
+        self.resize(*within_screen(self, 900, 560))
 
     # ----- classification ------------------------------------------------------------------
     def _classification(self, layout: QVBoxLayout) -> None:
@@ -91,8 +92,9 @@ class EvaluationWindow(QDialog):
         k = max(0, self.target.currentIndex())
         for plot in (self.fit_plot, self.residual_plot):
             plot.clear()
-            plot.addLegend(offset=(-10, 10), labelTextSize="9pt", labelTextColor="#222",
-                           brush=(255, 255, 255, 190))
+        # One legend, in the predictions' plot, for both (the residuals' colours are the same).
+        legend = self.fit_plot.addLegend(labelTextSize="9pt", labelTextColor="#222",
+                                         brush=(255, 255, 255, 190))
         parts = [("train", self.report.train, TRAIN), ("test", self.report.test, TEST)]
         low, high = np.inf, -np.inf
         for name, fit, colour in parts:
@@ -109,6 +111,11 @@ class EvaluationWindow(QDialog):
             diagonal = pg.mkPen("#555", width=1, style=Qt.DashLine)
             self.fit_plot.plot([low, high], [low, high], pen=diagonal, name="predicted = target")
             self.residual_plot.addItem(pg.InfiniteLine(0, angle=0, pen=diagonal))
+        shown = [(fit.target[:, k], fit.predicted[:, k]) for _, fit, _ in parts
+                 if fit is not None and len(fit.target)]
+        if shown:
+            legend.setOffset(emptiest_corner(np.concatenate([t for t, _ in shown]),
+                                             np.concatenate([p for _, p in shown])))
         texts = [f"{name} RMSE {fmt(fit.rmse()[k])}" for name, fit, _ in parts
                  if fit is not None and len(fit.target)]
         self.summary.setText(", ".join(texts))
@@ -132,6 +139,24 @@ class EvaluationWindow(QDialog):
             self.message.setText(f"Not exported: {exc}")
             return
         self.message.setText(f"Exported to {path}")
+
+
+def emptiest_corner(x: np.ndarray, y: np.ndarray, share: float = 0.4
+                    ) -> tuple[int, int]:
+    """The legend's offset for the corner of the plot with the fewest points in it (each
+    corner: `share` of the data's range along each axis). A good fit's points lie along the
+    diagonal, so the top right corner, the usual place, is full and the top left empty."""
+    def near(v: np.ndarray, high: bool) -> np.ndarray:
+        low, top = float(v.min()), float(v.max())
+        edge = top - share * (top - low) if high else low + share * (top - low)
+        return v >= edge if high else v <= edge
+
+    counts = {}
+    for top in (True, False):  # in order of preference when counts tie: the top first
+        for right in (False, True):
+            counts[(right, top)] = int(np.sum(near(x, right) & near(y, top)))
+    right, top = min(counts, key=counts.get)
+    return (-10 if right else 10, 10 if top else -10)
 
 
 def confusion_table(c: Confusion) -> QTableWidget:

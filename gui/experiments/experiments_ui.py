@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QDockWidget
 
 from core.engine import compile_plan
@@ -29,6 +29,7 @@ from gui.experiments.runs_panel import RunsPanel
 from gui.experiments.seeds_view import SeedsDialog, SeedsWindow
 from gui.experiments.sweep_dialog import SweepDialog
 from gui.experiments.sweep_view import SweepWindow
+from gui.experiments.window_size import within_screen
 
 
 class ExperimentsUI(QObject):
@@ -46,6 +47,8 @@ class ExperimentsUI(QObject):
         self.dock = QDockWidget("Runs", window)
         self.dock.setObjectName("runs")
         self.dock.setWidget(self.panel)
+        self.panel.pop_out_requested.connect(self.toggle_floating)
+        self.dock.topLevelChanged.connect(self._on_dock_floating)
         window.addDockWidget(Qt.BottomDockWidgetArea, self.dock)
         window.tabifyDockWidget(training.docks[0], self.dock)
         training.docks[0].raise_()
@@ -68,7 +71,11 @@ class ExperimentsUI(QObject):
         self.evaluate_action = w.add_action(menu, "&Evaluate…", self.evaluate, tip=(
             "Confusion matrices and per-class accuracy, or predictions against targets, for "
             "the selected run's weights or the canvas's"))
-        for action in (self.seeds_action, self.sweep_action, self.evaluate_action):
+        # Short words on the panel's toolbar, so that at 1024 x 700 none goes behind its "»"
+        # (the menu keeps the full names, the tooltips say what each does).
+        for action, short in ((self.seeds_action, "Seeds…"), (self.sweep_action, "Sweep…"),
+                              (self.evaluate_action, "Evaluate…")):
+            action.setIconText(short)
             self.panel.toolbar.addAction(action)
         w.menus["experiments"] = menu
 
@@ -76,6 +83,24 @@ class ExperimentsUI(QObject):
         """Bring the Runs panel into view (its tab chosen)."""
         self.dock.show()
         self.dock.raise_()
+
+    def toggle_floating(self) -> None:
+        """The Runs panel in a window of its own (readable on a laptop's screen), or back."""
+        self.dock.show()
+        self.dock.setFloating(not self.dock.isFloating())
+
+    def _on_dock_floating(self, floating: bool) -> None:
+        self.panel.set_floating(floating)
+        if not floating:  # back in its tab group: in front, not behind the tab last shown
+            QTimer.singleShot(0, self.dock.raise_)
+        if floating:  # (its float button or a drag out too): not the strip it was docked as
+            # List, plot and legend side by side, readable.
+            width, height = within_screen(self.window, 900, 560)
+            if self.dock.width() < width or self.dock.height() < height:
+                self.dock.resize(max(width, self.dock.width()), max(height, self.dock.height()))
+                centre = self.window.frameGeometry().center()
+                self.dock.move(centre.x() - self.dock.width() // 2,
+                               centre.y() - self.dock.height() // 2)
 
     def say(self, text: str, ms: int = 10000) -> None:
         self.window.statusBar().showMessage(text, ms)
@@ -143,7 +168,8 @@ class ExperimentsUI(QObject):
         spec = SweepSpec((), tuple(range(first, first + seeds)))
         label = self._batch_label("Seeds")
         return self._start(spec, epochs, workers, label, lambda batch, keep: SeedsWindow(
-            f"{label}: {self._setup_text()} from {seeds} seeds", batch, keep, self.window))
+            f"{label}: {self._setup_text()} from {plural(seeds, 'seed')}", batch, keep,
+            self.window))
 
     def ask_sweep(self) -> SweepWindow | None:
         dialog = SweepDialog(self.project.training, default_workers(), self.refusal, self.window)
@@ -155,7 +181,8 @@ class ExperimentsUI(QObject):
         label = self._batch_label("Sweep")
         names = " × ".join(a.name for a in spec.axes)
         return self._start(spec, epochs, workers, label, lambda batch, keep: SweepWindow(
-            f"{label}: {names} × {len(spec.seeds)} seeds", batch, keep, spec.axes, self.window))
+            f"{label}: {names} × {plural(len(spec.seeds), 'seed')}", batch, keep, spec.axes,
+            self.window))
 
     def _start(self, spec: SweepSpec, epochs: int, workers: int, label: str, make):
         problem = self.refusal(spec, epochs)
@@ -233,3 +260,8 @@ class ExperimentsUI(QObject):
     def shutdown(self) -> None:
         for view in self.windows:
             view.batch.shutdown()
+
+
+def plural(n: int, word: str) -> str:
+    """'1 seed', '3 seeds'."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"

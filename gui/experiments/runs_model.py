@@ -152,7 +152,7 @@ def tooltip(run: Run, column: int, log: RunLog) -> str | None:
         if run.note:
             parts.append(run.note)
         if run.weights is None:
-            parts.append("No weights kept (Restore weights is not possible)")
+            parts.append("No weights kept (Restore is not possible)")
         return "\n".join(parts)
     return None
 

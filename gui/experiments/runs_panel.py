@@ -4,10 +4,10 @@ overlaid, settings side by side). Rename (in place), delete and restore go out a
 RunLog."""
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QItemSelection, QItemSelectionModel, Qt, Signal
+from PySide6.QtCore import QEvent, QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QSplitter, QTableView, QTabWidget,
-                               QToolBar, QVBoxLayout, QWidget)
+                               QToolBar, QToolButton, QVBoxLayout, QWidget)
 
 from core.experiments.run import Run
 from core.experiments.run_log import RunChange, RunLog
@@ -17,12 +17,14 @@ from gui.experiments.settings_table import SettingsTable
 
 
 NARROW = 640  # pixels: below this width the list and the comparison take turns (tabs)
+MAX_NAME_WIDTH = 300  # pixels the Name column grows to for long names
 
 
 class RunsPanel(QWidget):
     rename_requested = Signal(str, str)  # run id, new name
     delete_requested = Signal(list)  # run ids
     restore_requested = Signal(str)  # run id
+    pop_out_requested = Signal()  # the panel in a window of its own, or back in its dock
 
     def __init__(self, log: RunLog, parent=None) -> None:
         super().__init__(parent)
@@ -35,9 +37,16 @@ class RunsPanel(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.compare, "Curves")
         self.tabs.addTab(self.settings_table, "Settings side by side")
+        # In a laptop's bottom dock the plot is a strip a few lines high: this button gives the
+        # comparison a window of its own at a size where curves and legend can be read.
+        self.pop_out = QToolButton()
+        self.pop_out.setAutoRaise(True)
+        self.pop_out.clicked.connect(self.pop_out_requested.emit)
+        self.set_floating(False)
+        self.tabs.setCornerWidget(self.pop_out, Qt.TopRightCorner)
         self.toolbar = QToolBar()
         self.toolbar.setToolButtonStyle(Qt.ToolButtonTextOnly)
-        self.restore_action = self._action("Restore weights", self._restore,
+        self.restore_action = self._action("Restore", self._restore,
                                            "Put the selected run's final weights onto the canvas "
                                            "(one undoable step)")
         self.delete_action = self._action("Delete", self._delete, "Delete the selected runs "
@@ -75,7 +84,33 @@ class RunsPanel(QWidget):
         header.resizeSection(CHANGED, 140)
         for column in range(CHANGED + 1, self.model.columnCount()):
             header.resizeSection(column, 72)
+        # A long name loses its middle, not its end: "Sweep 1: learning_rate=0.003 seed=0"
+        # cut at the right read like every other run of its sweep.
+        view.setTextElideMode(Qt.ElideMiddle)
+        self._fitting = False
+        self._name_width_set = False  # the user dragged the Name column: their width stays
+        header.sectionResized.connect(self._on_section_resized)
+        # Measured once the change is over: while the log tells its views one by one, the
+        # model can still list a run the log no longer has.
+        self._fit_timer = QTimer(self, singleShot=True, interval=0)
+        self._fit_timer.timeout.connect(self._fit_names)
+        self.model.rowsInserted.connect(lambda *_: self._fit_timer.start())
+        self.model.dataChanged.connect(lambda *_: self._fit_timer.start())
         return view
+
+    def _on_section_resized(self, column: int, *_) -> None:
+        if column == NAME and not self._fitting:
+            self._name_width_set = True
+
+    def _fit_names(self) -> None:
+        """The Name column as wide as the longest name (within MAX_NAME_WIDTH)."""
+        if self._name_width_set or not self.model.rowCount():
+            return
+        wanted = min(MAX_NAME_WIDTH, max(150, self.view.sizeHintForColumn(NAME)))
+        if wanted != self.view.columnWidth(NAME):
+            self._fitting = True
+            self.view.horizontalHeader().resizeSection(NAME, wanted)
+            self._fitting = False
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -99,6 +134,13 @@ class RunsPanel(QWidget):
         if not narrow and not self._user_sized:  # the list two fifths: its first columns show
             width = self.splitter.width()
             self.splitter.setSizes([int(width * 0.4), width - int(width * 0.4)])
+
+    def set_floating(self, floating: bool) -> None:
+        """The pop-out button says what it would do now."""
+        self.pop_out.setText("Dock" if floating else "⤢ Pop out")
+        self.pop_out.setToolTip("Put the Runs panel back in the main window" if floating else
+                                "Show the Runs panel in a window of its own, large enough to "
+                                "read the curves")
 
     def _action(self, text: str, slot, tip: str) -> QAction:
         action = QAction(text, self)

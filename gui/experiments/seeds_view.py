@@ -75,7 +75,7 @@ class SeedsWindow(BatchWindow):
                                           labelTextColor="#222", brush=(255, 255, 255, 190))
         legend.addItem(self.median, "median")
         legend.addItem(self.low, "min to max")
-        self.spread_plot = _plot("seed", "final test loss")
+        self.spread_plot = _plot("seed", "final test loss", bottom_axis=WholeNumberAxis("bottom"))
         self.points = pg.ScatterPlotItem(size=11, pen=pg.mkPen("w"))
         self.spread_plot.addItem(self.points)
         self.letters: list[pg.TextItem] = []
@@ -94,13 +94,13 @@ class SeedsWindow(BatchWindow):
         layout.addLayout(plots, 1)
         layout.addWidget(self.summary)
         self.groups: dict[int, str] = {}  # job index -> its minimum's letter
-        self.resize(980, 680)
+        self.resize_within_screen(980, 680)
         self.follow()
 
     def first_number_column(self) -> int:
         return 3
 
-    def cells(self, result: JobResult, pending: bool) -> list[str]:
+    def cells(self, result: JobResult, pending: str) -> list[str]:
         run = result.run
         return [str(result.job.seed), status_text(result, pending),
                 self.groups.get(result.job.index, ""),
@@ -178,8 +178,22 @@ def _group_colour(letter: str) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
-def _plot(bottom: str, left: str) -> pg.PlotWidget:
-    plot = pg.PlotWidget(background="w")
+class WholeNumberAxis(pg.AxisItem):
+    """An axis of seeds: ticks at whole numbers only (three seeds were ticked 0, 0.5, 1, 1.5,
+    2, as if there were a seed 0.5)."""
+
+    def tickValues(self, minVal, maxVal, size):
+        levels = []
+        for spacing, values in super().tickValues(minVal, maxVal, size):
+            whole = [v for v in values if float(v).is_integer()]
+            if whole:
+                levels.append((max(spacing, 1.0), whole))
+        return levels
+
+
+def _plot(bottom: str, left: str, bottom_axis: pg.AxisItem | None = None) -> pg.PlotWidget:
+    plot = pg.PlotWidget(background="w",
+                         axisItems={"bottom": bottom_axis} if bottom_axis is not None else None)
     plot.showGrid(x=True, y=True, alpha=0.25)
     plot.setLabel("bottom", bottom)
     plot.setLabel("left", left)

@@ -59,7 +59,7 @@ class SweepWindow(BatchWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
         layout.addLayout(plots, 1)
-        self.resize(1100, 700)
+        self.resize_within_screen(1100, 700)
         self.follow()
 
     def _value_plot(self, axes: tuple[Axis, ...]) -> pg.PlotWidget:
@@ -94,7 +94,7 @@ class SweepWindow(BatchWindow):
     def first_number_column(self) -> int:
         return len(self.axes) + 2
 
-    def cells(self, result: JobResult, pending: bool) -> list[str]:
+    def cells(self, result: JobResult, pending: str) -> list[str]:
         run = result.run
         return [*(value_text(v) for _, v in result.job.settings), str(result.job.seed),
                 status_text(result, pending), number(figure(run, "train_loss")),
@@ -130,6 +130,6 @@ class SweepWindow(BatchWindow):
 
     def _on_rows_selected(self) -> None:
         rows = sorted({i.row() for i in self.table.selectedIndexes()})
-        jobs = [self.batch.jobs[r].index for r in rows]
+        jobs = [self.jobs[r].index for r in rows]
         self.curves.show_runs([self.results[j].run for j in jobs
                                if j in self.results and self.results[j].run is not None])

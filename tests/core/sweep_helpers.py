@@ -16,6 +16,20 @@ def exit_on_doomed(base, job):
     return run_job(base, job)
 
 
+def exit_twice_on_doomed(base, job):
+    """The doomed job's worker dies on its first two attempts (in a pool, then alone: the sweep
+    reports it failed) and trains on the third (a retry). The file named by the environment's
+    SWEEP_TEST_MARK counts the deaths."""
+    mark = os.environ["SWEEP_TEST_MARK"]
+    if job.index == DOOMED:
+        deaths = os.path.getsize(mark) if os.path.exists(mark) else 0
+        if deaths < 2:
+            with open(mark, "a") as f:
+                f.write("x")
+            os._exit(3)
+    return run_job(base, job)
+
+
 def exit_always(base, job):
     """Every worker dies: the trouble is the workers, not one run."""
     os._exit(3)

@@ -232,6 +232,27 @@ def test_a_worker_that_dies_loses_only_its_run_which_can_be_retried(work):
     assert retried.status == "done" and retried.run.final == run_job(base, doomed.job).final
 
 
+def test_each_job_is_announced_as_it_goes_to_a_worker_at_most_in_flight_at_once():
+    """on_start lets a window say which runs are training, not 'waiting' for all of them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    events = []
+    jobs = [Job(i, (), i) for i in range(5)]
+    run_sweep(None, jobs, lambda: ThreadPoolExecutor(2), 2,
+              on_result=lambda r: events.append(("done", r.job.index)),
+              on_start=lambda job: events.append(("start", job.index)),
+              work=lambda base, job: job.index)
+    assert sorted(i for kind, i in events if kind == "start") == list(range(5))
+    training = set()
+    for kind, i in events:  # each started before it ends, never more than two at once
+        if kind == "start":
+            training.add(i)
+        else:
+            training.remove(i)
+        assert len(training) <= 2
+    assert not training
+
+
 def test_a_sweep_whose_every_worker_dies_stops_after_three_in_a_row():
     base = spiral_base()
     jobs = make_spec(["l2=0"], 50, base.training).jobs()

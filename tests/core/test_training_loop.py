@@ -5,6 +5,7 @@ import multiprocessing
 import queue
 import signal
 import threading
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -204,6 +205,27 @@ def test_run_sends_running_and_progress_until_paused():
         assert messages[1][0] == "progress" and not messages[1][2].running
 
 
+@pytest.mark.parametrize("new_run", [("restart", 5), ("data", regression_data(seed=9), 5)])
+def test_a_new_run_sends_frames_though_the_old_runs_last_one_was_dropped(new_run):
+    """Pause sends a frame the window never answers when Reset (restart) or new data follows:
+    it belongs to the old generation, so the window drops it without a "drawn". The new run
+    must not wait for that answer: on main it sent no frame until the next pause, so the
+    loss panel stayed empty and the Runs panel kept two points of the run."""
+    with loop_on_a_thread() as (commands_in, window_end):
+        commands_in.put(("run",))
+        assert receive(window_end) == ("running", 0, True)
+        assert receive(window_end)[0] == "progress"
+        commands_in.put(("drawn",))
+        commands_in.put(("pause",))
+        while not ((m := receive(window_end))[0] == "progress" and not m[2].running):
+            pass  # frames of the run until the pause's own
+        commands_in.put(new_run)  # the window drops the pause's frame: no "drawn"
+        commands_in.put(("run",))
+        assert receive(window_end) == ("running", 5, True)
+        kind, generation, p = receive(window_end, 5.0)
+        assert (kind, generation) == ("progress", 5) and p.running and p.step > 0
+
+
 def test_slow_motion_publishes_every_nth_step():
     with loop_on_a_thread() as (commands_in, window_end):
         commands_in.put(("speed", 3))
@@ -233,3 +255,45 @@ def test_a_loop_that_dies_says_what_of_first():
 def receive(end, seconds: float = 10.0) -> tuple:
     assert end.poll(seconds), "the loop sent nothing"
     return end.recv()
+
+
+def evaluations_while_running(seconds: float, draw_seconds: float = 0.0) -> int:
+    """Run the loop for `seconds`, answering each frame after `draw_seconds` (a window that
+    takes that long to draw it); how many times the run was evaluated (points of its
+    train-loss curve) by the pause."""
+    with loop_on_a_thread() as (commands_in, window_end):
+        for thread in threading.enumerate():  # a first compile holds the GIL for seconds
+            if thread.name == "compile training kernel":
+                thread.join(120)
+        commands_in.put(("run",))
+        began = time.monotonic()
+        while time.monotonic() - began < seconds:
+            if window_end.poll(0.05) and window_end.recv()[0] == "progress":
+                time.sleep(draw_seconds)
+                commands_in.put(("drawn",))
+        commands_in.put(("pause",))
+        while not ((m := receive(window_end))[0] == "progress" and not m[2].running):
+            pass
+        return len(m[2].train_loss.x)
+
+
+def test_a_small_net_is_evaluated_several_times_a_second_for_smooth_curves():
+    """Its evaluation costs well under a millisecond: a point every EVALUATE_SECONDS (0.1 s).
+    Every 0.25 s, a run of a few seconds was kept in the Runs panel as a few straight
+    segments."""
+    assert evaluations_while_running(1.5) >= 10  # about 16 on an idle machine; 8 before
+    # Also when the window takes half a second to draw each frame (a loaded machine): the
+    # run was evaluated only when a frame was made, 4 times in those 1.5 s.
+    assert evaluations_while_running(1.5, draw_seconds=0.5) >= 10
+
+
+def test_an_evaluation_that_costs_is_made_less_often(monkeypatch):
+    """A big net's evaluation (two forward passes over all the data) takes at most
+    EVALUATE_SHARE of the training time."""
+    evaluate = Trainer.evaluate
+
+    def slow(self):
+        time.sleep(0.03)  # as a large data set would take: at most every 0.6 s
+        return evaluate(self)
+    monkeypatch.setattr(Trainer, "evaluate", slow)
+    assert evaluations_while_running(1.5) <= 5  # the first, two or three, the pause's

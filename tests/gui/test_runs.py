@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QAction, QImage
 
 from core.data.dataset import make_dataset
 from core.engine import compile_plan
@@ -17,7 +17,7 @@ from core.templates import regression, softmax3, xor
 from core.training.trainer import Trainer
 from gui.experiments.runs_model import CHANGED, STEPS
 from tests.gui.conftest import opened, wait_until
-from tests.gui.test_journeys import settle_events
+from tests.gui.test_journeys import pause, settle_events, train_live
 
 
 def step(w, n: int) -> None:
@@ -99,6 +99,27 @@ def test_reset_then_train_is_a_run_from_drawn_weights_and_nothing_of_the_old_one
     assert max(second.curves["train_loss"].steps) == 25
 
 
+def test_a_live_run_after_reset_is_drawn_while_it_trains_and_keeps_its_curve(softmax_window):
+    """Pause, a moment's thought, Reset weights, Run: the new run's frames come while it
+    trains (on main none came until the next pause: an empty loss panel, and a run kept with
+    two points, its first and its last, joined by a straight line)."""
+    w = softmax_window
+    train_live(w, 50)
+    pause(w)
+    settle_events(500)  # the pause's frame answered: the process has nothing in flight
+    next(a for a in w.findChildren(QAction) if a.text() == "Reset weights").trigger()
+    w.training.run_action.trigger()
+    wait_until(lambda: w.controller.latest is not None and w.controller.latest.running
+               and w.controller.latest.step > 0, 5000)
+    seen = w.controller.latest.step
+    wait_until(lambda: w.controller.latest.step > seen, 5000)  # and the next frame, too
+    settle_events(1000)
+    pause(w)
+    wait_until(lambda: len(runs(w)) == 2 and runs(w)[1].weights is not None)
+    # Evaluated a few times a second while it trained, not just at its ends.
+    assert len(runs(w)[1].curves["train_loss"]) > 2
+
+
 def test_compare_overlays_curves_and_marks_the_differing_settings(softmax_window):
     w = softmax_window
     step(w, 30)
@@ -116,6 +137,9 @@ def test_compare_overlays_curves_and_marks_the_differing_settings(softmax_window
             train, test = panel.compare._items[run.id]
             assert list(train.getData()[1]) == list(run.curves[f"train_{quantity}"].values)
             assert list(test.getData()[0]) == list(run.curves[f"test_{quantity}"].steps)
+        # Redrawn, the legend says each thing once (it gained another train/test pair each
+        # time on main).
+        assert [label.text for _, label in panel.compare.legend.items] == legend
     # The differences, worked out from the runs' own settings dicts.
     a, b = runs(w)
     differing = {k for k in a.training if a.training[k] != b.training[k]}
@@ -241,6 +265,25 @@ def test_evaluation_of_a_regression_draws_predictions_and_residuals(window, tmp_
     assert not QImage(str(tmp_path / "fit.png")).isNull()
 
 
+def test_the_regression_plots_legend_hides_no_point(window, qtbot):
+    """On main the legend sat in the top right corner, where a good fit's points are (the
+    largest targets, predicted about right), and again over the residuals."""
+    w = opened(window, regression(), "regression")
+    step(w, 3000)
+    view = w.experiments.evaluate()
+    qtbot.waitExposed(view)
+    wait_until(lambda: view.fit_plot.getPlotItem().legend.isVisible())
+    plot = view.fit_plot.getPlotItem()
+    box = plot.legend.sceneBoundingRect()
+    covered = 0
+    for item in plot.listDataItems()[:2]:  # train and test points
+        for x, y in zip(*item.getData()):
+            covered += box.contains(plot.vb.mapViewToScene(QPointF(x, y)))
+    assert covered == 0
+    # One legend says which colour is which part, for both plots.
+    assert view.residual_plot.getPlotItem().legend is None
+
+
 def test_restoring_onto_another_network_is_refused_with_a_message(softmax_window):
     w = softmax_window
     step(w, 10)
@@ -252,3 +295,45 @@ def test_restoring_onto_another_network_is_refused_with_a_message(softmax_window
     w.experiments.panel.restore_action.trigger()
     assert w.project.network.to_dict() == before and w.undo_stack.count() == depth
     assert "weights are for another network" in w.statusBar().currentMessage()
+
+
+# A floating dock is raised as a window of its own, which the offscreen platform cannot do.
+@pytest.mark.qt_log_ignore("This plugin does not support raise")
+def test_on_a_laptops_screen_the_comparison_pops_out_large_enough_to_read(softmax_window,
+                                                                          qtbot):
+    from tests.gui.test_layout import lay_out
+
+    w = softmax_window
+    lay_out(w, 1024, 700)
+    step(w, 30)
+    w.training.settings.widgets[("training", "learning_rate")].setValue(0.3)
+    step(w, 30)
+    wait_until(lambda: len(runs(w)) == 2)
+    ui, panel = w.experiments, w.experiments.panel
+    ui.show_panel()
+    # Every button of the panel's toolbar in sight (Sweep and Evaluate went behind "»").
+    settle_events(100)
+    hidden = [a.text() for a in panel.toolbar.actions() if not a.isSeparator() and
+              not panel.toolbar.widgetForAction(a).isVisible()]
+    assert hidden == []
+    panel.select(w.project.runs.ids())
+    panel.tabs.setCurrentWidget(panel.compare)
+    wait_until(lambda: panel.compare.plot.isVisible())
+    docked_height = panel.compare.plot.height()
+    assert docked_height < 150  # the strip the bottom dock leaves at 1024 x 700
+    qtbot.mouseClick(panel.pop_out, Qt.LeftButton)
+    wait_until(lambda: ui.dock.isFloating() and panel.compare.plot.height() >= 300)
+    assert panel.compare.legend.isVisible() and panel.pop_out.text() == "Dock"
+    # Wide enough for the list and the plot side by side again.
+    assert panel.tabs.indexOf(panel.view) < 0 and panel.view.isVisible()
+    w.training.docks[0].raise_()  # meanwhile the user looks at the Loss panel
+    qtbot.mouseClick(panel.pop_out, Qt.LeftButton)
+    wait_until(lambda: not ui.dock.isFloating())
+    assert panel.pop_out.text() == "⤢ Pop out"
+    # Back in its tab group, its own tab is the one shown (it came back behind the others).
+    settle_events(200)
+    from PySide6.QtWidgets import QTabBar
+
+    docks = [bar for bar in w.findChildren(QTabBar) if bar is not panel.tabs.tabBar() and
+             "Runs" in [bar.tabText(i) for i in range(bar.count())]]
+    assert [bar.tabText(bar.currentIndex()) for bar in docks] == ["Runs"]
