@@ -11,6 +11,9 @@ background note, ../shared/notes/curvature.md): Hv ~ (g(theta + e v) - g(theta -
 accurate to O(e^2) and exact on a quadratic. The penalty's part is added in closed form: the
 L2 term's Hessian is l2 on the weights, L1's is zero away from w = 0, and its sign(w) jump
 would wreck a difference taken across 0.
+
+On a plane (two directions) the gradient and 2x2 Hessian come from one forward pass carried to
+second order along the plane (core.engine.plane_taylor), not from Hessian-vector products.
 """
 from __future__ import annotations
 

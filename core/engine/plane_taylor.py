@@ -27,12 +27,11 @@ from __future__ import annotations
 import numpy as np
 
 from core.activations import ACTIVATIONS, Activation
-from core.engine.backprop import forward
 from core.engine.plan import Params, Plan
 from core.losses import LOSSES
 
-# The five Taylor coefficients kept per neuron and sample, in this order.
-A, B, AA, AB, BB = range(5)
+# What is kept per neuron and sample: its value at theta, then the five Taylor coefficients.
+V, A, B, AA, AB, BB = range(6)
 
 
 def plane_derivatives(plan: Plan, theta: np.ndarray, d1: np.ndarray, d2: np.ndarray,
@@ -41,81 +40,131 @@ def plane_derivatives(plan: Plan, theta: np.ndarray, d1: np.ndarray, d2: np.ndar
     """(value, gradient (2,), symmetric Hessian (2, 2)) of a, b -> L(theta + a d1 + b d2) at
     0, L the data loss (mean over the batch x, y; no penalty). Vectors in Plan.flatten order;
     x holds the plan's inputs. relative_step: the loss's central difference, see (5)."""
-    params = plan.unflatten(np.asarray(theta, np.float64))
-    fwd = forward(plan, params, np.ascontiguousarray(x, np.float64))
-    nets = _output_coefficients(plan, params, plan.unflatten(np.asarray(d1, np.float64)),
-                                plan.unflatten(np.asarray(d2, np.float64)), fwd.z, fwd.a)
-    return _loss_on_plane(plan, fwd.z[plan.output_rows].T, nets, y, loss, relative_step)
+    x_t = np.asarray(x, np.float64).T
+    if x_t.ndim != 2 or x_t.shape[0] != plan.n_inputs:
+        raise ValueError(f"expected inputs of shape (samples, {plan.n_inputs}), "
+                         f"got {np.shape(x)}")
+    params, p1, p2 = (plan.unflatten(np.asarray(v, np.float64)) for v in (theta, d1, d2))
+    nets = output_coefficients(plan, params, p1, p2, x_t)
+    return _loss_on_plane(plan, nets, y, loss, relative_step)
 
 
-def _output_coefficients(plan: Plan, params: Params, p1: Params, p2: Params, z: np.ndarray,
-                         a: np.ndarray) -> np.ndarray:
-    """The output neurons' net-input coefficients, (outputs, 5, samples), by (1)-(4) level by
-    level; z and a are the forward pass's at theta (neurons x samples)."""
-    n_in, samples = plan.n_inputs, z.shape[1]
-    acts = np.zeros((plan.n_neurons - n_in, 5, samples))  # rows that never move stay zero
-    moves = np.zeros(plan.n_neurons - n_in, bool)
+def output_coefficients(plan: Plan, params: Params, p1: Params, p2: Params,
+                        x_t: np.ndarray) -> np.ndarray:
+    """The output neurons' net inputs and their coefficients, (outputs, 6, samples), by
+    (1)-(4) level by level; x_t holds the inputs as (inputs x samples). The values are the
+    engine's forward pass's (core.engine.backprop.forward; held to it by the tests), computed
+    here with the coefficients rather than kept in (neurons x samples) arrays of the inputs'
+    size: on 784-64-10 fresh arrays of that size cost more in page faults than the sums."""
+    n_in, samples = plan.n_inputs, x_t.shape[1]
+    acts = np.empty((plan.n_neurons - n_in, 6, samples))
+    moves = np.zeros(plan.n_neurons - n_in, bool)  # rows whose coefficients may be nonzero
     out_pos = {int(r): k for k, r in enumerate(plan.output_rows)}
-    nets = np.zeros((len(plan.output_rows), 5, samples))
+    nets = np.empty((len(plan.output_rows), 6, samples))
     for i, lv in enumerate(plan.levels):
-        zt = _level_nets(plan, i, params, p1, p2, a, acts, moves)
-        if zt is None:
-            continue
-        r0, r1 = lv.start - n_in, lv.stop - n_in
-        moves[r0:r1] = True
+        zc, moved = _level_nets(plan, i, params, p1, p2, x_t, acts, moves)
+        moves[lv.start - n_in: lv.stop - n_in] = moved
         for row in range(lv.start, lv.stop):
             if row in out_pos:
-                nets[out_pos[row]] = zt[row - lv.start]
+                nets[out_pos[row]] = zc[row - lv.start]
         for name, g0, g1 in lv.groups:
-            _activate(ACTIVATIONS[name], z[g0:g1], a[g0:g1], zt[g0 - lv.start: g1 - lv.start],
-                      acts[g0 - n_in: g1 - n_in])
+            _activate(ACTIVATIONS[name], zc[g0 - lv.start: g1 - lv.start],
+                      acts[g0 - n_in: g1 - n_in], moved[g0 - lv.start: g1 - lv.start])
     return nets
 
 
-def _level_nets(plan: Plan, i: int, params: Params, p1: Params, p2: Params, a: np.ndarray,
-                acts: np.ndarray, moves: np.ndarray) -> np.ndarray | None:
-    """Level i's net-input coefficients (rows, 5, samples) by (1)-(3); None when none of its
-    rows moves on the plane."""
+def _level_nets(plan: Plan, i: int, params: Params, p1: Params, p2: Params, x_t: np.ndarray,
+                acts: np.ndarray, moves: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Level i's net inputs and coefficients (rows, 6, samples) by (1)-(3), and which of its
+    rows move on the plane."""
     lv, n_in = plan.levels[i], plan.n_inputs
-    lo = max(lv.src_lo, n_in)  # its first source row that is not an input (inputs never move)
-    moving = lo + np.flatnonzero(moves[lo - n_in: lv.src_hi - n_in]) if lv.src_hi > lo \
-        else np.empty(0, np.intp)
-    w1, w2 = p1.weights[i], p2.weights[i]
-    c1, c2 = p1.biases[lv.start: lv.stop], p2.biases[lv.start: lv.stop]
-    rows = np.flatnonzero(np.any(w1 != 0, axis=1) | np.any(w2 != 0, axis=1)
-                          | (c1 != 0) | (c2 != 0))  # rows the directions move themselves
-    if not moving.size and not rows.size:
-        return None
-    samples = a.shape[1]
-    zt = np.zeros((lv.stop - lv.start, 5, samples))
+    n = lv.stop - lv.start
+    zc = np.zeros((n, 6, x_t.shape[1]))
+    source = _Sources(lv, n_in, x_t, acts)
+    moving = source.moving(moves)
+    w, w1, w2 = params.weights[i], p1.weights[i], p2.weights[i]
+    zc[:, V] = source.values(w)
+    zc[:, V] += params.biases[lv.start: lv.stop, None]
     if moving.size:  # W0 s_*: every coefficient of the moving sources, one product
-        cols = moving - lv.src_lo
-        src = acts[moving - n_in].reshape(moving.size, 5 * samples)
-        zt[...] = (params.weights[i][:, cols] @ src).reshape(zt.shape)
+        zc[:, A:] = (w[:, moving - lv.src_lo] @ source.coefficients(moving, A)
+                     ).reshape(n, 5, -1)
+    c1, c2 = p1.biases[lv.start: lv.stop], p2.biases[lv.start: lv.stop]
+    moved = np.any(w1 != 0, axis=1) | np.any(w2 != 0, axis=1) | (c1 != 0) | (c2 != 0)
+    rows = np.flatnonzero(moved)  # the rows the directions move themselves
     if rows.size:
-        k = rows.size
-        w12 = np.concatenate([w1[rows], w2[rows]])  # (2k, sources)
-        first = w12 @ a[lv.src_lo: lv.src_hi]  # W1 s and W2 s
-        zt[rows, A] += first[:k] + c1[rows, None]
-        zt[rows, B] += first[k:] + c2[rows, None]
+        own = slice(None) if rows.size == n else rows
+        zc[own, A] += source.values(w1[own]) + c1[own, None]  # W1 s + c1
+        zc[own, B] += source.values(w2[own]) + c2[own, None]
         if moving.size:  # W1 s_a, W1 s_b, W2 s_a, W2 s_b
-            tangents = acts[moving - n_in, :2].reshape(moving.size, 2 * samples)
-            cross = (w12[:, moving - lv.src_lo] @ tangents).reshape(2 * k, 2, samples)
-            zt[rows, AA] += 2.0 * cross[:k, 0]
-            zt[rows, AB] += cross[:k, 1] + cross[k:, 0]
-            zt[rows, BB] += 2.0 * cross[k:, 1]
-    return zt
+            first = source.coefficients(moving, A, AA)
+            cols = moving - lv.src_lo
+            by_1 = (w1[own][:, cols] @ first).reshape(rows.size, 2, -1)
+            by_2 = (w2[own][:, cols] @ first).reshape(rows.size, 2, -1)
+            zc[own, AA] += 2.0 * by_1[:, 0]
+            zc[own, AB] += by_1[:, 1] + by_2[:, 0]
+            zc[own, BB] += 2.0 * by_2[:, 1]
+    return zc, np.ones(n, bool) if moving.size else moved
 
 
-def _activate(act: Activation, z: np.ndarray, a: np.ndarray, zt: np.ndarray,
-              out: np.ndarray) -> None:
-    """out = the activations' coefficients from the net inputs' zt, by (4)."""
-    slope = act.df(z, a)[:, None]
-    np.multiply(zt, slope, out=out)
-    curve = second_derivative(act, z, a)[:, None]
+class _Sources:
+    """A level's source block: its input rows read from x_t, the rest from acts."""
+
+    def __init__(self, lv, n_in: int, x_t: np.ndarray, acts: np.ndarray) -> None:
+        self.lo = max(lv.src_lo, n_in)  # the first source row that is not an input
+        self.split = min(self.lo, lv.src_hi) - lv.src_lo  # weights' columns reading inputs
+        self.inputs = x_t[lv.src_lo: lv.src_lo + self.split] if self.split > 0 else None
+        self.hidden = acts[self.lo - n_in: lv.src_hi - n_in] if lv.src_hi > self.lo else None
+        self.n_in, self.acts = n_in, acts
+
+    def moving(self, moves: np.ndarray) -> np.ndarray:
+        """The source rows whose coefficients may be nonzero (moves: per non-input row)."""
+        if self.hidden is None:
+            return np.empty(0, np.intp)
+        return self.lo + np.flatnonzero(moves[self.lo - self.n_in: self.lo - self.n_in
+                                              + len(self.hidden)])
+
+    def values(self, w: np.ndarray) -> np.ndarray | float:
+        """w @ the sources' values at theta (0 for a level without edges)."""
+        out = 0.0
+        if self.inputs is not None:
+            out = w[:, : self.split] @ self.inputs
+        if self.hidden is not None:
+            out = out + w[:, self.split:] @ self.hidden[:, V]
+        return out
+
+    def coefficients(self, rows: np.ndarray, first: int, stop: int = BB + 1) -> np.ndarray:
+        """Coefficients [first, stop) of the source rows `rows`, as (rows, (stop - first) x
+        samples): a view when the rows are consecutive (the usual case)."""
+        lo = int(rows[0]) - self.n_in
+        if rows[-1] - rows[0] + 1 == rows.size:
+            return self.acts[lo: lo + rows.size, first:stop].reshape(rows.size, -1)
+        return self.acts[rows - self.n_in, first:stop].reshape(rows.size, -1)
+
+
+def _activate(act: Activation, zc: np.ndarray, out: np.ndarray, moved: np.ndarray) -> None:
+    """out = the activations and their coefficients from the net inputs' zc, by (4);
+    coefficients are computed for the rows in `moved` only (the others are zero)."""
+    z, a = zc[:, V], out[:, V]
+    a[...] = act.f(z)
+    if moved.all():
+        rows = slice(None)
+        dst = np.multiply(zc[:, A:], act.df(z, a)[:, None], out=out[:, A:])
+    else:
+        out[:, A:] = 0.0
+        rows = np.flatnonzero(moved)
+        if not rows.size:
+            return
+        z, a = z[rows], a[rows]
+        dst = zc[rows, A:] * act.df(z, a)[:, None]
+    curve = second_derivative(act, z, a)
     if np.any(curve):
-        za, zb = zt[:, A], zt[:, B]
-        out[:, AA:] += curve * np.stack([za * za, za * zb, zb * zb], axis=1)
+        za, zb = zc[rows, A], zc[rows, B]
+        bent = curve * za
+        dst[:, AA - A] += bent * za
+        dst[:, AB - A] += bent * zb
+        dst[:, BB - A] += curve * zb * zb
+    if not isinstance(rows, slice):
+        out[rows, A:] = dst
 
 
 def second_derivative(act: Activation, z: np.ndarray, a: np.ndarray) -> np.ndarray:
@@ -128,28 +177,29 @@ def second_derivative(act: Activation, z: np.ndarray, a: np.ndarray) -> np.ndarr
     return (act.df(up, act.f(up)) - act.df(down, act.f(down))) / (2.0 * h)
 
 
-def _loss_on_plane(plan: Plan, z: np.ndarray, nets: np.ndarray, y: np.ndarray, loss: str,
+def _loss_on_plane(plan: Plan, nets: np.ndarray, y: np.ndarray, loss: str,
                    relative_step: float) -> tuple[float, np.ndarray, np.ndarray]:
-    """(5): value, gradient and Hessian in (a, b) from the outputs' net inputs z (samples x
-    outputs) and their coefficients `nets` (outputs, 5, samples)."""
+    """(5): value, gradient and Hessian in (a, b) from the outputs' net inputs and their
+    coefficients `nets` (outputs, 6, samples)."""
     y = np.asarray(y, np.float64)
     outputs = _OutputLoss(plan, y, loss)
-    coeff = [np.ascontiguousarray(nets[:, c].T) for c in range(5)]  # each samples x outputs
+    # each samples x outputs, contiguous for the dot products
+    coeff = [np.ascontiguousarray(nets[:, c].T) for c in range(6)]
+    z = coeff[V]
     value, g = outputs.value_and_gradient(z)
     gradient = np.array([np.vdot(g, coeff[A]), np.vdot(g, coeff[B])])
     hessian = np.array([[np.vdot(g, coeff[AA]), np.vdot(g, coeff[AB])],
                         [np.vdot(g, coeff[AB]), np.vdot(g, coeff[BB])]])
     scale = 1.0 + float(np.max(np.abs(z))) if z.size else 1.0
-    for j in (A, B):
-        top = float(np.max(np.abs(coeff[j]))) if z.size else 0.0
+    for j, along in enumerate((A, B)):
+        top = float(np.max(np.abs(coeff[along]))) if z.size else 0.0
         if top == 0.0:
             continue  # Z does not move along this direction: DG[0] = 0
         # The largest move of any output's net input is relative_step of their size.
         e = relative_step * scale / top
-        dg = (outputs.value_and_gradient(z + e * coeff[j])[1]
-              - outputs.value_and_gradient(z - e * coeff[j])[1]) / (2.0 * e)
-        hessian[A, j] += np.vdot(dg, coeff[A])
-        hessian[B, j] += np.vdot(dg, coeff[B])
+        dg = (outputs.value_and_gradient(z + e * coeff[along])[1]
+              - outputs.value_and_gradient(z - e * coeff[along])[1]) / (2.0 * e)
+        hessian[:, j] += [np.vdot(dg, coeff[A]), np.vdot(dg, coeff[B])]
     return value, gradient, 0.5 * (hessian + hessian.T)
 
 
@@ -166,6 +216,8 @@ class _OutputLoss:
                 cols = [column[r] for r in range(g0, g1) if r in column]
                 if cols:
                     self.groups.append((ACTIVATIONS[name], np.array(cols)))
+        if len(self.groups) == 1:  # every output one activation: no copies by index
+            self.groups = [(self.groups[0][0], slice(None))]
 
     def value_and_gradient(self, z: np.ndarray) -> tuple[float, np.ndarray]:
         """The loss and dL/dZ at net inputs z."""

@@ -10,8 +10,8 @@ import pytest
 
 from core.activations import ACTIVATIONS, Activation
 from core.curvature import TrainingLoss
-from core.engine import compile_plan
-from core.engine.plane_taylor import second_derivative
+from core.engine import compile_plan, forward, loss_and_output_grad
+from core.engine.plane_taylor import plane_derivatives, second_derivative
 from core.losses import LOSSES
 from core.surface import exact_plane, pca_plane, random_plane
 from tests.core.strategies import build_dag
@@ -78,6 +78,18 @@ def test_the_plane_matches_the_five_gradient_method_on_random_dags(loss, seed):
     here = theta + 0.05 * np.random.default_rng(seed).normal(size=theta.size)
     for d1, d2 in directions(plan, theta, np.random.default_rng(seed + 50)):
         assert_close(f.plane(here, d1, d2), old_plane(f, here, d1, d2))
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+def test_its_values_at_theta_are_the_engines_forward_pass(loss):
+    """The pass computes the values itself (no arrays of the inputs' size): its loss at
+    theta is the engine's, on DAGs whose levels read inputs and hidden rows in one block."""
+    for seed in range(4):
+        plan, theta, x, y = problem(seed, loss)
+        d1, d2 = np.random.default_rng(seed).normal(size=(2, theta.size))
+        value, _, _ = plane_derivatives(plan, theta, d1, d2, x, y, loss, 1e-5)
+        engine = loss_and_output_grad(plan, forward(plan, plan.unflatten(theta), x), y, loss)
+        assert value == pytest.approx(engine.value, rel=1e-13)
 
 
 def test_the_penalties_add_what_the_old_method_added():
