@@ -65,14 +65,23 @@ class Activation:
     # the fast path's reused buffers (no allocation per step).
     from_output_into: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
     unit_slope: bool = False  # f' = 1 everywhere: the engine skips multiplying by it
-    # f''(z) from (z, a): the curvature on a plane's forward pass to second order
-    # (core.engine.plane_taylor). None: there it is a central difference of df.
+    # f''(z) from (z, a), for the curvature passes (core.engine.plane_taylor,
+    # hessian_columns); without it, second_derivative takes a central difference of df.
     d2f: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
     # The compiled path's form; without it a net using this activation trains in NumPy.
     scalar: Scalar | None = None
 
     def label(self) -> str:
         return self.glyph or self.name
+
+    def second_derivative(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """f''(z): d2f, else a central difference of df (an entry added without d2f, as
+        tests/core/test_registry_extension.py adds one)."""
+        if self.d2f is not None:
+            return self.d2f(z, a)
+        h = 1e-5 * (1.0 + np.abs(z))
+        up, down = z + h, z - h
+        return (self.df(up, self.f(up)) - self.df(down, self.f(down))) / (2.0 * h)
 
     def onnx_nodes(self, op: OnnxOp, z: str) -> str:
         if self.onnx is None:

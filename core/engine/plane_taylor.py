@@ -18,17 +18,17 @@ upstream of an exact plane's two parameters nothing moves and nothing is compute
 
 The loss is differentiated in the output neurons' net inputs Z (their activations are f(Z)):
   (5) phi_i = <G, Z_i>,   phi_ij = <G, Z_ij> + <DG[Z_j], Z_i>,   G = dL/dZ,
-G from the loss's registry entry and its derivative DG[V] along V a central difference of G:
-an entry carries no second derivative, and this difference is over (samples x outputs)
-arrays only, accurate to O(e^2) as core.curvature's Hessian-vector products.
+G from the loss's registry entry and its derivative DG[V] along V a central difference of G
+(core.engine.output_loss: an entry carries no second derivative; the difference is over
+(samples x outputs) arrays only).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from core.activations import ACTIVATIONS, Activation
+from core.engine.output_loss import OutputLoss
 from core.engine.plan import Params, Plan
-from core.losses import LOSSES
 
 # What is kept per neuron and sample: its value at theta, then the five Taylor coefficients.
 V, A, B, AA, AB, BB = range(6)
@@ -156,7 +156,7 @@ def _activate(act: Activation, zc: np.ndarray, out: np.ndarray, moved: np.ndarra
             return
         z, a = z[rows], a[rows]
         dst = zc[rows, A:] * act.df(z, a)[:, None]
-    curve = second_derivative(act, z, a)
+    curve = act.second_derivative(z, a)
     if np.any(curve):
         za, zb = zc[rows, A], zc[rows, B]
         bent = curve * za
@@ -167,22 +167,12 @@ def _activate(act: Activation, zc: np.ndarray, out: np.ndarray, moved: np.ndarra
         out[rows, A:] = dst
 
 
-def second_derivative(act: Activation, z: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """f''(z): the entry's d2f, else a central difference of its df (an entry added without
-    one, as tests/core/test_registry_extension.py does)."""
-    if act.d2f is not None:
-        return act.d2f(z, a)
-    h = 1e-5 * (1.0 + np.abs(z))
-    up, down = z + h, z - h
-    return (act.df(up, act.f(up)) - act.df(down, act.f(down))) / (2.0 * h)
-
-
 def _loss_on_plane(plan: Plan, nets: np.ndarray, y: np.ndarray, loss: str,
                    relative_step: float) -> tuple[float, np.ndarray, np.ndarray]:
     """(5): value, gradient and Hessian in (a, b) from the outputs' net inputs and their
     coefficients `nets` (outputs, 6, samples)."""
     y = np.asarray(y, np.float64)
-    outputs = _OutputLoss(plan, y, loss)
+    outputs = OutputLoss(plan, y, loss)
     # each samples x outputs, contiguous for the dot products
     coeff = [np.ascontiguousarray(nets[:, c].T) for c in range(6)]
     z = coeff[V]
@@ -190,44 +180,7 @@ def _loss_on_plane(plan: Plan, nets: np.ndarray, y: np.ndarray, loss: str,
     gradient = np.array([np.vdot(g, coeff[A]), np.vdot(g, coeff[B])])
     hessian = np.array([[np.vdot(g, coeff[AA]), np.vdot(g, coeff[AB])],
                         [np.vdot(g, coeff[AB]), np.vdot(g, coeff[BB])]])
-    scale = 1.0 + float(np.max(np.abs(z))) if z.size else 1.0
     for j, along in enumerate((A, B)):
-        top = float(np.max(np.abs(coeff[along]))) if z.size else 0.0
-        if top == 0.0:
-            continue  # Z does not move along this direction: DG[0] = 0
-        # The largest move of any output's net input is relative_step of their size.
-        e = relative_step * scale / top
-        dg = (outputs.value_and_gradient(z + e * coeff[along])[1]
-              - outputs.value_and_gradient(z - e * coeff[along])[1]) / (2.0 * e)
+        dg = outputs.derivative_along(z, coeff[along], relative_step)
         hessian[:, j] += [np.vdot(dg, coeff[A]), np.vdot(dg, coeff[B])]
     return value, gradient, 0.5 * (hessian + hessian.T)
-
-
-class _OutputLoss:
-    """The loss as a function of the output neurons' net inputs alone (samples x outputs):
-    their activations are f(Z), each output by its own activation."""
-
-    def __init__(self, plan: Plan, y: np.ndarray, loss: str) -> None:
-        self.entry, self.y = LOSSES[loss], y
-        column = {int(r): k for k, r in enumerate(plan.output_rows)}
-        self.groups = []  # (activation, output columns)
-        for lv in plan.levels:
-            for name, g0, g1 in lv.groups:
-                cols = [column[r] for r in range(g0, g1) if r in column]
-                if cols:
-                    self.groups.append((ACTIVATIONS[name], np.array(cols)))
-        if len(self.groups) == 1:  # every output one activation: no copies by index
-            self.groups = [(self.groups[0][0], slice(None))]
-
-    def value_and_gradient(self, z: np.ndarray) -> tuple[float, np.ndarray]:
-        """The loss and dL/dZ at net inputs z."""
-        a = np.empty_like(z)
-        for act, cols in self.groups:
-            a[:, cols] = act.f(z[:, cols])
-        result = self.entry.compute(z, a, self.y)
-        if result.wrt_net:
-            return result.value, result.grad
-        slope = np.empty_like(z)
-        for act, cols in self.groups:
-            slope[:, cols] = act.df(z[:, cols], a[:, cols])
-        return result.value, result.grad * slope

@@ -11,7 +11,7 @@ import pytest
 from core.activations import ACTIVATIONS, Activation
 from core.curvature import TrainingLoss
 from core.engine import compile_plan, forward, loss_and_output_grad
-from core.engine.plane_taylor import plane_derivatives, second_derivative
+from core.engine.plane_taylor import plane_derivatives
 from core.losses import LOSSES
 from core.surface import exact_plane, pca_plane, random_plane
 from tests.core.strategies import build_dag
@@ -129,7 +129,7 @@ def test_an_entry_without_a_second_derivative_gets_a_difference_of_its_first():
     bare = Activation("tanh2", "", "", tanh.f, tanh.df)
     z = np.linspace(-4, 4, 33).reshape(3, 11)
     a = tanh.f(z)
-    np.testing.assert_allclose(second_derivative(bare, z, a), tanh.d2f(z, a), atol=1e-9)
+    np.testing.assert_allclose(bare.second_derivative(z, a), tanh.d2f(z, a), atol=1e-9)
 
 
 def test_an_added_activation_and_loss_take_the_difference_path():
