@@ -24,7 +24,7 @@ from typing import Callable
 import numpy as np
 
 from core.engine import loss_and_gradients
-from core.engine.perturbed import central_differences
+from core.engine.hessian_columns import hessian_columns
 from core.engine.plane_taylor import plane_derivatives
 from core.engine.plan import Plan
 from core.errors import CurvatureError
@@ -119,23 +119,22 @@ class TrainingLoss:
     def hessian(self, theta: np.ndarray, indices: np.ndarray | None = None,
                 progress: Progress | None = None) -> np.ndarray:
         """The Hessian in the parameters `indices` (all when None), symmetrised: (H + H^T)/2.
-        Column i is two gradients, computed together with other columns of its level
-        (core.engine.perturbed); a parameter's column is read only at `indices`."""
+        Columns by the R-operator, many of one level at once (core.engine.hessian_columns);
+        a parameter's column is read only at `indices`."""
         theta = np.asarray(theta, np.float64)
         idx = np.arange(theta.size) if indices is None else np.asarray(indices, np.intp)
         if idx.size > FULL_LIMIT:
             raise CurvatureError(
                 f"the whole Hessian of {idx.size:,} parameters is too large to compute "
                 f"(limit {FULL_LIMIT:,}); ask for the top eigenvalues instead")
-        steps = RELATIVE_STEP * (1.0 + np.abs(theta[idx]))
         h = np.empty((idx.size, idx.size))
         done = 0
-        # Column i is (g(theta + e_i) - g(theta - e_i)) / 2e_i, read at `indices`; the engine
-        # computes them many at a time, reusing what moving one parameter leaves unchanged.
-        for pos, diff in central_differences(self.plan, self.plan.unflatten(theta), self.x,
-                                             self.y, self.loss, idx, steps):
-            h[:, pos] = (diff[:, idx] / (2 * steps[pos, None])).T
-            self.gradients += 2 * pos.size
+        # Column i by the R-operator, exactly, read at `indices`; the engine computes them
+        # many at a time (core.engine.hessian_columns).
+        for pos, rows in hessian_columns(self.plan, self.plan.unflatten(theta), self.x, self.y,
+                                         self.loss, idx, RELATIVE_STEP):
+            h[:, pos] = rows[:, idx].T
+            self.gradients += pos.size  # about one gradient's work per column
             done += pos.size
             if progress is not None:
                 progress(done, idx.size)

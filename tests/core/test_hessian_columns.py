@@ -1,42 +1,53 @@
-"""core.engine.perturbed against the engine's own gradient computed at each moved point: the
-differences g(theta + s e_c) - g(theta - s e_c), on random DAGs (skip edges, mixed
-activations, outputs at several depths), every loss, moves of every level."""
+"""core.engine.hessian_columns (the whole Hessian's columns by the R-operator) against central
+differences of the engine's own gradient, (g(theta + s e_c) - g(theta - s e_c)) / 2s, on
+random DAGs (skip edges, every activation, outputs at several depths), every loss, columns of
+every level; and on a quadratic, where the differences are exact too."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from core.engine import compile_plan, loss_and_gradients
-from core.engine.perturbed import central_differences
+from core.engine.hessian_columns import hessian_columns
 from core.losses import LOSSES
 from core.network import Network
 from tests.core.strategies import build_dag
 
 
-def engine_differences(plan, theta, x, y, loss, columns, steps) -> np.ndarray:
-    """Two plain engine gradients per column."""
+STEP = 1e-5  # relative, as core.curvature.RELATIVE_STEP
+# |columns - differences| over the largest entry: both are within about 1e-9 of the exact
+# Hessian (the differences' O(s^2) and rounding; the columns' output-only difference).
+TOLERANCE = 1e-6
+
+
+def engine_columns(plan, theta, x, y, loss, columns) -> np.ndarray:
+    """Two plain engine gradients per column, as a central difference."""
     def gradient(t):
         _, g = loss_and_gradients(plan, plan.unflatten(t), x, y, loss)
         return plan.flatten(g)
 
     rows = []
-    for c, s in zip(columns, steps):
+    for c in columns:
+        s = STEP * (1.0 + abs(theta[c]))
         up, down = theta.copy(), theta.copy()
         up[c] += s
         down[c] -= s
-        rows.append(gradient(up) - gradient(down))
+        rows.append((gradient(up) - gradient(down)) / (2 * s))
     return np.array(rows)
 
 
-def gathered(plan, theta, x, y, loss, columns, steps) -> np.ndarray:
+def gathered(plan, theta, x, y, loss, columns) -> np.ndarray:
     out = np.full((len(columns), plan.n_parameters), np.nan)
     seen = []
-    for pos, diff in central_differences(plan, plan.unflatten(theta), x, y, loss, columns,
-                                         steps):
-        out[pos] = diff
+    for pos, rows in hessian_columns(plan, plan.unflatten(theta), x, y, loss, columns, STEP):
+        out[pos] = rows
         seen.extend(pos.tolist())
     assert sorted(seen) == list(range(len(columns)))  # every column once
     return out
+
+
+def assert_close(got, want):
+    np.testing.assert_allclose(got, want, rtol=0, atol=TOLERANCE * np.abs(want).max())
 
 
 def problem(seed: int, loss: str, samples: int = 9):
@@ -56,21 +67,40 @@ def problem(seed: int, loss: str, samples: int = 9):
 
 @pytest.mark.parametrize("loss", list(LOSSES))
 @pytest.mark.parametrize("seed", range(6))
-def test_every_column_matches_two_engine_gradients(loss, seed):
+def test_every_column_matches_differences_of_two_engine_gradients(loss, seed):
     plan, theta, x, y = problem(seed, loss)
-    rng = np.random.default_rng(seed)
     columns = np.arange(plan.n_parameters)
-    steps = rng.uniform(0.05, 0.5, columns.size)  # large moves: nothing is linear here
-    want = engine_differences(plan, theta, x, y, loss, columns, steps)
-    got = gathered(plan, theta, x, y, loss, columns, steps)
-    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12 * np.abs(want).max())
+    assert_close(gathered(plan, theta, x, y, loss, columns),
+                 engine_columns(plan, theta, x, y, loss, columns))
+
+
+def test_on_a_quadratic_the_columns_are_the_hand_worked_hessian():
+    """y = W x + b with squared error: H = 2/(B K) [x 1]^T [x 1] per output, exactly."""
+    from core.templates import layered
+
+    net = layered([3, 2], output="identity")
+    plan = compile_plan(net)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 3)), rng.normal(size=(20, 2))
+    theta = rng.normal(size=plan.n_parameters)
+    got = gathered(plan, theta, x, y, "mse", np.arange(plan.n_parameters))
+    want = np.zeros_like(got)
+    names = plan.parameter_names()
+    design = np.hstack([x, np.ones((20, 1))])
+    for out in range(2):  # each output's weights and bias against the same output's
+        oid = plan.order[plan.output_rows[out]]
+        own = [names.index(e) for e in plan.edge_ids if net.edges[e].target == oid]
+        own = [i for _, i in sorted((plan.row[net.edges[names[i]].source], i) for i in own)]
+        own.append(names.index(f"bias:{oid}"))
+        want[np.ix_(own, own)] = 2.0 / (20 * 2) * design.T @ design
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("loss", ["softmax_ce", "bce", "mse"])
 def test_outputs_at_different_depths(loss):
     """One output straight from an input, one behind two hidden levels. Moving a deep weight
     changes the shallow output's dL/da through the softmax; with BCE (dL/dz given by the
-    loss) the shallow output's dL/dz stays put, and its difference must be zero."""
+    loss) the shallow output's dL/dz stays put, and its entry must be zero."""
     activation = "sigmoid" if loss == "bce" else "identity"
     net = Network()
     a, b = net.add_neuron("input").id, net.add_neuron("input").id
@@ -86,10 +116,8 @@ def test_outputs_at_different_depths(loss):
     x, y = rng.normal(size=(7, 2)), np.eye(2)[rng.integers(0, 2, 7)]
     theta = plan.flatten(plan.pack(net))
     columns = np.arange(plan.n_parameters)
-    steps = np.full(columns.size, 0.3)
-    want = engine_differences(plan, theta, x, y, loss, columns, steps)
-    got = gathered(plan, theta, x, y, loss, columns, steps)
-    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-13)
+    want = engine_columns(plan, theta, x, y, loss, columns)
+    assert_close(gathered(plan, theta, x, y, loss, columns), want)
     names = plan.parameter_names()
     deep_bias, shallow_bias = names.index(f"bias:{deep}"), names.index(f"bias:{shallow}")
     assert plan.row[shallow] < plan.levels[-1].start  # the two outputs sit at two depths
@@ -103,17 +131,15 @@ def test_a_subset_of_columns_in_any_order_and_large_batches_in_chunks():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(3000, plan.n_inputs)), rng.normal(size=(3000, 2))
     columns = np.array([5, 0, plan.n_parameters - 1, 5, 2])
-    steps = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
-    want = engine_differences(plan, theta, x, y, "mse", columns, steps)
-    got = gathered(plan, theta, x, y, "mse", columns, steps)
-    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12 * np.abs(want).max())
+    assert_close(gathered(plan, theta, x, y, "mse", columns),
+                 engine_columns(plan, theta, x, y, "mse", columns))
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_the_exact_planes_2x2_is_the_hessians_block_by_second_differences_of_the_value(seed):
-    """plane_curvature on two single parameters reads the engine's columns: held to second
-    differences of the loss value (tests/core/test_curvature.py), and to the same plane
-    given as directions scaled by -2 and 0.5 (H2 scales by their products)."""
+    """plane_curvature on two single parameters: held to second differences of the loss
+    value (tests/core/test_curvature.py), and to the same plane given as directions scaled
+    by -2 and 0.5 (H2 scales by their products)."""
     from core.curvature import TrainingLoss, plane_curvature
     from tests.core.test_curvature import problem as smooth_problem, value_hessian
 
