@@ -24,7 +24,7 @@ from typing import Callable
 import numpy as np
 
 from core.engine import loss_and_gradients
-from core.engine.hessian_columns import hessian_columns
+from core.engine.hessian_columns import hessian_columns, symmetric_fill
 from core.engine.plane_taylor import plane_derivatives
 from core.engine.plan import Plan
 from core.errors import CurvatureError
@@ -138,10 +138,11 @@ class TrainingLoss:
             done += pos.size
             if progress is not None:
                 progress(done, idx.size)
+        h = symmetric_fill(h)
         if self.l2:
-            weights = idx < self.n_weights
-            h[np.flatnonzero(weights), np.flatnonzero(weights)] += self.l2
-        return 0.5 * (h + h.T)
+            weights = np.flatnonzero(idx < self.n_weights)
+            h[weights, weights] += self.l2
+        return h
 
 
 @dataclass(frozen=True)

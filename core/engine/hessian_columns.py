@@ -14,8 +14,9 @@ backward pass (delta = dL/dz, grad_a = dL/da) at theta computed once, for column
       the source's activation for a weight, 1 for a bias); below, t = W u, u = f'(z) t.
   (2) At the outputs, d delta = D t, D the loss's second derivative in the outputs' net
       inputs (core.engine.output_loss: 2 x outputs loss evaluations for every column).
-  (3) Backwards, d grad_a = sum of W^T d delta over the levels that read a row (plus delta_r
-      at the source of a moved weight w_rs), and d delta = f'(z) d grad_a + f''(z) t grad_a.
+  (3) Backwards, d grad_a = sum of W^T d delta over the levels that read a row, and
+      d delta = f'(z) d grad_a + f''(z) t grad_a; down to c's level only: the entries of
+      earlier parameters are the symmetric ones of their own columns.
   (4) The column's entry of a weight w_rs is sum over samples of d delta_r a_s + delta_r u_s;
       of a bias, sum of d delta_r.
 Exact but for D's difference (only on output arrays): no step along the parameters.
@@ -31,7 +32,7 @@ from core.engine.backprop import backward, forward, loss_and_output_grad
 from core.engine.output_loss import OutputLoss
 from core.engine.plan import Params, Plan
 
-CHUNK_BYTES = 2**24  # the (columns x neurons x samples) buffers of one chunk
+CHUNK_BYTES = 2**23  # the (columns x neurons x samples) buffers of one chunk
 MAX_CHUNK = 32  # columns per chunk
 
 
@@ -57,7 +58,10 @@ class OneParameterMoves:
 def hessian_columns(plan: Plan, params: Params, x: np.ndarray, y: np.ndarray, loss: str,
                     columns: np.ndarray, relative_step: float
                     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Column columns[i] of the data loss's Hessian for every i, in Plan.flatten order.
+    """Column columns[i] of the data loss's Hessian for every i, in Plan.flatten order, at
+    the parameters of its own level and those after it; NaN at parameters of earlier levels,
+    whose entries are the Hessian's symmetric ones (row c of an earlier parameter's column):
+    so the backward pass of a column stops at its own level (symmetric_fill puts them in).
     Yields chunks (positions i, columns as rows), in an order of its own (grouped by level).
     relative_step: the loss's central difference in its outputs, (2)."""
     columns = np.asarray(columns, np.intp)
@@ -94,109 +98,118 @@ class HessianColumns:
         self.where = OneParameterMoves(plan)
         n, b = plan.n_neurons, x.shape[0]
         self.size = int(np.clip(CHUNK_BYTES // (4 * n * max(b, 1) * 8), 1, MAX_CHUNK))
-        self.t, self.u = np.empty((self.size, n, b)), np.empty((self.size, n, b))
         hidden = n - plan.n_inputs
-        self.d_grad_a, self.d_delta = (np.empty((self.size, hidden, b)) for _ in range(2))
+        # Flat buffers, viewed per chunk as (rows, columns, samples): rows first, so each
+        # level's product over every column of the chunk is one matrix product (a stack of
+        # small per-column products cost more in calls than in arithmetic).
+        self._memory = [np.empty(rows * self.size * b) for rows in (n, n, hidden, hidden)]
+
+    def _views(self, k: int) -> list[np.ndarray]:
+        """t, u (neurons, k, samples) and d grad_a, d delta (non-input neurons, k, samples)."""
+        b = self.base.a.shape[1]
+        return [m[: m.size // self.size * k].reshape(-1, k, b) for m in self._memory]
 
     def columns(self, li: int, columns: np.ndarray) -> np.ndarray:
         """(columns x parameters): the Hessian's columns for parameters all of level li."""
-        self._tangents(li, columns)
-        return self._backward(li, columns)
+        t, u, d_ga, d_dl = self._views(len(columns))
+        self._tangents(li, columns, t, u)
+        return self._backward(li, columns, t, u, d_ga, d_dl)
 
-    def _tangents(self, li: int, columns: np.ndarray) -> None:
+    def _tangents(self, li: int, columns: np.ndarray, t: np.ndarray, u: np.ndarray) -> None:
         """(1): t and u of every row from level li on (rows above it are never read)."""
-        plan, k = self.plan, len(columns)
+        plan, k, b = self.plan, len(columns), t.shape[2]
         lv = plan.levels[li]
-        t, u = self.t[:k], self.u[:k]
-        t[:, lv.start: lv.stop] = 0.0
+        t[lv.start: lv.stop] = 0.0
         points = np.arange(k)
         rows, sources = self.where.row[columns], self.where.source[columns]
         weight = sources >= 0
-        t[points, rows] = 1.0
-        t[points[weight], rows[weight]] = self.base.a[sources[weight]]
-        np.multiply(t[:, lv.start: lv.stop], self.slope[lv.start: lv.stop],
-                    out=u[:, lv.start: lv.stop])
+        t[rows, points] = 1.0
+        t[rows[weight], points[weight]] = self.base.a[sources[weight]]
+        np.multiply(t[lv.start: lv.stop], self.slope[lv.start: lv.stop, None],
+                    out=u[lv.start: lv.stop])
         for later, w in zip(plan.levels[li + 1:], self.params.weights[li + 1:]):
-            tz = t[:, later.start: later.stop]
+            tz = t[later.start: later.stop]
             lo = max(later.src_lo, lv.start)  # sources above level li do not move
             if later.src_hi > lo:
-                np.matmul(w[:, lo - later.src_lo:], u[:, lo: later.src_hi], out=tz)
+                np.matmul(w[:, lo - later.src_lo:], u[lo: later.src_hi].reshape(-1, k * b),
+                          out=tz.reshape(-1, k * b))
             else:
                 tz[...] = 0.0
-            np.multiply(tz, self.slope[later.start: later.stop],
-                        out=u[:, later.start: later.stop])
+            np.multiply(tz, self.slope[later.start: later.stop, None],
+                        out=u[later.start: later.stop])
 
-    def _backward(self, li: int, columns: np.ndarray) -> np.ndarray:
-        """(2)-(4), level by level from the last, in Plan.flatten order."""
+    def _backward(self, li: int, columns: np.ndarray, t: np.ndarray, u: np.ndarray,
+                  d_ga: np.ndarray, d_dl: np.ndarray) -> np.ndarray:
+        """(2)-(4), level by level from the last; the columns as rows, Plan.flatten order."""
         plan, n_in, k = self.plan, self.plan.n_inputs, len(columns)
         start = plan.levels[li].start
-        d_ga, d_dl = self.d_grad_a[:k], self.d_delta[:k]
         written = np.zeros(plan.n_neurons - n_in, bool)  # rows of d_ga holding a value
         out = plan.output_rows
         # (2): d delta of the outputs, D t per sample (t is zero above level li)
-        t_out = self.t[:k, out]
-        t_out[:, out < start] = 0.0
-        d_out = np.einsum("skj,pjs->pks", self.d_out, t_out)
-        result = np.empty((k, plan.n_parameters))
-        biases = np.zeros((k, plan.n_neurons))
-        for i in range(len(plan.levels) - 1, -1, -1):
+        t_out = t[out]
+        t_out[out < start] = 0.0
+        d_out = np.einsum("sji,ips->jps", self.d_out, t_out)
+        # Entries of parameters above level li are the Hessian's symmetric ones, computed with
+        # their own columns: the backward pass stops at level li (see hessian_columns).
+        result = np.full((plan.n_parameters, k), np.nan)
+        biases = np.full((plan.n_neurons, k), np.nan)
+        for i in range(len(plan.levels) - 1, li - 1, -1):
             lv, w = plan.levels[i], self.params.weights[i]
             r0, r1 = lv.start - n_in, lv.stop - n_in
             if not written[r0:r1].all():  # no later level reads these rows
-                d_ga[:, r0 + np.flatnonzero(~written[r0:r1])] = 0.0
-            dl = d_dl[:, r0:r1]
-            np.multiply(d_ga[:, r0:r1], self.slope[lv.start: lv.stop], out=dl)
+                d_ga[r0 + np.flatnonzero(~written[r0:r1])] = 0.0
+            dl = d_dl[r0:r1]
+            np.multiply(d_ga[r0:r1], self.slope[lv.start: lv.stop, None], out=dl)
             if i >= li:  # (3)'s second term, where t is not zero
-                dl += self.t[:k, lv.start: lv.stop] * (self.curve[lv.start: lv.stop]
-                                                       * self.grad_a[r0:r1])
+                dl += t[lv.start: lv.stop] * (self.curve[lv.start: lv.stop]
+                                              * self.grad_a[r0:r1])[:, None]
             if lv.has_outputs:  # an output's delta is the loss's dL/dz: its change is D t
                 mine = (out >= lv.start) & (out < lv.stop)
-                dl[:, out[mine] - lv.start] = d_out[:, mine]
-            biases[:, lv.start: lv.stop] = np.add.reduce(dl, axis=2)
+                dl[out[mine] - lv.start] = d_out[mine]
+            np.add.reduce(dl, axis=2, out=biases[lv.start: lv.stop])
             if lv.src_hi <= lv.src_lo:
-                result[:, lv.edge_pos] = 0.0
+                result[lv.edge_pos] = 0.0
                 continue
-            result[:, lv.edge_pos] = self._weight_entries(i, li, dl)[:, lv.rows, lv.cols]
-            lo = max(lv.src_lo, n_in)
+            result[lv.edge_pos] = self._weight_entries(i, li, dl, u)[lv.rows, :, lv.cols]
+            lo = max(lv.src_lo, start)  # rows from level li on: the only ones read below
             if lv.src_hi > lo:
                 self._pass_back(w[:, lo - lv.src_lo:].T, dl, d_ga, written, lo - n_in,
                                 lv.src_hi - n_in)
-            if i == li:
-                self._moved_weights_back(columns, d_ga)
-        result[:, len(plan.edge_ids):] = biases[:, plan.bias_rows]
-        return result
+        result[len(plan.edge_ids):] = biases[plan.bias_rows]
+        return result.T
 
-    def _weight_entries(self, i: int, li: int, dl: np.ndarray) -> np.ndarray:
-        """(4) for level i's weight matrix: d delta a^T, plus delta u^T where sources move."""
+    def _weight_entries(self, i: int, li: int, dl: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """(4) for level i's weight matrix, (rows, k, sources): d delta a^T, plus delta u^T
+        where sources move."""
         plan = self.plan
         lv = plan.levels[i]
-        gw = np.matmul(dl, self.base.a[lv.src_lo: lv.src_hi].T)
+        n, k, b = dl.shape
+        gw = (dl.reshape(n * k, b) @ self.base.a[lv.src_lo: lv.src_hi].T).reshape(n, k, -1)
         lo = max(lv.src_lo, plan.levels[li].start)
         if i > li and lv.src_hi > lo:
             delta = self.delta[lv.start - plan.n_inputs: lv.stop - plan.n_inputs]
-            gw[:, :, lo - lv.src_lo:] += np.matmul(
-                delta, np.swapaxes(self.u[: len(dl), lo: lv.src_hi], -1, -2))
+            moving = (delta @ u[lo: lv.src_hi].reshape(-1, b).T).reshape(n, -1, k)
+            gw[:, :, lo - lv.src_lo:] += np.swapaxes(moving, 1, 2)
         return gw
 
     def _pass_back(self, w_t: np.ndarray, dl: np.ndarray, d_ga: np.ndarray,
                    written: np.ndarray, lo: int, hi: int) -> None:
-        """d_ga[:, lo:hi] += w_t dl, written straight in where those rows hold nothing."""
+        """d_ga[lo:hi] += w_t dl, written straight in where those rows hold nothing."""
+        n, k, b = dl.shape
+        flat, target = dl.reshape(n, k * b), d_ga[lo:hi].reshape(hi - lo, k * b)
         # A level of one neuron passes back an outer product: a broadcast multiply, where
         # matmul with an inner dimension of 1 took 7x as long (2-12-12-1).
-        product = np.multiply if w_t.shape[1] == 1 else np.matmul
+        product = np.multiply if n == 1 else np.matmul
         if not written[lo:hi].any():
-            product(w_t, dl, out=d_ga[:, lo:hi])
+            product(w_t, flat, out=target)
         else:
-            d_ga[:, lo + np.flatnonzero(~written[lo:hi])] = 0.0
-            d_ga[:, lo:hi] += product(w_t, dl)
+            d_ga[lo + np.flatnonzero(~written[lo:hi])] = 0.0
+            target += product(w_t, flat)
         written[lo:hi] = True
 
-    def _moved_weights_back(self, columns: np.ndarray, d_ga: np.ndarray) -> None:
-        """A moved weight w_rs passes delta_r more back to its source s (when s is not an
-        input): d(w_rs delta_r)/d w_rs."""
-        n_in = self.plan.n_inputs
-        sources = self.where.source[columns]
-        points = np.flatnonzero(sources >= n_in)
-        if points.size:
-            rows = self.where.row[columns[points]]
-            d_ga[points, sources[points] - n_in] += self.delta[rows - n_in]
+
+def symmetric_fill(h: np.ndarray) -> np.ndarray:
+    """A square block of columns from hessian_columns with its NaN entries taken from the
+    symmetric ones, symmetrised: (H + H^T)/2."""
+    h = np.where(np.isnan(h), h.T, h)
+    return 0.5 * (h + h.T)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.engine import compile_plan, loss_and_gradients
-from core.engine.hessian_columns import hessian_columns
+from core.engine.hessian_columns import OneParameterMoves, hessian_columns, symmetric_fill
 from core.losses import LOSSES
 from core.network import Network
 from tests.core.strategies import build_dag
@@ -46,7 +46,14 @@ def gathered(plan, theta, x, y, loss, columns) -> np.ndarray:
     return out
 
 
-def assert_close(got, want):
+def assert_close(got, want, plan=None, columns=None):
+    """got's entries against want's; where got has NaN (a parameter of a level before its
+    column's: the symmetric entry, see hessian_columns), exactly there."""
+    if plan is not None:
+        level = OneParameterMoves(plan).level
+        earlier = level[None, :] < level[np.asarray(columns)][:, None]
+        np.testing.assert_array_equal(np.isnan(got), earlier)
+        got = np.where(earlier, want, got)
     np.testing.assert_allclose(got, want, rtol=0, atol=TOLERANCE * np.abs(want).max())
 
 
@@ -70,8 +77,11 @@ def problem(seed: int, loss: str, samples: int = 9):
 def test_every_column_matches_differences_of_two_engine_gradients(loss, seed):
     plan, theta, x, y = problem(seed, loss)
     columns = np.arange(plan.n_parameters)
-    assert_close(gathered(plan, theta, x, y, loss, columns),
-                 engine_columns(plan, theta, x, y, loss, columns))
+    got = gathered(plan, theta, x, y, loss, columns)
+    want = engine_columns(plan, theta, x, y, loss, columns)
+    assert_close(got, want, plan, columns)
+    # every column whole: the missing entries from the symmetric ones
+    assert_close(symmetric_fill(got), 0.5 * (want + want.T))
 
 
 def test_on_a_quadratic_the_columns_are_the_hand_worked_hessian():
@@ -83,7 +93,7 @@ def test_on_a_quadratic_the_columns_are_the_hand_worked_hessian():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(20, 3)), rng.normal(size=(20, 2))
     theta = rng.normal(size=plan.n_parameters)
-    got = gathered(plan, theta, x, y, "mse", np.arange(plan.n_parameters))
+    got = symmetric_fill(gathered(plan, theta, x, y, "mse", np.arange(plan.n_parameters)))
     want = np.zeros_like(got)
     names = plan.parameter_names()
     design = np.hstack([x, np.ones((20, 1))])
@@ -117,7 +127,7 @@ def test_outputs_at_different_depths(loss):
     theta = plan.flatten(plan.pack(net))
     columns = np.arange(plan.n_parameters)
     want = engine_columns(plan, theta, x, y, loss, columns)
-    assert_close(gathered(plan, theta, x, y, loss, columns), want)
+    assert_close(gathered(plan, theta, x, y, loss, columns), want, plan, columns)
     names = plan.parameter_names()
     deep_bias, shallow_bias = names.index(f"bias:{deep}"), names.index(f"bias:{shallow}")
     assert plan.row[shallow] < plan.levels[-1].start  # the two outputs sit at two depths
@@ -132,7 +142,7 @@ def test_a_subset_of_columns_in_any_order_and_large_batches_in_chunks():
     x, y = rng.normal(size=(3000, plan.n_inputs)), rng.normal(size=(3000, 2))
     columns = np.array([5, 0, plan.n_parameters - 1, 5, 2])
     assert_close(gathered(plan, theta, x, y, "mse", columns),
-                 engine_columns(plan, theta, x, y, "mse", columns))
+                 engine_columns(plan, theta, x, y, "mse", columns), plan, columns)
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -155,3 +165,22 @@ def test_the_exact_planes_2x2_is_the_hessians_block_by_second_differences_of_the
     scaled = plane_curvature(f, theta, -2.0 * d1, 0.5 * d2)
     np.testing.assert_allclose(scaled.hessian, pc.hessian * np.outer([-2, 0.5], [-2, 0.5]),
                                rtol=1e-12)
+
+
+@pytest.mark.parametrize("loss", ["mse", "softmax_ce"])
+def test_the_hessian_of_some_parameters_in_any_order_is_that_block_of_the_whole(loss):
+    """TrainingLoss.hessian on a subset across levels, out of order: each pair's entry comes
+    from whichever of the two columns reaches it (the later parameter's column does not)."""
+    from core.curvature import TrainingLoss
+
+    plan, theta, x, y = problem(4, loss)
+    f = TrainingLoss(plan, x, y, loss, l2=0.1)
+    whole = f.hessian(theta)
+    rng = np.random.default_rng(1)
+    idx = rng.permutation(plan.n_parameters)[: plan.n_parameters // 2]
+    np.testing.assert_allclose(f.hessian(theta, idx), whole[np.ix_(idx, idx)], rtol=1e-12,
+                               atol=1e-14)
+    want = engine_columns(plan, theta, x, y, loss, np.arange(plan.n_parameters))
+    want = 0.5 * (want + want.T)
+    want[np.arange(len(plan.edge_ids)), np.arange(len(plan.edge_ids))] += 0.1
+    assert_close(whole, want)
