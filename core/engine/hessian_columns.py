@@ -23,7 +23,7 @@ Exact but for D's difference (only on output arrays): no step along the paramete
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import numpy as np
 
@@ -74,6 +74,23 @@ def hessian_columns(plan: Plan, params: Params, x: np.ndarray, y: np.ndarray, lo
             yield pos, tangents.columns(int(li), columns[pos])
 
 
+class _Moved(NamedTuple):
+    """The chunk's columns in their own level: the row each moves, and its t and u there
+    (columns x samples); every other row of that level has t = u = 0."""
+
+    rows: np.ndarray
+    t: np.ndarray
+    u: np.ndarray
+
+    def read_by(self, lv) -> tuple[np.ndarray, np.ndarray] | None:
+        """(columns, weight-matrix columns) of the moved rows the level reads, or None."""
+        inside = (self.rows >= lv.src_lo) & (self.rows < lv.src_hi)
+        if not inside.any():
+            return None
+        points = np.flatnonzero(inside)
+        return points, self.rows[points] - lv.src_lo
+
+
 class HessianColumns:
     """Hessian columns for a chunk of parameters of one level at a time; theta's passes
     computed once."""
@@ -116,25 +133,27 @@ class HessianColumns:
         return self._backward(li, columns, t, u, d_ga, d_dl)
 
     def _tangents(self, li: int, columns: np.ndarray, t: np.ndarray, u: np.ndarray) -> None:
-        """(1): t and u of every row from level li on (rows above it are never read)."""
+        """(1): t and u of every row after level li (rows above it are never read); in level
+        li itself only each column's moved row, kept as self._moved (the rest is zero)."""
         plan, k, b = self.plan, len(columns), t.shape[2]
         lv = plan.levels[li]
-        t[lv.start: lv.stop] = 0.0
-        points = np.arange(k)
         rows, sources = self.where.row[columns], self.where.source[columns]
+        moved_t = np.ones((k, b))
         weight = sources >= 0
-        t[rows, points] = 1.0
-        t[rows[weight], points[weight]] = self.base.a[sources[weight]]
-        np.multiply(t[lv.start: lv.stop], self.slope[lv.start: lv.stop, None],
-                    out=u[lv.start: lv.stop])
+        moved_t[weight] = self.base.a[sources[weight]]
+        self._moved = _Moved(rows, moved_t, moved_t * self.slope[rows])
         for later, w in zip(plan.levels[li + 1:], self.params.weights[li + 1:]):
             tz = t[later.start: later.stop]
-            lo = max(later.src_lo, lv.start)  # sources above level li do not move
+            lo = max(later.src_lo, lv.stop)  # sources above level li do not move
             if later.src_hi > lo:
                 np.matmul(w[:, lo - later.src_lo:], u[lo: later.src_hi].reshape(-1, k * b),
                           out=tz.reshape(-1, k * b))
             else:
                 tz[...] = 0.0
+            reads = self._moved.read_by(later)
+            if reads is not None:  # column p's moved row r: W[:, r] u_r, an outer product
+                points, cols = reads
+                tz[:, points] += w[:, cols][:, :, None] * self._moved.u[points]
             np.multiply(tz, self.slope[later.start: later.stop, None],
                         out=u[later.start: later.stop])
 
@@ -142,13 +161,9 @@ class HessianColumns:
                   d_ga: np.ndarray, d_dl: np.ndarray) -> np.ndarray:
         """(2)-(4), level by level from the last; the columns as rows, Plan.flatten order."""
         plan, n_in, k = self.plan, self.plan.n_inputs, len(columns)
-        start = plan.levels[li].start
+        lv = plan.levels[li]
         written = np.zeros(plan.n_neurons - n_in, bool)  # rows of d_ga holding a value
-        out = plan.output_rows
-        # (2): d delta of the outputs, D t per sample (t is zero above level li)
-        t_out = t[out]
-        t_out[out < start] = 0.0
-        d_out = np.einsum("sji,ips->jps", self.d_out, t_out)
+        d_out = self._output_change(lv, t)
         # Entries of parameters above level li are the Hessian's symmetric ones, computed with
         # their own columns: the backward pass stops at level li (see hessian_columns).
         result = np.full((plan.n_parameters, k), np.nan)
@@ -160,9 +175,8 @@ class HessianColumns:
                 d_ga[r0 + np.flatnonzero(~written[r0:r1])] = 0.0
             dl = d_dl[r0:r1]
             np.multiply(d_ga[r0:r1], self.slope[lv.start: lv.stop, None], out=dl)
-            if i >= li:  # (3)'s second term, where t is not zero
-                dl += t[lv.start: lv.stop] * (self.curve[lv.start: lv.stop]
-                                              * self.grad_a[r0:r1])[:, None]
+            self._curve_term(i, li, dl, t)
+            out = plan.output_rows
             if lv.has_outputs:  # an output's delta is the loss's dL/dz: its change is D t
                 mine = (out >= lv.start) & (out < lv.stop)
                 dl[out[mine] - lv.start] = d_out[mine]
@@ -171,12 +185,37 @@ class HessianColumns:
                 result[lv.edge_pos] = 0.0
                 continue
             result[lv.edge_pos] = self._weight_entries(i, li, dl, u)[lv.rows, :, lv.cols]
-            lo = max(lv.src_lo, start)  # rows from level li on: the only ones read below
+            lo = max(lv.src_lo, plan.levels[li].start)  # rows from level li on: all read below
             if lv.src_hi > lo:
                 self._pass_back(w[:, lo - lv.src_lo:].T, dl, d_ga, written, lo - n_in,
                                 lv.src_hi - n_in)
         result[len(plan.edge_ids):] = biases[plan.bias_rows]
         return result.T
+
+    def _output_change(self, lv, t: np.ndarray) -> np.ndarray:
+        """(2): d delta of the outputs, D t per sample; t of an output is zero above level li
+        (lv) and in it but where a column moved it."""
+        out, moved = self.plan.output_rows, self._moved
+        t_out = t[out]
+        t_out[out < lv.stop] = 0.0
+        for p in np.flatnonzero((moved.rows >= lv.start) & (moved.rows < lv.stop)):
+            k_out = np.flatnonzero(out == moved.rows[p])
+            if k_out.size:
+                t_out[k_out[0], p] = moved.t[p]
+        return np.einsum("sji,ips->jps", self.d_out, t_out)
+
+    def _curve_term(self, i: int, li: int, dl: np.ndarray, t: np.ndarray) -> None:
+        """(3)'s f''(z) t grad_a, where t is not zero: after level li, and in it the moved
+        rows."""
+        lv, n_in = self.plan.levels[i], self.plan.n_inputs
+        if i > li:
+            dl += t[lv.start: lv.stop] * (self.curve[lv.start: lv.stop]
+                                          * self.grad_a[lv.start - n_in: lv.stop - n_in])[:, None]
+        elif i == li:
+            rows = self._moved.rows
+            points = np.arange(rows.size)
+            dl[rows - lv.start, points] += self._moved.t * (self.curve[rows]
+                                                            * self.grad_a[rows - n_in])
 
     def _weight_entries(self, i: int, li: int, dl: np.ndarray, u: np.ndarray) -> np.ndarray:
         """(4) for level i's weight matrix, (rows, k, sources): d delta a^T, plus delta u^T
@@ -185,11 +224,17 @@ class HessianColumns:
         lv = plan.levels[i]
         n, k, b = dl.shape
         gw = (dl.reshape(n * k, b) @ self.base.a[lv.src_lo: lv.src_hi].T).reshape(n, k, -1)
-        lo = max(lv.src_lo, plan.levels[li].start)
-        if i > li and lv.src_hi > lo:
-            delta = self.delta[lv.start - plan.n_inputs: lv.stop - plan.n_inputs]
+        if i <= li:
+            return gw
+        delta = self.delta[lv.start - plan.n_inputs: lv.stop - plan.n_inputs]
+        lo = max(lv.src_lo, plan.levels[li].stop)
+        if lv.src_hi > lo:
             moving = (delta @ u[lo: lv.src_hi].reshape(-1, b).T).reshape(n, -1, k)
             gw[:, :, lo - lv.src_lo:] += np.swapaxes(moving, 1, 2)
+        reads = self._moved.read_by(lv)
+        if reads is not None:  # column p's moved row r: delta u_r^T in source column r
+            points, cols = reads
+            gw[:, points, cols] += delta @ self._moved.u[points].T
         return gw
 
     def _pass_back(self, w_t: np.ndarray, dl: np.ndarray, d_ga: np.ndarray,
