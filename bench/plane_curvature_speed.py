@@ -1,8 +1,9 @@
 """What the loss-surface panel's arrows add to a re-slice (issue 15): core.surface.arrows_at,
-the gradient and 2x2 Hessian of the loss restricted to the plane (one gradient and two
-Hessian-vector products: five exact gradients) as the panel computes it on its background
-thread, against the re-slice's own grid (51x51, core.surface.grid_losses in float32 as the
-panel's _quiet_grid) in the same run. Target: at most 20 ms added.
+the gradient and 2x2 Hessian of the loss restricted to the plane (one forward pass carried to
+second order along the plane, core.engine.plane_taylor; until branch arrows-fast a gradient
+and two Hessian-vector products, five exact gradients) as the panel computes it on its
+background thread, against the re-slice's own grid (51x51, core.surface.grid_losses in
+float32 as the panel's _quiet_grid) in the same run. Target: at most 20 ms added.
 
 Rows: surface_speed.py's nets (up to 197 parameters, one a DAG with skips) and two larger
 ones, the app's sample (256 rows) and 1000 rows, random and exact planes; "+ batch" adds the
@@ -17,6 +18,7 @@ that share of one core, before the panel's cap (gui/live/surface_arrows.py: DUTY
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -95,13 +97,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (the window: 1)")
     args = parser.parse_args()
     table = rows(np.random.default_rng(0))
+    load = os.getloadavg()[0]
     with threadpool_limits(limits=args.threads, user_api="blas"):
         blas = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
         for _, *runs in table.values():  # warm up
             for run in runs:
                 run()
         t = interleaved(table, args.rounds)
-    print(f"arrows_at (5 gradients; + batch: 7) against a {GRID}x{GRID} float32 grid, BLAS "
+    print(f"arrows_at (+ batch: two gradients more) against a {GRID}x{GRID} float32 grid, BLAS "
           f"threads {blas} (threadpoolctl), median of {args.rounds} interleaved rounds")
     print(f"{'net':<15}{'params':>7}{'plane':>8}{'samples':>9}{'grid ms':>9}{'arrows ms':>11}"
           f"{'+batch ms':>11}{'of grid':>9}{'target':>8}{'core@5/s':>10}")
@@ -115,7 +118,8 @@ def main() -> None:
               f"{batch * 1e3:>11.2f}{arrows / grid:>9.3f}{'ok' if ok else 'MISS':>8}"
               f"{100 * DRAWS_PER_SECOND * batch:>9.1f}%")
     print(f"{len(table) - misses} of {len(table)} rows add at most {TARGET * 1e3:.0f} ms "
-          f"(with the minibatch arrow)")
+          f"(with the minibatch arrow); load average {load:.2f} before, "
+          f"{os.getloadavg()[0]:.2f} after ({os.cpu_count()} CPUs)")
 
 
 if __name__ == "__main__":
