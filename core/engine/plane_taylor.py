@@ -4,7 +4,8 @@ surface's arrows and the plane's Newton step, core.curvature.plane_curvature).
 
 Every neuron's net input and activation along the plane is carried as its Taylor polynomial
 to second order, v + a v_a + b v_b + a^2/2 v_aa + a b v_ab + b^2/2 v_bb (forward-over-forward
-differentiation), on top of the engine's forward pass at theta. A level's net input
+differentiation), its value v at theta computed with them as the engine's forward pass
+computes it. A level's net input
 z = W s + c, with W = W0 + a W1 + b W2 (W1, W2 the directions' weights; c likewise), has
   (1) z_a  = W0 s_a + W1 s + c1            z_b  = W0 s_b + W2 s + c2
   (2) z_aa = W0 s_aa + 2 W1 s_a            z_bb = W0 s_bb + 2 W2 s_b
