@@ -113,16 +113,15 @@ class HessianColumns:
         # (samples, outputs, outputs), and the outputs' dL/dz from the same loss in z
         self.d_out = OutputLoss(plan, y, loss).second_derivative(z_out, relative_step)
         self.where = OneParameterMoves(plan)
-        n, b = plan.n_neurons, x.shape[0]
-        self.size = int(np.clip(CHUNK_BYTES // (4 * n * max(b, 1) * 8), 1, MAX_CHUNK))
-        hidden = n - plan.n_inputs
+        hidden, b = plan.n_neurons - plan.n_inputs, x.shape[0]
+        self.size = int(np.clip(CHUNK_BYTES // (4 * max(hidden * b, 1) * 8), 1, MAX_CHUNK))
         # Flat buffers, viewed per chunk as (rows, columns, samples): rows first, so each
         # level's product over every column of the chunk is one matrix product (a stack of
         # small per-column products cost more in calls than in arithmetic).
-        self._memory = [np.empty(rows * self.size * b) for rows in (n, n, hidden, hidden)]
+        self._memory = [np.empty(hidden * self.size * b) for _ in range(4)]
 
     def _views(self, k: int) -> list[np.ndarray]:
-        """t, u (neurons, k, samples) and d grad_a, d delta (non-input neurons, k, samples)."""
+        """t, u, d grad_a, d delta: (non-input neurons, k, samples); inputs never move."""
         b = self.base.a.shape[1]
         return [m[: m.size // self.size * k].reshape(-1, k, b) for m in self._memory]
 
@@ -135,7 +134,7 @@ class HessianColumns:
     def _tangents(self, li: int, columns: np.ndarray, t: np.ndarray, u: np.ndarray) -> None:
         """(1): t and u of every row after level li (rows above it are never read); in level
         li itself only each column's moved row, kept as self._moved (the rest is zero)."""
-        plan, k, b = self.plan, len(columns), t.shape[2]
+        plan, k, b, n_in = self.plan, len(columns), t.shape[2], self.plan.n_inputs
         lv = plan.levels[li]
         rows, sources = self.where.row[columns], self.where.source[columns]
         moved_t = np.ones((k, b))
@@ -143,10 +142,11 @@ class HessianColumns:
         moved_t[weight] = self.base.a[sources[weight]]
         self._moved = _Moved(rows, moved_t, moved_t * self.slope[rows])
         for later, w in zip(plan.levels[li + 1:], self.params.weights[li + 1:]):
-            tz = t[later.start: later.stop]
+            tz = t[later.start - n_in: later.stop - n_in]
             lo = max(later.src_lo, lv.stop)  # sources above level li do not move
             if later.src_hi > lo:
-                np.matmul(w[:, lo - later.src_lo:], u[lo: later.src_hi].reshape(-1, k * b),
+                np.matmul(w[:, lo - later.src_lo:],
+                          u[lo - n_in: later.src_hi - n_in].reshape(-1, k * b),
                           out=tz.reshape(-1, k * b))
             else:
                 tz[...] = 0.0
@@ -155,7 +155,7 @@ class HessianColumns:
                 points, cols = reads
                 tz[:, points] += w[:, cols][:, :, None] * self._moved.u[points]
             np.multiply(tz, self.slope[later.start: later.stop, None],
-                        out=u[later.start: later.stop])
+                        out=u[later.start - n_in: later.stop - n_in])
 
     def _backward(self, li: int, columns: np.ndarray, t: np.ndarray, u: np.ndarray,
                   d_ga: np.ndarray, d_dl: np.ndarray) -> np.ndarray:
@@ -196,7 +196,7 @@ class HessianColumns:
         """(2): d delta of the outputs, D t per sample; t of an output is zero above level li
         (lv) and in it but where a column moved it."""
         out, moved = self.plan.output_rows, self._moved
-        t_out = t[out]
+        t_out = t[out - self.plan.n_inputs]
         t_out[out < lv.stop] = 0.0
         for p in np.flatnonzero((moved.rows >= lv.start) & (moved.rows < lv.stop)):
             k_out = np.flatnonzero(out == moved.rows[p])
@@ -209,8 +209,8 @@ class HessianColumns:
         rows."""
         lv, n_in = self.plan.levels[i], self.plan.n_inputs
         if i > li:
-            dl += t[lv.start: lv.stop] * (self.curve[lv.start: lv.stop]
-                                          * self.grad_a[lv.start - n_in: lv.stop - n_in])[:, None]
+            r0, r1 = lv.start - n_in, lv.stop - n_in
+            dl += t[r0:r1] * (self.curve[lv.start: lv.stop] * self.grad_a[r0:r1])[:, None]
         elif i == li:
             rows = self._moved.rows
             points = np.arange(rows.size)
@@ -229,7 +229,8 @@ class HessianColumns:
         delta = self.delta[lv.start - plan.n_inputs: lv.stop - plan.n_inputs]
         lo = max(lv.src_lo, plan.levels[li].stop)
         if lv.src_hi > lo:
-            moving = (delta @ u[lo: lv.src_hi].reshape(-1, b).T).reshape(n, -1, k)
+            moving = (delta @ u[lo - plan.n_inputs: lv.src_hi - plan.n_inputs].reshape(-1, b).T
+                      ).reshape(n, -1, k)
             gw[:, :, lo - lv.src_lo:] += np.swapaxes(moving, 1, 2)
         reads = self._moved.read_by(lv)
         if reads is not None:  # column p's moved row r: delta u_r^T in source column r
