@@ -7,8 +7,9 @@ Targets:
              it) on the window's subsample (core.surface.training_sample, 256 rows), without
              and with plane_curvature on that same subsample;
   hessian    the whole Hessian (TrainingLoss.hessian) of a ~200-parameter net on 1,000
-             samples within 200 ms; beside it, the way core.curvature computed it before
-             (two engine gradients per column, copied here) as the ratio's reference;
+             samples within 200 ms; beside it, the way core.curvature first computed it
+             (two engine gradients per column, copied here) as the ratio's reference (the
+             same code in every tree, so ratios of runs of two trees compare);
   top        the top eigenvalue (top_eigenvalues, Lanczos) of a ~10k-parameter net on 1,000
              samples within 1 s.
 Every row runs once per round, rounds interleaved (a row's columns in the opposite order
@@ -83,8 +84,8 @@ def reslice_rows(rng) -> dict:
 
 
 def old_hessian(f: TrainingLoss, theta: np.ndarray) -> np.ndarray:
-    """core.curvature's whole Hessian before core.engine.perturbed: two engine gradients per
-    column (the reference of the ratio, not a straw man: it was the shipped code)."""
+    """core.curvature's first whole Hessian: two engine gradients per column (the reference
+    of the ratio, not a straw man: it was the shipped code)."""
     plan = f.plan
 
     def gradient(t):

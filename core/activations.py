@@ -65,11 +65,23 @@ class Activation:
     # the fast path's reused buffers (no allocation per step).
     from_output_into: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
     unit_slope: bool = False  # f' = 1 everywhere: the engine skips multiplying by it
+    # f''(z) from (z, a), for the curvature passes (core.engine.plane_taylor,
+    # hessian_columns); without it, second_derivative takes a central difference of df.
+    d2f: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
     # The compiled path's form; without it a net using this activation trains in NumPy.
     scalar: Scalar | None = None
 
     def label(self) -> str:
         return self.glyph or self.name
+
+    def second_derivative(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """f''(z): d2f, else a central difference of df (an entry added without d2f, as
+        tests/core/test_registry_extension.py adds one)."""
+        if self.d2f is not None:
+            return self.d2f(z, a)
+        h = 1e-5 * (1.0 + np.abs(z))
+        up, down = z + h, z - h
+        return (self.df(up, self.f(up)) - self.df(down, self.f(down))) / (2.0 * h)
 
     def onnx_nodes(self, op: OnnxOp, z: str) -> str:
         if self.onnx is None:
@@ -120,6 +132,11 @@ def _sigmoid_slope_into(a: np.ndarray, out: np.ndarray) -> np.ndarray:
 def _tanh_slope_into(a: np.ndarray, out: np.ndarray) -> np.ndarray:
     np.multiply(a, a, out=out)
     return np.subtract(1.0, out, out=out)
+
+
+def _softplus_d2f(z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    s = sigmoid(z)  # softplus' is the sigmoid, so softplus'' is its slope
+    return s * (1.0 - s)
 
 
 def _softplus(z: np.ndarray) -> np.ndarray:
@@ -190,13 +207,15 @@ ACTIVATIONS: dict[str, Activation] = {
             "identity", "z", "1", lambda z: z.copy(), lambda z, a: np.ones_like(z), glyph="lin",
             onnx=onnx_op("Identity"), numpy_source="z",
             explain=lambda net, a, d: (f"net = {fmt(a)}", "1", "identity: a = net, slope 1"),
-            inplace=lambda z: z, unit_slope=True, scalar=Scalar(lambda z: z, lambda z, a: 1.0)),
+            inplace=lambda z: z, unit_slope=True, scalar=Scalar(lambda z: z, lambda z, a: 1.0),
+            d2f=lambda z, a: np.zeros_like(z)),
         Activation(
             "sigmoid", "1/(1+e^-z)", "a(1-a)", sigmoid, lambda z, a: a * (1.0 - a), glyph="σ",
             onnx=onnx_op("Sigmoid"), numpy_source="0.5 * (1.0 + np.tanh(0.5 * z))",
             explain=_explain_sigmoid, health=_saturated_sigmoid, inplace=_sigmoid_inplace,
             from_output=lambda a: a * (1.0 - a), from_output_into=_sigmoid_slope_into,
-            scalar=Scalar(_sigmoid_scalar, lambda z, a: a * (1.0 - a), sigmoid32)),
+            scalar=Scalar(_sigmoid_scalar, lambda z, a: a * (1.0 - a), sigmoid32),
+            d2f=lambda z, a: a * (1.0 - a) * (1.0 - 2.0 * a)),
         Activation(
             "tanh", "tanh(z)", "1-a^2", np.tanh, lambda z, a: 1.0 - a * a, glyph="tanh",
             onnx=onnx_op("Tanh"), numpy_source="np.tanh(z)",
@@ -205,7 +224,8 @@ ACTIVATIONS: dict[str, Activation] = {
                                        "local derivative of tanh: 1 - tanh²"),
             health=_saturated_tanh, inplace=lambda z: np.tanh(z, out=z),
             from_output=lambda a: 1.0 - a * a, from_output_into=_tanh_slope_into,
-            scalar=Scalar(math.tanh, lambda z, a: 1.0 - a * a, tanh32)),
+            scalar=Scalar(math.tanh, lambda z, a: 1.0 - a * a, tanh32),
+            d2f=lambda z, a: -2.0 * a * (1.0 - a * a)),
         Activation(
             "relu", "max(0, z)", "1 if z>0 else 0", lambda z: np.maximum(z, 0.0),
             lambda z, a: (z > 0).astype(z.dtype), glyph="ReLU", onnx=onnx_op("Relu"),
@@ -216,7 +236,8 @@ ACTIVATIONS: dict[str, Activation] = {
             health=_dead_relu, inplace=lambda z: np.maximum(z, 0.0, out=z),
             from_output=lambda a: (a > 0.0).astype(a.dtype),
             from_output_into=lambda a, out: np.greater(a, 0.0, out=out),
-            scalar=Scalar(_relu_scalar, lambda z, a: 1.0 if z > 0.0 else 0.0)),
+            scalar=Scalar(_relu_scalar, lambda z, a: 1.0 if z > 0.0 else 0.0),
+            d2f=lambda z, a: np.zeros_like(z)),  # 0 but at the kink, where it has none
         Activation(
             "leaky_relu", f"z if z>0 else {LEAKY_SLOPE}z", f"1 if z>0 else {LEAKY_SLOPE}",
             lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
@@ -228,20 +249,23 @@ ACTIVATIONS: dict[str, Activation] = {
                 f"1 if net > 0 else {LEAKY_SLOPE} = {fmt(d)}   ({_side(net)})",
                 f"leaky ReLU keeps a slope of {LEAKY_SLOPE} below 0"),
             scalar=Scalar(lambda z: z if z > 0.0 else LEAKY_SLOPE * z,
-                          lambda z, a: 1.0 if z > 0.0 else LEAKY_SLOPE)),
+                          lambda z, a: 1.0 if z > 0.0 else LEAKY_SLOPE),
+            d2f=lambda z, a: np.zeros_like(z)),
         Activation(
             "elu", "z if z>0 else e^z-1", "1 if z>0 else a+1", _elu,
             lambda z, a: np.where(z > 0, 1.0, a + ELU_ALPHA).astype(z.dtype), glyph="ELU",
             onnx=onnx_op("Elu", alpha=ELU_ALPHA),
             numpy_source=f"np.where(z > 0, z, {ELU_ALPHA!r} * np.expm1(np.minimum(z, 0.0)))",
             explain=_explain_elu,
-            scalar=Scalar(_elu_scalar, lambda z, a: 1.0 if z > 0.0 else a + ELU_ALPHA)),
+            scalar=Scalar(_elu_scalar, lambda z, a: 1.0 if z > 0.0 else a + ELU_ALPHA),
+            d2f=lambda z, a: np.where(z > 0, 0.0, a + ELU_ALPHA).astype(z.dtype)),
         Activation(
             "softplus", "ln(1+e^z)", "1/(1+e^-z)", _softplus, lambda z, a: sigmoid(z),
             glyph="soft+", onnx=onnx_op("Softplus"), numpy_source="np.logaddexp(0.0, z)",
             explain=lambda net, a, d: (f"ln(1 + e^{factor(net)}) = {fmt(a)}",
                                        f"σ(net) = σ({fmt(net)}) = {fmt(d)}",
                                        "the softplus's slope is the sigmoid"),
-            scalar=Scalar(_softplus_scalar, lambda z, a: (math.tanh(z * 0.5) + 1.0) * 0.5)),
+            scalar=Scalar(_softplus_scalar, lambda z, a: (math.tanh(z * 0.5) + 1.0) * 0.5),
+            d2f=_softplus_d2f),
     )
 }

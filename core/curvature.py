@@ -11,6 +11,9 @@ background note, ../shared/notes/curvature.md): Hv ~ (g(theta + e v) - g(theta -
 accurate to O(e^2) and exact on a quadratic. The penalty's part is added in closed form: the
 L2 term's Hessian is l2 on the weights, L1's is zero away from w = 0, and its sign(w) jump
 would wreck a difference taken across 0.
+
+On a plane (two directions) the gradient and 2x2 Hessian come from one forward pass carried to
+second order along the plane (core.engine.plane_taylor), not from Hessian-vector products.
 """
 from __future__ import annotations
 
@@ -21,7 +24,8 @@ from typing import Callable
 import numpy as np
 
 from core.engine import loss_and_gradients
-from core.engine.perturbed import central_differences
+from core.engine.hessian_columns import hessian_columns, symmetric_fill
+from core.engine.plane_taylor import plane_derivatives
 from core.engine.plan import Plan
 from core.errors import CurvatureError
 from core.number_text import fmt
@@ -80,6 +84,24 @@ class TrainingLoss:
             out[: self.n_weights] = self.l2 * v[: self.n_weights]
         return out
 
+    def plane(self, theta: np.ndarray, d1: np.ndarray, d2: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """(gradient, Hessian) of a, b -> L(theta + a d1 + b d2) at 0, in (a, b): the network's
+        Taylor coefficients along the plane (core.engine.plane_taylor: on 784-64-10 about
+        three products of its first layer, where a gradient and two Hessian-vector products
+        cost ten), the penalty's part in closed form."""
+        theta = np.asarray(theta, np.float64)
+        _, g2, h2 = plane_derivatives(self.plan, theta, d1, d2, self.x, self.y, self.loss,
+                                      RELATIVE_STEP)
+        n = self.n_weights
+        w, dw = theta[:n], np.stack([np.asarray(d1, np.float64)[:n],
+                                     np.asarray(d2, np.float64)[:n]])
+        if self.l1:  # its curvature is zero away from w = 0 (see the module's note)
+            g2 = g2 + self.l1 * (dw @ np.sign(w))
+        if self.l2:
+            g2, h2 = g2 + self.l2 * (dw @ w), h2 + self.l2 * (dw @ dw.T)
+        return g2, h2
+
     def hvp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
         """H v at theta, two exact gradients."""
         theta = np.asarray(theta, np.float64)
@@ -97,30 +119,30 @@ class TrainingLoss:
     def hessian(self, theta: np.ndarray, indices: np.ndarray | None = None,
                 progress: Progress | None = None) -> np.ndarray:
         """The Hessian in the parameters `indices` (all when None), symmetrised: (H + H^T)/2.
-        Column i is two gradients, computed together with other columns of its level
-        (core.engine.perturbed); a parameter's column is read only at `indices`."""
+        Columns by the R-operator, many of one level at once (core.engine.hessian_columns);
+        a parameter's column is read only at `indices`."""
         theta = np.asarray(theta, np.float64)
         idx = np.arange(theta.size) if indices is None else np.asarray(indices, np.intp)
         if idx.size > FULL_LIMIT:
             raise CurvatureError(
                 f"the whole Hessian of {idx.size:,} parameters is too large to compute "
                 f"(limit {FULL_LIMIT:,}); ask for the top eigenvalues instead")
-        steps = RELATIVE_STEP * (1.0 + np.abs(theta[idx]))
         h = np.empty((idx.size, idx.size))
         done = 0
-        # Column i is (g(theta + e_i) - g(theta - e_i)) / 2e_i, read at `indices`; the engine
-        # computes them many at a time, reusing what moving one parameter leaves unchanged.
-        for pos, diff in central_differences(self.plan, self.plan.unflatten(theta), self.x,
-                                             self.y, self.loss, idx, steps):
-            h[:, pos] = (diff[:, idx] / (2 * steps[pos, None])).T
-            self.gradients += 2 * pos.size
+        # Column i by the R-operator, exactly, read at `indices`; the engine computes them
+        # many at a time (core.engine.hessian_columns).
+        for pos, rows in hessian_columns(self.plan, self.plan.unflatten(theta), self.x, self.y,
+                                         self.loss, idx, RELATIVE_STEP):
+            h[:, pos] = rows[:, idx].T
+            self.gradients += pos.size  # about one gradient's work per column
             done += pos.size
             if progress is not None:
                 progress(done, idx.size)
+        h = symmetric_fill(h)
         if self.l2:
-            weights = idx < self.n_weights
-            h[np.flatnonzero(weights), np.flatnonzero(weights)] += self.l2
-        return 0.5 * (h + h.T)
+            weights = np.flatnonzero(idx < self.n_weights)
+            h[weights, weights] += self.l2
+        return h
 
 
 @dataclass(frozen=True)
@@ -291,30 +313,8 @@ def angle_between(a: np.ndarray, b: np.ndarray) -> float | None:
 
 def plane_curvature(f: TrainingLoss, point: np.ndarray, d1: np.ndarray,
                     d2: np.ndarray) -> PlaneCurvature:
-    """Gradient and Hessian of a -> L(point + a d1 + b d2) at 0: one gradient and two
-    Hessian-vector products (five exact gradients in all). On an exact plane (each direction
-    one parameter) the two products are the Hessian's columns of those parameters, which
-    the engine computes for much less (core.engine.perturbed: 784-64-10 at 256 samples,
-    about a fifth)."""
-    point = np.asarray(point, np.float64)
-    _, g = f.value_and_gradient(point)
-    g2 = np.array([g @ d1, g @ d2])
-    (i, j), scale = _single_parameters(d1, d2)
-    if i != j:
-        return curvature_of(g2, f.hessian(point, np.array([i, j])) * np.outer(scale, scale))
-    h_d1, h_d2 = f.hvp(point, d1), f.hvp(point, d2)
-    h = np.array([[d1 @ h_d1, d1 @ h_d2], [d2 @ h_d1, d2 @ h_d2]])
-    return curvature_of(g2, 0.5 * (h + h.T))
-
-
-def _single_parameters(d1: np.ndarray, d2: np.ndarray) -> tuple[tuple[int, int], np.ndarray]:
-    """((i, j), (d1[i], d2[j])) when d1 and d2 each move one parameter, i and j; else
-    ((0, 0), ...)."""
-    where = [np.flatnonzero(d) for d in (d1, d2)]
-    if any(w.size != 1 for w in where):
-        return (0, 0), np.zeros(2)
-    i, j = int(where[0][0]), int(where[1][0])
-    return (i, j), np.array([d1[i], d2[j]])
+    """Gradient and Hessian of a -> L(point + a d1 + b d2) at 0, and what they say."""
+    return curvature_of(*f.plane(point, d1, d2))
 
 
 def curvature_of(g2: np.ndarray, h2: np.ndarray) -> PlaneCurvature:

@@ -220,8 +220,10 @@ def arrows_at(plan: Plan, plane: Plane, theta: np.ndarray, sample: tuple[np.ndar
               loss: str, batch: tuple[np.ndarray, np.ndarray] | None = None) -> PlaneArrows:
     """The arrows at theta: the loss (no penalty: the loss the surface draws) on `sample`,
     and on the minibatch `batch` when given. Inputs are the plan's (features applied).
-    Costs five exact gradients on the sample (core.curvature.plane_curvature), two more with
-    a batch."""
+    Costs one forward pass carried to second order along the plane (core.curvature's
+    TrainingLoss.plane: on 784-64-10 about two exact gradients' worth), and with a batch two
+    exact gradients more (the minibatch's, and the sample's for the angle over every
+    parameter)."""
     theta = np.asarray(theta, np.float64)
     f = TrainingLoss(plan, *sample, loss)
     curvature = plane_curvature(f, theta, plane.d1, plane.d2)

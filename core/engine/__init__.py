@@ -2,9 +2,10 @@
 passes (core.engine.backprop) in arrays sliced per level once (core.engine.pass_arrays), the
 fast path for plain layered nets (core.engine.layered), the forward pass for many points of a
 parameter plane at once (core.engine.stacked), the Numba kernels for small nets' training
-steps and float32 loss grids (core.engine.compiled, core.engine.compiled_grid), and central
-differences of the gradient along single parameters, many at once (core.engine.perturbed:
-the whole Hessian's columns).
+steps and float32 loss grids (core.engine.compiled, core.engine.compiled_grid), a recurrent
+net unrolled over time with backpropagation through time (core.engine.recurrent), the whole
+Hessian's columns by the R-operator (core.engine.hessian_columns), and the loss along a plane
+to second order (core.engine.plane_taylor: the surface's arrows).
 
 The names most callers need are importable from here."""
 from core.engine.backprop import (Backward, Forward, NeuronValues, backward, check_loss,

@@ -36,6 +36,10 @@ class Level:
     hidden_rows: np.ndarray  # rows (relative) of hidden neurons: where dropout may act
     has_outputs: bool
     inputs_only: bool  # reads input rows only: then it reads x directly, no copy needed
+    # When every (row, source) pair has an edge: the edges' positions in Plan.edge_ids in the
+    # weight matrix's row-major order, so a vector of weights becomes the matrix by one
+    # gather (784-64-10's first level: 0.04 ms, where zeros and a 2D scatter took 0.5 ms).
+    dense_order: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -124,6 +128,10 @@ class Plan:
     def weights_from_vector(self, w_all: np.ndarray, dtype: type = np.float64) -> list[np.ndarray]:
         mats = []
         for lv in self.blocks:
+            if lv.dense_order is not None:
+                mats.append(np.take(w_all, lv.dense_order).astype(dtype, copy=False)
+                            .reshape(lv.shape))
+                continue
             w = np.zeros(lv.shape, dtype)
             w[lv.rows, lv.cols] = w_all[lv.edge_pos]
             mats.append(w)
@@ -290,6 +298,8 @@ def _level(net: Network, order: tuple[str, ...], start: int, stop: int, pos: np.
             g = r
     roles = [net.neurons[order[r]].role for r in range(start, stop)]
     hidden = np.array([i for i, role in enumerate(roles) if role == "hidden"], dtype=np.intp)
+    flat = rows * shape[1] + cols
+    dense = flat.size == shape[0] * shape[1] and np.unique(flat).size == flat.size
     return Level(start, stop, src_lo, src_hi, tuple(groups), pos, rows, cols,
                  None if full else trainable, hidden, "output" in roles,
-                 src_hi <= n_inputs)
+                 src_hi <= n_inputs, pos[np.argsort(flat)] if dense and flat.size else None)

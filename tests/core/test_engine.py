@@ -333,3 +333,21 @@ def test_a_training_step_in_reused_arrays_gives_the_numbers_of_fresh_ones(net, l
         np.testing.assert_array_equal(reused.value, result.value)
         for got, expected in zip(grads.arrays(), fresh.arrays()):
             np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_weights_from_a_vector_by_gather_equal_a_scatter_of_every_edge(seed):
+    """Full levels become their matrix by one gather (Level.dense_order); each entry must be
+    its edge's weight, and a missing edge's entry zero, as a plain scatter by edge writes."""
+    from core.templates import layered
+
+    for net in (layered([5, 7, 3]), build_dag(seed, 3, 6, 2, density=0.6)):
+        plan = compile_plan(net)
+        w = np.random.default_rng(seed).normal(size=len(plan.edge_ids))
+        for lv, got in zip(plan.levels, plan.weights_from_vector(w)):
+            expected = np.zeros(lv.shape)
+            for k, e in enumerate(lv.edge_pos):
+                expected[lv.rows[k], lv.cols[k]] = w[e]
+            np.testing.assert_array_equal(got, expected)
+    # the layered net's levels are full, so they took the gather
+    assert all(lv.dense_order is not None for lv in compile_plan(layered([5, 7, 3])).levels)
