@@ -13,7 +13,7 @@ text and the entries' code, and compiles it there: changing an entry makes a new
 a stale cache.
 
 NumPy stays the reference: `unavailable()` says why a run cannot use this path (Numba missing,
-BACKPROP_ENGINE=numpy, float32, dropout, an entry without a compiled form), and the trainer
+BACKPROP_ENGINE=numpy, dropout, an entry without a compiled form), and the trainer
 then steps as before. tests/core/test_compiled.py holds the two paths to each other.
 """
 from __future__ import annotations
@@ -87,8 +87,6 @@ def unavailable(plan: Plan, settings, network=None) -> str | None:
     """Why training `plan` with `settings` cannot take the compiled path, or None."""
     if os.environ.get(ENGINE_VARIABLE, "").lower() == "numpy":
         return f"{ENGINE_VARIABLE}=numpy"
-    if settings.precision != "float64":
-        return "the compiled path runs in float64 only"
     if settings.dropout > 0:
         # The NumPy path draws dropout masks from numpy's Generator; a kernel cannot repeat
         # that stream, and the two paths must give the same numbers.

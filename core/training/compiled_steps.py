@@ -84,9 +84,12 @@ class CompiledSteps:
             self._plan, self._edges, self._work = plan, compiled.edge_lists(plan), ()
         return self._edges
 
-    def _buffers(self, n: int, batch: int, outputs: int, p: int) -> tuple:
-        if not self._work or self._work[0].shape[1] < batch:
-            self._work = (*(np.empty((n, batch)) for _ in range(4)), np.empty(p),
+    def _buffers(self, n: int, batch: int, outputs: int, p: int, dtype) -> tuple:
+        """The kernel's work arrays: (neurons x batch) and the rollback copy in the training
+        dtype; the per-sample loss arrays in float64 (the losses compile once, and a float32
+        run's loss adds in float64, as its gradients' sums do)."""
+        if not self._work or self._work[0].shape[1] < batch or self._work[0].dtype != dtype:
+            self._work = (*(np.empty((n, batch), dtype) for _ in range(4)), np.empty(p, dtype),
                           *(np.empty(outputs) for _ in range(4)))
         return self._work
 
@@ -111,13 +114,13 @@ class CompiledSteps:
         theta = layout.theta(params.flat)
         flat_state = trainer.optimizer.flat_state(params.flat, layout.views)
         state = np.stack([f[layout.theta_index] for f in flat_state]) if flat_state \
-            else np.zeros((0, theta.size))
+            else np.zeros((0, theta.size), theta.dtype)
         stride = trainer.trajectory.stride
-        snaps = np.empty((k // stride + 1, theta.size))
+        snaps = np.empty((k // stride + 1, theta.size), theta.dtype)
         losses, norms = np.empty(k), np.empty(k)
-        grads = np.zeros((2, theta.size))
+        grads = np.zeros((2, theta.size), theta.dtype)
         work = self._buffers(plan.n_neurons, int(batches.sizes.max()), len(edges.out_rows),
-                             theta.size)
+                             theta.size, theta.dtype)
         loss_kind, wrt_net, opt_kind = compiled.kinds(s.loss, s.optimizer)
         done, status, n_snaps = compiled.kernels().train_block(
             x, y, batches.idx, batches.starts, batches.sizes, edges.n_inputs, edges.in_ptr,
