@@ -12,6 +12,11 @@ followed by core/engine/kernel_source.py and the loss grid's kernel, core/engine
 text and the entries' code, and compiles it there: changing an entry makes a new module, never
 a stale cache.
 
+Numba compiles the training kernel once per dtype of its arrays: float64, and float32 for a
+run in float32 precision (the disk cache holds both). The float32 one keeps float64 where
+Numba's typing puts it (sums over a batch, losses, products with the rate), so it agrees with
+NumPy's float32 steps to float32 precision, not bit for bit (tests/core/test_compiled_float32.py).
+
 NumPy stays the reference: `unavailable()` says why a run cannot use this path (Numba missing,
 BACKPROP_ENGINE=numpy, dropout, an entry without a compiled form), and the trainer
 then steps as before. tests/core/test_compiled.py holds the two paths to each other.
