@@ -197,7 +197,7 @@ def all_finite(v):
 
 def train_block(x, y, idx, starts, sizes, n_in, in_ptr, in_src, in_pos, bias_pos, act_kind, out_rows,
                 trainable, n_edges, theta, state, t0, lrs, hyper, opt_kind, loss_kind, wrt_net,
-                l1, l2, clip_norm, clip_value, max_norm, snap_stride, step0,
+                l1, l2, clip_norm, clip_value, max_norm, big, snap_stride, step0,
                 losses, norms, snaps, grads, za, aa, ga, dl, backup, zv, av, yv, gv):
     """Steps k = 0.. of the batches idx[starts[k]: starts[k] + sizes[k]] at rates lrs[k].
 
@@ -206,9 +206,12 @@ def train_block(x, y, idx, starts, sizes, n_in, in_ptr, in_src, in_pos, bias_pos
     non-finite (theta rolled back to before it). losses[k] and norms[k] are written for the
     failing step too. grads[done % 2] holds that step's gradient,
     grads[(done - 1) % 2] the last good one. snaps receives theta after each step whose
-    number (step0 + k + 1) is a multiple of snap_stride.
+    number (step0 + k + 1) is a multiple of snap_stride. big: the training dtype's largest
+    number; a loss or a squared gradient norm beyond it counts as infinite (it is, in NumPy's
+    float32 steps, where the kernel sums in float64), so both paths stop at the same step.
     """
     n_snaps = 0
+    big_norm = math.sqrt(big)
     for k in range(lrs.size):
         lo = starts[k]
         b = sizes[k]
@@ -219,6 +222,10 @@ def train_block(x, y, idx, starts, sizes, n_in, in_ptr, in_src, in_pos, bias_pos
         if l1 != 0.0 or l2 != 0.0:
             loss += penalise(theta, g, n_edges, l1, l2)
         norm = clip(g, trainable, clip_norm, clip_value)
+        if loss > big or loss < -big:
+            loss = math.copysign(math.inf, loss)
+        if norm > big_norm:
+            norm = math.inf
         losses[k] = loss
         norms[k] = norm
         if not (math.isfinite(loss) and math.isfinite(norm)):

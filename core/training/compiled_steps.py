@@ -127,7 +127,8 @@ class CompiledSteps:
             edges.in_src, edges.in_pos, edges.bias_pos, edges.act_kind, edges.out_rows,
             edges.trainable, edges.n_edges, theta, state, trainer.optimizer.t, lrs,
             compiled.hyper(s), opt_kind, loss_kind, wrt_net, float(s.l1), float(s.l2),
-            float(s.clip_norm), float(s.clip_value), float(s.max_norm), stride, step0,
+            float(s.clip_norm), float(s.clip_value), float(s.max_norm),
+            float(np.finfo(theta.dtype).max), stride, step0,
             losses, norms, snaps, grads, *work)
         params.flat[layout.theta_index] = theta
         for f, row in zip(flat_state, state):

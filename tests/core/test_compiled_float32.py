@@ -15,6 +15,7 @@ import pytest
 from core.activations import ACTIVATIONS
 from core.engine import compiled
 from core.losses import LOSSES
+from core.network import Network
 from core.optimizers import OPTIMIZER_CLASSES
 from core.settings import TrainingSettings
 from core.templates import layered
@@ -22,6 +23,7 @@ from core.initializers import initialize
 from core.training.compiled_steps import CompiledSteps
 from core.training.trainer import Diverged, Trainer
 from tests.core.test_compiled import BASE, dag, data_for
+from tests.core.test_training import make_data
 
 pytestmark = pytest.mark.skipif(compiled.numba_module() is None, reason="Numba not installed")
 F32 = replace(BASE, precision="float32")
@@ -113,6 +115,10 @@ def test_the_float32_gradient_is_the_float64_kernels_to_float32_precision(loss, 
 
 
 def test_divergence_in_float32_stops_at_the_same_step_and_rolls_back_the_same():
+    """A rate that overflows at once. (At a rate that diverges over a few steps, the paths'
+    float32 tanh differ by an ulp where it saturates, 1.0 against 0.99999994, a slope of 0
+    against 1.2e-7, which the growing weights amplify: they leave float32's range at other
+    steps. Float64 has room for them: tests/core/test_compiled.py.)"""
     net, data = dag(), data_for(dag())
     settings = replace(F32, optimizer="sgd", learning_rate=1e30)
     a, b = Trainer(net.copy(), data, settings), Trainer(net.copy(), data, settings)
@@ -122,9 +128,35 @@ def test_divergence_in_float32_stops_at_the_same_step_and_rolls_back_the_same():
     with pytest.raises(Diverged) as eb:
         b.advance(50)
     assert (a.step_count, a.optimizer.t) == (b.step_count, b.optimizer.t)
-    assert str(eb.value).split(":")[0] == str(ea.value).split(":")[0]  # the step
+    assert str(eb.value).split(".")[0] == str(ea.value).split(".")[0]  # the step and what
     # A run on its way to infinity amplifies the paths' float32 rounding (1e-7) to ~1e-5.
     np.testing.assert_allclose(b.params.flat, a.params.flat, rtol=1e-4)
+
+
+@pytest.mark.parametrize("weight,what", [(2e19, "the loss became inf"),
+                                         (7.5e18, "a gradient became infinite")])
+def test_a_loss_or_gradient_past_float32s_range_stops_both_paths_alike(weight, what):
+    """The kernel sums the loss and the squared gradient norm in float64, where they would
+    not overflow; NumPy's float32 steps overflow to inf. Past float32's largest number the
+    kernel counts them infinite too: the same step stops, with the same message. (One
+    sample: with more, NumPy's float32 sum of the samples' terms can overflow before their
+    mean would, which the kernel does not copy. At 7.5e18 each gradient's square fits in
+    float32, their sum does not.)"""
+    net = Network()
+    src, dst = net.add_neuron("input").id, net.add_neuron("output", "identity").id
+    net.connect(src, dst, weight)
+    data = make_data(np.ones((1, 1)), np.zeros((1, 1)), "regression")
+    settings = TrainingSettings(optimizer="sgd", learning_rate=1e-3, batch_size=0,
+                                precision="float32")
+    messages = []
+    for run in (lambda t: t.step(), lambda t: t.advance(3)):
+        trainer = Trainer(net.copy(), data, settings)
+        with pytest.raises(Diverged) as e:
+            run(trainer)
+        messages.append(str(e.value))
+        assert trainer.step_count == 0
+    assert what in messages[0]
+    assert messages[1] == messages[0]
 
 
 def test_the_kernel_holds_a_float64_and_a_float32_specialisation():
