@@ -15,11 +15,15 @@ from core.engine import compiled
 from core.optimizers import learning_rate
 
 # Above this many parameters x batch the NumPy path's matrix products catch up with edge by
-# edge loops on layered nets (1 BLAS thread, compiled / NumPy steps/s: 2-4-2-1 at 10: ~30x;
-# 2,016 parameters at 10: 2.2x; 1,185 at 32: 1.5x; 4,417 at 10: 1.0x; 4,417 at 24: 0.9x;
-# 19k at 4: 0.5x). A deep DAG gains more (2,198 parameters at 10: 12x): its many levels
-# cost the NumPy path a call each.
-MAX_WORK = 40_000
+# edge loops on layered nets. bench/kernel_limit.py (1 BLAS thread, CPU time, load 4-6),
+# NumPy steps / kernel, float64 and float32: 2-8-8-1 at 10 (1,050): 10-16x; 64-32-16-10 at
+# 16 (44k): 2.2-2.7x and 2.3; at 32 (89k): 2.1-2.4x and 1.9; at 64 (178k): 1.6-1.9x and 1.4;
+# 10-64-64-1 at 32 (158k): 1.05-1.08x and 0.98; 64-64-32-10 at 32 (210k): 1.1x and 0.98;
+# 784-16-10 at 32 (407k): 0.8x and 0.55. Per layer shape it varies (NumPy pays a few calls per
+# level, the kernel per edge and sample); at this limit the two are about even, and below
+# it the kernel wins everywhere measured. A deep DAG gains more (2,198 parameters at 10:
+# 12x): its many levels cost the NumPy path a call each.
+MAX_WORK = 150_000
 @dataclass(frozen=True)
 class Batches:
     idx: np.ndarray  # sample indices, concatenated
