@@ -85,17 +85,23 @@ def interleaved(cases: dict, rounds: int) -> dict[str, float]:
     return {name: statistics.median(v) for name, v in times.items()}
 
 
-def compile_times() -> tuple[float, float]:
-    """(cold compile, warm load) of the kernel in fresh processes with an empty cache."""
+def compile_times() -> list[tuple[float, float, float]]:
+    """(training kernel in float64, the loss grid's kernel, the training kernel in float32):
+    seconds of kernel_warmup.warm_up's three parts, cold (compiled into an empty cache) and
+    warm (loaded from it), each in a fresh process."""
     code = ("import time; t = time.perf_counter()\n"
-            "from core.training.kernel_warmup import warm_up; warm_up()\n"
-            "print(time.perf_counter() - t)\n")
+            "from core.engine import compiled_grid\n"
+            "from core.training import kernel_warmup as k\n"
+            "k._train_tiny('float64'); a = time.perf_counter()\n"
+            "compiled_grid.warm_up(); b = time.perf_counter()\n"
+            "k._train_tiny('float32'); c = time.perf_counter()\n"
+            "print(a - t, b - a, c - b)\n")
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache, "PYTHONPATH": str(ROOT)}
         run = [sys.executable, "-c", code]
-        cold, warm = (float(subprocess.run(run, env=env, capture_output=True, text=True,
-                                           check=True, cwd=ROOT).stdout) for _ in range(2))
-    return cold, warm
+        return [tuple(map(float, subprocess.run(run, env=env, capture_output=True, text=True,
+                                                check=True, cwd=ROOT).stdout.split()))
+                for _ in range(2)]
 
 
 def main() -> None:
@@ -105,9 +111,11 @@ def main() -> None:
     parser.add_argument("--compile-times", action="store_true")
     args = parser.parse_args()
     if args.compile_times:
-        cold, warm = compile_times()
-        print(f"kernel: cold compile {cold:.1f} s, warm load from the disk cache {warm:.1f} s "
-              "(each in a fresh process, numba import included)")
+        for what, (f64, grid, f32) in zip(("cold compile", "warm load from the disk cache"),
+                                          compile_times()):
+            print(f"kernels, {what}: {f64 + grid + f32:.1f} s = training float64 {f64:.1f} s "
+                  f"(numba import included) + loss grid {grid:.1f} s + training float32 "
+                  f"{f32:.1f} s (fresh process)")
     warm_up()
     net, data, settings = playground()
     dag = random_dag()

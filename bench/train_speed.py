@@ -4,10 +4,10 @@ NumPy reference and against PyTorch on CPU, interleaved in one run, medians, BLA
 fixed.
 
 Trainer.advance(n) runs n steps in one call of the compiled (Numba) kernel when the net and
-settings allow it (Trainer.compiled_path() is None: parameters x batch below 40,000, float64,
-no dropout); otherwise it calls Trainer.step n times. The training process's loop advances in
-blocks of about 2 ms; here every call is ADVANCE_BLOCK steps. The "path" column says which it
-took, and why not the kernel.
+settings allow it (Trainer.compiled_path() is None: parameters x batch up to 150,000,
+float64 or float32, no dropout); otherwise it calls Trainer.step n times. The training
+process's loop advances in blocks of about 2 ms; here every call is ADVANCE_BLOCK steps. The
+"path" column says which it took, and why not the kernel.
 
 The reference does the same math as the Trainer with the window's defaults (SGD with momentum
 0.9, rate 0.1, shuffled minibatches drawn from the same generator, the row's loss):

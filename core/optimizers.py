@@ -31,10 +31,11 @@ class Optimizer:
     # `loss` (a MinibatchLoss) before each step_flat.
     second_order = False
     slots: tuple[str, ...] = ()
-    # The compiled path's form of the update: kernel(p, g, lr, st, t, h) on flat float64
-    # vectors, st[k] the state of slots[k], t the step count after this step, h the values of
-    # KERNEL_SETTINGS; plain Python loops that Numba compiles, the NumPy update's operations in
-    # its order. None: training with this rule stays in NumPy.
+    # The compiled path's form of the update: kernel(p, g, lr, st, t, h) on flat vectors of
+    # the training dtype (compiled for float64 and for float32), st[k] the state of slots[k],
+    # t the step count after this step, h the values of KERNEL_SETTINGS (float64); plain
+    # Python loops that Numba compiles, the NumPy update's operations in its order. None:
+    # training with this rule stays in NumPy.
     kernel: Callable | None = None
 
     def __init__(self, settings: TrainingSettings) -> None:

@@ -12,8 +12,13 @@ followed by core/engine/kernel_source.py and the loss grid's kernel, core/engine
 text and the entries' code, and compiles it there: changing an entry makes a new module, never
 a stale cache.
 
+Numba compiles the training kernel once per dtype of its arrays: float64, and float32 for a
+run in float32 precision (the disk cache holds both). The float32 one keeps float64 where
+Numba's typing puts it (sums over a batch, losses, products with the rate), so it agrees with
+NumPy's float32 steps to float32 precision, not bit for bit (tests/core/test_compiled_float32.py).
+
 NumPy stays the reference: `unavailable()` says why a run cannot use this path (Numba missing,
-BACKPROP_ENGINE=numpy, float32, dropout, an entry without a compiled form), and the trainer
+BACKPROP_ENGINE=numpy, dropout, an entry without a compiled form), and the trainer
 then steps as before. tests/core/test_compiled.py holds the two paths to each other.
 """
 from __future__ import annotations
@@ -87,8 +92,6 @@ def unavailable(plan: Plan, settings, network=None) -> str | None:
     """Why training `plan` with `settings` cannot take the compiled path, or None."""
     if os.environ.get(ENGINE_VARIABLE, "").lower() == "numpy":
         return f"{ENGINE_VARIABLE}=numpy"
-    if settings.precision != "float64":
-        return "the compiled path runs in float64 only"
     if plan.delayed is not None:
         return "a recurrent net steps through time in NumPy"
     if settings.dropout > 0:

@@ -27,13 +27,7 @@ def forward_backward(x, y, idx, lo, b, n_in, in_ptr, in_src, in_pos, bias_pos, a
             aa[i, j] = x[s, i]
     for r in range(n_in, n):
         zr = za[r]
-        for j in range(b):
-            zr[j] = 0.0
-        for e in range(in_ptr[r], in_ptr[r + 1]):
-            w = theta[in_pos[e]]
-            ar = aa[in_src[e]]
-            for j in range(b):
-                zr[j] += w * ar[j]
+        weighted_sum(zr, in_ptr[r], in_ptr[r + 1], in_src, in_pos, theta, aa, b)
         bias = theta[bias_pos[r]]
         for j in range(b):
             zr[j] += bias
@@ -61,19 +55,76 @@ def forward_backward(x, y, idx, lo, b, n_in, in_ptr, in_src, in_pos, bias_pos, a
         for j in range(b):
             total += dr[j]
         g[bias_pos[r]] = total
+        edge_gradients(dr, in_ptr[r], in_ptr[r + 1], in_src, in_pos, aa, g, b)
         for e in range(in_ptr[r], in_ptr[r + 1]):
             src = in_src[e]
-            ar = aa[src]
-            total = 0.0
-            for j in range(b):
-                total += dr[j] * ar[j]
-            g[in_pos[e]] = total
-            if src >= n_in:
+            if src >= n_in:  # dL/da of a hidden source (inputs need none) += w dL/dz
                 w = theta[in_pos[e]]
                 gs = ga[src]
                 for j in range(b):
                     gs[j] += w * dr[j]
     return value
+
+
+def weighted_sum(zr, e, end, in_src, in_pos, theta, aa, b):
+    """zr = the sum over edges e..end-1 of weight x source activation, added edge by edge."""
+    for j in range(b):
+        zr[j] = 0.0
+    while e + 4 <= end:  # four edges a pass: zr read and written once for four
+        w0, w1, w2, w3 = (theta[in_pos[e]], theta[in_pos[e + 1]], theta[in_pos[e + 2]],
+                          theta[in_pos[e + 3]])
+        a0, a1, a2, a3 = aa[in_src[e]], aa[in_src[e + 1]], aa[in_src[e + 2]], aa[in_src[e + 3]]
+        for j in range(b):  # left to right: the one-edge loop's order of additions
+            zr[j] = zr[j] + w0 * a0[j] + w1 * a1[j] + w2 * a2[j] + w3 * a3[j]
+        e += 4
+    for e in range(e, end):
+        w = theta[in_pos[e]]
+        ar = aa[in_src[e]]
+        for j in range(b):
+            zr[j] += w * ar[j]
+
+
+def edge_gradients(dr, e, end, in_src, in_pos, aa, g, b):
+    """g of edges e..end-1: the sum over samples of dL/dz x source activation.
+
+    Each sum adds its samples in order, so the numbers are those of one edge at a time; but
+    a chain of additions waits for the one before (~4 cycles each), so eight sums, then four,
+    go at once: their chains overlap."""
+    while e + 8 <= end:
+        a0, a1, a2, a3 = aa[in_src[e]], aa[in_src[e + 1]], aa[in_src[e + 2]], aa[in_src[e + 3]]
+        a4, a5, a6, a7 = (aa[in_src[e + 4]], aa[in_src[e + 5]], aa[in_src[e + 6]],
+                          aa[in_src[e + 7]])
+        t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = 0.0
+        for j in range(b):
+            d = dr[j]
+            t0 += d * a0[j]
+            t1 += d * a1[j]
+            t2 += d * a2[j]
+            t3 += d * a3[j]
+            t4 += d * a4[j]
+            t5 += d * a5[j]
+            t6 += d * a6[j]
+            t7 += d * a7[j]
+        g[in_pos[e]], g[in_pos[e + 1]], g[in_pos[e + 2]], g[in_pos[e + 3]] = t0, t1, t2, t3
+        g[in_pos[e + 4]], g[in_pos[e + 5]], g[in_pos[e + 6]], g[in_pos[e + 7]] = t4, t5, t6, t7
+        e += 8
+    while e + 4 <= end:
+        a0, a1, a2, a3 = aa[in_src[e]], aa[in_src[e + 1]], aa[in_src[e + 2]], aa[in_src[e + 3]]
+        t0 = t1 = t2 = t3 = 0.0
+        for j in range(b):
+            d = dr[j]
+            t0 += d * a0[j]
+            t1 += d * a1[j]
+            t2 += d * a2[j]
+            t3 += d * a3[j]
+        g[in_pos[e]], g[in_pos[e + 1]], g[in_pos[e + 2]], g[in_pos[e + 3]] = t0, t1, t2, t3
+        e += 4
+    for e in range(e, end):
+        ar = aa[in_src[e]]
+        total = 0.0
+        for j in range(b):
+            total += dr[j] * ar[j]
+        g[in_pos[e]] = total
 
 
 def penalise(theta, g, n_edges, l1, l2):
@@ -146,7 +197,7 @@ def all_finite(v):
 
 def train_block(x, y, idx, starts, sizes, n_in, in_ptr, in_src, in_pos, bias_pos, act_kind, out_rows,
                 trainable, n_edges, theta, state, t0, lrs, hyper, opt_kind, loss_kind, wrt_net,
-                l1, l2, clip_norm, clip_value, max_norm, snap_stride, step0,
+                l1, l2, clip_norm, clip_value, max_norm, big, snap_stride, step0,
                 losses, norms, snaps, grads, za, aa, ga, dl, backup, zv, av, yv, gv):
     """Steps k = 0.. of the batches idx[starts[k]: starts[k] + sizes[k]] at rates lrs[k].
 
@@ -155,9 +206,12 @@ def train_block(x, y, idx, starts, sizes, n_in, in_ptr, in_src, in_pos, bias_pos
     non-finite (theta rolled back to before it). losses[k] and norms[k] are written for the
     failing step too. grads[done % 2] holds that step's gradient,
     grads[(done - 1) % 2] the last good one. snaps receives theta after each step whose
-    number (step0 + k + 1) is a multiple of snap_stride.
+    number (step0 + k + 1) is a multiple of snap_stride. big: the training dtype's largest
+    number; a loss or a squared gradient norm beyond it counts as infinite (it is, in NumPy's
+    float32 steps, where the kernel sums in float64), so both paths stop at the same step.
     """
     n_snaps = 0
+    big_norm = math.sqrt(big)
     for k in range(lrs.size):
         lo = starts[k]
         b = sizes[k]
@@ -168,6 +222,10 @@ def train_block(x, y, idx, starts, sizes, n_in, in_ptr, in_src, in_pos, bias_pos
         if l1 != 0.0 or l2 != 0.0:
             loss += penalise(theta, g, n_edges, l1, l2)
         norm = clip(g, trainable, clip_norm, clip_value)
+        if loss > big or loss < -big:
+            loss = math.copysign(math.inf, loss)
+        if norm > big_norm:
+            norm = math.inf
         losses[k] = loss
         norms[k] = norm
         if not (math.isfinite(loss) and math.isfinite(norm)):

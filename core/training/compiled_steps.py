@@ -15,11 +15,15 @@ from core.engine import compiled
 from core.optimizers import learning_rate
 
 # Above this many parameters x batch the NumPy path's matrix products catch up with edge by
-# edge loops on layered nets (1 BLAS thread, compiled / NumPy steps/s: 2-4-2-1 at 10: ~30x;
-# 2,016 parameters at 10: 2.2x; 1,185 at 32: 1.5x; 4,417 at 10: 1.0x; 4,417 at 24: 0.9x;
-# 19k at 4: 0.5x). A deep DAG gains more (2,198 parameters at 10: 12x): its many levels
-# cost the NumPy path a call each.
-MAX_WORK = 40_000
+# edge loops on layered nets. bench/kernel_limit.py (1 BLAS thread, CPU time, load 4-6),
+# NumPy steps / kernel, float64 and float32: 2-8-8-1 at 10 (1,050): 10-16x; 64-32-16-10 at
+# 16 (44k): 2.2-2.7x and 2.3; at 32 (89k): 2.1-2.4x and 1.9; at 64 (178k): 1.6-1.9x and 1.4;
+# 10-64-64-1 at 32 (158k): 1.05-1.08x and 0.98; 64-64-32-10 at 32 (210k): 1.1x and 0.98;
+# 784-16-10 at 32 (407k): 0.8x and 0.55. Per layer shape it varies (NumPy pays a few calls per
+# level, the kernel per edge and sample); at this limit the two are about even, and below
+# it the kernel wins everywhere measured. A deep DAG gains more (2,198 parameters at 10:
+# 12x): its many levels cost the NumPy path a call each.
+MAX_WORK = 150_000
 @dataclass(frozen=True)
 class Batches:
     idx: np.ndarray  # sample indices, concatenated
@@ -87,9 +91,12 @@ class CompiledSteps:
             self._plan, self._edges, self._work = plan, compiled.edge_lists(plan), ()
         return self._edges
 
-    def _buffers(self, n: int, batch: int, outputs: int, p: int) -> tuple:
-        if not self._work or self._work[0].shape[1] < batch:
-            self._work = (*(np.empty((n, batch)) for _ in range(4)), np.empty(p),
+    def _buffers(self, n: int, batch: int, outputs: int, p: int, dtype) -> tuple:
+        """The kernel's work arrays: (neurons x batch) and the rollback copy in the training
+        dtype; the per-sample loss arrays in float64 (the losses compile once, and a float32
+        run's loss adds in float64, as its gradients' sums do)."""
+        if not self._work or self._work[0].shape[1] < batch or self._work[0].dtype != dtype:
+            self._work = (*(np.empty((n, batch), dtype) for _ in range(4)), np.empty(p, dtype),
                           *(np.empty(outputs) for _ in range(4)))
         return self._work
 
@@ -114,20 +121,21 @@ class CompiledSteps:
         theta = layout.theta(params.flat)
         flat_state = trainer.optimizer.flat_state(params.flat, layout.views)
         state = np.stack([f[layout.theta_index] for f in flat_state]) if flat_state \
-            else np.zeros((0, theta.size))
+            else np.zeros((0, theta.size), theta.dtype)
         stride = trainer.trajectory.stride
-        snaps = np.empty((k // stride + 1, theta.size))
+        snaps = np.empty((k // stride + 1, theta.size), theta.dtype)
         losses, norms = np.empty(k), np.empty(k)
-        grads = np.zeros((2, theta.size))
+        grads = np.zeros((2, theta.size), theta.dtype)
         work = self._buffers(plan.n_neurons, int(batches.sizes.max()), len(edges.out_rows),
-                             theta.size)
+                             theta.size, theta.dtype)
         loss_kind, wrt_net, opt_kind = compiled.kinds(s.loss, s.optimizer)
         done, status, n_snaps = compiled.kernels().train_block(
             x, y, batches.idx, batches.starts, batches.sizes, edges.n_inputs, edges.in_ptr,
             edges.in_src, edges.in_pos, edges.bias_pos, edges.act_kind, edges.out_rows,
             edges.trainable, edges.n_edges, theta, state, trainer.optimizer.t, lrs,
             compiled.hyper(s), opt_kind, loss_kind, wrt_net, float(s.l1), float(s.l2),
-            float(s.clip_norm), float(s.clip_value), float(s.max_norm), stride, step0,
+            float(s.clip_norm), float(s.clip_value), float(s.max_norm),
+            float(np.finfo(theta.dtype).max), stride, step0,
             losses, norms, snaps, grads, *work)
         params.flat[layout.theta_index] = theta
         for f, row in zip(flat_state, state):

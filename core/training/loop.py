@@ -264,7 +264,7 @@ class TrainingLoop:
             self._probe.step(self._trainer)
             n -= 1
         if n > 0:
-            self._trainer.advance(n, compiled=kernel_warmup.ready())
+            self._trainer.advance(n, compiled=kernel_warmup.ready(self._trainer.dtype))
 
     def _run_frame(self) -> None:
         """Train until the frame is over (or n steps in slow motion), then publish."""
@@ -280,7 +280,8 @@ class TrainingLoop:
         while not (per_update and done >= per_update):
             n = min(self._block, per_update - done) if per_update else self._block
             began = time.monotonic()
-            if not self._guard(lambda: self._trainer.advance(n, kernel_warmup.ready())):
+            if not self._guard(lambda: self._trainer.advance(
+                    n, kernel_warmup.ready(self._trainer.dtype))):
                 return
             done += n
             if per_update and done >= per_update:

@@ -637,9 +637,12 @@ def all_finite(a: np.ndarray) -> bool:
 
 
 def _finite(a: np.ndarray) -> bool:
-    """all_finite for a caller already ignoring overflow (step()): the same test, without
-    entering np.errstate a second time per step."""
-    return math.isfinite(float(np.add.reduce(a, axis=None))) or bool(np.isfinite(a).all())
+    """all_finite of a flat vector for a caller already ignoring overflow (step()), by the
+    sum of squares: a NaN or infinity makes it non-finite too, and BLAS's dot takes a third
+    of np.add.reduce's time in float32, 0.6 of it in float64 (101,770 values: 11 against 36
+    us, 21 against 36; 1 BLAS thread). Only when the squares overflowed is every entry
+    checked."""
+    return math.isfinite(float(np.dot(a, a))) or bool(np.isfinite(a).all())
 
 
 def accuracy(predicted: np.ndarray, y: np.ndarray) -> float:

@@ -231,7 +231,7 @@ def test_what_falls_back_to_numpy_and_still_trains_the_same(monkeypatch):
     net, data = dag(), data_for(dag())
     why = {k: Trainer(net.copy(), data, replace(BASE, **v)).compiled_path() for k, v in {
         "dropout": dict(dropout=0.2), "float32": dict(precision="float32")}.items()}
-    assert "dropout" in why["dropout"] and "float64" in why["float32"]
+    assert "dropout" in why["dropout"] and why["float32"] is None  # float32: its own kernel
     with added_entries():
         swish = dag(hidden=SWISH.name)
         assert "swish" in Trainer(swish, data_for(swish), BASE).compiled_path()

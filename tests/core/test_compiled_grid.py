@@ -169,3 +169,15 @@ def test_warm_up_compiles_into_the_cache_folder_and_marks_the_grid_kernel(tmp_pa
     assert list((tmp_path / "kernels").glob("backprop_kernels_*.py"))
     assert list(tmp_path.rglob("*.nbi"))  # numba's cache index
     assert list((tmp_path / "kernels").glob("backprop_kernels_*.grid-ready"))
+    # A second process loads the training kernel in both dtypes from those files: the cache
+    # holds the float64 and the float32 specialisation, and nothing compiles again.
+    again = ("from core.engine import compiled\n"
+             "from core.training.kernel_warmup import warm_up\n"
+             "warm_up()\n"
+             "stats = compiled.kernels().train_block.stats\n"
+             "print(sorted(str(sig[14].dtype) for sig in stats.cache_hits),"
+             " sum(stats.cache_misses.values()))\n")
+    out = subprocess.run([sys.executable, "-c", again], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=900)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[-2] == "['float32', 'float64'] 0"  # theta's dtypes; misses

@@ -13,7 +13,7 @@ from core.engine.flat import FlatLayout
 from core.optimizers import OPTIMIZER_CLASSES, make_optimizer
 from core.project import Project, loads_project
 from core.settings import TrainingSettings
-from core.training.trainer import Diverged, Trainer, all_finite
+from core.training.trainer import Diverged, Trainer, _finite, all_finite
 from tests.core.test_training import regression_data, small_net
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,6 +117,22 @@ def test_all_finite_is_exact_even_when_the_sum_overflows():
     assert not all_finite(np.array([1.0, np.nan]))
     assert not all_finite(np.array([np.inf, -np.inf]))
     assert not all_finite(np.array([1.0, np.inf], np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_steps_finite_check_is_exact_even_when_the_squares_overflow(dtype):
+    """Trainer.step's check of the new parameters (a sum of squares by BLAS) against
+    np.isfinite, entry by entry, on vectors long enough for BLAS's unrolled loops."""
+    big = np.finfo(dtype).max
+    rng = np.random.default_rng(0)
+    for n in (1, 7, 1000):
+        a = rng.normal(size=n).astype(dtype)
+        for value in (0.0, np.sqrt(big) * 2, big, -big, np.inf, -np.inf, np.nan):
+            for where in {0, n // 2, n - 1}:
+                b = a.copy()
+                b[where] = value
+                with np.errstate(over="ignore", invalid="ignore"):
+                    assert _finite(b) == bool(np.isfinite(b).all()), (n, value, where)
 
 
 def test_last_gradients_stay_those_of_the_last_good_step_after_divergence():
