@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLa
 from core.errors import shorten
 from core.experiments.run import Run
 from core.experiments.spread import band
+from gui.live.plot_tools import figure_plot
 
 # Ten colours told apart also in grey and by most colour-blind eyes (matplotlib's tab10).
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
@@ -49,11 +50,7 @@ def legend_names(runs: list[Run], limit: int = 36) -> list[str]:
 class ComparePlot(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.plot = pg.PlotWidget(background="w")
-        self.plot.showGrid(x=True, y=True, alpha=0.25)
-        self.plot.setLabel("bottom", "step")
-        for side in ("left", "bottom"):  # 0.7, not "700" under an axis titled "loss (x0.001)"
-            self.plot.getAxis(side).enableAutoSIPrefix(False)
+        self.plot = figure_plot("step")
         self.plot.getPlotItem().setDownsampling(auto=True, mode="peak")
         self.plot.getPlotItem().setClipToView(True)
         # Short, so the Runs dock tabbed with Loss never makes the plot area taller than the

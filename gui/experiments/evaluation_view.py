@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QFileDialo
 from core.experiments.evaluation import Confusion, Fit, Report
 from core.number_text import fmt
 from gui.experiments.window_size import within_screen
+from gui.live.plot_tools import figure_plot
 
 TRAIN, TEST = "#2f6fde", "#e0582b"  # the loss panel's colours for the two parts
 
@@ -80,8 +81,8 @@ class EvaluationWindow(QDialog):
             row.addWidget(self.target)
         row.addWidget(self.summary, 1)
         layout.addLayout(row)
-        self.fit_plot = _plot("target", "predicted")
-        self.residual_plot = _plot("target", "residual (target − predicted)")
+        self.fit_plot = figure_plot("target", "predicted")
+        self.residual_plot = figure_plot("target", "residual (target − predicted)")
         plots = QHBoxLayout()
         plots.addWidget(self.fit_plot)
         plots.addWidget(self.residual_plot)
@@ -203,12 +204,3 @@ def _table(rows: int, columns: int) -> QTableWidget:
     table.verticalHeader().setSectionResizeMode(QHeaderView.Stretch)
     return table
 
-
-def _plot(bottom: str, left: str) -> pg.PlotWidget:
-    plot = pg.PlotWidget(background="w")
-    plot.showGrid(x=True, y=True, alpha=0.25)
-    plot.setLabel("bottom", bottom)
-    plot.setLabel("left", left)
-    for side in ("left", "bottom"):  # 0.7, not "700" under an axis titled "loss (x0.001)"
-        plot.getAxis(side).enableAutoSIPrefix(False)
-    return plot

@@ -13,6 +13,7 @@ from core.experiments.spread import band, minima
 from gui.experiments.batch_window import (BatchWindow, figure, number, status_text,
                                           to_train_if_no_test)
 from gui.experiments.compare_plot import PALETTE, curve_data
+from gui.live.plot_tools import figure_plot
 
 CURVES = (("test_loss", "test loss"), ("train_loss", "train loss"),
           ("test_accuracy", "test accuracy"), ("train_accuracy", "train accuracy"))
@@ -64,7 +65,7 @@ class SeedsWindow(BatchWindow):
         for key, title in CURVES:
             self.curve_choice.addItem(title, key)
         self.curve_choice.currentIndexChanged.connect(lambda _: self.redraw(rebuild=True))
-        self.band_plot = _plot("step", "loss")
+        self.band_plot = figure_plot("step", "loss")
         self.faint: dict[int, pg.PlotDataItem] = {}  # job index -> its run's curve
         self.low = self.band_plot.plot(pen=pg.mkPen("#9fb7e0", width=1))
         self.high = self.band_plot.plot(pen=pg.mkPen("#9fb7e0", width=1))
@@ -75,7 +76,8 @@ class SeedsWindow(BatchWindow):
                                           labelTextColor="#222", brush=(255, 255, 255, 190))
         legend.addItem(self.median, "median")
         legend.addItem(self.low, "min to max")
-        self.spread_plot = _plot("seed", "final test loss", bottom_axis=WholeNumberAxis("bottom"))
+        self.spread_plot = figure_plot("seed", "final test loss",
+                                       bottom_axis=WholeNumberAxis("bottom"))
         self.points = pg.ScatterPlotItem(size=11, pen=pg.mkPen("w"))
         self.spread_plot.addItem(self.points)
         self.letters: list[pg.TextItem] = []
@@ -190,13 +192,3 @@ class WholeNumberAxis(pg.AxisItem):
                 levels.append((max(spacing, 1.0), whole))
         return levels
 
-
-def _plot(bottom: str, left: str, bottom_axis: pg.AxisItem | None = None) -> pg.PlotWidget:
-    plot = pg.PlotWidget(background="w",
-                         axisItems={"bottom": bottom_axis} if bottom_axis is not None else None)
-    plot.showGrid(x=True, y=True, alpha=0.25)
-    plot.setLabel("bottom", bottom)
-    plot.setLabel("left", left)
-    for side in ("left", "bottom"):  # 0.7, not "700" under an axis titled "loss (x0.001)"
-        plot.getAxis(side).enableAutoSIPrefix(False)
-    return plot

@@ -14,6 +14,7 @@ from core.experiments.sweep import Axis
 from gui.experiments.batch_window import (FIGURES, BatchWindow, figure, number, status_text,
                                           to_train_if_no_test)
 from gui.experiments.compare_plot import ComparePlot, colour
+from gui.live.plot_tools import figure_plot
 
 
 def log_axis(values: tuple[Any, ...]) -> bool:
@@ -65,11 +66,7 @@ class SweepWindow(BatchWindow):
     def _value_plot(self, axes: tuple[Axis, ...]) -> pg.PlotWidget:
         """Final figure against the first setting's values: a line of medians and the runs'
         points for each value of the second setting (one pair when there is none)."""
-        self.plot = plot = pg.PlotWidget(background="w")
-        self.plot.showGrid(x=True, y=True, alpha=0.25)
-        self.plot.setLabel("bottom", axes[0].name)
-        for side in ("left", "bottom"):  # 0.7, not "700" under an axis titled "loss (x0.001)"
-            self.plot.getAxis(side).enableAutoSIPrefix(False)
+        self.plot = plot = figure_plot(axes[0].name)
         self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="9pt",
                                           labelTextColor="#222", brush=(255, 255, 255, 190))
         self.x_of, numeric = positions(axes[0])

@@ -46,3 +46,18 @@ def plot_over_notes(plot: QWidget, *notes: QWidget) -> QSplitter:
     split.setSizes([700, 300])  # in proportion, once laid out
     split.setChildrenCollapsible(False)
     return split
+
+
+def figure_plot(bottom: str, left: str = "", bottom_axis: pg.AxisItem | None = None
+                ) -> pg.PlotWidget:
+    """A white plot with a light grid and its two axes named, as the experiments' windows draw
+    figures; axes print plain numbers (0.7, not "700" under an axis titled "loss (x0.001)")."""
+    plot = pg.PlotWidget(background="w",
+                         axisItems={"bottom": bottom_axis} if bottom_axis is not None else None)
+    plot.showGrid(x=True, y=True, alpha=0.25)
+    plot.setLabel("bottom", bottom)
+    if left:
+        plot.setLabel("left", left)
+    for side in ("left", "bottom"):
+        plot.getAxis(side).enableAutoSIPrefix(False)
+    return plot
