@@ -330,9 +330,12 @@ class SurfacePanel(QWidget):
     def _draw_path_now(self) -> None:
         if self.plane is None:
             return
-        p = self.live.progress
-        # Before any training the current point is the slice's own centre.
-        theta = p.theta if p is not None and p.theta is not None else self.plane.center
+        # The live state's point: the latest frame's, or the document's once the user changed
+        # it (an undo of training, a weight typed in); before any training the slice's centre.
+        try:
+            theta = self.live.theta()
+        except NetworkError:
+            return
         if len(theta) != len(self.plane.center):
             return
         path = self._path_coords(self.plane)

@@ -48,6 +48,11 @@ class TrainingUI(QObject):
         self.controller.message.connect(self._on_message)
         self.controller.running_changed.connect(self._on_running_changed)
         self.controller.trained.connect(self._on_trained)
+        # The user's own edits of values (an undo or redo of training, a weight typed in): the
+        # surface's marker, arrows and figures follow the document, once per burst of edits.
+        self._values_timer = QTimer(self, singleShot=True, interval=100)
+        self._values_timer.timeout.connect(lambda: self.surface_panel.catch_up())
+        self.controller.edited.connect(self._on_user_edit)
         self._toolbar()
         self._docks()
         # Structure edits come in bursts (a pasted subgraph, a layer): react once.
@@ -238,6 +243,10 @@ class TrainingUI(QObject):
             self._on_document_replaced()
         elif change.structural:
             self._structure_timer.start()
+
+    def _on_user_edit(self, change) -> None:
+        if change.kind != "reset" and not change.structural:
+            self._values_timer.start()
 
     def _on_settings_edited(self, group: str, new) -> None:
         self.controller.settle()  # the stretch so far is trained under the old settings

@@ -418,3 +418,36 @@ def test_reset_weights_after_a_run_shows_nothing_of_the_run_before(trained_windo
     wait_until(lambda: w.controller.latest is not None)
     assert w.controller.latest.step == 3
 
+
+
+def test_the_surface_marker_follows_an_undo_and_a_redo_of_training(trained_window, qtbot):
+    """Found under Xvfb: after Undo of a run the surface panel's marker and its 'loss here'
+    stayed at the trained point (the latest frame's), and after Redo it showed the undone
+    point: one step behind the document. The marker is the document's point after each."""
+    from core import surface
+
+    w = trained_window
+    panel = w.training.surface_panel
+    run_steps(w, qtbot, 40)
+    wait_until(lambda: w.undo_stack.count() == 1)
+    wait_until(lambda: panel.plane is not None, 20000)
+    live = w.training.live
+    net = w.project.network
+
+    def marker_is_the_documents() -> bool:
+        here = panel.plane.coordinates(live.plan.flatten(live.plan.pack(net)))[0]
+        xs, ys = panel.point.getData()
+        return len(xs) == 1 and np.allclose([xs[0], ys[0]], here, atol=1e-9)
+
+    def loss_note_is_the_documents() -> bool:
+        x, y = panel.xy
+        true = surface.loss_at(live.plan, live.plan.flatten(live.plan.pack(net)), x, y, live.loss)
+        return f"loss here {true:.4g} " in panel.info.text()
+
+    trained = live.plan.flatten(live.plan.pack(net)).copy()
+    w.undo_action.trigger()
+    assert not np.allclose(live.plan.flatten(live.plan.pack(net)), trained)
+    wait_until(lambda: marker_is_the_documents() and loss_note_is_the_documents(), 5000)
+    w.redo_action.trigger()
+    np.testing.assert_array_equal(live.plan.flatten(live.plan.pack(net)), trained)
+    wait_until(lambda: marker_is_the_documents() and loss_note_is_the_documents(), 5000)
