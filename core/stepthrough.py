@@ -92,6 +92,11 @@ def walkthrough(net: Network, x, y, loss: str, learning_rate: float) -> Walkthro
             f"{MAX_NEURONS} neurons; this network has {len(net.neurons)}. Try it on a smaller "
             f"network (File > New from template), or watch this one train live.")
     plan = compile_plan(net)  # NetworkError, with its own message, if it cannot run
+    if plan.delayed is not None:
+        raise StepThroughError(
+            "step-through follows one sample through a feed-forward net; this one has delayed "
+            "edges (a recurrent net), and step-through over time is not built yet. Train it, "
+            "or check its gradient with python main.py gradcheck FILE.")
     problem = check_loss(plan, net, loss)
     if problem:
         raise StepThroughError(problem)

@@ -177,6 +177,13 @@ class StepThroughMode(QObject):
             return
         net = self.live.network
         training = self.live.settings
+        data = self.live.data
+        if data is not None and data.is_sequence:
+            self.walk = None
+            self._refuse("step-through follows one sample through a feed-forward net; this "
+                         "project's data is sequences, and step-through over time is not "
+                         "built yet")
+            return
         self.chooser.set_shape(column_names(net), [n.name for n in net.outputs],
                                self.live.data, target_meaning(training.loss))
         try:

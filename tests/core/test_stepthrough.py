@@ -333,3 +333,15 @@ def test_on_a_quadratic_the_step_multiplies_the_distance_by_one_minus_eta_c(eta_
     assert words in walk.events[-1].rule
     new_loss = at(size)
     assert (new_loss > at(0.0)) == (eta_c > 2)  # beyond 2/c the step makes things worse
+
+
+def test_a_recurrent_net_is_refused_in_one_line():
+    from core.errors import StepThroughError
+    from core.stepthrough import walkthrough
+    from core.templates import layered
+
+    net = layered([1, 2, 1], hidden="tanh", output="identity")
+    hidden = [n.id for n in net.neurons.values() if n.role == "hidden"]
+    net.connect(hidden[1], hidden[0], delay=1)
+    with pytest.raises(StepThroughError, match="delayed edges"):
+        walkthrough(net, [0.5], [0.1], "mse", 0.1)
