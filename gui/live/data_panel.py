@@ -81,6 +81,10 @@ class DataPanel(QWidget):
                 progress is not None and progress.running and now - self._drawn_at < MIN_SECONDS):
             return
         self._drawn_at = now
+        if data.is_sequence:  # the predicted sequence against its target: not built yet
+            self.note.setText("Sequence data: no picture of the input space (a plot of the "
+                              "predicted sequence is not built yet).")
+            return
         if data.n_inputs not in (1, 2):  # said before compiling the plan: compiling a
             # 784-input net cost the window 0.15-0.6 s after every structure edit
             self.note.setText(f"{data.n_inputs} inputs: no picture of the input space.")

@@ -451,3 +451,27 @@ def test_the_surface_marker_follows_an_undo_and_a_redo_of_training(trained_windo
     w.redo_action.trigger()
     np.testing.assert_array_equal(live.plan.flatten(live.plan.pack(net)), trained)
     wait_until(lambda: marker_is_the_documents() and loss_note_is_the_documents(), 5000)
+
+
+def test_the_data_panel_says_what_it_cannot_draw_for_sequence_data(window, qtbot):
+    """An Elman net on the echo sequences: the Data tab raised an exception from pyqtgraph
+    (it drew the (sequences, steps, 1) data as rows); it now says so in its note."""
+    from core.project import Project
+    from core.settings import DataSettings
+    from core.templates import layered
+
+    net = layered([1, 3, 1], hidden="tanh", output="identity")
+    hidden = [n.id for n in net.neurons.values() if n.role == "hidden"]
+    for a in hidden:
+        net.connect(a, a, delay=1)
+    w = window
+    w.files.new_from(Project(net, DataSettings(generator="echo", samples=20,
+                                               task="regression")), "elman")
+    w.training.docks[1].raise_()  # the Data tab
+    panel = w.training.data_panel
+    wait_until(lambda: panel.isVisible())
+    panel.refresh(None)
+    assert "Sequence data" in panel.note.text()
+    run_steps(w, qtbot, 5)  # training a recurrent net from the window
+    panel.refresh(w.controller.latest)
+    assert "Sequence data" in panel.note.text()
