@@ -51,7 +51,6 @@ class TrainingUI(QObject):
         # The user's own edits of values (an undo or redo of training, a weight typed in): the
         # surface's marker, arrows and figures follow the document, once per burst of edits.
         self._values_timer = QTimer(self, singleShot=True, interval=100)
-        self._values_timer.timeout.connect(lambda: self.surface_panel.catch_up())
         self.controller.edited.connect(self._on_user_edit)
         self._toolbar()
         self._docks()
@@ -132,6 +131,7 @@ class TrainingUI(QObject):
         self.loss_panel = LossPanel()
         self.gradient_panel = GradientPanel()
         self.surface_panel = SurfacePanel(self.live, self.controller)
+        self._values_timer.timeout.connect(self.surface_panel.catch_up)
         self.data_panel = DataPanel(self.live)
         docks = [self._dock(title, panel, Qt.BottomDockWidgetArea, name) for title, panel, name in
                  (("Loss", self.loss_panel, "loss"), ("Data", self.data_panel, "data"),

@@ -56,9 +56,9 @@ def data_for(net: Network, n: int = 23, seed: int = 1, classes: bool = False):
     return make_data(x, y, "classification" if classes else "regression")
 
 
-def compare(net, data, settings, steps: int = 240, blocks=(37, 1, 64, 5)) -> Trainer:
-    """Run `steps` Trainer.step calls against advance() in blocks of varying size; every
-    recorded number must agree. Returns the compiled trainer."""
+def interleaved(net, data, settings, steps: int, blocks) -> tuple[Trainer, Trainer]:
+    """Two trainers of copies of `net`: one taking `steps` Trainer.step calls (NumPy), the
+    other the same steps through advance() (the kernel) in blocks of varying size."""
     a, b = Trainer(net.copy(), data, settings), Trainer(net.copy(), data, settings)
     assert b.compiled_path() is None
     done, i = 0, 0
@@ -68,6 +68,13 @@ def compare(net, data, settings, steps: int = 240, blocks=(37, 1, 64, 5)) -> Tra
             a.step()
         b.advance(n)
         done, i = done + n, i + 1
+    return a, b
+
+
+def compare(net, data, settings, steps: int = 240, blocks=(37, 1, 64, 5)) -> Trainer:
+    """Run `steps` Trainer.step calls against advance() in blocks of varying size; every
+    recorded number must agree. Returns the compiled trainer."""
+    a, b = interleaved(net, data, settings, steps, blocks)
     assert (a.step_count, a.epoch, a._position) == (b.step_count, b.epoch, b._position)
     assert a.optimizer.t == b.optimizer.t
     np.testing.assert_allclose(b.params.flat, a.params.flat, rtol=0, atol=TOL)

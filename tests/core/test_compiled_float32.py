@@ -22,7 +22,7 @@ from core.templates import layered
 from core.initializers import initialize
 from core.training.compiled_steps import CompiledSteps
 from core.training.trainer import Diverged, Trainer
-from tests.core.test_compiled import BASE, dag, data_for
+from tests.core.test_compiled import BASE, dag, data_for, interleaved
 from tests.core.test_training import make_data
 
 pytestmark = pytest.mark.skipif(compiled.numba_module() is None, reason="Numba not installed")
@@ -32,15 +32,7 @@ TOL = 2e-5  # a few hundred float32 ulps of the parameters (~1): rounding over 1
 
 def compare32(net, data, settings, steps: int = 120, blocks=(37, 1, 64, 5)) -> Trainer:
     """Trainer.step in float32 (NumPy) against advance() in float32 (the kernel), in blocks."""
-    a, b = Trainer(net.copy(), data, settings), Trainer(net.copy(), data, settings)
-    assert b.compiled_path() is None
-    done, i = 0, 0
-    while done < steps:
-        n = min(blocks[i % len(blocks)], steps - done)
-        for _ in range(n):
-            a.step()
-        b.advance(n)
-        done, i = done + n, i + 1
+    a, b = interleaved(net, data, settings, steps, blocks)
     assert b.params.flat.dtype == np.float32
     assert (a.step_count, a.epoch, a._position, a.optimizer.t) == \
         (b.step_count, b.epoch, b._position, b.optimizer.t)
