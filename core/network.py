@@ -99,7 +99,7 @@ class Network:
         self._found = ItemsAt()  # see _items_at
         # Bumped when edges (neurons) are added, removed or replaced: what _items_at found
         # stays right through other edits (a neuron added leaves every Edge where it was).
-        self._set_versions = {"edges": 0, "neurons": 0}
+        self._set_versions = {"edges": 0, "neurons": 0, "edge_flags": 0}
         self._wiring_index: Wiring | None = None  # see _wiring
 
     # ----- queries -------------------------------------------------------------------------
@@ -237,8 +237,21 @@ class Network:
         for eid in edge_ids:
             self.edge(eid)
         doomed, chosen = set(neuron_ids), set(edge_ids)
-        edges = [(i, e) for i, e in enumerate(self.edges.values())
-                 if e.id in chosen or e.source in doomed or e.target in doomed]
+        wiring = self._wiring_index
+        if wiring is not None and wiring.version == self.structure_version:
+            # The doomed neurons' edges from the wiring index, placed by their ids: a pass
+            # over the edges' keys, not over three fields of each of 51k edges (40 ms).
+            going = {e.id: e for nid in doomed for e in (*wiring.into[nid], *wiring.out[nid])}
+            going.update((eid, self.edges[eid]) for eid in chosen)
+            if len(going) * 8 < len(self.edges):
+                place = {eid: i for i, eid in enumerate(self.edges)}
+                edges = sorted(((place[eid], e) for eid, e in going.items()),
+                               key=lambda pair: pair[0])
+            else:
+                edges = [(i, e) for i, e in enumerate(self.edges.values()) if e.id in going]
+        else:
+            edges = [(i, e) for i, e in enumerate(self.edges.values())
+                     if e.id in chosen or e.source in doomed or e.target in doomed]
         neurons = [(i, n) for i, n in enumerate(self.neurons.values()) if n.id in doomed]
         for _, e in edges:
             del self.edges[e.id]
@@ -246,9 +259,9 @@ class Network:
             del self.neurons[n.id]
         if edges or neurons:
             ids = (*(n.id for _, n in neurons), *(e.id for _, e in edges))
-            # (The wiring index is dropped: following a neuron's removal touches the lists of
-            # all its 800 neighbours, more than building it again when next asked.)
-            self._structure_changed(Change("neuron_removed" if neurons else "edge_removed", ids))
+            self._structure_changed(Change("neuron_removed" if neurons else "edge_removed", ids),
+                                    Rewire(removed=[e for _, e in edges],
+                                           neurons_removed=[n.id for _, n in neurons]))
         return neurons, edges
 
     def connect(self, source: str, target: str, weight: float = 0.0, frozen: bool = False,
@@ -625,6 +638,12 @@ class Network:
         for prefix, items in (("n", net.neurons), ("e", net.edges)):
             net._next_id[prefix] = 1 + max((_numeric_suffix(k) for k in items), default=0)
         return net
+
+    @property
+    def edges_shape_version(self) -> tuple[int, int]:
+        """Changes when an edge is added or removed or an edge's frozen flag or delay changes
+        (not with neurons or values): what a cache of the edges' shape is keyed by."""
+        return self._set_versions["edges"], self._set_versions["edge_flags"]
 
     def same_as(self, other: "Network") -> bool:
         """Equal contents, order and ids (what undo and file round trips must preserve)."""

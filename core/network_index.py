@@ -15,10 +15,12 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 # Which sets of items a structural change adds to, removes from or replaces (neuron_changed
-# and edge_changed change items in place).
+# and edge_changed change items in place; "edge_flags" counts the latter, for caches of the
+# edges' shape: core.experiments.run.structure_fingerprint).
 SETS_CHANGED = {"neuron_added": ("neurons",), "neuron_removed": ("neurons", "edges"),
                 "edge_added": ("edges",), "edge_removed": ("edges",),
-                "reset": ("neurons", "edges")}
+                "edge_changed": ("edge_flags",),  # an edge's frozen flag or delay
+                "reset": ("neurons", "edges", "edge_flags")}
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Rewire:
     added: Sequence[Any] = ()  # edges, at the end of the edge order
     removed: Sequence[Any] = ()  # edges
     neurons_added: Sequence[str] = ()
+    neurons_removed: Sequence[str] = ()  # with all their edges (in `removed`)
 
 
 class Wiring:
@@ -62,9 +65,12 @@ class Wiring:
             out[e.source].append(e)
             into[e.target].append(e)
         gone = {id(e) for e in rewire.removed}  # by identity: one pass over each list touched
+        dropped = set(rewire.neurons_removed)
+        for nid in dropped:
+            del into[nid], out[nid]
         for lists, ends in ((out, {e.source for e in rewire.removed}),
                             (into, {e.target for e in rewire.removed})):
-            for nid in ends:
+            for nid in ends - dropped:
                 lists[nid] = [e for e in lists[nid] if id(e) not in gone]
         self.version += 1
         return self

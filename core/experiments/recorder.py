@@ -8,6 +8,7 @@ changed goes on with the same run.
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import replace
 from typing import Callable
 
@@ -69,6 +70,12 @@ class RunRecorder:
         self._last: Progress | None = None
         self._seconds = 0.0
         self._since: float | None = None  # clock when training last started, while running
+        # The network the open run trains and its structure version when it began: an edit of
+        # the structure bumps the version, so comparing versions tells whether it is the same
+        # shape without hashing 51k edges at each edit (structure_fingerprint: 45 ms). The
+        # run's own fingerprint is taken when it is first written (a frame later, off the
+        # edit's event): any structure edit before that ends the run, so it is the same shape.
+        self._shape: tuple = (lambda: None, -1)
 
     @property
     def open(self) -> bool:
@@ -86,7 +93,8 @@ class RunRecorder:
         if self._start is not None and not self._matches(network, data, training):
             self.close()
         if self._start is None:
-            self._start = Run.starting(network, data, training, initialised)
+            self._start = Run.starting(network, data, training, initialised, structure="")
+            self._shape = (weakref.ref(network), network.structure_version)
             self._base, self._run_id, self._last, self._seconds = (step, epoch), None, None, 0.0
         if self._since is None:
             self._since = self._clock()
@@ -131,8 +139,9 @@ class RunRecorder:
         """The document is still the one the open run trains: same structure, settings and
         data, and the values the run last reported (a user's edit of a weight ends a run)."""
         s = self._start
-        if s.training != training.to_dict() or s.data != data.to_dict() or \
-                s.structure != structure_fingerprint(network):
+        ref, version = self._shape
+        if ref() is not network or version != network.structure_version or \
+                s.training != training.to_dict() or s.data != data.to_dict():
             return False
         p = self._last
         if p is None:
@@ -148,6 +157,10 @@ class RunRecorder:
         p = self._last
         if p is None:
             return
+        if not self._start.structure:
+            network = self._shape[0]()
+            if network is not None:  # (gone only with its document, whose log went too)
+                self._start = replace(self._start, structure=structure_fingerprint(network))
         seconds = self._seconds + (self._clock() - self._since if self._since is not None else 0)
         series = {name: (getattr(p, name).x, getattr(p, name).y) for name in CURVE_NAMES}
         kept = None  # taken when training pauses, not at every frame (51k edges: 5 ms)

@@ -77,10 +77,14 @@ class Run:
 
     @classmethod
     def starting(cls, network: Network, data: Any, training: Any, initialised: bool = False,
-                 name: str = "", when: str | None = None) -> "Run":
-        """A run about to train `network` with these DataSettings and TrainingSettings."""
+                 name: str = "", when: str | None = None, structure: str | None = None
+                 ) -> "Run":
+        """A run about to train `network` with these DataSettings and TrainingSettings.
+        `structure`: its fingerprint if known ("" for one filled in later: RunRecorder)."""
+        if structure is None:
+            structure = structure_fingerprint(network)
         return cls("", name, when or now_text(), training.to_dict(), data.to_dict(),
-                   structure_fingerprint(network), weights_fingerprint(network), initialised)
+                   structure, weights_fingerprint(network), initialised)
 
     @property
     def seed(self) -> int | None:
@@ -182,23 +186,39 @@ def weights_fingerprint(network: Network) -> str:
 def structure_fingerprint(network: Network) -> str:
     """A short hash of what a compiled plan depends on: neurons (role, activation, frozen,
     feature) and edges (ends, frozen, delay), in document order; not values or positions.
-    Remembered per structure version: a 51k-edge net takes 35 ms to hash, and the window
-    asks at every run's start and at every edit while training."""
+    Remembered per structure version: a 51k-edge net takes 45 ms to hash, and the window
+    asks at every run's start. The edges' part of the text is remembered too, per edges'
+    shape (Network.edges_shape_version): adding or changing a neuron hashes in 5 ms."""
     ref, version, known = _last_structure
     if ref() is network and version == network.structure_version:
         return known
-    shape = ([(n.id, n.role, n.activation, n.frozen, n.feature) for n in network.neurons.values()],
-             # (a delay only where there is one: fingerprints of older nets stay as they were)
-             [(e.id, e.source, e.target, e.frozen, *((e.delay,) if e.delay else ()))
-              for e in network.edges.values()])
-    fingerprint = hashlib.sha256(json.dumps(shape, default=str).encode()).hexdigest()[:16]
+    neurons = json.dumps([(n.id, n.role, n.activation, n.frozen, n.feature)
+                          for n in network.neurons.values()], default=str)
+    # json.dumps([a, b]) is "[" + dumps(a) + ", " + dumps(b) + "]": the same text as hashing
+    # the pair at once, so fingerprints stay what they were (runs kept in files compare).
+    text = f"[{neurons}, {_edges_text(network)}]"
+    fingerprint = hashlib.sha256(text.encode()).hexdigest()[:16]
     _last_structure[:] = [weakref.ref(network), network.structure_version, fingerprint]
     return fingerprint
 
 
+def _edges_text(network: Network) -> str:
+    """json.dumps of the edges' part of the shape, remembered per edges' shape."""
+    ref, version, known = _last_edges
+    if ref() is network and version == network.edges_shape_version:
+        return known
+    # (a delay only where there is one: fingerprints of older nets stay as they were)
+    text = json.dumps([(e.id, e.source, e.target, e.frozen, *((e.delay,) if e.delay else ()))
+                       for e in network.edges.values()], default=str)
+    _last_edges[:] = [weakref.ref(network), network.edges_shape_version, text]
+    return text
+
+
 # The last network hashed (a weak reference: a closed document is not kept), its version and
-# fingerprint. One is enough: the window asks about its own document, over and over.
+# fingerprint, and its edges' text. One is enough: the window asks about its own document,
+# over and over.
 _last_structure: list = [lambda: None, -1, ""]
+_last_edges: list = [lambda: None, (-1, -1), ""]
 
 
 # ----- reading ------------------------------------------------------------------------------

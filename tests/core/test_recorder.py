@@ -109,6 +109,37 @@ def test_a_settings_change_while_running_ends_the_run_there():
     assert one.weights is not None  # the ended run kept its weights
 
 
+def test_a_structure_edit_while_running_ends_the_run_and_each_keeps_its_own_shape():
+    """The recorder tells a structure edit by the network's structure version (no hash at the
+    edit) and fingerprints each run's shape when it is first written: the run before the edit
+    keeps the shape it trained, the one after the edited shape, each equal to a fingerprint
+    taken at that time; an edit of a neuron's position is not structural and ends nothing."""
+    from core.experiments.run import structure_fingerprint
+
+    net, data = small_net(), DataSettings()
+    shape_before = structure_fingerprint(net)
+    log = RunLog()
+    rec = RunRecorder(log)
+    first, second = progresses(("steps", 5), ("steps", 3))
+    rec.start(net, data, SETTINGS)
+    rec.observe(first)
+    take(net, first)
+    net.move_neuron(next(iter(net.neurons)), 3.0, 4.0)
+    rec.changed(net, data, SETTINGS, step=first.step, running=True)
+    assert len(log) == 1 and rec.current is not None and rec.current.steps == 5
+    hidden = net.add_neuron("hidden", "tanh").id  # the user's structure edit
+    rec.changed(net, data, SETTINGS, step=first.step, running=True)
+    shape_after = structure_fingerprint(net)
+    net.remove_items([hidden])  # and its undo: the shape is as before, the run is not
+    rec.changed(net, data, SETTINGS, step=first.step, running=True)
+    rec.observe(second)
+    rec.stop()
+    one, two = log
+    assert one.structure == shape_before != shape_after
+    assert two.structure == shape_before and two.steps == 3
+    assert one.steps == 5
+
+
 def test_a_new_trainer_counting_from_zero_closes_the_run_and_nothing_is_recorded_unstarted():
     net, data = small_net(), DataSettings()
     log = RunLog()
@@ -167,3 +198,54 @@ def test_the_structure_fingerprint_is_remembered_per_version_and_follows_edits()
     assert after != first
     run_module._last_structure[:] = [lambda: None, -1, ""]  # forget: hash afresh
     assert run_module.structure_fingerprint(net) == after
+
+
+def test_the_remembered_fingerprint_after_any_edit_is_the_one_hashed_afresh():
+    """The edges' part of the text is remembered per edges' shape: after each edit of a random
+    sequence (neurons added, removed, changed; edges added, removed, frozen, delayed; undo of a
+    removal; Open) the fingerprint equals the recipe written out here, hashed from scratch."""
+    import hashlib
+    import json
+    import random
+
+    from core.errors import NetworkError
+    from core.experiments.run import structure_fingerprint
+    from core.templates import layered
+
+    def afresh(net) -> str:
+        shape = ([(n.id, n.role, n.activation, n.frozen, n.feature)
+                  for n in net.neurons.values()],
+                 [(e.id, e.source, e.target, e.frozen, *((e.delay,) if e.delay else ()))
+                  for e in net.edges.values()])
+        return hashlib.sha256(json.dumps(shape, default=str).encode()).hexdigest()[:16]
+
+    rng = random.Random(7)
+    net = layered([3, 4, 2])
+    seen, removed = set(), []
+    for _ in range(120):
+        ids, edges = list(net.neurons), list(net.edges)
+        kind = rng.randrange(8)
+        try:
+            if kind == 0:
+                net.add_neuron("hidden", "tanh")
+            elif kind == 1:
+                net.connect(rng.choice(ids), rng.choice(ids), 0.1, delay=rng.choice([0, 1]))
+            elif kind == 2 and edges:
+                net.set_edge_frozen(rng.choice(edges), rng.random() < 0.5)
+            elif kind == 3 and edges:
+                net.set_edge_delay(rng.choice(edges), rng.choice([0, 1]))
+            elif kind == 4:
+                removed.append(net.remove_items([rng.choice(ids)]))
+            elif kind == 5 and removed:
+                net.restore_edges([(i, e) for i, e in removed.pop()[1]
+                                   if e.source in net.neurons and e.target in net.neurons])
+            elif kind == 6:
+                net.set_activation(rng.choice(ids), rng.choice(["relu", "tanh"]))
+            elif kind == 7:
+                net.replace_with(layered([3, rng.randrange(2, 6), 2]))
+        except NetworkError:
+            continue  # a refused edit (a cycle, a duplicate): nothing changed
+        fingerprint = structure_fingerprint(net)
+        assert fingerprint == afresh(net)
+        seen.add(fingerprint)
+    assert len(seen) > 40  # the edits did change the shape, many times
