@@ -82,6 +82,15 @@ class RunRecorder:
         return self._start is not None
 
     @property
+    def shape_to_hash(self) -> Network | None:
+        """The network whose structure fingerprint the open run still needs (taken at its
+        first write; a caller with time to spare can make it first, in slices:
+        core.experiments.run.structure_fingerprint_job), or None."""
+        if self._start is None or self._start.structure:
+            return None
+        return self._shape[0]()
+
+    @property
     def current(self) -> Run | None:
         """The open run as the log holds it (None before its first step)."""
         return self.log[self._run_id] if self._run_id in self.log else None

@@ -15,7 +15,7 @@ import math
 import weakref
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 import numpy as np
 
@@ -196,7 +196,7 @@ def structure_fingerprint(network: Network) -> str:
                           for n in network.neurons.values()], default=str)
     # json.dumps([a, b]) is "[" + dumps(a) + ", " + dumps(b) + "]": the same text as hashing
     # the pair at once, so fingerprints stay what they were (runs kept in files compare).
-    text = f"[{neurons}, {_edges_text(network)}]"
+    text = f"[{neurons}, {_edges_text(network)}]"  # (the edges' text remembered: see above)
     fingerprint = hashlib.sha256(text.encode()).hexdigest()[:16]
     _last_structure[:] = [weakref.ref(network), network.structure_version, fingerprint]
     return fingerprint
@@ -207,11 +207,43 @@ def _edges_text(network: Network) -> str:
     ref, version, known = _last_edges
     if ref() is network and version == network.edges_shape_version:
         return known
-    # (a delay only where there is one: fingerprints of older nets stay as they were)
-    text = json.dumps([(e.id, e.source, e.target, e.frozen, *((e.delay,) if e.delay else ()))
-                       for e in network.edges.values()], default=str)
+    text = "[" + _edges_piece(list(network.edges.values())) + "]"
     _last_edges[:] = [weakref.ref(network), network.edges_shape_version, text]
     return text
+
+
+def _edges_piece(edges: list) -> str:
+    """The edges' text without its brackets: json.dumps of a list is "[" + its items' texts
+    joined by ", " + "]", so pieces of a long list joined by ", " make the whole one's."""
+    # (a delay only where there is one: fingerprints of older nets stay as they were)
+    return json.dumps([(e.id, e.source, e.target, e.frozen, *((e.delay,) if e.delay else ()))
+                       for e in edges], default=str)[1:-1]
+
+
+def structure_fingerprint_job(network: Network, chunk: int = 4000) -> Iterator[None]:
+    """structure_fingerprint made a few thousand edges at a time: a generator that yields
+    between pieces (gui/slices.py runs it between the window's events) and at its end
+    remembers the fingerprint as structure_fingerprint does, so that the next call returns
+    it at once. A structure edit while it runs ends it with nothing remembered. A new run
+    on a 51k-edge net needs its fingerprint: at once it stopped the window 45 ms."""
+    ref, version, _ = _last_structure
+    if ref() is network and version == network.structure_version:
+        return
+    version, shape = network.structure_version, network.edges_shape_version
+    known = _last_edges
+    if not (known[0]() is network and known[1] == shape):
+        edges, pieces = list(network.edges.values()), []
+        for start in range(0, len(edges), chunk):
+            yield
+            if network.structure_version != version:
+                return
+            pieces.append(_edges_piece(edges[start:start + chunk]))
+        yield
+        if network.structure_version != version:
+            return
+        _last_edges[:] = [weakref.ref(network), shape,
+                          "[" + ", ".join(p for p in pieces if p) + "]"]
+    structure_fingerprint(network)
 
 
 # The last network hashed (a weak reference: a closed document is not kept), its version and

@@ -249,3 +249,35 @@ def test_the_remembered_fingerprint_after_any_edit_is_the_one_hashed_afresh():
         assert fingerprint == afresh(net)
         seen.add(fingerprint)
     assert len(seen) > 40  # the edits did change the shape, many times
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 10_000])
+def test_the_fingerprint_made_in_pieces_is_the_one_made_at_once(chunk):
+    """structure_fingerprint_job (the window runs it between events) remembers what
+    structure_fingerprint computes at once; an edit while it runs leaves nothing stale."""
+    from core.experiments import run as run_module
+    from core.experiments.run import structure_fingerprint, structure_fingerprint_job
+    from core.templates import layered
+
+    def forget():
+        run_module._last_structure[:] = [lambda: None, -1, ""]
+        run_module._last_edges[:] = [lambda: None, (-1, -1), ""]
+
+    net = layered([4, 5, 3])
+    net.connect(net.outputs[0].id, net.outputs[0].id, delay=1)
+    forget()
+    expected = structure_fingerprint(net)
+    forget()
+    steps = sum(1 for _ in structure_fingerprint_job(net, chunk))
+    assert steps >= len(net.edges) // chunk  # it did yield between pieces
+    assert run_module._last_structure[2] == expected  # remembered: the next call is free
+    assert structure_fingerprint(net) == expected
+    # An edit half way: the job ends, and what is asked next is the edited net's.
+    forget()
+    job = structure_fingerprint_job(net, chunk)
+    next(job)
+    net.set_edge_frozen(next(iter(net.edges)), True)
+    assert sum(1 for _ in job) <= 1
+    edited = structure_fingerprint(net)
+    forget()
+    assert edited == structure_fingerprint(net) != expected

@@ -78,6 +78,30 @@ def test_a_settings_change_starts_a_new_run_that_names_the_change(softmax_window
     assert changed == "learning_rate 0.5"
 
 
+def test_a_structure_edit_starts_a_run_whose_shape_is_hashed_between_events(softmax_window):
+    """Adding a neuron from the palette ends the run; the next one's structure fingerprint is
+    made in slices before its first frame (the window does not hash at the edit), and each
+    run keeps the fingerprint of the net it trained."""
+    from core.experiments import run as run_module
+    from core.experiments.run import structure_fingerprint
+
+    w = softmax_window
+    net = w.project.network
+    before = structure_fingerprint(net)
+    w.controller.run()
+    wait_until(lambda: w.controller.latest is not None and w.controller.latest.step > 0)
+    w.scene.add_neuron_at("hidden", "tanh", QPointF(0, 0))  # while it trains
+    hashing = w.experiments.recording._hashing
+    wait_until(lambda: not hashing.running and hashing.turns >= 1)  # done between events
+    assert run_module._last_structure[1] == net.structure_version
+    after = structure_fingerprint(net)
+    wait_until(lambda: len(runs(w)) == 2)
+    pause(w)
+    first, second = runs(w)
+    assert (first.structure, second.structure) == (before, after) and before != after
+    assert w.experiments.panel.model.index(1, CHANGED).data() == "other network"
+
+
 def test_reset_then_train_is_a_run_from_drawn_weights_and_nothing_of_the_old_one(
         softmax_window):
     w = softmax_window
