@@ -54,6 +54,7 @@ class TimeEvent:
     edges: tuple[Key, ...] = ()  # (edge, step of its target's copy)
     values: dict[str, float] = field(default_factory=dict)  # every number shown, by name
     reveals: dict[Key, dict[str, float]] = field(default_factory=dict)
+    terms: dict[Key, float] = field(default_factory=dict)  # what each lit edge copy adds
 
 
 @dataclass(frozen=True)
@@ -211,12 +212,13 @@ class _Builder:
         n, nv, name = self.net.neurons[nid], self.v[(nid, t)], self.name(nid)
         edges = self.net.incoming(nid)
         values = {"net": nv.net_input, "a": nv.activation, "f'": nv.derivative, "b": n.bias}
-        symbolic, numbers = [], []
+        symbolic, numbers, terms = [], [], {}
         for e in edges:
             when = t - e.delay
             symbolic.append(f"{self.w(e)}·a({self.name(e.source)}, t={when})")
             numbers.append(f"{_p(e.weight)}·{_p(self.a_at(e.source, when))}")
             values[f"term:{e.id}"] = e.weight * self.a_at(e.source, when)
+            terms[(e.id, t)] = values[f"term:{e.id}"]
         pad = " " * len(f"net({name}, t={t}) ")
         lines = [f"net({name}, t={t}) = {' + '.join(symbolic + [f'b({name})'])}",
                  f"{pad}= {' + '.join(numbers + [_p(n.bias)])}",
@@ -231,7 +233,7 @@ class _Builder:
         self.events.append(TimeEvent(
             "forward", f"t = {t}, forward: {name}", why + f" ({rule})", tuple(lines),
             neurons=((nid, t),), edges=tuple((e.id, t) for e in edges), values=values,
-            reveals={(nid, t): {"net": nv.net_input, "a": nv.activation}}))
+            reveals={(nid, t): {"net": nv.net_input, "a": nv.activation}}, terms=terms))
 
     # ----- loss ------------------------------------------------------------------------------
     def _loss(self) -> tuple[float, dict[Key, float]]:
@@ -269,7 +271,7 @@ class _Builder:
 
     def _delta(self, nid: str, t: int, slopes: dict[Key, float]) -> None:
         nv, name = self.v[(nid, t)], self.name(nid)
-        lines = [f"δ({name}, t={t}) = f'(net)·∂L/∂a, ∂L/∂a = the sum of:"]
+        lines = [f"δ({name}, t={t}) = f'(net)·∂L/∂a, ∂L/∂a the sum of:"]
         values: dict[str, float] = {"f'": nv.derivative}
         total, lit = 0.0, []
         from_loss = slopes.get((nid, t))
@@ -309,7 +311,8 @@ class _Builder:
         phase = "output" if nid in self.outputs else "backward"
         self.events.append(TimeEvent(
             phase, f"t = {t}, backward: {name}", rule, tuple(lines), neurons=((nid, t),),
-            edges=tuple(lit), values=values, reveals={(nid, t): {"δ": delta}}))
+            edges=tuple(lit), values=values, reveals={(nid, t): {"δ": delta}},
+            terms={(eid, s): values[f"term:{eid}"] for eid, s in lit}))
 
     def _gradient(self, e: Edge) -> float:
         terms, lines = [], [f"∂L/∂{self.w(e)} = Σ over t of δ({self.name(e.target)}, t)·"
@@ -330,5 +333,6 @@ class _Builder:
             "gradient", f"Gradient: {self.w(e)}", rule, tuple(lines),
             neurons=tuple((e.target, t) for t in range(1, self.T + 1)),
             edges=tuple((e.id, t) for t in range(1 + e.delay, self.T + 1)), values=values,
-            reveals={(e.id, 0): {"∂L/∂w": grad}}))
+            reveals={(e.id, 0): {"∂L/∂w": grad}},
+            terms={(e.id, t): values[f"term@{t}"] for t in range(1 + e.delay, self.T + 1)}))
         return grad
