@@ -33,6 +33,7 @@ class TimeStage:
             self.stack.addWidget(canvas)
             self.stack.addWidget(self.view)
             self.window.setCentralWidget(self.stack)
+            self.stack.show()  # now, not at the layout's next turn
         self.view.show_walk(net, walk)
         self.stack.setCurrentWidget(self.view)
         return self.view
@@ -40,3 +41,4 @@ class TimeStage:
     def hide(self) -> None:
         if self.stack is not None:
             self.stack.setCurrentWidget(self.window.view)
+            self.view.clear()  # its walkthrough may be of a document no longer open

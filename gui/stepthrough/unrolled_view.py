@@ -48,6 +48,18 @@ class UnrolledPicture(QGraphicsItem):
         self.event, self.revealed = event, revealed
         self.update()
 
+    def clear(self) -> None:
+        self.prepareGeometryChange()
+        self.net, self.layout, self.event, self.revealed = None, None, None, {}
+        self.update()
+
+    def _current(self) -> bool:
+        """Whether the network still has what the layout shows: an edit or another document
+        may reach a paint before the mode has rebuilt the walkthrough."""
+        return self.layout is not None and self.net is not None and \
+            all(key[0] in self.net.neurons for key in self.layout.positions) and \
+            all(key[0] in self.net.edges for key in self.layout.instant + self.layout.delayed)
+
     def boundingRect(self) -> QRectF:
         if self.layout is None:
             return QRectF()
@@ -75,7 +87,7 @@ class UnrolledPicture(QGraphicsItem):
 
     # ----- painting --------------------------------------------------------------------------
     def paint(self, painter: QPainter, option, widget=None) -> None:
-        if self.layout is None or self.net is None:
+        if not self._current():
             return
         painter.setRenderHint(QPainter.Antialiasing)
         colour = PHASE_COLOUR.get(self.event.phase if self.event else "", theme.SELECTION)
@@ -197,6 +209,9 @@ class UnrolledView(QGraphicsView):
     def show_walk(self, net: Network, walk: TimeWalkthrough) -> None:
         self.picture.show_walk(net, walk)
         self.scene().setSceneRect(self.picture.boundingRect())
+
+    def clear(self) -> None:
+        self.picture.clear()
 
     def show_state(self, event: TimeEvent, revealed: dict) -> None:
         self.picture.show_state(event, revealed)
