@@ -279,6 +279,8 @@ class _Builder:
             total += from_loss
             values["loss"] = from_loss
             lines.append(f"  from the loss at t={t}: ∂L/∂a = {fmt(from_loss)}")
+        elif from_loss is None and nid in self.outputs:
+            lines.append(f"  from the loss: nothing (it reads the last step only)")
         for e in self.net.outgoing(nid):
             later = t + e.delay
             if later > self.T:

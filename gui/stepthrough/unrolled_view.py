@@ -105,7 +105,9 @@ class UnrolledPicture(QGraphicsItem):
             self.event.phase if self.event else "", 0.5)
         for key, text in self.term_labels().items():
             if key in self.layout.instant or key in self.layout.delayed:
-                self._label(painter, self._path(key).pointAtPercent(at), [text], colour,
+                # an ordinary edge's label short of its upper end, over its target's label
+                where = at if self.net.edges[key[0]].delay else min(at, 0.4)
+                self._label(painter, self._path(key).pointAtPercent(where), [text], colour,
                             True, below=False)
         for key in self.layout.positions:
             x, y = self.layout.positions[key]
@@ -121,8 +123,10 @@ class UnrolledPicture(QGraphicsItem):
             painter.setBrush(QColor("#fbfcfd"))
             painter.drawRoundedRect(QRectF(x, y, w, h), 8, 8)
             painter.setPen(colour if current else theme.MUTED_TEXT)
+            zero = "   (the delayed edges bring 0)" if t == 1 and self.layout.starts_at_zero \
+                else ""
             painter.drawText(QRectF(x, 0, w, y - 4), Qt.AlignHCenter | Qt.AlignBottom,
-                             f"t = {t}")
+                             f"t = {t}{zero}")
 
     def _path(self, key: tuple[str, int]) -> QPainterPath:
         (x1, y1), (x2, y2) = self.layout.ends(self.net, key)
