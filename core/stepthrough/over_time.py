@@ -201,7 +201,8 @@ class _Builder:
         ids = [n.id for n in self.net.inputs]
         lines = tuple(f"a({self.name(i)}, t={t}) = {fmt(self.a_at(i, t))}" for i in ids)
         targets = tuple(f"target({self.name(o)}, t={t}) = {fmt(v)}"
-                        for o, v in zip(self.outputs, self.y[t - 1]))
+                        for o, v in zip(self.outputs, self.y[t - 1])) \
+            if t in self.counted else ()  # "last" reads no other step's target
         self.events.append(TimeEvent(
             "input", f"t = {t}: the inputs", "An input neuron passes the step's value on "
             "unchanged: a = x(t).", lines + targets, neurons=tuple((i, t) for i in ids),
@@ -226,12 +227,13 @@ class _Builder:
         activation_line, derivative_line, rule = ACTIVATIONS[n.activation].explanation(
             nv.net_input, nv.activation, nv.derivative)
         lines += [f"a({name}, t={t}) = {activation_line}", f"f'(net) = {derivative_line}"]
-        why = "Weighted sum of what flows in, plus the bias; then the activation."
+        why = ("Weighted sum of what flows in, plus the bias; then the activation. f'(net) is "
+               f"kept for the backward pass ({rule}).")
         if any(e.delay for e in edges):
             why += (" A delayed edge (z⁻¹) brings its source's output of the step before"
                     + (": nothing yet at t = 1, the state starts at zero." if t == 1 else "."))
         self.events.append(TimeEvent(
-            "forward", f"t = {t}, forward: {name}", why + f" ({rule})", tuple(lines),
+            "forward", f"t = {t}, forward: {name}", why, tuple(lines),
             neurons=((nid, t),), edges=tuple((e.id, t) for e in edges), values=values,
             reveals={(nid, t): {"net": nv.net_input, "a": nv.activation}}, terms=terms))
 
@@ -273,27 +275,16 @@ class _Builder:
         nv, name = self.v[(nid, t)], self.name(nid)
         lines = [f"δ({name}, t={t}) = f'(net)·∂L/∂a, ∂L/∂a the sum of:"]
         values: dict[str, float] = {"f'": nv.derivative}
-        total, lit = 0.0, []
+        total = 0.0
         from_loss = slopes.get((nid, t))
         if from_loss is not None and not self.wrt_net:
             total += from_loss
             values["loss"] = from_loss
             lines.append(f"  from the loss at t={t}: ∂L/∂a = {fmt(from_loss)}")
         elif from_loss is None and nid in self.outputs:
-            lines.append(f"  from the loss: nothing (it reads the last step only)")
-        for e in self.net.outgoing(nid):
-            later = t + e.delay
-            if later > self.T:
-                continue  # the shown steps end here: nothing after the last one
-            if e.delay and self._cut(later):
-                lines.append(f"  via {self.w(e)} from t={later}: cut (truncated BPTT)")
-                continue
-            term = e.weight * self.v[(e.target, later)].delta
-            total += term
-            values[f"term:{e.id}"] = term
-            lit.append((e.id, later))
-            lines.append(f"  via {self.w(e)} from t={later}: {_p(e.weight)}·"
-                         f"{_p(self.v[(e.target, later)].delta)} = {fmt(term)}")
+            lines.append("  from the loss: nothing (it reads the last step only)")
+        through, lit = self._through_edges(nid, t, lines, values)
+        total += through
         delta = nv.derivative * total
         lines.append(f"δ({name}, t={t}) = {_p(nv.derivative)}·{_p(total)} = {fmt(delta)}")
         if from_loss is not None and self.wrt_net:  # the loss gives dL/dnet itself
@@ -315,6 +306,29 @@ class _Builder:
             phase, f"t = {t}, backward: {name}", rule, tuple(lines), neurons=((nid, t),),
             edges=tuple(lit), values=values, reveals={(nid, t): {"δ": delta}},
             terms={(eid, s): values[f"term:{eid}"] for eid, s in lit}))
+
+    def _through_edges(self, nid: str, t: int, lines: list[str], values: dict[str, float]
+                       ) -> tuple[float, list[Key]]:
+        """What reaches (nid, t) through its outgoing edges: at t along ordinary ones, from
+        t + 1 along delayed ones. Appends a line per edge; returns the sum and the copies."""
+        total, lit, after_last = 0.0, [], False
+        for e in self.net.outgoing(nid):
+            later = t + e.delay
+            if later > self.T:
+                after_last = True  # the shown steps end here: nothing after the last one
+                continue
+            if e.delay and self._cut(later):
+                lines.append(f"  via {self.w(e)} from t={later}: cut (truncated BPTT)")
+                continue
+            term = e.weight * self.v[(e.target, later)].delta
+            total += term
+            values[f"term:{e.id}"] = term
+            lit.append((e.id, later))
+            lines.append(f"  via {self.w(e)} from t={later}: {_p(e.weight)}·"
+                         f"{_p(self.v[(e.target, later)].delta)} = {fmt(term)}")
+        if after_last:
+            lines.append(f"  via its delayed edges: nothing (t={t} is the last shown step)")
+        return total, lit
 
     def _gradient(self, e: Edge) -> float:
         terms, lines = [], [f"∂L/∂{self.w(e)} = Σ over t of δ({self.name(e.target)}, t)·"
