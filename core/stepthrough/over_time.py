@@ -248,9 +248,9 @@ class _Builder:
         result = spec.compute(*rows(self.counted))
         self.wrt_net = result.wrt_net
         per_step = {t: spec.compute(*rows([t])).value for t in self.counted}
-        lines = [f"ℓ(t={t}) = {fmt(v)}   (outputs "
-                 + ", ".join(fmt(self.a_at(o, t)) for o in self.outputs) + "; targets "
-                 + ", ".join(fmt(v) for v in self.y[t - 1]) + ")" for t, v in per_step.items()]
+        lines = [f"t={t}: a " + ", ".join(fmt(self.a_at(o, t)) for o in self.outputs)
+                 + ", target " + ", ".join(fmt(v) for v in self.y[t - 1])
+                 + f" → ℓ(t={t}) = {fmt(value)}" for t, value in per_step.items()]
         if len(per_step) > 1:
             lines.append(f"L = (ℓ(t=1) + … + ℓ(t={self.T})) / {self.T} = {fmt(result.value)}")
         else:

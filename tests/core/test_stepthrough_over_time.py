@@ -59,6 +59,10 @@ def test_every_number_is_the_engines_on_random_recurrent_graphs(problem, kind, k
     walk = walkthrough_over_time(net, x, y, loss, kind, k)
     value, edges, biases = engine_numbers(net, x, y, loss, kind, k)
     assert walk.loss == pytest.approx(value, rel=1e-12, abs=1e-15)
+    shown = next(e for e in walk.events if e.phase == "loss").values  # per step, their mean
+    per_step = [v for name, v in shown.items() if name.startswith("loss@")]
+    assert len(per_step) == (steps if kind == "every" else 1)
+    assert np.mean(per_step) == pytest.approx(value, rel=1e-12, abs=1e-15)
     for eid, g in edges.items():
         assert walk.edge_gradients[eid] == pytest.approx(g, rel=1e-9, abs=1e-12)
     for nid, g in walk.bias_gradients.items():
