@@ -193,3 +193,26 @@ def test_opening_a_feed_forward_project_while_stepping_over_time_brings_the_canv
     open_project(w, elman_project(seed=1), "elman")  # and back: the first sequence, unrolled
     wait_until(lambda: isinstance(mode.walk, TimeWalkthrough) and mode.stage.showing)
     assert mode.stage.view.picture.layout.steps == mode.walk.steps
+
+
+def test_the_sequence_chooser_leaves_out_padding_and_keeps_the_window_inside(qtbot):
+    """CSV sequences differ in length: a shorter one's padded steps are not steps, and the
+    first shown step can only be one of its own."""
+    from core.data.dataset import Dataset
+    from gui.stepthrough.sequence_chooser import SequenceChooser
+
+    x = np.arange(2 * 5, dtype=float).reshape(2, 5, 1)
+    mask = np.array([[True] * 5, [True, True, True, False, False]])
+    data = Dataset(x, -x, x[:1], -x[:1], "regression", ["x"], ["y"],
+                   mask_train=mask, mask_test=mask[:1])
+    chooser = SequenceChooser()
+    qtbot.addWidget(chooser)
+    chooser.set_data(data)
+    assert chooser.index.maximum() == 2 and chooser.first.maximum() == 5
+    chooser.index.setValue(2)
+    xs, ys = chooser.current()
+    np.testing.assert_array_equal(xs, x[1, :3])
+    np.testing.assert_array_equal(ys, -x[1, :3])
+    assert chooser.first.maximum() == 3 and chooser.first.suffix() == " of 3"
+    chooser.source.setCurrentIndex(1)  # the test sequences: one
+    assert chooser.index.maximum() == 1 and len(chooser.current()[0]) == 5
