@@ -1,6 +1,10 @@
 """Step-through mode: one sample forward, its gradient backward, and the update, one event at a
 time, with the arithmetic in the formula panel and the numbers on the canvas.
 
+On sequence data it follows one sequence over time instead (core.stepthrough.over_time): the
+unrolled net stands in for the canvas (gui.stepthrough.time_stage) and the sequence chooser for
+the sample chooser.
+
 The walkthrough (core.stepthrough) is rebuilt whenever the document, the settings or the sample
 change, so it always shows the network as it is; the position in it is kept where it still
 exists. Training is paused on entering: the numbers are for the weights on the canvas.
@@ -17,11 +21,14 @@ from core.edits import SetValues
 from core.network import NetworkError
 from core.stepthrough import (StepThroughError, Walkthrough, column_names, fmt, target_meaning,
                               walkthrough)
+from core.stepthrough.over_time import TimeWalkthrough, walkthrough_over_time
 from core.training.live_state import LiveState
 from gui.commands import apply_and_push
 from gui.stepthrough.formula_view import event_html, refusal_html
 from gui.stepthrough.overlay import StepOverlay
 from gui.stepthrough.sample_chooser import SampleChooser
+from gui.stepthrough.sequence_chooser import SequenceChooser
+from gui.stepthrough.time_stage import TimeStage
 
 PLAY_MS = 900  # per event while playing: time to read a line or two
 
@@ -34,10 +41,12 @@ class StepThroughMode(QObject):
         self.window = window
         self.live = live
         self.training = training
-        self.walk: Walkthrough | None = None
+        self.walk: Walkthrough | TimeWalkthrough | None = None
         self.index = 0
         self.active = False
         self.overlay: StepOverlay | None = None
+        self.stage = TimeStage(window)
+        self._sequences = None  # the data the sequence chooser was last given
         self._build_panel()
         self._actions()
         self._rebuild_timer = QTimer(self, singleShot=True, interval=0)
@@ -46,10 +55,13 @@ class StepThroughMode(QObject):
         self._play_timer.timeout.connect(self._play_tick)
         window.project.network.changed.connect(self._on_document_changed)
         self.chooser.changed.connect(self._schedule)
+        self.sequence_chooser.changed.connect(self._schedule)
 
     # ----- building ------------------------------------------------------------------------------
     def _build_panel(self) -> None:
         self.chooser = SampleChooser()
+        self.sequence_chooser = SequenceChooser()
+        self.sequence_chooser.hide()
         self.back_button = QPushButton("◀ Back")
         self.next_button = QPushButton("Next ▶")
         self.play_button = QPushButton("Play")
@@ -90,6 +102,7 @@ class StepThroughMode(QObject):
         panel = QWidget()
         layout = QVBoxLayout(panel)
         layout.addWidget(self.chooser)
+        layout.addWidget(self.sequence_chooser)
         layout.addLayout(nav)
         layout.addWidget(self.slider)
         layout.addWidget(split, 1)
@@ -156,6 +169,7 @@ class StepThroughMode(QObject):
                     self.overlay.scene() is not None:
                 self.overlay.scene().removeItem(self.overlay)
             self.overlay = None
+            self.stage.hide()
             self.dock.hide()
 
     def _on_dock_visibility(self, visible: bool) -> None:
@@ -178,12 +192,14 @@ class StepThroughMode(QObject):
         net = self.live.network
         training = self.live.settings
         data = self.live.data
-        if data is not None and data.is_sequence:
-            self.walk = None
-            self._refuse("step-through follows one sample through a feed-forward net; this "
-                         "project's data is sequences, and step-through over time is not "
-                         "built yet")
+        over_time = data is not None and data.is_sequence
+        self.chooser.setVisible(not over_time)
+        self.sequence_chooser.setVisible(over_time)
+        self.apply_button.setVisible(not over_time)  # the update is one sample's
+        if over_time:
+            self._rebuild_over_time(data)
             return
+        self.stage.hide()
         self.chooser.set_shape(column_names(net), [n.name for n in net.outputs],
                                self.live.data, target_meaning(training.loss))
         try:
@@ -193,6 +209,35 @@ class StepThroughMode(QObject):
             self.walk = None
             self._refuse(str(exc))
             return
+        self._show_events()
+        self.status.setText(f"Loss on this sample: {fmt(self.walk.loss)}  ·  "
+                            f"{training.loss}, learning rate {fmt(training.learning_rate)}")
+        self.go(min(self.index, len(self.walk.events) - 1), force=True)
+
+    def _rebuild_over_time(self, data) -> None:
+        if data is not self._sequences:  # other data: its sequences, from the first
+            self._sequences = data
+            self.sequence_chooser.set_data(data)
+        training, net = self.live.settings, self.live.network
+        try:
+            x, y = self.sequence_chooser.current()
+            first, steps = self.sequence_chooser.window()
+            self.walk = walkthrough_over_time(net, x, y, training.loss, training.sequence_loss,
+                                              training.bptt_steps, first, steps)
+        except (StepThroughError, NetworkError) as exc:
+            self.walk = None
+            self.stage.hide()
+            self._refuse(str(exc))
+            return
+        self.stage.show(net, self.walk)
+        self._show_events()
+        self.status.setText(
+            f"Loss over the shown steps: {fmt(self.walk.loss)}  ·  {training.loss}, at "
+            f"{'every step' if training.sequence_loss == 'every' else 'the last step'}  ·  "
+            f"{self.walk.window_text()}  ·  {self.walk.truncation_text()}")
+        self.go(min(self.index, len(self.walk.events) - 1), force=True)
+
+    def _show_events(self) -> None:
         self.slider.blockSignals(True)
         self.slider.setRange(0, len(self.walk.events) - 1)
         self.slider.blockSignals(False)
@@ -200,9 +245,6 @@ class StepThroughMode(QObject):
         self.events_list.clear()
         self.events_list.addItems([e.title for e in self.walk.events])
         self.events_list.blockSignals(False)
-        self.status.setText(f"Loss on this sample: {fmt(self.walk.loss)}  ·  "
-                            f"{training.loss}, learning rate {fmt(training.learning_rate)}")
-        self.go(min(self.index, len(self.walk.events) - 1), force=True)
 
     def _refuse(self, message: str) -> None:
         self.formula.setHtml(refusal_html(message))
@@ -236,6 +278,9 @@ class StepThroughMode(QObject):
         self.events_list.blockSignals(True)
         self.events_list.setCurrentRow(index)
         self.events_list.blockSignals(False)
+        if isinstance(self.walk, TimeWalkthrough):
+            self.stage.view.show_state(event, self.walk.revealed(index))
+            return
         self._overlay().show_state(event.phase, event.neurons, event.edges,
                                     self.walk.revealed(index))
 
@@ -282,7 +327,7 @@ class StepThroughMode(QObject):
         if self._rebuild_timer.isActive():  # an edit is waiting: never apply stale numbers
             self._rebuild_timer.stop()
             self.rebuild()
-        if self.walk is None or self.index != len(self.walk.events) - 1:
+        if not isinstance(self.walk, Walkthrough) or self.index != len(self.walk.events) - 1:
             return
         update = self.walk.update
         before = self.walk.loss

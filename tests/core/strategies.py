@@ -180,12 +180,15 @@ def sequence_problems(draw, losses: tuple[str, ...] = LOSS_NAMES, max_steps: int
     return loss, net, x, y, mask
 
 
-def naive_sequence_outputs(net: Network, x_seq, held: dict | None = None) -> list[dict[str, float]]:
+def naive_sequence_outputs(net: Network, x_seq, held: dict | None = None,
+                           nudge: dict[tuple[str, int], float] | None = None
+                           ) -> list[dict[str, float]]:
     """Every neuron's output at every step of one sequence (steps x inputs), one neuron at a
     time in topological order of the instantaneous edges, a delayed edge reading its source's
     output of the step before (0 at the first): the unrolling written out, independent of the
     engine. held: {step: outputs} replaces what delayed edges read at that step (the state
-    entering a truncation window, taken as a constant)."""
+    entering a truncation window, taken as a constant). nudge: {(neuron, step): h} adds h to
+    that neuron's net input at that step (0-based): dL/dnet there by differences."""
     inputs = [m.id for m in net.inputs]
     order = net.topological_order()
     steps: list[dict[str, float]] = []
@@ -203,6 +206,7 @@ def naive_sequence_outputs(net: Network, x_seq, held: dict | None = None) -> lis
                     z += e.weight * (before[e.source] if before is not None else 0.0)
                 else:
                     z += e.weight * value[e.source]
+            z += (nudge or {}).get((nid, t), 0.0)
             value[nid] = NAIVE_F[n.activation](z)
         steps.append(value)
     return steps

@@ -325,25 +325,20 @@ def test_the_update_says_why_a_step_over_two_over_curvature_makes_things_worse(w
         assert f"η·c = {fmt(eta * c)} > 2" in status
 
 
-def test_a_recurrent_net_or_sequence_data_is_refused_in_words(window, qtbot):
-    """Step-through over time is not built yet: a net with a delayed edge, or any net on
-    sequence data, gets one line instead of an exception from the engine (which a recurrent
-    net raised when step-through opened)."""
+def test_a_recurrent_net_on_rows_of_data_is_refused_in_words(window, qtbot):
+    """A net with a delayed edge on rows (not sequences) of data gets one line naming the
+    delayed edges and what to choose instead, not an exception from the engine (which a
+    recurrent net raised when step-through opened). On sequence data it is stepped through
+    over time (tests/gui/test_stepthrough_over_time.py)."""
     from core.settings import DataSettings
     from core.templates import layered
 
     net = layered([1, 3, 1], hidden="tanh", output="identity")
     hidden = [n.id for n in net.neurons.values() if n.role == "hidden"]
     net.connect(hidden[0], hidden[0], delay=1)
-    w = open_project(window, Project(net, DataSettings(generator="echo", samples=20,
+    w = open_project(window, Project(net, DataSettings(generator="line", samples=20,
                                                        task="regression")), "elman")
     mode = enter(w)
-    wait_until(lambda: "data is sequences" in mode.formula.toPlainText())
-    assert mode.walk is None and not mode.next_button.isEnabled()
-    # The same net on rows of data: the core's refusal names the delayed edges.
-    w.stepthrough.set_active(False)
-    w.project.data = DataSettings(generator="line", samples=20, task="regression")
-    w.training._apply_settings()
-    mode = enter(w)
     wait_until(lambda: "delayed edges" in mode.formula.toPlainText())
-    assert mode.walk is None
+    assert "sequence generator" in mode.formula.toPlainText()
+    assert mode.walk is None and not mode.next_button.isEnabled()

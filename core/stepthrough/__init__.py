@@ -95,8 +95,8 @@ def walkthrough(net: Network, x, y, loss: str, learning_rate: float) -> Walkthro
     if plan.delayed is not None:
         raise StepThroughError(
             "step-through follows one sample through a feed-forward net; this one has delayed "
-            "edges (a recurrent net), and step-through over time is not built yet. Train it, "
-            "or check its gradient with python main.py gradcheck FILE.")
+            "edges (a recurrent net), which step-through follows over time on sequence data: "
+            "choose a sequence generator (echo, sine, ...) or a CSV with a sequence column.")
     problem = check_loss(plan, net, loss)
     if problem:
         raise StepThroughError(problem)
