@@ -112,6 +112,14 @@ class MainWindow(QMainWindow):
         row.addWidget(self.weak_slider)
         self.statusBar().addPermanentWidget(box)
 
+    def fit(self) -> None:
+        """View > Fit: the unrolled net while step-through over time shows it, else the canvas."""
+        stage = self.stepthrough.stage
+        if stage.showing:
+            stage.view.fit()
+        else:
+            self.view.fit()
+
     def add_action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
         """An action on a menu or toolbar (also used by the training toolbar)."""
         action = QAction(text, self)
@@ -172,7 +180,7 @@ class MainWindow(QMainWindow):
         v = bar.addMenu("&View")
         self.add_action(v, "Zoom &in", lambda: self.view.zoom(1.25), QKeySequence.ZoomIn)
         self.add_action(v, "Zoom &out", lambda: self.view.zoom(0.8), QKeySequence.ZoomOut)
-        self.add_action(v, "&Fit to view", self.view.fit, "Ctrl+0")
+        self.add_action(v, "&Fit to view", self.fit, "Ctrl+0")
         snap = self.add_action(v, "&Snap to grid", self._toggle_snap)
         snap.setCheckable(True)
         v.addSeparator()

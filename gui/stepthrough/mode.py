@@ -123,8 +123,9 @@ class StepThroughMode(QObject):
         menu = w.menuBar().addMenu("&Step-through")
         w.menus["stepthrough"] = menu
         self.toggle_action = w.add_action(
-            menu, "&Step through one sample", self.set_active, "F8",
-            "Follow one sample forward and its gradient backward, one event at a time")
+            menu, "&Step through one sample or sequence", self.set_active, "F8",
+            "Follow one sample (or one sequence, unrolled over time) forward and its gradient "
+            "backward, one event at a time")
         self.toggle_action.setCheckable(True)
         self.toggle_action.setIconText("Step through")
         toolbar = w.findChild(QToolBar, "training_toolbar")

@@ -212,10 +212,22 @@ class UnrolledView(QGraphicsView):
 
     def show_walk(self, net: Network, walk: TimeWalkthrough) -> None:
         self.picture.show_walk(net, walk)
-        self.scene().setSceneRect(self.picture.boundingRect())
+        # (a margin round it: Fit shows the copies' edges clear of the view's border)
+        self.scene().setSceneRect(self.picture.boundingRect().adjusted(-20, -20, 20, 20))
 
     def clear(self) -> None:
         self.picture.clear()
+
+    def fit(self) -> None:
+        """Every copy in view (View > Fit), no larger than 1.5x, as the canvas fits."""
+        items = self.picture.boundingRect()
+        if items.isEmpty():
+            return
+        self.fitInView(self.sceneRect(), Qt.KeepAspectRatio)
+        if self.transform().m11() > 1.5:
+            self.resetTransform()
+            self.scale(1.5, 1.5)
+            self.centerOn(items.center())
 
     def show_state(self, event: TimeEvent, revealed: dict) -> None:
         self.picture.show_state(event, revealed)

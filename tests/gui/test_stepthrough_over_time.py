@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PySide6.QtGui import QAction
 from PySide6.QtCore import Qt
 
 from core.edits import SetValue
@@ -105,6 +106,23 @@ def test_the_unrolled_view_has_a_copy_per_step_and_the_delayed_edges_between_the
     mode.rebuild()
     assert "truncated BPTT (2 steps" in mode.status.text()
     view.viewport().repaint()  # paints without a warning (Qt warnings fail the tests)
+
+
+def test_view_fit_shows_every_copy_of_the_unrolled_net(window, qtbot):
+    """View > Fit (Ctrl+0) fits the unrolled net while it stands in for the canvas; after
+    leaving step-through it fits the canvas again."""
+    w = window
+    mode = enter_over_time(w, elman_project())
+    view = mode.stage.view
+    fit = next(a for a in w.findChildren(QAction) if a.text() == "&Fit to view")
+    fit.trigger()
+    shown = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert shown.contains(view.picture.boundingRect())  # all six copies on screen
+    mode.set_active(False)
+    assert not mode.stage.showing
+    fit.trigger()
+    items = w.scene.itemsBoundingRect()
+    assert w.view.mapToScene(w.view.viewport().rect()).boundingRect().contains(items)
 
 
 def test_every_number_shown_is_the_engines_bptt(window, qtbot):
