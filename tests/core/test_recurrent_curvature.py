@@ -14,7 +14,7 @@ import pytest
 from core import cli
 from core.curvature import TrainingLoss, spectrum, top_eigenvalues
 from core.engine import compile_plan
-from core.engine.recurrent import sequence_loss
+from core.engine.recurrent import sequence_loss, sequence_loss_and_gradients
 from core.network import Network
 from core.project import Project, save_project
 from core.settings import TrainingSettings
@@ -184,6 +184,23 @@ def test_a_newton_step_on_sequences_is_minus_h_plus_damping_inverse_g(kind):
     args = (plan, before, data.x_train, data.y_train, data.mask_train, "mse", kind)
     h, g = value_hessian(*args), value_gradient(*args)
     expected = before - np.linalg.solve(h + 0.5 * np.eye(len(h)), g)
+    np.testing.assert_allclose(plan.flatten(trainer.params), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_with_truncated_bptt_newton_solves_the_full_hessian_against_the_truncated_gradient():
+    """H is always the loss's (full BPTT); g is the gradient every optimiser gets, truncated
+    to windows of bptt_steps, which differs from the loss's."""
+    data = echo_data(n=16, t=6)
+    trainer = Trainer(elman(hidden=3), data, replace(NEWTON, bptt_steps=2))
+    plan = trainer.plan
+    before = plan.flatten(trainer.params).copy()
+    trainer.step()
+    args = (plan, before, data.x_train, data.y_train, None, "mse", "every")
+    _, grads = sequence_loss_and_gradients(plan, plan.unflatten(before), data.x_train,
+                                           data.y_train, None, "mse", "every", bptt_steps=2)
+    g = np.concatenate([plan.edge_vector(grads.weights), grads.biases[plan.bias_rows]])
+    assert not np.allclose(g, value_gradient(*args), rtol=1e-3)  # truncation changes it
+    expected = before - np.linalg.solve(value_hessian(*args) + 0.5 * np.eye(before.size), g)
     np.testing.assert_allclose(plan.flatten(trainer.params), expected, rtol=1e-5, atol=1e-7)
 
 
