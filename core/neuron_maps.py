@@ -25,9 +25,14 @@ from core.engine.recurrent import sequence_forward
 from core.losses import predictions
 
 PAD = 0.1  # of the data's extent, added on each side
-# Longest held sequence drawn: T steps of a grid of 1,600 points is T x 1,600 columns per
-# neuron, computed at every training frame while the maps are on.
-HELD_STEPS_LIMIT = 1000
+# Longest held sequence drawn. The maps are redrawn at every training frame while on, and
+# their time grows with T: a 2-8-1 Elman net's 40 x 40 grid took 43 ms at T = 20, 0.15 s at
+# T = 100 and 0.5 s at T = 200 on the development machine (shared, load 11; 0.6 ms
+# feed-forward). Beyond this the window would stall at every frame.
+HELD_STEPS_LIMIT = 200
+# Grid points go through the unrolled pass in chunks whose pass arrays (neurons x steps x
+# points, six of them) hold at most this many entries each: bounded memory at any T and net.
+CHUNK_ENTRIES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,18 @@ def held_steps_problem(data: Dataset) -> str | None:
     return None
 
 
+def _held_last_step(plan: Plan, params: Params, inputs: np.ndarray, steps: int) -> np.ndarray:
+    """(neurons x points): each point's inputs held for `steps` steps from state 0, every
+    neuron's output at the last step; the points in chunks of CHUNK_ENTRIES."""
+    per = max(1, CHUNK_ENTRIES // (plan.n_neurons * steps))
+    out = np.empty((plan.n_neurons, len(inputs)), dtype=params.biases.dtype)
+    for lo in range(0, len(inputs), per):
+        part = inputs[lo: lo + per]
+        held = np.broadcast_to(part[:, None, :], (len(part), steps, part.shape[1]))
+        out[:, lo: lo + len(part)] = sequence_forward(plan, params, held).a[:, -len(part):]
+    return out
+
+
 @dataclass(frozen=True)
 class NeuronMaps:
     order: tuple[str, ...]  # neuron id of each map (plan.order)
@@ -113,8 +130,7 @@ def neuron_maps(plan: Plan, params: Params, data: Dataset, resolution: int, loss
         problem = held_steps_problem(data)
         if problem:
             raise ValueError(problem)
-        held = np.broadcast_to(inputs[:, None, :], (len(inputs), steps, inputs.shape[1]))
-        a = sequence_forward(plan, params, held).a[:, -len(inputs):]  # columns of step T
+        a = _held_last_step(plan, params, inputs, steps)
     maps = a.reshape(plan.n_neurons, r, r)
     out_rows = np.asarray(plan.output_rows)
     hidden = np.ones(plan.n_neurons, bool)

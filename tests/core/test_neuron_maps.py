@@ -186,3 +186,15 @@ def test_sequences_too_long_to_hold_are_refused_in_words(monkeypatch):
     plan = compile_plan(net)
     with pytest.raises(ValueError, match="held for the sequences' 6 steps.* up to 5 steps"):
         neuron_maps(plan, plan.pack(net), data, RES, "mse")
+
+
+def test_a_grid_in_chunks_is_the_same_maps(monkeypatch):
+    """Points through the unrolled pass a few at a time (to bound memory) change nothing."""
+    import core.neuron_maps
+
+    net, data = elman_on_adding(steps=6)
+    plan = compile_plan(net)
+    whole = neuron_maps(plan, plan.pack(net), data, RES, "mse")
+    monkeypatch.setattr(core.neuron_maps, "CHUNK_ENTRIES", plan.n_neurons * 6 * 5)  # 5 points
+    chunked = neuron_maps(plan, plan.pack(net), data, RES, "mse")
+    np.testing.assert_allclose(chunked.maps, whole.maps, rtol=1e-12, atol=1e-15)
