@@ -10,8 +10,9 @@ point of the plane is a sequence: the input held at that point for the data's le
 longest sequence), the state starting from zero as in training, and the map shows each
 neuron's output at step T, the last (`held_steps`). Step 1 of it would be the net without its
 memory; step T is where a constant input has had the whole sequence to act through the
-delayed edges. The plane spans the inputs of every existing step. All points run as one batch
-of sequences through the engine's unrolled forward pass.
+delayed edges. The plane spans the inputs of every existing step. The points run as batches
+of sequences through the engine's unrolled forward pass (one batch unless the grid, the
+length and the net are large: CHUNK_ENTRIES).
 """
 from __future__ import annotations
 
