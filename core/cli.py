@@ -254,14 +254,12 @@ def _curvature(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     from core.curvature import TrainingLoss, spectrum
     from core.engine import check_loss, compile_plan
-    from core.training.trainer import data_mismatch
+    from core.training.trainer import data_mismatch, inputs_of
 
     project, data = _load(args.file)
     net, t = project.network, project.training
     plan = compile_plan(net)
     problem = check_loss(plan, net, t.loss) or data_mismatch(plan, data)
-    if not problem and data.is_sequence:
-        problem = "the curvature of a loss over sequences is not computed yet"
     if problem:
         raise UsageError(problem)
     # Every parameter training moves (frozen ones are constants of the training loss), or
@@ -273,7 +271,9 @@ def _curvature(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     theta = plan.flatten(plan.pack(net))
     if not np.isfinite(theta).all():
         raise UsageError("some weight or bias is not a finite number")
-    f = TrainingLoss(plan, plan.inputs_from(data.x_train), data.y_train, t.loss, t.l1, t.l2)
+    # On sequences: the loss through time over the masked steps sequence_loss reads.
+    f = TrainingLoss(plan, inputs_of(plan, data.x_train), data.y_train, t.loss, t.l1, t.l2,
+                     data.mask_train, t.sequence_loss)
     bar = _ProgressBar(len(indices), err, unit="parameters")
     try:
         result = spectrum(f, theta, indices, args.top,

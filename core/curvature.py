@@ -6,6 +6,13 @@ weight, then every bias). The loss is the one the trainer minimises, on the batc
 data loss averaged over samples plus the penalty l1 sum|w| + l2/2 sum w^2 on the weights
 (core.regularization). No dropout: curvature of a random function is not what is asked.
 
+On sequence data (x of shape (sequences, steps, inputs), with a mask for padding and the loss
+at every step or the last, training.sequence_loss) the gradient is the engine's full
+backpropagation through time (core.engine.recurrent, never truncated: a truncated gradient is
+not the loss's), the Hessian-vector products its central differences as below, and the whole
+Hessian their columns, one product (two gradients) per parameter: the R-operator of
+core.engine.hessian_columns does not run through time.
+
 Hessian-vector products are central differences of the engine's exact gradient (the
 background note, ../shared/notes/curvature.md): Hv ~ (g(theta + e v) - g(theta - e v)) / 2e,
 accurate to O(e^2) and exact on a quadratic. The penalty's part is added in closed form: the
@@ -27,6 +34,7 @@ from core.engine import loss_and_gradients
 from core.engine.hessian_columns import hessian_columns, symmetric_fill
 from core.engine.plane_taylor import plane_derivatives
 from core.engine.plan import Plan
+from core.engine.recurrent import sequence_loss_and_gradients
 from core.errors import CurvatureError
 from core.number_text import fmt
 
@@ -40,23 +48,24 @@ FULL_LIMIT = 3000  # parameters: above this the whole Hessian (n^2 entries, 2n g
 
 class TrainingLoss:
     """The trainer's loss on the batch (x, y) as a function of theta: value, gradient and
-    Hessian-vector products. x holds the plan's inputs (features applied)."""
+    Hessian-vector products. x holds the plan's inputs (features applied): rows, or sequences
+    (sequences x steps x inputs) with their mask and training.sequence_loss."""
 
     def __init__(self, plan: Plan, x: np.ndarray, y: np.ndarray, loss: str,
-                 l1: float = 0.0, l2: float = 0.0) -> None:
+                 l1: float = 0.0, l2: float = 0.0, mask: np.ndarray | None = None,
+                 sequence_loss: str = "every") -> None:
         self.plan, self.loss, self.l1, self.l2 = plan, loss, float(l1), float(l2)
         self.x = np.ascontiguousarray(x, dtype=np.float64)
         self.y = np.ascontiguousarray(y, dtype=np.float64)
+        self.is_sequence = self.x.ndim == 3
+        self.mask = None if mask is None else np.asarray(mask, dtype=bool)
+        self.sequence_loss = sequence_loss
         self.n_weights = len(plan.edge_ids)
         self.size = plan.n_parameters
         self.gradients = 0  # how many exact gradients were computed (the cost, for benches)
 
     def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        self.gradients += 1
-        plan = self.plan
-        params = plan.unflatten(np.asarray(theta, np.float64))
-        value, grads = loss_and_gradients(plan, params, self.x, self.y, self.loss)
-        g = np.concatenate([plan.edge_vector(grads.weights), grads.biases[plan.bias_rows]])
+        value, g = self._data_loss_and_gradient(np.asarray(theta, np.float64))
         w = theta[: self.n_weights]
         if self.l1:
             value += self.l1 * float(np.abs(w).sum())
@@ -72,11 +81,21 @@ class TrainingLoss:
     def gradient(self, theta: np.ndarray) -> np.ndarray:
         return self.value_and_gradient(theta)[1]
 
-    def _data_gradient(self, theta: np.ndarray) -> np.ndarray:
+    def _data_loss_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """The data loss and its exact gradient (through time, in full, on sequences)."""
         self.gradients += 1
         plan = self.plan
-        _, grads = loss_and_gradients(plan, plan.unflatten(theta), self.x, self.y, self.loss)
-        return np.concatenate([plan.edge_vector(grads.weights), grads.biases[plan.bias_rows]])
+        params = plan.unflatten(theta)
+        if self.is_sequence:
+            value, grads = sequence_loss_and_gradients(plan, params, self.x, self.y, self.mask,
+                                                       self.loss, self.sequence_loss)
+        else:
+            value, grads = loss_and_gradients(plan, params, self.x, self.y, self.loss)
+        return value, np.concatenate([plan.edge_vector(grads.weights),
+                                      grads.biases[plan.bias_rows]])
+
+    def _data_gradient(self, theta: np.ndarray) -> np.ndarray:
+        return self._data_loss_and_gradient(theta)[1]
 
     def _penalty_hvp(self, v: np.ndarray) -> np.ndarray:
         out = np.zeros_like(v)
@@ -127,22 +146,40 @@ class TrainingLoss:
             raise CurvatureError(
                 f"the whole Hessian of {idx.size:,} parameters is too large to compute "
                 f"(limit {FULL_LIMIT:,}); ask for the top eigenvalues instead")
-        h = np.empty((idx.size, idx.size))
-        done = 0
-        # Column i by the R-operator, exactly, read at `indices`; the engine computes them
-        # many at a time (core.engine.hessian_columns).
-        for pos, rows in hessian_columns(self.plan, self.plan.unflatten(theta), self.x, self.y,
-                                         self.loss, idx, RELATIVE_STEP):
-            h[:, pos] = rows[:, idx].T
-            self.gradients += pos.size  # about one gradient's work per column
-            done += pos.size
-            if progress is not None:
-                progress(done, idx.size)
-        h = symmetric_fill(h)
+        if self.is_sequence:
+            h = self._difference_columns(theta, idx, progress)
+        else:
+            h = np.empty((idx.size, idx.size))
+            done = 0
+            # Column i by the R-operator, exactly, read at `indices`; the engine computes
+            # them many at a time (core.engine.hessian_columns).
+            for pos, rows in hessian_columns(self.plan, self.plan.unflatten(theta), self.x,
+                                             self.y, self.loss, idx, RELATIVE_STEP):
+                h[:, pos] = rows[:, idx].T
+                self.gradients += pos.size  # about one gradient's work per column
+                done += pos.size
+                if progress is not None:
+                    progress(done, idx.size)
+            h = symmetric_fill(h)
         if self.l2:
             weights = np.flatnonzero(idx < self.n_weights)
             h[weights, weights] += self.l2
         return h
+
+    def _difference_columns(self, theta: np.ndarray, idx: np.ndarray,
+                            progress: Progress | None) -> np.ndarray:
+        """The Hessian in `idx` on sequences: column i is H e_i by differences (hvp, the
+        penalty's part left to the caller), read at idx, then symmetrised: each off-diagonal
+        pair is two estimates of one number, and their mean halves the differences' error."""
+        h = np.empty((idx.size, idx.size))
+        e = np.zeros_like(theta)
+        for k, i in enumerate(idx):
+            e[i] = 1.0
+            h[:, k] = (self.hvp(theta, e) - self._penalty_hvp(e))[idx]
+            e[i] = 0.0
+            if progress is not None:
+                progress(k + 1, idx.size)
+        return (h + h.T) / 2
 
 
 @dataclass(frozen=True)

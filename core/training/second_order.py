@@ -13,11 +13,14 @@ from core.engine.plan import Plan
 
 class FlatMinibatchLoss:
     """The loss the trainer minimises on the batch (x, y): data loss plus the L1/L2 penalty,
-    no dropout (Newton refuses it), as a function of the flat vector of `layout`."""
+    no dropout (Newton refuses it), as a function of the flat vector of `layout`. On a batch
+    of sequences, with its mask and training.sequence_loss: its Hessian is that of the loss
+    through time in full, whatever bptt_steps truncates the gradient to."""
 
     def __init__(self, plan: Plan, layout: FlatLayout, x: np.ndarray, y: np.ndarray,
-                 loss: str, l1: float, l2: float) -> None:
-        self._loss = TrainingLoss(plan, x, y, loss, l1, l2)
+                 loss: str, l1: float, l2: float, mask: np.ndarray | None = None,
+                 sequence_loss: str = "every") -> None:
+        self._loss = TrainingLoss(plan, x, y, loss, l1, l2, mask, sequence_loss)
         self._layout = layout
         self._trainable = np.flatnonzero(plan.trainable_vector())  # in Plan.flatten order
         self.free = layout.theta_index[self._trainable]

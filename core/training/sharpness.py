@@ -16,6 +16,11 @@ never more than one estimate ahead of that.
 Each estimate is Lanczos on Hessian-vector products (core.curvature.top_eigenpair), started
 from the previous estimate's eigenvector: a few training steps move it little, so a handful of
 products converge where a cold start needs about twenty.
+
+On sequence data the loss is the training loss through time (with the sequences' masks and
+training.sequence_loss), its Hessian-vector products differences of the full
+backpropagation-through-time gradient (core.curvature), and the fixed subsample is of whole
+sequences, as many as fit in SEQUENCE_STEP_LIMIT time steps.
 """
 from __future__ import annotations
 
@@ -44,6 +49,9 @@ PARAMETER_LIMIT = 5000
 # Larger training sets are represented by a fixed subsample of this many rows, drawn once per
 # data set: the same loss at every estimate, so the curve shows the network changing.
 SAMPLE_LIMIT = 1000
+# On sequences a gradient runs step by step, so the subsample is counted in time steps: whole
+# sequences up to this many steps in all (at least one sequence).
+SEQUENCE_STEP_LIMIT = 5000
 EVERY_STEPS = 10  # at most one estimate per this many steps
 TIME_SHARE = 0.1  # of the time trained, at most this much is spent estimating
 # ... plus this much at the start of a run, where sharpness changes fastest: a small net rises
@@ -121,6 +129,7 @@ class SharpnessReport:
     total_samples: int  # training rows in the data set
     share: float  # time spent estimating / time trained while watching
     problem: str = ""  # why the last estimate could not be made ("" when it was)
+    unit: str = "samples"  # what a row is: "samples", or "sequences" on sequence data
 
 
 class SharpnessWatch:
@@ -151,7 +160,8 @@ class SharpnessWatch:
         self._last_step: int | None = None
         self._vector: np.ndarray | None = None
         self._vector_names: tuple[str, ...] = ()
-        self._rows: tuple = (None, None, None, None)  # (data, features, x, y) of the subsample
+        # (data, features, x, y, mask) of the subsample
+        self._rows: tuple = (None, None, None, None, None)
         self._problem = ""
         self._samples = self._total = 0
 
@@ -185,20 +195,20 @@ class SharpnessWatch:
         if self._trainer() is not trainer or (self._last_step is None and not self._problem):
             return None
         share = self._spent / self._trained if self._trained > 0 else 0.0
+        unit = "sequences" if trainer.data.is_sequence else "samples"
         return SharpnessReport(self._series.x.copy(), self._series.y.copy(), self._samples,
-                               self._total, share, self._problem)
+                               self._total, share, self._problem, unit)
 
     # ----- one estimate ------------------------------------------------------------------------
     def _estimate(self, trainer: "Trainer") -> None:
         plan, settings = trainer.plan, trainer.settings
         indices = watched(plan)
-        self._problem = refusal_for(plan) or (
-            "No estimate: the sharpness of a loss over sequences is not computed yet."
-            if trainer.data.is_sequence else "")
+        self._problem = refusal_for(plan) or ""
         if self._problem or (indices is not None and len(indices) == 0):
             return
-        x, y = self._subsample(trainer)
-        f = TrainingLoss(plan, x, y, settings.loss, settings.l1, settings.l2)
+        x, y, mask = self._subsample(trainer)
+        f = TrainingLoss(plan, x, y, settings.loss, settings.l1, settings.l2, mask,
+                         settings.sequence_loss)
         theta = np.asarray(plan.flatten(trainer.params), np.float64)
         names = tuple(plan.parameter_names())
         start = self._vector if names == self._vector_names else None  # same parameters
@@ -216,16 +226,22 @@ class SharpnessWatch:
         self._series.append(trainer.step_count, value)
         self._vector, self._vector_names = vector, names
 
-    def _subsample(self, trainer: "Trainer") -> tuple[np.ndarray, np.ndarray]:
-        """The training rows every estimate of this data set uses, as the plan's inputs."""
+    def _subsample(self, trainer: "Trainer"
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The training rows (or sequences) every estimate of this data set uses, as the
+        plan's inputs, with their mask (None: rows, or no padding)."""
         data, features = trainer.data, trainer.plan.features
-        held_data, held_features, x, y = self._rows
+        held_data, held_features, x, y, mask = self._rows
         if held_data is not data or held_features != features:
             total = len(data.x_train)
-            rows = np.arange(total) if total <= SAMPLE_LIMIT else np.sort(
-                np.random.default_rng(0).choice(total, SAMPLE_LIMIT, replace=False))
-            x = trainer.plan.inputs_from(data.x_train[rows])
+            limit = max(1, SEQUENCE_STEP_LIMIT // data.x_train.shape[1]) if data.is_sequence \
+                else SAMPLE_LIMIT
+            rows = np.arange(total) if total <= limit else np.sort(
+                np.random.default_rng(0).choice(total, limit, replace=False))
+            x = data.x_train[rows]  # rows, or (sequences x steps x columns): step by step
+            x = trainer.plan.inputs_from(x.reshape(-1, x.shape[-1])).reshape(*x.shape[:-1], -1)
             y = data.y_train[rows]
-            self._rows = (data, features, x, y)
+            mask = None if data.mask_train is None else data.mask_train[rows]
+            self._rows = (data, features, x, y, mask)
             self._samples, self._total = len(rows), total
-        return x, y
+        return x, y, mask

@@ -142,7 +142,7 @@ class Trainer:
     def _refusal(self, plan) -> str | None:
         """Why this data cannot train this plan: shapes that differ, or a step too large."""
         return (data_mismatch(plan, self.data) or memory_refusal(plan, self.data, self.settings)
-                or optimizer_refusal(plan, self.settings, self.data))
+                or optimizer_refusal(plan, self.settings))
 
     def prepare(self) -> None:
         """Adopt edits made to the document since the last step (called before each step)."""
@@ -183,7 +183,7 @@ class Trainer:
         if problem:
             raise TrainingError(problem)
         problem = memory_refusal(self.plan, self.data, settings) or \
-            optimizer_refusal(self.plan, settings, self.data)
+            optimizer_refusal(self.plan, settings)
         if problem:
             raise TrainingError(problem)
         optimizer = make_optimizer(settings)
@@ -306,7 +306,8 @@ class Trainer:
         new = self._spare
         if self.optimizer.second_order:
             self.optimizer.loss = FlatMinibatchLoss(self.plan, self._layout, x, y, s.loss,
-                                                    s.l1, s.l2)
+                                                    s.l1, s.l2, self._batch_mask,
+                                                    s.sequence_loss)
         self.optimizer.step_flat(params.flat, grads.flat, lr, self._layout.views, out=new.flat)
         if s.max_norm > 0:
             blocks = self.plan.blocks
@@ -606,14 +607,9 @@ def memory_refusal(plan: Plan, data: Dataset, settings: TrainingSettings) -> str
             "use a smaller batch size")
 
 
-def optimizer_refusal(plan: Plan, settings: TrainingSettings, data: Dataset | None = None
-                      ) -> str | None:
-    """Why the chosen optimiser cannot train this net (Newton's limit on its size; Newton's
-    curvature is of the feed-forward loss, so not on sequences), or None."""
+def optimizer_refusal(plan: Plan, settings: TrainingSettings) -> str | None:
+    """Why the chosen optimiser cannot train this net (Newton's limit on its size), or None."""
     rule = OPTIMIZER_CLASSES.get(settings.optimizer)
-    if rule is not None and rule.second_order and data is not None and data.is_sequence:
-        return (f"the {settings.optimizer} optimiser does not train on sequence data yet; "
-                f"choose another one")
     return rule.refusal(settings, int(plan.trainable_vector().sum())) if rule else None
 
 

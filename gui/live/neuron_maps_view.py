@@ -2,16 +2,19 @@
 plane of two-input data inside it, with one shared colour scale (a legend on the canvas).
 
 All maps come from one forward pass over the grid (core.neuron_maps), redone whenever the
-weights change (each training frame, an edit, an undo) and only while the view is on."""
+weights change (each training frame, an edit, an undo) and only while the view is on. On
+sequence data a point is the input held there for the sequences' length, each map the
+neuron's output at the last step; the legend says so under its scale."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, QTimer
-from PySide6.QtGui import QAction, QColor, QFont, QImage, QLinearGradient, QPainter, QPen
+from PySide6.QtCore import QEvent, QObject, QPointF, QRect, QRectF, Qt, QTimer
+from PySide6.QtGui import (QAction, QColor, QFont, QFontMetrics, QImage, QLinearGradient,
+                           QPainter, QPen)
 from PySide6.QtWidgets import QWidget
 
 from core.network import NetworkError
-from core.neuron_maps import NeuronMaps, PlaneGrid, neuron_maps, plane_grid
+from core.neuron_maps import NeuronMaps, PlaneGrid, held_steps, neuron_maps, plane_grid
 from core.training.live_state import LiveState
 from core.training.trainer import data_mismatch
 from gui import theme
@@ -55,7 +58,9 @@ class NeuronMapsView(QObject):
         reason = self.unavailable()
         self.action.setEnabled(reason is None)
         self.action.setToolTip(reason or "Show each neuron's output over the input plane "
-                               "inside it (inputs included), with one shared colour scale")
+                               "inside it (inputs included), with one shared colour scale" +
+                               ("" if held_steps(self.live.data) is None else
+                                f"; {held_note(held_steps(self.live.data))}"))
         if reason is not None and self.shown:
             self.action.setChecked(False)
         self.schedule()
@@ -92,7 +97,8 @@ class NeuronMapsView(QObject):
         classes = self.live.data.task == "classification"
         self.scene.set_neuron_maps(images(maps, classes))
         self.legend.show_scale(maps.scale, classes, self.live.data.class_names or [],
-                               len(maps.output_ids))
+                               len(maps.output_ids),
+                               "" if maps.steps is None else held_note(maps.steps))
 
     def _compute(self) -> NeuronMaps:
         data = self.live.data
@@ -104,6 +110,12 @@ class NeuronMapsView(QObject):
             self._grid = (data, plane_grid(data, RESOLUTION))
         return neuron_maps(plan, self.live.params(), data, RESOLUTION, self.live.loss,
                            self._grid[1])
+
+
+def held_note(steps: int) -> str:
+    """What a map of a recurrent net shows (core.neuron_maps), in the legend's words."""
+    return (f"Sequences: each point is the input held there for {steps:,} steps from state 0; "
+            f"each map is the neuron's output at step {steps:,}, the last.")
 
 
 def images(maps: NeuronMaps, classes: bool) -> dict[str, QImage]:
@@ -123,6 +135,7 @@ class MapLegend(QWidget):
     the view is centred, so that corner is the one most often empty)."""
 
     WIDTH, ROW = 206, 17
+    NOTE_WIDTH = 260  # wider with a note: three lines of it, not five
 
     def __init__(self, view: QWidget) -> None:
         super().__init__(view)
@@ -130,6 +143,7 @@ class MapLegend(QWidget):
         self.setAttribute(Qt.WA_TransparentForMouseEvents)
         self.scale, self.classes, self.names, self.outputs = 1.0, False, [], 1
         self.problem: str | None = None
+        self.note = ""  # under the scale: what a map of a recurrent net shows
         view.viewport().installEventFilter(self)  # its geometry is final when it is resized
         self._fit()
 
@@ -140,14 +154,29 @@ class MapLegend(QWidget):
 
     def _fit(self) -> None:
         rows = 2 if self.classes or self.problem else 1
-        self.resize(self.WIDTH, 8 + rows * self.ROW)
+        width = self.NOTE_WIDTH if self.note and not self.problem else self.WIDTH
+        self.resize(width, 8 + rows * self.ROW + self._note_height(width))
         port = self.view.viewport().geometry()
         self.move(port.left() + 8, port.bottom() - self.height() - 8)
 
-    def show_scale(self, scale: float, classes: bool, names: list[str], outputs: int) -> None:
-        state = (scale, classes, names, outputs, None)
-        if state != (self.scale, self.classes, self.names, self.outputs, self.problem):
-            self.scale, self.classes, self.names, self.outputs, self.problem = state
+    def _note_font(self) -> QFont:
+        font = QFont(self.font())
+        font.setPointSizeF(8)
+        return font
+
+    def _note_height(self, width: int) -> int:
+        if not self.note or self.problem:
+            return 0
+        box = QRect(0, 0, width - 16, 1000)
+        return QFontMetrics(self._note_font()).boundingRect(
+            box, Qt.TextWordWrap, self.note).height() + 4
+
+    def show_scale(self, scale: float, classes: bool, names: list[str], outputs: int,
+                   note: str = "") -> None:
+        state = (scale, classes, names, outputs, None, note)
+        if state != (self.scale, self.classes, self.names, self.outputs, self.problem,
+                     self.note):
+            self.scale, self.classes, self.names, self.outputs, self.problem, self.note = state
             self._fit()
             self.update()
 
@@ -162,15 +191,18 @@ class MapLegend(QWidget):
         p.setPen(QPen(QColor("#c9ced8"), 1))
         p.setBrush(QColor(255, 255, 255, 235))
         p.drawRoundedRect(QRectF(0.5, 0.5, self.width() - 1, self.height() - 1), 6, 6)
-        font = QFont(self.font())
-        font.setPointSizeF(8)
-        p.setFont(font)
+        p.setFont(self._note_font())
         inner = QRectF(8, 4, self.width() - 16, self.height() - 8)
         if self.problem:
             p.setPen(theme.TEXT)
             p.drawText(inner, Qt.TextWordWrap | Qt.AlignVCenter, self.problem)
         else:
             self._paint_rows(p, inner)
+            if self.note:
+                rows = 2 if self.classes else 1
+                p.setPen(theme.MUTED_TEXT)
+                p.drawText(inner.adjusted(0, rows * self.ROW + 2, 0, 0),
+                           Qt.TextWordWrap | Qt.AlignTop, self.note)
         p.end()
 
     def _paint_rows(self, p: QPainter, inner: QRectF) -> None:

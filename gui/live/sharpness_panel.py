@@ -33,6 +33,11 @@ training loss. It is estimated every few steps while this panel is on screen, ta
 tenth of the training time (Lanczos on Hessian-vector products, started from the last
 estimate's direction). Each point is drawn at the step it was computed at. On more than 1,000
 training samples the loss is taken over a fixed subsample of 1,000.</p>
+<p><b>On sequences</b> (a recurrent net) the loss is the training loss through time, at every
+step or at the last as the project's training.sequence_loss says, and each Hessian-vector
+product is two gradients by full backpropagation through time (never truncated: a truncated
+gradient is not the loss's). More than 5,000 time steps in all are represented by a fixed
+subsample of whole sequences.</p>
 <p><b>The dashed line</b> is 2/η, for the learning rate η. {escape(OVERSHOOT)}</p>
 <p>So full-batch gradient descent cannot stay above the line for long. Cohen et al. (2021,
 "Gradient Descent on Neural Networks Typically Occurs at the Edge of Stability") found that
@@ -184,7 +189,7 @@ class SharpnessPanel(QWidget):
         sampled = "all" if report.samples == report.total_samples else \
             f"a fixed {report.samples:,} of the"
         text += (f".  Estimates took {100 * report.share:.0f}% of the training time, on "
-                 f"{sampled} {report.total_samples:,} training samples.")
+                 f"{sampled} {report.total_samples:,} training {report.unit}.")
         if not self._plain_full_batch():
             text += " The line is the limit of full-batch plain gradient descent (sgd, batch " \
                     "size 0); see What is this?"

@@ -122,3 +122,79 @@ def test_maps_of_a_net_on_derived_features_run_the_plane_through_the_features():
             for nid in plan.order:
                 assert maps.of(nid)[i, j] == pytest.approx(engine[nid].activation, rel=1e-12,
                                                            abs=1e-12)
+
+
+# ----- recurrent nets on sequences ------------------------------------------------------------
+def elman_on_adding(steps: int = 6, seed: int = 3):
+    """A 2-3-1 Elman net (tanh, every hidden neuron fed by every one a step earlier, and the
+    output fed back to itself) on the adding problem's two inputs (value, marker)."""
+    from core.templates import layered
+
+    net = layered([2, 3, 1], hidden="tanh", output="identity")
+    rng = np.random.default_rng(seed)
+    net.set_values({e: float(rng.normal(0, 0.8)) for e in net.edges},
+                   {n: float(rng.normal(0, 0.3)) for n in net.neurons
+                    if net.neurons[n].role != "input"})
+    hidden = [n.id for n in net.neurons.values() if n.role == "hidden"]
+    for a in hidden:
+        for b in hidden:
+            net.connect(a, b, float(rng.normal(0, 0.6)), delay=1)
+    net.connect(net.outputs[0].id, net.outputs[0].id, 0.5, delay=1)
+    data = make_dataset(DataSettings(generator="adding", samples=20, task="regression",
+                                     sequence_length=steps))
+    return net, data
+
+
+def test_on_sequences_a_map_is_each_neurons_output_after_the_point_held_for_the_length():
+    """Each grid point held for the sequences' T steps from state 0: the map is the output at
+    step T, the unrolling written out one neuron at a time (and not step 1's)."""
+    from tests.core.strategies import naive_sequence_outputs
+
+    net, data = elman_on_adding(steps=6)
+    plan = compile_plan(net)
+    maps = neuron_maps(plan, plan.pack(net), data, RES, "mse")
+    assert maps.steps == 6 and maps.maps.shape == (plan.n_neurons, RES, RES)
+    out = net.outputs[0].id
+    differs = 0
+    for i, gy in enumerate(maps.grid.ys):
+        for j, gx in enumerate(maps.grid.xs):
+            walk = naive_sequence_outputs(net, [[gx, gy]] * 6)
+            for nid in plan.order:
+                assert maps.of(nid)[i, j] == pytest.approx(walk[-1][nid], rel=1e-9, abs=1e-12)
+            differs += abs(walk[-1][out] - walk[0][out]) > 1e-3
+    assert differs > RES * RES // 2  # the memory matters: step 1 would be another picture
+    np.testing.assert_allclose(maps.predicted[0], maps.of(out))
+
+
+def test_on_sequences_the_plane_spans_the_existing_steps_only():
+    net, data = elman_on_adding()
+    data.mask_train = np.ones(data.x_train.shape[:2], bool)
+    data.mask_train[0, 3:] = False
+    data.x_train[0, 3:] = [50.0, -50.0]  # padding far outside: it must not stretch the plane
+    grid = plane_grid(data, RES)
+    steps = np.vstack([data.x_train[data.mask_train], data.x_test.reshape(-1, 2)])
+    extent = steps.max(axis=0) - steps.min(axis=0)
+    np.testing.assert_allclose(grid.lo, steps.min(axis=0) - 0.1 * extent, atol=1e-8)
+    np.testing.assert_allclose(grid.hi, steps.max(axis=0) + 0.1 * extent, atol=1e-8)
+
+
+def test_sequences_too_long_to_hold_are_refused_in_words(monkeypatch):
+    import core.neuron_maps
+
+    net, data = elman_on_adding(steps=6)
+    monkeypatch.setattr(core.neuron_maps, "HELD_STEPS_LIMIT", 5)
+    plan = compile_plan(net)
+    with pytest.raises(ValueError, match="held for the sequences' 6 steps.* up to 5 steps"):
+        neuron_maps(plan, plan.pack(net), data, RES, "mse")
+
+
+def test_a_grid_in_chunks_is_the_same_maps(monkeypatch):
+    """Points through the unrolled pass a few at a time (to bound memory) change nothing."""
+    import core.neuron_maps
+
+    net, data = elman_on_adding(steps=6)
+    plan = compile_plan(net)
+    whole = neuron_maps(plan, plan.pack(net), data, RES, "mse")
+    monkeypatch.setattr(core.neuron_maps, "CHUNK_ENTRIES", plan.n_neurons * 6 * 5)  # 5 points
+    chunked = neuron_maps(plan, plan.pack(net), data, RES, "mse")
+    np.testing.assert_allclose(chunked.maps, whole.maps, rtol=1e-12, atol=1e-15)

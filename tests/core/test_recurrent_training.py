@@ -128,8 +128,6 @@ def test_recurrent_training_refusals_say_what_to_do():
                    "regression", ["x"], ["y"])
     with pytest.raises(TrainingError, match="delayed edges .* learns from sequences"):
         Trainer(elman(), rows, TrainingSettings())
-    with pytest.raises(TrainingError, match="newton optimiser does not train on sequence"):
-        Trainer(elman(), echo_data(), TrainingSettings(optimizer="newton"))
     trainer = Trainer(elman(), echo_data(), TrainingSettings())
     assert trainer.compiled_path() == "sequence data steps through time in NumPy"
 
@@ -201,9 +199,9 @@ def test_gradcheck_command_fails_when_bptt_is_wrong(recurrent_file, monkeypatch)
     assert out.getvalue().startswith("FAILED")
 
 
-def test_export_and_curvature_refuse_a_recurrent_project_in_one_line(recurrent_file, tmp_path):
-    for args in (["export", str(recurrent_file), "-o", str(tmp_path / "w.npz")],
-                 ["curvature", str(recurrent_file)]):
+def test_export_refuses_a_recurrent_project_in_one_line(recurrent_file, tmp_path):
+    # (curvature computes it: tests/core/test_recurrent_curvature.py)
+    for args in (["export", str(recurrent_file), "-o", str(tmp_path / "w.npz")],):
         out, err = io.StringIO(), io.StringIO()
         assert cli.main(args, out, err) != 0
         message = err.getvalue().strip()

@@ -179,3 +179,56 @@ def test_structure_edits_undo_redo_and_open_while_on(spiral_window, tmp_path):
     assert view.action.isEnabled()
     maps_on(w)
     assert len(view.latest.order) == 5
+
+
+# ----- a recurrent net on sequences -----------------------------------------------------------
+def elman_project(generator: str = "adding", inputs: int = 2):
+    """An Elman net (tanh, every hidden neuron fed by every one a step earlier) on a sequence
+    generator's data, 8 steps a sequence."""
+    from core.project import Project
+    from core.templates import layered
+
+    net = layered([inputs, 3, 1], hidden="tanh", output="identity")
+    hidden = [n.id for n in net.neurons.values() if n.role == "hidden"]
+    rng = np.random.default_rng(0)
+    net.set_values({e: float(rng.normal(0, 0.8)) for e in net.edges}, {})
+    net.connect_many([(a, b) for a in hidden for b in hidden], list(rng.normal(0, 0.7, 9)),
+                     delays=[1] * 9)
+    return Project(net, DataSettings(generator=generator, samples=20, task="regression",
+                                     sequence_length=8))
+
+
+def test_on_sequences_each_map_is_the_output_after_the_point_held_for_the_length(window):
+    """Each map at grid points against the unrolling written out (tests/core/strategies),
+    the legend saying what a point is, and the maps following training."""
+    from tests.core.strategies import naive_sequence_outputs
+
+    w = opened(window, elman_project(), "Elman on adding")
+    view = maps_on(w)
+    net, maps = w.project.network, view.latest
+    assert maps.steps == 8
+    assert "held there for 8 steps from state 0" in view.legend.note
+    assert "output at step 8" in view.legend.note and "steps from state 0" in \
+        view.action.toolTip()
+    for i, j in ((0, 0), (5, 31), (20, 20), (39, 7)):
+        walk = naive_sequence_outputs(net, [[maps.grid.xs[j], maps.grid.ys[i]]] * 8)[-1]
+        for nid in maps.order:
+            assert maps.of(nid)[i, j] == pytest.approx(walk[nid], rel=1e-9, abs=1e-12)
+            want = SIGNED_LUT[lut_index(np.array(walk[nid]), -maps.scale, maps.scale)]
+            if nid not in maps.output_ids:
+                assert pixel(w.scene.neuron_items[nid].map_image, i, j) == tuple(want)
+    assert view.legend.height() > 8 + view.legend.ROW + 2 * 10  # room for the note's lines
+    before = maps.maps.copy()
+    w.controller.step(5)
+    wait_until(lambda: w.controller.latest is not None and w.controller.latest.step == 5)
+    wait_until(lambda: not np.array_equal(view.latest.maps, before))
+    h = [n.id for n in net.neurons.values() if n.role == "hidden"][0]
+    walk = naive_sequence_outputs(net, [[maps.grid.xs[10], maps.grid.ys[10]]] * 8)[-1]
+    wait_until(lambda: view.latest.of(h)[10, 10] == pytest.approx(walk[h], rel=1e-9))
+
+
+def test_a_recurrent_net_on_one_input_says_why_as_a_feed_forward_one_does(window):
+    w = opened(window, elman_project("echo", inputs=1), "Elman on echo")
+    action = w.training.maps.action
+    assert not action.isEnabled()
+    assert "two inputs" in action.toolTip() and "1 inputs" in action.toolTip()
