@@ -122,9 +122,6 @@ def export_weights(net: Network, loss: str, fmt: str, path: str | Path,
     if not str(path):
         raise ExportError("the output name is empty")
     path = Path(path)
-    if net.is_recurrent and fmt != "onnx":  # the formats below would drop the delays
-        raise ExportError(f"a network with delayed edges (a recurrent net) cannot be exported "
-                          f"as {fmt} yet; only its project file and ONNX keep the delays")
     if fmt in ("onnx", "py"):  # first what is wrong with the graph itself (no output neuron)
         try:
             compile_plan(net)

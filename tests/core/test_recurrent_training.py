@@ -201,14 +201,13 @@ def test_gradcheck_command_fails_when_bptt_is_wrong(recurrent_file, monkeypatch)
     assert out.getvalue().startswith("FAILED")
 
 
-def test_export_and_curvature_refuse_a_recurrent_project_in_one_line(recurrent_file, tmp_path):
-    for args in (["export", str(recurrent_file), "-o", str(tmp_path / "w.npz")],
-                 ["curvature", str(recurrent_file)]):
-        out, err = io.StringIO(), io.StringIO()
-        assert cli.main(args, out, err) != 0
-        message = err.getvalue().strip()
-        assert len(message.splitlines()) == 1 and "Traceback" not in message
-        assert "recurrent" in message or "sequences" in message
+def test_curvature_refuses_a_recurrent_project_in_one_line(recurrent_file):
+    # (export handles recurrent projects: tests/core/test_export_recurrent.py)
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(["curvature", str(recurrent_file)], out, err) != 0
+    message = err.getvalue().strip()
+    assert len(message.splitlines()) == 1 and "Traceback" not in message
+    assert "recurrent" in message or "sequences" in message
 
 
 def test_clipping_by_norm_is_what_keeps_an_exploding_recurrence_finite():
