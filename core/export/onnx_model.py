@@ -9,6 +9,11 @@ feature from them after the standardisation, by the feature's own ONNX form; out
 [batch, outputs] (outputs in document order), softmax over them for softmax cross-entropy.
 metadata_props: title, inputs, outputs, standardization, mean, std, class_names (lists as
 JSON text).
+
+A recurrent net (delayed edges) becomes a Scan over the steps: "x" float32 [batch, steps,
+inputs], "y" [batch, steps, outputs]; the body is the graph above for one step, each level's
+net inputs also receiving the delayed edges' weights times the state, the outputs the step
+before of the neurons those edges read (zeros at the first). No mask: padding is the caller's.
 """
 from __future__ import annotations
 

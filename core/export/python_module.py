@@ -1,5 +1,6 @@
 """A standalone Python file that predicts with NumPy alone: the weights as literals and the
-same level-by-level forward pass as the engine (rows are samples).
+same level-by-level forward pass as the engine (rows are samples). A recurrent net's file
+runs those levels once per time step, with step(x_t, state) and predict over sequences.
 
 Nothing a user named is ever interpolated into code: every text (ids, labels, the title)
 goes in as an ascii() literal, so the file is pure ASCII and a name can neither end a string
