@@ -346,3 +346,42 @@ def test_a_delay_for_an_edge_the_network_lacks_is_refused(tmp_path):
     (tmp_path / "w.json").write_text(json.dumps(doc))
     with pytest.raises(ExportError, match="delay for edge ghost, which the network does not"):
         import_weights(net, tmp_path / "w.json")
+
+
+def test_hostile_ids_and_labels_on_delayed_edges_through_every_format(tmp_path):
+    """The hostile corpus's net with delayed edges whose ids are hostile too: the .py is pure
+    ASCII and runs, npz and JSON come back with their delays, CSV cells stay text."""
+    import ast
+
+    from tests.core.test_export_hostile import HOSTILE, PREP, TITLE, hostile_network
+    net = hostile_network()
+    hidden = [n.id for n in net.neurons.values() if n.role == "hidden"]
+    out = net.outputs[0].id
+    for k, (s, t) in enumerate([(hidden[0], hidden[0]), (hidden[1], hidden[2]), (out, hidden[1])]):
+        net.connect(s, t, 0.4 - 0.3 * k, id=(HOSTILE[k] + f"~d{k}")[-200:], delay=1)
+    path = tmp_path / "m.py"
+    export_weights(net, "softmax_ce", "py", path, PREP, TITLE)
+    tree = ast.parse(path.read_text(encoding="ascii"))
+    consts = {t.targets[0].id: ast.literal_eval(t.value) for t in tree.body
+              if isinstance(t, ast.Assign) and isinstance(t.targets[0], ast.Name)}
+    assert consts["STATE"] == [net.neurons[n].name for n in compile_plan(net).order
+                               if n in (hidden[0], hidden[1], out)]  # the delayed sources
+    x = np.array([[95.0, -3.2], [130.0, -2.0], [101.0, -2.9]])
+    proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                          input="\n".join(" ".join(map(repr, r)) for r in x.tolist()),
+                          cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    got = np.array([[float(v) for v in line.split()[:3]] for line in proc.stdout.splitlines()])
+    np.testing.assert_allclose(got, engine(net, "softmax_ce", PREP.apply(x)[None])[0], atol=1e-9)
+    assert not (tmp_path / "PWNED").exists()
+    for fmt in ("npz", "json"):
+        export_weights(net, "softmax_ce", fmt, tmp_path / f"w.{fmt}", PREP, TITLE)
+        zeroed = net.copy()
+        zeroed.set_values({e: 0.0 for e in zeroed.edges}, {})
+        weights, biases = import_weights(zeroed, tmp_path / f"w.{fmt}")
+        zeroed.set_values(weights, biases)
+        assert zeroed.same_as(net)
+    export_weights(net, "softmax_ce", "csv", tmp_path / "csv", PREP, TITLE)
+    rows = list(csv.reader((tmp_path / "csv" / "edges.csv").open(newline="")))
+    assert rows[0][-1] == "delay" and sum(r[-1] == "1" for r in rows[1:]) == 3
+    assert not any(cell[:1] in "=+-@" for r in rows[1:] for cell in r[:3] if cell)
