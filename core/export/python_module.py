@@ -119,8 +119,8 @@ if __name__ == "__main__":
 
 # A recurrent net (core.engine.recurrent): the same levels at every time step, each level's
 # net inputs also receiving what the delayed edges carry from the step before (the state).
-_SEQUENCE_TEMPLATE = '''"""Predictions of a network exported from Backprop Studio: a recurrent net, stepped
-through a sequence. Needs only NumPy.
+_SEQUENCE_TEMPLATE = '''"""Predictions of a network exported from Backprop Studio: a recurrent net,
+stepped through a sequence. Needs only NumPy.
 
     python THIS_FILE < steps.txt    # a sequence's steps on stdin, one row of raw inputs
                                     # per step; a blank line starts the next sequence

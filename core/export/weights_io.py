@@ -6,17 +6,18 @@ percent-escaped where a zip member name could not hold them, e.g. NUL, "/" or "%
 to d + 1) also "layer<k>.W" (shape: units of layer k-1 x units of layer k, zero where no edge,
 for x @ W + b), "layer<k>.b", and the neuron ids of its rows and columns as
 "layer<k>.inputs" / "layer<k>.units". A recurrent net's delayed edges: "delay:<edge id>" = 1
-for each (an edge without one has no delay; a recurrent net has no layer tables). With standardised inputs "input.mean" and "input.std"
-(raw x -> (x - mean) / std before the first layer); for classification "class_names".
+for each (an edge without one has no delay; a recurrent net has no layer tables). With
+standardised inputs "input.mean" and "input.std" (raw x -> (x - mean) / std before the first
+layer); for classification "class_names".
 JSON: {"format": "backprop-studio-weights", "version": 1, "weights": {id: w}, "biases":
 {id: b}, "edges": [[id, source, target], ...], "inputs": [ids], "outputs": [ids],
 "preprocessing": {"mean", "std", "class_names"} (each null when absent), "layers": [...] when
 layered, "delays": {id: 1} for a recurrent net's delayed edges}.
 CSV: a folder with one table per layer (layer1.csv, ...: a header of unit ids, one row per
-input id) when layered; otherwise edges.csv (id, source, target, weight, and for a recurrent net
-delay) and biases.csv; plus
-standardization.csv (input, mean, std) and classes.csv (index, class) when they apply. Text
-cells starting with = + - @ are prefixed with ' so a spreadsheet never runs them.
+input id) when layered; otherwise edges.csv (id, source, target, weight, and for a recurrent
+net delay) and biases.csv; plus standardization.csv (input, mean, std) and classes.csv
+(index, class) when they apply. Text cells starting with = + - @ are prefixed with ' so a
+spreadsheet never runs them.
 Import reads files with or without the preprocessing fields (it needs only the weights), and
 refuses a file whose delays are not the network's (the same weights on other delays are
 another net).
@@ -38,7 +39,7 @@ import numpy as np
 
 from core.errors import ExportError, UserError, shorten
 from core.files import FileRefused, open_user_file, read_user_file, write_atomically
-from core.network import Network
+from core.network import Edge, Network
 from core.export.preprocessing import NONE, Preprocessing
 from core.features import column_name
 from core.safe_text import csv_cell, npz_ident, npz_key_part
@@ -82,7 +83,7 @@ def _biased(net: Network) -> list[str]:
     return [n.id for n in net.neurons.values() if n.role != "input"]
 
 
-def _delayed(net: Network) -> list:
+def _delayed(net: Network) -> list[Edge]:
     return [e for e in net.edges.values() if e.delay]
 
 
@@ -309,6 +310,6 @@ def _match_delays(net: Network, delays: dict[str, float], name: str) -> None:
             there = "a delay of 1 step" if found == 1 else (
                 "no delay" if found == 0 else f"a delay of {shorten(repr(found), 20)}")
             here = "is delayed by 1 step" if e.delay else "has no delay"
-            raise ExportError(f"{name}: edge {e.id} ({net.neurons[e.source].name} -> "
-                              f"{net.neurons[e.target].name}) {here} in the network but has "
-                              f"{there} in the file; these weights belong to another net")
+            ends = " -> ".join(shorten(net.neurons[n].name, 30) for n in (e.source, e.target))
+            raise ExportError(f"{name}: edge {shorten(e.id, 40)} ({ends}) {here} in the network "
+                              f"but has {there} in the file; these weights belong to another net")
