@@ -122,9 +122,6 @@ def export_weights(net: Network, loss: str, fmt: str, path: str | Path,
     if not str(path):
         raise ExportError("the output name is empty")
     path = Path(path)
-    if net.is_recurrent:  # every format below would drop the delays: a different net
-        raise ExportError("a network with delayed edges (a recurrent net) cannot be exported "
-                          "yet; only its project file keeps the delays")
     if fmt in ("onnx", "py"):  # first what is wrong with the graph itself (no output neuron)
         try:
             compile_plan(net)

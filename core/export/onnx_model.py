@@ -9,11 +9,17 @@ feature from them after the standardisation, by the feature's own ONNX form; out
 [batch, outputs] (outputs in document order), softmax over them for softmax cross-entropy.
 metadata_props: title, inputs, outputs, standardization, mean, std, class_names (lists as
 JSON text).
+
+A recurrent net (delayed edges) becomes a Scan over the steps: "x" float32 [batch, steps,
+inputs], "y" [batch, steps, outputs]; the body is the graph above for one step, each level's
+net inputs also receiving the delayed edges' weights times the state, the outputs the step
+before of the neurons those edges read (zeros at the first). No mask: padding is the caller's.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import onnx
@@ -23,6 +29,7 @@ from core.activations import ACTIVATIONS
 from core.losses import LOSSES
 from core.files import write_atomically
 from core.engine import compile_plan
+from core.engine.plan import Params, Plan
 from core.network import Network
 from core.export.preprocessing import NONE, Preprocessing
 from core.features import Feature, resolved
@@ -103,17 +110,51 @@ class _Rows:
 def build_model(net: Network, loss: str, prep: Preprocessing = NONE, title: str = ""
                 ) -> onnx.ModelProto:
     plan = compile_plan(net)
+    if plan.recurrent:
+        return _finish(_scan_graph(plan, net, loss, prep), net, prep, title, _SEQUENCE_DOC)
     params = plan.pack(net, dtype=np.float32)
     width = plan.n_inputs if resolved(plan.features) is None else prep.raw_width(plan.n_columns)
     b = _Builder()
-    x = "x"
+    rows = _levels(b, _inputs(b, "x", plan, prep), plan, params)
+    b.nodes.append(helper.make_node("Identity", [_outputs(b, rows, plan, loss)], ["y"]))
+    graph = helper.make_graph(
+        b.nodes, "backprop_studio",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", width])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", len(plan.output_rows)])],
+        b.inits)
+    return _finish(graph, net, prep, title)
+
+
+def _finish(graph: onnx.GraphProto, net: Network, prep: Preprocessing, title: str,
+            doc: str = "") -> onnx.ModelProto:
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="Backprop Studio")
+    model.ir_version = min(model.ir_version, 9)  # readable by current onnxruntime releases
+    if doc:  # (a feed-forward model has none: its file is what it was before recurrent nets)
+        model.doc_string = doc
+    helper.set_model_props(model, _metadata(net, prep, title))
+    onnx.checker.check_model(model)
+    return model
+
+
+def _inputs(b: _Builder, x: str, plan: Plan, prep: Preprocessing) -> str:
+    """The input neurons' values from raw inputs x [batch, width]: standardised, then each
+    input's feature of the columns."""
     if prep.mean is not None:  # the model takes raw inputs, as the app's user types them
         centred = b.op("Sub", [x, b.const("mean", np.array(prep.mean, np.float32))], "centred")
         x = b.op("Div", [centred, b.const("std", np.array(prep.std, np.float32))], "standardized")
     if resolved(plan.features) is not None:
         x = _features(b, x, resolved(plan.features))
+    return x
+
+
+def _levels(b: _Builder, x: str, plan: Plan, params: Params,
+            carried: Callable[[int, str], str] | None = None) -> _Rows:
+    """Every level's activations from the input neurons' values x [batch, inputs].
+    carried(i, z): level i's net inputs z plus what the delayed edges bring it (a recurrent
+    net's time step)."""
     rows = _Rows(b, x, plan.n_inputs)
-    for lv, w in zip(plan.levels, params.weights):
+    for i, (lv, w) in enumerate(zip(plan.levels, params.weights)):
         n = lv.stop - lv.start
         bias = b.const("bias", params.biases[lv.start: lv.stop].astype(np.float32))
         if lv.src_hi > lv.src_lo:
@@ -128,28 +169,91 @@ def build_model(net: Network, loss: str, prep: Preprocessing = NONE, title: str 
             zero = b.const("zero", np.zeros((1, n), np.float32))
             zeros = b.op("MatMul", [b.columns(x, 0, 1), zero], "z0")
             z = b.op("Add", [zeros, bias], "z")
+        if carried is not None:
+            z = carried(i, z)
         groups = []
         for act, g0, g1 in lv.groups:
             cols = z if len(lv.groups) == 1 else b.columns(z, g0 - lv.start, g1 - lv.start)
             groups.append(ACTIVATIONS[act].onnx_nodes(b.stem_op(act), cols))
         block = groups[0] if len(groups) == 1 else b.op("Concat", groups, "a", axis=1)
         rows.add(lv.start, lv.stop, block)
+    return rows
+
+
+def _outputs(b: _Builder, rows: _Rows, plan: Plan, loss: str) -> str:
+    """What the net predicts [batch, outputs]: the output neurons' activations, through the
+    loss's prediction (e.g. softmax for softmax cross-entropy)."""
     out = b.op("Gather", [rows.fold(), b.const("outputs", plan.output_rows.astype(np.int64))],
                "out", axis=1)
-    if LOSSES[loss].onnx_predict is not None:  # e.g. softmax for softmax cross-entropy
+    if LOSSES[loss].onnx_predict is not None:
         out = LOSSES[loss].onnx_predict(b.stem_op("predict"), out)
-    b.nodes.append(helper.make_node("Identity", [out], ["y"]))
-    graph = helper.make_graph(
-        b.nodes, "backprop_studio",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", width])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", len(plan.output_rows)])],
-        b.inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="Backprop Studio")
-    model.ir_version = min(model.ir_version, 9)  # readable by current onnxruntime releases
-    helper.set_model_props(model, _metadata(net, prep, title))
-    onnx.checker.check_model(model)
-    return model
+    return out
+
+
+_SEQUENCE_DOC = (
+    "A recurrent net exported from Backprop Studio. Input x: float32 [batch, steps, inputs] "
+    "(batch first, as the app's sequences), raw; every sequence starts from a zero state and "
+    "runs all its steps (no mask: padding is the caller's business). Output y: float32 "
+    "[batch, steps, outputs], the prediction at every step. A Scan over the steps carries the "
+    "state: the outputs of the neurons the delayed edges read, from one step to the next.")
+
+
+def _scan_graph(plan: Plan, net: Network, loss: str, prep: Preprocessing) -> onnx.GraphProto:
+    """A recurrent net: one time step is the feed-forward graph of the levels (_step_graph)
+    with the delayed edges' share added to their targets' net inputs; a Scan runs it over
+    the steps (axis 1 of x and y), carrying the state from zero."""
+    width = plan.n_inputs if resolved(plan.features) is None else prep.raw_width(plan.n_columns)
+    body, n_state = _step_graph(plan, net, loss, prep, width)
+    n_out = len(plan.output_rows)
+    zero = helper.make_tensor("state_zero", TensorProto.FLOAT, [1], [0.0])
+    nodes = [  # the zero state [batch, n_state], whatever the batch size
+        helper.make_node("Shape", ["x"], ["x_shape"], start=0, end=1),
+        helper.make_node("Concat", ["x_shape", "state_width"], ["state_shape"], axis=0),
+        helper.make_node("ConstantOfShape", ["state_shape"], ["state_start"], value=zero),
+        helper.make_node("Scan", ["state_start", "x"], ["state_end", "y"], body=body,
+                         num_scan_inputs=1, scan_input_axes=[1], scan_output_axes=[1])]
+    return helper.make_graph(
+        nodes, "backprop_studio",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "steps", width])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "steps", n_out])],
+        [numpy_helper.from_array(np.array([n_state], np.int64), "state_width")])
+
+
+def _step_graph(plan: Plan, net: Network, loss: str, prep: Preprocessing, width: int
+                ) -> tuple[onnx.GraphProto, int]:
+    """The Scan's body: (state_in [batch, state], x_t [batch, width]) -> (state_out, y_t).
+    The state holds the rows the delayed edges read (core.engine.recurrent's step t - 1)."""
+    params = plan.pack(net, dtype=np.float32)
+    block, w_block = plan.delayed, params.weights[-1]
+    used = np.unique(block.cols)  # the block's source columns some delayed edge reads
+    b = _Builder()
+
+    def carried(i: int, z: str) -> str:
+        lv = plan.levels[i]
+        lo, hi = max(lv.start, block.start), min(lv.stop, block.stop)
+        if lo >= hi:
+            return z
+        w = np.zeros((lv.stop - lv.start, len(used)), np.float32)  # the level's rows of it
+        w[lo - lv.start: hi - lv.start] = w_block[lo - block.start: hi - block.start][:, used]
+        return b.op("Add", [z, b.op("MatMul", ["state_in", b.const("W_delayed", w.T.copy())],
+                                    "mm_delayed")], "z_carried")
+
+    rows = _levels(b, _inputs(b, "x_t", plan, prep), plan, params, carried)
+    state = rows.read(block.src_lo, block.src_hi)
+    if len(used) < block.src_hi - block.src_lo:
+        state = b.op("Gather", [state, b.const("state_rows", used.astype(np.int64))], "state",
+                     axis=1)
+    b.nodes.append(helper.make_node("Identity", [state], ["state_out"]))
+    b.nodes.append(helper.make_node("Identity", [_outputs(b, rows, plan, loss)], ["y_t"]))
+    n_out = len(plan.output_rows)
+
+    def value(name: str, width: int) -> onnx.ValueInfoProto:
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", width])
+
+    return helper.make_graph(b.nodes, "time_step",
+                             [value("state_in", len(used)), value("x_t", width)],
+                             [value("state_out", len(used)), value("y_t", n_out)],
+                             b.inits), len(used)
 
 
 def _features(b: _Builder, x: str, features: tuple[Feature, ...]) -> str:

@@ -5,17 +5,22 @@ percent-escaped where a zip member name could not hold them, e.g. NUL, "/" or "%
 "key_encoding" = "percent" says so); where the graph is layered (every edge goes from depth d
 to d + 1) also "layer<k>.W" (shape: units of layer k-1 x units of layer k, zero where no edge,
 for x @ W + b), "layer<k>.b", and the neuron ids of its rows and columns as
-"layer<k>.inputs" / "layer<k>.units". With standardised inputs "input.mean" and "input.std"
-(raw x -> (x - mean) / std before the first layer); for classification "class_names".
+"layer<k>.inputs" / "layer<k>.units". A recurrent net's delayed edges: "delay:<edge id>" = 1
+for each (an edge without one has no delay; a recurrent net has no layer tables). With
+standardised inputs "input.mean" and "input.std" (raw x -> (x - mean) / std before the first
+layer); for classification "class_names".
 JSON: {"format": "backprop-studio-weights", "version": 1, "weights": {id: w}, "biases":
 {id: b}, "edges": [[id, source, target], ...], "inputs": [ids], "outputs": [ids],
 "preprocessing": {"mean", "std", "class_names"} (each null when absent), "layers": [...] when
-layered}.
+layered, "delays": {id: 1} for a recurrent net's delayed edges}.
 CSV: a folder with one table per layer (layer1.csv, ...: a header of unit ids, one row per
-input id) when layered; otherwise edges.csv (id, source, target, weight) and biases.csv; plus
-standardization.csv (input, mean, std) and classes.csv (index, class) when they apply. Text
-cells starting with = + - @ are prefixed with ' so a spreadsheet never runs them.
-Import reads files with or without the preprocessing fields (it needs only the weights).
+input id) when layered; otherwise edges.csv (id, source, target, weight, and for a recurrent
+net delay) and biases.csv; plus standardization.csv (input, mean, std) and classes.csv
+(index, class) when they apply. Text cells starting with = + - @ are prefixed with ' so a
+spreadsheet never runs them.
+Import reads files with or without the preprocessing fields (it needs only the weights), and
+refuses a file whose delays are not the network's (the same weights on other delays are
+another net).
 """
 from __future__ import annotations
 
@@ -34,7 +39,7 @@ import numpy as np
 
 from core.errors import ExportError, UserError, shorten
 from core.files import FileRefused, open_user_file, read_user_file, write_atomically
-from core.network import Network
+from core.network import Edge, Network
 from core.export.preprocessing import NONE, Preprocessing
 from core.features import column_name
 from core.safe_text import csv_cell, npz_ident, npz_key_part
@@ -45,7 +50,10 @@ NPZ_KEYS, NPZ_KEYS_PERCENT = "key_encoding", "percent"
 
 
 def layers(net: Network) -> list[tuple[list[str], list[str], np.ndarray, np.ndarray]] | None:
-    """(input ids, unit ids, W, b) per layer when every edge joins consecutive depths."""
+    """(input ids, unit ids, W, b) per layer when every edge joins consecutive depths (never
+    for a recurrent net: a layer table cannot say which of its weights read the step before)."""
+    if net.is_recurrent:
+        return None
     depth = net.depths()
     if any(depth[e.target] != depth[e.source] + 1 for e in net.edges.values()):
         return None
@@ -75,12 +83,18 @@ def _biased(net: Network) -> list[str]:
     return [n.id for n in net.neurons.values() if n.role != "input"]
 
 
+def _delayed(net: Network) -> list[Edge]:
+    return [e for e in net.edges.values() if e.delay]
+
+
 def export_npz(net: Network, path: Path, prep: Preprocessing = NONE) -> None:
     arrays: dict[str, np.ndarray] = {NPZ_KEYS: np.array(NPZ_KEYS_PERCENT)}
     for e in net.edges.values():
         arrays[f"weight:{npz_key_part(e.id)}"] = np.array(e.weight)
     for nid in _biased(net):
         arrays[f"bias:{npz_key_part(nid)}"] = np.array(net.neurons[nid].bias)
+    for e in _delayed(net):
+        arrays[f"delay:{npz_key_part(e.id)}"] = np.array(e.delay)
     for k, (rows, cols, w, b) in enumerate(layers(net) or [], 1):
         arrays.update({f"layer{k}.W": w, f"layer{k}.b": b, f"layer{k}.inputs": np.array(rows),
                        f"layer{k}.units": np.array(cols)})
@@ -98,6 +112,8 @@ def export_json(net: Network, path: Path, prep: Preprocessing = NONE) -> None:
            "edges": [[e.id, e.source, e.target] for e in net.edges.values()],
            "inputs": [n.id for n in net.inputs], "outputs": [n.id for n in net.outputs],
            "preprocessing": prep.to_dict()}
+    if net.is_recurrent:  # (only then: a feed-forward export is what it was)
+        doc["delays"] = {e.id: e.delay for e in _delayed(net)}
     features = {n.id: n.feature.to_dict() for n in net.inputs if n.feature is not None}
     if features:  # the inputs' features of the data's columns (core.features)
         doc["features"] = features
@@ -123,9 +139,11 @@ def csv_tables(net: Network, prep: Preprocessing = NONE) -> dict[str, list[list[
                 + [[csv_cell(nid), *map(num, row)] for nid, row in zip(rows, w)]
                 + [["bias", *map(num, b)]])
     else:
-        tables["edges.csv"] = [["id", "source", "target", "weight"]] + [
-            [csv_cell(e.id), csv_cell(e.source), csv_cell(e.target), num(e.weight)]
-            for e in net.edges.values()]
+        delay = net.is_recurrent  # the column only then: a feed-forward table is what it was
+        tables["edges.csv"] = [["id", "source", "target", "weight", *(["delay"] if delay else [])]
+                               ] + [[csv_cell(e.id), csv_cell(e.source), csv_cell(e.target),
+                                     num(e.weight), *([str(e.delay)] if delay else [])]
+                                    for e in net.edges.values()]
         tables["biases.csv"] = [["neuron", "bias"]] + [
             [csv_cell(nid), num(net.neurons[nid].bias)] for nid in _biased(net)]
     if prep.mean is not None:
@@ -152,9 +170,9 @@ def import_weights(net: Network, path: str | Path) -> tuple[dict[str, float], di
     path = Path(path)
     try:
         if path.suffix.lower() == ".npz":
-            weights, biases, endpoints = _read_npz(path)
+            weights, biases, endpoints, delays = _read_npz(path)
         else:
-            weights, biases, endpoints = _read_json(path)
+            weights, biases, endpoints, delays = _read_json(path)
     except ExportError:
         raise
     except FileRefused as exc:
@@ -168,6 +186,7 @@ def import_weights(net: Network, path: str | Path) -> tuple[dict[str, float], di
         raise ExportError(f"{path.name} is not a weights file this program wrote "
                           f"({shorten(str(exc), 80)})") from None
     _match(net, weights, biases, endpoints, path.name)
+    _match_delays(net, delays, path.name)
     return weights, biases
 
 
@@ -179,8 +198,8 @@ MAX_MEMBERS = 2_100_000  # edges + neurons at their limits, plus layer tables
 
 
 def _read_npz(path: Path):
-    """Only the weight:/bias: members are read, each bounded; layer tables are skipped."""
-    weights, biases = {}, {}
+    """Only the weight:/bias:/delay: members are read, each bounded; layer tables are skipped."""
+    weights, biases, delays = {}, {}, {}
     with open_user_file(path, MAX_IMPORT_BYTES) as f, zipfile.ZipFile(f) as zf:
         members = zf.infolist()
         if len(members) > MAX_MEMBERS:
@@ -191,7 +210,7 @@ def _read_npz(path: Path):
         for info in members:
             key = info.filename.removesuffix(".npy")
             kind, _, ident = key.partition(":")
-            if kind not in ("weight", "bias"):
+            if kind not in ("weight", "bias", "delay"):
                 continue
             if info.file_size > SCALAR_NPY_BYTES:
                 raise ExportError(f"{path.name}: {shorten(key, 60)} is not a single number")
@@ -199,8 +218,9 @@ def _read_npz(path: Path):
                 value = _scalar_npy(member.read(SCALAR_NPY_BYTES + 1))
             if value is None:
                 raise ExportError(f"{path.name}: {shorten(key, 60)} is not a single number")
-            (weights if kind == "weight" else biases)[npz_ident(ident) if percent else ident] = value
-    return weights, biases, None
+            table = {"weight": weights, "bias": biases, "delay": delays}[kind]
+            table[npz_ident(ident) if percent else ident] = value
+    return weights, biases, None, delays
 
 
 def _scalar_npy(data: bytes) -> float | None:
@@ -242,7 +262,12 @@ def _read_json(path: Path):
             for e in edges):
         raise ExportError(f"{path.name}: edges must be a list of [id, source, target] lists")
     endpoints = {e[0]: (e[1], e[2]) for e in edges}
-    return {k: float(v) for k, v in weights.items()}, {k: float(v) for k, v in biases.items()}, endpoints
+    delays = doc.get("delays", {})
+    if not isinstance(delays, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in delays.values()):
+        raise ExportError(f"{path.name}: delays must be numbers by edge id")
+    return ({k: float(v) for k, v in weights.items()}, {k: float(v) for k, v in biases.items()},
+            endpoints, {k: float(v) for k, v in delays.items()})
 
 
 def _match(net: Network, weights: dict, biases: dict, endpoints: dict | None, name: str) -> None:
@@ -270,3 +295,21 @@ def _match(net: Network, weights: dict, biases: dict, endpoints: dict | None, na
         for k, v in table.items():
             if not math.isfinite(v):
                 raise ExportError(f"{name}: the value for {shorten(k, 40)} is not a finite number")
+
+
+def _match_delays(net: Network, delays: dict[str, float], name: str) -> None:
+    """The file's delays are the network's: each edge it lists is delayed by that many steps,
+    every other edge by none (a file without any is a feed-forward net's)."""
+    extra = sorted(set(delays) - set(net.edges))
+    if extra:
+        raise ExportError(f"{name} has a delay for edge {shorten(extra[0], 40)}, which the "
+                          "network does not have")
+    for e in net.edges.values():
+        found = delays.get(e.id, 0.0)
+        if found != e.delay:
+            there = "a delay of 1 step" if found == 1 else (
+                "no delay" if found == 0 else f"a delay of {shorten(repr(found), 20)}")
+            here = "is delayed by 1 step" if e.delay else "has no delay"
+            ends = " -> ".join(shorten(net.neurons[n].name, 30) for n in (e.source, e.target))
+            raise ExportError(f"{name}: edge {shorten(e.id, 40)} ({ends}) {here} in the network "
+                              f"but has {there} in the file; these weights belong to another net")

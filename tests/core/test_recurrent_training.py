@@ -199,14 +199,8 @@ def test_gradcheck_command_fails_when_bptt_is_wrong(recurrent_file, monkeypatch)
     assert out.getvalue().startswith("FAILED")
 
 
-def test_export_refuses_a_recurrent_project_in_one_line(recurrent_file, tmp_path):
-    # (curvature computes it: tests/core/test_recurrent_curvature.py)
-    for args in (["export", str(recurrent_file), "-o", str(tmp_path / "w.npz")],):
-        out, err = io.StringIO(), io.StringIO()
-        assert cli.main(args, out, err) != 0
-        message = err.getvalue().strip()
-        assert len(message.splitlines()) == 1 and "Traceback" not in message
-        assert "recurrent" in message or "sequences" in message
+# (curvature and export handle recurrent projects: tests/core/test_recurrent_curvature.py,
+# tests/core/test_export_recurrent.py)
 
 
 def test_clipping_by_norm_is_what_keeps_an_exploding_recurrence_finite():

@@ -226,3 +226,49 @@ def test_without_its_data_a_standardised_project_is_not_exported(xor_window, tmp
     monkeypatch.setattr(QMessageBox, "critical", lambda *a: shown.append(a[2]))
     assert not export_actions.export_weights_to(w, "onnx", tmp_path / "w.onnx")
     assert "could not be loaded" in shown[0] and not (tmp_path / "w.onnx").exists()
+
+
+def test_a_recurrent_project_exports_through_the_dialog_and_predicts_every_step(
+        window, qtbot, tmp_path, monkeypatch):
+    """An Elman net on standardised noisy-sine sequences: File > Export weights as ONNX gives
+    a model that, fed the raw sequences, predicts at every step what the window's engine
+    predicts; its npz comes back in, and onto other delays is refused in one line."""
+    from dataclasses import replace
+
+    from core.data.dataset import make_dataset
+    from core.edits import SetValue
+    from core.project import Project
+    from core.settings import DataSettings
+    from tests.core.test_export_recurrent import elman, engine
+
+    settings = DataSettings(generator="sine_next", samples=10, sequence_length=12,
+                            standardize=True, seed=2, noise=0.05)
+    window.files.new_from(Project(elman(seed=7), data=settings), "echo")
+    data = window.dataset
+    assert data is not None and data.is_sequence and data.mean is not None
+    asked = []  # (the close at the end asks about the unsaved edits: Discard)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a: asked.append(a) or QMessageBox.Discard)
+    type_in_save_dialog(qtbot, tmp_path / "rnn.onnx", export_actions.WEIGHT_FILTERS["onnx"])
+    export_actions.ask_export_weights(window)
+    assert asked == []  # the name agrees with the file type
+    assert window.statusBar().currentMessage() == f"Wrote {tmp_path / 'rnn.onnx'} (ONNX model)"
+    raw = make_dataset(replace(settings, standardize=False))
+    got = ort.InferenceSession(str(tmp_path / "rnn.onnx")).run(
+        None, {"x": raw.x_train.astype(np.float32)})[0]
+    net = window.project.network
+    np.testing.assert_allclose(got, engine(net, "mse", data.x_train), atol=2e-5, rtol=1e-5)
+
+    assert export_actions.export_weights_to(window, "npz", tmp_path / "w.npz")
+    loop = next(e for e in net.edges.values() if e.delay and e.source == e.target)
+    original = net.copy()
+    window.scene.push(SetValue("weight", loop.id, loop.weight, 5.0))
+    assert export_actions.import_weights_from(window, tmp_path / "w.npz")
+    assert net.same_as(original)
+    across = next(e for e in net.edges.values() if e.delay and e.source != e.target
+                  and net.neurons[e.source].role == "hidden")
+    window.scene.push(SetValue("delay", across.id, 1, 0))
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda *a: shown.append(a[2]))
+    assert not export_actions.import_weights_from(window, tmp_path / "w.npz")
+    assert len(shown) == 1 and "\n" not in shown[0] and across.id in shown[0]
+    assert "has no delay in the network but has a delay of 1 step in the file" in shown[0]
