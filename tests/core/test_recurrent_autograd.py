@@ -93,7 +93,7 @@ def random_project(rng: np.random.Generator, loss: str, kind: str, bptt: int,
     order of the non-inputs (skip edges among them), delayed edges from any neuron to any
     non-input (self-loops and outputs fed back among them); neurons and edges shuffled in the
     document, so that only the roles' document order says which column is which. width:
-    that many inputs and outputs (a generator's columns)."""
+    (inputs, outputs), as many as the data's columns."""
     n_in, n_hid = int(rng.integers(1, 4)), int(rng.integers(0, 5))
     n_out = int(rng.integers(2 if loss == "softmax_ce" else 1, 4))
     if width is not None:
