@@ -40,9 +40,9 @@ def layout_by_depth(net: Network, column_gap: float = COLUMN_GAP,
     return positions
 
 
-def apply_layout(net: Network) -> None:
+def apply_layout(net: Network, column_gap: float = COLUMN_GAP, row_gap: float = ROW_GAP) -> None:
     """Move every neuron to its layout position (scripts; the GUI wraps this in an undoable edit)."""
-    for nid, (x, y) in layout_by_depth(net).items():
+    for nid, (x, y) in layout_by_depth(net, column_gap, row_gap).items():
         net.move_neuron(nid, x, y)
 
 
