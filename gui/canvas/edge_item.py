@@ -129,6 +129,10 @@ class EdgeItem(QGraphicsItem):
         self._mark = self._mark_rect() if self.delayed else QRectF()
         self.update()
 
+    def path(self) -> QPainterPath:
+        """The line as drawn (scene coordinates)."""
+        return self._path
+
     def _mark_rect(self) -> QRectF:
         """Where the z⁻¹ mark goes: centred on the curve's middle."""
         size = QFontMetricsF(mark_font()).size(0, DELAY_MARK)
