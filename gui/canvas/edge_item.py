@@ -31,7 +31,7 @@ def curve(p1: QPointF, p2: QPointF) -> QPainterPath:
 
 
 DELAY_MARK = "z⁻¹"
-LOOP_REACH = 1.25  # a self-loop's height over its neuron, in radii
+LOOP_REACH = 1.4  # a self-loop's height over its neuron, in radii
 
 
 def bowed(p1: QPointF, p2: QPointF, radius: float) -> QPainterPath:
@@ -64,9 +64,21 @@ def rim_cut(path: QPainterPath, radius_start: float, radius_end: float) -> QPain
     return out
 
 
+def head_cut(path: QPainterPath, size: float) -> tuple[QPainterPath, QPointF]:
+    """The path without its last `size` pixels (where the arrow head goes), and the point
+    where it now ends."""
+    length = path.length()
+    stop = path.percentAtLength(max(length - size, 0.0))
+    steps = 48
+    line = QPainterPath(path.pointAtPercent(0.0))
+    for i in range(1, steps + 1):
+        line.lineTo(path.pointAtPercent(stop * i / steps))
+    return line, line.currentPosition()
+
+
 def self_loop(centre: QPointF, radius: float) -> QPainterPath:
     """A loop over the top of a neuron, leaving its rim up-left and coming back up-right."""
-    out, back = math.radians(118), math.radians(62)
+    out, back = math.radians(125), math.radians(55)
     reach = radius * (1 + LOOP_REACH)
 
     def rim(angle: float, r: float) -> QPointF:
@@ -165,10 +177,17 @@ class EdgeItem(QGraphicsItem):
         pen = QPen(colour, width, Qt.DashLine if self.edge.frozen else Qt.SolidLine, Qt.RoundCap)
         painter.setPen(pen)
         painter.setBrush(Qt.NoBrush)
-        painter.drawPath(self._path)
         end = self._path.pointAtPercent(1.0)
-        angle = math.radians(self._path.angleAtPercent(0.98))
         size = 7 + width
+        if self.delayed:
+            # The line stops where the head begins and the head lies along the chord of its
+            # last stretch: on a tight loop a 6 px line ran through to the tip and buried it.
+            line, tail = head_cut(self._path, size)
+            painter.drawPath(line)
+            angle = math.atan2(tail.y() - end.y(), end.x() - tail.x())
+        else:
+            painter.drawPath(self._path)
+            angle = math.radians(self._path.angleAtPercent(0.98))
         back = QPointF(end.x() - size * math.cos(angle), end.y() + size * math.sin(angle))
         side = QPointF(-math.sin(angle) * size * 0.45, -math.cos(angle) * size * 0.45)
         painter.setBrush(colour)

@@ -9,6 +9,7 @@ from core.edits import SetValue
 from core.project import Project
 from core.templates import RECURRENT_TEMPLATES, layered
 from gui.canvas.batched_edges import THRESHOLD
+from gui.connect_dialog import ConnectDialog
 from gui.canvas.edge_item import EdgeItem
 from tests.gui.conftest import opened, wait_until
 from tests.gui.test_canvas import drag, view_point
@@ -227,3 +228,27 @@ def test_a_big_nets_delayed_edges_are_drawn_apart_from_its_batched_lines(window)
     w.undo_stack.undo()
     assert scene.edge_items[edge.id].delayed
     wait_until(lambda: scene.batched.drawn[1] == len(net.edges) - 2)
+
+
+def test_the_connect_dialogs_delayed_choice_makes_an_elman_layer_in_one_step(xor_window,
+                                                                            monkeypatch):
+    """Hidden neurons marked as sources and selected as targets, all to all, delayed: every
+    pair including the self-loops, one undo step."""
+    w = xor_window
+    net = w.project.network
+
+    def choose_delayed(dialog):
+        dialog.delayed.setChecked(True)
+        return True
+
+    monkeypatch.setattr(ConnectDialog, "exec", choose_delayed)
+    for nid in ("n3", "n4"):
+        w.scene.neuron_items[nid].setSelected(True)
+    w.mark_sources()
+    steps = w.undo_stack.count()
+    w.connect_to_selection()
+    pairs = [(a, b) for a in ("n3", "n4") for b in ("n3", "n4")]
+    assert all(net.find_edge(a, b).delay == 1 for a, b in pairs)
+    assert w.undo_stack.count() == steps + 1 and "4 delayed edge(s)" in status(w)
+    w.undo_stack.undo()
+    assert all(net.find_edge(a, b) is None for a, b in pairs)
