@@ -181,13 +181,8 @@ TEMPLATES: dict[str, Template] = {
     "narrow_valley": Template("Narrow valley (linear regression)", narrow_valley),
 }
 
-# Recurrent nets (delayed edges: the source's output one time step earlier) on sequence data.
-# Their columns are spaced wider than a feed-forward net's: the canvas bows the delayed edges
-# among a column's neurons out to its sides, each with a z⁻¹ mark, and loops self-loops
-# over their neurons.
-RECURRENT_GAPS = (260.0, 120.0)  # between columns, between rows
-
-
+# Recurrent nets (delayed edges: the source's output one time step earlier) on sequence data;
+# apply_layout spaces their columns wider, for the canvas's bowed delayed edges.
 def elman(inputs: int, hidden: int, outputs: int, output: str,
           input_labels: list[str] | None = None, output_labels: list[str] | None = None
           ) -> Network:
@@ -197,7 +192,7 @@ def elman(inputs: int, hidden: int, outputs: int, output: str,
                   input_labels=input_labels, output_labels=output_labels)
     hs = [n.id for n in net.by_role("hidden")]
     net.connect_many([(a, b) for a in hs for b in hs], delays=[1] * len(hs) ** 2)
-    apply_layout(net, *RECURRENT_GAPS)
+    apply_layout(net)  # with the delayed edges: wider
     return net
 
 
@@ -225,7 +220,7 @@ def jordan_sine() -> Project:
     hs = [n.id for n in net.by_role("hidden")]
     s = net.add_neuron("hidden", "identity", label="state").id
     net.connect_many([(y, s), (s, s)] + [(s, h) for h in hs], delays=[1, 1] + [0] * len(hs))
-    apply_layout(net, *RECURRENT_GAPS)
+    apply_layout(net)  # with the delayed edges: wider
     project = _project(net, DataSettings(generator="sine_next", samples=100,
                                          sequence_length=40, noise=0.05),
                        TrainingSettings(loss="mse", optimizer="adam", learning_rate=0.02,

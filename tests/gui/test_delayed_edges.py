@@ -6,8 +6,10 @@ import math
 from PySide6.QtCore import QPointF, Qt
 
 from core.edits import SetValue
+from core.layout import COLUMN_GAP, RECURRENT_COLUMN_GAP, RECURRENT_ROW_GAP, ROW_GAP
 from core.project import Project
 from core.templates import RECURRENT_TEMPLATES, layered
+from gui import edit_tools
 from gui.canvas.batched_edges import THRESHOLD
 from gui.connect_dialog import ConnectDialog
 from gui.canvas.edge_item import EdgeItem
@@ -252,3 +254,19 @@ def test_the_connect_dialogs_delayed_choice_makes_an_elman_layer_in_one_step(xor
     assert w.undo_stack.count() == steps + 1 and "4 delayed edge(s)" in status(w)
     w.undo_stack.undo()
     assert all(net.find_edge(a, b) is None for a, b in pairs)
+
+
+def test_auto_layout_spaces_a_recurrent_net_wider_and_a_feed_forward_one_as_before(xor_window):
+    w = xor_window
+    net = w.project.network
+
+    def gaps() -> tuple[float, float]:
+        n1, n2, n3 = (net.neurons[i] for i in ("n1", "n2", "n3"))
+        return n3.x - n1.x, abs(n2.y - n1.y)
+
+    edit_tools.auto_layout(w.scene)
+    assert gaps() == (COLUMN_GAP, ROW_GAP)
+    w.scene.connect_neurons("n3", "n3", delay=1)
+    assert "z⁻¹" in w.scene.edge_tooltip(net.find_edge("n3", "n3").id)
+    edit_tools.auto_layout(w.scene)
+    assert gaps() == (RECURRENT_COLUMN_GAP, RECURRENT_ROW_GAP)
