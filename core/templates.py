@@ -221,6 +221,10 @@ def jordan_sine() -> Project:
     s = net.add_neuron("hidden", "identity", label="state").id
     net.connect_many([(y, s), (s, s)] + [(s, h) for h in hs], delays=[1, 1] + [0] * len(hs))
     apply_layout(net)  # with the delayed edges: wider
+    # The state unit level with the top hidden neuron: the output's edge back to it then
+    # bows through the gap in the middle of the hidden column (from beside the input it
+    # crossed a hidden neuron's label).
+    net.move_neuron(s, net.neurons[s].x, net.neurons[hs[0]].y)
     project = _project(net, DataSettings(generator="sine_next", samples=100,
                                          sequence_length=40, noise=0.05),
                        TrainingSettings(loss="mse", optimizer="adam", learning_rate=0.02,
