@@ -3,12 +3,14 @@ onto the neuron itself or a Shift-drag, toggled in the inspector (undoably, refu
 cycle would close), kept by save and open, and a journey over the recurrent templates."""
 import math
 
+import numpy as np
 from PySide6.QtCore import QPointF, Qt
 
 from core.edits import SetValue
 from core.layout import COLUMN_GAP, RECURRENT_COLUMN_GAP, RECURRENT_ROW_GAP, ROW_GAP
 from core.project import Project
 from core.templates import RECURRENT_TEMPLATES, layered
+from core.training.progress import ValuesById
 from gui import edit_tools
 from gui.canvas.batched_edges import THRESHOLD
 from gui.connect_dialog import ConnectDialog
@@ -270,3 +272,29 @@ def test_auto_layout_spaces_a_recurrent_net_wider_and_a_feed_forward_one_as_befo
     assert "z⁻¹" in w.scene.edge_tooltip(net.find_edge("n3", "n3").id)
     edit_tools.auto_layout(w.scene)
     assert gaps() == (RECURRENT_COLUMN_GAP, RECURRENT_ROW_GAP)
+
+
+def test_smoke_delayed_edges_of_every_shape_repainted_many_times(xor_window):
+    """Loops, bows, two neurons on one spot, selected, frozen, with maps, in the gradients
+    view, zoomed in and out: painted without a warning or an error."""
+    w = xor_window
+    scene, net = w.scene, w.project.network
+    scene.connect_neurons("n3", "n3", delay=1)
+    scene.connect_neurons("n4", "n3", delay=1)
+    scene.connect_neurons("n5", "n4", delay=1)
+    n3 = net.neurons["n3"]
+    scene.push(SetValue("edge_frozen", net.find_edge("n4", "n3").id, False, True))
+    net.move_neuron("n4", n3.x, n3.y)  # on top of n3: the bow has no length
+    for e in net.edges.values():
+        if e.delay:
+            scene.edge_items[e.id].setSelected(True)
+    ids = tuple(net.edges)
+    gradients = ValuesById(ids, np.linspace(-1.0, 1.0, len(ids)))
+    for i in range(120):
+        if i == 40:
+            scene.set_maps_shown(True)
+        if i == 80:
+            scene.set_gradients(gradients)
+        w.view.zoom(1.02 if i % 2 else 1 / 1.02)
+        w.view.viewport().repaint()
+    assert all(scene.edge_items[e.id].delayed == bool(e.delay) for e in net.edges.values())
