@@ -201,8 +201,17 @@ class Compound(Edit):
     title: str = "Edit"
 
     def apply(self, net: Network) -> None:
-        for e in self.edits:
-            e.apply(net)
+        """All or nothing: when one edit is refused, those before it are reverted (a delay
+        turned off on three edges, the third closing a cycle, leaves all three as they were)."""
+        done: list[Edit] = []
+        try:
+            for e in self.edits:
+                e.apply(net)
+                done.append(e)
+        except Exception:
+            for e in reversed(done):
+                e.revert(net)
+            raise
 
     def revert(self, net: Network) -> None:
         for e in reversed(self.edits):

@@ -7,16 +7,27 @@ from core.network import Network
 
 COLUMN_GAP = 180.0
 ROW_GAP = 80.0
+# A recurrent net's columns spaced wider: the canvas bows the delayed edges among a column's
+# neurons out to its sides, each with a z⁻¹ mark, and loops self-loops over their neurons
+# (gui/canvas/edge_item.py); at 80 px an Elman layer's 16 such edges were one tangle.
+RECURRENT_COLUMN_GAP = 260.0
+RECURRENT_ROW_GAP = 120.0
 FOLD_ABOVE = 48  # neurons in one column
 
 
-def layout_by_depth(net: Network, column_gap: float = COLUMN_GAP,
-                    row_gap: float = ROW_GAP) -> dict[str, tuple[float, float]]:
+def layout_by_depth(net: Network, column_gap: float | None = None,
+                    row_gap: float | None = None) -> dict[str, tuple[float, float]]:
     """A position for every neuron: x by depth, outputs in the last column, y centred on 0.
+    Gaps not given are COLUMN_GAP and ROW_GAP, wider for a recurrent net.
 
     Within a column neurons keep their current top-to-bottom order, so re-running the layout
     after a small edit does not shuffle what the user already arranged.
     """
+    recurrent = net.is_recurrent
+    if column_gap is None:
+        column_gap = RECURRENT_COLUMN_GAP if recurrent else COLUMN_GAP
+    if row_gap is None:
+        row_gap = RECURRENT_ROW_GAP if recurrent else ROW_GAP
     depth = net.depths()
     last = max(depth.values(), default=0)
     for n in net.outputs:  # outputs line up on the right even when some are shallow

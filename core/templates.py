@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from core.activations import DEFAULT_ACTIVATION
+from core.data.reber import SYMBOLS
 from core.initializers import initialize
 from core.layout import apply_layout
 from core.features import Feature
@@ -179,6 +180,125 @@ TEMPLATES: dict[str, Template] = {
     "circles_features": Template("Circles with features (no hidden layer)", circles_features),
     "narrow_valley": Template("Narrow valley (linear regression)", narrow_valley),
 }
+
+# Recurrent nets (delayed edges: the source's output one time step earlier) on sequence data;
+# apply_layout spaces their columns wider, for the canvas's bowed delayed edges.
+def elman(inputs: int, hidden: int, outputs: int, output: str,
+          input_labels: list[str] | None = None, output_labels: list[str] | None = None
+          ) -> Network:
+    """Elman's simple recurrent net: a layered net whose hidden neurons each read every hidden
+    neuron's output of the previous step (hidden**2 delayed edges, self-loops included)."""
+    net = layered([inputs, hidden, outputs], hidden="tanh", output=output,
+                  input_labels=input_labels, output_labels=output_labels)
+    hs = [n.id for n in net.by_role("hidden")]
+    net.connect_many([(a, b) for a in hs for b in hs], delays=[1] * len(hs) ** 2)
+    apply_layout(net)  # with the delayed edges: wider
+    return net
+
+
+def elman_echo() -> Project:
+    net = elman(1, 4, 1, "identity", ["x"], ["x 3 steps ago"])
+    return _project(net, DataSettings(generator="echo", samples=200, sequence_length=20,
+                                      noise=0.0),
+                    TrainingSettings(loss="mse", optimizer="adam", learning_rate=0.02,
+                                     batch_size=16, epochs=60, clip_norm=1.0,
+                                     initializer="xavier_uniform", seed=0),
+                    "Elman net on echo",
+                    "Output the input of 3 steps ago. Four tanh neurons each read all four "
+                    "of the previous step (the curved z⁻¹ edges): that state is the only "
+                    "memory. Without the delayed edges no net can beat the target's variance, "
+                    "about 0.3; this one goes far below.", {"loss": 0.01, "epochs": 60})
+
+
+def jordan_sine() -> Project:
+    """Jordan (1986): the previous output, not the hidden state, is fed back, into a state
+    unit that also keeps a share of its own last value (a delayed self-loop of 0.5, Jordan's
+    mu): s(t) = y(t - 1) + 0.5 s(t - 1), a running average of the past predictions."""
+    net = layered([1, 4, 1], hidden="tanh", output="identity", input_labels=["x"],
+                  output_labels=["x next"])
+    y = net.outputs[0].id
+    hs = [n.id for n in net.by_role("hidden")]
+    s = net.add_neuron("hidden", "identity", label="state").id
+    net.connect_many([(y, s), (s, s)] + [(s, h) for h in hs], delays=[1, 1] + [0] * len(hs))
+    apply_layout(net)  # with the delayed edges: wider
+    # The state unit level with the top hidden neuron: the output's edge back to it then
+    # bows through the gap in the middle of the hidden column (from beside the input it
+    # crossed a hidden neuron's label).
+    net.move_neuron(s, net.neurons[s].x, net.neurons[hs[0]].y)
+    project = _project(net, DataSettings(generator="sine_next", samples=100,
+                                         sequence_length=40, noise=0.05),
+                       TrainingSettings(loss="mse", optimizer="adam", learning_rate=0.02,
+                                        batch_size=16, epochs=150, clip_norm=1.0,
+                                        initializer="xavier_uniform", seed=0),
+                       "Jordan net on the sine",
+                       "Predict the next value of a noisy sine. One value does not say "
+                       "whether the wave is going up or down; the state unit does: it holds "
+                       "the net's own past predictions (the output fed back through a delayed "
+                       "edge), each step half of its last value added (its z⁻¹ self-loop).",
+                       {"loss": 0.01, "epochs": 150})
+    project.network.set_values({project.network.find_edge(y, s).id: 1.0,
+                                project.network.find_edge(s, s).id: 0.5}, {})
+    return project
+
+
+def self_loop(weight: float) -> Project:
+    """One tanh neuron feeding itself with `weight`, over 50 steps. Its input weight is tiny
+    so that it starts at rest, where tanh is a straight line of slope 1: the error at the
+    last step reaches the step k back multiplied by weight**k (0.5**40 ~ 1e-12, 1.5**40
+    ~ 1e7). Away from rest a tanh neuron's slope is below 1/weight, and even the 1.5 loop's
+    gradient vanishes (core.templates tests both)."""
+    net = Network()
+    x = net.add_neuron("input", label="x", x=0, y=0).id
+    h = net.add_neuron("hidden", "tanh", label="h", x=180, y=0).id
+    y = net.add_neuron("output", "identity", label="y", x=360, y=0).id
+    net.connect(x, h, 1e-12)  # 1.5**50 of it is still only 6e-4: at rest all 50 steps
+    net.connect(h, h, weight, delay=1)
+    net.connect(h, y, 1.0)
+    grows = weight > 1
+    return Project(net, DataSettings(generator="sine_next", samples=64, sequence_length=50,
+                                     noise=0.0),
+                   TrainingSettings(loss="mse", optimizer="adam", learning_rate=0.01,
+                                    batch_size=16, epochs=100, clip_norm=1.0,
+                                    initializer="xavier_uniform", seed=0),
+                   f"Self-loop {weight:g} ({'exploding' if grows else 'vanishing'})",
+                   f"One tanh neuron h feeds itself with weight {weight:g} over 50 steps. "
+                   f"Its input weight is tiny, so it starts at rest, where tanh has slope 1: "
+                   f"the error at the last step reaches the step k back multiplied by "
+                   f"{weight:g}^k ({weight ** 40:.0e} at 40 steps back). " +
+                   ("Look at the gradient through time: it explodes going back. Train one "
+                    "step: clipping (clip_norm 1) keeps the step sane; after a few steps the "
+                    "input weight has grown, h saturates where tanh is flat, and the "
+                    "gradient through time vanishes after all." if grows else
+                    "Look at the gradient through time: it vanishes going back, so nothing "
+                    "more than a few steps old can be learned. Compare the 1.5 template."))
+
+
+def elman_reber() -> Project:
+    net = elman(len(SYMBOLS), 6, len(SYMBOLS), "sigmoid", list(SYMBOLS),
+                [f"next {s}" for s in SYMBOLS])
+    return _project(net, DataSettings(generator="reber", samples=400, noise=0.0),
+                    TrainingSettings(loss="bce", optimizer="adam", learning_rate=0.02,
+                                     batch_size=16, epochs=60, clip_norm=1.0,
+                                     initializer="xavier_uniform", seed=0),
+                    "Elman net on the embedded Reber grammar",
+                    "SNNS's classic benchmark: read a string of the grammar one symbol at a "
+                    "time and predict which symbols may come next (the outputs, one per "
+                    "symbol). Most of it needs only the last symbol or two; the "
+                    "second-to-last symbol repeats the second, so getting it right needs "
+                    "memory across the whole string: in its 60 epochs this small net gets "
+                    "nearly every other step right and that one no better than a coin toss, "
+                    "the long-range memory plain recurrent nets find hard.",
+                    {"loss": 0.03, "epochs": 60})
+
+
+RECURRENT_TEMPLATES: dict[str, Template] = {
+    "elman_echo": Template("Elman net on echo", elman_echo),
+    "jordan_sine": Template("Jordan net on the sine", jordan_sine),
+    "self_loop_vanishing": Template("Self-loop 0.5 (vanishing)", lambda: self_loop(0.5)),
+    "self_loop_exploding": Template("Self-loop 1.5 (exploding)", lambda: self_loop(1.5)),
+    "elman_reber": Template("Elman net on the embedded Reber grammar", elman_reber),
+}
+
 
 # The example files: name -> recipe. Tests train each and check it reaches its goal.
 EXAMPLES: dict[str, Callable[[], Project]] = {

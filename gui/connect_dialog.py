@@ -1,8 +1,8 @@
 """Small dialogs for the bulk tools."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout,
-                               QLabel, QSpinBox)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
+                               QFormLayout, QLabel, QSpinBox)
 
 from core.activations import ACTIVATIONS
 
@@ -33,12 +33,17 @@ class ConnectDialog(QDialog):
         self.probability.setEnabled(False)
         self.mode.currentIndexChanged.connect(
             lambda _: self.probability.setEnabled(self.mode.currentData() == "random"))
+        self.delayed = QCheckBox("delayed (z⁻¹)")
+        self.delayed.setToolTip("Each new edge carries its source's output of the previous "
+                                "time step (an Elman net's hidden layer onto itself)")
         form.addRow("Pattern", self.mode)
         form.addRow("Probability", self.probability)
+        form.addRow("Edges", self.delayed)
         form.addRow(ok_cancel(self))
 
-    def values(self) -> tuple[str, float]:
-        return self.mode.currentData(), self.probability.value()
+    def values(self) -> tuple[str, float, int]:
+        """The pattern, the probability (random only) and the edges' delay (0 or 1)."""
+        return self.mode.currentData(), self.probability.value(), int(self.delayed.isChecked())
 
 
 class LayerDialog(QDialog):

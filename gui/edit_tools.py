@@ -39,7 +39,8 @@ def copy_selection(scene: CanvasScene) -> int:
     net = scene.network
     keep = set(neurons)
     data = {"neurons": [net.to_dict()["neurons"][list(net.neurons).index(n)] for n in neurons],
-            "edges": [{"source": e.source, "target": e.target, "weight": e.weight}
+            "edges": [{"source": e.source, "target": e.target, "weight": e.weight,
+                       "delay": e.delay}
                       for e in net.edges.values() if e.source in keep and e.target in keep]}
     # Plain text with a tag (not a QMimeData: the clipboard would own a Python-made object).
     QApplication.clipboard().setText(CLIP_TAG + json.dumps(data))
@@ -69,7 +70,8 @@ def paste(scene: CanvasScene) -> list[str]:
                                       n["x"] + PASTE_OFFSET, n["y"] + PASTE_OFFSET, n["frozen"])))
     pairs = [(ids[e["source"]], ids[e["target"]]) for e in data["edges"]]
     if pairs:
-        edits.append(ConnectMany(pairs, [e["weight"] for e in data["edges"]], "Paste edges"))
+        edits.append(ConnectMany(pairs, [e["weight"] for e in data["edges"]], "Paste edges",
+                                 delays=[e.get("delay", 0) for e in data["edges"]]))
     if edits and scene.push(Compound(edits, f"Paste {len(ids)} neuron(s)")):
         scene.clearSelection()
         for nid in ids.values():
@@ -111,11 +113,12 @@ def add_layer(scene: CanvasScene, count: int, role: str, activation: str) -> lis
 
 
 def connect_sets(scene: CanvasScene, sources: list[str], targets: list[str], mode: str,
-                 probability: float = 0.5, seed: int | None = None) -> int:
-    """Connect sources to targets: "all" (all-to-all), "one" (one-to-one in order) or "random".
+                 probability: float = 0.5, seed: int | None = None, delay: int = 0) -> int:
+    """Connect sources to targets: "all" (all-to-all), "one" (one-to-one in order) or "random";
+    `delay` 1: every new edge delayed (z⁻¹), self-loops included.
 
-    Pairs that are already connected or invalid (into an input, a self-loop) are skipped; a
-    cycle refuses the whole operation with the document's message.
+    Pairs that are already connected or invalid (into an input, an ordinary self-loop) are
+    skipped; a cycle refuses the whole operation with the document's message.
     """
     net = scene.network
     if mode == "one":
@@ -132,7 +135,7 @@ def connect_sets(scene: CanvasScene, sources: list[str], targets: list[str], mod
     if too_big(scene, new_edges=len(pairs)):
         return 0
     existing = {(e.source, e.target) for e in net.edges.values()}
-    pairs = [p for p in pairs if net._simple_refusal(*p, existing) is None]
+    pairs = [p for p in pairs if net._simple_refusal(*p, existing, delay) is None]
     if not pairs:
         scene.message.emit("No new edges: every pair is connected already or not allowed")
         return 0
@@ -140,8 +143,10 @@ def connect_sets(scene: CanvasScene, sources: list[str], targets: list[str], mod
     fan_out = np.array([len(net.outgoing(s)) + sum(1 for a, _ in pairs if a == s) for s, _ in pairs])
     weights = draw_weights(scene.initializer, fan_in, fan_out, scene.rng,
                            scene.init_constant).tolist()
-    if scene.push(ConnectMany(pairs, weights, f"Connect {len(pairs)} edge(s)")):
-        scene.message.emit(f"Added {len(pairs)} edge(s)")
+    kind = " delayed" if delay else ""
+    if scene.push(ConnectMany(pairs, weights, f"Connect {len(pairs)}{kind} edge(s)",
+                              delays=[delay] * len(pairs) if delay else None)):
+        scene.message.emit(f"Added {len(pairs)}{kind} edge(s)")
         return len(pairs)
     return 0
 

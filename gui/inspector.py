@@ -86,10 +86,16 @@ class Inspector(QWidget):
         form = QFormLayout(w)
         self.weight = _spin()
         self.edge_frozen = QCheckBox("weight never trained")
+        self.delayed = QCheckBox("Delayed (z⁻¹)")
+        self.delayed.setToolTip("The edge carries its source's output of the previous time "
+                                "step: what makes a recurrent net. A cycle is allowed only "
+                                "through a delayed edge.")
         form.addRow("Weight", self.weight)
         form.addRow("Frozen", self.edge_frozen)
+        form.addRow("Time", self.delayed)
         self.weight.valueChanged.connect(lambda v: self._set_edges("weight", v))
         self.edge_frozen.toggled.connect(lambda v: self._set_edges("edge_frozen", v))
+        self.delayed.toggled.connect(lambda v: self._set_edges("delay", int(v)))
         return w
 
     def _on_network_changed(self, change) -> None:
@@ -144,6 +150,7 @@ class Inspector(QWidget):
                            f"<span style='color:gray'>({e.id})</span>")
         self.weight.setValue(e.weight)
         self.edge_frozen.setChecked(e.frozen)
+        self.delayed.setChecked(bool(e.delay))
         self.stack.setCurrentIndex(2)
 
     def _show_feature(self, current: Feature | None, enabled: bool) -> None:

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QMainWindow, QS
 
 from core.layout import free_spot
 from core.project import Project
-from core.templates import REAL_TEMPLATES, TEMPLATES
+from core.templates import REAL_TEMPLATES, RECURRENT_TEMPLATES, TEMPLATES
 from gui import csv_import, edit_tools, export_actions, theme
 from gui.canvas.batched_edges import MAX_DRAWN
 from gui.canvas.scene import CanvasScene
@@ -136,7 +136,7 @@ class MainWindow(QMainWindow):
         f = bar.addMenu("&File")
         self.add_action(f, "&New", self.new_document, QKeySequence.New)
         templates = f.addMenu("New from &template")
-        for i, group in enumerate((TEMPLATES, REAL_TEMPLATES)):
+        for i, group in enumerate((TEMPLATES, RECURRENT_TEMPLATES, REAL_TEMPLATES)):
             if i:
                 templates.addSeparator()
             for template in group.values():
@@ -255,8 +255,8 @@ class MainWindow(QMainWindow):
             return
         dialog = ConnectDialog(len(sources), len(targets), self)
         if dialog.exec():
-            mode, probability = dialog.values()
-            edit_tools.connect_sets(self.scene, sources, targets, mode, probability)
+            mode, probability, delay = dialog.values()
+            edit_tools.connect_sets(self.scene, sources, targets, mode, probability, delay=delay)
 
     def _add_at_centre(self, role: str, activation: str) -> None:
         _, activation, feature = parse_kind(f"{role}:{activation}")

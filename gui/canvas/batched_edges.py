@@ -1,4 +1,4 @@
-"""All edges of a big graph as one item: two lists of straight lines (positive and negative
+"""All ordinary edges of a big graph as one item: two lists of straight lines (positive and negative
 weights) drawn with thin cosmetic pens, into an image of the view a slice at a time
 (gui/canvas/line_picture.py). 50k separate items, or one 50k-segment QPainterPath, would make
 every pan and zoom crawl; drawing the lines at once on every frame stopped the window 75-180
@@ -86,7 +86,7 @@ class BatchedEdgesItem(QGraphicsItem):
         items = self.model.neuron_items
         for eid in self._added:
             e = net.edges.get(eid)
-            if e is None:
+            if e is None or e.delay:  # delayed edges are items of their own (the scene's)
                 continue
             line = QLineF(items[e.source].port_pos(), items[e.target].entry_pos())
             self._line_of[eid] = line
@@ -105,6 +105,8 @@ class BatchedEdgesItem(QGraphicsItem):
         moved = {nid for nid, p in ports.items() if self._ports.get(nid) != p}
         old, lines = self._line_of, {}
         for e in net.edges.values():
+            if e.delay:  # drawn as items of their own by the scene
+                continue
             line = old.get(e.id)
             if line is None or e.source in moved or e.target in moved:
                 line = QLineF(ports[e.source][0], ports[e.target][1])

@@ -1,10 +1,16 @@
-"""An edge: a curve from the source's port to the target, coloured by sign, wide by |w|."""
+"""An edge: a curve from the source's port to the target, coloured by sign, wide by |w|.
+
+A delayed edge (the source's output one time step earlier) is drawn apart from the
+ordinary ones: a curve bowing to the left of its direction, so that h1 -> h2 and h2 -> h1 bow
+to opposite sides and neither hides the other or a plain edge between the same neurons, with
+a "z⁻¹" mark at its middle; a delayed self-loop is a loop over the top of its neuron."""
 from __future__ import annotations
 
 import math
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPainterPathStroker, QPen, QPolygonF
+from PySide6.QtGui import (QColor, QFont, QFontMetricsF, QPainter, QPainterPath,
+                           QPainterPathStroker, QPen, QPolygonF)
 from PySide6.QtWidgets import QGraphicsItem
 
 from gui import theme
@@ -24,6 +30,72 @@ def curve(p1: QPointF, p2: QPointF) -> QPainterPath:
     return path
 
 
+DELAY_MARK = "z⁻¹"
+LOOP_REACH = 1.4  # a self-loop's height over its neuron, in radii
+
+
+def bowed(p1: QPointF, p2: QPointF, radius: float) -> QPainterPath:
+    """A delayed edge between two neurons' centres, bowing to the left of p1 -> p2 (on
+    screen, y down; a column's downward edges bow right, its upward ones left). Its middle
+    passes clear of neurons of this radius between the two (a column of hidden neurons), and
+    farther out the longer the edge, so that the edges of a column nest without touching."""
+    dx, dy = p2.x() - p1.x(), p2.y() - p1.y()
+    length = math.hypot(dx, dy) or 1.0
+    bow = 2 * (radius + 14 + 0.12 * length)  # a quadratic's middle is half its control's way
+    control = QPointF((p1.x() + p2.x()) / 2 + dy / length * bow,
+                      (p1.y() + p2.y()) / 2 - dx / length * bow)
+    path = QPainterPath(p1)
+    path.quadTo(control, p2)
+    return path
+
+
+def rim_cut(path: QPainterPath, radius_start: float, radius_end: float) -> QPainterPath:
+    """The part of a centre-to-centre curve outside the two circles."""
+    start, end = path.pointAtPercent(0.0), path.pointAtPercent(1.0)
+    steps = 64
+    points = [path.pointAtPercent(i / steps) for i in range(steps + 1)]
+    kept = [p for p in points if math.hypot(p.x() - start.x(), p.y() - start.y()) >= radius_start
+            and math.hypot(p.x() - end.x(), p.y() - end.y()) >= radius_end]
+    if len(kept) < 2:  # neurons overlapping: the plain curve
+        return path
+    out = QPainterPath(kept[0])
+    for p in kept[1:]:
+        out.lineTo(p)
+    return out
+
+
+def head_cut(path: QPainterPath, size: float) -> tuple[QPainterPath, QPointF]:
+    """The path without its last `size` pixels (where the arrow head goes), and the point
+    where it now ends."""
+    length = path.length()
+    stop = path.percentAtLength(max(length - size, 0.0))
+    steps = 48
+    line = QPainterPath(path.pointAtPercent(0.0))
+    for i in range(1, steps + 1):
+        line.lineTo(path.pointAtPercent(stop * i / steps))
+    return line, line.currentPosition()
+
+
+def self_loop(centre: QPointF, radius: float) -> QPainterPath:
+    """A loop over the top of a neuron, leaving its rim up-left and coming back up-right."""
+    out, back = math.radians(125), math.radians(55)
+    reach = radius * (1 + LOOP_REACH)
+
+    def rim(angle: float, r: float) -> QPointF:
+        return QPointF(centre.x() + r * math.cos(angle), centre.y() - r * math.sin(angle))
+
+    path = QPainterPath(rim(out, radius))
+    path.cubicTo(rim(math.radians(135), reach * 1.35), rim(math.radians(45), reach * 1.35),
+                 rim(back, radius))
+    return path
+
+
+def mark_font() -> QFont:
+    font = QFont()
+    font.setPointSizeF(7.5)
+    return font
+
+
 class EdgeItem(QGraphicsItem):
     def __init__(self, scene_model, eid: str) -> None:
         super().__init__()
@@ -33,6 +105,8 @@ class EdgeItem(QGraphicsItem):
         self.setAcceptHoverEvents(True)
         self.setZValue(1)
         self._path = QPainterPath()
+        self._mark = QRectF()
+        self.delayed = False
         self.refresh_geometry()
 
     @property
@@ -52,19 +126,44 @@ class EdgeItem(QGraphicsItem):
         return value >= 0, round(width, 1), hidden
 
     def refresh_geometry(self) -> None:
+        """The path again: the neurons moved, or the edge's delay changed (its kind of line)."""
         self.prepareGeometryChange()
         e = self.edge
         src, dst = self.model.neuron_items[e.source], self.model.neuron_items[e.target]
-        self._path = curve(src.port_pos(), dst.entry_pos())
+        self.delayed = bool(e.delay)
+        if e.source == e.target:
+            self._path = self_loop(src.scenePos(), src.radius())
+        elif e.delay:
+            self._path = rim_cut(bowed(src.scenePos(), dst.scenePos(), src.radius()),
+                                 src.radius(), dst.radius() + 1)
+        else:
+            self._path = curve(src.port_pos(), dst.entry_pos())
+        self._mark = self._mark_rect() if self.delayed else QRectF()
         self.update()
 
+    def path(self) -> QPainterPath:
+        """The line as drawn (scene coordinates)."""
+        return self._path
+
+    def _mark_rect(self) -> QRectF:
+        """Where the z⁻¹ mark goes: centred on the curve's middle."""
+        size = QFontMetricsF(mark_font()).size(0, DELAY_MARK)
+        middle = self._path.pointAtPercent(0.5)
+        return QRectF(middle.x() - size.width() / 2 - 2, middle.y() - size.height() / 2,
+                      size.width() + 4, size.height())
+
     def boundingRect(self) -> QRectF:
-        return self._path.boundingRect().adjusted(-10, -10, 10, 10)
+        return self._path.boundingRect().united(self._mark).adjusted(-10, -10, 10, 10)
 
     def shape(self) -> QPainterPath:
+        """The line itself, 10 px wide, and the mark: a click inside a loop, off its line,
+        selects nothing (the neuron under it stays reachable)."""
         stroker = QPainterPathStroker()
         stroker.setWidth(10)
-        return stroker.createStroke(self._path)
+        shape = stroker.createStroke(self._path)
+        if self.delayed:
+            shape.addRect(self._mark)
+        return shape
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         value = self.value()
@@ -78,15 +177,32 @@ class EdgeItem(QGraphicsItem):
         pen = QPen(colour, width, Qt.DashLine if self.edge.frozen else Qt.SolidLine, Qt.RoundCap)
         painter.setPen(pen)
         painter.setBrush(Qt.NoBrush)
-        painter.drawPath(self._path)
         end = self._path.pointAtPercent(1.0)
-        angle = math.radians(self._path.angleAtPercent(0.98))
         size = 7 + width
+        if self.delayed:
+            # The line stops where the head begins and the head lies along the chord of its
+            # last stretch: on a tight loop a 6 px line ran through to the tip and buried it.
+            line, tail = head_cut(self._path, size)
+            painter.drawPath(line)
+            angle = math.atan2(tail.y() - end.y(), end.x() - tail.x())
+        else:
+            painter.drawPath(self._path)
+            angle = math.radians(self._path.angleAtPercent(0.98))
         back = QPointF(end.x() - size * math.cos(angle), end.y() + size * math.sin(angle))
         side = QPointF(-math.sin(angle) * size * 0.45, -math.cos(angle) * size * 0.45)
         painter.setBrush(colour)
         painter.setPen(Qt.NoPen)
         painter.drawPolygon(QPolygonF([end, back + side, back - side]))
+        if self.delayed:
+            self._paint_mark(painter, colour)
+
+    def _paint_mark(self, painter: QPainter, colour: QColor) -> None:
+        painter.setBrush(theme.BACKGROUND)
+        painter.setPen(QPen(colour, 1))
+        painter.drawRoundedRect(self._mark, 3, 3)
+        painter.setFont(mark_font())
+        painter.setPen(theme.TEXT)
+        painter.drawText(self._mark, Qt.AlignCenter, DELAY_MARK)
 
     def hoverEnterEvent(self, event) -> None:
         self.setToolTip(self.model.edge_tooltip(self.eid))

@@ -84,6 +84,9 @@ class CanvasScene(QGraphicsScene):
         if len(self.network.edges) > THRESHOLD:
             self.batched = BatchedEdgesItem(self)
             self.addItem(self.batched)
+            for e in self.network.edges.values():
+                if e.delay:
+                    self._add_edge_item(e.id)
         else:
             for eid in self.network.edges:
                 self._add_edge_item(eid)
@@ -139,6 +142,11 @@ class CanvasScene(QGraphicsScene):
             for eid in ids:
                 self._add_edge_item(eid)
         else:
+            if self.batched is not None:
+                edges = self.network.edges
+                for eid in ids:
+                    if edges[eid].delay and eid not in self.edge_items:
+                        self._add_edge_item(eid)
             self._edges_changed()
 
     def _on_edge_removed(self, ids) -> None:
@@ -172,18 +180,37 @@ class CanvasScene(QGraphicsScene):
         if self.batched is not None:
             self.batched.geometry_stale = True
             self._batch_timer.start()
-            return
+            if not self.edge_items:  # no delayed edges drawn apart
+                return
         for nid in nids:
             for eid in self._edges_of(nid):
                 if eid in self.edge_items:
                     self.edge_items[eid].refresh_geometry()
 
     def _on_edge_changed(self, ids) -> None:
+        edges = self.network.edges
         for eid in ids:
             self._edge_style.pop(eid, None)
-            if eid in self.edge_items:
-                self.edge_items[eid].update()
+            if self.batched is not None and eid in edges:
+                self._delay_toggled_in_batch(eid)
+            item = self.edge_items.get(eid)
+            if item is not None:
+                if item.delayed != bool(edges[eid].delay):  # toggled: another kind of line
+                    item.refresh_geometry()
+                item.update()
         self._edges_changed()
+
+    def _delay_toggled_in_batch(self, eid: str) -> None:
+        """A big graph draws its delayed edges as items of their own (they are few, and a
+        straight batched line would hide what makes them different): an edge whose delay
+        was toggled moves between the batch and the items."""
+        delayed = bool(self.network.edges[eid].delay)
+        if delayed and eid not in self.edge_items:
+            self.batched.edges_removed([eid])
+            self._add_edge_item(eid)
+        elif not delayed and eid in self.edge_items:
+            self.removeItem(self.edge_items.pop(eid))
+            self.batched.edges_added([eid])
 
     def _on_values(self, ids) -> None:
         # A training frame sets every value: redraw only what looks different. A neuron shows
@@ -303,6 +330,8 @@ class CanvasScene(QGraphicsScene):
         e = self.network.edges[eid]
         src, dst = self.network.neurons[e.source].name, self.network.neurons[e.target].name
         text = f"{src} → {dst}<br>w = {e.weight:.6g}"
+        if e.delay:
+            text += "<br>delayed (z⁻¹): reads the output of the step before"
         if self.gradients is not None:
             text += f"<br>dL/dw = {self.gradients.get(eid, 0.0):.4g}"
         return text + ("<br><i>frozen</i>" if e.frozen else "")
@@ -326,17 +355,22 @@ class CanvasScene(QGraphicsScene):
                                    feature=feature if role == "input" else None)))
         return nid
 
-    def connect_neurons(self, source: str, target: str) -> bool:
-        reason = self.network.edge_refusal(source, target)
+    def connect_neurons(self, source: str, target: str, delay: int = 0) -> bool:
+        """One undoable edge, delayed (z⁻¹) when `delay` is 1. A refused ordinary edge that
+        would be allowed delayed (a cycle, a self-loop) says how to make it so."""
+        reason = self.network.edge_refusal(source, target, delay)
         if reason:
+            if not delay and self.network.edge_refusal(source, target, 1) is None:
+                reason += "; Shift-drag makes a delayed edge (z⁻¹), which may close a cycle"
             self.message.emit(f"No edge: {reason}")
             return False
         weight = wiring_weight(self.network, source, target, self.initializer, self.rng,
                                self.init_constant)
         eid = self.network.new_id("e")
-        ok = self.push(Connect(source, target, weight, eid))
+        ok = self.push(Connect(source, target, weight, eid, delay))
         if ok:
-            self.message.emit(f"Connected {self.network.neurons[source].name} → "
+            kind = "delayed edge (z⁻¹) " if delay else ""
+            self.message.emit(f"Connected {kind}{self.network.neurons[source].name} → "
                               f"{self.network.neurons[target].name} (w = {weight:.3f})")
         return ok
 
@@ -383,7 +417,9 @@ class CanvasScene(QGraphicsScene):
             if target is None:
                 self.message.emit("No edge: release the wire on a neuron")
             else:
-                self.connect_neurons(source, target.nid)
+                # Back onto its own neuron: a self-loop, which only a delayed edge can be.
+                delayed = target.nid == source or bool(event.modifiers() & Qt.ShiftModifier)
+                self.connect_neurons(source, target.nid, int(delayed))
             return
         super().mouseReleaseEvent(event)
         self._finish_move()
