@@ -1,0 +1,186 @@
+"""Through time: how much of the error at a sequence's last step reaches each step before it,
+on a log axis (core/training/through_time.py): the vanishing and exploding gradient, seen.
+
+The training process computes the curve while this panel is on screen (its dock tells the
+controller) and each Progress carries the one of its step, so this panel only draws: the
+latest curve strong, and a few of earlier steps faded, kept at steps at least twice apart, so
+a long run still shows how the curve moved."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QStackedWidget, QTextBrowser, QToolButton,
+                               QVBoxLayout, QWidget)
+
+from core.network import NetworkError
+from core.number_text import fmt
+from core.training.live_state import LiveState
+from core.training.progress import Progress
+from core.training.through_time import MAX_SEQUENCES, NEEDS, ThroughTimeReport, problem_for
+from gui.live.plot_tools import on_screen
+
+EARLIER = 4  # faded curves of earlier steps
+LATEST_PEN = pg.mkPen("#2f6fde", width=2.5)
+EARLIER_COLOUR = (47, 111, 222)
+EMPTY_SUMMARY = ("How much of the error at each sequence's last step reaches the steps before "
+                 "it is measured while this panel is on screen: press Run (Space) or Step.")
+VANISHED, EXPLODED = 1e-3, 1e3  # the summary's words for how much arrives
+HELP = f"""
+<p><b>What the curve shows.</b> At each training step, the last minibatch's sequences (up to
+{MAX_SEQUENCES}) are run forward, and the error at each sequence's last step T alone is
+propagated back through time. For k = 0, 1, 2, ... steps back, the curve is the size (the
+norm over all neurons) of the gradient of that error with respect to the neurons' outputs at
+step T&minus;k, averaged over the sequences. The vertical axis is logarithmic: a straight line
+falling means the gradient shrinks by the same factor at every step back.</p>
+<p><b>Vanishing.</b> Each step back multiplies the gradient by the recurrent weights times the
+slope f'(z) of the neurons at that step. With one self-loop of weight w on a tanh neuron that
+factor is w&middot;f'(z) &le; |w|, so with |w| &lt; 1 it falls geometrically: after 50 steps
+0.5<sup>50</sup> &asymp; 1e-15. The weights then learn nothing from what happened far back: a
+plain recurrent net cannot learn long memories. A sigmoid's slope is at most 0.25, so it
+vanishes faster still; ReLU's slope is 1 where it is active, so only the weights decide.</p>
+<p><b>Exploding.</b> With |w&middot;f'| &gt; 1 (w = 1.5 on a neuron working in its linear part)
+the gradient grows geometrically going back, and one step of training can throw the weights far
+away. Clipping the gradient's norm (Gradient clipping in the settings; Pascanu, Mikolov and
+Bengio 2013) bounds the step without changing its direction, which is what makes plain recurrent
+nets trainable on long sequences. Truncated backpropagation (training.bptt_steps) cuts the
+gradient at the start of each window; this curve is always the full one.</p>
+<p><b>See it yourself.</b> One tanh neuron with a delayed self-loop on 50-step sequences: with
+the loop's weight at 0.5 the curve falls to about 1e-15 at step 1; at 1.5 it stays high or
+rises. Change the neuron's activation to sigmoid or ReLU and compare.</p>
+"""
+
+
+class ThroughTimePanel(QWidget):
+    def __init__(self, live: LiveState, parent=None) -> None:
+        super().__init__(parent)
+        self.live = live
+        self.summary = QLabel(EMPTY_SUMMARY)
+        self.summary.setWordWrap(True)
+        self.help_button = QToolButton()
+        self.help_button.setText("What is this?")
+        self.help_button.setCheckable(True)
+        self.help_button.setToolTip("How to read the curve: vanishing and exploding gradients, "
+                                    "clipping")
+        self.help_button.toggled.connect(self._on_help_toggled)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.plot.setLabel("bottom", "steps back from the sequence's last step (k)")
+        self.plot.setLabel("left", "|dL_T / da(T−k)|")
+        self.plot.setLogMode(x=False, y=True)
+        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="9pt",
+                                          labelTextColor="#222", brush=(255, 255, 255, 190))
+        self.earlier = []
+        for i in range(EARLIER):  # the oldest the faintest
+            alpha = 50 + 35 * i
+            self.earlier.append(self.plot.plot(pen=pg.mkPen((*EARLIER_COLOUR, alpha), width=1.5),
+                                               connect="finite"))
+        self.latest = self.plot.plot(pen=LATEST_PEN, connect="finite")
+        self.help = QTextBrowser()
+        self.help.setHtml(HELP)
+        self.help.setOpenLinks(False)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.plot)
+        self.stack.addWidget(self.help)
+        top = QHBoxLayout()
+        top.addWidget(self.summary, 1)
+        top.addWidget(self.help_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.stack, 1)
+        self._latest: Progress | None = None  # the progress to draw when next shown
+        self._kept: list[ThroughTimeReport] = []  # earlier curves, oldest first
+        self.reset()
+
+    # ----- what the window tells it --------------------------------------------------------------
+    def reset(self) -> None:
+        """A new run (Reset weights, other data, another document): no curve of the old one."""
+        self._latest = None
+        self._kept = []
+        self._draw()
+
+    def show_progress(self, p: Progress) -> None:
+        """Draw `p`'s curve; a hidden panel only keeps it for when it is shown."""
+        self._latest = p
+        report = p.through_time
+        if report is not None and report.curve is not None:
+            self._keep(report)
+        if on_screen(self):
+            self._draw()
+
+    def catch_up(self) -> None:
+        """Brought on screen (its dock shown or its tab chosen): draw the run as it is."""
+        self._draw()
+
+    @property
+    def curves(self) -> list[ThroughTimeReport]:
+        """The curves drawn: the earlier ones, oldest first, then the latest."""
+        return list(self._kept)
+
+    # ----- drawing -------------------------------------------------------------------------------
+    def _keep(self, report: ThroughTimeReport) -> None:
+        """The latest always; an earlier one stays while the next kept is at least twice its
+        step (so the faded curves span the run, not its last few frames)."""
+        kept = self._kept
+        if kept and kept[-1].step == report.step:
+            kept[-1] = report
+            return
+        if len(kept) >= 2 and report.step < 2 * kept[-2].step:
+            kept[-1] = report  # too close to the one before: the latest replaces it
+        else:
+            kept.append(report)
+        del kept[: max(0, len(kept) - EARLIER - 1)]
+
+    def _draw(self) -> None:
+        self.legend.clear()
+        shown = self._kept
+        for item in (*self.earlier, self.latest):
+            item.setData([], [])
+            item.setVisible(False)
+        faded = len(shown) - 1  # the strongest of the faded pens for the most recent
+        items = [*self.earlier[EARLIER - faded:], self.latest] if shown else []
+        for item, report in zip(items, shown):
+            norms = report.curve.norms
+            # a log axis has no place for 0 (nor for an overflow): gaps in the line
+            y = np.where((norms > 0) & np.isfinite(norms), norms, np.nan)
+            item.setData(np.arange(len(norms)), y)
+            item.setVisible(True)
+            self.legend.addItem(item, f"step {report.step:,}")
+        self.summary.setText(self._summary())
+
+    def _summary(self) -> str:
+        data = self.live.data
+        try:
+            needs = problem_for(self.live.plan, data is not None and data.is_sequence)
+        except NetworkError as exc:
+            return f"Nothing to measure: {exc}"
+        if needs:
+            return NEEDS
+        p = self._latest
+        report = p.through_time if p is not None else None
+        if report is None or not self._kept:
+            return (report.problem if report is not None and report.problem else EMPTY_SUMMARY)
+        if report.curve is None:
+            return report.problem
+        curve = report.curve
+        reach = curve.reach()
+        length = len(curve.norms)
+        text = f"Step {report.step:,}, {int(curve.counts[0])} sequences of the last minibatch: "
+        if reach is None:
+            text += "no error reaches any step (every gradient is 0)."
+        else:
+            k, ratio = reach
+            word = "it vanishes" if ratio < VANISHED else "it explodes" if ratio > EXPLODED \
+                else "it survives"
+            text += (f"the error at step {length} reaches step {length - k} at {fmt(ratio)} of "
+                     f"its size: {word} through time.")
+        if report.problem:
+            text += f" {report.problem}"
+        if self.live.settings.bptt_steps:
+            text += (f" Training truncates at {self.live.settings.bptt_steps} steps; this curve "
+                     f"is the full gradient.")
+        return text
+
+    def _on_help_toggled(self, on: bool) -> None:
+        self.stack.setCurrentIndex(1 if on else 0)
+        self.help_button.setText("Back to the plot" if on else "What is this?")
