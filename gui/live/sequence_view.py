@@ -96,7 +96,8 @@ class SequenceView(QWidget):
         names = data.target_names
         if target.shape[1] <= LINES:
             self._lines(predicted, target, names)
-            return ("Solid: the net's prediction at each step; dashed: the target "
+            what = f" of {names[0]}" if len(names) == 1 else " (one colour per output)"
+            return (f"Solid: the net's prediction{what} at each step; dashed: the target "
                     f"({len(steps)} steps, from a zero state).")
         self._heatmap(predicted, target, names)
         return ("Colour: the predicted value of each output at each step (white 0, blue 1); "
@@ -126,9 +127,8 @@ class SequenceView(QWidget):
             if j < predicted.shape[1]:
                 solid.setData(t, predicted[:, j])
                 dashed.setData(t, target[:, j])
-                name = names[j] if j < len(names) else f"output {j + 1}"
-                self.legend.addItem(solid, f"{name}: predicted")
-                self.legend.addItem(dashed, f"{name}: target")
+                if predicted.shape[1] > 1:  # one output: the note says which line is which
+                    self.legend.addItem(solid, names[j] if j < len(names) else f"output {j + 1}")
             else:
                 solid.setData([], [])
                 dashed.setData([], [])

@@ -16,7 +16,8 @@ from core.network import NetworkError
 from core.number_text import fmt
 from core.training.live_state import LiveState
 from core.training.progress import Progress
-from core.training.through_time import MAX_SEQUENCES, NEEDS, ThroughTimeReport, problem_for
+from core.training.through_time import (MAX_SEQUENCES, NEEDS, ThroughTime, ThroughTimeReport,
+                                        problem_for)
 from gui.live.plot_tools import on_screen
 
 EARLIER = 4  # faded curves of earlier steps
@@ -50,12 +51,28 @@ rises. Change the neuron's activation to sigmoid or ReLU and compare.</p>
 """
 
 
+def reach_text(curve: ThroughTime) -> str:
+    """How much of the error at the last step reaches the first, in words."""
+    reach, length = curve.reach(), len(curve.norms)
+    if reach is None:
+        return "no error reaches any step (every gradient is 0)"
+    k, ratio = reach
+    if ratio == 0:
+        return (f"none of the error at step {length} reaches step {length - k} (a slope or "
+                f"weight of 0 on the way, e.g. a ReLU that is off)")
+    word = "vanishes" if ratio < VANISHED else "explodes" if ratio > EXPLODED else "survives"
+    return (f"the error at step {length} reaches step {length - k} at {fmt(ratio)} of its "
+            f"size (it {word})")
+
+
 class ThroughTimePanel(QWidget):
     def __init__(self, live: LiveState, parent=None) -> None:
         super().__init__(parent)
         self.live = live
         self.summary = QLabel(EMPTY_SUMMARY)
         self.summary.setWordWrap(True)
+        self.summary.setToolTip(f"Measured on the last minibatch's sequences (up to "
+                                f"{MAX_SEQUENCES}) at the weights of the step shown")
         self.help_button = QToolButton()
         self.help_button.setText("What is this?")
         self.help_button.setCheckable(True)
@@ -65,16 +82,15 @@ class ThroughTimePanel(QWidget):
         self.plot = pg.PlotWidget(background="w")
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", "steps back from the sequence's last step (k)")
-        self.plot.setLabel("left", "|dL_T / da(T−k)|")
+        self.plot.setLabel("left", "gradient size")
         self.plot.setLogMode(x=False, y=True)
-        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="9pt",
-                                          labelTextColor="#222", brush=(255, 255, 255, 190))
         self.earlier = []
         for i in range(EARLIER):  # the oldest the faintest
             alpha = 50 + 35 * i
             self.earlier.append(self.plot.plot(pen=pg.mkPen((*EARLIER_COLOUR, alpha), width=1.5),
                                                connect="finite"))
-        self.latest = self.plot.plot(pen=LATEST_PEN, connect="finite")
+        self.latest = self.plot.plot(pen=LATEST_PEN, connect="finite", symbol="o", symbolSize=4,
+                                     symbolBrush="#2f6fde", symbolPen=None)
         self.help = QTextBrowser()
         self.help.setHtml(HELP)
         self.help.setOpenLinks(False)
@@ -132,7 +148,6 @@ class ThroughTimePanel(QWidget):
         del kept[: max(0, len(kept) - EARLIER - 1)]
 
     def _draw(self) -> None:
-        self.legend.clear()
         shown = self._kept
         for item in (*self.earlier, self.latest):
             item.setData([], [])
@@ -145,8 +160,21 @@ class ThroughTimePanel(QWidget):
             y = np.where((norms > 0) & np.isfinite(norms), norms, np.nan)
             item.setData(np.arange(len(norms)), y)
             item.setVisible(True)
-            self.legend.addItem(item, f"step {report.step:,}")
+        self._fit()
         self.summary.setText(self._summary())
+
+    def _fit(self) -> None:
+        """Ranges that hold every positive norm drawn (in log10 units, as a log axis counts);
+        with none, three decades about 1, so the axis never stacks its labels on one point."""
+        norms = [r.curve.norms for r in self._kept]
+        values = np.concatenate(norms) if norms else np.zeros(0)
+        values = values[(values > 0) & np.isfinite(values)]
+        low, high = (np.log10(values.min()), np.log10(values.max())) if values.size else \
+            (-1.0, 1.0)
+        if high - low < 3:  # a log axis over less labels its minor ticks, on top of each other
+            low, high = (low + high) / 2 - 1.5, (low + high) / 2 + 1.5
+        self.plot.setYRange(low, high, padding=0.05)
+        self.plot.setXRange(0, max([len(n) - 1 for n in norms], default=10) or 1, padding=0.02)
 
     def _summary(self) -> str:
         data = self.live.data
@@ -163,17 +191,11 @@ class ThroughTimePanel(QWidget):
         if report.curve is None:
             return report.problem
         curve = report.curve
-        reach = curve.reach()
-        length = len(curve.norms)
-        text = f"Step {report.step:,}, {int(curve.counts[0])} sequences of the last minibatch: "
-        if reach is None:
-            text += "no error reaches any step (every gradient is 0)."
-        else:
-            k, ratio = reach
-            word = "it vanishes" if ratio < VANISHED else "it explodes" if ratio > EXPLODED \
-                else "it survives"
-            text += (f"the error at step {length} reaches step {length - k} at {fmt(ratio)} of "
-                     f"its size: {word} through time.")
+        text = f"Step {report.step:,}: {reach_text(curve)}"
+        text += f"; mean of {int(curve.counts[0])} sequences."
+        earlier = [f"{r.step:,}" for r in self._kept[:-1]]
+        if earlier:
+            text += f" Faded: steps {', '.join(earlier)}."
         if report.problem:
             text += f" {report.problem}"
         if self.live.settings.bptt_steps:
