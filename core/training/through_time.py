@@ -57,7 +57,8 @@ class ThroughTime:
         if positive.size == 0:
             return None
         k = len(self.norms) - 1
-        return k, float(self.norms[k] / self.norms[positive[0]])
+        with np.errstate(invalid="ignore", over="ignore"):  # an overflow: inf or nan, said so
+            return k, float(self.norms[k] / self.norms[positive[0]])
 
 
 def gradient_through_time(plan: Plan, params: Params, x: np.ndarray, y: np.ndarray,

@@ -57,6 +57,9 @@ def reach_text(curve: ThroughTime) -> str:
     if reach is None:
         return "no error reaches any step (every gradient is 0)"
     k, ratio = reach
+    if not np.isfinite(ratio):
+        return f"the error at step {length} overflows on its way back to step {length - k} " \
+               f"(it explodes)"
     if ratio == 0:
         return (f"none of the error at step {length} reaches step {length - k} (a slope or "
                 f"weight of 0 on the way, e.g. a ReLU that is off)")
@@ -141,8 +144,8 @@ class ThroughTimePanel(QWidget):
         if kept and kept[-1].step == report.step:
             kept[-1] = report
             return
-        if len(kept) >= 2 and report.step < 2 * kept[-2].step:
-            kept[-1] = report  # too close to the one before: the latest replaces it
+        if len(kept) >= 2 and kept[-1].step < 2 * kept[-2].step:
+            kept[-1] = report  # the latest so far was too close to the one before to stay
         else:
             kept.append(report)
         del kept[: max(0, len(kept) - EARLIER - 1)]
@@ -158,6 +161,8 @@ class ThroughTimePanel(QWidget):
             norms = report.curve.norms
             # a log axis has no place for 0 (nor for an overflow): gaps in the line
             y = np.where((norms > 0) & np.isfinite(norms), norms, np.nan)
+            if np.isnan(y).all():  # nothing to draw (and pyqtgraph warns of all-NaN bounds)
+                continue
             item.setData(np.arange(len(norms)), y)
             item.setVisible(True)
         self._fit()
