@@ -19,6 +19,7 @@ from core.training.trainer import inputs_of
 from gui.map_colours import PALETTE
 
 LINES = 4  # outputs drawn as lines; more are a heatmap
+LABEL_PIXELS = 13  # height of an output's name on the heatmap's axis
 PARTS = {"training": ("x_train", "y_train", "mask_train"),
          "test": ("x_test", "y_test", "mask_test")}
 HEAT = pg.ColorMap([0.0, 1.0], [(255, 255, 255), (47, 111, 222)])
@@ -96,12 +97,10 @@ class SequenceView(QWidget):
         names = data.target_names
         if target.shape[1] <= LINES:
             self._lines(predicted, target, names)
-            what = f" of {names[0]}" if len(names) == 1 else " (one colour per output)"
-            return (f"Solid: the net's prediction{what} at each step; dashed: the target "
-                    f"({len(steps)} steps, from a zero state).")
+            what = f" {names[0]}" if len(names) == 1 else " (a colour per output)"
+            return f"Solid: predicted{what}; dashed: target; {len(steps)} steps."
         self._heatmap(predicted, target, names)
-        return ("Colour: the predicted value of each output at each step (white 0, blue 1); "
-                "rings: the target's 1s. A good net's blue falls inside the rings.")
+        return f"Blue: predicted (white 0, blue 1); rings: the target's 1s; {len(steps)} steps."
 
     def clear(self) -> None:
         self.shown = None
@@ -134,6 +133,7 @@ class SequenceView(QWidget):
                 dashed.setData([], [])
         self.plot.getAxis("left").setTicks(None)
         self.plot.setLabel("left", "value")
+        self.plot.invertY(False)
         self.plot.enableAutoRange()
 
     def _heatmap(self, predicted: np.ndarray, target: np.ndarray, names: list[str]) -> None:
@@ -147,7 +147,11 @@ class SequenceView(QWidget):
         self.image.setRect(pg.QtCore.QRectF(0.5, -0.5, n_steps, n_out))
         steps, outs = np.nonzero(np.nan_to_num(target, nan=0.0) > 0.5)
         self.marks.setData(steps + 1.0, outs.astype(float))
+        # every output named where the rows are tall enough for a label, else every few
+        every = max(1, int(np.ceil(LABEL_PIXELS * n_out / max(1, self.plot.height() - 40))))
         self.plot.getAxis("left").setTicks(
-            [[(j, names[j] if j < len(names) else str(j + 1)) for j in range(n_out)], []])
+            [[(j, names[j] if j < len(names) else str(j + 1)) for j in range(0, n_out, every)],
+             []])
         self.plot.setLabel("left", "output")
+        self.plot.invertY(True)  # the first output at the top, as the outputs are listed
         self.plot.setRange(xRange=(0.5, n_steps + 0.5), yRange=(-0.5, n_out - 0.5), padding=0)

@@ -87,6 +87,8 @@ class ThroughTimePanel(QWidget):
         self.plot.setLabel("bottom", "steps back from the sequence's last step (k)")
         self.plot.setLabel("left", "gradient size")
         self.plot.setLogMode(x=False, y=True)
+        # the axis names each decade itself; a prefix ("x1e+15") would rescale them all
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.earlier = []
         for i in range(EARLIER):  # the oldest the faintest
             alpha = 50 + 35 * i

@@ -241,7 +241,8 @@ def test_reber_sequences_are_a_heatmap_with_padding_left_out(window):
     steps, outs = view.marks.getData()
     ones = np.argwhere(data.y_train[row][:n] > 0.5)
     assert sorted(zip(steps - 1, outs)) == sorted((float(t), float(j)) for t, j in ones)
-    assert "rings: the target's 1s" in panel_.note.text()
+    assert panel_.note.text() == f"Blue: predicted (white 0, blue 1); rings: the target's 1s; " \
+                                 f"{n} steps."
 
 
 # ----- a journey ----------------------------------------------------------------------------------
