@@ -155,3 +155,30 @@ def test_a_linear_self_loop_multiplies_the_gradient_by_its_weight_per_step():
     curve = gradient_through_time(plan, plan.pack(net), x, np.zeros((1, 40, 1)), None, "mse")
     ratios = curve.norms[1:] / curve.norms[:-1]
     np.testing.assert_allclose(ratios, 1.5, rtol=1e-12)
+
+
+def test_the_loop_carries_the_curve_only_while_asked_and_each_run_its_own():
+    """Through the training process's loop (no process): off, no Progress carries a curve;
+    turned on while paused, the step on screen gets one at once; a restart's run starts with
+    none until its first step, whose curve is at its own weights."""
+    from tests.core.test_training_loop import drive
+
+    data = echo_data(n=48, t=10)
+    settings = TrainingSettings(batch_size=12, learning_rate=0.05)
+    replies = drive(("steps", 2), ("through_time", True), ("steps", 1), ("restart", 1),
+                    ("fresh_progress",), ("steps", 1), ("through_time", False), ("steps", 1),
+                    net=elman(), data=data, settings=settings)
+    assert replies.of("fresh_progress") == [("fresh_progress", 1, None)]  # no run yet
+    frames = [m[2] for m in replies.of("progress")]
+    assert [(f.step, f.through_time is not None) for f in frames] == [
+        (2, False), (2, True), (3, True), (1, True), (2, False)]
+    for f in frames:
+        if f.through_time is not None:
+            assert f.through_time.step == f.step
+            trainer = Trainer(elman(), data, settings)
+            plan = trainer.plan
+            params = plan.unflatten(f.theta)
+            rows = f.through_time.rows
+            expected = gradient_through_time(plan, params, data.x_train[rows],
+                                             data.y_train[rows], None, "mse")
+            np.testing.assert_allclose(f.through_time.curve.norms, expected.norms, rtol=1e-10)
