@@ -362,7 +362,7 @@ class TrainingLoop:
             plan.bias_ids, params.biases[plan.bias_rows], trainer.level_gradient_norms(),
             dict(self._health), self._adopted, sharpness=self._sharpness.report(trainer),
             minibatch=self._probe.report(trainer) if self._probe is not None else None,
-            through_time=self._through_time.report(trainer))
+            through_time=self._through_time.report(trainer, force=fresh))
 
     def _trajectory_since(self, number: int, since_step: int) -> tuple:
         """The parameter path: its number, the steps it keeps, the snapshots after

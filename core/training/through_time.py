@@ -20,14 +20,19 @@ receives the error at its net input z: its output a at step T carries none of it
 does not read a there), exactly as finite differences of L_b in a(T) find.
 
 The training process's loop holds one ThroughTimeWatch: off unless the panel is on screen
-(then an attribute test per frame). On, it computes one curve per published frame, on the
-first MAX_SEQUENCES sequences of the last minibatch at the current weights: at most one
-forward and one backward pass of a training step's size per frame.
+(then an attribute test per frame). On, it computes a curve for a published frame, on the
+first MAX_SEQUENCES sequences of the last minibatch at the current weights (one forward and
+one backward pass of about a training step's size), while the time spent on curves stays
+within TIME_SHARE of the time the panel has been on screen; a frame over budget carries the
+last curve made, with its step. A step the user asked for (Step, or the panel shown while
+paused) always gets its own.
 """
 from __future__ import annotations
 
+import time
 import weakref
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -37,6 +42,11 @@ from core.losses import LOSSES, LossResult
 from core.training.trainer import Trainer, inputs_of
 
 MAX_SEQUENCES = 32  # of the last minibatch: the cost of a curve stays that of a small step
+# While running, curves take at most this share of the time since the panel was shown (plus
+# a small credit, so a run's first frames get theirs): an Elman 1-16-1 net's curve over 50
+# steps costs about 1.5 of its training steps, so one per frame took half of its frames.
+TIME_SHARE = 0.1
+CREDIT_SECONDS = 0.05
 
 NEEDS = ("This panel shows how much of the error at a sequence's last step reaches each earlier "
          "step. It needs a recurrent net (at least one delayed edge, z⁻¹) trained on sequence "
@@ -103,23 +113,44 @@ def problem_for(plan: Plan, is_sequence: bool) -> str:
 
 
 class ThroughTimeWatch:
-    """The loop's: a curve for each new step of the run while on (see the module's text)."""
+    """The loop's: a curve for the run's latest step while on, within a share of the time
+    (see the module's text)."""
 
-    def __init__(self) -> None:
-        self.enabled = False
+    def __init__(self, share: float = TIME_SHARE, credit: float = CREDIT_SECONDS,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        self.share, self.credit, self._clock = share, credit, clock
+        self._enabled = False
         self._trainer = lambda: None  # a weak reference to the run of the last report
         self._report: ThroughTimeReport | None = None
+        self._since = self._spent = 0.0
 
-    def report(self, trainer: Trainer) -> ThroughTimeReport | None:
-        """The curve at the trainer's current step (made now if not yet made), or None when
-        off or before the first step."""
-        if not self.enabled or trainer.step_count == 0:
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, on: bool) -> None:
+        if on and not self._enabled:  # the time budget counts from now
+            self._since, self._spent = self._clock(), 0.0
+        self._enabled = bool(on)
+
+    def report(self, trainer: Trainer, force: bool = False) -> ThroughTimeReport | None:
+        """The curve at the trainer's current step, made now unless made already or, not
+        `force`d (a frame while running), the time spent on curves is over its share: then
+        the last one made for this run (its step says which). None when off, before the
+        run's first step, or when this run has none yet."""
+        if not self._enabled or trainer.step_count == 0:
             return None
-        held = self._report
-        if self._trainer() is trainer and held is not None and held.step == trainer.step_count:
+        held = self._report if self._trainer() is trainer else None
+        if held is not None and held.step == trainer.step_count:
+            return held
+        began = self._clock()
+        if not force and held is not None and \
+                self._spent > self.share * (began - self._since) + self.credit:
             return held
         self._trainer = weakref.ref(trainer)
         self._report = measure(trainer)
+        self._spent += self._clock() - began
         return self._report
 
 

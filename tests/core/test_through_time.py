@@ -121,7 +121,7 @@ def test_the_curve_is_finite_differences_of_each_sequences_last_loss(problem):
 def test_the_watch_costs_nothing_off_and_follows_the_run_and_its_step():
     data = echo_data(n=48, t=10)
     trainer = Trainer(elman(), data, TrainingSettings(batch_size=12, learning_rate=0.05))
-    watch = ThroughTimeWatch()
+    watch = ThroughTimeWatch(clock=Clock())  # a clock that stands still: always in budget
     trainer.advance(3, compiled=False)
     assert watch.report(trainer) is None  # off
     watch.enabled = True
@@ -137,6 +137,47 @@ def test_the_watch_costs_nothing_off_and_follows_the_run_and_its_step():
     assert watch.report(trainer).step == 4
     other = Trainer(elman(), data, TrainingSettings(batch_size=12))
     assert watch.report(other) is None  # a new run before its first step: nothing
+
+
+class Clock:
+    """A clock the test moves: each curve takes `cost` seconds of it."""
+    def __init__(self) -> None:
+        self.now, self.reads = 0.0, 0
+
+    def __call__(self) -> float:
+        self.reads += 1
+        return self.now
+
+
+def test_while_running_curves_keep_to_their_share_of_the_time(monkeypatch):
+    """Each curve costs 1 s of a fake clock; with a share of 0.1 and no credit, after the
+    first the next is made only once 10 s have passed per second spent; a forced one (a step
+    the user asked for) is made at once."""
+    import core.training.through_time as through_time
+
+    clock = Clock()
+    real = through_time.measure
+
+    def measured(trainer):
+        clock.now += 1.0  # the curve's cost
+        return real(trainer)
+
+    monkeypatch.setattr(through_time, "measure", measured)
+    trainer = Trainer(elman(), echo_data(n=48, t=10), TrainingSettings(batch_size=12))
+    watch = ThroughTimeWatch(share=0.1, credit=0.0, clock=clock)
+    watch.enabled = True
+    trainer.advance(1, compiled=False)
+    assert watch.report(trainer).step == 1  # the first: 1 s spent at t = 1
+    made = []
+    for _ in range(30):
+        trainer.advance(1, compiled=False)
+        clock.now += 1.0  # a second of training
+        made.append(watch.report(trainer).step == trainer.step_count)
+    # made when spent <= 0.1 * elapsed: at t = 10 (1 s spent), 20 (2 s), 30 (3 s); each
+    # curve's own second moves the clock too
+    assert [i for i, m in enumerate(made) if m] == [8, 17, 26]
+    assert watch.report(trainer).step < trainer.step_count  # over budget: the last one made
+    assert watch.report(trainer, force=True).step == trainer.step_count
 
 
 def test_a_feed_forward_net_or_rows_get_one_line_saying_what_is_needed():
