@@ -41,13 +41,15 @@ plain recurrent net cannot learn long memories. A sigmoid's slope is at most 0.2
 vanishes faster still; ReLU's slope is 1 where it is active, so only the weights decide.</p>
 <p><b>Exploding.</b> With |w&middot;f'| &gt; 1 (w = 1.5 on a neuron working in its linear part)
 the gradient grows geometrically going back, and one step of training can throw the weights far
-away. Clipping the gradient's norm (Gradient clipping in the settings; Pascanu, Mikolov and
-Bengio 2013) bounds the step without changing its direction, which is what makes plain recurrent
+away. Clipping the gradient's norm (Clip norm in the Settings; Pascanu, Mikolov and Bengio
+2013) bounds the step without changing its direction, which is what makes plain recurrent
 nets trainable on long sequences. Truncated backpropagation (training.bptt_steps) cuts the
 gradient at the start of each window; this curve is always the full one.</p>
 <p><b>See it yourself.</b> One tanh neuron with a delayed self-loop on 50-step sequences: with
-the loop's weight at 0.5 the curve falls to about 1e-15 at step 1; at 1.5 it stays high or
-rises. Change the neuron's activation to sigmoid or ReLU and compare.</p>
+the loop's weight at 0.5 the curve falls below 1e-15 at step 1. At 1.5 a tanh neuron
+saturates (its slope there makes 1.5&middot;f' about 0.4) and the gradient still vanishes; make
+the neuron linear or ReLU and it explodes as 1.5<sup>k</sup>, unless Clip norm holds the steps
+in check.</p>
 """
 
 
