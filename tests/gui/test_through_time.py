@@ -150,7 +150,7 @@ def test_a_linear_loop_of_1_5_explodes(window):
     assert "(it explodes)" in panel(w).summary.text()
 
 
-def test_reset_and_open_clear_it(window, tmp_path):
+def test_reset_new_data_and_open_clear_it(window, tmp_path):
     w = opened(window, self_loop(0.5), "loop")
     show(w)
     step_to(w, 2)
@@ -162,6 +162,11 @@ def test_reset_and_open_clear_it(window, tmp_path):
     step_to(w, 1)
     wait_until(lambda: len(drawn(w)) == 1)
     assert w.controller.latest.through_time.step == 1
+    w.training.settings.widgets[("data", "samples")].setValue(30)  # new data: a new run
+    wait_until(lambda: len(w.training.live.data.x_train) == 24)
+    assert_empty(w)
+    settle_events()
+    assert_empty(w)
     path = tmp_path / "other.json"
     save_project(self_loop(0.9), path)
     assert w.files.open(path)
