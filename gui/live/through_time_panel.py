@@ -87,7 +87,7 @@ class ThroughTimePanel(QWidget):
         self.plot = pg.PlotWidget(background="w")
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", "steps back from the sequence's last step (k)")
-        self.plot.setLabel("left", "gradient size")
+        self.plot.setLabel("left", "|∂L/∂a|")  # short: a short dock has room for little
         self.plot.setLogMode(x=False, y=True)
         # the axis names each decade itself; a prefix ("x1e+15") would rescale them all
         self.plot.getAxis("left").enableAutoSIPrefix(False)
@@ -204,7 +204,7 @@ class ThroughTimePanel(QWidget):
         text += f"; mean of {int(curve.counts[0])} sequences."
         earlier = [f"{r.step:,}" for r in self._kept[:-1]]
         if earlier:
-            text += f" Faded: steps {', '.join(earlier)}."
+            text += f" Faded: {', '.join(earlier)}."
         if report.problem:
             text += f" {report.problem}"
         if self.live.settings.bptt_steps:

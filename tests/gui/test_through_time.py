@@ -135,7 +135,7 @@ def test_earlier_curves_stay_faded_at_steps_at_least_twice_apart(window):
     steps = [r.step for r in panel(w).curves]
     assert steps[-1] == 6 and len(drawn(w)) == len(steps)
     assert all(b >= 2 * a for a, b in zip(steps[:-2], steps[1:-1]))  # the faded ones
-    assert f"Faded: steps {', '.join(str(s) for s in steps[:-1])}." in panel(w).summary.text()
+    assert f"Faded: {', '.join(str(s) for s in steps[:-1])}." in panel(w).summary.text()
 
 
 def test_a_linear_loop_of_1_5_explodes(window):
