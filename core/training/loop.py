@@ -23,6 +23,8 @@ Commands arrive on a multiprocessing Queue, as tuples:
     ("speed", n)        show every n-th step; 0: train flat out, one Progress per frame
     ("sharpness", on)   estimate lambda_max while running (the Sharpness panel is on screen);
                         see sharpness.py. Turned on while paused, it estimates at once
+    ("through_time", on)  carry the gradient through time of the step each Progress shows
+                        (the Through time panel is on screen); see through_time.py
     ("minibatch", n)    report the last minibatch, and check one step a frame for going
                         downhill over the last n checked (minibatch_probe.py); 0: stop
     ("drawn",)          the window has drawn the last Progress and wants the next
@@ -56,6 +58,7 @@ from core.training.minibatch_probe import MinibatchProbe
 from core.training.trainer import Diverged, Evaluation, Trainer, TrainingError
 from core.training.progress import IdsOnce, Progress, SeriesCopy
 from core.training.sharpness import SharpnessWatch
+from core.training.through_time import ThroughTimeWatch
 
 FRAME_SECONDS = 1 / 30
 HEALTH_SECONDS = 1.0
@@ -130,6 +133,7 @@ class TrainingLoop:
         self._path_number = 0
         self._block = 1  # steps per advance() call, adapted so that one takes ~LISTEN_SECONDS
         self._sharpness = SharpnessWatch()
+        self._through_time = ThroughTimeWatch()
         self._probe: MinibatchProbe | None = None  # while the surface panel asks for one
         # The compiled path's kernel compiles (seconds, once per machine) or loads from the
         # disk cache (about a second) on a thread; training runs in NumPy until it is ready.
@@ -202,6 +206,10 @@ class TrainingLoop:
             if args[0] and self._trainer is not None and not self._running and \
                     self._sharpness.after_training(self._trainer, 0.0, force=True):
                 self._publish(force=True)
+        elif name == "through_time":
+            self._through_time.enabled = args[0]
+            if args[0] and self._trainer is not None and not self._running:
+                self._publish(force=True)  # the curve of the step on screen, at once
         elif name == "minibatch":  # asked again for as many: the record so far stays
             if args[0] <= 0 or self._probe is None or self._probe.keep != args[0]:
                 self._probe = MinibatchProbe(args[0]) if args[0] > 0 else None
@@ -353,7 +361,8 @@ class TrainingLoop:
             plan.edge_ids, plan.edge_vector(params.weights), trainer.edge_gradients(),
             plan.bias_ids, params.biases[plan.bias_rows], trainer.level_gradient_norms(),
             dict(self._health), self._adopted, sharpness=self._sharpness.report(trainer),
-            minibatch=self._probe.report(trainer) if self._probe is not None else None)
+            minibatch=self._probe.report(trainer) if self._probe is not None else None,
+            through_time=self._through_time.report(trainer, force=fresh))
 
     def _trajectory_since(self, number: int, since_step: int) -> tuple:
         """The parameter path: its number, the steps it keeps, the snapshots after

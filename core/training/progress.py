@@ -16,6 +16,7 @@ import numpy as np
 
 from core.training.sharpness import SharpnessReport
 from core.training.minibatch_probe import MinibatchReport
+from core.training.through_time import ThroughTimeReport
 from core.training.trainer import Evaluation
 
 
@@ -52,6 +53,9 @@ class Progress:
     # The last minibatch and how often recent steps went downhill: only while the loss-surface
     # panel asks for them (the "minibatch" command), else None.
     minibatch: MinibatchReport | None = None
+    # The gradient through time at this step: only while the Through time panel is on screen
+    # (the "through_time" command), else None.
+    through_time: ThroughTimeReport | None = None
     ids_number: int = 0  # which plan's ids these are, in the process that made it
 
     @cached_property

@@ -63,6 +63,7 @@ class TrainingController(QObject):
         self._closed = False
         self._steps_per_update = 0
         self._sharpness = False  # the process estimates lambda_max (the panel is on screen)
+        self._through_time = False  # it carries the gradient through time (ditto)
         self._minibatch_probe = 0  # steps the process checks for going downhill (0: none)
         self._trajectory = TrajectoryMirror()
         self._restarted_at: list[float] = []
@@ -182,6 +183,12 @@ class TrainingController(QObject):
         on screen), or not: off screen it costs training nothing."""
         self._sharpness = bool(on)
         self._link.send("sharpness", self._sharpness)
+
+    def set_through_time(self, on: bool) -> None:
+        """Have each Progress carry the gradient through time of its step (the Through time
+        panel is on screen), or not: off screen it costs training nothing."""
+        self._through_time = bool(on)
+        self._link.send("through_time", self._through_time)
     def set_minibatch_probe(self, keep: int) -> None:
         """Ask the process for the last minibatch and for how often the last `keep` checked
         steps lowered the training loss (Progress.minibatch); 0: stop (the default)."""
@@ -273,6 +280,8 @@ class TrainingController(QObject):
             self._link.send("speed", self._steps_per_update)
         if self._sharpness:
             self._link.send("sharpness", True)
+        if self._through_time:
+            self._link.send("through_time", True)
         if self._minibatch_probe:
             self._link.send("minibatch", self._minibatch_probe)
         cause = self._link.death_cause()

@@ -1,12 +1,13 @@
 """What the net makes of the data: for 2-input data the output over the input plane with the
-train and test points on it (the decision boundary); for 1-input data the fitted curve."""
+train and test points on it (the decision boundary); for 1-input data the fitted curve; for
+sequence data a chosen sequence's prediction against its target over time (sequence_view)."""
 from __future__ import annotations
 
 import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from core.engine import forward, predict
 from core.losses import predictions
@@ -16,6 +17,7 @@ from core.training.live_state import LiveState
 from core.training.progress import Progress
 from gui.map_colours import PALETTE, class_colours, signed_colours
 from gui.live.plot_tools import on_screen
+from gui.live.sequence_view import SequenceView
 
 GRID = 60
 MIN_SECONDS = 0.2  # the prediction map is redrawn at most 5 times a second
@@ -35,11 +37,17 @@ class DataPanel(QWidget):
         self.curve = self.plot.plot(pen=pg.mkPen("#2f6fde", width=2.5))
         self.plot.addItem(self.train_points)
         self.plot.addItem(self.test_points)
+        self.sequences = SequenceView()
+        self.sequences.part.currentIndexChanged.connect(self._on_sequence_chosen)
+        self.sequences.index.valueChanged.connect(self._on_sequence_chosen)
+        self.stack = QStackedWidget()  # the plot of rows, or of a sequence
+        self.stack.addWidget(self.plot)
+        self.stack.addWidget(self.sequences)
         self.note = QLabel("")
         self.note.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.stack, 1)
         layout.addWidget(self.note)
         self._points_for = None  # the dataset whose points are drawn
         self.hovered: str | None = None  # a neuron whose own output is shown instead
@@ -54,6 +62,7 @@ class DataPanel(QWidget):
         self.curve.setData([], [])
         self.train_points.setData([], [])
         self.test_points.setData([], [])
+        self.sequences.clear()
         self.note.setText("")
         self.refresh()
 
@@ -72,6 +81,10 @@ class DataPanel(QWidget):
         self._drawn_at = 0.0
         self.refresh(self.live.progress)
 
+    def _on_sequence_chosen(self) -> None:
+        self._drawn_at = 0.0
+        self.refresh(self.live.progress)
+
     def refresh(self, progress: Progress | None = None) -> None:
         """Draw the live state; while training, at most every MIN_SECONDS (`progress`: the
         one that asks for this drawing)."""
@@ -81,12 +94,9 @@ class DataPanel(QWidget):
                 progress is not None and progress.running and now - self._drawn_at < MIN_SECONDS):
             return
         self._drawn_at = now
-        if data.is_sequence:  # the predicted sequence against its target: not built yet
-            self.note.setText("Sequence data: no picture of the input space (a plot of the "
-                              "predicted sequence is not built yet).")
-            return
-        if data.n_inputs not in (1, 2):  # said before compiling the plan: compiling a
-            # 784-input net cost the window 0.15-0.6 s after every structure edit
+        self.stack.setCurrentWidget(self.sequences if data.is_sequence else self.plot)
+        if not data.is_sequence and data.n_inputs not in (1, 2):  # said before compiling: a
+            # 784-input plan cost the window 0.15-0.6 s after every structure edit
             self.note.setText(f"{data.n_inputs} inputs: no picture of the input space.")
             return
         try:
@@ -100,7 +110,9 @@ class DataPanel(QWidget):
             return
         params = self.live.params()
         loss = self.live.loss
-        if data.n_inputs == 2:
+        if data.is_sequence:
+            self.note.setText(self.sequences.draw(plan, params, data, loss))
+        elif data.n_inputs == 2:
             self._plane(plan, params, data, loss)
         else:
             self._line(plan, params, data, loss)

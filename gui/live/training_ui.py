@@ -1,5 +1,5 @@
 """Everything the window needs to train live: the run toolbar, the settings dock, the loss,
-gradient, surface, sharpness and data panels, and the weights / gradients view of the canvas.
+gradient, surface, sharpness, through-time and data panels, and the weights / gradients view of the canvas.
 
 The panels (and the step-through mode) are handed `live`, the one LiveState (network, dataset,
 settings, latest progress, plan, current parameters) that the TrainingController keeps."""
@@ -30,6 +30,7 @@ from gui.live.neuron_maps_view import NeuronMapsView
 from gui.live.settings_dock import SettingsPanel
 from gui.live.sharpness_panel import SharpnessPanel
 from gui.live.surface_panel import SurfacePanel
+from gui.live.through_time_panel import ThroughTimePanel
 from core.training.progress import Progress, ValuesById
 
 NO_VALUES = ValuesById((), np.zeros(0))  # the gradients view before any step
@@ -147,6 +148,12 @@ class TrainingUI(QObject):
                                          Qt.BottomDockWidgetArea, "sharpness")
         w.tabifyDockWidget(docks[3], self.sharpness_dock)
         self.sharpness_dock.visibilityChanged.connect(self.controller.set_sharpness)
+        # The same for the gradient through time of recurrent nets: computed while on screen.
+        self.through_time_panel = ThroughTimePanel(self.live)
+        self.through_time_dock = self._dock("Through time", self.through_time_panel,
+                                            Qt.BottomDockWidgetArea, "through_time")
+        w.tabifyDockWidget(self.sharpness_dock, self.through_time_dock)
+        self.through_time_dock.visibilityChanged.connect(self.controller.set_through_time)
         docks[0].raise_()
         docks[2].raise_()
         self.docks = docks
@@ -181,6 +188,7 @@ class TrainingUI(QObject):
         self.gradient_panel.show_progress(p)
         self.surface_panel.show_progress(p)
         self.sharpness_panel.show_progress(p)
+        self.through_time_panel.show_progress(p)
         self.data_panel.refresh(p)
         self.maps.schedule()
         if self.view_mode.currentText() == "gradients":
@@ -292,6 +300,7 @@ class TrainingUI(QObject):
         self.data_panel.reset()
         self.surface_panel.reset()
         self.sharpness_panel.reset()
+        self.through_time_panel.reset()
         self.maps.data_changed()
         self.data_changed.emit(self.live.data)
         gradients = self.view_mode.currentText() == "gradients"
