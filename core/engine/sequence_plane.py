@@ -1,15 +1,15 @@
 """The loss surface's grid on sequence data: the forward pass of a net (recurrent or not) over a
 batch of sequences, for many points of a parameter plane at once.
 
-Points are extra batch columns. At time step t, column k*S + s holds sequence s at grid point
-k, so one step of K points is one (neurons x K*S) pass, as a minibatch of K*S sequences would
-be. Every weight block and bias is affine along the plane, W(a, b) = Wc + a W1 + b W2, so a
-level's net input at point k is Wc @ src + a_k (W1 @ src) + b_k (W2 @ src) + the biases': the
-Wc product is one call over every point's columns, and the two direction products are made only
-for the rows a direction moves (on the exact plane: one row each, the two chosen parameters').
-The delayed edges' block adds, as in core.engine.recurrent, W_delayed(a, b) @ (its sources at
-step t - 1) to its targets' net inputs (nothing at the first step). Only the step before is
-kept, and the output neurons' values the loss reads.
+Points are extra batch columns. At time step t the values are one (points x neurons x
+sequences) array: a step of K points is one pass, as a minibatch of K*S sequences would be.
+Every weight block and bias is affine along the plane, W(a, b) = Wc + a W1 + b W2: each point's
+matrices are made once per chunk of points (K small matrices), and a level's net inputs are one
+batched product over the points (numpy's matmul, a BLAS call per point); a block no direction
+moves is one product broadcast over them. The delayed edges' block adds, as in
+core.engine.recurrent, W_delayed(a, b) @ (its sources at step t - 1) to its targets' net
+inputs (nothing at the first step). Only the step before is kept, and the output neurons'
+values the loss reads.
 
 The loss is then core.engine.recurrent's: the columns core.engine.recurrent.loss_columns picks
 (every step, or each sequence's last; masked steps left out), and each point's mean by the
@@ -30,35 +30,29 @@ CHUNK_BYTES = 2**23  # per chunk of points: a step's values and the outputs' (me
 
 
 class _Block:
-    """One weight block (a level, or the delayed edges') along the plane: its centre and the
-    rows each direction moves, with their weights and biases there."""
+    """One weight block (a level, or the delayed edges') along the plane: its centre's weights
+    and biases and the directions', where a direction moves the block."""
 
     def __init__(self, lv: Level, parts: list, i: int, biased: bool) -> None:
         self.lv = lv
-        self.w = parts[0].weights[i]
-        zeros = np.zeros(lv.stop - lv.start, self.w.dtype)
-        self.b = parts[0].biases[lv.start: lv.stop] if biased else zeros
-        self.moves = []  # (direction 0 or 1, rows, their weights, their biases)
-        for k, p in enumerate(parts[1:]):
-            w, b = p.weights[i], (p.biases[lv.start: lv.stop] if biased else zeros)
-            rows = np.flatnonzero(np.any(w != 0, axis=1) | (b != 0))
-            if rows.size:
-                self.moves.append((k, rows, w[rows], b[rows]))
+        rows = lv.stop - lv.start
+        self.w = [p.weights[i] for p in parts]
+        self.b = [(p.biases[lv.start: lv.stop] if biased else np.zeros(rows, p.biases.dtype))
+                  for p in parts]
+        self.moves = [k for k in (1, 2) if np.any(self.w[k]) or np.any(self.b[k])]
 
-    def net_input(self, src: np.ndarray, coeff: np.ndarray, out: np.ndarray,
-                  points: int) -> None:
-        """out = W(a, b) @ src + b(a, b) for each point's columns; coeff is (2, points)."""
-        if src.shape[0]:
-            np.matmul(self.w, src, out=out)
-            out += self.b[:, None]
-        else:
-            out[:] = self.b[:, None]
-        for k, rows, w, b in self.moves:
-            part = (w @ src if src.shape[0] else np.zeros((len(rows), src.shape[1]), w.dtype))
-            part += b[:, None]
-            part = part.reshape(len(rows), points, -1)
-            part *= coeff[k][None, :, None]
-            out[rows] += part.reshape(len(rows), -1)
+    def net_input(self, src: np.ndarray, coeff: np.ndarray) -> np.ndarray:
+        """W(a, b) @ src + b(a, b) at each point: src and the result are (points, rows,
+        sequences); coeff is (2, points), each point's (a, b)."""
+        w, b = self.w[0], self.b[0][:, None]
+        if self.moves:
+            w = w + sum(coeff[k - 1][:, None, None] * self.w[k] for k in self.moves)
+            b = b + sum(coeff[k - 1][:, None, None] * self.b[k][:, None] for k in self.moves)
+        if src.shape[1] == 0:
+            return np.broadcast_to(b, (len(coeff[0]), len(self.b[0]), src.shape[2])).copy()
+        z = np.matmul(w, src)
+        z += b
+        return z
 
 
 class SequencePlaneForward:
@@ -95,33 +89,28 @@ class SequencePlaneForward:
         k = coeff.shape[1]
         s, t, n_in = x.shape
         n, outs = plan.n_neurons, plan.output_rows
-        z, a = np.zeros((n, k * s), self.dtype), np.zeros((n, k * s), self.dtype)
-        out_z = np.empty((len(outs), t, k, s), self.dtype)
+        z, a = np.zeros((k, n, s), self.dtype), np.zeros((k, n, s), self.dtype)
+        out_z = np.empty((t, k, len(outs), s), self.dtype)
         out_a = np.empty_like(out_z)
-        block, before, carried = self.delayed, None, None
+        block, carried = self.delayed, None
         overlaps = carried_rows(plan) if block is not None else None
         for step in range(t):
-            a[:n_in].reshape(n_in, k, s)[...] = x[:, step].T[:, None, :]
-            if block is not None and before is not None:
-                lv = block.lv
-                carried = np.empty((lv.stop - lv.start, k * s), self.dtype)
-                block.net_input(before, coeff, carried, k)
+            if block is not None and step:  # from the sources' values at the step before
+                carried = block.net_input(a[:, block.lv.src_lo: block.lv.src_hi], coeff)
+            a[:, :n_in] = x[:, step].T[None]
             for i, level in enumerate(self.levels):
                 lv = level.lv
-                zl = z[lv.start: lv.stop]
-                level.net_input(a[lv.src_lo: lv.src_hi], coeff, zl, k)
+                z[:, lv.start: lv.stop] = level.net_input(a[:, lv.src_lo: lv.src_hi], coeff)
                 if carried is not None and overlaps[i] is not None:
                     z0, z1, c0, c1 = overlaps[i]
-                    zl[z0:z1] += carried[c0:c1]
+                    z[:, lv.start + z0: lv.start + z1] += carried[:, c0:c1]
                 for name, g0, g1 in lv.groups:
-                    a[g0:g1] = ACTIVATIONS[name].f(z[g0:g1])
-            if block is not None:  # what the delayed edges read at the next step
-                before = a[block.lv.src_lo: block.lv.src_hi].copy()
-            out_z[:, step] = z[outs].reshape(len(outs), k, s)
-            out_a[:, step] = a[outs].reshape(len(outs), k, s)
+                    a[:, g0:g1] = ACTIVATIONS[name].f(z[:, g0:g1])
+            out_z[step] = z[:, outs]
+            out_a[step] = a[:, outs]
         shape = (k, len(outs), t * s)
-        return (out_z.transpose(2, 0, 1, 3).reshape(shape),
-                out_a.transpose(2, 0, 1, 3).reshape(shape))
+        return (out_z.transpose(1, 2, 0, 3).reshape(shape),
+                out_a.transpose(1, 2, 0, 3).reshape(shape))
 
 
 def sequence_grid_losses(plan: Plan, center: np.ndarray, d1: np.ndarray, d2: np.ndarray,

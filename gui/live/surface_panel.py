@@ -172,7 +172,7 @@ class SurfacePanel(QWidget):
         if problem:
             self.info.setText(f"No surface: {problem}.")
             return
-        x, y, batch = self.arrows.grid_sample(plan, data)
+        x, y, mask, batch = self.arrows.grid_sample(plan, data)
         path = self._path_coords(plane)
         raced = [xy for xy in self.race_layer.coordinates(plane) if len(xy)]
         if raced:  # the view takes in every racer's path too
@@ -183,16 +183,18 @@ class SurfacePanel(QWidget):
             self.info.setText("The weights are too large to draw a surface around them "
                               "(did training diverge?). Reset the weights, then Re-slice.")
             return
-        self._submit_grid(plan, plane, ext, x, y, batch,
+        self._submit_grid(plan, plane, ext, x, y, mask, batch,
                           GRID_RUNNING if self.training.running else GRID_PAUSED)
 
-    def _submit_grid(self, plan, plane, ext, x, y, batch, g) -> None:
+    def _submit_grid(self, plan, plane, ext, x, y, mask, batch, g) -> None:
         alphas, betas = np.linspace(ext[0], ext[1], g), np.linspace(ext[2], ext[3], g)
         if self._future is not None:
             self._future.cancel()
-        self._pending = (plan, plane, ext, x, y, batch)
+        sequence_loss = self.live.settings.sequence_loss
+        self._pending = (plan, plane, ext, x, y, mask, sequence_loss, batch)
         self._future = self._pool.submit(_quiet_grid, plan, plane, alphas, betas, x, y,
-                                         self.live.loss, grid_process.SHARED.runner())
+                                         self.live.loss, grid_process.SHARED.runner(), mask,
+                                         sequence_loss)
         self._poll.start()
 
     def _regrid(self) -> None:
@@ -200,8 +202,9 @@ class SurfacePanel(QWidget):
         data = self.live.data
         if data is None or self.z is None:
             return
-        x, y, batch = self.arrows.grid_sample(self.plan, data)
-        self._submit_grid(self.plan, self.plane, self.extent, x, y, batch, self.z.shape[0])
+        x, y, mask, batch = self.arrows.grid_sample(self.plan, data)
+        self._submit_grid(self.plan, self.plane, self.extent, x, y, mask, batch,
+                          self.z.shape[0])
 
     def _make_plane(self, plan, theta) -> surface.Plane:
         mode = self.mode.currentData()
@@ -249,10 +252,11 @@ class SurfacePanel(QWidget):
         if not np.isfinite(z).any():
             self.info.setText("The loss is not finite anywhere on this plane.")
             return
-        plan, plane, ext, x, y, batch = self._pending
+        plan, plane, ext, x, y, mask, sequence_loss, batch = self._pending
         if plan.structure_version != self.live.network.structure_version:
             return  # computed for a network that has changed since: a new slice is due
         self.plan, self.plane, self.extent, self.xy = plan, plane, ext, (x, y)
+        self.sequences = (mask, sequence_loss)  # what the loss of sequences reads of them
         self._grid_batch = batch
         self.z = z
         self._draw_surface()
@@ -351,10 +355,11 @@ class SurfacePanel(QWidget):
         plane = self.plane
         x, y = self.xy
         loss = self.live.loss
-        true = surface.loss_at(self.plan, theta, x, y, loss)
-        shown = surface.loss_at(self.plan, plane.point(*here), x, y, loss)
+        true = surface.loss_at(self.plan, theta, x, y, loss, *self.sequences)
+        shown = surface.loss_at(self.plan, plane.point(*here), x, y, loss, *self.sequences)
+        unit = "sequences" if np.ndim(x) == 3 else "samples"
         parts = [] if self._grid_batch is None else [
-            f"Surface of the last minibatch (step {self._grid_batch:,}, {len(x):,} samples)."]
+            f"Surface of the last minibatch (step {self._grid_batch:,}, {len(x):,} {unit})."]
         parts += [{"exact": "Exact slice: all other parameters held at their values when sliced.",
                   "pca": "PCA plane of the whole path (Li et al. 2018).",
                   "random": "Random filter-normalised directions (local curvature only)."}[plane.kind]]
@@ -433,11 +438,13 @@ def _quiet_race(network, data, settings, steps, plane):
         return race(network, data, settings, steps, plane=plane)
 
 
-def _quiet_grid(plan, plane, alphas, betas, x, y, loss, run_compiled) -> np.ndarray:
+def _quiet_grid(plan, plane, alphas, betas, x, y, loss, run_compiled, mask=None,
+                sequence_loss="every") -> np.ndarray:
     """The grid in the background; overflow far out on the plane just gives inf, drawn as such.
     run_compiled: the grid worker process's, once it is ready (else None: NumPy's). It is asked
     for in the GUI thread: this thread runs at the lowest priority, and on a busy machine it
     would hold the GIL through the worker's start while the window waited for it."""
     with np.errstate(all="ignore"):
         return surface.grid_losses(plan, plane, alphas, betas, x, y, loss, dtype=np.float32,
-                                   run_compiled=run_compiled)
+                                   run_compiled=run_compiled, mask=mask,
+                                   sequence_loss=sequence_loss)

@@ -82,15 +82,16 @@ def test_an_elman_net_on_padded_sequences_in_float32_and_float64(kind):
     assert not np.allclose(unmasked, want)
 
 
-def test_the_exact_plane_moves_only_the_chosen_rows():
-    """Two chosen weights: each direction's extra product is one row, not the level's."""
+def test_only_the_blocks_a_direction_moves_are_made_per_point():
+    """Two chosen weights: one block moves along each direction, the others are one product
+    broadcast over the points."""
     net = elman(hidden=8)
     plan = compile_plan(net)
     theta = plan.flatten(plan.pack(net))
     d1, d2 = directions(theta, np.random.default_rng(0), "exact")
     fwd = SequencePlaneForward(plan, theta, d1, d2, np.zeros((2, 3, 1)))
-    moved = [rows for b in (*fwd.levels, fwd.delayed) for _, rows, _, _ in b.moves]
-    assert [len(r) for r in moved] == [1, 1]
+    moved = [k for b in (*fwd.levels, fwd.delayed) for k in b.moves]
+    assert sorted(moved) == [1, 2]
 
 
 def test_bad_sequences_are_refused_in_one_line():
