@@ -40,19 +40,39 @@ class _Block:
         self.b = [(p.biases[lv.start: lv.stop] if biased else np.zeros(rows, p.biases.dtype))
                   for p in parts]
         self.moves = [k for k in (1, 2) if np.any(self.w[k]) or np.any(self.b[k])]
+        self.preset: list[np.ndarray] | None = None  # see read_inputs
 
-    def net_input(self, src: np.ndarray, coeff: np.ndarray) -> np.ndarray:
-        """W(a, b) @ src + b(a, b) at each point: src and the result are (points, rows,
-        sequences); coeff is (2, points), each point's (a, b)."""
+    def read_inputs(self, x_steps: np.ndarray) -> None:
+        """A level that reads only inputs reads the same values at every point: its centre's
+        and each moving direction's products with them are made once, for every step
+        (x_steps is steps x inputs x sequences), as core.engine.recurrent presets them; a
+        point's net input is then their sum weighted by (1, a, b), with no product per point."""
+        lv = self.lv
+        src = x_steps[:, lv.src_lo: lv.src_hi]
+        self.preset = [np.matmul(self.w[k], src) + self.b[k][:, None] for k in (0, *self.moves)]
+
+    def at_points(self, coeff: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(weights, biases) at each point of a chunk, (points, rows, sources) and (points, rows,
+        1), or the centre's alone when no direction moves the block; coeff is (2, points)."""
         w, b = self.w[0], self.b[0][:, None]
-        if self.moves:
-            w = w + sum(coeff[k - 1][:, None, None] * self.w[k] for k in self.moves)
-            b = b + sum(coeff[k - 1][:, None, None] * self.b[k][:, None] for k in self.moves)
-        if src.shape[1] == 0:
-            return np.broadcast_to(b, (len(coeff[0]), len(self.b[0]), src.shape[2])).copy()
-        z = np.matmul(w, src)
-        z += b
-        return z
+        for k in self.moves:
+            w = w + coeff[k - 1][:, None, None] * self.w[k]
+            b = b + coeff[k - 1][:, None, None] * self.b[k][:, None]
+        return w, b
+
+    def net_input(self, src: np.ndarray, wb: tuple, coeff: np.ndarray, step: int,
+                  out: np.ndarray) -> None:
+        """out = W(a, b) @ src + b(a, b) at each point, src and out (points, rows, sequences);
+        wb is at_points' for the chunk."""
+        if self.preset is not None:
+            out[...] = self.preset[0][step]
+            for k, part in zip(self.moves, self.preset[1:]):
+                out += coeff[k - 1][:, None, None] * part[step]
+        elif src.shape[1] == 0:
+            out[...] = wb[1]
+        else:
+            np.matmul(wb[0], src, out=out)
+            out += wb[1]
 
 
 class SequencePlaneForward:
@@ -71,6 +91,10 @@ class SequencePlaneForward:
         self.levels = [_Block(lv, parts, i, True) for i, lv in enumerate(plan.levels)]
         self.delayed = None if plan.delayed is None else \
             _Block(plan.delayed, parts, len(plan.levels), False)
+        x_steps = self.x.transpose(1, 2, 0)  # steps x inputs x sequences
+        for level in self.levels:
+            if level.lv.inputs_only and level.lv.src_hi > level.lv.src_lo:
+                level.read_inputs(x_steps)
 
     def chunk(self) -> int:
         """Points per pass: a step's arrays and every step's outputs within CHUNK_BYTES."""
@@ -94,16 +118,22 @@ class SequencePlaneForward:
         out_a = np.empty_like(out_z)
         block, carried = self.delayed, None
         overlaps = carried_rows(plan) if block is not None else None
+        weights = [level.at_points(coeff) for level in self.levels]
+        if block is not None:
+            delayed_weights = block.at_points(coeff)
+            carried = np.empty((k, block.lv.stop - block.lv.start, s), self.dtype)
         for step in range(t):
             if block is not None and step:  # from the sources' values at the step before
-                carried = block.net_input(a[:, block.lv.src_lo: block.lv.src_hi], coeff)
+                block.net_input(a[:, block.lv.src_lo: block.lv.src_hi], delayed_weights,
+                                coeff, step, carried)
             a[:, :n_in] = x[:, step].T[None]
-            for i, level in enumerate(self.levels):
+            for i, (level, wb) in enumerate(zip(self.levels, weights)):
                 lv = level.lv
-                z[:, lv.start: lv.stop] = level.net_input(a[:, lv.src_lo: lv.src_hi], coeff)
-                if carried is not None and overlaps[i] is not None:
+                zl = z[:, lv.start: lv.stop]
+                level.net_input(a[:, lv.src_lo: lv.src_hi], wb, coeff, step, zl)
+                if step and block is not None and overlaps[i] is not None:
                     z0, z1, c0, c1 = overlaps[i]
-                    z[:, lv.start + z0: lv.start + z1] += carried[:, c0:c1]
+                    zl[:, z0:z1] += carried[:, c0:c1]
                 for name, g0, g1 in lv.groups:
                     a[:, g0:g1] = ACTIVATIONS[name].f(z[:, g0:g1])
             out_z[step] = z[:, outs]
