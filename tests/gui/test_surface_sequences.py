@@ -114,6 +114,11 @@ def test_journey_recurrent_race_then_a_feed_forward_project_and_undo(window, qtb
     np.testing.assert_allclose(racers[0].thetas[0], live.theta())  # from the current weights
     wait_until(lambda: len(panel.race_layer.items) == 2 * len(racers), 20000)
     assert "No race" not in panel.info.text()
+    legend = panel.race_layer.legend  # every racer named, none cut off at the plot's edge
+    assert [label.text.split(":")[0] for _, label in legend.items] == \
+        [r.optimizer for r in racers]
+    room = panel.plot.getPlotItem().vb.width()
+    assert legend.boundingRect().width() <= room or legend.columnCount == 1
     # a feed-forward project: nothing of the recurrent one stays
     opened(w, xor(), "XOR")
     assert panel.race_layer.racers == [] and panel.race_layer.items == []
