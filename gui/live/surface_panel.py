@@ -51,6 +51,10 @@ class SurfacePanel(QWidget):
         self.z: np.ndarray | None = None
         self.extent = (-1.0, 1.0, -1.0, 1.0)
         self.chosen: tuple[str, str] | None = None  # parameter names picked on the canvas
+        # The loss the grid drawn is of: the loss's name, and on sequences (mask,
+        # training.sequence_loss)
+        self._grid_loss: str | None = None
+        self.sequences: tuple = (None, "every")
         self._pool = ThreadPoolExecutor(max_workers=1, initializer=_as_background_work)
         self._future: Future | None = None
         self._poll = QTimer(self, interval=30)
@@ -190,11 +194,10 @@ class SurfacePanel(QWidget):
         alphas, betas = np.linspace(ext[0], ext[1], g), np.linspace(ext[2], ext[3], g)
         if self._future is not None:
             self._future.cancel()
-        sequence_loss = self.live.settings.sequence_loss
-        self._pending = (plan, plane, ext, x, y, mask, sequence_loss, batch)
-        self._future = self._pool.submit(_quiet_grid, plan, plane, alphas, betas, x, y,
-                                         self.live.loss, grid_process.SHARED.runner(), mask,
-                                         sequence_loss)
+        loss, sequence_loss = self.live.loss, self.live.settings.sequence_loss
+        self._pending = (plan, plane, ext, x, y, mask, loss, sequence_loss, batch)
+        self._future = self._pool.submit(_quiet_grid, plan, plane, alphas, betas, x, y, loss,
+                                         grid_process.SHARED.runner(), mask, sequence_loss)
         self._poll.start()
 
     def _regrid(self) -> None:
@@ -252,11 +255,12 @@ class SurfacePanel(QWidget):
         if not np.isfinite(z).any():
             self.info.setText("The loss is not finite anywhere on this plane.")
             return
-        plan, plane, ext, x, y, mask, sequence_loss, batch = self._pending
+        plan, plane, ext, x, y, mask, loss, sequence_loss, batch = self._pending
         if plan.structure_version != self.live.network.structure_version:
             return  # computed for a network that has changed since: a new slice is due
         self.plan, self.plane, self.extent, self.xy = plan, plane, ext, (x, y)
         self.sequences = (mask, sequence_loss)  # what the loss of sequences reads of them
+        self._grid_loss = loss
         self._grid_batch = batch
         self.z = z
         self._draw_surface()
@@ -264,6 +268,16 @@ class SurfacePanel(QWidget):
         if not self.training.running and self.arrows.minibatch_moved(batch):
             self._regrid()  # a step came while this grid was computed (while running, the
             # next frame's show_progress asks)
+
+    def settings_changed(self) -> None:
+        """The loss drawn is the settings' (training.loss, and on sequences
+        training.sequence_loss): a grid of another one is computed anew, so grid, arrows and
+        "loss here" stay of one loss."""
+        if self.plane is None or self._grid_loss is None:
+            return
+        s = self.live.settings
+        if (self._grid_loss, self.sequences[1]) != (s.loss, s.sequence_loss):
+            self.refit()
 
     # ----- drawing ---------------------------------------------------------------------------
     def _draw_surface(self) -> None:
@@ -354,7 +368,7 @@ class SurfacePanel(QWidget):
     def _honesty(self, theta, here) -> None:
         plane = self.plane
         x, y = self.xy
-        loss = self.live.loss
+        loss = self._grid_loss
         true = surface.loss_at(self.plan, theta, x, y, loss, *self.sequences)
         shown = surface.loss_at(self.plan, plane.point(*here), x, y, loss, *self.sequences)
         unit = "sequences" if np.ndim(x) == 3 else "samples"

@@ -95,6 +95,39 @@ def test_the_minibatch_of_sequences_and_its_surface(window, qtbot):
     assert "Surface of the last minibatch (step 3, 5 sequences)" in panel.info.text()
 
 
+def test_another_sequence_loss_is_drawn_at_once_and_undone(window):
+    """training.sequence_loss changed (an undoable settings edit): the grid, "loss here" and
+    the arrows are of the new loss; Undo brings the old one back."""
+    from dataclasses import replace
+
+    w = opened(window, elman_project("every"), "elman")
+    panel, live = w.training.surface_panel, w.training.live
+    grid_ready(panel)
+    x, y, mask = sample_of(panel.plan, live.data)
+
+    def drawn_is(kind):
+        if panel._future is not None or panel.sequences[1] != kind:
+            return False
+        a0, _, b0, _ = panel.extent
+        theta = panel.plane.point(a0, b0)
+        want = sequence_loss(panel.plan, panel.plan.unflatten(theta), x, y, mask, "mse", kind)
+        return abs(panel.z[0, 0] - want) <= 1e-4 * want
+
+    assert drawn_is("every")
+    w.training._on_settings_edited("training", replace(w.project.training, sequence_loss="last"))
+    wait_until(lambda: drawn_is("last"), 20000)
+    here = sequence_loss(panel.plan, panel.plan.unflatten(live.theta()), x, y, mask, "mse", "last")
+    wait_until(lambda: f"loss here {here:.4g} " in panel.info.text(), 5000)
+    arrows = arrows_for_now(panel, live)
+    g, _ = restricted(panel.plan, live.theta(), panel.plane.d1, panel.plane.d2, x, y, mask,
+                      "last")
+    wait_until(lambda: np.allclose(panel.arrows.arrows.descent, -g, rtol=1e-5, atol=1e-9),
+               10000)
+    w.undo_action.trigger()
+    assert w.project.training.sequence_loss == "every"
+    wait_until(lambda: drawn_is("every"), 20000)
+
+
 def race_done(panel):
     wait_until(lambda: panel._race_future is None and panel.race_layer.racers, 60000)
 
