@@ -142,8 +142,9 @@ class SurfaceArrows(QObject):
         data = self.live.data
         if data is None:
             return
+        report = self.live.minibatch() if self.show_minibatch.isChecked() else None
         request = (plan, plane, np.array(theta, np.float64), data, self.live.loss,
-                   self.live.settings.sequence_loss, self.live.minibatch() if self.show_minibatch.isChecked() else None)
+                   self.live.settings.sequence_loss, report)
         if self._busy or self._rest.isActive():
             self._wanted = request  # the latest wins
         else:
