@@ -68,6 +68,16 @@ def test_an_elman_net_gets_its_grid_path_arrows_and_loss_here(window, kind):
     here = sequence_loss(panel.plan, panel.plan.unflatten(live.theta()), x, y, mask, "mse", kind)
     wait_until(lambda: f"loss here {here:.4g} " in panel.info.text(), 5000)
     assert "No surface" not in panel.info.text()
+    for mode in ("pca", "random"):  # the other planes, through the panel's own choice
+        panel.mode.setCurrentIndex(panel.mode.findData(mode))
+        wait_until(lambda: panel.plane is not None and panel.plane.kind == mode and
+                   panel._future is None and panel.z is not None, 20000)
+        a0, a1, b0, b1 = panel.extent
+        theta = panel.plane.point(a1, b0)
+        assert panel.z[0, -1] == pytest.approx(sequence_loss(
+            panel.plan, panel.plan.unflatten(theta), x, y, mask, "mse", kind), rel=1e-4)
+        arrows = arrows_for_now(panel, live)
+        assert np.all(np.isfinite(arrows.curvature.hessian))
 
 
 def test_the_minibatch_of_sequences_and_its_surface(window, qtbot):
