@@ -102,3 +102,22 @@ def test_bad_sequences_are_refused_in_one_line():
     with pytest.raises(ValueError, match="every step is masked"):
         sequence_grid_losses(plan, theta, theta, theta, [0.0], [0.0], np.zeros((2, 3, 1)),
                              np.zeros((2, 3, 1)), np.zeros((2, 3), bool), "mse")
+
+
+def test_a_feed_forward_net_on_sequences_is_the_same_net_at_every_step():
+    """No delayed edges: the grid is still the engine's sequence loss (the net applied at
+    every step), on a random plane that moves every weight and bias."""
+    net = layered([2, 3, 2], hidden="sigmoid", output="identity")
+    rng = np.random.default_rng(5)
+    net.set_values({e: float(rng.normal()) for e in net.edges},
+                   {n: float(rng.normal()) for n in net.neurons
+                    if net.neurons[n].role != "input"})
+    plan = compile_plan(net)
+    theta = plan.flatten(plan.pack(net))
+    x, y = rng.normal(size=(5, 4, 2)), rng.normal(size=(5, 4, 2))
+    d1, d2 = directions(theta, rng, "dense")
+    alphas, betas = rng.uniform(-1, 1, 9), rng.uniform(-1, 1, 9)
+    for kind in ("every", "last"):
+        got = sequence_grid_losses(plan, theta, d1, d2, alphas, betas, x, y, None, "mse", kind)
+        want = engine_losses(plan, theta, d1, d2, alphas, betas, x, y, None, "mse", kind)
+        np.testing.assert_allclose(got, want, rtol=1e-12)
