@@ -379,6 +379,9 @@ class SurfacePanel(QWidget):
                   "random": "Random filter-normalised directions (local curvature only)."}[plane.kind]]
         if plane.explained:
             parts.append(f"Plane explains {100 * sum(plane.explained):.1f}% of the path's variance.")
+        if np.ndim(x) == 3:  # which steps the loss of sequences reads
+            parts.append("The loss at every step of each sequence." if self.sequences[1] ==
+                         "every" else "The loss at each sequence's last step.")
         parts.append(f"Off-plane fraction {plane.off_plane_fraction(theta):.2f}; "
                      f"loss here {true:.4g} vs surface {shown:.4g} under the marker.")
         if plane.kind == "exact" and self.live.progress is not None:

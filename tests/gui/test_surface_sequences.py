@@ -68,6 +68,8 @@ def test_an_elman_net_gets_its_grid_path_arrows_and_loss_here(window, kind):
     here = sequence_loss(panel.plan, panel.plan.unflatten(live.theta()), x, y, mask, "mse", kind)
     wait_until(lambda: f"loss here {here:.4g} " in panel.info.text(), 5000)
     assert "No surface" not in panel.info.text()
+    assert {"every": "The loss at every step of each sequence.",
+            "last": "The loss at each sequence's last step."}[kind] in panel.info.text()
     for mode in ("pca", "random"):  # the other planes, through the panel's own choice
         panel.mode.setCurrentIndex(panel.mode.findData(mode))
         wait_until(lambda: panel.plane is not None and panel.plane.kind == mode and
