@@ -14,6 +14,12 @@ In float32 the grid is one call of a compiled kernel, fused per point
 (core.engine.compiled_grid), where Numba and the registries allow; otherwise, and always in
 float64, it is evaluated in chunks of K parameter vectors at once by the engine's forward pass
 for points of a plane (core.engine.stacked.PlaneForward), then batched_loss.
+
+On sequence data (x of shape sequences x steps x inputs, a recurrent net or not) the loss is
+the one training.sequence_loss names, masks applied: the grid is the unrolled forward pass with
+the grid's points as extra batch columns (core.engine.sequence_plane, NumPy), and the arrows'
+gradient and 2x2 Hessian are the exact BPTT gradient and its central differences along the
+plane (core.batch_loss.SequenceLoss).
 """
 from __future__ import annotations
 
@@ -22,9 +28,12 @@ from typing import Callable
 
 import numpy as np
 
-from core.curvature import PlaneCurvature, TrainingLoss, angle_between, plane_curvature
+from core.batch_loss import loss_on
+from core.curvature import PlaneCurvature, angle_between, plane_curvature
 from core.data.dataset import MAX_SAMPLES, subsample  # noqa: F401 (the surface's sample)
 from core.engine import Plan, compiled_grid, forward
+from core.engine.recurrent import sequence_loss as engine_sequence_loss
+from core.engine.sequence_plane import sequence_grid_losses
 from core.engine.stacked import PlaneForward
 from core.losses import LOSSES
 
@@ -103,7 +112,7 @@ def random_plane(plan: Plan, theta: np.ndarray, rng: np.random.Generator) -> Pla
     """
     n_e = len(plan.edge_ids)
     target_of = np.empty(n_e, dtype=np.intp)
-    for lv in plan.levels:
+    for lv in plan.blocks:  # a recurrent net's delayed edges too
         target_of[lv.edge_pos] = lv.rows + lv.start
     dirs = []
     for _ in range(2):
@@ -132,18 +141,23 @@ def training_sample(plan: Plan, x_columns: np.ndarray, y: np.ndarray
 def grid_losses(plan: Plan, plane: Plane, alphas: np.ndarray, betas: np.ndarray,
                 x: np.ndarray, y: np.ndarray, loss: str, chunk: int | None = None,
                 dtype: type = np.float64,
-                run_compiled: Callable | None = compiled_grid.run_here) -> np.ndarray:
+                run_compiled: Callable | None = compiled_grid.run_here,
+                mask: np.ndarray | None = None, sequence_loss: str = "every") -> np.ndarray:
     """Loss at every grid point, as Z[j, i] for (alphas[i], betas[j]) (row-major, y first).
 
     float32 (the window's) goes to the compiled kernel when compiled_grid can take the grid:
     run_compiled(prepared, y, loss, alphas, betas) runs it, by default in this process
     (compiled at the first call if need be); the window passes its worker process's, or None
     for NumPy. NumPy's forward passes are the engine's (core.engine.stacked), chunk by chunk;
-    float64 reproduces the engine to the last bit.
+    float64 reproduces the engine to the last bit. Sequences (x of 3 dimensions) with their
+    mask go to core.engine.sequence_plane, in NumPy (module docstring).
     """
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}")
     aa, bb = np.meshgrid(np.asarray(alphas, float), np.asarray(betas, float))
+    if np.ndim(x) == 3:
+        return sequence_grid_losses(plan, plane.center, plane.d1, plane.d2, aa, bb, x, y, mask,
+                                    loss, sequence_loss, dtype, chunk).reshape(aa.shape)
     if (dtype == np.float32 and run_compiled is not None
             and compiled_grid.unavailable(plan, loss, dtype) is None):
         prepared = compiled_grid.prepare(plan, plane.center, plane.d1, plane.d2, x)
@@ -171,8 +185,13 @@ def batched_loss(loss: str, z: np.ndarray, a: np.ndarray, y: np.ndarray) -> np.n
     return LOSSES[loss].batched(z, a, y)
 
 
-def loss_at(plan: Plan, theta: np.ndarray, x: np.ndarray, y: np.ndarray, loss: str) -> float:
-    """The true loss at one parameter vector (for the gap between surface and path)."""
+def loss_at(plan: Plan, theta: np.ndarray, x: np.ndarray, y: np.ndarray, loss: str,
+            mask: np.ndarray | None = None, sequence_loss: str = "every") -> float:
+    """The true loss at one parameter vector (for the gap between surface and path); on
+    sequences the engine's sequence loss."""
+    if np.ndim(x) == 3:
+        return float(engine_sequence_loss(plan, plan.unflatten(np.asarray(theta, float)), x, y,
+                                          mask, loss, sequence_loss))
     fwd = forward(plan, plan.unflatten(theta), x)
     z, a = fwd.outputs(plan)
     return float(batched_loss(loss, z.T[None], a.T[None], np.asarray(y, float).T[None])[0])
@@ -216,21 +235,21 @@ class PlaneArrows:
         return angle_between(self.curvature.gradient, self.minibatch)
 
 
-def arrows_at(plan: Plan, plane: Plane, theta: np.ndarray, sample: tuple[np.ndarray, np.ndarray],
-              loss: str, batch: tuple[np.ndarray, np.ndarray] | None = None) -> PlaneArrows:
+def arrows_at(plan: Plan, plane: Plane, theta: np.ndarray, sample: tuple, loss: str,
+              batch: tuple | None = None, sequence_loss: str = "every") -> PlaneArrows:
     """The arrows at theta: the loss (no penalty: the loss the surface draws) on `sample`,
-    and on the minibatch `batch` when given. Inputs are the plan's (features applied).
-    Costs one forward pass carried to second order along the plane (core.curvature's
-    TrainingLoss.plane: on 784-64-10 about two exact gradients' worth), and with a batch two
-    exact gradients more (the minibatch's, and the sample's for the angle over every
-    parameter)."""
+    and on the minibatch `batch` when given, each (x, y), or (x, y, mask) for sequences.
+    Inputs are the plan's (features applied). Costs one forward pass carried to second order
+    along the plane (core.curvature's TrainingLoss.plane: on 784-64-10 about two exact
+    gradients' worth; on sequences five BPTT gradients), and with a batch two exact
+    gradients more (the minibatch's, and the sample's for the angle over every parameter)."""
     theta = np.asarray(theta, np.float64)
-    f = TrainingLoss(plan, *sample, loss)
+    f = loss_on(plan, *sample[:2], loss, *sample[2:3], sequence_loss)
     curvature = plane_curvature(f, theta, plane.d1, plane.d2)
     here = plane.coordinates(theta)[0]
     if batch is None:
         return PlaneArrows(here, curvature)
-    g_batch = TrainingLoss(plan, *batch, loss).gradient(theta)
+    g_batch = loss_on(plan, *batch[:2], loss, *batch[2:3], sequence_loss).gradient(theta)
     g_full = f.gradient(theta)
     trained = plan.trainable_vector()  # a frozen parameter's gradient moves nothing
     return PlaneArrows(here, curvature, np.array([g_batch @ plane.d1, g_batch @ plane.d2]),

@@ -85,8 +85,16 @@ def subsample(x: np.ndarray, y: np.ndarray, seed: int = 0,
     """A fixed subsample (same rows every call) so the surface does not flicker."""
     if len(x) <= limit:
         return x, y
-    idx = np.sort(np.random.default_rng(seed).choice(len(x), limit, replace=False))
+    idx = subsample_rows(len(x), seed, limit)
     return x[idx], y[idx]
+
+
+def subsample_rows(n: int, seed: int = 0, limit: int = MAX_SAMPLES) -> np.ndarray | slice:
+    """The rows subsample() keeps of n (every one when n <= limit), for what goes with them
+    (a sequence's mask)."""
+    if n <= limit:
+        return slice(None)
+    return np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))
 
 
 def split_rows(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

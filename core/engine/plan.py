@@ -106,7 +106,11 @@ class Plan:
 
     def inputs_from(self, columns: np.ndarray) -> np.ndarray:
         """The input matrix (samples x inputs) this plan runs on, from data columns
-        (samples x columns): the one mapping every data path goes through."""
+        (samples x columns): the one mapping every data path goes through. Sequences
+        (sequences x steps x columns) map step by step, keeping their shape."""
+        if np.ndim(columns) == 3:
+            s, t, c = np.shape(columns)
+            return input_matrix(self.features, np.reshape(columns, (s * t, c))).reshape(s, t, -1)
         return input_matrix(self.features, columns)
 
     def column_mismatch(self, n_columns: int) -> str | None:

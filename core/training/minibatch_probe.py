@@ -7,7 +7,9 @@ frame's first) is taken with the training loss measured just before and just aft
 step per frame, not every step: measuring costs two passes over the loss's rows, more than a
 minibatch step, and the trainer's own steps stay exactly as they are (the compiled kernel
 included). The loss is the one the surface draws: the data loss, no penalty, on the surface's
-fixed sample of the training set (core.data.dataset.subsample).
+fixed sample of the training set (core.batch_loss.sample_of). On sequence data a minibatch is
+a set of sequences (`rows` are sequences of data.x_train) and the loss training.sequence_loss's,
+masks applied.
 
 While nobody asks (the default), the training loop holds no probe and pays nothing.
 """
@@ -19,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.batch_loss import SequenceLoss, loss_on, sample_of
 from core.curvature import TrainingLoss
-from core.data.dataset import subsample
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ class MinibatchProbe:
         self._steps: deque[int] = deque(maxlen=self.keep)
         self._downhill: deque[bool] = deque(maxlen=self.keep)
         self._run = None  # a weak reference to the trainer these verdicts belong to
-        self._loss: tuple = (None, None, None, None)  # plan, data, loss name, TrainingLoss
+        self._loss: tuple = (None, None, None, None)  # plan, data, loss names, the loss
         self._known: tuple = (None, 0.0)  # (theta, loss there): the last value measured
 
     def step(self, trainer) -> None:
@@ -83,17 +85,18 @@ class MinibatchProbe:
             self._downhill.clear()
             self._known = (None, 0.0)
 
-    def _training_loss(self, trainer) -> TrainingLoss:
-        plan, data, name = trainer.plan, trainer.data, trainer.settings.loss
+    def _training_loss(self, trainer) -> TrainingLoss | SequenceLoss:
+        plan, data, s = trainer.plan, trainer.data, trainer.settings
+        name = (s.loss, s.sequence_loss)
         held_plan, held_data, held_name, f = self._loss
         if held_plan is not plan or held_data is not data or held_name != name:
-            x, y = subsample(data.x_train, data.y_train)
-            f = TrainingLoss(plan, plan.inputs_from(x), y, name)
+            x, y, mask = sample_of(plan, data)
+            f = loss_on(plan, x, y, s.loss, mask, s.sequence_loss)
             self._loss = (plan, data, name, f)
             self._known = (None, 0.0)
         return f
 
-    def _value(self, f: TrainingLoss, theta: np.ndarray) -> float:
+    def _value(self, f: TrainingLoss | SequenceLoss, theta: np.ndarray) -> float:
         """The loss at theta; the loss after one checked step is often the loss before the
         next (stepping one at a time), so it is kept."""
         held, value = self._known

@@ -11,7 +11,10 @@ minibatch's loss in the plane's two coordinates (core.curvature.plane_curvature)
 -H^-1 g, which needs no learning rate. Where H is not positive definite that step would head
 for a saddle or a hilltop, so it is damped into -|H|^-1 g: each principal curvature taken by
 its size (at least SADDLE_FLOOR of the largest), which goes downhill along a direction that
-curves down instead of up it ("saddle-free Newton", Dauphin et al. 2014).
+curves down instead of up it ("saddle-free Newton", Dauphin et al. 2014). On sequence data the
+minibatch is of sequences and the loss training.sequence_loss's, masks applied; the gradient
+and 2x2 Hessian are those of core.batch_loss.SequenceLoss (full backpropagation through time,
+whatever bptt_steps truncates in the other racers' training).
 """
 from __future__ import annotations
 
@@ -19,7 +22,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from core.curvature import PlaneCurvature, TrainingLoss, plane_curvature
+from core.batch_loss import loss_on
+from core.curvature import PlaneCurvature, plane_curvature
 from core.data.dataset import Dataset
 from core.errors import RaceError, UserError
 from core.network import Network
@@ -105,7 +109,7 @@ def _plane_newton(network: Network, data: Dataset, settings: TrainingSettings, s
         s = trainer.settings
         for step in range(1, steps + 1):
             x, y, _ = trainer._next_batch()
-            loss = TrainingLoss(plan, x, y, s.loss, s.l1, s.l2)
+            loss = loss_on(plan, x, y, s.loss, trainer._batch_mask, s.sequence_loss, s.l1, s.l2)
             with np.errstate(all="ignore"):
                 value = loss.value(theta)
                 a, b = plane_step(plane_curvature(loss, theta, d1, d2))

@@ -101,7 +101,8 @@ SHAPES = {"saddle": "A saddle, curving up one way and down the other: no bottom 
 
 
 def figures(arrows: PlaneArrows, lay: Layout, newton: bool, minibatch: bool,
-            report: MinibatchReport | None, sample_rows: int, train_rows: int
+            report: MinibatchReport | None, sample_rows: int, train_rows: int,
+            unit: str = "sample"
             ) -> list[tuple[str | None, str]]:
     """The lines under the plot, short and in plain words: what each arrow is, at what scale,
     and the numbers (core.curvature's explain() says it at length, in the tooltip). Each
@@ -117,10 +118,10 @@ def figures(arrows: PlaneArrows, lay: Layout, newton: bool, minibatch: bool,
     if newton:
         lines += _curvature_lines(c, lay)
     if minibatch:
-        lines += _minibatch_lines(arrows, report, lay, train_rows)
+        lines += _minibatch_lines(arrows, report, lay, train_rows, unit)
     if sample_rows < train_rows:
         lines.append((None, f"On a fixed sample of {sample_rows:,} of the {train_rows:,} "
-                            f"training samples."))
+                            f"training {unit}s."))
     return lines
 
 
@@ -144,13 +145,13 @@ def _curvature_lines(c, lay: Layout) -> list[tuple[str | None, str]]:
 
 
 def _minibatch_lines(arrows: PlaneArrows, report: MinibatchReport | None, lay: Layout,
-                     train_rows: int) -> list[tuple[str | None, str]]:
+                     train_rows: int, unit: str = "sample") -> list[tuple[str | None, str]]:
     if report is None or report.rows is None:
         return [("minibatch", "Orange: the last minibatch's gradient, after the next "
                               "training step.")]
     if arrows.minibatch is None:
         return [("minibatch", "Orange: the last minibatch's gradient, once computed.")]
-    text = (f"Orange: the last minibatch's gradient ({_count(arrows.batch_size, 'sample')}, "
+    text = (f"Orange: the last minibatch's gradient ({_count(arrows.batch_size, unit)}, "
             f"step {report.step:,}; |gradient| {float(np.linalg.norm(arrows.minibatch)):.3g})")
     plane, full = arrows.plane_angle, arrows.minibatch_angle
     if plane is not None and full is not None:

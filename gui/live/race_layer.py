@@ -20,6 +20,7 @@ class RaceLayer:
         self.racers: list[Racer] = []
         self.items: list[pg.PlotDataItem] = []
         self.legend: pg.LegendItem | None = None
+        plot.getPlotItem().vb.sigResized.connect(self._fit_legend)
 
     def set_racers(self, racers: list[Racer]) -> None:
         self.racers = racers
@@ -39,11 +40,7 @@ class RaceLayer:
         paths = self.coordinates(plane) if plane is not None else []
         if not any(len(xy) for xy in paths):  # none raced on this network
             return
-        # Along the top: a column per racer keeps the plot itself visible; two rows when
-        # the plot is too narrow for one, so no entry is cut off.
-        wide = self.plot.getPlotItem().vb.width() >= 150 * len(self.racers)
-        columns = len(self.racers) if wide else (len(self.racers) + 1) // 2
-        self.legend = pg.LegendItem(offset=(5, 2), labelTextColor="w", colCount=columns,
+        self.legend = pg.LegendItem(offset=(5, 2), labelTextColor="w",
                                     brush=pg.mkBrush(0, 0, 0, 140), verSpacing=-6,
                                     horSpacing=12)
         self.legend.setParentItem(self.plot.getPlotItem().vb)
@@ -60,6 +57,21 @@ class RaceLayer:
             self.items += [item, end]
             note = "diverged" if racer.diverged else f"loss {racer.final_loss:.3g}"
             self.legend.addItem(item, f"{racer.optimizer}: {note}")
+        self._fit_legend()
+
+    def _fit_legend(self, *_) -> None:
+        """Along the top, as few rows as fit the plot's width: a column per racer keeps the
+        plot itself visible; fewer columns while the legend is wider than the plot (found
+        under Xvfb: five racers in three columns cut the third column's names off at the
+        plot's edge), worked out anew when the plot is resized."""
+        if self.legend is None or not self.legend.items:
+            return
+        room = self.plot.getPlotItem().vb.width()
+        columns = len(self.legend.items)
+        self.legend.setColumnCount(columns)
+        while columns > 1 and self.legend.boundingRect().width() > room:
+            columns -= 1
+            self.legend.setColumnCount(columns)
 
     def _remove_items(self) -> None:
         for item in self.items:

@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QWidget
 
 from core import surface
+from core.batch_loss import sample_of
 from core.network import NetworkError
 from core.surface import PlaneArrows
 from core.training.minibatch_probe import MinibatchReport
@@ -141,8 +142,9 @@ class SurfaceArrows(QObject):
         data = self.live.data
         if data is None:
             return
+        report = self.live.minibatch() if self.show_minibatch.isChecked() else None
         request = (plan, plane, np.array(theta, np.float64), data, self.live.loss,
-                   self.live.minibatch() if self.show_minibatch.isChecked() else None)
+                   self.live.settings.sequence_loss, report)
         if self._busy or self._rest.isActive():
             self._wanted = request  # the latest wins
         else:
@@ -211,7 +213,8 @@ class SurfaceArrows(QObject):
         data = self.live.data
         report = self._report if minibatch else None
         lines = figures(self.arrows, lay, newton, minibatch, report, self._rows,
-                        len(data.x_train) if data is not None else self._rows)
+                        len(data.x_train) if data is not None else self._rows,
+                        "sequence" if data is not None and data.is_sequence else "sample")
         if self.minibatch_surface:
             lines.append((None, "The arrows and curvatures are the training loss's, not the "
                                 "minibatch's drawn."))
@@ -267,15 +270,15 @@ class SurfaceArrows(QObject):
         self._on_choice_changed()
         self.surface_changed.emit()
 
-    def grid_sample(self, plan, data) -> tuple[np.ndarray, np.ndarray, int | None]:
-        """The rows the surface is drawn on, as the plan's inputs, and the step whose
-        minibatch they are (None: the training sample, also while no minibatch is known)."""
+    def grid_sample(self, plan, data) -> tuple[np.ndarray, np.ndarray, np.ndarray | None,
+                                               int | None]:
+        """The rows (sequences, with their mask) the surface is drawn on, as the plan's
+        inputs, and the step whose minibatch they are (None: the training sample, also while
+        no minibatch is known)."""
         report = self.live.minibatch() if self.minibatch_surface else None
         if report is not None and report.rows is not None:
-            rows = report.rows
-            return plan.inputs_from(data.x_train[rows]), data.y_train[rows], report.step
-        x, y = surface.training_sample(plan, data.x_train, data.y_train)
-        return x, y, None
+            return (*sample_of(plan, data, report.rows), report.step)
+        return (*sample_of(plan, data), None)
 
     def minibatch_moved(self, grid_step: int | None) -> bool:
         """Whether the surface drawn is not the last minibatch's, and could be."""
@@ -291,17 +294,17 @@ def _timed(*request) -> tuple:
     return *_compute(*request), time.perf_counter() - started
 
 
-def _compute(plan, plane, theta, data, loss, report):
+def _compute(plan, plane, theta, data, loss, sequence_loss, report):
     """On the worker thread: the arrows at theta, on the surface's sample (and the rows of
-    the minibatch `report` names). Overflow far from the data just gives inf, drawn as
-    nothing. Returns (plane, PlaneArrows or why there are none, sample rows, report)."""
+    the minibatch `report` names; sequences, on sequence data). Overflow far from the data
+    just gives inf, drawn as nothing. Returns (plane, PlaneArrows or why there are none,
+    sample rows, report)."""
     rows = None if report is None else report.rows
     try:
-        sample = surface.training_sample(plan, data.x_train, data.y_train)
-        batch = None if rows is None else (plan.inputs_from(data.x_train[rows]),
-                                           data.y_train[rows])
+        sample = sample_of(plan, data)
+        batch = None if rows is None else sample_of(plan, data, rows)
         with np.errstate(all="ignore"):
-            arrows = surface.arrows_at(plan, plane, theta, sample, loss, batch)
+            arrows = surface.arrows_at(plan, plane, theta, sample, loss, batch, sequence_loss)
         c = arrows.curvature
         if not (np.all(np.isfinite(c.gradient)) and np.all(np.isfinite(c.hessian))):
             return plane, "the loss is not finite at the current weights.", 0, report

@@ -51,6 +51,10 @@ class SurfacePanel(QWidget):
         self.z: np.ndarray | None = None
         self.extent = (-1.0, 1.0, -1.0, 1.0)
         self.chosen: tuple[str, str] | None = None  # parameter names picked on the canvas
+        # The loss the grid drawn is of: the loss's name, and on sequences (mask,
+        # training.sequence_loss)
+        self._grid_loss: str | None = None
+        self.sequences: tuple = (None, "every")
         self._pool = ThreadPoolExecutor(max_workers=1, initializer=_as_background_work)
         self._future: Future | None = None
         self._poll = QTimer(self, interval=30)
@@ -172,7 +176,7 @@ class SurfacePanel(QWidget):
         if problem:
             self.info.setText(f"No surface: {problem}.")
             return
-        x, y, batch = self.arrows.grid_sample(plan, data)
+        x, y, mask, batch = self.arrows.grid_sample(plan, data)
         path = self._path_coords(plane)
         raced = [xy for xy in self.race_layer.coordinates(plane) if len(xy)]
         if raced:  # the view takes in every racer's path too
@@ -183,16 +187,17 @@ class SurfacePanel(QWidget):
             self.info.setText("The weights are too large to draw a surface around them "
                               "(did training diverge?). Reset the weights, then Re-slice.")
             return
-        self._submit_grid(plan, plane, ext, x, y, batch,
+        self._submit_grid(plan, plane, ext, x, y, mask, batch,
                           GRID_RUNNING if self.training.running else GRID_PAUSED)
 
-    def _submit_grid(self, plan, plane, ext, x, y, batch, g) -> None:
+    def _submit_grid(self, plan, plane, ext, x, y, mask, batch, g) -> None:
         alphas, betas = np.linspace(ext[0], ext[1], g), np.linspace(ext[2], ext[3], g)
         if self._future is not None:
             self._future.cancel()
-        self._pending = (plan, plane, ext, x, y, batch)
-        self._future = self._pool.submit(_quiet_grid, plan, plane, alphas, betas, x, y,
-                                         self.live.loss, grid_process.SHARED.runner())
+        loss, sequence_loss = self.live.loss, self.live.settings.sequence_loss
+        self._pending = (plan, plane, ext, x, y, mask, loss, sequence_loss, batch)
+        self._future = self._pool.submit(_quiet_grid, plan, plane, alphas, betas, x, y, loss,
+                                         grid_process.SHARED.runner(), mask, sequence_loss)
         self._poll.start()
 
     def _regrid(self) -> None:
@@ -200,8 +205,9 @@ class SurfacePanel(QWidget):
         data = self.live.data
         if data is None or self.z is None:
             return
-        x, y, batch = self.arrows.grid_sample(self.plan, data)
-        self._submit_grid(self.plan, self.plane, self.extent, x, y, batch, self.z.shape[0])
+        x, y, mask, batch = self.arrows.grid_sample(self.plan, data)
+        self._submit_grid(self.plan, self.plane, self.extent, x, y, mask, batch,
+                          self.z.shape[0])
 
     def _make_plane(self, plan, theta) -> surface.Plane:
         mode = self.mode.currentData()
@@ -249,10 +255,12 @@ class SurfacePanel(QWidget):
         if not np.isfinite(z).any():
             self.info.setText("The loss is not finite anywhere on this plane.")
             return
-        plan, plane, ext, x, y, batch = self._pending
+        plan, plane, ext, x, y, mask, loss, sequence_loss, batch = self._pending
         if plan.structure_version != self.live.network.structure_version:
             return  # computed for a network that has changed since: a new slice is due
         self.plan, self.plane, self.extent, self.xy = plan, plane, ext, (x, y)
+        self.sequences = (mask, sequence_loss)  # what the loss of sequences reads of them
+        self._grid_loss = loss
         self._grid_batch = batch
         self.z = z
         self._draw_surface()
@@ -260,6 +268,16 @@ class SurfacePanel(QWidget):
         if not self.training.running and self.arrows.minibatch_moved(batch):
             self._regrid()  # a step came while this grid was computed (while running, the
             # next frame's show_progress asks)
+
+    def settings_changed(self) -> None:
+        """The loss drawn is the settings' (training.loss, and on sequences
+        training.sequence_loss): a grid of another one is computed anew, so grid, arrows and
+        "loss here" stay of one loss."""
+        if self.plane is None or self._grid_loss is None:
+            return
+        s = self.live.settings
+        if (self._grid_loss, self.sequences[1]) != (s.loss, s.sequence_loss):
+            self.refit()
 
     # ----- drawing ---------------------------------------------------------------------------
     def _draw_surface(self) -> None:
@@ -350,16 +368,20 @@ class SurfacePanel(QWidget):
     def _honesty(self, theta, here) -> None:
         plane = self.plane
         x, y = self.xy
-        loss = self.live.loss
-        true = surface.loss_at(self.plan, theta, x, y, loss)
-        shown = surface.loss_at(self.plan, plane.point(*here), x, y, loss)
+        loss = self._grid_loss
+        true = surface.loss_at(self.plan, theta, x, y, loss, *self.sequences)
+        shown = surface.loss_at(self.plan, plane.point(*here), x, y, loss, *self.sequences)
+        unit = "sequences" if np.ndim(x) == 3 else "samples"
         parts = [] if self._grid_batch is None else [
-            f"Surface of the last minibatch (step {self._grid_batch:,}, {len(x):,} samples)."]
+            f"Surface of the last minibatch (step {self._grid_batch:,}, {len(x):,} {unit})."]
         parts += [{"exact": "Exact slice: all other parameters held at their values when sliced.",
                   "pca": "PCA plane of the whole path (Li et al. 2018).",
                   "random": "Random filter-normalised directions (local curvature only)."}[plane.kind]]
         if plane.explained:
             parts.append(f"Plane explains {100 * sum(plane.explained):.1f}% of the path's variance.")
+        if np.ndim(x) == 3:  # which steps the loss of sequences reads
+            parts.append("The loss at every step of each sequence." if self.sequences[1] ==
+                         "every" else "The loss at each sequence's last step.")
         parts.append(f"Off-plane fraction {plane.off_plane_fraction(theta):.2f}; "
                      f"loss here {true:.4g} vs surface {shown:.4g} under the marker.")
         if plane.kind == "exact" and self.live.progress is not None:
@@ -433,11 +455,13 @@ def _quiet_race(network, data, settings, steps, plane):
         return race(network, data, settings, steps, plane=plane)
 
 
-def _quiet_grid(plan, plane, alphas, betas, x, y, loss, run_compiled) -> np.ndarray:
+def _quiet_grid(plan, plane, alphas, betas, x, y, loss, run_compiled, mask=None,
+                sequence_loss="every") -> np.ndarray:
     """The grid in the background; overflow far out on the plane just gives inf, drawn as such.
     run_compiled: the grid worker process's, once it is ready (else None: NumPy's). It is asked
     for in the GUI thread: this thread runs at the lowest priority, and on a busy machine it
     would hold the GIL through the worker's start while the window waited for it."""
     with np.errstate(all="ignore"):
         return surface.grid_losses(plan, plane, alphas, betas, x, y, loss, dtype=np.float32,
-                                   run_compiled=run_compiled)
+                                   run_compiled=run_compiled, mask=mask,
+                                   sequence_loss=sequence_loss)

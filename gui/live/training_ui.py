@@ -268,6 +268,7 @@ class TrainingUI(QObject):
         self.settings.load(p.data, p.training)
         self.controller.set_settings(p.training)
         self.sharpness_panel.settings_changed()  # the rate's line
+        self.surface_panel.settings_changed()  # the loss it draws
         self._give_scene_initializer()
         if p.data != self._dataset_for:
             data = self._make_dataset()
