@@ -105,13 +105,23 @@ class TrainingLoss:
 
     def plane(self, theta: np.ndarray, d1: np.ndarray, d2: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray]:
-        """(gradient, Hessian) of a, b -> L(theta + a d1 + b d2) at 0, in (a, b): the network's
-        Taylor coefficients along the plane (core.engine.plane_taylor: on 784-64-10 about
-        three products of its first layer, where a gradient and two Hessian-vector products
-        cost ten), the penalty's part in closed form."""
+        """(gradient, Hessian) of a, b -> L(theta + a d1 + b d2) at 0, in (a, b): on rows the
+        network's Taylor coefficients along the plane (core.engine.plane_taylor: on 784-64-10
+        about three products of its first layer, where a gradient and two Hessian-vector
+        products cost ten), on sequences differences of the gradient; the penalty's part in
+        closed form."""
         theta = np.asarray(theta, np.float64)
-        _, g2, h2 = plane_derivatives(self.plan, theta, d1, d2, self.x, self.y, self.loss,
-                                      RELATIVE_STEP)
+        if self.is_sequence:
+            # No Taylor pass through time: H d_k by central differences of the exact BPTT
+            # gradient along each direction (hvp), four gradients beside the one at theta,
+            # accurate to O(e^2) (tests/core/test_surface_sequences.py), then symmetrised.
+            dirs = np.stack([np.asarray(d1, np.float64), np.asarray(d2, np.float64)])
+            g2 = dirs @ self._data_gradient(theta)
+            h2 = dirs @ np.stack([self.hvp(theta, d) - self._penalty_hvp(d) for d in dirs]).T
+            h2 = 0.5 * (h2 + h2.T)
+        else:
+            _, g2, h2 = plane_derivatives(self.plan, theta, d1, d2, self.x, self.y, self.loss,
+                                          RELATIVE_STEP)
         n = self.n_weights
         w, dw = theta[:n], np.stack([np.asarray(d1, np.float64)[:n],
                                      np.asarray(d2, np.float64)[:n]])

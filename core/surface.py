@@ -19,7 +19,7 @@ On sequence data (x of shape sequences x steps x inputs, a recurrent net or not)
 the one training.sequence_loss names, masks applied: the grid is the unrolled forward pass with
 the grid's points as extra batch columns (core.engine.sequence_plane, NumPy), and the arrows'
 gradient and 2x2 Hessian are the exact BPTT gradient and its central differences along the
-plane (core.batch_loss.SequenceLoss).
+plane (core.curvature.TrainingLoss on sequences).
 """
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.batch_loss import SequenceLoss, loss_on, sample_of
+from core.batch_loss import loss_on, sample_of
 from core.curvature import TrainingLoss
 
 
@@ -85,7 +85,7 @@ class MinibatchProbe:
             self._downhill.clear()
             self._known = (None, 0.0)
 
-    def _training_loss(self, trainer) -> TrainingLoss | SequenceLoss:
+    def _training_loss(self, trainer) -> TrainingLoss:
         plan, data, s = trainer.plan, trainer.data, trainer.settings
         name = (s.loss, s.sequence_loss)
         held_plan, held_data, held_name, f = self._loss
@@ -96,7 +96,7 @@ class MinibatchProbe:
             self._known = (None, 0.0)
         return f
 
-    def _value(self, f: TrainingLoss | SequenceLoss, theta: np.ndarray) -> float:
+    def _value(self, f: TrainingLoss, theta: np.ndarray) -> float:
         """The loss at theta; the loss after one checked step is often the loss before the
         next (stepping one at a time), so it is kept."""
         held, value = self._known

@@ -13,7 +13,7 @@ for a saddle or a hilltop, so it is damped into -|H|^-1 g: each principal curvat
 its size (at least SADDLE_FLOOR of the largest), which goes downhill along a direction that
 curves down instead of up it ("saddle-free Newton", Dauphin et al. 2014). On sequence data the
 minibatch is of sequences and the loss training.sequence_loss's, masks applied; the gradient
-and 2x2 Hessian are those of core.batch_loss.SequenceLoss (full backpropagation through time,
+and 2x2 Hessian are those of core.curvature.TrainingLoss on sequences (full backpropagation through time,
 whatever bptt_steps truncates in the other racers' training).
 """
 from __future__ import annotations

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.batch_loss import SequenceLoss, sample_of
+from core.batch_loss import loss_on, sample_of
 from core.data.dataset import Dataset
 from core.engine import compile_plan
 from core.engine.recurrent import sequence_loss
@@ -140,8 +140,8 @@ def test_the_minibatch_arrow_is_the_minibatch_sequences_gradient():
     g_batch, _ = restricted(plan, theta, plane.d1, plane.d2, *batch, "every")
     np.testing.assert_allclose(arrows.minibatch, g_batch, rtol=1e-6, atol=1e-9)
     assert arrows.batch_size == 3
-    full = SequenceLoss(plan, *sample, "mse").gradient(theta)
-    part = SequenceLoss(plan, *batch, "mse").gradient(theta)
+    full = loss_on(plan, sample[0], sample[1], "mse", sample[2]).gradient(theta)
+    part = loss_on(plan, batch[0], batch[1], "mse", batch[2]).gradient(theta)
     cos = full @ part / np.linalg.norm(full) / np.linalg.norm(part)
     assert arrows.minibatch_angle == pytest.approx(np.degrees(np.arccos(cos)), abs=1e-9)
 
@@ -150,8 +150,8 @@ def test_the_penalty_is_in_the_plane_in_closed_form():
     net, plan, theta = setup()
     x, y, mask = sample_of(plan, echo())
     plane = exact_plane(plan, theta, 0, 1)
-    plain = SequenceLoss(plan, x, y, mask, "mse").plane(theta, plane.d1, plane.d2)
-    g, h = SequenceLoss(plan, x, y, mask, "mse", l1=0.1, l2=0.3).plane(theta, plane.d1, plane.d2)
+    plain = loss_on(plan, x, y, "mse", mask).plane(theta, plane.d1, plane.d2)
+    g, h = loss_on(plan, x, y, "mse", mask, l1=0.1, l2=0.3).plane(theta, plane.d1, plane.d2)
     w = theta[:2]
     np.testing.assert_allclose(g, plain[0] + 0.1 * np.sign(w) + 0.3 * w, rtol=1e-12)
     np.testing.assert_allclose(h, plain[1] + 0.3 * np.eye(2), rtol=1e-12)
@@ -174,7 +174,7 @@ def test_the_race_on_an_elman_net_follows_each_rule_on_the_sequence_loss():
     racers = race(net, data, race_settings(), 5, ("sgd", "adam"), (plane.d1, plane.d2))
     by_name = {r.optimizer: r for r in racers}
     assert [r.diverged for r in racers] == [None, None, None]
-    f = SequenceLoss(plan, x, y, mask, "mse")
+    f = loss_on(plan, x, y, "mse", mask)
     point = theta.copy()
     for k in range(5):
         point = point - 0.05 * f.gradient(point)
