@@ -76,6 +76,10 @@ class RunRecorder:
         # run's own fingerprint is taken when it is first written (a frame later, off the
         # edit's event): any structure edit before that ends the run, so it is the same shape.
         self._shape: tuple = (lambda: None, -1)
+        # Set while a caller hashes the open run's shape in pieces (the window, between its
+        # events): frames then wait for it instead of hashing at once; stop() and close()
+        # never wait. The caller clears it and calls flush() when the pieces are done.
+        self.shape_pending = False
 
     @property
     def open(self) -> bool:
@@ -115,7 +119,13 @@ class RunRecorder:
             self.close()
             return
         self._last = progress
-        if progress.step > self._base[0]:
+        if progress.step > self._base[0] and not (self.shape_pending and self.shape_to_hash):
+            self._write(weights=False)
+
+    def flush(self) -> None:
+        """Write what the frames since the last write brought (after a deferred write)."""
+        if self._start is not None and self._last is not None and \
+                self._last.step > self._base[0]:
             self._write(weights=False)
 
     def stop(self) -> None:
@@ -123,8 +133,9 @@ class RunRecorder:
         if self._since is not None:
             self._seconds += self._clock() - self._since
             self._since = None
-        if self._run_id is not None:
-            self._write(weights=True)
+        if self._run_id is not None or (self._last is not None and self._start is not None
+                                        and self._last.step > self._base[0]):
+            self._write(weights=True)  # (a run whose frames waited for its shape: now)
 
     def changed(self, network: Network, data, training, step: int = 0, epoch: int = 0,
                 running: bool = False) -> None:

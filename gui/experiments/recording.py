@@ -26,6 +26,7 @@ class RunRecording(QObject):
         self.project, self.controller = project, controller
         self.recorder = RunRecorder(project.runs)
         self._hashing = Slices(self)  # a new run's structure fingerprint, between events
+        self._hashing.finished.connect(self._on_hashed)
         self._drawn = False  # the weights were drawn afresh (Reset) and not edited since
         controller.starting.connect(self._on_starting)
         controller.progress.connect(self._on_progress)
@@ -71,9 +72,15 @@ class RunRecording(QObject):
         51k-edge net hashing it at once took 45 ms of the window's thread)."""
         network = self.recorder.shape_to_hash
         if network is not None:
+            self.recorder.shape_pending = True  # its frames wait for the pieces
             self._hashing.start(structure_fingerprint_job(network))
+
+    def _on_hashed(self) -> None:
+        self.recorder.shape_pending = False
+        self.recorder.flush()
 
     def _on_runs_changed(self, change: RunChange) -> None:
         if change.kind == "reset":
+            self._hashing.cancel()  # (the old document's shape)
             self.recorder = RunRecorder(self.project.runs)
             self._drawn = False

@@ -140,6 +140,33 @@ def test_a_structure_edit_while_running_ends_the_run_and_each_keeps_its_own_shap
     assert one.steps == 5
 
 
+def test_frames_wait_for_a_shape_hashed_elsewhere_and_stop_never_waits():
+    """While the window hashes a new run's shape in pieces (shape_pending), frames are kept but
+    not written (writing would hash at once); flush() writes them; stop() writes at once."""
+    net, data = small_net(), DataSettings()
+    log = RunLog()
+    rec = RunRecorder(log)
+    first, second = progresses(("steps", 5), ("steps", 3))
+    rec.start(net, data, SETTINGS)
+    assert rec.shape_to_hash is net
+    rec.shape_pending = True
+    rec.observe(first)
+    assert len(log) == 0  # waiting for the pieces
+    rec.shape_pending = False
+    rec.flush()
+    run, = log
+    assert run.steps == 5 and run.structure
+    rec.observe(second)
+    rec.stop()
+    assert log[run.id].steps == 8
+    rec2 = RunRecorder(RunLog())
+    rec2.start(net, data, SETTINGS)
+    rec2.shape_pending = True
+    rec2.observe(first)
+    rec2.stop()  # a pause writes whatever the pieces' state
+    assert len(rec2.log) == 1 and rec2.log.runs[0].structure == run.structure
+
+
 def test_a_new_trainer_counting_from_zero_closes_the_run_and_nothing_is_recorded_unstarted():
     net, data = small_net(), DataSettings()
     log = RunLog()
