@@ -4,7 +4,9 @@ every prediction against its target and the residuals.
 
 Classes are decided as core.training.trainer.accuracy decides them (one output: above 0.5;
 several: the largest, after the loss's own prediction such as softmax), so the matrix's
-diagonal share is the accuracy the loss panel shows.
+diagonal share is the accuracy the loss panel shows. On sequence data a sample is a time step
+the loss reads (training.sequence_loss: every valid step, or each sequence's last), as the
+Trainer's evaluation counts them.
 """
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ import numpy as np
 
 from core.data.dataset import Dataset
 from core.engine import Params, Plan, predict
+from core.engine.recurrent import loss_columns, loss_rows, sequence_forward
 from core.losses import predictions
+from core.training.trainer import inputs_of
 
 ROWS = 4096  # samples per forward pass: a large data set never needs all its rows at once
 
@@ -80,6 +84,27 @@ def outputs(plan: Plan, params: Params, loss: str, x: np.ndarray) -> np.ndarray:
     return np.concatenate(parts) if parts else np.empty((0, len(plan.out_rows)))
 
 
+def sequence_outputs(plan: Plan, params: Params, loss: str, x: np.ndarray, y: np.ndarray,
+                     mask: np.ndarray | None, sequence_loss: str = "every"
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(predictions, targets), one row per time step the loss reads, for the sequences x
+    (sequences x steps x data columns), a few sequences at a time."""
+    x = inputs_of(plan, x)
+    chunk = max(1, ROWS // max(x.shape[1], 1))
+    guesses, targets = [], []
+    for i in range(0, len(x), chunk):
+        part = slice(i, i + chunk)
+        mc = None if mask is None else mask[part]
+        sfwd = sequence_forward(plan, params, x[part])
+        cols = loss_columns(mc, len(x[part]), x.shape[1], sequence_loss)
+        _, a_out, y_out = loss_rows(plan, sfwd, y[part], cols)
+        guesses.append(predictions(loss, a_out))
+        targets.append(y_out)
+    if not guesses:
+        return np.empty((0, len(plan.out_rows))), np.empty((0, y.shape[-1]))
+    return np.concatenate(guesses), np.concatenate(targets)
+
+
 def classes_of(values: np.ndarray) -> np.ndarray:
     """Class index per sample: one column above 0.5 is class 1; several, the largest."""
     if values.shape[1] == 1:
@@ -94,17 +119,23 @@ def confusion(predicted: np.ndarray, y: np.ndarray, class_names: tuple[str, ...]
     return Confusion(counts, class_names)
 
 
-def evaluate(plan: Plan, params: Params, loss: str, data: Dataset) -> Report:
+def evaluate(plan: Plan, params: Params, loss: str, data: Dataset,
+             sequence_loss: str = "every") -> Report:
     """The report of the net (`plan` with `params`) on both parts of `data`."""
-    parts = [(data.x_train, data.y_train)]
+    parts = [(data.x_train, data.y_train, data.mask_train)]
     if len(data.x_test):
-        parts.append((data.x_test, data.y_test))
+        parts.append((data.x_test, data.y_test, data.mask_test))
+    if data.is_sequence:
+        pairs = [sequence_outputs(plan, params, loss, x, y, m, sequence_loss)
+                 for x, y, m in parts]
+    else:
+        pairs = [(outputs(plan, params, loss, x), y) for x, y, _ in parts]
     if data.task == "classification":
         names = _class_names(data)
-        done = [confusion(outputs(plan, params, loss, x), y, names) for x, y in parts]
+        done = [confusion(guess, y, names) for guess, y in pairs]
     else:
         names = tuple(data.target_names)
-        done = [Fit(outputs(plan, params, loss, x), y, names) for x, y in parts]
+        done = [Fit(guess, y, names) for guess, y in pairs]
     return Report(data.task, done[0], done[1] if len(done) > 1 else None)
 
 

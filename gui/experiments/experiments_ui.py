@@ -237,7 +237,8 @@ class ExperimentsUI(QObject):
                 params, what = plan.pack(network), f"run “{runs[0].name or runs[0].id}”"
             else:
                 plan, params, what = live.plan, live.params(), "the weights on the canvas"
-            report = evaluate(plan, params, self.project.training.loss, live.data)
+            report = evaluate(plan, params, self.project.training.loss, live.data,
+                              self.project.training.sequence_loss)
         except UserError as exc:
             self.say(f"Cannot evaluate: {exc}")
             return None

@@ -136,3 +136,41 @@ def test_added_runs_merge_undo_and_redo_with_their_ids():
     assert [r.name for r in log] == ["kept"]
     first.apply(net)
     assert log.ids() == ids and [r.name for r in log] == ["kept", "a", "b"]
+
+
+@pytest.mark.parametrize("steps", ["every", "last"])
+def test_evaluation_on_sequences_counts_the_steps_the_loss_reads(steps):
+    """A recurrent net on running parity (sequences of uneven length, padded): the confusion
+    matrix counts one sample per step the loss reads, each class decided from the net's output
+    at that step computed here one sequence at a time; its diagonal share is the Trainer's
+    accuracy. (It raised inside the engine: the rows' path was handed sequences.)"""
+    from core.engine.recurrent import sequence_predict
+    from core.settings import DataSettings, TrainingSettings
+    from core.templates import layered
+    from core.training.trainer import inputs_of
+
+    net = layered([1, 3, 1], hidden="tanh", output="sigmoid")
+    for h in [n.id for n in net.neurons.values() if n.role == "hidden"]:
+        net.connect(h, h, 0.5, delay=1)
+    data = make_dataset(DataSettings(generator="parity", samples=30, task="classification",
+                                     sequence_length=6))
+    rng = np.random.default_rng(0)
+    mask = np.arange(6)[None, :] < rng.integers(1, 7, size=len(data.x_train))[:, None]
+    data = Dataset(data.x_train * mask[..., None], data.y_train * mask[..., None],
+                   data.x_test, data.y_test, "classification", data.input_names,
+                   data.target_names, mask_train=mask, mask_test=data.mask_test)
+    settings = TrainingSettings(loss="bce", sequence_loss=steps)
+    plan = compile_plan(net)
+    report = evaluate(plan, plan.pack(net), "bce", data, steps)
+    truth, guess = [], []
+    for b in range(len(data.x_train)):
+        valid = np.flatnonzero(mask[b])
+        out = sequence_predict(plan, plan.pack(net), inputs_of(plan, data.x_train[b:b + 1]))[0]
+        read = valid if steps == "every" else valid[-1:]
+        truth += [int(data.y_train[b, t, 0] > 0.5) for t in read]
+        guess += [int(out[t, 0] > 0.5) for t in read]
+    expected = np.zeros((2, 2), int)
+    np.add.at(expected, (truth, guess), 1)
+    np.testing.assert_array_equal(report.train.counts, expected)
+    trainer = Trainer(net.copy(), data, settings)
+    assert report.train.accuracy == pytest.approx(trainer.evaluate().train_accuracy)
