@@ -281,9 +281,16 @@ class SurfacePanel(QWidget):
 
     # ----- drawing ---------------------------------------------------------------------------
     def _draw_surface(self) -> None:
-        logz = np.log10(np.maximum(self.z, 1e-12)).astype(np.float32)
-        lo, hi = float(np.nanmin(logz)), float(np.nanmax(logz))
+        with np.errstate(invalid="ignore"):
+            logz = np.log10(np.maximum(self.z, 1e-12)).astype(np.float32)
+        # A loss that overflowed at some points (an exploding recurrence far from the centre,
+        # huge weights) is drawn as the highest finite one: infinite levels raised inside
+        # pyqtgraph's colour bar.
+        finite = np.isfinite(logz)
+        lo, hi = (float(logz[finite].min()), float(logz[finite].max())) if finite.any() \
+            else (0.0, 1.0)
         hi = hi if hi > lo else lo + 1.0
+        logz = np.where(finite, logz, np.float32(hi))
         self.image.setImage(logz, levels=(lo, hi))
         a0, a1, b0, b1 = self.extent
         self.image.setRect(pg.QtCore.QRectF(a0, b0, a1 - a0, b1 - b0))

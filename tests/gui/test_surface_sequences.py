@@ -183,3 +183,30 @@ def test_journey_recurrent_race_then_a_feed_forward_project_and_undo(window, qtb
     wait_until(lambda: np.allclose(live.theta(), start), 5000)
     arrows = arrows_for_now(panel, live)
     assert len(arrows.curvature.gradient) == 2 and np.all(np.isfinite(arrows.curvature.hessian))
+
+
+def test_a_loss_that_overflows_on_part_of_the_plane_is_drawn_as_the_highest(window):
+    """A linear neuron feeding itself over 200 steps: round its self-loop of 1.5 the loss
+    overflows (the state grows like w^200) at part of the grid. The panel draws those points
+    as the highest finite loss, with finite colour levels (pyqtgraph's colour bar raised on
+    an infinite level, an exception in the window's event loop)."""
+    from core.network import Network
+
+    net = Network()
+    x = net.add_neuron("input").id
+    h = net.add_neuron("hidden", "identity").id
+    y = net.add_neuron("output", "identity").id
+    net.connect(h, h, 1.5, delay=1)  # the self-loop first: the exact plane's first parameter
+    net.connect(x, h, 0.01)
+    net.connect(h, y, 1.0)
+    project = Project(net, DataSettings(generator="echo", samples=20, task="regression",
+                                        sequence_length=200),
+                      TrainingSettings(loss="mse", learning_rate=0.01, batch_size=4))
+    w = opened(window, project, "overflow")
+    panel = w.training.surface_panel
+    grid_ready(panel)
+    assert not np.isfinite(panel.z).all() and np.isfinite(panel.z).any()
+    levels = panel.image.getLevels()
+    assert np.all(np.isfinite(levels))
+    finite = panel.z[np.isfinite(panel.z)]
+    assert levels[1] == pytest.approx(np.log10(finite.max()), rel=1e-5)
