@@ -61,9 +61,12 @@ class NeuronItem(QGraphicsItem):
     def entry_pos(self) -> QPointF:
         return self.mapToScene(QPointF(-self.radius(), 0))
 
-    def on_port(self, scene_pos: QPointF) -> bool:
+    def on_port(self, scene_pos: QPointF, delayed: bool = False) -> bool:
+        """Whether a wire starts here. An output neuron has no port (only a delayed edge may
+        leave it: a Jordan net's feedback), but a Shift-drag from where it would be starts a
+        delayed wire."""
         local = self.mapFromScene(scene_pos)
-        return self.neuron.role != "output" and \
+        return (self.neuron.role != "output" or delayed) and \
             math.hypot(local.x() - self.radius(), local.y()) <= theme.PORT_RADIUS + 5
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,

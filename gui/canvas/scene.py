@@ -388,7 +388,9 @@ class CanvasScene(QGraphicsScene):
 
     def mousePressEvent(self, event) -> None:
         item = self.neuron_at(event.scenePos())
-        if event.button() == Qt.LeftButton and item is not None and item.on_port(event.scenePos()):
+        shift = bool(event.modifiers() & Qt.ShiftModifier)
+        if event.button() == Qt.LeftButton and item is not None and \
+                item.on_port(event.scenePos(), delayed=shift):
             line = QGraphicsLineItem(QLineF(item.port_pos(), event.scenePos()))
             pen = QPen(theme.MUTED_TEXT, 2, Qt.DashLine)
             line.setPen(pen)
@@ -417,8 +419,10 @@ class CanvasScene(QGraphicsScene):
             if target is None:
                 self.message.emit("No edge: release the wire on a neuron")
             else:
-                # Back onto its own neuron: a self-loop, which only a delayed edge can be.
-                delayed = target.nid == source or bool(event.modifiers() & Qt.ShiftModifier)
+                # Back onto its own neuron: a self-loop, which only a delayed edge can be; and
+                # from an output neuron only a delayed edge leaves (Shift began the wire).
+                delayed = target.nid == source or bool(event.modifiers() & Qt.ShiftModifier) \
+                    or self.network.neurons[source].role == "output"
                 self.connect_neurons(source, target.nid, int(delayed))
             return
         super().mouseReleaseEvent(event)

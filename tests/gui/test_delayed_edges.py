@@ -111,6 +111,30 @@ def test_a_cycle_is_refused_naming_it_and_shift_drag_makes_it_delayed(xor_window
     assert edge is not None and edge.delay == 1 and w.scene.edge_items[edge.id].delayed
 
 
+def test_shift_drag_from_an_output_neuron_makes_a_jordan_feedback_edge(xor_window, qtbot):
+    """An output neuron has no port, but Shift-drag from its right edge starts a wire, and the
+    edge it makes is delayed even if Shift is let go before the release; a plain drag from
+    there starts no wire (it moves the neuron, as before)."""
+    w = xor_window
+    net = w.project.network
+    out, hidden = w.scene.neuron_items["n5"], w.scene.neuron_items["n3"]
+    assert net.neurons["n5"].role == "output" and net.neurons["n3"].role == "hidden"
+    vp = w.view.viewport()
+    a, b = view_point(w, out.port_pos()), view_point(w, hidden.pos())
+    edges = len(net.edges)
+    qtbot.mousePress(vp, Qt.LeftButton, Qt.ShiftModifier, a)
+    qtbot.mouseMove(vp, (a + b) / 2)
+    qtbot.mouseMove(vp, b)
+    qtbot.mouseRelease(vp, Qt.LeftButton, Qt.NoModifier, b)
+    edge = net.find_edge("n5", "n3")
+    assert edge is not None and edge.delay == 1 and w.scene.edge_items[edge.id].delayed
+    assert len(net.edges) == edges + 1
+    w.undo_stack.undo()
+    assert net.find_edge("n5", "n3") is None
+    drag(qtbot, w, out.port_pos(), hidden.pos())  # no Shift: no wire from an output
+    assert net.find_edge("n5", "n3") is None and len(net.edges) == edges
+
+
 def click_delayed(w, qtbot) -> None:
     qtbot.mouseClick(w.inspector.delayed, Qt.LeftButton)
 
