@@ -10,8 +10,7 @@ from html import escape
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QStackedWidget, QTextBrowser, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QLabel, QWidget
 
 from core.curvature import OVERSHOOT
 from core.network import NetworkError
@@ -19,6 +18,7 @@ from core.number_text import fmt
 from core.training.live_state import LiveState
 from core.training.progress import Progress
 from core.training.sharpness import SharpnessReport, edge_of_stability, refusal_for
+from gui.live.help_page import HelpPage
 from gui.live.plot_tools import on_screen
 
 LINE_COLOUR = "#c0392b"
@@ -62,12 +62,6 @@ class SharpnessPanel(QWidget):
         self.live = live
         self.summary = QLabel(EMPTY_SUMMARY)
         self.summary.setWordWrap(True)
-        self.help_button = QToolButton()
-        self.help_button.setText("What is this?")
-        self.help_button.setCheckable(True)
-        self.help_button.setToolTip("Why the line is at 2/η, and how to see the edge of "
-                                    "stability yourself")
-        self.help_button.toggled.connect(self._on_help_toggled)
         self.plot = pg.PlotWidget(background="w")
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", "step")
@@ -91,19 +85,10 @@ class SharpnessPanel(QWidget):
         self.line_axis.setTextPen(LINE_COLOUR)
         self._line_key = pg.PlotDataItem(pen=dashed)  # the legend's sample of the line only
         legend.addItem(self._line_key, LINE_LEGEND)
-        self.help = QTextBrowser()
-        self.help.setHtml(HELP)
-        self.help.setOpenLinks(False)
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.plot)
-        self.stack.addWidget(self.help)
-        top = QHBoxLayout()
-        top.addWidget(self.summary, 1)
-        top.addWidget(self.help_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(top)
-        layout.addWidget(self.stack, 1)
+        self.help_page = page = HelpPage(self, self.summary, self.plot, HELP,
+                                         "Why the line is at 2/η, and how to see the "
+                                         "edge of stability yourself")
+        self.help_button, self.help, self.stack = page.button, page.page, page.stack
         self._latest: Progress | None = None  # the progress to draw when next shown
         self.reset()
 
@@ -202,6 +187,3 @@ class SharpnessPanel(QWidget):
         full = s.batch_size <= 0 or (data is not None and s.batch_size >= len(data.x_train))
         return s.optimizer == "sgd" and full
 
-    def _on_help_toggled(self, on: bool) -> None:
-        self.stack.setCurrentIndex(1 if on else 0)
-        self.help_button.setText("Back to the plot" if on else "What is this?")

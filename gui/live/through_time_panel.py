@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QStackedWidget, QTextBrowser, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QLabel, QWidget
 
 from core.network import NetworkError
 from core.number_text import fmt
@@ -18,6 +17,7 @@ from core.training.live_state import LiveState
 from core.training.progress import Progress
 from core.training.through_time import (MAX_SEQUENCES, NEEDS, ThroughTime, ThroughTimeReport,
                                         problem_for)
+from gui.live.help_page import HelpPage
 from gui.live.plot_tools import on_screen
 
 EARLIER = 4  # faded curves of earlier steps
@@ -78,12 +78,6 @@ class ThroughTimePanel(QWidget):
         self.summary.setWordWrap(True)
         self.summary.setToolTip(f"Measured on the last minibatch's sequences (up to "
                                 f"{MAX_SEQUENCES}) at the weights of the step shown")
-        self.help_button = QToolButton()
-        self.help_button.setText("What is this?")
-        self.help_button.setCheckable(True)
-        self.help_button.setToolTip("How to read the curve: vanishing and exploding gradients, "
-                                    "clipping")
-        self.help_button.toggled.connect(self._on_help_toggled)
         self.plot = pg.PlotWidget(background="w")
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", "steps back from the sequence's last step (k)")
@@ -98,19 +92,10 @@ class ThroughTimePanel(QWidget):
                                                connect="finite"))
         self.latest = self.plot.plot(pen=LATEST_PEN, connect="finite", symbol="o", symbolSize=4,
                                      symbolBrush="#2f6fde", symbolPen=None)
-        self.help = QTextBrowser()
-        self.help.setHtml(HELP)
-        self.help.setOpenLinks(False)
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.plot)
-        self.stack.addWidget(self.help)
-        top = QHBoxLayout()
-        top.addWidget(self.summary, 1)
-        top.addWidget(self.help_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(top)
-        layout.addWidget(self.stack, 1)
+        self.help_page = page = HelpPage(self, self.summary, self.plot, HELP,
+                                         "How to read the curve: vanishing and exploding "
+                                         "gradients, clipping")
+        self.help_button, self.help, self.stack = page.button, page.page, page.stack
         self._latest: Progress | None = None  # the progress to draw when next shown
         self._kept: list[ThroughTimeReport] = []  # earlier curves, oldest first
         self.reset()
@@ -212,6 +197,3 @@ class ThroughTimePanel(QWidget):
                      f"is the full gradient.")
         return text
 
-    def _on_help_toggled(self, on: bool) -> None:
-        self.stack.setCurrentIndex(1 if on else 0)
-        self.help_button.setText("Back to the plot" if on else "What is this?")
