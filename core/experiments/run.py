@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import weakref
+from operator import attrgetter
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
@@ -176,11 +177,16 @@ def weights_fingerprint(network: Network) -> str:
     h = hashlib.sha256()
     edges = network.edges.values()
     hidden = [n for n in network.neurons.values() if n.role != "input"]
-    h.update("\0".join(e.id for e in edges).encode() + b"\1")
-    h.update(np.fromiter((e.weight for e in edges), float, len(network.edges)).tobytes())
+    # (the edges' ids and weights read by map at C speed: generators took 10 ms on 51k edges,
+    # at every structure edit while training)
+    h.update("\0".join(network.edges).encode() + b"\1")
+    h.update(np.fromiter(map(_weight, edges), float, len(network.edges)).tobytes())
     h.update("\0".join(n.id for n in hidden).encode() + b"\1")
     h.update(np.fromiter((n.bias for n in hidden), float, len(hidden)).tobytes())
     return h.hexdigest()[:16]
+
+
+_weight = attrgetter("weight")
 
 
 def structure_fingerprint(network: Network) -> str:
