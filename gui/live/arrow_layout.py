@@ -54,13 +54,13 @@ def layout(arrows: PlaneArrows, view: tuple[float, float, float, float], newton:
     here, c = arrows.here, arrows.curvature
     drawn, green, matched, stretch = [], ref, False, 1.0
     if newton and c.newton is not None:
-        size = float(np.linalg.norm(c.newton))
+        size = _norm(c.newton)
         if 0.0 < size < MATCH * ref:
             stretch = ref / size
         red = _clipped("newton", here, stretch * c.newton, view)
         if red is not None:
             drawn.append(red)
-            length = float(np.linalg.norm(red.end - red.start))
+            length = _norm(red.end - red.start)
             if length >= MATCH * ref:
                 green, matched = length, True
     elif newton and c.shape != "flat":
@@ -71,7 +71,7 @@ def layout(arrows: PlaneArrows, view: tuple[float, float, float, float], newton:
             line = _clipped(name, here - 0.8 * ref * d, 1.6 * ref * d, view, value)
             if line is not None:
                 drawn.append(line)
-    norm = float(np.linalg.norm(arrows.descent))
+    norm = _norm(arrows.descent)
     scale = green / norm if norm > 0 and math.isfinite(norm) else None
     if scale is not None:
         for name, g in (("descent", arrows.descent),
@@ -81,6 +81,12 @@ def layout(arrows: PlaneArrows, view: tuple[float, float, float, float], newton:
             if arrow is not None:
                 drawn.append(arrow)
     return Layout(tuple(drawn), scale, matched, stretch)
+
+
+def _norm(v: np.ndarray) -> float:
+    """|v|, inf where it overflows (a diverging run's gradient: no arrow, and no warning)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(np.linalg.norm(v))
 
 
 def _clipped(name: str, start: np.ndarray, vector: np.ndarray, view, curvature=None
@@ -114,7 +120,7 @@ def figures(arrows: PlaneArrows, lay: Layout, newton: bool, minibatch: bool,
         size = "as long as the red arrow in plane units" if lay.matched else \
             "a fifth of the view long"
         lines.append(("descent", f"Green: steepest descent, |gradient| "
-                                 f"{float(np.linalg.norm(arrows.descent)):.3g}, drawn {size}."))
+                                 f"{_norm(arrows.descent):.3g}, drawn {size}."))
     if newton:
         lines += _curvature_lines(c, lay)
     if minibatch:
@@ -140,7 +146,7 @@ def _curvature_lines(c, lay: Layout) -> list[tuple[str | None, str]]:
     angle = c.angle_degrees
     apart = "" if angle is None else f"; the two arrows are {angle:.0f}° apart"
     return [("newton", f"Red: Newton's step, to the bottom of the local bowl, length "
-                       f"{float(np.linalg.norm(c.newton)):.3g}{edge}."),
+                       f"{_norm(c.newton):.3g}{edge}."),
             (None, f"A bowl: {numbers}{apart}.")]
 
 
@@ -152,7 +158,7 @@ def _minibatch_lines(arrows: PlaneArrows, report: MinibatchReport | None, lay: L
     if arrows.minibatch is None:
         return [("minibatch", "Orange: the last minibatch's gradient, once computed.")]
     text = (f"Orange: the last minibatch's gradient ({_count(arrows.batch_size, unit)}, "
-            f"step {report.step:,}; |gradient| {float(np.linalg.norm(arrows.minibatch)):.3g})")
+            f"step {report.step:,}; |gradient| {_norm(arrows.minibatch):.3g})")
     plane, full = arrows.plane_angle, arrows.minibatch_angle
     if plane is not None and full is not None:
         text += f", {plane:.0f}° from the full one here, {full:.0f}° over all trained parameters"
