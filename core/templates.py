@@ -242,16 +242,17 @@ def jordan_sine() -> Project:
 
 
 def self_loop(weight: float) -> Project:
-    """One tanh neuron feeding itself with `weight`, over 50 steps. Its input weight is tiny
-    so that it starts at rest, where tanh is a straight line of slope 1: the error at the
-    last step reaches the step k back multiplied by weight**k (0.5**40 ~ 1e-12, 1.5**40
-    ~ 1e7). Away from rest a tanh neuron's slope is below 1/weight, and even the 1.5 loop's
-    gradient vanishes (core.templates tests both)."""
+    """One linear neuron feeding itself with `weight`, over 50 steps: the error at the last
+    step reaches the step k back multiplied by exactly weight**k (0.5**40 ~ 1e-12, 1.5**40
+    ~ 1e7), whatever the weights elsewhere. (A tanh neuron shows it only at rest, where its
+    slope is 1: the first training step moves it off rest, it saturates, and even a loop of
+    1.5 vanishes; the README says so.) With 1.5 the forward pass explodes too: the loss
+    starts near 1e16, and training with clipping brings the loop below 1 (tests)."""
     net = Network()
     x = net.add_neuron("input", label="x", x=0, y=0).id
-    h = net.add_neuron("hidden", "tanh", label="h", x=180, y=0).id
+    h = net.add_neuron("hidden", "identity", label="h", x=180, y=0).id
     y = net.add_neuron("output", "identity", label="y", x=360, y=0).id
-    net.connect(x, h, 1e-12)  # 1.5**50 of it is still only 6e-4: at rest all 50 steps
+    net.connect(x, h, 1.0)
     net.connect(h, h, weight, delay=1)
     net.connect(h, y, 1.0)
     grows = weight > 1
@@ -261,16 +262,17 @@ def self_loop(weight: float) -> Project:
                                     batch_size=16, epochs=100, clip_norm=1.0,
                                     initializer="xavier_uniform", seed=0),
                    f"Self-loop {weight:g} ({'exploding' if grows else 'vanishing'})",
-                   f"One tanh neuron h feeds itself with weight {weight:g} over 50 steps. "
-                   f"Its input weight is tiny, so it starts at rest, where tanh has slope 1: "
+                   f"One linear neuron h feeds itself with weight {weight:g} over 50 steps: "
                    f"the error at the last step reaches the step k back multiplied by "
-                   f"{weight:g}^k ({weight ** 40:.0e} at 40 steps back). " +
-                   ("Look at the gradient through time: it explodes going back. Train one "
-                    "step: clipping (clip_norm 1) keeps the step sane; after a few steps the "
-                    "input weight has grown, h saturates where tanh is flat, and the "
-                    "gradient through time vanishes after all." if grows else
-                    "Look at the gradient through time: it vanishes going back, so nothing "
-                    "more than a few steps old can be learned. Compare the 1.5 template."))
+                   f"{weight:g}^k ({weight ** 40:.0e} at 40 steps back). Open the Through time "
+                   f"tab and Step. " +
+                   ("The gradient explodes going back, and so does the output: the loss "
+                    "starts near 1e16. Run: clipping (clip_norm 1) keeps each step sane, the "
+                    "loop weight falls, and as it passes below 1 the loss drops to about 1 "
+                    "and the curve turns from exploding to vanishing. Then set h's activation "
+                    "to tanh and Reset: a tanh loop explodes only at rest." if grows else
+                    "The gradient vanishes going back, so nothing more than a few steps old "
+                    "can be learned through it. Compare the 1.5 template."))
 
 
 def elman_reber() -> Project:
