@@ -154,4 +154,8 @@ class SequenceView(QWidget):
              []])
         self.plot.setLabel("left", "output")
         self.plot.invertY(True)  # the first output at the top, as the outputs are listed
-        self.plot.setRange(xRange=(0.5, n_steps + 0.5), yRange=(-0.5, n_out - 0.5), padding=0)
+        # To the sequence's last step: padding comes at the end, and a short sequence of a
+        # padded set filled a quarter of the width.
+        valid = np.flatnonzero(~np.isnan(target).all(axis=1))
+        last = int(valid[-1]) + 1 if valid.size else n_steps
+        self.plot.setRange(xRange=(0.5, last + 0.5), yRange=(-0.5, n_out - 0.5), padding=0)

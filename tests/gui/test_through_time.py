@@ -248,6 +248,8 @@ def test_reber_sequences_are_a_heatmap_with_padding_left_out(window):
     assert sorted(zip(steps - 1, outs)) == sorted((float(t), float(j)) for t, j in ones)
     assert panel_.note.text() == f"Blue: predicted (white 0, blue 1); rings: the target's 1s; " \
                                  f"{n} steps."
+    (x0, x1), _ = view.plot.getPlotItem().viewRange()
+    assert (x0, x1) == pytest.approx((0.5, n + 0.5))  # the sequence's steps, not the padding
 
 
 # ----- a journey ----------------------------------------------------------------------------------
