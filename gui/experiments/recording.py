@@ -27,6 +27,7 @@ class RunRecording(QObject):
         self.recorder = RunRecorder(project.runs)
         self._hashing = Slices(self)  # a new run's structure fingerprint, between events
         self._hashing.finished.connect(self._on_hashed)
+        self._hashed: tuple = (None, -1)  # the network and structure version being hashed
         self._drawn = False  # the weights were drawn afresh (Reset) and not edited since
         controller.starting.connect(self._on_starting)
         controller.progress.connect(self._on_progress)
@@ -71,9 +72,14 @@ class RunRecording(QObject):
         """A new run's shape is hashed in slices, before its first frame asks for it (on a
         51k-edge net hashing it at once took 45 ms of the window's thread)."""
         network = self.recorder.shape_to_hash
-        if network is not None:
-            self.recorder.shape_pending = True  # its frames wait for the pieces
-            self._hashing.start(structure_fingerprint_job(network))
+        if network is None:
+            return
+        self.recorder.shape_pending = True  # its frames wait for the pieces
+        shape = (network, network.structure_version)
+        if self._hashing.running and self._hashed == shape:
+            return  # already on it: a burst of edits (a spin box held) does not restart it
+        self._hashed = shape
+        self._hashing.start(structure_fingerprint_job(network))
 
     def _on_hashed(self) -> None:
         self.recorder.shape_pending = False
