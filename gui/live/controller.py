@@ -36,6 +36,9 @@ SYNC_SECONDS = 1 / 20
 # window draws is taken from the trainer (bench/live_speed.py: with every panel on screen it
 # drew 6 frames a second at half a core, and training ran at 0.58 of headless).
 DRAW_SHARE = 0.2
+# ... but never less often than this: a window that shows nothing new for longer looks hung
+# (and the CPU time it measures holds whatever else ran in it, not only drawing).
+SLOWEST_SECONDS = 1.0
 # A training process that keeps dying (say, crashing as it starts) is not restarted for ever:
 # at most this many times within this many seconds.
 RESTARTS, RESTART_SECONDS = 3, 60.0
@@ -303,9 +306,13 @@ class TrainingController(QObject):
             # would only bring frames to be dropped (and cost both processes their making).
             # The last frame's cost (taking it, then painting it) sets how far apart
             # frames must be for the window to stay within its DRAW_SHARE of a core.
+            # Only between frames of a run: after a Step or a pause the time since the last
+            # frame was the user's (building the window, opening a file), not drawing, and
+            # counting it held the run's first frame back by seconds.
             cost = (cpu - last_cpu) + (time.process_time() - cpu) \
-                if received - last_wall < 1.0 else 0.0  # (not after a pause)
-            wait = max(SYNC_SECONDS, cost / DRAW_SHARE) - (time.monotonic() - received)
+                if progress.running and received - last_wall < SLOWEST_SECONDS else 0.0
+            wait = min(SLOWEST_SECONDS, max(SYNC_SECONDS, cost / DRAW_SHARE)) \
+                - (time.monotonic() - received)
             self._next_progress.start(max(0, round(wait * 1000)))
 
     def _take(self, progress: Progress) -> None:

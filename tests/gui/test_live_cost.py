@@ -1,6 +1,7 @@
 """What a training frame costs the window: panels behind a tab skip their drawing and catch
 up when shown; the canvas repaints only what looks different; frames come no faster than the
 window's drawing share allows. (Waits use wait_until, which runs a real event loop.)"""
+import dataclasses
 import time
 
 import pytest
@@ -102,7 +103,7 @@ def test_frames_are_asked_for_no_faster_than_the_drawing_share_allows(trained_wi
     w = trained_window
     run_steps(w, 3)
     c = w.controller
-    p = c.latest
+    p = dataclasses.replace(c.latest, running=True)  # a frame of a run
     # The last frame took 80 ms of the window's time: the next comes no sooner than
     # 80 / DRAW_SHARE ms after it (less the time already gone).
     c._frame_clock = (time.monotonic() - 0.05, time.process_time() - 0.08)
@@ -113,3 +114,19 @@ def test_frames_are_asked_for_no_faster_than_the_drawing_share_allows(trained_wi
     c._frame_clock = (time.monotonic() - 0.01, time.process_time())
     c._on_progress(p)
     assert c._next_progress.interval() <= 1000 * controller_module.SYNC_SECONDS + 30
+    # However costly, a frame at least every SLOWEST_SECONDS: the window must not look hung.
+    c._frame_clock = (time.monotonic() - 0.05, time.process_time() - 0.9)
+    c._on_progress(p)
+    assert c._next_progress.interval() <= 1000 * controller_module.SLOWEST_SECONDS
+
+
+def test_the_first_frame_of_a_run_is_not_held_back_by_what_the_window_did_before(trained_window):
+    """A Step's frame ends a stretch: the window's time since the frame before (opening a
+    file, building panels) was not drawing, and must not delay the run that follows (it once
+    held the first frame of a Run back by more than 5 s on a loaded machine)."""
+    w = trained_window
+    run_steps(w, 3)
+    c = w.controller
+    c._frame_clock = (time.monotonic() - 0.05, time.process_time() - 0.9)
+    c._on_progress(c.latest)  # not running
+    assert c._next_progress.interval() <= 1000 * controller_module.SYNC_SECONDS

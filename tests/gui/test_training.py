@@ -196,7 +196,7 @@ def test_a_killed_training_process_is_replaced_and_training_goes_on(trained_wind
     run_steps(w, qtbot, 20)
     w.controller.run()
     wait_until(lambda: w.controller.running, 5000)
-    wait_until(lambda: w.controller.latest.running, 5000)  # the document has trained weights
+    wait_until(lambda: w.controller.latest.running, 20000)  # the document has trained weights
     killed = w.controller.process_id
     os.kill(killed, signal.SIGKILL)
     wait_until(lambda: "stopped unexpectedly" in w.statusBar().currentMessage(), 10000)
