@@ -229,7 +229,7 @@ def test_a_sweep_plots_each_runs_final_loss_against_the_value(xor_window):
     panel = w.experiments.panel
     metrics = panel.view.fontMetrics()
     longest = max(metrics.horizontalAdvance(r.name) for r in w.project.runs)
-    wait_until(lambda: panel.view.columnWidth(0) >= longest + 8, 2000)
+    wait_until(lambda: panel.view.columnWidth(0) >= longest + 8, 20000)
     # A width the user gives the column stays.
     panel.view.horizontalHeader().resizeSection(0, 120)
     w.experiments.rename(w.project.runs.ids()[0], "a much longer name than any before it")

@@ -23,7 +23,7 @@ def lay_out(w, width, height):
     w.resize(width, height)
     wait_until(lambda: getattr(w, "_laid_out", False))
     w._size_panels()
-    wait_until(lambda: w.view.viewport().width() > 0, 2000)
+    wait_until(lambda: w.view.viewport().width() > 0, 20000)
     from PySide6.QtWidgets import QApplication
 
     for _ in range(5):

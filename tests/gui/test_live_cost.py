@@ -34,13 +34,13 @@ def test_gradient_panel_behind_a_tab_skips_drawing_and_catches_up_when_shown(tra
     w = trained_window
     loss, data, surface, gradients = docks(w)
     surface.raise_()  # the Gradients dock shares its tabs: now hidden
-    wait_until(lambda: w.training.gradient_panel.visibleRegion().isEmpty(), 3000)
+    wait_until(lambda: w.training.gradient_panel.visibleRegion().isEmpty(), 20000)
     run_steps(w, 30)
     panel = w.training.gradient_panel
     assert panel._n >= 1  # its history is kept...
     assert all(c.getData()[0] is None or len(c.getData()[0]) == 0 for c in panel.curves)  # ...not drawn
     gradients.raise_()
-    wait_until(lambda: not panel.visibleRegion().isEmpty(), 3000)
+    wait_until(lambda: not panel.visibleRegion().isEmpty(), 20000)
     x, _ = panel.curves[0].getData()
     assert x is not None and x[-1] == w.controller.latest.step
 
@@ -52,11 +52,11 @@ def test_loss_panel_behind_a_tab_skips_drawing_and_catches_up_when_shown(trained
     panel = w.training.loss_panel
     assert panel.batch.getData()[0][-1] == 5
     data.raise_()
-    wait_until(lambda: panel.visibleRegion().isEmpty(), 3000)
+    wait_until(lambda: panel.visibleRegion().isEmpty(), 20000)
     run_steps(w, 20)
     assert panel.batch.getData()[0][-1] == 5  # hidden: not redrawn
     loss.raise_()
-    wait_until(lambda: not panel.visibleRegion().isEmpty(), 3000)
+    wait_until(lambda: not panel.visibleRegion().isEmpty(), 20000)
     assert panel.batch.getData()[0][-1] == 25
     assert "step 25" in panel.summary.text()
 

@@ -97,7 +97,7 @@ def test_an_uncaught_exception_shows_a_dialog_writes_the_log_and_the_program_goe
         raise ZeroDivisionError("the slot divided by zero")
 
     QTimer.singleShot(0, broken)
-    wait_until(lambda: shown, 5000)
+    wait_until(lambda: shown, 20000)
     assert "the slot divided by zero" in shown[0]
     assert "ZeroDivisionError" in recovery.log_path().read_text()
     # the window is still alive and usable

@@ -136,7 +136,7 @@ def test_a_live_run_after_reset_is_drawn_while_it_trains_and_keeps_its_curve(sof
     wait_until(lambda: w.controller.latest is not None and w.controller.latest.running
                and w.controller.latest.step > 0, 5000)
     seen = w.controller.latest.step
-    wait_until(lambda: w.controller.latest.step > seen, 5000)  # and the next frame, too
+    wait_until(lambda: w.controller.latest.step > seen, 20000)  # and the next frame, too
     settle_events(1000)
     pause(w)
     wait_until(lambda: len(runs(w)) == 2 and runs(w)[1].weights is not None)

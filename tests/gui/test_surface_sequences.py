@@ -66,7 +66,7 @@ def test_an_elman_net_gets_its_grid_path_arrows_and_loss_here(window, kind):
     assert panel.arrows.drawn("descent") is not None
     assert "steepest descent" in panel.arrows.figures.text()
     here = sequence_loss(panel.plan, panel.plan.unflatten(live.theta()), x, y, mask, "mse", kind)
-    wait_until(lambda: f"loss here {here:.4g} " in panel.info.text(), 5000)
+    wait_until(lambda: f"loss here {here:.4g} " in panel.info.text(), 20000)
     assert "No surface" not in panel.info.text()
     assert {"every": "The loss at every step of each sequence.",
             "last": "The loss at each sequence's last step."}[kind] in panel.info.text()
@@ -129,7 +129,7 @@ def test_another_sequence_loss_is_drawn_at_once_and_undone(window):
     w.training._on_settings_edited("training", replace(w.project.training, sequence_loss="last"))
     wait_until(lambda: drawn_is("last"), 20000)
     here = sequence_loss(panel.plan, panel.plan.unflatten(live.theta()), x, y, mask, "mse", "last")
-    wait_until(lambda: f"loss here {here:.4g} " in panel.info.text(), 5000)
+    wait_until(lambda: f"loss here {here:.4g} " in panel.info.text(), 20000)
     arrows = arrows_for_now(panel, live)
     g, _ = restricted(panel.plan, live.theta(), panel.plane.d1, panel.plane.d2, x, y, mask,
                       "last")
@@ -180,7 +180,7 @@ def test_journey_recurrent_race_then_a_feed_forward_project_and_undo(window, qtb
     wait_until(lambda: w.undo_stack.count() == 1, 10000)
     assert not np.allclose(live.theta(), start)
     w.undo_action.trigger()
-    wait_until(lambda: np.allclose(live.theta(), start), 5000)
+    wait_until(lambda: np.allclose(live.theta(), start), 20000)
     arrows = arrows_for_now(panel, live)
     assert len(arrows.curvature.gradient) == 2 and np.all(np.isfinite(arrows.curvature.hessian))
 
