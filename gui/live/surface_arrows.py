@@ -37,6 +37,10 @@ COLOURS = {"descent": "#30d158", "newton": "#ff3b30", "minibatch": "#ff9f0a",
 HEADED = ("descent", "newton", "minibatch")
 
 
+# Plot height in pixels below which the principal directions go unlabelled.
+LABEL_ROOM = 110
+
+
 class SurfaceArrows(QObject):
     """The arrows, their toggles, the "Surface of" choice and the figures, for one plot."""
 
@@ -202,8 +206,7 @@ class SurfaceArrows(QObject):
             under.setData(xs, ys)
             over.setData(xs, ys)
             if name in self._labels:
-                label = self._labels[name]
-                label.setVisible(d is not None)
+                label = self._labels[name]  # shown by _point_heads, where there is room
                 if d is not None:
                     label.setText(f"{name} {d.curvature:.3g}")
                     # beside the line's end, on the side away from the current point
@@ -246,6 +249,12 @@ class SurfaceArrows(QObject):
             head.setStyle(angle=180 + math.degrees(math.atan2(-v[1] / py, v[0] / px)))
             head.setPos(float(d.end[0]), float(d.end[1]))
             head.show()
+        # The curvature labels need a plot taller than a few of their lines: in a short one
+        # (a 1024x700 window) they covered the surface and each other. The figures under the
+        # plot give the same numbers.
+        room = self.plot.getViewBox().height() >= LABEL_ROOM
+        for name, label in self._labels.items():
+            label.setVisible(room and name in shown)
 
     def _hide(self) -> None:
         for under, over in self._lines.values():

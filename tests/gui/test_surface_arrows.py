@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from core import surface
 from core.engine import loss_and_gradients
 from core.templates import chain, classifier_2881, xor
-from gui.live.surface_arrows import KEEP
+from gui.live.surface_arrows import KEEP, LABEL_ROOM
 from tests.core.test_surface_arrows import restricted
 from tests.gui.conftest import opened, wait_until
 
@@ -76,6 +76,32 @@ def test_a_saddle_is_said_and_its_principal_directions_drawn(chain_window):
         np.testing.assert_allclose(h @ direction, value * direction, rtol=2e-3,
                                    atol=2e-3 * abs(value) * np.linalg.norm(direction))
         np.testing.assert_allclose(ends.mean(0), arrows.here, atol=1e-9)
+
+
+def test_the_curvature_labels_show_where_the_plot_has_room_for_them(chain_window):
+    """In a short plot (the bottom panels of a 1024x700 window) the "up"/"down" labels covered
+    the surface and each other; there the lines stay and the figures under the plot say it."""
+    w = chain_window
+    panel, live = w.training.surface_panel, w.training.live
+    arrows_for_now(panel, live)  # a saddle: up and down are drawn
+    labels = panel.arrows._labels
+    box = panel.plot.getViewBox()
+
+    def plot_height(h):
+        panel.plot.setMinimumHeight(h)
+        panel.plot.setMaximumHeight(h)
+        wait_until(lambda: abs(box.height() - (h - 40)) < 40)
+
+    w.resize(1600, 1000)
+    plot_height(260)
+    wait_until(lambda: box.height() >= LABEL_ROOM and all(
+        labels[n].isVisible() for n in ("up", "down")))
+    assert labels["up"].toPlainText().startswith("up ")
+    plot_height(90)
+    wait_until(lambda: box.height() < LABEL_ROOM)
+    wait_until(lambda: not any(label.isVisible() for label in labels.values()))
+    assert panel.arrows.drawn("up") is not None and panel.arrows.drawn("down") is not None
+    assert "A saddle" in panel.arrows.figures.text()
 
 
 def test_in_a_bowl_the_red_arrow_is_minus_h_inverse_g_and_the_green_minus_g(chain_window):
