@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from core.training.progress import Progress
-from gui.live.plot_tools import on_screen, settle_ranges
+from gui.live.plot_tools import on_screen, plain_numbers, settle_ranges
 
 COLOURS = ["#2f6fde", "#e0582b", "#3c9a5f", "#9b59b6", "#d4a017", "#16a085", "#c0392b"]
 
@@ -19,6 +19,7 @@ class GradientPanel(QWidget):
         self.plot.setLogMode(y=True)
         self.plot.setLabel("left", "|dL/dW| per level")
         self.plot.setLabel("bottom", "step")
+        plain_numbers(self.plot)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.addLegend(offset=(-10, 10))
         self.curves: list = []

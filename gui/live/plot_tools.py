@@ -12,6 +12,14 @@ def on_screen(widget: QWidget) -> bool:
     return widget.isVisible() and not widget.visibleRegion().isEmpty()
 
 
+def plain_numbers(*plots: pg.PlotWidget) -> None:
+    """Axes that print plain numbers (0.2, not "200" under an axis retitled "loss (x0.001)",
+    whose title a short panel then cut to "loss (x0.")."""
+    for plot in plots:
+        for side in ("left", "bottom"):
+            plot.getAxis(side).enableAutoSIPrefix(False)
+
+
 def settle_ranges(*plots: pg.PlotWidget) -> None:
     """Bring the plots' auto-ranges up to date now, after their data changed.
 
@@ -58,6 +66,5 @@ def figure_plot(bottom: str, left: str = "", bottom_axis: pg.AxisItem | None = N
     plot.setLabel("bottom", bottom)
     if left:
         plot.setLabel("left", left)
-    for side in ("left", "bottom"):
-        plot.getAxis(side).enableAutoSIPrefix(False)
+    plain_numbers(plot)
     return plot

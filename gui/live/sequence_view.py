@@ -16,6 +16,7 @@ from core.engine.plan import Params, Plan
 from core.engine.recurrent import sequence_predict
 from core.losses import predictions
 from core.training.trainer import inputs_of
+from gui.live.plot_tools import plain_numbers
 from gui.map_colours import PALETTE
 
 LINES = 4  # outputs drawn as lines; more are a heatmap
@@ -57,6 +58,7 @@ class SequenceView(QWidget):
         self.plot = pg.PlotWidget(background="w")
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", "time step")
+        plain_numbers(self.plot)
         self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="9pt",
                                           labelTextColor="#222", brush=(255, 255, 255, 190))
         self.image = pg.ImageItem(axisOrder="row-major")

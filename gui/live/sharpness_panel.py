@@ -19,7 +19,7 @@ from core.training.live_state import LiveState
 from core.training.progress import Progress
 from core.training.sharpness import SharpnessReport, edge_of_stability, refusal_for
 from gui.live.help_page import HelpPage
-from gui.live.plot_tools import on_screen
+from gui.live.plot_tools import on_screen, plain_numbers
 
 LINE_COLOUR = "#c0392b"
 EMPTY_SUMMARY = ("λmax, the sharpness of the training loss, is estimated while this panel is "
@@ -66,6 +66,7 @@ class SharpnessPanel(QWidget):
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", "step")
         self.plot.setLabel("left", "λmax (top Hessian eigenvalue)")
+        plain_numbers(self.plot)
         item = self.plot.getPlotItem()
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)

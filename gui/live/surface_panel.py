@@ -26,7 +26,7 @@ from core.training.trainer import data_mismatch
 from core.training.live_state import LiveState
 from core.training.progress import Progress
 from gui.live import grid_process
-from gui.live.plot_tools import on_screen, plot_over_notes
+from gui.live.plot_tools import on_screen, plain_numbers, plot_over_notes
 from gui.live.race_layer import RaceLayer
 from gui.live.surface_arrows import SurfaceArrows
 
@@ -70,6 +70,7 @@ class SurfacePanel(QWidget):
         self.info.setWordWrap(True)
         self.info.setStyleSheet("font-size: 11px; color: #333;")
         self.plot = pg.PlotWidget(background="w")
+        plain_numbers(self.plot)
         self.plot.setAspectLocked(False)
         self.plot.setMinimumHeight(50)  # at 1024x700 the canvas keeps its third (tests/gui/test_layout.py)
         self.image = pg.ImageItem(axisOrder="row-major")

@@ -96,3 +96,26 @@ def test_with_no_display_one_line_and_exit_2(tmp_path):
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "xvfb-run" in lines[0] and "display" in lines[0]
+
+
+def test_every_live_plot_prints_plain_numbers_on_its_axes(window):
+    """A loss of 0.0002 is "0.0002" on the axis, not "200" under a title changed to
+    "loss (x0.001)" (a short panel cut that title to "loss (x0.")."""
+    import pyqtgraph as pg
+    from PySide6.QtWidgets import QApplication
+
+    w = window
+    lay_out(w, 1600, 1000)
+    plots = [p for p in w.findChildren(pg.PlotWidget)]
+    assert len(plots) >= 6  # loss, accuracy, data, surface, gradients, sharpness, ...
+    for plot in plots:
+        item = plot.plot([0.0, 0.0001, 0.0002], [0.0, 0.0001, 0.0002])
+        plot.enableAutoRange()
+        plot.getPlotItem().setLogMode(False, False)
+        for _ in range(3):
+            QApplication.processEvents()
+        for side in ("left", "bottom"):
+            axis = plot.getAxis(side)
+            assert axis.autoSIPrefixScale == 1.0, (plot.parent(), side, axis.labelString())
+            assert "(x" not in axis.labelString()
+        plot.removeItem(item)
