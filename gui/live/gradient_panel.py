@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from core.training.progress import Progress
-from gui.live.plot_tools import on_screen, plain_numbers, settle_ranges
+from gui.live.plot_tools import legend_where_room, on_screen, plain_numbers, settle_ranges
 
 COLOURS = ["#2f6fde", "#e0582b", "#3c9a5f", "#9b59b6", "#d4a017", "#16a085", "#c0392b"]
 
@@ -22,6 +22,7 @@ class GradientPanel(QWidget):
         plain_numbers(self.plot)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.addLegend(offset=(-10, 10))
+        self._fit_legend = legend_where_room(self.plot)
         self.curves: list = []
         self._steps = np.zeros(0)
         self._norms = np.zeros((0, 0))
@@ -50,6 +51,7 @@ class GradientPanel(QWidget):
             self.reset()
             self.curves = [self.plot.plot(name=f"level {i + 1}", pen=pg.mkPen(COLOURS[i % 7], width=2))
                            for i in range(levels)]
+            self._fit_legend()
             self._steps = np.zeros(256)
             self._norms = np.zeros((256, levels))
         if p.step > 0 and (self._n == 0 or p.step > self._steps[self._n - 1]):

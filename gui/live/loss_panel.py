@@ -6,7 +6,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from core.training.progress import Progress
-from gui.live.plot_tools import on_screen, plain_numbers, settle_ranges
+from gui.live.plot_tools import legend_where_room, on_screen, plain_numbers, settle_ranges
 
 EMPTY_SUMMARY = "Press Run (Space) or Step to train."
 
@@ -34,6 +34,7 @@ class LossPanel(QWidget):
         self.train_acc = self.accuracy.plot(pen=pg.mkPen("#2f6fde", width=2))
         self.test_acc = self.accuracy.plot(pen=pg.mkPen("#e0582b", width=2))
         plain_numbers(self.plot, self.accuracy)
+        legend_where_room(self.plot)
         self.log = QCheckBox("log scale")
         self.log.toggled.connect(lambda on: self.plot.setLogMode(y=on))
         self.summary = QLabel(EMPTY_SUMMARY)

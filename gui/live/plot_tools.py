@@ -20,6 +20,30 @@ def plain_numbers(*plots: pg.PlotWidget) -> None:
             plot.getAxis(side).enableAutoSIPrefix(False)
 
 
+def legend_where_room(plot: pg.PlotWidget, share: float = 0.5):
+    """Keep the plot's legend from covering it: a column while it takes at most `share` of
+    the plot's height, one row when a column would not, hidden when neither fits (a short
+    panel: at 1024x700 the loss legend covered the curves and the sharpness legend was cut
+    off at the plot's left edge; the panel's text says what the curves are). Worked out again
+    whenever the plot is resized; returns the function, for a panel that adds entries."""
+    box = plot.getViewBox()
+    legend = plot.getPlotItem().legend
+
+    def fit(*_) -> None:
+        if legend is None or not legend.items:
+            return
+        height, width = box.height(), box.width()
+        legend.setColumnCount(1)
+        if legend.boundingRect().height() > share * height:
+            legend.setColumnCount(len(legend.items))
+        rect = legend.boundingRect()
+        legend.setVisible(rect.height() <= share * height and rect.width() <= width - 20)
+
+    box.sigResized.connect(fit)
+    fit()
+    return fit
+
+
 def settle_ranges(*plots: pg.PlotWidget) -> None:
     """Bring the plots' auto-ranges up to date now, after their data changed.
 

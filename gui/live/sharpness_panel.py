@@ -19,7 +19,7 @@ from core.training.live_state import LiveState
 from core.training.progress import Progress
 from core.training.sharpness import SharpnessReport, edge_of_stability, refusal_for
 from gui.live.help_page import HelpPage
-from gui.live.plot_tools import on_screen, plain_numbers
+from gui.live.plot_tools import legend_where_room, on_screen, plain_numbers
 
 LINE_COLOUR = "#c0392b"
 EMPTY_SUMMARY = ("λmax, the sharpness of the training loss, is estimated while this panel is "
@@ -86,6 +86,7 @@ class SharpnessPanel(QWidget):
         self.line_axis.setTextPen(LINE_COLOUR)
         self._line_key = pg.PlotDataItem(pen=dashed)  # the legend's sample of the line only
         legend.addItem(self._line_key, LINE_LEGEND)
+        legend_where_room(self.plot)
         self.help_page = page = HelpPage(self, self.summary, self.plot, HELP,
                                          "Why the line is at 2/η, and how to see the "
                                          "edge of stability yourself")

@@ -119,3 +119,37 @@ def test_every_live_plot_prints_plain_numbers_on_its_axes(window):
             assert axis.autoSIPrefixScale == 1.0, (plot.parent(), side, axis.labelString())
             assert "(x" not in axis.labelString()
         plot.removeItem(item)
+
+
+def test_a_legend_never_covers_most_of_its_plot_nor_runs_off_it(window):
+    """Loss, Gradients and Sharpness legends: a column in a tall plot, one row or hidden in a
+    short one (at 1024x700 the loss legend covered the curves, the sharpness one was cut)."""
+    from PySide6.QtWidgets import QApplication
+
+    w = window
+    lay_out(w, 1600, 1000)
+    t = w.training
+    t.sharpness_dock.raise_()
+    wait_until(lambda: not t.sharpness_panel.visibleRegion().isEmpty(), 20000)
+    panels = [t.loss_panel.plot, t.sharpness_panel.plot]
+
+    def check(plot, tall):
+        box, legend = plot.getViewBox(), plot.getPlotItem().legend
+        wait_until(lambda: box.height() > 0)
+        for _ in range(3):
+            QApplication.processEvents()
+        rect = legend.mapRectToItem(box, legend.boundingRect())
+        if tall:
+            assert legend.isVisible()
+        if legend.isVisible():
+            assert rect.height() <= 0.5 * box.height() + 1
+            assert rect.left() >= -1 and rect.right() <= box.width() + 1, (rect, box.width())
+        return legend.isVisible()
+
+    for plot in panels:
+        plot.setFixedHeight(320)
+        wait_until(lambda: plot.getViewBox().height() > 200)
+        check(plot, tall=True)
+        plot.setFixedHeight(70)
+        wait_until(lambda: plot.getViewBox().height() < 60)
+        check(plot, tall=False)
