@@ -65,7 +65,7 @@ class SharpnessPanel(QWidget):
         self.plot = pg.PlotWidget(background="w")
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", "step")
-        self.plot.setLabel("left", "λmax (top Hessian eigenvalue)")
+        self.plot.setLabel("left", "λmax")  # short: the summary and help say what it is
         plain_numbers(self.plot)
         item = self.plot.getPlotItem()
         item.setDownsampling(auto=True, mode="peak")
