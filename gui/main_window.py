@@ -39,8 +39,9 @@ class MainWindow(QMainWindow):
         self._canvas_check = QTimer(self, singleShot=True, interval=100)
         self._canvas_check.timeout.connect(self._keep_canvas_share)
         self.scene.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
-        self.statusBar().showMessage("Drag neurons from the palette; drag from a neuron's dot "
-                                     "to another neuron to connect them.")
+        # Short enough for a 1024-pixel window beside the status bar's own controls.
+        self.statusBar().showMessage("Drag neurons from the palette; drag from a dot to a "
+                                     "neuron to connect.")
         from gui.live.training_ui import TrainingUI
 
         self.training = TrainingUI(self)
