@@ -176,8 +176,11 @@ class UnrolledPicture(QGraphicsItem):
             painter.drawEllipse(QPointF(x, y), RADIUS + 5, RADIUS + 5)
         painter.setPen(theme.TEXT)
         painter.setFont(self.font)
+        # A long name ("x 3 steps ago") elided as on the canvas: centred whole, the circle
+        # showed only its middle word.
+        name = painter.fontMetrics().elidedText(n.name, Qt.ElideRight, int(2 * RADIUS - 2))
         painter.drawText(QRectF(x - RADIUS, y - RADIUS, 2 * RADIUS, 2 * RADIUS),
-                         Qt.AlignCenter, n.name)
+                         Qt.AlignCenter, name)
 
     def _label(self, painter: QPainter, anchor: QPointF, lines: list[str], colour: QColor,
                current: bool, below: bool) -> None:
