@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QLabel, QSc
 import numpy as np
 
 from core.data.dataset import DataError, Dataset, make_dataset
-from core.engine import forward
+from core.engine.one_sample import sample_activations
 from core.network import NetworkError
 from core.edits import SetSettings, SetValues, values_of
 from core.initializers import initialize
@@ -197,26 +197,27 @@ class TrainingUI(QObject):
             self._show_sample()
 
     def _show_sample(self) -> None:
-        """Colour the neurons by their activation for the chosen training sample, with the
-        current parameters."""
+        """Colour the neurons by their activation for the chosen training sample (for
+        sequence data: at its sequence's last step), with the current parameters."""
         data, index = self.live.data, self.sample.value()
         if index < 0 or data is None or len(data.x_train) == 0:
             self.window.scene.set_neuron_values(None)
             return
-        index = min(index, len(data.x_train) - 1)
         try:
             plan = self.live.plan
         except NetworkError:
             return
         if plan.column_mismatch(data.n_inputs):
             return
-        a = forward(plan, self.live.params(),
-                    plan.inputs_from(data.x_train[index: index + 1])).a[:, 0]
-        self.window.scene.set_neuron_values(dict(zip(plan.order, a.tolist())))
+        shown = sample_activations(plan, self.live.params(), data, index)
+        self.window.scene.set_neuron_values(dict(zip(plan.order, shown.values.tolist())))
+        index = min(index, len(data.x_train) - 1)
+        what = f"training sample {index}" if shown.step is None else \
+            f"training sequence {index} at its last step ({shown.step})"
         self.window.statusBar().showMessage(
-            f"Neurons show their activation for training sample {index}: inputs "
-            f"{np.array2string(data.x_train[index], precision=3)}, target "
-            f"{np.array2string(data.y_train[index], precision=3)}", 8000)
+            f"Neurons show their activation for {what}: inputs "
+            f"{np.array2string(shown.inputs, precision=3)}, target "
+            f"{np.array2string(shown.target, precision=3)}", 8000)
 
     def _on_message(self, text: str) -> None:
         self.window.statusBar().showMessage(text, 20000)

@@ -13,8 +13,8 @@ from core import surface
 from core.engine import compile_plan, loss_and_gradients
 from core.templates import chain, classifier_2881
 from core.training.trainer import Trainer
-from tests.core.strategies import naive_activations
-from tests.gui.conftest import wait_until
+from tests.core.strategies import NAIVE_F, naive_activations
+from tests.gui.conftest import opened, wait_until
 
 
 def pause(ms):
@@ -283,6 +283,38 @@ def test_neurons_show_their_activation_for_the_chosen_sample(trained_window, qtb
     w.training.sample.setValue(-1)
     assert all(i.value_text is None for i in w.scene.neuron_items.values())
     assert plan.n_inputs == 2
+
+
+def test_colour_by_sample_on_sequences_shows_the_last_step_of_the_chosen_sequence(window, qtbot):
+    """On sequence data (here an Elman net; a feed-forward net on a sequence generator takes
+    the same path, core.engine.one_sample) a sample is a sequence: the neurons show their activation at its last step, worked out here
+    step by step from a zero state with plain sums. It raised on every frame before."""
+    from core.templates import elman_echo
+
+    w = opened(window, elman_echo(), "Elman")
+    run_steps(w, qtbot, 3)
+    w.training.sample.setValue(2)
+    net, data = w.project.network, w.dataset
+    inputs = [m.id for m in net.inputs]
+    state = {nid: 0.0 for nid in net.neurons}  # what the delayed edges read at step 1
+    length = int(data.mask_train[2].sum()) if data.mask_train is not None else data.x_train.shape[1]
+    for x_row in data.x_train[2, :length]:
+        value: dict[str, float] = {}
+        for nid in net.topological_order():
+            n = net.neurons[nid]
+            if n.role == "input":
+                value[nid] = float(x_row[inputs.index(nid)])
+                continue
+            z = n.bias + sum(e.weight * (state[e.source] if e.delay else value[e.source])
+                             for e in net.incoming(nid))
+            value[nid] = NAIVE_F[n.activation](z)
+        state = value
+    for nid, item in w.scene.neuron_items.items():
+        assert item.value_text == f"a={state[nid]:+.3f}", nid
+    assert f"training sequence 2 at its last step ({length})" in w.statusBar().currentMessage()
+    run_steps(w, qtbot, 2)  # and on every frame after (pytest-qt fails on a raise in a slot)
+    w.training.sample.setValue(-1)
+    assert all(i.value_text is None for i in w.scene.neuron_items.values())
 
 
 def test_hovering_a_neuron_shows_its_own_output_over_the_input_plane(trained_window, qtbot):
