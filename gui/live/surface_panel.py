@@ -131,6 +131,7 @@ class SurfacePanel(QWidget):
             self._future.cancel()
             self._future = None
         self._poll.stop()
+        self._drop_race()
         self.plane = self.plan = self.z = self._grid_batch = None
         self.chosen = None
         self.race_layer.clear()
@@ -414,6 +415,18 @@ class SurfacePanel(QWidget):
             _quiet_race, live.network.copy(), live.data, live.settings,
             self.race_steps.value(), None if plane is None else (plane.d1, plane.d2))
         self._race_poll.start()
+
+    def _drop_race(self) -> None:
+        """The race under way is of the run or document before: its paths must not land on
+        this one's surface (they started from other weights). It finishes in the background
+        (a thread cannot be stopped) and its result is dropped; Race works again at once."""
+        if self._race_future is None:
+            return
+        self._race_future.cancel()  # if it has not started yet
+        self._race_future = None
+        self._race_poll.stop()
+        self.race_button.setEnabled(True)
+        self.race_button.setText("Race")
 
     def _race_plane(self):
         """The plane Newton races on: the one shown when it is this network's, else the

@@ -3,11 +3,13 @@ numbers. (Waits use wait_until, which runs a real event loop.)"""
 import math
 import os
 import signal
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QApplication
 
 from core import surface
 from core.engine import compile_plan, loss_and_gradients
@@ -364,6 +366,33 @@ def test_racing_optimisers_draws_each_path_from_the_same_start(window, qtbot):
     assert {e.id: e.weight for e in w.project.network.edges.values()} == start
     labels = [label.text for _, label in panel.race_layer.legend.items]
     assert any(t.startswith("adam: loss") for t in labels)
+
+
+@pytest.mark.parametrize("then", ["open another", "reset weights"])
+def test_a_race_under_way_never_lands_on_the_next_document_or_run(window, qtbot, then):
+    """Race, then at once open another document (or Reset weights): when the old race ends,
+    its paths (from the old weights) are not drawn on the new surface (found by a reviewer:
+    circles' surface showed five paths starting at the 2-8-8-1 net's weights)."""
+    w = opened(window, classifier_2881(), "circles")
+    panel = w.training.surface_panel
+    panel.race_steps.setValue(3000)
+    qtbot.mouseClick(panel.race_button, Qt.LeftButton)
+    assert panel._race_future is not None and not panel.race_button.isEnabled()
+    if then == "open another":
+        opened(w, chain(), "chain")
+    else:
+        w.training.reset_weights()
+    assert panel.race_button.isEnabled() and panel.race_button.text() == "Race"
+    panel._pool.submit(lambda: None).result(timeout=120)  # the old race has ended
+    for _ in range(10):  # its poll would have collected it by now
+        QApplication.processEvents()
+        time.sleep(0.06)
+    assert panel.race_layer.racers == [] and panel.race_layer.items == []
+    panel.race_steps.setValue(20)  # a race of this document still works
+    qtbot.mouseClick(panel.race_button, Qt.LeftButton)
+    wait_until(lambda: panel.race_layer.racers and panel.race_button.isEnabled(), 20000)
+    start = w.training.live.theta()
+    assert all(np.array_equal(r.thetas[0], start) for r in panel.race_layer.racers)
 
 
 def test_a_training_process_that_raises_says_what_it_died_of(trained_window, qtbot):
