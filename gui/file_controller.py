@@ -20,6 +20,10 @@ class FileController(QObject):
     # Before the document is asked about, replaced or closed: training in progress ends here
     # and becomes an undo step (so it marks the document unsaved and is never lost).
     settle_requested = Signal()
+    # Around a save: training so far becomes an undo step first (so the saved state is a
+    # clean point of the history: Undo after it marks the document unsaved), then goes on.
+    saving = Signal()
+    saved = Signal()
 
     def __init__(self, window: QWidget, project: Project, undo_stack) -> None:
         super().__init__(window)
@@ -129,15 +133,18 @@ class FileController(QObject):
         return self._write(path)
 
     def _write(self, path: Path) -> bool:
+        self.saving.emit()
         try:
             save_project(self.project, path)
         except (OSError, ValueError) as exc:
+            self.saved.emit()
             QMessageBox.critical(self.window, "Cannot save project", f"{path}: {exc}")
             return False
         self.path = path.resolve()
         self.undo_stack.setClean()
         self._remember(self.path)
         self.update_title()
+        self.saved.emit()
         return True
 
     def _folder(self) -> str:

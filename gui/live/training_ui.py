@@ -59,6 +59,9 @@ class TrainingUI(QObject):
         self._structure_timer = QTimer(self, singleShot=True, interval=300)
         self._structure_timer.timeout.connect(self._on_structure_changed)
         window.files.settle_requested.connect(self.controller.settle)
+        window.files.saving.connect(self._before_save)
+        window.files.saved.connect(self._after_save)
+        self._run_after_save = False
         window.scene.selectionChanged.connect(self._on_selection_changed)
         window.scene.neuron_hovered.connect(lambda nid: self.data_panel.show_neuron(nid))
         project.network.changed.connect(self._on_network_changed)
@@ -218,6 +221,17 @@ class TrainingUI(QObject):
             f"Neurons show their activation for {what}: inputs "
             f"{np.array2string(shown.inputs, precision=3)}, target "
             f"{np.array2string(shown.target, precision=3)}", 8000)
+
+    def _before_save(self) -> None:
+        """The file gets the weights on screen, and the training before them is an undo step
+        of its own: saved mid-run, then Undo, the document was marked saved but was not."""
+        self._run_after_save = self.controller.running
+        self.controller.settle()
+
+    def _after_save(self) -> None:
+        if self._run_after_save:  # a save does not stop a run
+            self._run_after_save = False
+            self.controller.run()
 
     def _on_message(self, text: str) -> None:
         self.window.statusBar().showMessage(text, 20000)

@@ -334,3 +334,31 @@ def test_a_million_samples_open_without_freezing_the_window(window, tmp_path):
     assert time.monotonic() - start < 20
     assert len(w.dataset.x_train) == 800_000
     assert len(w.training.data_panel.train_points.data) == MAX_POINTS
+
+
+def test_saving_mid_run_saves_the_weights_on_screen_and_undo_marks_it_unsaved(
+        example_window, questions, tmp_path):
+    """Ctrl+S while training runs: the file holds the weights shown at that moment, the
+    training before them is an undo step of its own, training goes on, and Undo (or more
+    training) marks the document unsaved and asks before closing. Before, Undo after such a
+    save left the title clean while the weights on screen were not the file's."""
+    w, (asked, answers) = example_window, questions
+    saved = tmp_path / "mid-run.json"
+    w.files.path = saved.resolve()
+    train_live(w, 100)
+    w.files.save()
+    on_disk = load_project(saved)
+    assert w.undo_stack.isClean() and on_disk.network.same_as(w.project.network)
+    assert w.undo_stack.command(w.undo_stack.index() - 1).text().startswith("Train")
+    wait_until(lambda: w.controller.running, 20000)  # training goes on after the save
+    pause(w)
+    assert not w.undo_stack.isClean() and w.windowTitle().startswith("mid-run.json*")
+    while not w.undo_stack.isClean():  # back to exactly what was saved
+        w.undo_stack.undo()
+    assert w.project.network.same_as(on_disk.network)
+    assert w.windowTitle().startswith("mid-run.json —")
+    w.undo_stack.undo()  # before the save: the training that led to it
+    assert not w.undo_stack.isClean() and w.windowTitle().startswith("mid-run.json*")
+    assert not w.project.network.same_as(on_disk.network)
+    w.files.new_from(xor(), "Template: XOR")
+    assert len(asked) == 1  # the unsaved state was asked about
