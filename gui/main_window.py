@@ -167,7 +167,12 @@ class MainWindow(QMainWindow):
         # before it behind the run's back.
         self.undo_action = self.add_action(e, "&Undo", self.undo, QKeySequence.Undo)
         self.redo_action = self.add_action(e, "&Redo", self.redo, "Ctrl+Shift+Z")
-        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
+        # Ctrl+Shift+Z everywhere, and the platform's own Redo keys (Ctrl+Y...) once each:
+        # on Linux those include Ctrl+Shift+Z, and a key bound twice is ambiguous to Qt,
+        # which then does nothing.
+        ours = QKeySequence("Ctrl+Shift+Z")
+        self.redo_action.setShortcuts([ours] + [k for k in QKeySequence.keyBindings(
+            QKeySequence.Redo) if k != ours])
         self.undo_stack.indexChanged.connect(self.update_undo_actions)
         self.update_undo_actions()
         e.addSeparator()
