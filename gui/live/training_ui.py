@@ -21,7 +21,7 @@ from core.initializers import initialize
 from core.training.live_state import LiveState
 from gui.canvas.edge_item import EdgeItem
 from gui.canvas.neuron_item import NeuronItem
-from gui.commands import EditCommand
+from gui.commands import EditCommand, TrainCommand
 from gui.live.controller import TrainingController
 from gui.live.data_panel import DataPanel
 from gui.live.gradient_panel import GradientPanel
@@ -241,7 +241,13 @@ class TrainingUI(QObject):
 
     def _on_trained(self, before, after, steps: int) -> None:
         net = self.window.project.network
-        self.window.undo_stack.push(EditCommand(SetValues(before, after, f"Train {steps} step(s)"), net))
+        self.window.undo_stack.push(TrainCommand(SetValues(before, after, f"Train {steps} step(s)"),
+                                                 net, self._new_run_from_document))
+
+    def _new_run_from_document(self) -> None:
+        """Training undone or redone: a new run from the weights as they now are."""
+        self.controller.restart()
+        self._reset_run_views()
 
     def _on_view_mode(self, mode: str) -> None:
         p = self.controller.latest

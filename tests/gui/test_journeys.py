@@ -350,8 +350,12 @@ def test_saving_mid_run_saves_the_weights_on_screen_and_undo_marks_it_unsaved(
     on_disk = load_project(saved)
     assert w.undo_stack.isClean() and on_disk.network.same_as(w.project.network)
     assert w.undo_stack.command(w.undo_stack.index() - 1).text().startswith("Train")
+    saved_at = w.controller.latest.step
     wait_until(lambda: w.controller.running, 20000)  # training goes on after the save
+    wait_until(lambda: w.controller.latest is not None and w.controller.latest.step > saved_at
+               and w.controller.latest.running, 20000)
     pause(w)
+    wait_until(lambda: w.undo_stack.count() == 2)  # the stretch before the save, and after
     assert not w.undo_stack.isClean() and w.windowTitle().startswith("mid-run.json*")
     while not w.undo_stack.isClean():  # back to exactly what was saved
         w.undo_stack.undo()
