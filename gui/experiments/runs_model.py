@@ -49,6 +49,11 @@ class RunsModel(QAbstractTableModel):
     def run_at(self, row: int) -> Run:
         return self.log[self._ids[row]]
 
+    def id_at(self, row: int) -> str:
+        """The run id of a row: while the model follows a replaced log (Open, New) a row
+        can still name a run the log no longer holds."""
+        return self._ids[row]
+
     def row_of(self, run_id: str) -> int:
         return self._ids.index(run_id)
 

@@ -154,7 +154,9 @@ class RunsPanel(QWidget):
     def selected_ids(self) -> list[str]:
         """The selected runs, in list order."""
         rows = sorted({i.row() for i in self.view.selectionModel().selectedRows()})
-        return [self.model.run_at(r).id for r in rows]
+        # Rows leave one by one when another document's log comes in, and each removal
+        # changes the selection: the runs not yet removed are no longer in the log.
+        return [run_id for run_id in map(self.model.id_at, rows) if run_id in self.log]
 
     def selected_runs(self) -> list[Run]:
         return [self.log[i] for i in self.selected_ids()]
