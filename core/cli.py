@@ -169,6 +169,7 @@ def _train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     epochs = args.epochs if args.epochs is not None else project.training.epochs
     output = Path(args.output) if args.output else Path(args.file).with_suffix(".trained.json")
     check_save_target(output)  # refused now, not after the training
+    _check_not_replacing_other_files(output)
     bar = _ProgressBar(epochs, err, enabled=not args.quiet, eager=True)
     run = train_epochs(project.network, data, project.training, epochs,
                        on_epoch=lambda t: bar.update(t.epoch, t.train_loss.y[-1]))
@@ -179,12 +180,23 @@ def _train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         code = 1
     trainer = run.trainer
     trainer.sync_network()
-    save_project(project, output)
+    save_project(project, output, moved_from=Path(args.file).absolute().parent)
     final = trainer.evaluate()
     print(f"data: {_data_source(project, args.file, data)}", file=out)
     print(f"wrote {output}", file=out)
     print(_summary(final, trainer.epoch), file=out)
     return code
+
+
+def _check_not_replacing_other_files(output: Path) -> None:
+    """The trained project may replace a project (the file trained, or an older result), or
+    an empty file; anything else is somebody's data: `-o data.csv` replaced the project's own
+    CSV with a project, and the next train failed. export and sweep refuse the same way."""
+    from core.export.formats import existing_kind
+
+    if output.is_file() and existing_kind(output) not in ("project", "empty"):
+        raise UserError(f"{output} exists and is not a Backprop Studio project; it is not "
+                        "replaced: remove it or choose another name")
 
 
 def _data_source(project, project_file: str, data) -> str:

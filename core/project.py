@@ -8,7 +8,8 @@ See docs/file-format.md.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
@@ -366,7 +367,33 @@ def _members(d: dict[str, Any]) -> str:
     return _dumps(d)[1:-1]
 
 
-def save_project(project: Project, path: str | Path) -> None:
+def save_project(project: Project, path: str | Path, moved_from: str | Path | None = None
+                 ) -> None:
     """Write atomically (see core.files.write_atomically): the old file stays intact until
-    the new one is complete on disk; OSError names `path`."""
+    the new one is complete on disk; OSError names `path`. `moved_from`: the folder the
+    project's relative CSV path is relative to now (its file's, or the working folder for
+    one never saved); written into another folder, the path is rewritten to name the same
+    CSV file from there (project.data is changed too: the project lives there now)."""
+    if moved_from is not None:
+        project.data = rebased_data(project.data, moved_from, Path(path).absolute().parent)
     write_atomically(path, dumps_project(project).encode("utf-8"))
+
+
+def rebased_data(data: DataSettings, old_folder: str | Path, new_folder: str | Path
+                 ) -> DataSettings:
+    """The data settings as a project file in `new_folder` must say them: a csv_path
+    relative to `old_folder` becomes one relative to `new_folder` (absolute where there is
+    none, as across Windows drives). Saved elsewhere unchanged, a project with its data in
+    data.csv beside it looked for the other folder's data.csv, which is not there."""
+    csv = data.csv_path
+    if not csv or Path(csv).is_absolute():
+        return data
+    old, new = Path(old_folder).absolute(), Path(new_folder).absolute()
+    if os.path.realpath(old) == os.path.realpath(new):
+        return data
+    target = old / csv
+    try:
+        moved = Path(os.path.relpath(target, new)).as_posix()
+    except ValueError:  # no relative path between them
+        moved = str(target)
+    return replace(data, csv_path=moved)

@@ -134,8 +134,11 @@ class FileController(QObject):
 
     def _write(self, path: Path) -> bool:
         self.saving.emit()
+        # A relative CSV path is found beside the file: saved into another folder, it is
+        # rewritten to name the same CSV from there (a template's is the working folder's).
+        here = self.path.parent if self.path is not None else Path.cwd()
         try:
-            save_project(self.project, path)
+            save_project(self.project, path, moved_from=here)
         except (OSError, ValueError) as exc:
             self.saved.emit()
             QMessageBox.critical(self.window, "Cannot save project", f"{path}: {exc}")

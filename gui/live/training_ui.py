@@ -5,6 +5,7 @@ The panels (and the step-through mode) are handed `live`, the one LiveState (net
 settings, latest progress, plan, current parameters) that the TrainingController keeps."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
@@ -229,6 +230,12 @@ class TrainingUI(QObject):
         self.controller.settle()
 
     def _after_save(self) -> None:
+        p = self.window.project
+        if self.settings.data != p.data:  # a relative CSV path, rewritten for another folder
+            self.settings.load(p.data, p.training)
+            if self._dataset_for is not None and \
+                    replace(self._dataset_for, csv_path=p.data.csv_path) == p.data:
+                self._dataset_for = p.data  # the same file, named from there: no new run
         if self._run_after_save:  # a save does not stop a run
             self._run_after_save = False
             self.controller.run()

@@ -192,3 +192,67 @@ def test_export_onto_a_named_pipe_is_refused_without_opening_it(tmp_path, suffix
         signal.alarm(0)
     assert code == 2 and "named pipe" in err.getvalue()
     assert len(err.getvalue().strip().splitlines()) == 1
+
+
+def csv_project(folder: Path) -> Path:
+    """XOR with its data in data.csv beside the project file, named relatively."""
+    from core.settings import DataSettings
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "data.csv").write_text("a,b,y\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n")
+    project = xor()
+    project.data = DataSettings(source="csv", csv_path="data.csv", input_columns=["a", "b"],
+                                target_columns=["y"], task="regression", test_fraction=0.0)
+    save_project(project, folder / "p.json")
+    return folder / "p.json"
+
+
+def test_train_into_another_folder_keeps_the_csv_found(tmp_path):
+    """-o into another folder: the written project names the same CSV from there (it kept
+    "data.csv", which the other folder does not hold, and the next train failed)."""
+    source = csv_project(tmp_path / "X")
+    out_path = tmp_path / "Y" / "deeper" / "t.json"
+    out_path.parent.mkdir(parents=True)
+    proc = run_main("train", str(source), "--epochs", "5", "--quiet", "-o", str(out_path))
+    assert proc.returncode == 0, proc.stderr
+    written = load_project(out_path)
+    assert written.data.csv_path == "../../X/data.csv"
+    assert (out_path.parent / written.data.csv_path).resolve() == (tmp_path / "X" / "data.csv")
+    again = run_main("train", str(out_path), "--epochs", "5", "--quiet", "-o",
+                     str(tmp_path / "Y" / "t2.json"))
+    assert again.returncode == 0, again.stderr
+    assert load_project(tmp_path / "Y" / "t2.json").data.csv_path == "../X/data.csv"
+    beside = run_main("train", str(source), "--epochs", "5", "--quiet")  # same folder
+    assert beside.returncode == 0 and load_project(
+        source.with_suffix(".trained.json")).data.csv_path == "data.csv"
+
+
+@pytest.mark.parametrize("victim", ["data.csv", "notes.txt", "weights.npz"])
+def test_train_never_replaces_a_file_that_is_not_a_project(tmp_path, victim):
+    source = csv_project(tmp_path)
+    target = tmp_path / victim
+    if not target.exists():
+        target.write_bytes(b"PK\x03\x04 zip" if victim.endswith(".npz") else b"my notes\n")
+    before = target.read_bytes()
+    proc = run_main("train", str(source), "--epochs", "2", "--quiet", "-o", str(target))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"error: {target} exists and is not a Backprop Studio project; it is not replaced: "
+        "remove it or choose another name"]
+    assert target.read_bytes() == before
+    older = tmp_path / "older.json"  # a project (an older result) is replaced, as before
+    save_project(xor(), older)
+    assert run_main("train", str(source), "--epochs", "2", "--quiet", "-o",
+                    str(older)).returncode == 0
+    assert load_project(older).data.csv_path == "data.csv"
+
+
+def test_an_absolute_csv_path_is_written_as_it_is(tmp_path):
+    from core.project import rebased_data
+    from core.settings import DataSettings
+
+    absolute = DataSettings(source="csv", csv_path=str(tmp_path / "d.csv"))
+    assert rebased_data(absolute, tmp_path / "a", tmp_path / "b") == absolute
+    relative = DataSettings(source="csv", csv_path="sub/d.csv")
+    assert rebased_data(relative, tmp_path, tmp_path) == relative
+    assert rebased_data(relative, tmp_path, tmp_path / "b").csv_path == "../sub/d.csv"

@@ -366,3 +366,27 @@ def test_saving_mid_run_saves_the_weights_on_screen_and_undo_marks_it_unsaved(
     assert not w.project.network.same_as(on_disk.network)
     w.files.new_from(xor(), "Template: XOR")
     assert len(asked) == 1  # the unsaved state was asked about
+
+
+def test_save_as_into_another_folder_keeps_the_csv_data(window, questions, tmp_path):
+    """A project with its data in data.csv beside it, saved into another folder: the file
+    names the same CSV from there, Open finds it, and a settings edit afterwards keeps it
+    (it kept "data.csv", and reopening said "No such file or directory")."""
+    from tests.core.test_cli import csv_project
+
+    w = window
+    source = csv_project(tmp_path / "X")
+    assert w.files.load(source)
+    before = w.dataset
+    moved = tmp_path / "Y" / "p2.json"
+    moved.parent.mkdir()
+    assert w.files._write(moved)
+    assert load_project(moved).data.csv_path == "../X/data.csv"
+    assert w.training.settings.data.csv_path == "../X/data.csv"
+    w.training.settings.widgets[("data", "test_fraction")].setValue(0.25)  # an edit after
+    assert w.project.data.csv_path == "../X/data.csv"
+    assert w.files._write(moved)
+    assert w.files.load(moved)
+    assert "No such file" not in w.statusBar().currentMessage()
+    np.testing.assert_array_equal(np.sort(np.concatenate([w.dataset.x_train, w.dataset.x_test]),
+                                          axis=0), np.sort(before.x_train, axis=0))
