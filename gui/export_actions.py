@@ -54,13 +54,15 @@ def chosen_export(window, path: str, chosen: str) -> tuple[str, str] | None:
     except ExportError as exc:
         QMessageBox.critical(window, "Cannot export", str(exc))
         return None
-    if choice.conflict:
+    if choice.conflict or choice.unusual:
+        # A typed echo.csv with the NumPy type left chosen wrote a zip under that name.
         name = Path(path).name
+        asks = f"The name {name} asks for the {FORMAT_WORDS[choice.fmt]} format, but the " \
+            f"chosen file type is {FORMAT_WORDS[chosen]}." if choice.conflict else \
+            f"The name {name} has an extension no export format uses."
         answer = QMessageBox.question(
             window, "Export weights",
-            f"The name {name} asks for the {FORMAT_WORDS[choice.fmt]} format, but the chosen "
-            f"file type is {FORMAT_WORDS[chosen]}.\n\nWrite {name} in the "
-            f"{FORMAT_WORDS[choice.fmt]} format?",
+            f"{asks}\n\nWrite {name} in the {FORMAT_WORDS[choice.fmt]} format?",
             QMessageBox.Yes | QMessageBox.Cancel, QMessageBox.Yes)
         if answer != QMessageBox.Yes:
             return None

@@ -26,6 +26,9 @@ __all__ = ["FORMATS", "SUFFIXES", "ExportError", "FormatChoice", "Preprocessing"
 class FormatChoice:
     fmt: str  # what will be written: the extension's format when it names one
     conflict: str | None = None  # set when a chosen format contradicts the extension
+    # Set when the extension names no format and the chosen one is used: fine when typed
+    # with --format, asked about in the window (where the type was likely left as it was).
+    unusual: str | None = None
 
 
 def choose_format(path: str | Path, chosen: str | None = None) -> FormatChoice:
@@ -39,7 +42,9 @@ def choose_format(path: str | Path, chosen: str | None = None) -> FormatChoice:
     named = SUFFIXES.get(suffix)
     if named is None:
         if chosen is not None:
-            return FormatChoice(chosen)
+            # A typed ".csv" with the NumPy type chosen wrote a zip named echo.csv unasked.
+            return FormatChoice(chosen, unusual=None if not suffix else
+                                f"{Path(path).name}: {suffix} names no export format")
         if not suffix:
             return FormatChoice("csv")
         raise ExportError(f"{Path(path).name}: {suffix} names no export format; use .npz, "

@@ -106,6 +106,27 @@ def test_a_typed_extension_that_contradicts_the_file_type_is_asked_about(xor_win
     assert w.statusBar().currentMessage() == f"Wrote {tmp_path / 'model.onnx'} (ONNX model)"
 
 
+@pytest.mark.parametrize("answer", [QMessageBox.Cancel, QMessageBox.Yes])
+def test_a_typed_extension_of_no_format_is_asked_about(xor_window, qtbot, tmp_path, monkeypatch,
+                                                       answer):
+    """echo.csv with the NumPy type chosen: it wrote a zip under that name without a word
+    (found by a reviewer); now it asks, and writes only on Yes."""
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda p, t, text, *a: asked.append(text)
+                        or answer)
+    out = tmp_path / "echo.csv"
+    type_in_save_dialog(qtbot, out, export_actions.WEIGHT_FILTERS["npz"])
+    export_actions.ask_export_weights(xor_window)
+    assert len(asked) == 1
+    assert "echo.csv has an extension no export format uses" in asked[0]
+    assert "Write echo.csv in the NumPy archive format?" in asked[0]
+    if answer == QMessageBox.Cancel:
+        assert not out.exists()
+    else:
+        with np.load(out) as archive:  # what was asked for: the NumPy archive
+            assert len(archive.files) > 0
+
+
 def test_cancelling_the_question_writes_nothing(xor_window, qtbot, tmp_path, monkeypatch):
     asked = []
     monkeypatch.setattr(QMessageBox, "question", lambda *a: asked.append(a) or QMessageBox.Cancel)
