@@ -19,7 +19,7 @@ def create_window(path: str | None = None):
     window = MainWindow()
     target = Path(path) if path else (EXAMPLE if EXAMPLE.exists() else None)
     if target is not None:
-        window.files.load(target)
+        window.files.load(target, remember=path is not None)
         if path is None:  # the example is a starting point, not a file to overwrite
             window.files.path = None
             window.files.update_title()

@@ -96,7 +96,9 @@ class FileController(QObject):
             return False
         return self.load(Path(path))
 
-    def load(self, path: str | Path) -> bool:
+    def load(self, path: str | Path, remember: bool = True) -> bool:
+        """Open `path` (no question asked: see open()); `remember`: list it in Open recent
+        (not the bundled example the window starts with, which the user never chose)."""
         path = Path(path)
         try:
             loaded = load_project(path)
@@ -108,7 +110,8 @@ class FileController(QObject):
         self.project.replace_with(loaded, copy=False)  # freshly read: nobody else holds it
         self.undo_stack.clear()
         self.undo_stack.setClean()
-        self._remember(self.path)
+        if remember:
+            self._remember(self.path)
         self.update_title()
         long_lived.document_settled()
         if loaded.notes:  # kept runs the file held wrongly were left out: say so

@@ -390,3 +390,33 @@ def test_save_as_into_another_folder_keeps_the_csv_data(window, questions, tmp_p
     assert "No such file" not in w.statusBar().currentMessage()
     np.testing.assert_array_equal(np.sort(np.concatenate([w.dataset.x_train, w.dataset.x_test]),
                                           axis=0), np.sort(before.x_train, axis=0))
+
+
+def test_the_start_up_example_is_not_a_recent_file_nor_saved_over(qtbot, tmp_path,
+                                                                    monkeypatch):
+    """A plain start shows the bundled XOR example: it is not listed under Open recent (the
+    user never chose it, and opening it from there made Ctrl+S overwrite the shipped file),
+    and Save asks where to write it. A file given on the command line is listed."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QFileDialog
+
+    from gui.app import EXAMPLE, create_window
+
+    QSettings.setPath(QSettings.NativeFormat, QSettings.UserScope, str(tmp_path / "config"))
+    monkeypatch.setenv("BACKPROP_STUDIO_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Discard)
+    w = create_window(None)
+    qtbot.addWidget(w)
+    assert w.files.recent_files() == []
+    assert [a.text() for a in w.recent_menu.actions() if a.text() == str(EXAMPLE)] == []
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda *a, **k: asked.append(a) or ("", ""))
+    before = EXAMPLE.read_bytes()
+    assert not w.files.save()  # asks where (cancelled here): never the shipped file
+    assert len(asked) == 1 and EXAMPLE.read_bytes() == before
+    mine = tmp_path / "mine.json"
+    save_project(xor(), mine)
+    second = create_window(str(mine))
+    qtbot.addWidget(second)
+    assert second.files.recent_files() == [str(mine.resolve())]
