@@ -32,7 +32,14 @@ class FileController(QObject):
         self.undo_stack = undo_stack
         self.path: Path | None = None
         self.settings = QSettings("Backprop Studio", "Backprop Studio")
+        # Points of the history other than Qt's one clean index where the document is as its
+        # file (or its template) has it: the document before New or a template. Undo back
+        # to it showed "A.json*" and asked to save a file identical to the one on disk.
+        # Each is (index, the command just below it): a point holds while that command is.
+        self._also_clean: list[tuple[int, object]] = []
+        self._index = undo_stack.index()
         undo_stack.cleanChanged.connect(self.update_title)
+        undo_stack.indexChanged.connect(self._on_index_changed)
 
     # ----- title and state ---------------------------------------------------------------------
     def display_name(self) -> str:
@@ -40,8 +47,26 @@ class FileController(QObject):
             return self.path.name
         return self.project.title or "Untitled"
 
+    def unsaved(self) -> bool:
+        """Whether the document differs from its file (or the template it came from)."""
+        stack = self.undo_stack
+        if stack.isClean():
+            return False
+        index = stack.index()
+        return not any(i == index and self._below(i) is command
+                       for i, command in self._also_clean)
+
+    def _below(self, index: int):
+        return self.undo_stack.command(index - 1) if index > 0 else None
+
+    def _on_index_changed(self, index: int) -> None:
+        if index == self._index:  # an edit merged into the command below: not the same state
+            self._also_clean = [(i, c) for i, c in self._also_clean if i != index]
+        self._index = index
+        self.update_title()
+
     def update_title(self, *_) -> None:
-        mark = "" if self.undo_stack.isClean() else "*"
+        mark = "*" if self.unsaved() else ""
         self.window.setWindowTitle(f"{self.display_name()}{mark} — Backprop Studio")
 
     def recent_files(self) -> list[str]:
@@ -57,7 +82,7 @@ class FileController(QObject):
     def maybe_save(self) -> bool:
         """True when it is fine to throw the document away (saved, discarded, or clean)."""
         self.settle_requested.emit()
-        if self.undo_stack.isClean():
+        if not self.unsaved():
             return True
         answer = QMessageBox.question(
             self.window, "Unsaved changes",
@@ -75,9 +100,11 @@ class FileController(QObject):
         asked about first; a document that was saved stays unmarked until its first edit
         (`unsaved` marks it at once: restored work is not on disk)."""
         self.settle_requested.emit()
-        was_clean = self.undo_stack.isClean()
-        if not was_clean and not self.maybe_save():
+        if self.unsaved() and not self.maybe_save():
             return False
+        before = self.undo_stack.index()
+        if not self.unsaved():  # saved or untouched: Undo back to it is clean again
+            self._also_clean.append((before, self._below(before)))
         command = ReplaceCommand(self, ReplaceProject(self.project, self.project.snapshot(),
                                                       project.snapshot(), title), path)
         self.undo_stack.push(command)
@@ -108,6 +135,7 @@ class FileController(QObject):
         self.settle_requested.emit()
         self.path = path.resolve()  # first: a relative CSV path is found beside the file
         self.project.replace_with(loaded, copy=False)  # freshly read: nobody else holds it
+        self._also_clean = []
         self.undo_stack.clear()
         self.undo_stack.setClean()
         if remember:

@@ -45,7 +45,7 @@ class Autosaver(QObject):
         return self._slices.running or (self._writer is not None and self._writer.is_alive())
 
     def autosave(self) -> None:
-        if self.window.undo_stack.isClean():
+        if not self.window.files.unsaved():
             return
         if self.busy:
             self._again = True

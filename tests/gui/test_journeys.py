@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from core.project import load_project, save_project
-from core.templates import softmax3, xor
+from core.templates import chain, softmax3, xor
 from gui.live.loss_panel import EMPTY_SUMMARY
 from tests.gui.conftest import wait_until
 
@@ -420,3 +421,49 @@ def test_the_start_up_example_is_not_a_recent_file_nor_saved_over(qtbot, tmp_pat
     second = create_window(str(mine))
     qtbot.addWidget(second)
     assert second.files.recent_files() == [str(mine.resolve())]
+
+
+def test_undo_back_over_new_or_a_template_gives_the_saved_file_clean(window, questions,
+                                                                       tmp_path, qtbot):
+    """A.json open and clean, then a template, then Undo: A.json as on disk, so no '*' and
+    no question on closing (it said 'A.json*' and asked to save an identical file; found by
+    two reviewers). An edit after the Undo is unsaved again, and so is a merged edit."""
+    w, (asked, answers) = window, questions
+    a = tmp_path / "A.json"
+    save_project(xor(), a)
+    assert w.files.open(a)
+    assert w.windowTitle().startswith("A.json —")
+    assert w.files.new_from(chain(), "Template: chain")
+    assert w.windowTitle().startswith("Two-weight chain —")  # untouched: clean
+    w.undo_stack.undo()
+    assert w.windowTitle().startswith("A.json —") and not w.files.unsaved()
+    assert w.project.network.same_as(load_project(a).network)
+    w.undo_stack.redo()
+    assert w.windowTitle().startswith("Two-weight chain —")
+    w.undo_stack.undo()
+
+    def type_weight(text):  # through the inspector, as a user does
+        w.scene.clearSelection()
+        w.scene.edge_items["e1"].setSelected(True)
+        box = w.inspector.weight
+        box.lineEdit().selectAll()
+        qtbot.keyClicks(box.lineEdit(), text)
+        qtbot.keyClick(box.lineEdit(), Qt.Key_Return)
+
+    type_weight("0.125")
+    assert w.project.network.edges["e1"].weight == 0.125
+    assert w.files.unsaved() and w.windowTitle().startswith("A.json*")
+    w.undo_stack.undo()
+    assert not w.files.unsaved() and w.windowTitle().startswith("A.json —")
+    # Saved just after an edit, a template, Undo: clean; the same weight typed again merges
+    # into that edit (one undo step per weight typed in a row): unsaved.
+    type_weight("0.25")
+    assert w.files.save() and not w.files.unsaved()
+    assert w.files.new_from(chain(), "Template: chain")
+    w.undo_stack.undo()
+    assert not w.files.unsaved() and w.project.network.edges["e1"].weight == 0.25
+    type_weight("0.5")
+    assert w.files.unsaved() and w.windowTitle().startswith("A.json*")
+    answers.append(QMessageBox.Discard)
+    w.files.new_from(xor(), "Template: XOR")
+    assert len(asked) == 1  # the one unsaved state
