@@ -47,6 +47,11 @@ class FileController(QObject):
             return self.path.name
         return self.project.title or "Untitled"
 
+    def detach(self) -> None:
+        """The window is closing: the stack's signals no longer reach this."""
+        self.undo_stack.cleanChanged.disconnect(self.update_title)
+        self.undo_stack.indexChanged.disconnect(self._on_index_changed)
+
     def unsaved(self) -> bool:
         """Whether the document differs from its file (or the template it came from)."""
         stack = self.undo_stack

@@ -374,7 +374,7 @@ class MainWindow(QMainWindow):
             self.training.shutdown()
             # The stack and the document outlive this window briefly while Qt tears it
             # down: stop their signals from reaching half-deleted views.
-            self.undo_stack.cleanChanged.disconnect(self.files.update_title)
+            self.files.detach()
             self.project.network.changed.blocked().__enter__()
             event.accept()
         else:
