@@ -149,3 +149,31 @@ def test_names_that_give_no_format_are_refused(path, chosen, message):
     from core.export.formats import choose_format
     with pytest.raises(ExportError, match=message):
         choose_format(path, chosen)
+
+
+def test_the_npz_holds_what_np_savez_would_and_reads_back_exactly(tmp_path):
+    """The archive is written member by member with one header per dtype (np.savez took
+    3-6 s on a 51k-edge net): every member loads with np.load as the array np.save would
+    have written, and importing gives every weight and bias bit for bit."""
+    from core.export.weights_io import export_npz
+    from core.initializers import initialize
+    from core.safe_text import npz_key_part
+
+    net = layered([30, 20, 5], hidden="tanh", output="identity")
+    weights, biases = initialize(net, "xavier_uniform", 3, 0.0)[:2]
+    net.set_values(weights, biases)
+    path = tmp_path / "w.npz"
+    export_npz(net, path)
+    reference = {}
+    for k, (rows, cols, w, b) in enumerate(layers(net), 1):
+        reference.update({f"layer{k}.W": w, f"layer{k}.b": b})
+    with np.load(path) as z:
+        for e in net.edges.values():
+            value = z[f"weight:{npz_key_part(e.id)}"]
+            assert value.shape == () and value.dtype == np.float64 and value == e.weight
+        for name, array in reference.items():
+            assert z[name].dtype == array.dtype
+            np.testing.assert_array_equal(z[name], array)
+    got_w, got_b = import_weights(net, path)
+    assert got_w == {e.id: e.weight for e in net.edges.values()}
+    assert all(got_b[n] == net.neurons[n].bias for n in got_b)
