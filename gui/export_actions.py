@@ -165,10 +165,18 @@ def ask_export_plots(window) -> None:
 
 
 def export_all_plots(window, folder: Path) -> list[str]:
+    """Every panel's plot, each drawn up to date first: a panel behind a tab skips drawing
+    while training runs (its export was empty or old), and on sequence data the Data panel
+    shows the chosen sequence, not the plot of rows (which was written blank)."""
     t = window.training
+    panels = (t.loss_panel, t.gradient_panel, t.surface_panel, t.data_panel, t.sharpness_panel,
+              t.through_time_panel)
+    for panel in panels:
+        panel.catch_up()
     plots = {"loss": t.loss_panel.plot, "accuracy": t.loss_panel.accuracy,
              "gradients": t.gradient_panel.plot, "loss_surface": t.surface_panel.plot,
-             "data": t.data_panel.plot}
+             "data": t.data_panel.shown_plot, "sharpness": t.sharpness_panel.plot,
+             "through_time": t.through_time_panel.plot}
     written = []
     for name, widget in plots.items():
         for suffix in (".png", ".svg"):

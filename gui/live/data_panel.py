@@ -70,10 +70,16 @@ class DataPanel(QWidget):
         super().showEvent(event)
         self.catch_up()
 
+    @property
+    def shown_plot(self):
+        """The plot on show: of the rows, or of the chosen sequence."""
+        return self.sequences.plot if self.stack.currentWidget() is self.sequences else self.plot
+
     def catch_up(self) -> None:
-        """Brought on screen (shown, or its dock's tab chosen): draw what is now."""
+        """Brought on screen (shown, or its dock's tab chosen), or about to be exported:
+        draw what is now, on screen or not."""
         self._drawn_at = 0.0
-        self.refresh(self.live.progress)
+        self.refresh(self.live.progress, hidden_too=True)
 
     def show_neuron(self, nid: str) -> None:
         """Hovering a neuron on the canvas: its own output over the input plane."""
@@ -85,12 +91,12 @@ class DataPanel(QWidget):
         self._drawn_at = 0.0
         self.refresh(self.live.progress)
 
-    def refresh(self, progress: Progress | None = None) -> None:
+    def refresh(self, progress: Progress | None = None, hidden_too: bool = False) -> None:
         """Draw the live state; while training, at most every MIN_SECONDS (`progress`: the
-        one that asks for this drawing)."""
+        one that asks for this drawing); behind a tab not at all unless `hidden_too`."""
         data = self.live.data
         now = time.monotonic()
-        if data is None or not on_screen(self) or (
+        if data is None or not (hidden_too or on_screen(self)) or (
                 progress is not None and progress.running and now - self._drawn_at < MIN_SECONDS):
             return
         self._drawn_at = now

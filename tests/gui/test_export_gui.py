@@ -56,11 +56,46 @@ def test_every_plot_exports_as_png_and_svg(xor_window, qtbot, tmp_path):
     w.controller.step(20)
     wait_until(lambda: w.controller.latest is not None and w.controller.latest.step >= 20, 10000)
     written = export_actions.export_all_plots(w, tmp_path)
-    assert len(written) == 10
-    for name in ("loss", "accuracy", "gradients", "loss_surface", "data"):
+    names = ("loss", "accuracy", "gradients", "loss_surface", "data", "sharpness",
+             "through_time")
+    assert sorted(written) == sorted(f"{n}{s}" for n in names for s in (".png", ".svg"))
+    for name in names:
         assert QImage(str(tmp_path / f"{name}.png")).width() >= 400
         svg = (tmp_path / f"{name}.svg").read_text()
         assert "<svg" in svg and ("<path" in svg or "<polyline" in svg)
+
+
+def ink(path) -> int:
+    """How many pixels of a picture are not white: a plot with curves has many more."""
+    image = QImage(str(path)).convertToFormat(QImage.Format_RGB32)
+    import numpy as np
+
+    bits = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), -1, 4)
+    return int((bits[:, : image.width(), :3].min(axis=2) < 200).sum())
+
+
+def test_exported_plots_of_a_sequence_run_hold_its_curves(window, tmp_path):
+    """An Elman net: the Data plot is the chosen sequence's prediction and target (the plot
+    of rows was written blank), the Gradients plot behind its tab is drawn before it is
+    written (it skips drawing while hidden), and Through time is written too."""
+    from core.templates import elman_echo
+    from tests.gui.conftest import opened, wait_until
+
+    w = opened(window, elman_echo(), "Elman")
+    w.training.docks[0].raise_()  # Loss on top: Data behind its tab
+    w.controller.step(30)
+    wait_until(lambda: w.controller.latest is not None and w.controller.latest.step >= 30, 20000)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    blank = QImage(400, 300, QImage.Format_RGB32)
+    blank.fill(0xFFFFFF)
+    blank.save(str(empty / "blank.png"))
+    export_actions.export_all_plots(w, tmp_path)
+    export_actions.export_plot(w.training.data_panel.plot, empty / "rows.png")
+    assert ink(tmp_path / "data.png") > 1.5 * ink(empty / "rows.png")  # curves, not bare axes
+    assert len(w.training.gradient_panel.curves) and \
+        len(w.training.gradient_panel.curves[0].getData()[0]) > 0
+    assert ink(tmp_path / "through_time.png") > ink(empty / "blank.png")
 
 
 def type_in_save_dialog(qtbot, name, file_type):
