@@ -3,15 +3,16 @@ auto-layout), each as one undoable edit."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 from PySide6.QtWidgets import QApplication
 
 from core.activations import DEFAULT_ACTIVATION
-from core.edits import AddNeuron, Compound, ConnectMany, MoveNeurons, RemoveItems
+from core.edits import AddNeuron, Compound, ConnectMany, MoveNeurons, RemoveItems, SetValue
 from core.initializers import draw_weights
 from core.layout import layout_by_depth
-from core.network import Neuron
+from core.network import Network, NetworkError, Neuron
 from core.project import MAX_EDGES, MAX_NEURONS
 from gui.canvas.edge_item import EdgeItem
 from gui.canvas.neuron_item import NeuronItem
@@ -38,10 +39,11 @@ def copy_selection(scene: CanvasScene) -> int:
     neurons, _ = selected_ids(scene)
     net = scene.network
     keep = set(neurons)
-    data = {"neurons": [net.to_dict()["neurons"][list(net.neurons).index(n)] for n in neurons],
-            "edges": [{"source": e.source, "target": e.target, "weight": e.weight,
-                       "delay": e.delay}
-                      for e in net.edges.values() if e.source in keep and e.target in keep]}
+    # As the project file writes them: every field comes along (an input's feature, frozen
+    # flags; pasted copies lost both, and the copied input read a column that is not there).
+    doc = net.to_dict()
+    data = {"neurons": [n for n in doc["neurons"] if n["id"] in keep],
+            "edges": [e for e in doc["edges"] if e["source"] in keep and e["target"] in keep]}
     # Plain text with a tag (not a QMimeData: the clipboard would own a Python-made object).
     QApplication.clipboard().setText(CLIP_TAG + json.dumps(data))
     return len(neurons)
@@ -59,19 +61,29 @@ def paste(scene: CanvasScene) -> list[str]:
         scene.message.emit("Nothing to paste: the clipboard holds no neurons")
         return []
     net = scene.network
-    if too_big(scene, len(data.get("neurons", [])), len(data.get("edges", []))):
+    try:  # read as a file's network is: every field, checked
+        copied = Network.from_dict({
+            "neurons": data.get("neurons", []),
+            "edges": [{**e, "id": f"copied{i}"} for i, e in enumerate(data.get("edges", []))]})
+    except (NetworkError, AttributeError, TypeError) as exc:
+        scene.message.emit(f"Nothing to paste: the clipboard's neurons cannot be read ({exc})")
+        return []
+    if too_big(scene, len(copied.neurons), len(copied.edges)):
         return []
     ids: dict[str, str] = {}
-    edits = []
-    for n in data["neurons"]:
-        nid = net.new_id("n")
-        ids[n["id"]] = nid
-        edits.append(AddNeuron(Neuron(nid, n["role"], n["activation"], n["bias"], n["label"],
-                                      n["x"] + PASTE_OFFSET, n["y"] + PASTE_OFFSET, n["frozen"])))
-    pairs = [(ids[e["source"]], ids[e["target"]]) for e in data["edges"]]
-    if pairs:
-        edits.append(ConnectMany(pairs, [e["weight"] for e in data["edges"]], "Paste edges",
-                                 delays=[e.get("delay", 0) for e in data["edges"]]))
+    edits: list = []
+    for n in copied.neurons.values():
+        ids[n.id] = net.new_id("n")
+        edits.append(AddNeuron(replace(n, id=ids[n.id], x=n.x + PASTE_OFFSET,
+                                       y=n.y + PASTE_OFFSET)))
+    edges = list(copied.edges.values())
+    if edges:
+        eids = [net.new_id("e") for _ in edges]  # known now, for the frozen flags
+        edits.append(ConnectMany([(ids[e.source], ids[e.target]) for e in edges],
+                                 [e.weight for e in edges], "Paste edges", _ids=eids,
+                                 delays=[e.delay for e in edges]))
+        edits += [SetValue("edge_frozen", eid, False, True)
+                  for eid, e in zip(eids, edges) if e.frozen]
     if edits and scene.push(Compound(edits, f"Paste {len(ids)} neuron(s)")):
         scene.clearSelection()
         for nid in ids.values():

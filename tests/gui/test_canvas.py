@@ -131,6 +131,32 @@ def test_undo_and_redo_keys_work_on_the_canvas(xor_window, qtbot, redo_keys):
     assert "n3" not in net.neurons
 
 
+def test_paste_keeps_features_and_frozen_flags_and_trains(xor_window, qtbot):
+    """An input reading sin x1 and a frozen edge, copied and pasted: the copies read the same
+    feature and the edge stays frozen (they came out as a plain input, which then read a
+    column the data does not have, and an edge that trained; found by a reviewer)."""
+    from core.features import Feature
+
+    w = xor_window
+    net = w.project.network
+    net.set_feature("n1", Feature("sin", (0,)))
+    edge = net.find_edge("n1", "n3")
+    net.set_edge_frozen(edge.id, True)
+    for nid in ("n1", "n3"):
+        w.scene.neuron_items[nid].setSelected(True)
+    w.view.setFocus()
+    qtbot.keyClick(w.view, Qt.Key_C, Qt.ControlModifier)
+    qtbot.keyClick(w.view, Qt.Key_V, Qt.ControlModifier)
+    new_input, new_hidden = [n for n in net.neurons if n not in ("n1", "n2", "n3", "n4", "n5")]
+    assert net.neurons[new_input].feature == Feature("sin", (0,))
+    pasted = net.find_edge(new_input, new_hidden)
+    assert pasted.frozen and pasted.weight == edge.weight
+    plan = compile_plan(net)  # trains: the copy reads a column the data has
+    assert not plan.column_mismatch(w.dataset.n_inputs)
+    w.undo_stack.undo()  # one step
+    assert set(net.neurons) == {"n1", "n2", "n3", "n4", "n5"}
+
+
 def test_no_key_is_bound_to_two_actions_or_twice_to_one(window):
     """Qt ignores a key bound twice in a window ("Ambiguous shortcut overload"): Redo's
     Ctrl+Shift+Z was bound once by hand and again through the platform's Redo keys, which
