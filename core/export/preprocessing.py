@@ -2,7 +2,7 @@
 standardisation fitted on the training part, and the names of the classes in output order."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -13,6 +13,10 @@ class Preprocessing:
     mean: tuple[float, ...] | None = None  # per input, in the network's input order
     std: tuple[float, ...] | None = None
     class_names: tuple[str, ...] | None = None  # binary: (class of 0, class of 1)
+    # The data's raw input columns, when known: an exported model takes them all, whether
+    # or not the inputs' features read every one (the ONNX x was [batch, 1] on 2-column
+    # data whose inputs read x1² and sin x1, [batch, 2] once standardised). Not written.
+    columns: int | None = field(default=None, compare=False)
 
     @classmethod
     def from_dataset(cls, data: Any) -> "Preprocessing":
@@ -20,7 +24,7 @@ class Preprocessing:
         mean = None if data.mean is None else tuple(float(v) for v in data.mean)
         std = None if data.std is None else tuple(float(v) for v in data.std)
         names = None if data.class_names is None else tuple(str(c) for c in data.class_names)
-        return cls(mean, std, names)
+        return cls(mean, std, names, columns=int(data.n_inputs))
 
     @property
     def standardizes(self) -> bool:
@@ -56,7 +60,8 @@ class Preprocessing:
 
     def raw_width(self, columns_read: int) -> int:
         """How many raw columns an exported model takes: the data's, when it knows them."""
-        return columns_read if self.mean is None else max(len(self.mean), columns_read)
+        known = self.columns if self.mean is None else len(self.mean)
+        return max(known or 0, columns_read)
 
     def to_dict(self) -> dict[str, Any]:
         return {"mean": None if self.mean is None else list(self.mean),

@@ -157,3 +157,30 @@ def test_weights_files_without_the_new_fields_still_import(tmp_path):
     np.savez(tmp_path / "old.npz", **{f"weight:{e}": np.array(0.5) for e in net.edges},
              **{"bias:n3": np.array(0.1), "bias:n4": np.array(0.2), "bias:n5": np.array(0.3)})
     assert import_weights(net, tmp_path / "old.npz")[0] == {e: 0.5 for e in net.edges}
+
+
+@pytest.mark.parametrize("standardize", [False, True])
+def test_onnx_takes_every_data_column_when_the_features_read_some(tmp_path, standardize):
+    """Inputs x1² and sin x1 on 2-column data: the ONNX model's x is the data's two columns
+    whether or not the data is standardised (it was [batch, 1] without), and it predicts what
+    the app predicts on the data's rows (found by a reviewer)."""
+    from core.features import Feature
+    from core.initializers import initialize
+
+    data = make_dataset(DataSettings(generator="circles", samples=60, noise=0.1,
+                                     standardize=standardize, seed=1))
+    assert data.n_inputs == 2
+    net = layered([2, 4, 1], hidden="tanh", output="sigmoid")
+    first, second = [n.id for n in net.by_role("input")]
+    net.set_feature(first, Feature("square", (0,)))
+    net.set_feature(second, Feature("sin", (0,)))
+    net.set_values(*initialize(net, "xavier_uniform", 2, 0.0)[:2])
+    path = tmp_path / "m.onnx"
+    export_weights(net, "bce", "onnx", path, Preprocessing.from_dataset(data))
+    session = ort.InferenceSession(str(path))
+    assert session.get_inputs()[0].shape == ["batch", 2]
+    raw = data.x_train if not standardize else data.x_train * np.array(data.std) + np.array(data.mean)
+    got = session.run(None, {"x": raw.astype(np.float32)})[0]
+    plan = compile_plan(net)
+    want = predict(plan, plan.pack(net), plan.inputs_from(data.x_train))
+    np.testing.assert_allclose(got, want, atol=2e-6)
