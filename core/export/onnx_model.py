@@ -26,6 +26,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from core.activations import ACTIVATIONS
+from core.errors import ExportError
 from core.losses import LOSSES
 from core.files import write_atomically
 from core.engine import compile_plan
@@ -109,6 +110,7 @@ class _Rows:
 
 def build_model(net: Network, loss: str, prep: Preprocessing = NONE, title: str = ""
                 ) -> onnx.ModelProto:
+    _check_float32(net, prep)
     plan = compile_plan(net)
     if plan.recurrent:
         return _finish(_scan_graph(plan, net, loss, prep), net, prep, title, _SEQUENCE_DOC)
@@ -123,6 +125,23 @@ def build_model(net: Network, loss: str, prep: Preprocessing = NONE, title: str 
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", len(plan.output_rows)])],
         b.inits)
     return _finish(graph, net, prep, title)
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_float32(net: Network, prep: Preprocessing) -> None:
+    """The model computes in float32: a value beyond its range would be inf there, and the
+    model would predict NaN where the app predicts a number. Refused, naming the value."""
+    named = [(f"weight {e.id}", e.weight) for e in net.edges.values()]
+    named += [(f"bias of {n.id}", n.bias) for n in net.neurons.values()]
+    named += [(f"the input mean {i + 1}", v) for i, v in enumerate(prep.mean or ())]
+    named += [(f"the input deviation {i + 1}", v) for i, v in enumerate(prep.std or ())]
+    for name, value in named:
+        if abs(value) > _FLOAT32_MAX:
+            raise ExportError(f"{name} is {value:.4g}, beyond float32's range (about "
+                              f"{_FLOAT32_MAX:.3g}); an ONNX model computes in float32 and "
+                              "would predict NaN. Use npz, JSON or .py for this network")
 
 
 def _finish(graph: onnx.GraphProto, net: Network, prep: Preprocessing, title: str,

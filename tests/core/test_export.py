@@ -177,3 +177,22 @@ def test_the_npz_holds_what_np_savez_would_and_reads_back_exactly(tmp_path):
     got_w, got_b = import_weights(net, path)
     assert got_w == {e.id: e.weight for e in net.edges.values()}
     assert all(got_b[n] == net.neurons[n].bias for n in got_b)
+
+
+@pytest.mark.parametrize("where", ["weight", "bias"])
+def test_onnx_refuses_a_value_beyond_float32_in_one_line(tmp_path, where):
+    """A weight of 1e308 became inf in the float32 model, which predicted NaN where the app
+    predicts a number (found by a reviewer): refused, naming it; npz still writes it."""
+    net = layered([2, 2, 1], hidden="tanh", output="sigmoid")
+    if where == "weight":
+        net.set_values({next(iter(net.edges)): 1e308}, {})
+        name = f"weight {next(iter(net.edges))}"
+    else:
+        hidden = net.by_role("hidden")[0].id
+        net.set_bias(hidden, -1e39)
+        name = f"bias of {hidden}"
+    with pytest.raises(ExportError, match=f"^m.onnx: {name} is .*beyond float32.s range"):
+        export_weights(net, "bce", "onnx", tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
+    export_weights(net, "bce", "npz", tmp_path / "m.npz")
+    assert import_weights(net, tmp_path / "m.npz")[0] == {e.id: e.weight for e in net.edges.values()}
