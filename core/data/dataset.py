@@ -114,14 +114,23 @@ def split(x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int
     return x[train], y[train], x[test], y[test]
 
 
-def fit_standardization(x_train: np.ndarray, mask: np.ndarray | None = None
-                        ) -> tuple[np.ndarray, np.ndarray]:
+def fit_standardization(x_train: np.ndarray, mask: np.ndarray | None = None,
+                        names: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Each input's mean and deviation over the training rows, or over the steps that exist
-    (mask) of training sequences: padding is not data."""
+    (mask) of training sequences: padding is not data. A column whose spread overflows
+    (values near 1e308) is refused, naming it: its deviation was inf and the column became
+    all zeros without a word."""
     if mask is not None:
         x_train = x_train[mask]  # (existing steps, inputs)
-    mean = x_train.mean(axis=0)
-    std = x_train.std(axis=0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = x_train.mean(axis=0)
+        std = x_train.std(axis=0)
+    bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(std)))
+    if len(bad):
+        column = names[bad[0]] if names is not None and bad[0] < len(names) else \
+            f"input column {bad[0] + 1}"
+        raise DataError(f"{column}: its values are too large to standardise (their spread "
+                        "overflows); scale them down or turn Standardise off")
     std = np.where(std > 1e-12, std, 1.0)  # a constant column stays as it is, shifted to 0
     return mean, std
 
@@ -157,7 +166,7 @@ def make_dataset(settings: DataSettings, base_dir: str | Path | None = None) -> 
     x_train, y_train, x_test, y_test = split(x, y, settings.test_fraction, settings.seed)
     mean = std = None
     if settings.standardize:
-        mean, std = fit_standardization(x_train)
+        mean, std = fit_standardization(x_train, names=list(inputs))
         x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
     return Dataset(x_train, y_train, x_test, y_test, task, inputs, targets, class_names, mean, std)
 
@@ -181,7 +190,7 @@ def _sequence_dataset(settings: DataSettings, base_dir: str | Path | None) -> Da
     x_train, x_test = x[train], x[test]
     mean = std = None
     if settings.standardize:
-        mean, std = fit_standardization(x_train, mask[train])
+        mean, std = fit_standardization(x_train, mask[train], list(inputs))
         x_train = np.where(mask[train][..., None], (x_train - mean) / std, 0.0)
         x_test = np.where(mask[test][..., None], (x_test - mean) / std, 0.0)
     return Dataset(x_train, y[train], x_test, y[test], task, inputs, targets, class_names,

@@ -256,3 +256,25 @@ def test_an_absolute_csv_path_is_written_as_it_is(tmp_path):
     relative = DataSettings(source="csv", csv_path="sub/d.csv")
     assert rebased_data(relative, tmp_path, tmp_path) == relative
     assert rebased_data(relative, tmp_path, tmp_path / "b").csv_path == "../sub/d.csv"
+
+
+@pytest.mark.parametrize("command", ["train", "gradcheck", "curvature"])
+def test_a_column_too_large_to_standardise_is_named_in_one_line(tmp_path, command):
+    """±1e308 in a column: its deviation overflowed to inf and the column became all zeros,
+    silently (found by a reviewer). Refused, naming the column, when Standardise is on."""
+    from dataclasses import replace
+
+    source = csv_project(tmp_path)
+    (tmp_path / "data.csv").write_text("a,b,y\n1e308,0,0\n-1e308,1,1\n1e308,0,1\n-1e308,1,0\n")
+    project = load_project(source)
+    project.data = replace(project.data, standardize=True)
+    save_project(project, source)
+    args = {"train": ["--epochs", "1", "--quiet", "-o", str(tmp_path / "o.json")]}.get(command, [])
+    proc = run_main(command, str(source), *args)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: a: its values are too large to standardise (their spread overflows); scale "
+        "them down or turn Standardise off"]
+    project.data = replace(project.data, standardize=False)  # off: it trains as it is
+    save_project(project, source)
+    assert run_main("gradcheck", str(source)).returncode in (0, 1)
