@@ -4,8 +4,8 @@ Every field says in its tooltip what it does and what values it takes."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
-                               QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QSpinBox,
+                               QVBoxLayout, QWidget)
 
 from core.data.generators import GENERATORS
 from core.data.sequences import SEQUENCE_GENERATORS
@@ -14,6 +14,7 @@ from core.losses import LOSSES
 from core.optimizers import Newton
 from core.settings import (DECAYS, OPTIMIZERS, PRECISIONS, DataSettings, SettingsError,
                            TrainingSettings)
+from gui.number_box import NumberBox
 
 # (group of the project, field, label, widget spec, what it does). A spec is a list of choices
 # or a registry whose keys are the choices (read when the panel is built), None for a check
@@ -134,15 +135,15 @@ class SettingsPanel(QWidget):
             w.activated.connect(lambda i, w=w: self._edited(group, name, w.itemText(i)))
         elif len(spec) == 2:
             w = QSpinBox()
-            w.setRange(*spec)
+            lo, hi = _ranges(group).get(name, spec)
+            w.setRange(max(lo, -2**31), min(hi, 2**31 - 1))  # (a QSpinBox holds 32 bits)
             w.setKeyboardTracking(False)
             w.valueChanged.connect(lambda v: self._edited(group, name, v))
         else:
-            w = QDoubleSpinBox()
-            w.setRange(spec[0], spec[1])
-            w.setSingleStep(spec[2])
-            w.setDecimals(6 if spec[1] > 100 or spec[2] < 0.01 else 3)
-            w.setKeyboardTracking(False)
+            # The range is the project's own (core.settings): a file may hold any value it
+            # allows, and the box must show that value, not the nearest one it could hold.
+            lo, hi = _ranges(group).get(name, spec[:2])
+            w = NumberBox(lo, hi, spec[2])
             w.valueChanged.connect(lambda v: self._edited(group, name, v))
         return w
 
@@ -174,6 +175,10 @@ class SettingsPanel(QWidget):
             self.window().statusBar().showMessage(str(exc), 6000)
             return
         self.changed.emit(group, new)
+
+
+def _ranges(group: str) -> dict:
+    return (DataSettings if group == "data" else TrainingSettings)._ranges
 
 
 def _range_text(spec) -> str:
