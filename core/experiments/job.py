@@ -20,7 +20,7 @@ from core.experiments.run import Run
 from core.network import Network
 from core.settings import DataSettings, TrainingSettings
 from core.training.headless import prepare, train_epochs
-from core.training.trainer import data_mismatch, memory_refusal
+from core.training.trainer import data_mismatch, memory_refusal, optimizer_refusal
 
 # A sweepable setting that is not a TrainingSettings field: every hidden neuron's activation.
 HIDDEN_ACTIVATION = "hidden_activation"
@@ -88,7 +88,7 @@ def refusal(base: SweepBase, job: Job) -> str | None:
     except (NetworkError, TrainingError) as exc:
         return str(exc)
     return (check_loss(plan, network, training.loss) or data_mismatch(plan, base.data)
-            or memory_refusal(plan, base.data, training))
+            or optimizer_refusal(plan, training) or memory_refusal(plan, base.data, training))
 
 
 def run_job(base: SweepBase, job: Job) -> Run:

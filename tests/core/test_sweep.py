@@ -102,6 +102,9 @@ def test_a_bad_spec_is_refused_with_one_line(sets, seeds, message):
 @pytest.mark.parametrize("args, message", [
     (["--set", "lr=1"], "error: --set lr: not a setting"),
     (["--set", "loss=mse,softmax_ce"], "error: loss=softmax_ce: softmax cross-entropy needs"),
+    # Refused as train refuses it (it ran, wrote a failed row and suggested --resume)
+    (["--set", "optimizer=newton", "--set", "dropout=0,0.5"],
+     "error: optimizer=newton dropout=0.5: Newton's method compares the loss before and after"),
     (["--set", "l2=0", "--seeds", "0"], "error: argument --seeds: must be between 1 and"),
     (["--set", "l2=0", "--workers", "0"], "error: argument --workers: must be between 1 and"),
     (["--set", "l2=0", "--seeds", "x"], "error: argument --seeds: 'x' is not a whole number"),
