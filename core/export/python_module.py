@@ -104,6 +104,10 @@ def _main(argv, stdin):
     if any(len(row) != len(INPUTS) for row in x):
         print("error: every row needs %d numbers; %s" % (len(INPUTS), usage), file=sys.stderr)
         return 2
+    if any(v != v or v in (float("inf"), float("-inf")) for row in x for v in row):
+        print("error: every input must be a finite number, not nan or inf; %s" % usage,
+              file=sys.stderr)
+        return 2
     out = predict(x)
     names = classify(x) if CLASS_NAMES is not None else None
     for i, row in enumerate(out):
@@ -242,6 +246,10 @@ def _main(argv, stdin):
         return 2
     if any(len(row) != len(INPUTS) for x in xs for row in x):
         print("error: every row needs %d numbers; %s" % (len(INPUTS), usage), file=sys.stderr)
+        return 2
+    if any(v != v or v in (float("inf"), float("-inf")) for x in xs for row in x for v in row):
+        print("error: every input must be a finite number, not nan or inf; %s" % usage,
+              file=sys.stderr)
         return 2
     for k, x in enumerate(xs):
         out = predict(x)

@@ -94,7 +94,8 @@ def test_python_export_without_input_prints_usage_and_exits_2(shifted, tmp_path)
     net, std_data, _ = shifted
     path = tmp_path / "m.py"
     export_weights(net, "softmax_ce", "py", path, Preprocessing.from_dataset(std_data))
-    for args, stdin in (([], ""), (["1"], None), (["1", "x"], None), ([], "1 2 3\n")):
+    for args, stdin in (([], ""), (["1"], None), (["1", "x"], None), ([], "1 2 3\n"),
+                        (["1", "nan"], None), ([], "inf 1\n")):  # nan printed a class
         proc = subprocess.run([sys.executable, str(path), *args], input=stdin or "",
                               capture_output=True, text=True, timeout=60)
         assert proc.returncode == 2, (args, proc.stderr)
