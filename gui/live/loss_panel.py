@@ -61,7 +61,9 @@ class LossPanel(QWidget):
             curve.setVisible(False)  # hidden, not emptied: see _set
         self.accuracy.setVisible(False)
         self.summary.setText(EMPTY_SUMMARY)
-        for plot in (self.plot, self.accuracy):  # axes of the old run's range go too
+        for plot in (self.plot, self.accuracy):  # axes of the old run's range go too: with
+            # every curve hidden auto-range had nothing to fit and kept 0..900,000 steps
+            plot.getPlotItem().setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
             plot.getPlotItem().enableAutoRange()
 
     def show_progress(self, p: Progress) -> None:

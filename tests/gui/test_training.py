@@ -480,6 +480,8 @@ def test_reset_weights_after_a_run_shows_nothing_of_the_run_before(trained_windo
     assert w.training.counter.text().strip() == "step 0 · epoch 0"
     assert not w.training.loss_panel.train.isVisible()
     assert w.training.gradient_panel.curves == []
+    (x0, x1), _ = w.training.loss_panel.plot.getPlotItem().viewRange()
+    assert x1 <= 1.5  # the old run's 200+ steps are not the empty plot's axis
     w.controller.step(3)  # the new run counts from 0
     wait_until(lambda: w.controller.latest is not None)
     assert w.controller.latest.step == 3
