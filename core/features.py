@@ -146,6 +146,14 @@ def columns_needed(features: Sequence[Feature | None]) -> int:
     return 1 + max((c for f in full for c in f.columns), default=-1)
 
 
+def columns_unread(features: Sequence[Feature | None], n_columns: int) -> list[int]:
+    """The data columns no input reads (an import of more columns than the inputs' features
+    use): worth saying, since training runs without them."""
+    full = resolved(features)
+    read = set(range(len(features))) if full is None else {c for f in full for c in f.columns}
+    return [c for c in range(n_columns) if c not in read]
+
+
 def column_mismatch(features: Sequence[Feature | None], n_columns: int) -> str | None:
     """Why data with n_columns columns cannot feed these inputs, or None. Without features
     the counts must be equal (as always); with them every column read must exist."""

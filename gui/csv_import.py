@@ -17,6 +17,7 @@ from core.activations import DEFAULT_ACTIVATION
 from core.data.csv_file import csv_preview, load_csv
 from core.data.dataset import DataError
 from core.edits import AddNeuron, Compound, RemoveItems, SetSettings, SetValue
+from core.features import columns_unread
 from core.losses import CLASSES_LOSS
 from core.network import Network, Neuron
 from core.settings import DataSettings
@@ -189,7 +190,13 @@ def apply_import(window, dialog: CsvImportDialog) -> bool:
              SetSettings(project, "data", project.data, dialog.settings(base)), *loss_fix]
     ok = window.scene.push(Compound(edits, f"Import data from {dialog.path.name}"))
     if ok:
+        unread = columns_unread([n.feature for n in net.inputs], len(in_names))
+        # Inputs that read features of some columns (x1², sin x1) can leave one unread:
+        # training runs without it, which the user must hear of.
+        note = "" if not unread else (
+            f" No input neuron reads {', '.join(in_names[c] for c in unread[:5])}"
+            f"{' and more' if len(unread) > 5 else ''}: give an input that Feature to use it.")
         window.statusBar().showMessage(
             f"Imported {dialog.path.name}: {len(in_names)} input(s), {len(out_names)} "
-            f"target(s). Connect the new neurons, then train.", 10000)
+            f"target(s). Connect the new neurons, then train.{note}", 20000)
     return ok

@@ -62,3 +62,33 @@ def test_choosing_columns_with_the_lists(xor_window, qtbot, csv_file):
     assert dialog.chosen() == (["a", "b"], ["c"])
     dialog.accept()
     assert dialog.result_data[2:] == (["a", "b"], ["c"], 1)
+
+
+def test_a_column_no_input_reads_is_said_after_the_import(xor_window, qtbot, csv_file):
+    """Inputs reading x1² and sin x1, then a CSV of three input columns: training runs
+    without the column no feature reads, and the status bar said only "3 input(s)" (found by
+    a reviewer). It now names the column; a plain import says nothing of the kind."""
+    from core.features import Feature
+
+    w = xor_window
+    first, second = [n.id for n in w.project.network.inputs]
+    w.project.network.set_feature(first, Feature("square", (0,)))
+    w.project.network.set_feature(second, Feature("sin", (0,)))
+    dialog = CsvImportDialog(csv_file, w)
+    qtbot.addWidget(dialog)
+    dialog.accept()
+    assert apply_import(w, dialog)
+    message = w.statusBar().currentMessage()
+    features = [n.feature for n in w.project.network.inputs]
+    read = {c for i, f in enumerate(features) for c in (f.columns if f else (i,))}
+    unread = [name for c, name in enumerate(["a", "b", "c"]) if c not in read]
+    assert unread  # the case this test is about
+    assert f"No input neuron reads {', '.join(unread)}:" in message
+    w.undo_stack.undo()
+    w.project.network.set_feature(first, None)
+    w.project.network.set_feature(second, None)
+    dialog = CsvImportDialog(csv_file, w)
+    qtbot.addWidget(dialog)
+    dialog.accept()
+    assert apply_import(w, dialog)
+    assert "No input neuron reads" not in w.statusBar().currentMessage()
