@@ -374,9 +374,11 @@ def save_project(project: Project, path: str | Path, moved_from: str | Path | No
     project's relative CSV path is relative to now (its file's, or the working folder for
     one never saved); written into another folder, the path is rewritten to name the same
     CSV file from there (project.data is changed too: the project lives there now)."""
-    if moved_from is not None:
-        project.data = rebased_data(project.data, moved_from, Path(path).absolute().parent)
-    write_atomically(path, dumps_project(project).encode("utf-8"))
+    data = project.data if moved_from is None else \
+        rebased_data(project.data, moved_from, Path(path).absolute().parent)
+    written = project if data is project.data else replace(project, data=data)
+    write_atomically(path, dumps_project(written).encode("utf-8"))
+    project.data = data  # only once written: a failed save leaves the project as it was
 
 
 def rebased_data(data: DataSettings, old_folder: str | Path, new_folder: str | Path
